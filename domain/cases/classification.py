@@ -1,0 +1,84 @@
+"""Classification of overdue cases into buckets and classes by days past due (manual ch. 5)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Classification(enum.StrEnum):
+    CURRENT = "CURRENT"
+    MILD = "MILD"
+    MODERATE = "MODERATE"
+    SERIOUS = "SERIOUS"
+    SEVERE = "SEVERE"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassBand:
+    """DPD from ``min_dpd`` up to and including ``max_dpd`` (None: no upper bound)."""
+
+    min_dpd: int
+    max_dpd: int | None
+    classification: Classification
+    strategy: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    bucket: str
+    classification: Classification
+    policy_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationPolicy:
+    """A versioned policy: bucket width, the highest bucket, and DPD bands per classification."""
+
+    version: str
+    bands: tuple[ClassBand, ...]
+    bucket_days: int = 30
+    max_bucket: int = 7
+
+    def __post_init__(self) -> None:
+        expected = 0
+        for band in self.bands:
+            if band.min_dpd != expected:
+                raise ValueError(f"policy {self.version}: bands must be contiguous from 0")
+            if band.max_dpd is None:
+                if band is not self.bands[-1]:
+                    raise ValueError(f"policy {self.version}: only the last band may be open")
+                break
+            if band.max_dpd < band.min_dpd:
+                raise ValueError(f"policy {self.version}: empty band at {band.min_dpd}")
+            expected = band.max_dpd + 1
+        if not self.bands or self.bands[-1].max_dpd is not None:
+            raise ValueError(f"policy {self.version}: the last band must be open-ended")
+
+    def bucket(self, dpd: int) -> str:
+        """Returns M0 for current debts, else M1 (1–30), M2 (31–60), … capped at M7 (181+)."""
+        if dpd < 0:
+            raise ValueError("days past due cannot be negative")
+        if dpd == 0:
+            return "M0"
+        return f"M{min((dpd - 1) // self.bucket_days + 1, self.max_bucket)}"
+
+    def classify(self, dpd: int) -> Verdict:
+        """Returns the bucket and classification for a number of days past due."""
+        bucket = self.bucket(dpd)
+        for band in self.bands:
+            if band.max_dpd is None or dpd <= band.max_dpd:
+                return Verdict(bucket, band.classification, self.version)
+        raise AssertionError("unreachable: the last band is open-ended")  # pragma: no cover
+
+
+DEFAULT_POLICY = ClassificationPolicy(
+    version="2026.1",
+    bands=(
+        ClassBand(0, 0, Classification.CURRENT, "pre-due reminders for customers with warnings"),
+        ClassBand(1, 30, Classification.MILD, "SMS and phone reminders"),
+        ClassBand(31, 90, Classification.MODERATE, "intensive phone collection, letters, agency"),
+        ClassBand(91, 180, Classification.SERIOUS, "legal procedure may start"),
+        ClassBand(181, None, Classification.SEVERE, "guarantor, legal action, write-off candidate"),
+    ),
+)

@@ -1,0 +1,151 @@
+"""The Case aggregate: one borrower's overdue debts and the collection work on them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from domain.agencies.model import Agency
+from domain.cases import errors
+from domain.cases.classification import Classification, ClassificationPolicy
+from domain.cases.events import (
+    CaseAssigned,
+    CaseEvent,
+    CasePlaced,
+    CaseReclassified,
+    CaseRecalled,
+)
+from domain.debts.model import Debt
+from domain.money import Money
+from domain.staff.model import Staff
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    ON_HOLD = "ON_HOLD"
+    CLOSED = "CLOSED"
+
+
+class CaseStage(enum.StrEnum):
+    EARLY = "EARLY"
+    COLLECTION = "COLLECTION"
+    LEGAL = "LEGAL"
+    WRITTEN_OFF = "WRITTEN_OFF"
+
+
+@dataclass(eq=False)
+class Case:
+    """Collection work on one borrower's debts in one portfolio.
+
+    Days past due, bucket, classification and total outstanding are kept on the case as of
+    ``dpd_as_of`` so that they can be filtered and ordered in SQL; ``reclassify`` refreshes them.
+    """
+
+    reference: str
+    borrower_id: int
+    portfolio: str
+    currency: str
+    opened_on: date
+    status: CaseStatus = CaseStatus.OPEN
+    stage: CaseStage = CaseStage.EARLY
+    days_past_due: int = 0
+    bucket: str = "M0"
+    classification: Classification = Classification.CURRENT
+    policy_version: str = ""
+    dpd_as_of: date | None = None
+    outstanding_amount: Decimal = Decimal(0)
+    assignee_id: int | None = None
+    agency_id: int | None = None
+    placed_at: datetime | None = None
+    placement_ends_on: date | None = None
+    version: int = 1
+    id: int | None = None
+    debts: list[Debt] = field(default_factory=list)
+    events: list[CaseEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def total_outstanding(self) -> Money:
+        return Money(self.outstanding_amount, self.currency)
+
+    def _ensure_open(self) -> None:
+        if self.status == CaseStatus.CLOSED:
+            raise errors.CaseClosed(f"case {self.reference} is closed", field="caseId")
+
+    def assign(self, collector: Staff, open_cases: int, at: datetime, actor_id: int | None) -> None:
+        """Assigns the case to an internal collector who is active and has spare capacity."""
+        self._ensure_open()
+        if self.agency_id is not None:
+            raise errors.CasePlacedWithAgency(
+                f"case {self.reference} is placed with an agency; recall it first", field="caseId"
+            )
+        if not collector.active:
+            raise errors.StaffInactive(f"{collector.login} is not active", field="assigneeLogin")
+        if not collector.can_carry_cases:
+            raise errors.StaffCannotCarryCases(
+                f"{collector.login} cannot carry cases", field="assigneeLogin"
+            )
+        if self.assignee_id == collector.id:
+            return
+        if open_cases >= collector.capacity:
+            raise errors.CapacityExceeded(
+                f"{collector.login} already carries {open_cases} of {collector.capacity} cases",
+                field="assigneeLogin",
+            )
+        assert collector.id is not None
+        previous, self.assignee_id = self.assignee_id, collector.id
+        self.events.append(CaseAssigned(self.id, at, actor_id, collector.id, previous))
+
+    def place_with(self, agency: Agency, at: datetime, actor_id: int | None) -> None:
+        """Places the case with an active agency for its contract's placement period."""
+        self._ensure_open()
+        if not agency.active:
+            raise errors.AgencyInactive(f"agency {agency.name} is not active", field="agencyName")
+        if self.agency_id is not None:
+            raise errors.CasePlacedWithAgency(
+                f"case {self.reference} is already placed with an agency", field="caseId"
+            )
+        assert agency.id is not None
+        previous = self.assignee_id
+        self.assignee_id = None
+        self.agency_id = agency.id
+        self.placed_at = at
+        self.placement_ends_on = at.date() + timedelta(days=agency.placement_days)
+        self.events.append(
+            CasePlaced(self.id, at, actor_id, agency.id, self.placement_ends_on, previous)
+        )
+
+    def recall(self, at: datetime, actor_id: int | None) -> None:
+        """Recalls the case from its agency into the unassigned pool."""
+        self._ensure_open()
+        if self.agency_id is None:
+            raise errors.CaseNotPlaced(f"case {self.reference} is not placed", field="caseId")
+        agency_id, self.agency_id = self.agency_id, None
+        self.placed_at = None
+        self.placement_ends_on = None
+        self.events.append(CaseRecalled(self.id, at, actor_id, agency_id))
+
+    def reclassify(self, policy: ClassificationPolicy, as_of: date, at: datetime) -> None:
+        """Recomputes DPD (the worst of its debts), bucket, class and outstanding as of a date."""
+        dpd = max((d.days_past_due(as_of) for d in self.debts), default=0)
+        verdict = policy.classify(dpd)
+        outstanding = sum((d.outstanding.amount for d in self.debts), Decimal(0))
+        for debt in self.debts:
+            if debt.currency != self.currency:
+                raise ValueError(f"debt {debt.account_number} is not in {self.currency}")
+        changed = (verdict.bucket, verdict.classification) != (self.bucket, self.classification)
+        previous = (self.bucket, str(self.classification)) if self.policy_version else (None, None)
+        self.days_past_due = dpd
+        self.outstanding_amount = outstanding
+        self.dpd_as_of = as_of
+        if changed or verdict.policy_version != self.policy_version:
+            self.bucket = verdict.bucket
+            self.classification = verdict.classification
+            self.policy_version = verdict.policy_version
+            self.events.append(
+                CaseReclassified(
+                    self.id, at, None, dpd, verdict.bucket, str(verdict.classification),
+                    previous[0], previous[1], verdict.policy_version,
+                )
+            )

@@ -1,0 +1,77 @@
+"""Use cases on collection cases: each runs in one unit of work and commits once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from domain.cases import errors
+from domain.cases.model import Case
+from domain.clock import Clock
+from domain.errors import ConcurrencyConflict
+from domain.ports import UnitOfWork
+
+
+async def _load_case(uow: UnitOfWork, case_id: int, expected_version: int | None) -> Case:
+    case = await uow.cases.get(case_id)
+    if case is None:
+        raise errors.CaseNotFound("no such case", field="caseId")
+    if expected_version is not None and case.version != expected_version:
+        raise ConcurrencyConflict(
+            f"case {case.reference} is at version {case.version}, not {expected_version}",
+            field="expectedVersion",
+        )
+    return case
+
+
+async def assign_case(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    case_id: int,
+    assignee_login: str,
+    actor_id: int | None,
+    expected_version: int | None = None,
+) -> Case:
+    """Assigns a case to an active internal collector within their capacity."""
+    async with uow_factory() as uow:
+        collector = await uow.staff.get_by_login(assignee_login)
+        if collector is None or collector.id is None:
+            raise errors.StaffNotFound(f"no staff member {assignee_login!r}", field="assigneeLogin")
+        case = await _load_case(uow, case_id, expected_version)
+        open_cases = await uow.cases.count_open_assigned_to(collector.id)
+        case.assign(collector, open_cases, clock.now(), actor_id)
+        await uow.commit()
+        return case
+
+
+async def place_with_agency(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    case_id: int,
+    agency_name: str,
+    actor_id: int | None,
+    expected_version: int | None = None,
+) -> Case:
+    """Places a case with an active partner agency."""
+    async with uow_factory() as uow:
+        agency = await uow.agencies.get_by_name(agency_name)
+        if agency is None:
+            raise errors.AgencyNotFound(f"no agency {agency_name!r}", field="agencyName")
+        case = await _load_case(uow, case_id, expected_version)
+        case.place_with(agency, clock.now(), actor_id)
+        await uow.commit()
+        return case
+
+
+async def recall_from_agency(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    case_id: int,
+    actor_id: int | None,
+    expected_version: int | None = None,
+) -> Case:
+    """Recalls a case from its agency into the unassigned pool."""
+    async with uow_factory() as uow:
+        case = await _load_case(uow, case_id, expected_version)
+        case.recall(clock.now(), actor_id)
+        await uow.commit()
+        return case

@@ -1,0 +1,103 @@
+"""Exact money: a Decimal amount with an ISO-4217 currency, never a float."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# Minor units per currency (ISO 4217); unknown currencies default to two places.
+_MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0, "KRW": 0}
+
+
+class CurrencyMismatch(ValueError):
+    """Raised when two amounts of different currencies are combined."""
+
+
+def minor_units(currency: str) -> int:
+    """Returns the number of decimal places used by a currency."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, float) or not isinstance(self.amount, (Decimal, int, str)):
+            raise TypeError("Money amounts must be Decimal, int or str, never float")
+        try:
+            amount = Decimal(self.amount)
+        except InvalidOperation as exc:
+            raise ValueError(f"not a decimal amount: {self.amount!r}") from exc
+        if not amount.is_finite():
+            raise ValueError("Money amounts must be finite")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"not an ISO-4217 currency code: {self.currency!r}")
+        object.__setattr__(self, "amount", amount)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        """Returns zero in the given currency."""
+        return cls(Decimal(0), currency)
+
+    def _check(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError("can only combine Money with Money")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._check(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._check(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        self._check(other)
+        return self.amount >= other.amount
+
+    def multiply(self, factor: Decimal, rounding: str = ROUND_HALF_EVEN) -> Money:
+        """Returns this amount times a Decimal factor, rounded to the currency's minor unit."""
+        if isinstance(factor, float):
+            raise TypeError("factors must be Decimal, never float")
+        return Money(self.amount * factor, self.currency).rounded(rounding)
+
+    def rounded(self, rounding: str = ROUND_HALF_EVEN) -> Money:
+        """Returns the amount rounded to the currency's minor unit (banker's rounding by default)."""
+        exponent = Decimal(1).scaleb(-minor_units(self.currency))
+        return Money(self.amount.quantize(exponent, rounding=rounding), self.currency)
+
+    @property
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def __str__(self) -> str:
+        return f"{self.rounded().amount} {self.currency}"
+
+
+def total(amounts: list[Money], currency: str) -> Money:
+    """Returns the sum of amounts, all of which must be in the given currency."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result

@@ -1,0 +1,53 @@
+"""Repository and unit-of-work Protocols that the store implements."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+from domain.agencies.model import Agency
+from domain.cases.model import Case
+from domain.staff.model import Staff
+
+
+class CaseRepository(Protocol):
+    async def get(self, case_id: int) -> Case | None:
+        """Returns the case with that id, locked for update where the database can."""
+        ...
+
+    def add(self, case: Case) -> None: ...
+
+    async def count_open_assigned_to(self, staff_id: int) -> int:
+        """Returns how many open cases the staff member carries."""
+        ...
+
+
+class StaffRepository(Protocol):
+    async def get_by_login(self, login: str) -> Staff | None: ...
+
+    async def get(self, staff_id: int) -> Staff | None: ...
+
+
+class AgencyRepository(Protocol):
+    async def get_by_name(self, name: str) -> Agency | None: ...
+
+
+class UnitOfWork(Protocol):
+    cases: CaseRepository
+    staff: StaffRepository
+    agencies: AgencyRepository
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Persists every change and the events the aggregates recorded, atomically."""
+        ...
+
+    async def rollback(self) -> None: ...
