@@ -1,0 +1,188 @@
+"""The ASGI application: Starlette routes, lifespan, authentication and the GraphQL view."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+
+from api.auth import AuthenticationError, bearer_token, verify_token
+from api.context import Context
+from api.schema import build_schema
+from api.settings import Settings
+from domain.clock import Clock, SystemClock
+from domain.staff.model import Staff
+from store import loaders
+from store.db import create_engine, session_factory
+
+log = structlog.get_logger("arrears.http")
+
+
+def _unauthorized(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="arrears"'},
+    )
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Authenticates every operation before anything executes; GraphiQL itself is public."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        super().__init__(
+            build_schema(introspection=not settings.is_production),
+            graphql_ide=None if settings.is_production else "graphiql",
+            subscription_protocols=(),
+        )
+        self.settings = settings
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        if self._is_ide_page(request):
+            if self.graphql_ide is None:
+                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            else:
+                await (await self.render_graphql_ide(request))(scope, receive, send)
+            return
+        try:
+            viewer = await self._authenticate(request)
+        except AuthenticationError as exc:
+            log.info("auth.failed", reason=str(exc), client=_client(request))
+            await _unauthorized(str(exc))(scope, receive, send)
+            return
+        context = Context(
+            request=request,
+            settings=self.settings,
+            sessions=request.app.state.sessions,
+            clock=self.clock,
+            viewer=viewer,
+        )
+        try:
+            response = await self.run(request, context=context)
+        except HTTPException as exc:
+            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+        finally:
+            await context.close()
+        await response(scope, receive, send)
+
+    def _is_ide_page(self, request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "query" not in request.query_params
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    async def _authenticate(self, request: Request) -> Staff:
+        claims = verify_token(self.settings, bearer_token(request.headers.get("authorization")))
+        sessions = request.app.state.sessions
+        async with sessions() as session:
+            staff = await loaders.staff_by_login(session, claims.login)
+        if staff is None or not staff.active:
+            raise AuthenticationError("unknown or deactivated staff login")
+        return staff
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def healthz(_request: Request) -> Response:
+    """The process is alive."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """The database answers."""
+    engine: AsyncEngine = request.app.state.engine
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        log.warning("readyz.failed", error=type(exc).__name__)
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+class RequestLog:
+    """Logs one line per request with a request id; closes the request's read session."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
+) -> Starlette:
+    """Returns the application; it owns the engine unless one is handed in."""
+    settings = settings or Settings()
+    settings.signing_key  # noqa: B018 - fail at start-up, not at the first request
+    graphql = GraphQLApp(settings, clock or SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own = engine is None
+        app.state.engine = engine or create_engine(settings.database_url)
+        app.state.sessions = session_factory(app.state.engine)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestLog)  # type: ignore[arg-type]
+    return app

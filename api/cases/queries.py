@@ -1,0 +1,114 @@
+"""Root query fields for cases: ``case(id:)`` and the ``cases`` connection."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.cases.types import Case, CaseConnection, CaseEdge, CaseStage, CaseStatus, Classification
+from api.common.ids import pk_of
+from api.common.types import PageInfo
+from api.errors import BadUserInput
+from api.permissions import needs
+from store import case_queries
+from store.case_queries import CaseFilterSpec, InvalidCursor
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+CaseOrder = strawberry.enum(case_queries.CaseOrder, name="CaseOrder")
+
+
+@strawberry.input(description="Every condition given must hold (AND); lists match any value (OR).")
+class CaseFilter:
+    classification: list[Classification] | None = None
+    stage: list[CaseStage] | None = None
+    status: list[CaseStatus] | None = None
+    min_days_past_due: int | None = None
+    max_days_past_due: int | None = None
+    assignee_login: str | None = None
+    agency_name: str | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Matches the case reference (prefix) or borrower name (part)."
+    )
+
+    def to_spec(self) -> CaseFilterSpec:
+        """Returns the store's filter, or raises BadUserInput for contradictory input."""
+        for name in ("min_days_past_due", "max_days_past_due"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise BadUserInput(f"filter.{name} must not be negative")
+        if (
+            self.min_days_past_due is not None
+            and self.max_days_past_due is not None
+            and self.min_days_past_due > self.max_days_past_due
+        ):
+            raise BadUserInput("filter.minDaysPastDue is greater than filter.maxDaysPastDue")
+        search = (self.search or "").strip()
+        if len(search) > 100:
+            raise BadUserInput("filter.search is longer than 100 characters")
+        return CaseFilterSpec(
+            classifications=[c.value for c in self.classification or ()],
+            stages=[s.value for s in self.stage or ()],
+            statuses=[s.value for s in self.status or ()],
+            min_days_past_due=self.min_days_past_due,
+            max_days_past_due=self.max_days_past_due,
+            assignee_login=self.assignee_login,
+            agency_name=self.agency_name,
+            search=search or None,
+        )
+
+
+def page_size(first: int | None) -> int:
+    """Returns the page size, or raises BadUserInput outside 0…100."""
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0 or first > MAX_PAGE:
+        raise BadUserInput(f"first must be between 0 and {MAX_PAGE}")
+    return first
+
+
+@strawberry.type
+class CaseQuery:
+    @strawberry.field(description="A case by its global ID, or null.", extensions=needs("case:read"))
+    async def case(self, info: strawberry.Info, id: strawberry.ID) -> Case | None:
+        pk = pk_of(id, "Case")
+        if pk is None:
+            return None
+        case = await info.context.cases.load(pk)
+        return Case.from_domain(case) if case else None
+
+    @strawberry.field(
+        description="Cases in keyset order (default: most days past due first, then by ID).",
+        extensions=needs("case:read"),
+    )
+    async def cases(
+        self,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: CaseFilter | None = None,
+        order_by: CaseOrder = case_queries.CaseOrder.DAYS_PAST_DUE_DESC,
+    ) -> CaseConnection:
+        limit = page_size(first)
+        spec = filter.to_spec() if filter else CaseFilterSpec()
+        order = case_queries.CaseOrder(order_by)
+        try:
+            keyset = case_queries.decode_cursor(after, order) if after else None
+        except InvalidCursor as exc:
+            raise BadUserInput(f"after: {exc}") from None
+        rows, more = await info.context.read(
+            lambda session: case_queries.fetch_page(session, spec, order, keyset, limit)
+        )
+        for row in rows:
+            info.context.cases.prime(row.id, row)
+        edges = [
+            CaseEdge(cursor=case_queries.encode_cursor(row, order), node=Case.from_domain(row))
+            for row in rows
+        ]
+        return CaseConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=more, end_cursor=edges[-1].cursor if edges else None
+            ),
+            _spec=spec,
+        )

@@ -1,0 +1,218 @@
+"""GraphQL types of the case aggregate: Case, Debt, Instalment, Borrower, and the connection."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.common.ids import to_global_id
+from api.common.types import Money, Node, PageInfo
+from authz.masking import mask_area, mask_email, mask_full, mask_national_id, mask_phone
+from domain.borrowers.model import Borrower as DomainBorrower
+from domain.cases.classification import Classification as DomainClassification
+from domain.cases.model import Case as DomainCase
+from domain.cases.model import CaseStage as DomainCaseStage
+from domain.cases.model import CaseStatus as DomainCaseStatus
+from domain.debts.model import Debt as DomainDebt
+from domain.debts.model import DebtStatus as DomainDebtStatus
+from domain.debts.model import Instalment as DomainInstalment
+from domain.debts.model import ProductType as DomainProductType
+from domain.money import Money as DomainMoney
+from store.case_queries import CaseFilterSpec
+
+if TYPE_CHECKING:
+    from api.staff.types import Agency, Staff
+
+CaseStatus = strawberry.enum(DomainCaseStatus, name="CaseStatus")
+CaseStage = strawberry.enum(DomainCaseStage, name="CaseStage")
+Classification = strawberry.enum(
+    DomainClassification, name="Classification",
+    description="Class by days past due: CURRENT 0, MILD 1–30, MODERATE 31–90, "
+    "SERIOUS 91–180, SEVERE 181+.",
+)
+ProductType = strawberry.enum(DomainProductType, name="ProductType")
+DebtStatus = strawberry.enum(DomainDebtStatus, name="DebtStatus")
+
+
+@strawberry.type(description="A borrower. Confidential fields are masked, e.g. `186****4530`.")
+class Borrower(Node):
+    full_name: str
+    national_id: str = strawberry.field(description="Masked 18-character national ID.")
+    phone: str = strawberry.field(description="Masked mobile number.")
+    email: str = strawberry.field(description="Masked e-mail address.")
+    address: str = strawberry.field(description="Address reduced to city and district.")
+    employer: str = strawberry.field(description="Masked employer.")
+    income: str = strawberry.field(description="Masked monthly income.")
+    time_zone: str
+
+    @classmethod
+    def from_domain(cls, borrower: DomainBorrower) -> Borrower:
+        """The only constructor: every confidential value passes through a masking function."""
+        assert borrower.id is not None
+        return cls(
+            id=strawberry.ID(to_global_id("Borrower", borrower.id)),
+            full_name=borrower.full_name,
+            national_id=mask_national_id(borrower.national_id),
+            phone=mask_phone(borrower.phone),
+            email=mask_email(borrower.email),
+            address=mask_area(borrower.city, borrower.district),
+            employer=mask_full(borrower.employer),
+            income=mask_full(str(borrower.income)),
+            time_zone=borrower.time_zone,
+        )
+
+
+@strawberry.type(description="One scheduled payment of a debt.")
+class Instalment:
+    sequence: int
+    due_date: date
+    amount_due: Money
+    amount_paid: Money
+
+    @classmethod
+    def from_domain(cls, instalment: DomainInstalment, currency: str) -> Instalment:
+        return cls(
+            sequence=instalment.sequence,
+            due_date=instalment.due_date,
+            amount_due=Money.from_domain(DomainMoney(instalment.amount_due, currency)),
+            amount_paid=Money.from_domain(DomainMoney(instalment.amount_paid, currency)),
+        )
+
+
+@strawberry.type(description="One overdue obligation: a card balance, loan, mortgage or auto loan.")
+class Debt(Node):
+    account_number: str
+    product_type: ProductType
+    status: DebtStatus
+    currency: str
+    principal: Money
+    interest: Money
+    penalty: Money
+    fee: Money
+    outstanding: Money = strawberry.field(description="Principal + interest + penalty + fee.")
+    opened_on: date
+    paused_days: int
+    instalments: list[Instalment]
+    _debt: strawberry.Private[DomainDebt]
+
+    @strawberry.field(description="Days since the oldest unpaid due date, as of today (UTC).")
+    def days_past_due(self, info: strawberry.Info) -> int:
+        return self._debt.days_past_due(info.context.clock.today())
+
+    @classmethod
+    def from_domain(cls, debt: DomainDebt) -> Debt:
+        assert debt.id is not None
+        return cls(
+            id=strawberry.ID(to_global_id("Debt", debt.id)),
+            account_number=debt.account_number,
+            product_type=debt.product_type,
+            status=debt.status,
+            currency=debt.currency,
+            principal=Money.from_domain(debt.principal_money),
+            interest=Money.from_domain(debt.interest_money),
+            penalty=Money.from_domain(debt.penalty_money),
+            fee=Money.from_domain(debt.fee_money),
+            outstanding=Money.from_domain(debt.outstanding),
+            opened_on=debt.opened_on,
+            paused_days=debt.paused_days,
+            instalments=[Instalment.from_domain(i, debt.currency) for i in debt.instalments],
+            _debt=debt,
+        )
+
+
+@strawberry.type(description="Collection work on one borrower's overdue debts in one portfolio.")
+class Case(Node):
+    reference: str
+    portfolio: str
+    status: CaseStatus
+    stage: CaseStage
+    classification: Classification
+    bucket: str = strawberry.field(description="M0 (current), M1 (1–30 DPD) … M7 (181+).")
+    days_past_due: int = strawberry.field(description="Worst DPD of the case's debts, as of dpdAsOf.")
+    dpd_as_of: date | None
+    policy_version: str = strawberry.field(description="Classification policy that decided.")
+    total_outstanding: Money
+    opened_on: date
+    placed_at: datetime | None
+    placement_ends_on: date | None
+    version: int = strawberry.field(description="Optimistic-concurrency version.")
+    _pk: strawberry.Private[int]
+    _borrower_id: strawberry.Private[int]
+    _assignee_id: strawberry.Private[int | None]
+    _agency_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def borrower(self, info: strawberry.Info) -> Borrower:
+        borrower = await info.context.borrowers.load(self._borrower_id)
+        return Borrower.from_domain(borrower)
+
+    @strawberry.field
+    async def debts(self, info: strawberry.Info) -> list[Debt]:
+        return [Debt.from_domain(d) for d in await info.context.debts_of_case.load(self._pk)]
+
+    @strawberry.field
+    async def assignee(
+        self, info: strawberry.Info
+    ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
+        from api.staff.types import Staff
+
+        if self._assignee_id is None:
+            return None
+        staff = await info.context.staff.load(self._assignee_id)
+        return Staff.from_domain(staff) if staff else None
+
+    @strawberry.field
+    async def agency(
+        self, info: strawberry.Info
+    ) -> Annotated[Agency, strawberry.lazy("api.staff.types")] | None:
+        from api.staff.types import load_agency
+
+        return await load_agency(info, self._agency_id)
+
+    @classmethod
+    def from_domain(cls, case: DomainCase) -> Case:
+        assert case.id is not None
+        return cls(
+            id=strawberry.ID(to_global_id("Case", case.id)),
+            reference=case.reference,
+            portfolio=case.portfolio,
+            status=case.status,
+            stage=case.stage,
+            classification=case.classification,
+            bucket=case.bucket,
+            days_past_due=case.days_past_due,
+            dpd_as_of=case.dpd_as_of,
+            policy_version=case.policy_version,
+            total_outstanding=Money.from_domain(case.total_outstanding),
+            opened_on=case.opened_on,
+            placed_at=case.placed_at,
+            placement_ends_on=case.placement_ends_on,
+            version=case.version,
+            _pk=case.id,
+            _borrower_id=case.borrower_id,
+            _assignee_id=case.assignee_id,
+            _agency_id=case.agency_id,
+        )
+
+
+@strawberry.type
+class CaseEdge:
+    cursor: str
+    node: Case
+
+
+@strawberry.type(description="A page of cases in keyset order.")
+class CaseConnection:
+    edges: list[CaseEdge]
+    page_info: PageInfo
+    _spec: strawberry.Private[CaseFilterSpec]
+
+    @strawberry.field(description="How many cases match the filter (all pages).")
+    async def total_count(self, info: strawberry.Info) -> int:
+        from store.case_queries import count
+
+        return await info.context.read(lambda session: count(session, self._spec))
+
+

@@ -1,0 +1,199 @@
+"""The ``arrears`` command: serve, migrate, demo, token, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from api.settings import ConfigurationError, Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="arrears",
+    help="Arrears: case management for overdue-loan collection.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class CommandError(Exception):
+    """An expected failure: printed as one line on stderr, exit status 1."""
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"arrears: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    """Runs async work, turning expected failures into one-line errors."""
+    from store.db import DatabaseUrlError
+
+    try:
+        return asyncio.run(work())  # type: ignore[arg-type]
+    except (CommandError, ConfigurationError, DatabaseUrlError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot reach the database: {exc.strerror or exc}")
+    except Exception as exc:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        if isinstance(exc, (OperationalError, DBAPIError)):
+            _fail(f"database error: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
+        raise
+
+
+async def _migrate(url: str) -> str | None:
+    from store.db import create_engine
+    from store.migrate import current_revision, upgrade
+
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(url: str, cases: int, seed: int, only_if_empty: bool) -> int:
+    """Migrates and seeds; returns the number of cases seeded (0 if skipped)."""
+    from rich.progress import Progress
+
+    from store.db import create_engine
+    from store.demo import DatabaseNotEmpty, seed_demo
+    from store.migrate import upgrade
+
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Seeding demo portfolio", total=cases)
+            try:
+                summary = await seed_demo(
+                    engine, cases=cases, seed=seed, progress=lambda n: bar.advance(task, n)
+                )
+            except DatabaseNotEmpty as exc:
+                if only_if_empty:
+                    return 0
+                raise CommandError(str(exc)) from None
+        return summary.cases
+    finally:
+        await engine.dispose()
+
+
+def _print_logins(url: str) -> None:
+    from store.demo import DEMO_LOGINS
+
+    typer.echo("Demo logins (get a token with `arrears token LOGIN`):")
+    for login, roles in DEMO_LOGINS:
+        typer.echo(f"  {login:<15} {roles}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="Migrate and seed demo data if empty.")] = False,
+) -> None:
+    """Runs the GraphQL service with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    try:
+        settings.signing_key  # noqa: B018 - refuse to start with a bad key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    if demo:
+        seeded = _run(lambda: _seed(settings.database_url, 1000, 42, only_if_empty=True))
+        typer.echo(f"Demo data: {'seeded ' + str(seeded) + ' cases' if seeded else 'already present'}")
+        _print_logins(settings.database_url)
+        typer.echo(f"GraphQL: http://{host}:{port}/graphql")
+    from api.logging import configure_logging
+
+    configure_logging(settings.log_level, json=settings.is_production)
+    uvicorn.run(
+        "api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+        factory=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrades the database to the newest Alembic revision."""
+    settings = _settings()
+    revision = _run(lambda: _migrate(settings.database_url))
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command("demo")
+def demo_command(
+    cases: Annotated[int, typer.Option(min=1, help="Number of cases.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
+) -> None:
+    """Migrates, then seeds a deterministic demo portfolio into an empty database."""
+    settings = _settings()
+    seeded = _run(lambda: _seed(settings.database_url, cases, seed, only_if_empty=False))
+    typer.echo(f"seeded {seeded} demo cases")
+    _print_logins(settings.database_url)
+
+
+@app.command()
+def token(
+    login: Annotated[str, typer.Argument(help="Staff login.")],
+    ttl: Annotated[int | None, typer.Option(min=1, help="Lifetime in seconds.")] = None,
+) -> None:
+    """Prints a signed bearer token for a staff login."""
+    from api.auth import mint_token
+
+    settings = _settings()
+
+    async def check() -> None:
+        from store.db import create_engine
+        from store.loaders import staff_by_login
+        from store.db import session_factory
+
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                staff = await staff_by_login(session, login)
+        finally:
+            await engine.dispose()
+        if staff is None:
+            raise CommandError(f"unknown staff login {login!r}")
+        if not staff.active:
+            raise CommandError(f"staff login {login!r} is deactivated")
+
+    _run(check)
+    try:
+        typer.echo(mint_token(settings, login, ttl))
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def schema() -> None:
+    """Prints the GraphQL SDL (schema.graphql must equal it byte for byte)."""
+    from api.schema import schema as graphql_schema
+
+    sys.stdout.write(graphql_schema.as_str() + "\n")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

@@ -1,0 +1,43 @@
+"""Root fields shared by every client: ``viewer`` and ``node(id:)``."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.cases.types import Borrower, Case, Debt
+from api.common.ids import InvalidGlobalId, from_global_id
+from api.common.types import Node
+from api.permissions import needs
+from api.staff.types import Agency, Staff, Viewer
+
+
+@strawberry.type
+class CommonQuery:
+    @strawberry.field(description="The authenticated caller: login, roles, team, agency.")
+    def viewer(self, info: strawberry.Info) -> Viewer:
+        return Viewer.from_domain(info.context.viewer)
+
+    @strawberry.field(
+        description="Any object by its global ID, or null if there is none you may see.",
+        extensions=needs("case:read"),
+    )
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        try:
+            type_name, pk = from_global_id(id)
+        except InvalidGlobalId:
+            return None
+        ctx = info.context
+        if type_name == "Case":
+            case = await ctx.cases.load(pk)
+            return Case.from_domain(case) if case else None
+        if type_name == "Borrower":
+            borrower = await ctx.borrowers.load(pk)
+            return Borrower.from_domain(borrower) if borrower else None
+        if type_name == "Debt":
+            debt = await ctx.debts.load(pk)
+            return Debt.from_domain(debt) if debt else None
+        if type_name == "Staff":
+            staff = await ctx.staff.load(pk)
+            return Staff.from_domain(staff) if staff else None
+        agency = await ctx.agencies.load(pk)
+        return Agency.from_domain(agency) if agency else None

@@ -1,0 +1,74 @@
+"""Shared GraphQL types: Node, Money, PageInfo and the typed mutation errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from domain.errors import DomainError
+from domain.money import Money as DomainMoney
+
+
+@strawberry.interface(description="An object with a global ID, fetchable through `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="An exact amount of money in one currency (never a float).")
+class Money:
+    amount: Decimal
+    currency: str = strawberry.field(description="ISO-4217 currency code, e.g. CNY.")
+
+    @classmethod
+    def from_domain(cls, money: DomainMoney) -> Money:
+        return cls(amount=money.rounded().amount, currency=money.currency)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.interface(description="An expected failure of a mutation, with a machine-readable code.")
+class UserError:
+    code: str
+    message: str
+    field: str | None = strawberry.field(description="The input field at fault, if one is.")
+
+
+@strawberry.type(description="The input is invalid (e.g. an unknown ID).")
+class ValidationError(UserError):
+    pass
+
+
+@strawberry.type(description="A referenced object does not exist or is not visible to you.")
+class NotFoundError(UserError):
+    pass
+
+
+@strawberry.type(description="A business rule refuses the change; nothing was changed.")
+class RuleViolationError(UserError):
+    pass
+
+
+@strawberry.type(description="Someone else changed the object first; reload and retry.")
+class ConflictError(UserError):
+    pass
+
+
+def user_error(error: DomainError) -> ValidationError | NotFoundError | RuleViolationError | ConflictError:
+    """Maps a domain error to its GraphQL error type."""
+    from domain.errors import ConcurrencyConflict, NotFound, RuleViolation
+
+    kind: type[ValidationError | NotFoundError | RuleViolationError | ConflictError]
+    if isinstance(error, NotFound):
+        kind = NotFoundError
+    elif isinstance(error, ConcurrencyConflict):
+        kind = ConflictError
+    elif isinstance(error, RuleViolation):
+        kind = RuleViolationError
+    else:
+        kind = ValidationError
+    return kind(code=error.code, message=error.message, field=error.field)

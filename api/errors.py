@@ -1,0 +1,52 @@
+"""GraphQL errors with a stable ``extensions.code``; anything else is masked."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+
+class ApiError(GraphQLError):
+    """An error whose message is safe to show, with a machine-readable code."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": self.code})
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        return False  # syntax and validation errors from graphql-core itself
+    return not isinstance(original, GraphQLError)
+
+
+class MaskInternalErrors(MaskErrors):
+    """Masks every unexpected error as ``Internal server error`` with code INTERNAL."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask, error_message="Internal server error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL"},
+        )

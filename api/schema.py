@@ -1,0 +1,53 @@
+"""The schema: per-aggregate query and mutation classes merged by inheritance."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+
+from api.cases.mutations import CaseMutation
+from api.cases.queries import CaseQuery
+from api.cases.types import Borrower, Case, Debt
+from api.common.queries import CommonQuery
+from api.errors import MaskInternalErrors
+from api.staff.types import Agency, Staff
+
+
+@strawberry.type
+class Query(CommonQuery, CaseQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(CaseMutation):
+    pass
+
+
+class DepthLimit(QueryDepthLimiter):
+    def __init__(self) -> None:
+        super().__init__(max_depth=12)
+
+
+class AliasLimit(MaxAliasesLimiter):
+    def __init__(self) -> None:
+        super().__init__(max_alias_count=30)
+
+
+def build_schema(introspection: bool = True) -> strawberry.Schema:
+    """Returns the schema; production turns introspection off."""
+    from strawberry.extensions import DisableIntrospection
+
+    extensions: list[type] = [MaskInternalErrors, DepthLimit, AliasLimit]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Case, Borrower, Debt, Staff, Agency],
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,53 @@
+"""Configuration from ARREARS_* environment variables, shared by the CLI and the server."""
+
+from __future__ import annotations
+
+import warnings
+from functools import cached_property
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_KEY = "arrears-development-key-do-not-use-in-production"
+
+
+class ConfigurationError(ValueError):
+    """The configuration cannot be used."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARREARS_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./arrears.db"
+    secret_key: str = DEVELOPMENT_KEY
+    env: str = "development"
+    token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    token_issuer: str = "arrears"
+    log_level: str = "INFO"
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        if value not in ("development", "production", "test"):
+            raise ValueError("ARREARS_ENV must be development, production or test")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """Returns the HS256 key, refusing the development key in production."""
+        if self.secret_key == DEVELOPMENT_KEY:
+            if self.is_production:
+                raise ConfigurationError(
+                    "ARREARS_SECRET_KEY must be set in production (the development key is refused)"
+                )
+            warnings.warn(
+                "ARREARS_SECRET_KEY is not set: using the development key", UserWarning,
+                stacklevel=2,
+            )
+        elif len(self.secret_key) < 32:
+            raise ConfigurationError("ARREARS_SECRET_KEY must be at least 32 characters")
+        return self.secret_key

@@ -1,0 +1,174 @@
+"""Read side for cases: filtered, keyset-paginated listing and counting in SQL."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.cases.model import Case
+from store import tables
+
+c = tables.cases.c
+
+
+class CaseOrder(enum.StrEnum):
+    DAYS_PAST_DUE_DESC = "DAYS_PAST_DUE_DESC"
+    DAYS_PAST_DUE_ASC = "DAYS_PAST_DUE_ASC"
+    OUTSTANDING_DESC = "OUTSTANDING_DESC"
+    OUTSTANDING_ASC = "OUTSTANDING_ASC"
+    OPENED_ON_DESC = "OPENED_ON_DESC"
+    OPENED_ON_ASC = "OPENED_ON_ASC"
+    REFERENCE_ASC = "REFERENCE_ASC"
+
+
+# order → (sort column, descending?, value kind); the id always breaks ties, ascending.
+_ORDERS: dict[CaseOrder, tuple[Any, bool, str]] = {
+    CaseOrder.DAYS_PAST_DUE_DESC: (c.days_past_due, True, "int"),
+    CaseOrder.DAYS_PAST_DUE_ASC: (c.days_past_due, False, "int"),
+    CaseOrder.OUTSTANDING_DESC: (c.outstanding_amount, True, "decimal"),
+    CaseOrder.OUTSTANDING_ASC: (c.outstanding_amount, False, "decimal"),
+    CaseOrder.OPENED_ON_DESC: (c.opened_on, True, "date"),
+    CaseOrder.OPENED_ON_ASC: (c.opened_on, False, "date"),
+    CaseOrder.REFERENCE_ASC: (c.reference, False, "str"),
+}
+
+
+class InvalidCursor(ValueError):
+    """The cursor is not one this listing issued (or was issued for another ordering)."""
+
+
+@dataclass(frozen=True)
+class CaseFilterSpec:
+    classifications: Sequence[str] = ()
+    stages: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    min_days_past_due: int | None = None
+    max_days_past_due: int | None = None
+    assignee_login: str | None = None
+    agency_name: str | None = None
+    search: str | None = None
+    extra: Sequence[ColumnElement[bool]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Keyset:
+    value: Any
+    id: int
+
+
+def _sort_value(case: Case, order: CaseOrder) -> Any:
+    column, _desc, _kind = _ORDERS[order]
+    return getattr(case, column.key)
+
+
+def encode_cursor(case: Case, order: CaseOrder) -> str:
+    """Returns an opaque cursor holding only the ordering value and the case id."""
+    value = _sort_value(case, order)
+    if isinstance(value, (Decimal, date)):
+        value = str(value) if isinstance(value, Decimal) else value.isoformat()
+    raw = json.dumps({"o": order.value, "v": value, "i": case.id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:
+    """Returns the keyset a cursor encodes, or raises InvalidCursor."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict) or data.get("o") != order.value:
+            raise InvalidCursor("the cursor belongs to another ordering")
+        case_id = data["i"]
+        if not isinstance(case_id, int) or isinstance(case_id, bool):
+            raise InvalidCursor("malformed cursor")
+        kind = _ORDERS[order][2]
+        raw = data["v"]
+        value: Any
+        if kind == "int":
+            if not isinstance(raw, int) or isinstance(raw, bool):
+                raise InvalidCursor("malformed cursor")
+            value = raw
+        elif kind == "decimal":
+            value = Decimal(str(raw))
+        elif kind == "date":
+            value = date.fromisoformat(str(raw))
+        else:
+            value = str(raw)
+        return Keyset(value, case_id)
+    except InvalidCursor:
+        raise
+    except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error):
+        raise InvalidCursor("malformed cursor") from None
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filter_clauses(spec: CaseFilterSpec) -> list[ColumnElement[bool]]:
+    """Returns the WHERE clauses for a filter (all ANDed)."""
+    clauses: list[ColumnElement[bool]] = list(spec.extra)
+    if spec.classifications:
+        clauses.append(c.classification.in_(list(spec.classifications)))
+    if spec.stages:
+        clauses.append(c.stage.in_(list(spec.stages)))
+    if spec.statuses:
+        clauses.append(c.status.in_(list(spec.statuses)))
+    if spec.min_days_past_due is not None:
+        clauses.append(c.days_past_due >= spec.min_days_past_due)
+    if spec.max_days_past_due is not None:
+        clauses.append(c.days_past_due <= spec.max_days_past_due)
+    if spec.assignee_login is not None:
+        staff = select(tables.staff.c.id).where(tables.staff.c.login == spec.assignee_login)
+        clauses.append(c.assignee_id.in_(staff))
+    if spec.agency_name is not None:
+        agency = select(tables.agencies.c.id).where(tables.agencies.c.name == spec.agency_name)
+        clauses.append(c.agency_id.in_(agency))
+    if spec.search:
+        term = _escape_like(spec.search.strip())
+        names = select(tables.borrowers.c.id).where(
+            tables.borrowers.c.full_name.like(f"%{term}%", escape="\\")
+        )
+        clauses.append(
+            or_(
+                func.upper(c.reference).like(f"{term.upper()}%", escape="\\"),
+                c.borrower_id.in_(names),
+            )
+        )
+    return clauses
+
+
+def page_statement(
+    spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None, limit: int
+) -> Select[tuple[Case]]:
+    """Returns the SELECT for one page: filters, keyset predicate, ORDER BY, LIMIT."""
+    column, desc, _kind = _ORDERS[order]
+    clauses = filter_clauses(spec)
+    if after is not None:
+        beyond = column < after.value if desc else column > after.value
+        clauses.append(or_(beyond, and_(column == after.value, c.id > after.id)))
+    ordering = column.desc() if desc else column.asc()
+    return select(Case).where(*clauses).order_by(ordering, c.id.asc()).limit(limit)
+
+
+async def fetch_page(
+    session: AsyncSession, spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None, first: int
+) -> tuple[list[Case], bool]:
+    """Returns up to ``first`` cases after the keyset and whether more follow."""
+    rows = (await session.execute(page_statement(spec, order, after, first + 1))).scalars().all()
+    return list(rows[:first]), len(rows) > first
+
+
+async def count(session: AsyncSession, spec: CaseFilterSpec) -> int:
+    """Returns how many cases match the filter."""
+    stmt = select(func.count()).select_from(tables.cases).where(*filter_clauses(spec))
+    return int((await session.execute(stmt)).scalar_one())

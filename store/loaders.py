@@ -1,0 +1,68 @@
+"""Batch fetches behind the API's per-request DataLoaders: one statement per batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.agencies.model import Agency
+from domain.borrowers.model import Borrower
+from domain.cases.model import Case
+from domain.debts.model import Debt
+from domain.staff.model import Staff
+from store import tables
+
+T = TypeVar("T")
+
+
+async def by_ids(
+    session: AsyncSession, cls: type[T], table: Any, ids: Sequence[int]
+) -> list[T | None]:
+    """Returns the objects of one class with those ids, in the order asked (None if absent)."""
+    rows = (await session.execute(select(cls).where(table.c.id.in_(ids)))).scalars()
+    found: dict[int, T] = {row.id: row for row in rows}  # type: ignore[attr-defined]
+    return [found.get(i) for i in ids]
+
+
+async def cases_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Case | None]:
+    return await by_ids(session, Case, tables.cases, ids)
+
+
+async def borrowers_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Borrower | None]:
+    return await by_ids(session, Borrower, tables.borrowers, ids)
+
+
+async def staff_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Staff | None]:
+    return await by_ids(session, Staff, tables.staff, ids)
+
+
+async def agencies_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Agency | None]:
+    return await by_ids(session, Agency, tables.agencies, ids)
+
+
+async def debts_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Debt | None]:
+    return await by_ids(session, Debt, tables.debts, ids)
+
+
+async def debts_by_case_id(session: AsyncSession, case_ids: Sequence[int]) -> list[list[Debt]]:
+    """Returns each case's debts (with instalments, loaded in one more statement)."""
+    stmt = select(Debt).where(tables.debts.c.case_id.in_(case_ids)).order_by(tables.debts.c.id)
+    grouped: dict[int, list[Debt]] = defaultdict(list)
+    for debt in (await session.execute(stmt)).scalars():
+        assert debt.case_id is not None
+        grouped[debt.case_id].append(debt)
+    return [grouped.get(i, []) for i in case_ids]
+
+
+async def staff_by_login(session: AsyncSession, login: str) -> Staff | None:
+    stmt = select(Staff).where(tables.staff.c.login == login)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def agency_by_name(session: AsyncSession, name: str) -> Agency | None:
+    stmt = select(Agency).where(tables.agencies.c.name == name)
+    return (await session.execute(stmt)).scalar_one_or_none()

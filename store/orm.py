@@ -1,0 +1,53 @@
+"""Imperative mapping of the pure domain classes onto the tables (domain/ imports no ORM)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import registry, relationship
+
+from domain.agencies.model import Agency
+from domain.borrowers.model import Borrower
+from domain.cases.model import Case
+from domain.debts.model import Debt, Instalment
+from domain.staff.model import Staff
+from store import tables
+
+mapper_registry = registry(metadata=tables.metadata)
+_mapped = False
+
+
+def _init_events(target: Any, _context: Any) -> None:
+    # Instances loaded by the ORM skip __init__, so the event list must be restored here.
+    target.events = []
+
+
+def start_mappers() -> None:
+    """Maps the domain classes once per process."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(Agency, tables.agencies)
+    mapper_registry.map_imperatively(Staff, tables.staff)
+    mapper_registry.map_imperatively(Borrower, tables.borrowers)
+    mapper_registry.map_imperatively(
+        Instalment, tables.instalments, exclude_properties=["debt_id"]
+    )
+    mapper_registry.map_imperatively(
+        Debt,
+        tables.debts,
+        properties={
+            "instalments": relationship(
+                Instalment, lazy="selectin", order_by=tables.instalments.c.sequence
+            )
+        },
+    )
+    case_mapper = mapper_registry.map_imperatively(
+        Case,
+        tables.cases,
+        properties={"debts": relationship(Debt, lazy="raise", order_by=tables.debts.c.id)},
+        version_id_col=tables.cases.c.version,
+    )
+    event.listen(case_mapper, "load", _init_events)
+    _mapped = True

@@ -1,0 +1,164 @@
+"""Table definitions: the one source of the schema (Alembic autogenerates from this metadata)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from store.types import Amount, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("commission_rate", Numeric(6, 4), nullable=False),
+    Column("placement_days", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("login", String(80), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("team", String(80), nullable=True, index=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True, index=True),
+    Column("capacity", Integer, nullable=False, default=0),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+borrowers = Table(
+    "borrowers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("full_name", String(120), nullable=False, index=True),
+    Column("national_id", String(18), nullable=False, unique=True),
+    Column("phone", String(20), nullable=False),
+    Column("email", String(200), nullable=False),
+    Column("address", String(300), nullable=False),
+    Column("city", String(80), nullable=False),
+    Column("district", String(80), nullable=False),
+    Column("employer", String(200), nullable=False),
+    Column("income", Amount(), nullable=False),
+    Column("income_currency", String(3), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reference", String(32), nullable=False, unique=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False),
+    Column("portfolio", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("days_past_due", Integer, nullable=False),
+    Column("bucket", String(4), nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("policy_version", String(32), nullable=False),
+    Column("dpd_as_of", Date, nullable=True),
+    Column("outstanding_amount", Amount(), nullable=False),
+    Column("assignee_id", ForeignKey("staff.id"), nullable=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    Column("placed_at", UTCDateTime(), nullable=True),
+    Column("placement_ends_on", Date, nullable=True),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("borrower_id", "portfolio", name="uq_cases_borrower_portfolio"),
+    # One index per filter, each ending in the keyset tiebreaker, plus the default ordering.
+    Index("ix_cases_dpd_id", "days_past_due", "id"),
+    Index("ix_cases_outstanding_id", "outstanding_amount", "id"),
+    Index("ix_cases_opened_on_id", "opened_on", "id"),
+    Index("ix_cases_classification_dpd", "classification", "days_past_due", "id"),
+    Index("ix_cases_stage_dpd", "stage", "days_past_due", "id"),
+    Index("ix_cases_status_dpd", "status", "days_past_due", "id"),
+    Index("ix_cases_assignee_dpd", "assignee_id", "days_past_due", "id"),
+    Index("ix_cases_agency_dpd", "agency_id", "days_past_due", "id"),
+)
+
+debts = Table(
+    "debts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=True, index=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("account_number", String(32), nullable=False, unique=True),
+    Column("product_type", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal", Amount(), nullable=False),
+    Column("interest", Amount(), nullable=False),
+    Column("penalty", Amount(), nullable=False),
+    Column("fee", Amount(), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("paused_days", Integer, nullable=False, default=0),
+)
+
+instalments = Table(
+    "instalments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("debt_id", ForeignKey("debts.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("amount_due", Amount(), nullable=False),
+    Column("amount_paid", Amount(), nullable=False),
+    UniqueConstraint("debt_id", "sequence", name="uq_instalments_debt_sequence"),
+)
+
+# The case timeline: every domain event, written in the transaction of the change it records.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor_id", ForeignKey("staff.id"), nullable=True),
+    Column("name", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_case_events_case_at", "case_id", "at"),
+)
+
+# Contact history (manual ch. 4): every attempt, whatever its outcome.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("staff_id", ForeignKey("staff.id"), nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("party", String(16), nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    Index("ix_contacts_case_at", "case_id", "at"),
+)

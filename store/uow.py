@@ -1,0 +1,117 @@
+"""Repositories and the unit of work: the only place that commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from domain.agencies.model import Agency
+from domain.cases.model import Case, CaseStatus
+from domain.errors import ConcurrencyConflict
+from domain.staff.model import Staff
+from store import tables
+
+
+class SqlCaseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.seen: set[Case] = set()
+
+    async def get(self, case_id: int) -> Case | None:
+        stmt = select(Case).where(tables.cases.c.id == case_id).with_for_update()
+        case = (await self.session.execute(stmt)).scalar_one_or_none()
+        if case is not None:
+            self.seen.add(case)
+        return case
+
+    def add(self, case: Case) -> None:
+        self.session.add(case)
+        self.seen.add(case)
+
+    async def count_open_assigned_to(self, staff_id: int) -> int:
+        stmt = select(func.count()).where(
+            tables.cases.c.assignee_id == staff_id,
+            tables.cases.c.status != CaseStatus.CLOSED.value,
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+class SqlStaffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_login(self, login: str) -> Staff | None:
+        # Locked so that two concurrent assignments cannot both pass the capacity check.
+        stmt = select(Staff).where(tables.staff.c.login == login).with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, staff_id: int) -> Staff | None:
+        return await self.session.get(Staff, staff_id)
+
+
+class SqlAgencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_name(self, name: str) -> Agency | None:
+        stmt = select(Agency).where(tables.agencies.c.name == name)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class SqlUnitOfWork:
+    """One transaction: changes and the events recorded by the aggregates commit together."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self.session = self._sessions()
+        # SQLite: take the write lock up front (see store.db); other databases ignore it.
+        await self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        self.cases = SqlCaseRepository(self.session)
+        self.staff = SqlStaffRepository(self.session)
+        self.agencies = SqlAgencyRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+        await self.session.close()
+
+    async def commit(self) -> None:
+        try:
+            # Flush first: a stale version fails here, before anything else is written.
+            await self.session.flush()
+            events = [e for case in self.cases.seen for e in case.events]
+            if events:
+                await self.session.execute(
+                    tables.case_events.insert(),
+                    [
+                        {
+                            "case_id": e.case_id,
+                            "at": e.at,
+                            "actor_id": e.actor_id,
+                            "name": e.name,
+                            "data": e.data(),
+                        }
+                        for e in events
+                    ],
+                )
+            await self.session.commit()
+        except StaleDataError:
+            await self.session.rollback()
+            raise ConcurrencyConflict(
+                "the case was changed by someone else; reload it and try again"
+            ) from None
+        for case in self.cases.seen:
+            case.events.clear()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
