@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+from cross_web import HTTPException
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -17,7 +18,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 
 from api.auth import AuthenticationError, bearer_token, verify_token
 from api.context import Context
@@ -114,7 +114,7 @@ async def readyz(request: Request) -> Response:
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         log.warning("readyz.failed", error=type(exc).__name__)
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
@@ -184,5 +184,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestLog)  # type: ignore[arg-type]
+    app.add_middleware(RequestLog)
     return app

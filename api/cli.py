@@ -73,9 +73,9 @@ async def _migrate(url: str) -> str | None:
 async def _seed(url: str, cases: int, seed: int, only_if_empty: bool) -> int:
     """Migrates and seeds; returns the number of cases seeded (0 if skipped)."""
     from rich.progress import Progress
+    from store.demo import DatabaseNotEmpty, seed_demo
 
     from store.db import create_engine
-    from store.demo import DatabaseNotEmpty, seed_demo
     from store.migrate import upgrade
 
     engine = create_engine(url)
@@ -109,7 +109,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    demo: Annotated[bool, typer.Option("--demo", help="Migrate and seed demo data if empty.")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Migrate and seed demo data if empty.")
+    ] = False,
 ) -> None:
     """Runs the GraphQL service with uvicorn."""
     import uvicorn
@@ -121,14 +123,20 @@ def serve(
         _fail(str(exc))
     if demo:
         seeded = _run(lambda: _seed(settings.database_url, 1000, 42, only_if_empty=True))
-        typer.echo(f"Demo data: {'seeded ' + str(seeded) + ' cases' if seeded else 'already present'}")
+        typer.echo(
+            f"Demo data: {'seeded ' + str(seeded) + ' cases' if seeded else 'already present'}"
+        )
         _print_logins(settings.database_url)
         typer.echo(f"GraphQL: http://{host}:{port}/graphql")
     from api.logging import configure_logging
 
     configure_logging(settings.log_level, json=settings.is_production)
     uvicorn.run(
-        "api.asgi:app", host=host, port=port, workers=workers, log_level="warning",
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
         factory=False,
     )
 
@@ -164,9 +172,8 @@ def token(
     settings = _settings()
 
     async def check() -> None:
-        from store.db import create_engine
+        from store.db import create_engine, session_factory
         from store.loaders import staff_by_login
-        from store.db import session_factory
 
         engine = create_engine(settings.database_url)
         try:
@@ -197,3 +204,7 @@ def schema() -> None:
 def main() -> None:
     """Entry point of the console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -63,4 +63,3 @@ class Context:
         if self._session is not None:
             await self._session.close()
             self._session = None
-

@@ -16,11 +16,11 @@ class Needs(BasePermission):
     """Grants the field only to viewers whose roles hold ``permission``."""
 
     message = "You are not allowed to do this."
-    error_class = Forbidden  # type: ignore[assignment]
-    error_extensions = {"code": "FORBIDDEN"}
+    error_class = Forbidden
 
     def __init__(self, permission: str) -> None:
         self.permission = permission
+        self.error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return allowed(info.context.viewer.roles, self.permission)

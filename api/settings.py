@@ -45,7 +45,8 @@ class Settings(BaseSettings):
                     "ARREARS_SECRET_KEY must be set in production (the development key is refused)"
                 )
             warnings.warn(
-                "ARREARS_SECRET_KEY is not set: using the development key", UserWarning,
+                "ARREARS_SECRET_KEY is not set: using the development key",
+                UserWarning,
                 stacklevel=2,
             )
         elif len(self.secret_key) < 32:

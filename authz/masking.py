@@ -14,7 +14,7 @@ def mask_partial(value: str, prefix: int, suffix: int) -> str:
     """Keeps ``prefix`` leading and ``suffix`` trailing characters: 18612344530 → 186****4530."""
     if len(value) <= prefix + suffix:
         return FULL_MASK
-    return f"{value[:prefix]}****{value[len(value) - suffix:] if suffix else ''}"
+    return f"{value[:prefix]}****{value[len(value) - suffix :] if suffix else ''}"
 
 
 def mask_email(value: str) -> str:

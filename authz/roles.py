@@ -7,12 +7,28 @@ from collections.abc import Iterable
 # permission → roles granted it. Deny by default: a permission not listed is refused to all.
 GRANTS: dict[str, frozenset[str]] = {
     "case:read": frozenset(
-        {"admin", "manager", "team_lead", "collector", "legal", "auditor",
-         "agency_manager", "agency_agent"}
+        {
+            "admin",
+            "manager",
+            "team_lead",
+            "collector",
+            "legal",
+            "auditor",
+            "agency_manager",
+            "agency_agent",
+        }
     ),
     "staff:read": frozenset(
-        {"admin", "manager", "team_lead", "collector", "legal", "auditor",
-         "agency_manager", "agency_agent"}
+        {
+            "admin",
+            "manager",
+            "team_lead",
+            "collector",
+            "legal",
+            "auditor",
+            "agency_manager",
+            "agency_agent",
+        }
     ),
     "case:assign": frozenset({"admin", "manager", "team_lead"}),
     "case:place": frozenset({"admin", "manager"}),

@@ -83,7 +83,7 @@ class Money:
         return Money(self.amount * factor, self.currency).rounded(rounding)
 
     def rounded(self, rounding: str = ROUND_HALF_EVEN) -> Money:
-        """Returns the amount rounded to the currency's minor unit (banker's rounding by default)."""
+        """Returns the amount rounded to the minor unit (banker's rounding by default)."""
         exponent = Decimal(1).scaleb(-minor_units(self.currency))
         return Money(self.amount.quantize(exponent, rounding=rounding), self.currency)
 

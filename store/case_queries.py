@@ -149,7 +149,7 @@ def filter_clauses(spec: CaseFilterSpec) -> list[ColumnElement[bool]]:
 
 def page_statement(
     spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None, limit: int
-) -> Select[tuple[Case]]:
+) -> Select[Case]:
     """Returns the SELECT for one page: filters, keyset predicate, ORDER BY, LIMIT."""
     column, desc, _kind = _ORDERS[order]
     clauses = filter_clauses(spec)

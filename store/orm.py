@@ -31,9 +31,7 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Agency, tables.agencies)
     mapper_registry.map_imperatively(Staff, tables.staff)
     mapper_registry.map_imperatively(Borrower, tables.borrowers)
-    mapper_registry.map_imperatively(
-        Instalment, tables.instalments, exclude_properties=["debt_id"]
-    )
+    mapper_registry.map_imperatively(Instalment, tables.instalments, exclude_properties=["debt_id"])
     mapper_registry.map_imperatively(
         Debt,
         tables.debts,

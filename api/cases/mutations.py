@@ -84,8 +84,12 @@ class CaseMutation:
         ctx = info.context
         try:
             case = await services.assign_case(
-                ctx.unit_of_work, ctx.clock, _case_pk(input.case_id), input.assignee_login,
-                ctx.viewer.id, input.expected_version,
+                ctx.unit_of_work,
+                ctx.clock,
+                _case_pk(input.case_id),
+                input.assignee_login,
+                ctx.viewer.id,
+                input.expected_version,
             )
         except DomainError as error:
             return user_error(error)
@@ -101,8 +105,12 @@ class CaseMutation:
         ctx = info.context
         try:
             case = await services.place_with_agency(
-                ctx.unit_of_work, ctx.clock, _case_pk(input.case_id), input.agency_name,
-                ctx.viewer.id, input.expected_version,
+                ctx.unit_of_work,
+                ctx.clock,
+                _case_pk(input.case_id),
+                input.agency_name,
+                ctx.viewer.id,
+                input.expected_version,
             )
         except DomainError as error:
             return user_error(error)
@@ -118,7 +126,10 @@ class CaseMutation:
         ctx = info.context
         try:
             case = await services.recall_from_agency(
-                ctx.unit_of_work, ctx.clock, _case_pk(input.case_id), ctx.viewer.id,
+                ctx.unit_of_work,
+                ctx.clock,
+                _case_pk(input.case_id),
+                ctx.viewer.id,
                 input.expected_version,
             )
         except DomainError as error:

@@ -15,7 +15,8 @@ from store.case_queries import CaseFilterSpec, InvalidCursor
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
-CaseOrder = strawberry.enum(case_queries.CaseOrder, name="CaseOrder")
+strawberry.enum(case_queries.CaseOrder, name="CaseOrder")
+CaseOrder = case_queries.CaseOrder
 
 
 @strawberry.input(description="Every condition given must hold (AND); lists match any value (OR).")
@@ -69,7 +70,9 @@ def page_size(first: int | None) -> int:
 
 @strawberry.type
 class CaseQuery:
-    @strawberry.field(description="A case by its global ID, or null.", extensions=needs("case:read"))
+    @strawberry.field(
+        description="A case by its global ID, or null.", extensions=needs("case:read")
+    )
     async def case(self, info: strawberry.Info, id: strawberry.ID) -> Case | None:
         pk = pk_of(id, "Case")
         if pk is None:
@@ -107,8 +110,6 @@ class CaseQuery:
         ]
         return CaseConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=more, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
             _spec=spec,
         )

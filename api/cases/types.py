@@ -25,15 +25,22 @@ from store.case_queries import CaseFilterSpec
 if TYPE_CHECKING:
     from api.staff.types import Agency, Staff
 
-CaseStatus = strawberry.enum(DomainCaseStatus, name="CaseStatus")
-CaseStage = strawberry.enum(DomainCaseStage, name="CaseStage")
-Classification = strawberry.enum(
-    DomainClassification, name="Classification",
+# Domain enums registered once as GraphQL enums; fields are annotated with the domain types.
+strawberry.enum(DomainCaseStatus, name="CaseStatus")
+strawberry.enum(DomainCaseStage, name="CaseStage")
+strawberry.enum(
+    DomainClassification,
+    name="Classification",
     description="Class by days past due: CURRENT 0, MILD 1–30, MODERATE 31–90, "
     "SERIOUS 91–180, SEVERE 181+.",
 )
-ProductType = strawberry.enum(DomainProductType, name="ProductType")
-DebtStatus = strawberry.enum(DomainDebtStatus, name="DebtStatus")
+strawberry.enum(DomainProductType, name="ProductType")
+strawberry.enum(DomainDebtStatus, name="DebtStatus")
+CaseStatus = DomainCaseStatus
+CaseStage = DomainCaseStage
+Classification = DomainClassification
+ProductType = DomainProductType
+DebtStatus = DomainDebtStatus
 
 
 @strawberry.type(description="A borrower. Confidential fields are masked, e.g. `186****4530`.")
@@ -130,7 +137,9 @@ class Case(Node):
     stage: CaseStage
     classification: Classification
     bucket: str = strawberry.field(description="M0 (current), M1 (1–30 DPD) … M7 (181+).")
-    days_past_due: int = strawberry.field(description="Worst DPD of the case's debts, as of dpdAsOf.")
+    days_past_due: int = strawberry.field(
+        description="Worst DPD of the case's debts, as of dpdAsOf."
+    )
     dpd_as_of: date | None
     policy_version: str = strawberry.field(description="Classification policy that decided.")
     total_outstanding: Money
@@ -214,5 +223,3 @@ class CaseConnection:
         from store.case_queries import count
 
         return await info.context.read(lambda session: count(session, self._spec))
-
-

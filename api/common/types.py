@@ -31,7 +31,9 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.interface(description="An expected failure of a mutation, with a machine-readable code.")
+@strawberry.interface(
+    description="An expected failure of a mutation, with a machine-readable code."
+)
 class UserError:
     code: str
     message: str
@@ -58,7 +60,9 @@ class ConflictError(UserError):
     pass
 
 
-def user_error(error: DomainError) -> ValidationError | NotFoundError | RuleViolationError | ConflictError:
+def user_error(
+    error: DomainError,
+) -> ValidationError | NotFoundError | RuleViolationError | ConflictError:
     """Maps a domain error to its GraphQL error type."""
     from domain.errors import ConcurrencyConflict, NotFound, RuleViolation
 

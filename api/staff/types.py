@@ -16,7 +16,9 @@ from domain.staff.model import Staff as DomainStaff
 @strawberry.type(description="A partner collection agency and its contract terms.")
 class Agency(Node):
     name: str
-    commission_rate: Decimal = strawberry.field(description="Commission as a fraction, e.g. 0.1800.")
+    commission_rate: Decimal = strawberry.field(
+        description="Commission as a fraction, e.g. 0.1800."
+    )
     placement_days: int = strawberry.field(description="Length of a placement in days.")
     active: bool
 

@@ -20,7 +20,7 @@ class CaseEvent:
         """Returns the event's own fields (ordinary values only, never personal data)."""
         skip = {"case_id", "at", "actor_id"}
         result: dict[str, object] = {}
-        for key in self.__slots__:  # type: ignore[attr-defined]
+        for key in self.__slots__:
             if key in skip:
                 continue
             value = getattr(self, key)

@@ -14,8 +14,8 @@ from domain.cases.events import (
     CaseAssigned,
     CaseEvent,
     CasePlaced,
-    CaseReclassified,
     CaseRecalled,
+    CaseReclassified,
 )
 from domain.debts.model import Debt
 from domain.money import Money
@@ -145,7 +145,14 @@ class Case:
             self.policy_version = verdict.policy_version
             self.events.append(
                 CaseReclassified(
-                    self.id, at, None, dpd, verdict.bucket, str(verdict.classification),
-                    previous[0], previous[1], verdict.policy_version,
+                    self.id,
+                    at,
+                    None,
+                    dpd,
+                    verdict.bucket,
+                    str(verdict.classification),
+                    previous[0],
+                    previous[1],
+                    verdict.policy_version,
                 )
             )

@@ -96,9 +96,7 @@ async def test_alg_none_token_is_refused(client: httpx.AsyncClient) -> None:
 async def test_unauthenticated_request_executes_nothing(
     client: httpx.AsyncClient, gql: Gql
 ) -> None:
-    mutation = (
-        'mutation { recallFromAgency(input: {caseId: "Q2FzZTox"}) { __typename } }'
-    )
+    mutation = 'mutation { recallFromAgency(input: {caseId: "Q2FzZTox"}) { __typename } }'
     response = await client.post("/graphql", json={"query": mutation})
     assert response.status_code == 401
     assert "data" not in response.json()

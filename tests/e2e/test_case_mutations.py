@@ -95,19 +95,39 @@ async def test_assign_moves_a_pool_case_to_a_collector_and_records_the_event(
     [
         ("manager", "pool", {"assigneeLogin": "ghost"}, "STAFF_NOT_FOUND", "assigneeLogin"),
         ("manager", "pool", {"assigneeLogin": "collector9"}, "STAFF_INACTIVE", "assigneeLogin"),
-        ("manager", "pool", {"assigneeLogin": "acme.agent1"}, "STAFF_CANNOT_CARRY_CASES",
-         "assigneeLogin"),
-        ("manager", "pool", {"assigneeLogin": "auditor1"}, "STAFF_CANNOT_CARRY_CASES",
-         "assigneeLogin"),
+        (
+            "manager",
+            "pool",
+            {"assigneeLogin": "acme.agent1"},
+            "STAFF_CANNOT_CARRY_CASES",
+            "assigneeLogin",
+        ),
+        (
+            "manager",
+            "pool",
+            {"assigneeLogin": "auditor1"},
+            "STAFF_CANNOT_CARRY_CASES",
+            "assigneeLogin",
+        ),
         ("manager", "placed", {"assigneeLogin": "collector1"}, "CASE_PLACED_WITH_AGENCY", "caseId"),
         ("manager", "closed", {"assigneeLogin": "collector1"}, "CASE_CLOSED", "caseId"),
-        ("manager", "pool", {"assigneeLogin": "collector1", "expectedVersion": 7}, "CONFLICT",
-         "expectedVersion"),
+        (
+            "manager",
+            "pool",
+            {"assigneeLogin": "collector1", "expectedVersion": 7},
+            "CONFLICT",
+            "expectedVersion",
+        ),
     ],
 )
 async def test_assign_refusals_are_typed_and_change_nothing(
-    gql: Gql, engine: AsyncEngine, login: str, where: str, variables: dict[str, Any],
-    code: str, field: str,
+    gql: Gql,
+    engine: AsyncEngine,
+    login: str,
+    where: str,
+    variables: dict[str, Any],
+    code: str,
+    field: str,
 ) -> None:
     conditions = {
         "pool": pool(),
@@ -126,33 +146,44 @@ async def test_assign_refusals_are_typed_and_change_nothing(
 
 @pytest.mark.parametrize("case_id", ["Q2FzZTo5OTk5OTk=", "not-an-id", to_global_id("Staff", 1)])
 async def test_assign_unknown_case_is_not_found(gql: Gql, case_id: str) -> None:
-    data = await gql("manager", ASSIGN, {"input": {"caseId": case_id, "assigneeLogin": "collector1"}})
+    data = await gql(
+        "manager", ASSIGN, {"input": {"caseId": case_id, "assigneeLogin": "collector1"}}
+    )
     assert data["assignCase"]["__typename"] == "NotFoundError"
     assert data["assignCase"]["code"] == "CASE_NOT_FOUND"
 
 
 async def test_capacity_is_enforced(gql: Gql, engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        carried = (await conn.execute(
-            select(func.count()).where(
-                c.assignee_id == select(tables.staff.c.id)
-                .where(tables.staff.c.login == "collector3").scalar_subquery(),
-                c.status != "CLOSED",
+        carried = (
+            await conn.execute(
+                select(func.count()).where(
+                    c.assignee_id
+                    == select(tables.staff.c.id)
+                    .where(tables.staff.c.login == "collector3")
+                    .scalar_subquery(),
+                    c.status != "CLOSED",
+                )
             )
-        )).scalar_one()
+        ).scalar_one()
         await conn.execute(
-            update(tables.staff).where(tables.staff.c.login == "collector3")
+            update(tables.staff)
+            .where(tables.staff.c.login == "collector3")
             .values(capacity=carried)
         )
     try:
         _pk, gid = await pick_case(engine, *pool())
-        data = await gql("manager", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector3"}})
+        data = await gql(
+            "manager", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector3"}}
+        )
         assert data["assignCase"]["code"] == "CAPACITY_EXCEEDED"
         assert f"{carried} of {carried}" in data["assignCase"]["message"]
     finally:
         async with engine.begin() as conn:
             await conn.execute(
-                update(tables.staff).where(tables.staff.c.login == "collector3").values(capacity=400)
+                update(tables.staff)
+                .where(tables.staff.c.login == "collector3")
+                .values(capacity=400)
             )
 
 
@@ -185,7 +216,9 @@ async def test_roles_without_the_permission_are_forbidden(
 
 async def test_place_then_recall_round_trip(gql: Gql, engine: AsyncEngine) -> None:
     pk, gid = await pick_case(engine, c.status == "OPEN", c.assignee_id.is_not(None))
-    placed = (await gql("manager", PLACE, {"input": {"caseId": gid, "agencyName": "Zenith Collections"}}))
+    placed = await gql(
+        "manager", PLACE, {"input": {"caseId": gid, "agencyName": "Zenith Collections"}}
+    )
     case = placed["placeWithAgency"]["case"]
     assert case["agency"] == {"name": "Zenith Collections"} and case["assignee"] is None
     row = await case_row(engine, pk)
@@ -205,10 +238,15 @@ async def test_place_then_recall_round_trip(gql: Gql, engine: AsyncEngine) -> No
     ("agency", "code"),
     [("Dormant Partners", "AGENCY_INACTIVE"), ("Nope Ltd", "AGENCY_NOT_FOUND")],
 )
-async def test_place_with_unusable_agency(gql: Gql, engine: AsyncEngine, agency: str, code: str) -> None:
+async def test_place_with_unusable_agency(
+    gql: Gql, engine: AsyncEngine, agency: str, code: str
+) -> None:
     pk, gid = await pick_case(engine, *pool())
     data = await gql("manager", PLACE, {"input": {"caseId": gid, "agencyName": agency}})
-    assert (data["placeWithAgency"]["code"], data["placeWithAgency"]["field"]) == (code, "agencyName")
+    assert (data["placeWithAgency"]["code"], data["placeWithAgency"]["field"]) == (
+        code,
+        "agencyName",
+    )
     assert (await case_row(engine, pk)).agency_id is None
 
 

@@ -80,7 +80,8 @@ async def test_classification_and_bucket_match_days_past_due(gql: Gql) -> None:
     for node in nodes:
         verdict = DEFAULT_POLICY.classify(node["daysPastDue"])
         assert (node["bucket"], node["classification"]) == (
-            verdict.bucket, verdict.classification.value
+            verdict.bucket,
+            verdict.classification.value,
         ), node
     assert {n["bucket"] for n in nodes} >= {"M0", "M1", "M2", "M3", "M7"}
 
@@ -120,13 +121,19 @@ async def test_filters_match_the_database(gql: Gql, engine: AsyncEngine) -> None
         ),
         "assignee": (
             {"assigneeLogin": "collector3"},
-            [c.assignee_id.in_(select(tables.staff.c.id).where(tables.staff.c.login == "collector3"))],
+            [
+                c.assignee_id.in_(
+                    select(tables.staff.c.id).where(tables.staff.c.login == "collector3")
+                )
+            ],
         ),
         "agency": (
             {"agencyName": "Acme Recovery"},
-            [c.agency_id.in_(
-                select(tables.agencies.c.id).where(tables.agencies.c.name == "Acme Recovery")
-            )],
+            [
+                c.agency_id.in_(
+                    select(tables.agencies.c.id).where(tables.agencies.c.name == "Acme Recovery")
+                )
+            ],
         ),
         "unknown assignee": ({"assigneeLogin": "nobody"}, [c.id < 0]),
     }
@@ -143,11 +150,14 @@ async def test_search_matches_reference_prefix_and_borrower_name(
     gql: Gql, engine: AsyncEngine
 ) -> None:
     async with engine.connect() as conn:
-        row = (await conn.execute(
-            select(tables.cases.c.reference, tables.borrowers.c.full_name)
-            .join(tables.borrowers, tables.borrowers.c.id == tables.cases.c.borrower_id)
-            .order_by(tables.cases.c.id).limit(1)
-        )).one()
+        row = (
+            await conn.execute(
+                select(tables.cases.c.reference, tables.borrowers.c.full_name)
+                .join(tables.borrowers, tables.borrowers.c.id == tables.cases.c.borrower_id)
+                .order_by(tables.cases.c.id)
+                .limit(1)
+            )
+        ).one()
     by_reference, _ = await walk(gql, filter={"search": row.reference.lower()})
     assert [n["reference"] for n in by_reference] == [row.reference]
     by_name, _ = await walk(gql, filter={"search": row.full_name[1:]})
@@ -198,9 +208,7 @@ async def test_default_page_size_is_20(gql: Gql) -> None:
 async def test_confidential_borrower_fields_are_masked(gql: Gql, engine: AsyncEngine) -> None:
     data = await gql("admin", NESTED, {"first": 100})
     async with engine.connect() as conn:
-        borrowers = {
-            r.full_name: r for r in (await conn.execute(select(tables.borrowers))).all()
-        }
+        borrowers = {r.full_name: r for r in (await conn.execute(select(tables.borrowers))).all()}
     body = str(data)
     for edge in data["cases"]["edges"]:
         b = edge["node"]["borrower"]
