@@ -170,6 +170,10 @@ def token(
     from api.auth import mint_token
 
     settings = _settings()
+    try:
+        settings.signing_key  # noqa: B018 - refuse a bad key before touching the database
+    except ConfigurationError as exc:
+        _fail(str(exc))
 
     async def check() -> None:
         from store.db import create_engine, session_factory
@@ -187,10 +191,7 @@ def token(
             raise CommandError(f"staff login {login!r} is deactivated")
 
     _run(check)
-    try:
-        typer.echo(mint_token(settings, login, ttl))
-    except ConfigurationError as exc:
-        _fail(str(exc))
+    typer.echo(mint_token(settings, login, ttl))
 
 
 @app.command()

@@ -24,7 +24,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(engine: object, database_url: str) -> Iterator[str]:
+def server(
+    engine: object, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -32,10 +34,12 @@ def server(engine: object, database_url: str) -> Iterator[str]:
         "ARREARS_SECRET_KEY": TEST_SECRET,
         "ARREARS_ENV": "production",
     }
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -43,7 +47,7 @@ def server(engine: object, database_url: str) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AssertionError(process.stdout.read().decode() if process.stdout else "")
+                raise AssertionError(log_path.read_text(errors="replace"))
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -55,6 +59,7 @@ def server(engine: object, database_url: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 def test_real_server_answers_graphql_over_loopback(server: str, database_url: str) -> None:
