@@ -23,6 +23,7 @@ from api.auth import AuthenticationError, bearer_token, verify_token
 from api.context import Context
 from api.schema import build_schema
 from api.settings import Settings
+from authz.enforcer import Authorizer
 from domain.clock import Clock, SystemClock
 from domain.staff.model import Staff
 from store import loaders
@@ -73,6 +74,8 @@ class GraphQLApp(GraphQL[Context, None]):
             sessions=request.app.state.sessions,
             clock=self.clock,
             viewer=viewer,
+            authorizer=request.app.state.authorizer,
+            request_id=request.scope.get("state", {}).get("request_id", ""),
         )
         try:
             response = await self.run(request, context=context)
@@ -141,6 +144,7 @@ class RequestLog:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
+        scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_wrapper)
@@ -170,6 +174,7 @@ def create_app(
         own = engine is None
         app.state.engine = engine or create_engine(settings.database_url)
         app.state.sessions = session_factory(app.state.engine)
+        app.state.authorizer = await Authorizer.load(app.state.engine)
         try:
             yield
         finally:

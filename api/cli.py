@@ -73,9 +73,9 @@ async def _migrate(url: str) -> str | None:
 async def _seed(url: str, cases: int, seed: int, only_if_empty: bool) -> int:
     """Migrates and seeds; returns the number of cases seeded (0 if skipped)."""
     from rich.progress import Progress
-    from store.demo import DatabaseNotEmpty, seed_demo
 
     from store.db import create_engine
+    from store.demo import DatabaseNotEmpty, seed_demo
     from store.migrate import upgrade
 
     engine = create_engine(url)

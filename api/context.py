@@ -1,4 +1,4 @@
-"""The typed per-request context: the viewer, one read session, and the DataLoaders."""
+"""The typed per-request context: the viewer, their scopes, one read session, the DataLoaders."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
 from api.settings import Settings
+from authz.enforcer import Authorizer
+from authz.scopes import Scope, assignable_staff_clause, scope_for
 from domain.clock import Clock
 from domain.staff.model import Staff
 from store import loaders
@@ -28,16 +31,26 @@ class Context:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     viewer: Staff
+    authorizer: Authorizer
+    request_id: str = ""
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _decisions: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.cases = self._loader(loaders.cases_by_id)
-        self.borrowers = self._loader(loaders.borrowers_by_id)
-        self.debts = self._loader(loaders.debts_by_id)
-        self.debts_of_case = self._loader(loaders.debts_by_case_id)
-        self.staff = self._loader(loaders.staff_by_id)
-        self.agencies = self._loader(loaders.agencies_by_id)
+        self.scope: Scope = scope_for(self.viewer)
+        self.cases = self._loader(loaders.cases_by_id, self.scope.case)
+        self.borrowers = self._loader(loaders.borrowers_by_id, self.scope.borrower)
+        self.debts = self._loader(loaders.debts_by_id, self.scope.debt)
+        self.debts_of_case = self._loader(loaders.debts_by_case_id, self.scope.debt)
+        self.staff = self._loader(loaders.staff_by_id, self.scope.staff)
+        self.agencies = self._loader(loaders.agencies_by_id, self.scope.agency)
+
+    def allows(self, permission: str) -> bool:
+        """Returns the enforcer's decision for the viewer, asked once per permission."""
+        if permission not in self._decisions:
+            self._decisions[permission] = self.authorizer.allows(self.viewer.roles, permission)
+        return self._decisions[permission]
 
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Runs read work on the request's session, one at a time (sessions are not
@@ -48,16 +61,22 @@ class Context:
             return await work(self._session)
 
     def _loader(
-        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[Sequence[T]]]
+        self,
+        fetch: Callable[[AsyncSession, Sequence[K], ColumnElement[bool]], Awaitable[Sequence[T]]],
+        scope: ColumnElement[bool],
     ) -> DataLoader[K, T]:
         async def load(keys: list[K]) -> Sequence[T]:
-            return await self.read(lambda session: fetch(session, keys))
+            return await self.read(lambda session: fetch(session, keys, scope))
 
         return DataLoader(load_fn=load)
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        """Returns a fresh unit of work (its own transaction) for a mutation."""
-        return SqlUnitOfWork(self.sessions)
+        """Returns a fresh unit of work (its own transaction) limited to the viewer's scope."""
+        return SqlUnitOfWork(
+            self.sessions,
+            case_scope=self.scope.case,
+            assignable_staff=assignable_staff_clause(self.viewer),
+        )
 
     async def close(self) -> None:
         if self._session is not None:

@@ -9,7 +9,6 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
 from api.errors import Forbidden
-from authz.roles import allowed
 
 
 class Needs(BasePermission):
@@ -23,7 +22,8 @@ class Needs(BasePermission):
         self.error_extensions = {"code": "FORBIDDEN"}
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return allowed(info.context.viewer.roles, self.permission)
+        allowed: bool = info.context.allows(self.permission)
+        return allowed
 
 
 def needs(permission: str) -> list[FieldExtension]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from domain.borrowers.model import Borrower
+
 FULL_MASK = "****"
 
 
@@ -37,3 +43,94 @@ def mask_national_id(value: str) -> str:
 
 def mask_phone(value: str) -> str:
     return mask_partial(value, 3, 4)
+
+
+# ---- Rules as data: how each role sees each confidential field -------------------------------
+
+
+class Mask(enum.StrEnum):
+    FULL = "FULL"
+    PARTIAL = "PARTIAL"
+    EMAIL = "EMAIL"
+    AREA = "AREA"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How a field is shown; ``legal_stage_only`` grants the rule only through a legal case."""
+
+    mask: Mask
+    prefix: int = 0
+    suffix: int = 0
+    legal_stage_only: bool = False
+
+    @property
+    def clear(self) -> bool:
+        return self.mask is Mask.NONE
+
+
+DEFAULT_RULES: dict[str, Rule] = {
+    "national_id": Rule(Mask.PARTIAL, 3, 4),
+    "phone": Rule(Mask.PARTIAL, 3, 4),
+    "email": Rule(Mask.EMAIL),
+    "address": Rule(Mask.AREA),
+    "employer": Rule(Mask.FULL),
+    "income": Rule(Mask.FULL),
+}
+
+# Per-role exceptions to the defaults. Auditors and admins have none: they always see masks.
+ROLE_RULES: dict[str, dict[str, Rule]] = {
+    "legal": {name: Rule(Mask.NONE, legal_stage_only=True) for name in DEFAULT_RULES},
+}
+
+
+def rule_for(roles: Iterable[str], field_name: str, legal_stage: bool) -> Rule:
+    """Returns the most revealing rule any of the roles holds for the field in this context."""
+    for role in roles:
+        rule = ROLE_RULES.get(role, {}).get(field_name)
+        if rule is not None and rule.clear and (legal_stage or not rule.legal_stage_only):
+            return rule
+    return DEFAULT_RULES[field_name]
+
+
+def apply(rule: Rule, value: str, city: str = "", district: str = "") -> str:
+    """Applies a rule to a clear value."""
+    if rule.mask is Mask.NONE:
+        return value
+    if rule.mask is Mask.PARTIAL:
+        return mask_partial(value, rule.prefix, rule.suffix)
+    if rule.mask is Mask.EMAIL:
+        return mask_email(value)
+    if rule.mask is Mask.AREA:
+        return mask_area(city, district)
+    return FULL_MASK
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedBorrower:
+    """A borrower's confidential values as one viewer may see them; the only way they leave."""
+
+    values: dict[str, str]
+    clear_fields: frozenset[str]
+
+
+def mask_borrower(borrower: Borrower, roles: Iterable[str], legal_stage: bool) -> MaskedBorrower:
+    """Returns every confidential field of a borrower, masked as the roles' rules say."""
+    held = list(roles)
+    values: dict[str, str] = {}
+    clear: set[str] = set()
+    for name in DEFAULT_RULES:
+        rule = rule_for(held, name, legal_stage)
+        values[name] = apply(rule, clear_value(borrower, name), borrower.city, borrower.district)
+        if rule.clear:
+            clear.add(name)
+    return MaskedBorrower(values, frozenset(clear))
+
+
+def clear_value(borrower: Borrower, field_name: str) -> str:
+    """Returns a confidential field's clear value as text (only for masking or a reveal)."""
+    if field_name == "income":
+        return f"{borrower.income} {borrower.income_currency}"
+    value: str = getattr(borrower, field_name)
+    return value

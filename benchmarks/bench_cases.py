@@ -84,7 +84,7 @@ async def hand_written(request: Request) -> Response:
     edges = []
     for row, borrower, case_debts in zip(rows, borrowers, debts, strict=True):
         assert borrower is not None
-        masked = Borrower.from_domain(borrower)
+        masked = Borrower.from_domain(borrower, staff.roles)
         assignee = assignees.get(row.assignee_id) if row.assignee_id else None
         agency = agencies.get(row.agency_id) if row.agency_id else None
         edges.append(

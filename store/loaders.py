@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.agencies.model import Agency
@@ -20,37 +20,59 @@ T = TypeVar("T")
 
 
 async def by_ids(
-    session: AsyncSession, cls: type[T], table: Any, ids: Sequence[int]
+    session: AsyncSession,
+    cls: type[T],
+    table: Any,
+    ids: Sequence[int],
+    scope: ColumnElement[bool] | None = None,
 ) -> list[T | None]:
-    """Returns the objects of one class with those ids, in the order asked (None if absent)."""
-    rows = (await session.execute(select(cls).where(table.c.id.in_(ids)))).scalars()
+    """Returns the objects with those ids that the scope lets through, in the order asked
+    (None for absent or out-of-scope ones, which look the same)."""
+    stmt = select(cls).where(table.c.id.in_(ids))
+    if scope is not None:
+        stmt = stmt.where(scope)
+    rows = (await session.execute(stmt)).scalars()
     found: dict[int, T] = {row.id: row for row in rows}  # type: ignore[attr-defined]
     return [found.get(i) for i in ids]
 
 
-async def cases_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Case | None]:
-    return await by_ids(session, Case, tables.cases, ids)
+async def cases_by_id(
+    session: AsyncSession, ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[Case | None]:
+    return await by_ids(session, Case, tables.cases, ids, scope)
 
 
-async def borrowers_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Borrower | None]:
-    return await by_ids(session, Borrower, tables.borrowers, ids)
+async def borrowers_by_id(
+    session: AsyncSession, ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[Borrower | None]:
+    return await by_ids(session, Borrower, tables.borrowers, ids, scope)
 
 
-async def staff_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Staff | None]:
-    return await by_ids(session, Staff, tables.staff, ids)
+async def staff_by_id(
+    session: AsyncSession, ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[Staff | None]:
+    return await by_ids(session, Staff, tables.staff, ids, scope)
 
 
-async def agencies_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Agency | None]:
-    return await by_ids(session, Agency, tables.agencies, ids)
+async def agencies_by_id(
+    session: AsyncSession, ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[Agency | None]:
+    return await by_ids(session, Agency, tables.agencies, ids, scope)
 
 
-async def debts_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Debt | None]:
-    return await by_ids(session, Debt, tables.debts, ids)
+async def debts_by_id(
+    session: AsyncSession, ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[Debt | None]:
+    return await by_ids(session, Debt, tables.debts, ids, scope)
 
 
-async def debts_by_case_id(session: AsyncSession, case_ids: Sequence[int]) -> list[list[Debt]]:
+async def debts_by_case_id(
+    session: AsyncSession, case_ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[list[Debt]]:
     """Returns each case's debts (with instalments, loaded in one more statement)."""
     stmt = select(Debt).where(tables.debts.c.case_id.in_(case_ids)).order_by(tables.debts.c.id)
+    if scope is not None:
+        stmt = stmt.where(scope)
     grouped: dict[int, list[Debt]] = defaultdict(list)
     for debt in (await session.execute(stmt)).scalars():
         assert debt.case_id is not None

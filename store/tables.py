@@ -162,3 +162,64 @@ contacts = Table(
     Column("notes", Text, nullable=False, default=""),
     Index("ix_contacts_case_at", "case_id", "at"),
 )
+
+# Casbin policy lines (role, resource, action), read and written by casbin-async-sqlalchemy-adapter.
+casbin_rule = Table(
+    "casbin_rule",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ptype", String(255)),
+    Column("v0", String(255)),
+    Column("v1", String(255)),
+    Column("v2", String(255)),
+    Column("v3", String(255)),
+    Column("v4", String(255)),
+    Column("v5", String(255)),
+)
+
+# Append-only record of access and change (personal-data reads, reveals, denials, mutations).
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor_id", Integer, nullable=True),
+    Column("actor_login", String(80), nullable=True),
+    Column("actor_roles", JSON, nullable=False),
+    Column("actor_agency_id", Integer, nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Column("user_agent", String(300), nullable=True),
+    Column("operation_name", String(120), nullable=True),
+    Column("operation_type", String(16), nullable=True),
+    Column("document_hash", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("resource_type", String(32), nullable=True),
+    Column("resource_ids", JSON, nullable=False),
+    Column("borrower_ids", JSON, nullable=False),
+    Column("case_ids", JSON, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("reason_code", String(40), nullable=True),
+    Column("reason_text", Text, nullable=True),
+    Column("changes", JSON, nullable=True),
+    # Tamper evidence: entries form AUDIT_CHAINS independent HMAC chains (so concurrent writers
+    # do not all queue behind one head); each entry's hash covers its content and the previous.
+    Column("chain", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("chain", "seq", name="uq_audit_entries_chain_seq"),
+    Index("ix_audit_entries_actor_at", "actor_login", "at"),
+    Index("ix_audit_entries_action_at", "action", "at"),
+    Index("ix_audit_entries_at", "at"),
+)
+
+# The head of each audit chain: its last sequence number and hash (locked while appending).
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("chain", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

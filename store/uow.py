@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,12 +16,13 @@ from store import tables
 
 
 class SqlCaseRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, scope: ColumnElement[bool]) -> None:
         self.session = session
+        self.scope = scope
         self.seen: set[Case] = set()
 
     async def get(self, case_id: int) -> Case | None:
-        stmt = select(Case).where(tables.cases.c.id == case_id).with_for_update()
+        stmt = select(Case).where(tables.cases.c.id == case_id, self.scope).with_for_update()
         case = (await self.session.execute(stmt)).scalar_one_or_none()
         if case is not None:
             self.seen.add(case)
@@ -40,12 +41,13 @@ class SqlCaseRepository:
 
 
 class SqlStaffRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, scope: ColumnElement[bool]) -> None:
         self.session = session
+        self.scope = scope
 
     async def get_by_login(self, login: str) -> Staff | None:
         # Locked so that two concurrent assignments cannot both pass the capacity check.
-        stmt = select(Staff).where(tables.staff.c.login == login).with_for_update()
+        stmt = select(Staff).where(tables.staff.c.login == login, self.scope).with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def get(self, staff_id: int) -> Staff | None:
@@ -64,15 +66,22 @@ class SqlAgencyRepository:
 class SqlUnitOfWork:
     """One transaction: changes and the events recorded by the aggregates commit together."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        case_scope: ColumnElement[bool] | None = None,
+        assignable_staff: ColumnElement[bool] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._case_scope = true() if case_scope is None else case_scope
+        self._staff_scope = true() if assignable_staff is None else assignable_staff
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self.session = self._sessions()
         # SQLite: take the write lock up front (see store.db); other databases ignore it.
         await self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        self.cases = SqlCaseRepository(self.session)
-        self.staff = SqlStaffRepository(self.session)
+        self.cases = SqlCaseRepository(self.session, self._case_scope)
+        self.staff = SqlStaffRepository(self.session, self._staff_scope)
         self.agencies = SqlAgencyRepository(self.session)
         return self
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import strawberry
 
 from api.cases.types import Case, CaseConnection, CaseEdge, CaseStage, CaseStatus, Classification
@@ -94,6 +96,7 @@ class CaseQuery:
     ) -> CaseConnection:
         limit = page_size(first)
         spec = filter.to_spec() if filter else CaseFilterSpec()
+        spec = replace(spec, extra=[*spec.extra, info.context.scope.case])
         order = case_queries.CaseOrder(order_by)
         try:
             keyset = case_queries.decode_cursor(after, order) if after else None

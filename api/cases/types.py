@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,7 +10,7 @@ import strawberry
 
 from api.common.ids import to_global_id
 from api.common.types import Money, Node, PageInfo
-from authz.masking import mask_area, mask_email, mask_full, mask_national_id, mask_phone
+from authz.masking import mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
 from domain.cases.classification import Classification as DomainClassification
 from domain.cases.model import Case as DomainCase
@@ -43,31 +44,39 @@ ProductType = DomainProductType
 DebtStatus = DomainDebtStatus
 
 
-@strawberry.type(description="A borrower. Confidential fields are masked, e.g. `186****4530`.")
+@strawberry.type(
+    description="A borrower. Confidential fields are masked per your role (e.g. `186****4530`); "
+    "`revealConfidential` shows one clear value for a recorded reason."
+)
 class Borrower(Node):
     full_name: str
-    national_id: str = strawberry.field(description="Masked 18-character national ID.")
-    phone: str = strawberry.field(description="Masked mobile number.")
-    email: str = strawberry.field(description="Masked e-mail address.")
-    address: str = strawberry.field(description="Address reduced to city and district.")
-    employer: str = strawberry.field(description="Masked employer.")
-    income: str = strawberry.field(description="Masked monthly income.")
+    national_id: str = strawberry.field(description="National ID, masked unless you may see it.")
+    phone: str = strawberry.field(description="Mobile number, masked unless you may see it.")
+    email: str = strawberry.field(description="E-mail address, masked unless you may see it.")
+    address: str = strawberry.field(description="Address; masked down to city and district.")
+    employer: str = strawberry.field(description="Employer, masked unless you may see it.")
+    income: str = strawberry.field(description="Monthly income, masked unless you may see it.")
     time_zone: str
+    _clear_fields: strawberry.Private[frozenset[str]]
 
     @classmethod
-    def from_domain(cls, borrower: DomainBorrower) -> Borrower:
-        """The only constructor: every confidential value passes through a masking function."""
+    def from_domain(
+        cls, borrower: DomainBorrower, roles: Iterable[str], legal_stage: bool = False
+    ) -> Borrower:
+        """The only constructor: every confidential value passes through ``mask_borrower``."""
         assert borrower.id is not None
+        masked = mask_borrower(borrower, roles, legal_stage)
         return cls(
             id=strawberry.ID(to_global_id("Borrower", borrower.id)),
             full_name=borrower.full_name,
-            national_id=mask_national_id(borrower.national_id),
-            phone=mask_phone(borrower.phone),
-            email=mask_email(borrower.email),
-            address=mask_area(borrower.city, borrower.district),
-            employer=mask_full(borrower.employer),
-            income=mask_full(str(borrower.income)),
+            national_id=masked.values["national_id"],
+            phone=masked.values["phone"],
+            email=masked.values["email"],
+            address=masked.values["address"],
+            employer=masked.values["employer"],
+            income=masked.values["income"],
             time_zone=borrower.time_zone,
+            _clear_fields=masked.clear_fields,
         )
 
 
@@ -155,7 +164,8 @@ class Case(Node):
     @strawberry.field
     async def borrower(self, info: strawberry.Info) -> Borrower:
         borrower = await info.context.borrowers.load(self._borrower_id)
-        return Borrower.from_domain(borrower)
+        legal = self.stage == DomainCaseStage.LEGAL
+        return Borrower.from_domain(borrower, info.context.viewer.roles, legal_stage=legal)
 
     @strawberry.field
     async def debts(self, info: strawberry.Info) -> list[Debt]:

@@ -15,7 +15,8 @@ from api.staff.types import Agency, Staff, Viewer
 class CommonQuery:
     @strawberry.field(description="The authenticated caller: login, roles, team, agency.")
     def viewer(self, info: strawberry.Info) -> Viewer:
-        return Viewer.from_domain(info.context.viewer)
+        ctx = info.context
+        return Viewer.from_domain(ctx.viewer, ctx.authorizer.permissions_of(ctx.viewer.roles))
 
     @strawberry.field(
         description="Any object by its global ID, or null if there is none you may see.",
@@ -32,7 +33,7 @@ class CommonQuery:
             return Case.from_domain(case) if case else None
         if type_name == "Borrower":
             borrower = await ctx.borrowers.load(pk)
-            return Borrower.from_domain(borrower) if borrower else None
+            return Borrower.from_domain(borrower, ctx.viewer.roles) if borrower else None
         if type_name == "Debt":
             debt = await ctx.debts.load(pk)
             return Debt.from_domain(debt) if debt else None

@@ -8,7 +8,6 @@ import strawberry
 
 from api.common.ids import to_global_id
 from api.common.types import Node
-from authz.roles import permissions_of
 from domain.agencies.model import Agency as DomainAgency
 from domain.staff.model import Staff as DomainStaff
 
@@ -87,12 +86,12 @@ class Viewer:
         return await load_agency(info, self._agency_id)
 
     @classmethod
-    def from_domain(cls, staff: DomainStaff) -> Viewer:
+    def from_domain(cls, staff: DomainStaff, permissions: list[str]) -> Viewer:
         return cls(
             login=staff.login,
             name=staff.name,
             roles=list(staff.roles),
             team=staff.team,
-            permissions=permissions_of(staff.roles),
+            permissions=permissions,
             _agency_id=staff.agency_id,
         )

@@ -78,7 +78,7 @@ async def test_assign_moves_a_pool_case_to_a_collector_and_records_the_event(
     gql: Gql, engine: AsyncEngine
 ) -> None:
     pk, gid = await pick_case(engine, *pool())
-    data = await gql("lead1", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector2"}})
+    data = await gql("manager", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector2"}})
     result = data["assignCase"]
     assert result["__typename"] == "AssignCaseSuccess"
     assert result["case"]["assignee"] == {"login": "collector2"}
@@ -268,3 +268,34 @@ async def test_concurrent_edits_of_one_version_let_exactly_one_win(
     assert row.version == version + 1
     assert len(await events_of(engine, pk)) == 1
     assert winner["case"]["version"] == row.version
+
+
+def assigned_to(login: str) -> Any:
+    return c.assignee_id == (
+        select(tables.staff.c.id).where(tables.staff.c.login == login).scalar_subquery()
+    )
+
+
+async def test_team_lead_reassigns_within_the_team_only(gql: Gql, engine: AsyncEngine) -> None:
+    pk, gid = await pick_case(engine, c.status == "OPEN", assigned_to("collector1"))
+    moved = await gql("lead1", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector2"}})
+    assert moved["assignCase"]["case"]["assignee"] == {"login": "collector2"}
+    west = await gql("lead1", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector3"}})
+    assert (west["assignCase"]["code"], west["assignCase"]["field"]) == (
+        "STAFF_NOT_FOUND",
+        "assigneeLogin",
+    )
+    _pool_pk, pool_gid = await pick_case(engine, *pool())
+    unseen = await gql(
+        "lead1", ASSIGN, {"input": {"caseId": pool_gid, "assigneeLogin": "collector1"}}
+    )
+    assert unseen["assignCase"]["code"] == "CASE_NOT_FOUND"
+    other_team_pk, other_gid = await pick_case(
+        engine, c.status == "OPEN", assigned_to("collector3")
+    )
+    hidden = await gql(
+        "lead1", ASSIGN, {"input": {"caseId": other_gid, "assigneeLogin": "collector1"}}
+    )
+    assert hidden["assignCase"]["code"] == "CASE_NOT_FOUND"
+    before = await case_row(engine, other_team_pk)
+    assert before.version == 1 and await events_of(engine, other_team_pk) == []

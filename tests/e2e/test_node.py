@@ -57,7 +57,7 @@ async def test_node_returns_null_for_unknown_or_malformed_ids(gql: Gql, gid: str
 async def test_case_field_and_node_agree(gql: Gql, engine: AsyncEngine) -> None:
     gid = to_global_id("Case", 1)
     query = 'query($id: ID!) { case(id: $id) { id reference } other: case(id: "eA==") { id } }'
-    data = await gql("collector1", query, {"id": gid})
+    data = await gql("manager", query, {"id": gid})
     async with engine.connect() as conn:
         reference = (
             await conn.execute(select(tables.cases.c.reference).where(tables.cases.c.id == 1))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import inspect
 
 from store.db import create_engine
-from store.migrate import current_revision, drift, upgrade
+from alembic.script import ScriptDirectory
+
+from store.migrate import alembic_config, current_revision, drift, upgrade
 from store.tables import metadata
 
 
@@ -14,13 +16,14 @@ async def test_upgrade_creates_every_table_without_drift(empty_database_url: str
     try:
         assert await current_revision(engine) is None
         await upgrade(engine)
-        assert await current_revision(engine) == "0001"
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert await current_revision(engine) == head
         assert await drift(engine) == []
         async with engine.connect() as conn:
             names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert set(metadata.tables) <= names
         await upgrade(engine)  # idempotent
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == head
     finally:
         await engine.dispose()
 

@@ -1,0 +1,86 @@
+"""Row scopes compiled into SQL: what each role may see, as WHERE clauses (never a Python filter).
+
+A viewer sees the union of what their roles see. A role not listed here sees nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+
+from domain.staff.model import Staff
+from store import tables
+
+_ALL_CASES = frozenset({"admin", "manager", "auditor"})
+_AGENCY_ROLES = frozenset({"agency_manager", "agency_agent"})
+_INTERNAL_ROLES = frozenset({"admin", "manager", "team_lead", "collector", "legal", "auditor"})
+
+cases = tables.cases.c
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The viewer's row scopes, one clause per node type."""
+
+    case: ColumnElement[bool]
+    borrower: ColumnElement[bool]
+    debt: ColumnElement[bool]
+    staff: ColumnElement[bool]
+    agency: ColumnElement[bool]
+
+
+def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    if not clauses:
+        return false()
+    return clauses[0] if len(clauses) == 1 else or_(*clauses)
+
+
+def case_clause(viewer: Staff) -> ColumnElement[bool]:
+    """Returns the WHERE clause over ``cases`` for the cases the viewer may see."""
+    roles = set(viewer.roles)
+    if roles & _ALL_CASES:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if "collector" in roles and viewer.id is not None:
+        clauses.append(cases.assignee_id == viewer.id)
+    if "team_lead" in roles and viewer.team:
+        team = select(tables.staff.c.id).where(tables.staff.c.team == viewer.team)
+        clauses.append(cases.assignee_id.in_(team))
+    if roles & _AGENCY_ROLES and viewer.agency_id is not None:
+        clauses.append(cases.agency_id == viewer.agency_id)
+    if "legal" in roles:
+        clauses.append(cases.stage == "LEGAL")
+    return _any(clauses)
+
+
+def scope_for(viewer: Staff) -> Scope:
+    """Returns every row scope of the viewer."""
+    case = case_clause(viewer)
+    roles = set(viewer.roles)
+    if case is true():
+        borrower: ColumnElement[bool] = true()
+        debt: ColumnElement[bool] = true()
+    else:
+        visible = select(cases.id).where(case)
+        borrower = tables.borrowers.c.id.in_(select(cases.borrower_id).where(case))
+        debt = tables.debts.c.case_id.in_(visible)
+    staff_clauses: list[ColumnElement[bool]] = []
+    agency_clauses: list[ColumnElement[bool]] = []
+    if roles & _INTERNAL_ROLES:
+        staff_clauses.append(true())
+        agency_clauses.append(true())
+    elif roles & _AGENCY_ROLES and viewer.agency_id is not None:
+        staff_clauses.append(tables.staff.c.agency_id == viewer.agency_id)
+        agency_clauses.append(tables.agencies.c.id == viewer.agency_id)
+    return Scope(case, borrower, debt, _any(staff_clauses), _any(agency_clauses))
+
+
+def assignable_staff_clause(viewer: Staff) -> ColumnElement[bool]:
+    """Returns who the viewer may assign cases to: team leads only within their own team."""
+    roles = set(viewer.roles)
+    if roles & {"admin", "manager"}:
+        return true()
+    if "team_lead" in roles and viewer.team:
+        return tables.staff.c.team == viewer.team
+    return false()

@@ -1,0 +1,205 @@
+"""The audit trail: append-only entries in HMAC chains, written in the caller's transaction.
+
+Entries are spread over ``AUDIT_CHAINS`` independent chains (picked per request), so concurrent
+writers only queue when they land on the same chain head, and each chain is verified on its own.
+Each entry's hash is HMAC-SHA256(key, previous hash + canonical JSON of its content): editing,
+deleting or inserting a row without the key breaks the chain at that row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import zlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from store import tables
+
+AUDIT_CHAINS = 8
+GENESIS = "0" * 64
+_HASHED = (
+    "at",
+    "actor_id",
+    "actor_login",
+    "actor_roles",
+    "actor_agency_id",
+    "request_id",
+    "client_ip",
+    "user_agent",
+    "operation_name",
+    "operation_type",
+    "document_hash",
+    "action",
+    "outcome",
+    "resource_type",
+    "resource_ids",
+    "borrower_ids",
+    "case_ids",
+    "fields",
+    "reason_code",
+    "reason_text",
+    "changes",
+    "chain",
+    "seq",
+)
+
+
+_JSON = ("actor_roles", "resource_ids", "borrower_ids", "case_ids", "fields", "changes")
+
+
+def audit_key(secret: str) -> bytes:
+    """Returns the HMAC key of the audit chain, derived from the service secret."""
+    return hashlib.sha256(b"arrears-audit-chain:" + secret.encode()).digest()
+
+
+@dataclass
+class AuditRecord:
+    """One entry to append; never holds a confidential value (field names only)."""
+
+    at: datetime
+    action: str
+    outcome: str
+    actor_id: int | None = None
+    actor_login: str | None = None
+    actor_roles: list[str] = field(default_factory=list)
+    actor_agency_id: int | None = None
+    request_id: str | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    operation_name: str | None = None
+    operation_type: str | None = None
+    document_hash: str | None = None
+    resource_type: str | None = None
+    resource_ids: list[str] = field(default_factory=list)
+    borrower_ids: list[int] = field(default_factory=list)
+    case_ids: list[int] = field(default_factory=list)
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    reason_code: str | None = None
+    reason_text: str | None = None
+    changes: dict[str, Any] | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def canonical(row: Mapping[str, Any]) -> bytes:
+    """Returns the bytes an entry's hash covers (its content, chain and sequence number)."""
+    content = {name: row[name] for name in _HASHED}
+    content["at"] = row["at"].isoformat(timespec="microseconds")
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def entry_hash(key: bytes, prev_hash: str, row: Mapping[str, Any]) -> str:
+    """Returns the chained HMAC of an entry."""
+    return hmac.new(key, prev_hash.encode() + canonical(row), hashlib.sha256).hexdigest()
+
+
+def chain_for(request_id: str | None) -> int:
+    """Returns the chain a request appends to (stable per request)."""
+    return zlib.crc32((request_id or "").encode()) % AUDIT_CHAINS
+
+
+async def append(
+    session: AsyncSession | AsyncConnection,
+    key: bytes,
+    records: Sequence[AuditRecord],
+    chain: int | None = None,
+) -> None:
+    """Appends records to one chain inside the caller's transaction (locking that chain's head)."""
+    if not records:
+        return
+    chain = chain_for(records[0].request_id) if chain is None else chain
+    heads = tables.audit_heads.c
+    head = (
+        await session.execute(
+            select(heads.seq, heads.hash).where(heads.chain == chain).with_for_update()
+        )
+    ).one()
+    seq, prev = head.seq, head.hash
+    rows = []
+    for record in records:
+        seq += 1
+        row = {**record.row(), "chain": chain, "seq": seq, "prev_hash": prev}
+        # Hash exactly what the database will give back: UTC time, JSON-native values.
+        row["at"] = row["at"].astimezone(UTC)
+        for name in _JSON:
+            row[name] = json.loads(json.dumps(row[name], default=str))
+        row["hash"] = prev = entry_hash(key, prev, row)
+        rows.append(row)
+    await session.execute(tables.audit_entries.insert(), rows)
+    await session.execute(
+        update(tables.audit_heads).where(heads.chain == chain).values(seq=seq, hash=prev)
+    )
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where a chain stops verifying."""
+
+    chain: int
+    entry_id: int | None
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.entry_id}" if self.entry_id is not None else "end of chain"
+        return f"chain {self.chain}, {where} (seq {self.seq}): {self.problem}"
+
+
+async def _entries(conn: AsyncConnection, chain: int) -> AsyncIterator[Any]:
+    stmt = (
+        select(tables.audit_entries)
+        .where(tables.audit_entries.c.chain == chain)
+        .order_by(tables.audit_entries.c.seq)
+        .execution_options(yield_per=1000)
+    )
+    result = await conn.stream(stmt)
+    async for row in result:
+        yield row
+
+
+async def verify(conn: AsyncConnection, key: bytes) -> tuple[int, list[Break]]:
+    """Recomputes every chain; returns the number of entries checked and the first break of each
+    broken chain (modified, deleted or inserted entries, or a head that does not match)."""
+    checked = 0
+    breaks: list[Break] = []
+    heads = {r.chain: r for r in (await conn.execute(select(tables.audit_heads))).all()}
+    for chain in range(AUDIT_CHAINS):
+        expected_seq, prev = 0, GENESIS
+        broken: Break | None = None
+        async for row in _entries(conn, chain):
+            checked += 1
+            expected_seq += 1
+            data = row._mapping
+            if row.seq != expected_seq:
+                problem = (
+                    "entry missing before this one (deleted)"
+                    if row.seq > expected_seq
+                    else "duplicate sequence number (inserted)"
+                )
+                broken = Break(chain, row.id, row.seq, problem)
+            elif row.prev_hash != prev:
+                broken = Break(chain, row.id, row.seq, "previous hash does not match (inserted)")
+            elif entry_hash(key, prev, data) != row.hash:
+                broken = Break(chain, row.id, row.seq, "content does not match its hash (modified)")
+            if broken:
+                break
+            prev = row.hash
+        head = heads.get(chain)
+        if broken is None and head is not None and (head.seq, head.hash) != (expected_seq, prev):
+            problem = (
+                "entries after this point are missing (deleted)"
+                if head.seq > expected_seq
+                else "entries were appended without updating the head (inserted)"
+            )
+            broken = Break(chain, None, expected_seq, problem)
+        if broken:
+            breaks.append(broken)
+    return checked, breaks
