@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from api.audit import RequestAudit, RequestInfo
 from api.auth import AuthenticationError, bearer_token, verify_token
 from api.context import Context
 from api.schema import build_schema
@@ -68,14 +69,20 @@ class GraphQLApp(GraphQL[Context, None]):
             log.info("auth.failed", reason=str(exc), client=_client(request))
             await _unauthorized(str(exc))(scope, receive, send)
             return
+        sessions = request.app.state.sessions
+        info = RequestInfo(
+            request_id=request.scope.get("state", {}).get("request_id", ""),
+            client_ip=_client(request),
+            user_agent=request.headers.get("user-agent"),
+        )
         context = Context(
             request=request,
             settings=self.settings,
-            sessions=request.app.state.sessions,
+            sessions=sessions,
             clock=self.clock,
             viewer=viewer,
             authorizer=request.app.state.authorizer,
-            request_id=request.scope.get("state", {}).get("request_id", ""),
+            audit=RequestAudit(self.settings.audit_key, sessions, self.clock, info, viewer),
         )
         try:
             response = await self.run(request, context=context)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
+from api.audit import RequestAudit
 from api.settings import Settings
 from authz.enforcer import Authorizer
 from authz.scopes import Scope, assignable_staff_clause, scope_for
@@ -32,7 +33,7 @@ class Context:
     clock: Clock
     viewer: Staff
     authorizer: Authorizer
-    request_id: str = ""
+    audit: RequestAudit
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
@@ -76,6 +77,7 @@ class Context:
             self.sessions,
             case_scope=self.scope.case,
             assignable_staff=assignable_staff_clause(self.viewer),
+            audit=self.audit.for_changes,
         )
 
     async def close(self) -> None:

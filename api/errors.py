@@ -19,6 +19,12 @@ class BadUserInput(ApiError):
     code = "BAD_USER_INPUT"
 
 
+class MaskedField(ApiError):
+    """A filter or ordering on a field the caller sees masked."""
+
+    code = "MASKED_FIELD"
+
+
 class Forbidden(ApiError):
     code = "FORBIDDEN"
 

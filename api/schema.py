@@ -6,6 +6,8 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
+from api.admin.mutations import AdminMutation
+from api.borrowers.mutations import BorrowerMutation
 from api.cases.mutations import CaseMutation
 from api.cases.queries import CaseQuery
 from api.cases.types import Borrower, Case, Debt
@@ -20,7 +22,7 @@ class Query(CommonQuery, CaseQuery):
 
 
 @strawberry.type
-class Mutation(CaseMutation):
+class Mutation(CaseMutation, BorrowerMutation, AdminMutation):
     pass
 
 

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
     token_issuer: str = "arrears"
     log_level: str = "INFO"
+    reveal_limit_per_hour: int = Field(default=30, gt=0)
 
     @field_validator("env")
     @classmethod
@@ -52,3 +53,10 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 32:
             raise ConfigurationError("ARREARS_SECRET_KEY must be at least 32 characters")
         return self.secret_key
+
+    @cached_property
+    def audit_key(self) -> bytes:
+        """Returns the HMAC key of the audit chain (derived from the signing key)."""
+        from store.audit import audit_key
+
+        return audit_key(self.signing_key)

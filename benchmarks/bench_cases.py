@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from store.demo import seed_demo
 
 from api.app import create_app
 from api.auth import mint_token
@@ -35,6 +34,7 @@ from api.common.ids import to_global_id
 from api.settings import Settings
 from store import case_queries, loaders, tables
 from store.db import create_engine, session_factory
+from store.demo import seed_demo
 from store.migrate import upgrade
 
 QUERY = """

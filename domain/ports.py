@@ -33,9 +33,14 @@ class AgencyRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    cases: CaseRepository
-    staff: StaffRepository
-    agencies: AgencyRepository
+    @property
+    def cases(self) -> CaseRepository: ...
+
+    @property
+    def staff(self) -> StaffRepository: ...
+
+    @property
+    def agencies(self) -> AgencyRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

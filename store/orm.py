@@ -29,7 +29,8 @@ def start_mappers() -> None:
     if _mapped:
         return
     mapper_registry.map_imperatively(Agency, tables.agencies)
-    mapper_registry.map_imperatively(Staff, tables.staff)
+    staff_mapper = mapper_registry.map_imperatively(Staff, tables.staff)
+    event.listen(staff_mapper, "load", _init_events)
     mapper_registry.map_imperatively(Borrower, tables.borrowers)
     mapper_registry.map_imperatively(Instalment, tables.instalments, exclude_properties=["debt_id"])
     mapper_registry.map_imperatively(

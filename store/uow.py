@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,7 +14,10 @@ from domain.agencies.model import Agency
 from domain.cases.model import Case, CaseStatus
 from domain.errors import ConcurrencyConflict
 from domain.staff.model import Staff
-from store import tables
+from store import audit, tables
+
+# Turns the domain events of a commit into audit records (and the chain key to sign them).
+AuditHook = Callable[[list[Any]], tuple[bytes, list[audit.AuditRecord]]]
 
 
 class SqlCaseRepository:
@@ -44,11 +49,15 @@ class SqlStaffRepository:
     def __init__(self, session: AsyncSession, scope: ColumnElement[bool]) -> None:
         self.session = session
         self.scope = scope
+        self.seen: set[Staff] = set()
 
     async def get_by_login(self, login: str) -> Staff | None:
         # Locked so that two concurrent assignments cannot both pass the capacity check.
         stmt = select(Staff).where(tables.staff.c.login == login, self.scope).with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        staff = (await self.session.execute(stmt)).scalar_one_or_none()
+        if staff is not None:
+            self.seen.add(staff)
+        return staff
 
     async def get(self, staff_id: int) -> Staff | None:
         return await self.session.get(Staff, staff_id)
@@ -71,8 +80,10 @@ class SqlUnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         case_scope: ColumnElement[bool] | None = None,
         assignable_staff: ColumnElement[bool] | None = None,
+        audit: AuditHook | None = None,
     ) -> None:
         self._sessions = sessions
+        self._audit = audit
         self._case_scope = true() if case_scope is None else case_scope
         self._staff_scope = true() if assignable_staff is None else assignable_staff
 
@@ -113,6 +124,10 @@ class SqlUnitOfWork:
                         for e in events
                     ],
                 )
+            if self._audit is not None:
+                changes = [*events, *(e for s in self.staff.seen for e in s.events)]
+                key, records = self._audit(changes)
+                await audit.append(self.session, key, records)
             await self.session.commit()
         except StaleDataError:
             await self.session.rollback()
@@ -121,6 +136,8 @@ class SqlUnitOfWork:
             ) from None
         for case in self.cases.seen:
             case.events.clear()
+        for staff in self.staff.seen:
+            staff.events.clear()
 
     async def rollback(self) -> None:
         await self.session.rollback()

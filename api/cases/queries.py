@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import strawberry
+from sqlalchemy import ColumnElement, select
 
 from api.cases.types import Case, CaseConnection, CaseEdge, CaseStage, CaseStatus, Classification
 from api.common.ids import pk_of
 from api.common.types import PageInfo
-from api.errors import BadUserInput
+from api.errors import BadUserInput, MaskedField
 from api.permissions import needs
-from store import case_queries
+from authz.masking import rule_for
+from store import case_queries, tables
 from store.case_queries import CaseFilterSpec, InvalidCursor
 
 DEFAULT_PAGE = 20
@@ -33,9 +35,28 @@ class CaseFilter:
     search: str | None = strawberry.field(
         default=None, description="Matches the case reference (prefix) or borrower name (part)."
     )
+    borrower_national_id: str | None = strawberry.field(
+        default=None,
+        description="Exact national ID; refused (MASKED_FIELD) unless you see it in clear.",
+    )
+    borrower_phone: str | None = strawberry.field(
+        default=None, description="Exact phone; refused (MASKED_FIELD) unless you see it in clear."
+    )
 
-    def to_spec(self) -> CaseFilterSpec:
-        """Returns the store's filter, or raises BadUserInput for contradictory input."""
+    def to_spec(self, roles: list[str] | None = None) -> CaseFilterSpec:
+        """Returns the store's filter, or raises BadUserInput for contradictory input or for a
+        condition on a field the caller sees masked (it would let the value be inferred)."""
+        confidential = {}
+        for name, value in (
+            ("national_id", self.borrower_national_id),
+            ("phone", self.borrower_phone),
+        ):
+            if value is None:
+                continue
+            rule = rule_for(roles or [], name, legal_stage=True)
+            if not rule.clear:
+                raise MaskedField(f"filter on {name} refused: you see it masked")
+            confidential[name] = (value, rule.legal_stage_only)
         for name in ("min_days_past_due", "max_days_past_due"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -58,7 +79,22 @@ class CaseFilter:
             assignee_login=self.assignee_login,
             agency_name=self.agency_name,
             search=search or None,
+            extra=confidential_clauses(confidential),
         )
+
+
+def confidential_clauses(conditions: dict[str, tuple[str, bool]]) -> list[ColumnElement[bool]]:
+    """Returns exact-match clauses on borrower fields, kept to legal-stage cases where the
+    caller sees the field in clear only through them."""
+    clauses: list[ColumnElement[bool]] = []
+    for name, (value, legal_only) in conditions.items():
+        column = getattr(tables.borrowers.c, name)
+        clauses.append(
+            tables.cases.c.borrower_id.in_(select(tables.borrowers.c.id).where(column == value))
+        )
+        if legal_only:
+            clauses.append(tables.cases.c.stage == "LEGAL")
+    return clauses
 
 
 def page_size(first: int | None) -> int:
@@ -95,7 +131,7 @@ class CaseQuery:
         order_by: CaseOrder = case_queries.CaseOrder.DAYS_PAST_DUE_DESC,
     ) -> CaseConnection:
         limit = page_size(first)
-        spec = filter.to_spec() if filter else CaseFilterSpec()
+        spec = filter.to_spec(info.context.viewer.roles) if filter else CaseFilterSpec()
         spec = replace(spec, extra=[*spec.extra, info.context.scope.case])
         order = case_queries.CaseOrder(order_by)
         try:

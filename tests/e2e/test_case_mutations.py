@@ -277,7 +277,7 @@ def assigned_to(login: str) -> Any:
 
 
 async def test_team_lead_reassigns_within_the_team_only(gql: Gql, engine: AsyncEngine) -> None:
-    pk, gid = await pick_case(engine, c.status == "OPEN", assigned_to("collector1"))
+    _pk, gid = await pick_case(engine, c.status == "OPEN", assigned_to("collector1"))
     moved = await gql("lead1", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector2"}})
     assert moved["assignCase"]["case"]["assignee"] == {"login": "collector2"}
     west = await gql("lead1", ASSIGN, {"input": {"caseId": gid, "assigneeLogin": "collector3"}})

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from store.db import create_engine
-from alembic.script import ScriptDirectory
-
 from store.migrate import alembic_config, current_revision, drift, upgrade
 from store.tables import metadata
 

@@ -1,0 +1,81 @@
+"""grantRole / revokeRole: administrators change who holds which role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from api.common.types import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    user_error,
+)
+from api.context import Context
+from api.permissions import needs
+from api.staff.types import Staff
+from domain.errors import DomainError
+from domain.staff import services
+
+
+@strawberry.input
+class RoleChangeInput:
+    login: str
+    role: str = strawberry.field(
+        description="admin, manager, team_lead, collector, legal, auditor, agency_manager "
+        "or agency_agent."
+    )
+
+
+@strawberry.type
+class RoleChangeSuccess:
+    staff: Staff
+
+
+RoleChangePayload = Annotated[
+    RoleChangeSuccess | ValidationError | NotFoundError | RuleViolationError | ConflictError,
+    strawberry.union("RoleChangePayload"),
+]
+
+
+async def _change(info: strawberry.Info, data: RoleChangeInput, grant: bool) -> RoleChangePayload:
+    ctx: Context = info.context
+    try:
+        staff = await services.change_role(
+            ctx.unit_of_work, ctx.clock, data.login, data.role, grant, ctx.viewer.id
+        )
+    except DomainError as error:
+        await ctx.audit.write(
+            ctx.audit.record(
+                "policy.change",
+                "DENIED",
+                resource_type="Staff",
+                changes={
+                    "login": data.login,
+                    "role": data.role,
+                    "grant": grant,
+                    "refused": error.code,
+                },
+            )
+        )
+        return user_error(error)
+    return RoleChangeSuccess(staff=Staff.from_domain(staff))
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(
+        description="Grants a role to a staff member (takes effect on their next request).",
+        extensions=needs("role:grant"),
+    )
+    async def grant_role(self, info: strawberry.Info, input: RoleChangeInput) -> RoleChangePayload:
+        return await _change(info, input, grant=True)
+
+    @strawberry.mutation(
+        description="Revokes a role from a staff member (takes effect on their next request).",
+        extensions=needs("role:grant"),
+    )
+    async def revoke_role(self, info: strawberry.Info, input: RoleChangeInput) -> RoleChangePayload:
+        return await _change(info, input, grant=False)

@@ -1,0 +1,121 @@
+"""Building audit records for the current request, and writing the ones that stand alone."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.common.ids import to_global_id
+from domain.cases.events import CaseAssigned, CaseEvent, CasePlaced, CaseRecalled
+from domain.clock import Clock
+from domain.staff.events import RolesChanged
+from domain.staff.model import Staff
+from store import audit
+from store.audit import AuditRecord
+
+_CASE_ACTIONS: dict[type[CaseEvent], str] = {
+    CaseAssigned: "case.assign",
+    CasePlaced: "case.place",
+    CaseRecalled: "case.recall",
+}
+
+
+@dataclass
+class RequestInfo:
+    """Who is asking, from where, with what operation (never a confidential value)."""
+
+    request_id: str
+    client_ip: str | None
+    user_agent: str | None
+    operation_name: str | None = None
+    operation_type: str | None = None
+    document_hash: str | None = None
+
+    def set_document(self, query: str | None, operation_name: str | None, kind: str) -> None:
+        self.operation_name = operation_name
+        self.operation_type = kind
+        self.document_hash = hashlib.sha256((query or "").encode()).hexdigest()
+
+
+class RequestAudit:
+    """Makes audit records for one request and writes stand-alone ones in their own transaction."""
+
+    def __init__(
+        self,
+        key: bytes,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        info: RequestInfo,
+        actor: Staff | None,
+    ) -> None:
+        self.key = key
+        self.sessions = sessions
+        self.clock = clock
+        self.info = info
+        self.actor = actor
+
+    def record(self, action: str, outcome: str, **details: Any) -> AuditRecord:
+        """Returns a record of an action by the current actor in this request."""
+        actor = self.actor
+        return AuditRecord(
+            at=self.clock.now(),
+            action=action,
+            outcome=outcome,
+            actor_id=actor.id if actor else None,
+            actor_login=actor.login if actor else details.pop("actor_login", None),
+            actor_roles=list(actor.roles) if actor else [],
+            actor_agency_id=actor.agency_id if actor else None,
+            request_id=self.info.request_id,
+            client_ip=self.info.client_ip,
+            user_agent=(self.info.user_agent or "")[:300] or None,
+            operation_name=self.info.operation_name,
+            operation_type=self.info.operation_type,
+            document_hash=self.info.document_hash,
+            **details,
+        )
+
+    def for_changes(self, events: Sequence[Any]) -> tuple[bytes, list[AuditRecord]]:
+        """Returns the records of a unit of work's domain events (its commit hook)."""
+        records = []
+        for event in events:
+            if isinstance(event, RolesChanged):
+                assert event.staff_id is not None
+                records.append(
+                    self.record(
+                        "policy.change",
+                        "ALLOWED",
+                        resource_type="Staff",
+                        resource_ids=[to_global_id("Staff", event.staff_id)],
+                        changes={
+                            "roles": {
+                                "before": list(event.roles_before),
+                                "after": list(event.roles_after),
+                            }
+                        },
+                    )
+                )
+            elif type(event) in _CASE_ACTIONS:
+                assert event.case_id is not None
+                data = event.data()
+                records.append(
+                    self.record(
+                        _CASE_ACTIONS[type(event)],
+                        "ALLOWED",
+                        resource_type="Case",
+                        resource_ids=[to_global_id("Case", event.case_id)],
+                        case_ids=[event.case_id],
+                        changes=data,
+                    )
+                )
+        return self.key, records
+
+    async def write(self, *records: AuditRecord) -> None:
+        """Appends records in a transaction of their own."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            await audit.append(session, self.key, records)
+            await session.commit()
