@@ -67,14 +67,11 @@ class GraphQLApp(GraphQL[Context, None]):
             viewer = await self._authenticate(request)
         except AuthenticationError as exc:
             log.info("auth.failed", reason=str(exc), client=_client(request))
+            await self._audit_failed_login(request, str(exc))
             await _unauthorized(str(exc))(scope, receive, send)
             return
         sessions = request.app.state.sessions
-        info = RequestInfo(
-            request_id=request.scope.get("state", {}).get("request_id", ""),
-            client_ip=_client(request),
-            user_agent=request.headers.get("user-agent"),
-        )
+        info = _request_info(request)
         context = Context(
             request=request,
             settings=self.settings,
@@ -90,7 +87,33 @@ class GraphQLApp(GraphQL[Context, None]):
             response = PlainTextResponse(exc.reason, status_code=exc.status_code)
         finally:
             await context.close()
+        try:
+            # The request's audit entry is written before anything it read is sent.
+            await context.audit.finish(context.audit.outcome)
+        except Exception as exc:
+            log.error("audit.write_failed", error=type(exc).__name__)
+            response = JSONResponse(
+                {
+                    "errors": [
+                        {"message": "Internal server error.", "extensions": {"code": "INTERNAL"}}
+                    ]
+                },
+                status_code=500,
+            )
         await response(scope, receive, send)
+
+    async def _audit_failed_login(self, request: Request, reason: str) -> None:
+        audit = RequestAudit(
+            self.settings.audit_key,
+            request.app.state.sessions,
+            self.clock,
+            _request_info(request),
+            actor=None,
+        )
+        try:
+            await audit.write(audit.record("auth.failed", "DENIED", changes={"reason": reason}))
+        except Exception as exc:
+            log.error("audit.write_failed", error=type(exc).__name__)
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -107,6 +130,14 @@ class GraphQLApp(GraphQL[Context, None]):
         if staff is None or not staff.active:
             raise AuthenticationError("unknown or deactivated staff login")
         return staff
+
+
+def _request_info(request: Request) -> RequestInfo:
+    return RequestInfo(
+        request_id=request.scope.get("state", {}).get("request_id", ""),
+        client_ip=_client(request),
+        user_agent=request.headers.get("user-agent"),
+    )
 
 
 def _client(request: Request) -> str | None:

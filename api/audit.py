@@ -57,6 +57,64 @@ class RequestAudit:
         self.clock = clock
         self.info = info
         self.actor = actor
+        self.enabled = True
+        self.outcome = "ALLOWED"
+        self.pending: list[AuditRecord] = []
+        self._borrower_fields: dict[int, dict[str, bool]] = {}
+        self._case_ids: set[int] = set()
+        self._read_action = "api.read"
+
+    def saw_borrower_field(self, borrower_id: int, name: str, clear: bool) -> None:
+        """Notes that a confidential field of a borrower was returned (masked or clear)."""
+        seen = self._borrower_fields.setdefault(borrower_id, {})
+        seen[name] = seen.get(name, False) or clear
+
+    def saw_cases(self, case_ids: Sequence[int]) -> None:
+        """Notes cases returned by the request."""
+        self._case_ids.update(case_ids)
+        if self._read_action == "api.read":
+            self._read_action = "case.read"
+
+    def read_audit_trail(self) -> None:
+        """Notes that the request reads the audit trail itself."""
+        self._read_action = "audit.read"
+
+    def denied(self, permission: str, field_name: str) -> None:
+        """Notes an authorisation denial (written with the request's entry)."""
+        resource = permission.partition(":")[0]
+        self.pending.append(
+            self.record(
+                "authz.denied",
+                "DENIED",
+                resource_type=resource,
+                changes={"permission": permission, "field": field_name},
+            )
+        )
+
+    def request_entry(self, outcome: str) -> AuditRecord | None:
+        """Returns the entry for the request as a whole: what it read, and how it ended.
+
+        Mutation requests are recorded by their change or failure entries; they get a read
+        entry only if their response carried borrower personal data."""
+        personal = bool(self._borrower_fields)
+        if self.info.operation_type == "mutation" and not personal and outcome != "ERROR":
+            return None
+        fields: dict[str, bool] = {}
+        for seen in self._borrower_fields.values():
+            for name, clear in seen.items():
+                fields[name] = fields.get(name, False) or clear
+        action = self._read_action
+        if personal and action == "api.read":
+            action = "case.read"
+        return self.record(
+            action,
+            outcome,
+            resource_type="Case" if self._case_ids else None,
+            resource_ids=[to_global_id("Case", pk) for pk in sorted(self._case_ids)][:1000],
+            case_ids=sorted(self._case_ids)[:1000],
+            borrower_ids=sorted(self._borrower_fields)[:1000],
+            fields=[{"name": n, "clear": c} for n, c in sorted(fields.items())],
+        )
 
     def record(self, action: str, outcome: str, **details: Any) -> AuditRecord:
         """Returns a record of an action by the current actor in this request."""
@@ -113,8 +171,17 @@ class RequestAudit:
                 )
         return self.key, records
 
+    async def finish(self, outcome: str) -> None:
+        """Writes the request's entry and pending denials (before the response is sent)."""
+        entry = self.request_entry(outcome) if self.enabled else None
+        records = [*self.pending, *([entry] if entry else [])]
+        self.pending = []
+        await self.write(*records)
+
     async def write(self, *records: AuditRecord) -> None:
         """Appends records in a transaction of their own."""
+        if not records:
+            return
         async with self.sessions() as session:
             await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             await audit.append(session, self.key, records)

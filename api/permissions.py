@@ -23,6 +23,8 @@ class Needs(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         allowed: bool = info.context.allows(self.permission)
+        if not allowed:
+            info.context.audit.denied(self.permission, info.field_name)
         return allowed
 
 

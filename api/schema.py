@@ -13,6 +13,7 @@ from api.cases.queries import CaseQuery
 from api.cases.types import Borrower, Case, Debt
 from api.common.queries import CommonQuery
 from api.errors import MaskInternalErrors
+from api.extensions import AuditOperation
 from api.staff.types import Agency, Staff
 
 
@@ -40,7 +41,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     """Returns the schema; production turns introspection off."""
     from strawberry.extensions import DisableIntrospection
 
-    extensions: list[type] = [MaskInternalErrors, DepthLimit, AliasLimit]
+    extensions: list[type] = [AuditOperation, MaskInternalErrors, DepthLimit, AliasLimit]
     if not introspection:
         extensions.append(DisableIntrospection)
     return strawberry.Schema(

@@ -29,9 +29,9 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.auth import mint_token
-from api.cases.types import Borrower
 from api.common.ids import to_global_id
 from api.settings import Settings
+from authz.masking import mask_borrower
 from store import case_queries, loaders, tables
 from store.db import create_engine, session_factory
 from store.demo import seed_demo
@@ -84,7 +84,7 @@ async def hand_written(request: Request) -> Response:
     edges = []
     for row, borrower, case_debts in zip(rows, borrowers, debts, strict=True):
         assert borrower is not None
-        masked = Borrower.from_domain(borrower, staff.roles)
+        masked = mask_borrower(borrower, staff.roles, legal_stage=False).values
         assignee = assignees.get(row.assignee_id) if row.assignee_id else None
         agency = agencies.get(row.agency_id) if row.agency_id else None
         edges.append(
@@ -98,11 +98,11 @@ async def hand_written(request: Request) -> Response:
                     "daysPastDue": row.days_past_due,
                     "totalOutstanding": money(row.total_outstanding.rounded().amount, row.currency),
                     "borrower": {
-                        "id": masked.id,
-                        "fullName": masked.full_name,
-                        "nationalId": masked.national_id,
-                        "phone": masked.phone,
-                        "address": masked.address,
+                        "id": to_global_id("Borrower", borrower.id),
+                        "fullName": borrower.full_name,
+                        "nationalId": masked["national_id"],
+                        "phone": masked["phone"],
+                        "address": masked["address"],
                     },
                     "debts": [
                         {

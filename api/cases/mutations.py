@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
@@ -15,8 +16,10 @@ from api.common.types import (
     ValidationError,
     user_error,
 )
+from api.context import Context
 from api.permissions import needs
 from domain.cases import services
+from domain.cases.model import Case as DomainCase
 from domain.errors import DomainError
 
 
@@ -57,7 +60,8 @@ class RecallFromAgencySuccess:
     case: Case
 
 
-Errors = ValidationError | NotFoundError | RuleViolationError | ConflictError
+UserErrors = ValidationError | NotFoundError | RuleViolationError | ConflictError
+Errors = UserErrors
 AssignCasePayload = Annotated[AssignCaseSuccess | Errors, strawberry.union("AssignCasePayload")]
 PlaceWithAgencyPayload = Annotated[
     PlaceWithAgencySuccess | Errors, strawberry.union("PlaceWithAgencyPayload")
@@ -74,6 +78,32 @@ def _case_pk(case_id: strawberry.ID) -> int:
     return pk
 
 
+async def _run(
+    info: strawberry.Info,
+    action: str,
+    case_id: strawberry.ID,
+    change: Callable[[Context, int], Awaitable[DomainCase]],
+) -> DomainCase | UserErrors:
+    """Runs a case change; a refusal is returned as a typed error and audited on its own
+    (the change itself rolled back, so its failure entry is all that remains)."""
+    ctx: Context = info.context
+    try:
+        return await change(ctx, _case_pk(case_id))
+    except DomainError as error:
+        pk = pk_of(case_id, "Case")
+        await ctx.audit.write(
+            ctx.audit.record(
+                action,
+                "DENIED",
+                resource_type="Case",
+                resource_ids=[case_id],
+                case_ids=[pk] if pk else [],
+                changes={"refused": error.code},
+            )
+        )
+        return user_error(error)
+
+
 @strawberry.type
 class CaseMutation:
     @strawberry.mutation(
@@ -81,19 +111,22 @@ class CaseMutation:
         extensions=needs("case:assign"),
     )
     async def assign_case(self, info: strawberry.Info, input: AssignCaseInput) -> AssignCasePayload:
-        ctx = info.context
-        try:
-            case = await services.assign_case(
+        result = await _run(
+            info,
+            "case.assign",
+            input.case_id,
+            lambda ctx, pk: services.assign_case(
                 ctx.unit_of_work,
                 ctx.clock,
-                _case_pk(input.case_id),
+                pk,
                 input.assignee_login,
                 ctx.viewer.id,
                 input.expected_version,
-            )
-        except DomainError as error:
-            return user_error(error)
-        return AssignCaseSuccess(case=Case.from_domain(case))
+            ),
+        )
+        if isinstance(result, DomainCase):
+            return AssignCaseSuccess(case=Case.from_domain(result))
+        return result
 
     @strawberry.mutation(
         description="Places a case with an active partner agency for its placement period.",
@@ -102,19 +135,22 @@ class CaseMutation:
     async def place_with_agency(
         self, info: strawberry.Info, input: PlaceWithAgencyInput
     ) -> PlaceWithAgencyPayload:
-        ctx = info.context
-        try:
-            case = await services.place_with_agency(
+        result = await _run(
+            info,
+            "case.place",
+            input.case_id,
+            lambda ctx, pk: services.place_with_agency(
                 ctx.unit_of_work,
                 ctx.clock,
-                _case_pk(input.case_id),
+                pk,
                 input.agency_name,
                 ctx.viewer.id,
                 input.expected_version,
-            )
-        except DomainError as error:
-            return user_error(error)
-        return PlaceWithAgencySuccess(case=Case.from_domain(case))
+            ),
+        )
+        if isinstance(result, DomainCase):
+            return PlaceWithAgencySuccess(case=Case.from_domain(result))
+        return result
 
     @strawberry.mutation(
         description="Recalls a case from its agency into the unassigned pool.",
@@ -123,15 +159,14 @@ class CaseMutation:
     async def recall_from_agency(
         self, info: strawberry.Info, input: RecallFromAgencyInput
     ) -> RecallFromAgencyPayload:
-        ctx = info.context
-        try:
-            case = await services.recall_from_agency(
-                ctx.unit_of_work,
-                ctx.clock,
-                _case_pk(input.case_id),
-                ctx.viewer.id,
-                input.expected_version,
-            )
-        except DomainError as error:
-            return user_error(error)
-        return RecallFromAgencySuccess(case=Case.from_domain(case))
+        result = await _run(
+            info,
+            "case.recall",
+            input.case_id,
+            lambda ctx, pk: services.recall_from_agency(
+                ctx.unit_of_work, ctx.clock, pk, ctx.viewer.id, input.expected_version
+            ),
+        )
+        if isinstance(result, DomainCase):
+            return RecallFromAgencySuccess(case=Case.from_domain(result))
+        return result

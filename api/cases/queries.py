@@ -116,7 +116,10 @@ class CaseQuery:
         if pk is None:
             return None
         case = await info.context.cases.load(pk)
-        return Case.from_domain(case) if case else None
+        if case is None:
+            return None
+        info.context.audit.saw_cases([pk])
+        return Case.from_domain(case)
 
     @strawberry.field(
         description="Cases in keyset order (default: most days past due first, then by ID).",
@@ -143,6 +146,7 @@ class CaseQuery:
         )
         for row in rows:
             info.context.cases.prime(row.id, row)
+        info.context.audit.saw_cases([row.id for row in rows])
         edges = [
             CaseEdge(cursor=case_queries.encode_cursor(row, order), node=Case.from_domain(row))
             for row in rows

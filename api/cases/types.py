@@ -10,7 +10,7 @@ import strawberry
 
 from api.common.ids import to_global_id
 from api.common.types import Money, Node, PageInfo
-from authz.masking import mask_borrower
+from authz.masking import MaskedBorrower, mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
 from domain.cases.classification import Classification as DomainClassification
 from domain.cases.model import Case as DomainCase
@@ -50,14 +50,38 @@ DebtStatus = DomainDebtStatus
 )
 class Borrower(Node):
     full_name: str
-    national_id: str = strawberry.field(description="National ID, masked unless you may see it.")
-    phone: str = strawberry.field(description="Mobile number, masked unless you may see it.")
-    email: str = strawberry.field(description="E-mail address, masked unless you may see it.")
-    address: str = strawberry.field(description="Address; masked down to city and district.")
-    employer: str = strawberry.field(description="Employer, masked unless you may see it.")
-    income: str = strawberry.field(description="Monthly income, masked unless you may see it.")
     time_zone: str
-    _clear_fields: strawberry.Private[frozenset[str]]
+    _pk: strawberry.Private[int]
+    _masked: strawberry.Private[MaskedBorrower]
+
+    def _confidential(self, info: strawberry.Info, name: str) -> str:
+        # Each confidential field returned is noted for the request's audit entry.
+        info.context.audit.saw_borrower_field(self._pk, name, name in self._masked.clear_fields)
+        return self._masked.values[name]
+
+    @strawberry.field(description="National ID, masked unless you may see it.")
+    def national_id(self, info: strawberry.Info) -> str:
+        return self._confidential(info, "national_id")
+
+    @strawberry.field(description="Mobile number, masked unless you may see it.")
+    def phone(self, info: strawberry.Info) -> str:
+        return self._confidential(info, "phone")
+
+    @strawberry.field(description="E-mail address, masked unless you may see it.")
+    def email(self, info: strawberry.Info) -> str:
+        return self._confidential(info, "email")
+
+    @strawberry.field(description="Address; masked down to city and district.")
+    def address(self, info: strawberry.Info) -> str:
+        return self._confidential(info, "address")
+
+    @strawberry.field(description="Employer, masked unless you may see it.")
+    def employer(self, info: strawberry.Info) -> str:
+        return self._confidential(info, "employer")
+
+    @strawberry.field(description="Monthly income, masked unless you may see it.")
+    def income(self, info: strawberry.Info) -> str:
+        return self._confidential(info, "income")
 
     @classmethod
     def from_domain(
@@ -65,18 +89,12 @@ class Borrower(Node):
     ) -> Borrower:
         """The only constructor: every confidential value passes through ``mask_borrower``."""
         assert borrower.id is not None
-        masked = mask_borrower(borrower, roles, legal_stage)
         return cls(
             id=strawberry.ID(to_global_id("Borrower", borrower.id)),
             full_name=borrower.full_name,
-            national_id=masked.values["national_id"],
-            phone=masked.values["phone"],
-            email=masked.values["email"],
-            address=masked.values["address"],
-            employer=masked.values["employer"],
-            income=masked.values["income"],
             time_zone=borrower.time_zone,
-            _clear_fields=masked.clear_fields,
+            _pk=borrower.id,
+            _masked=mask_borrower(borrower, roles, legal_stage),
         )
 
 

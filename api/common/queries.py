@@ -30,7 +30,10 @@ class CommonQuery:
         ctx = info.context
         if type_name == "Case":
             case = await ctx.cases.load(pk)
-            return Case.from_domain(case) if case else None
+            if case is None:
+                return None
+            ctx.audit.saw_cases([pk])
+            return Case.from_domain(case)
         if type_name == "Borrower":
             borrower = await ctx.borrowers.load(pk)
             return Borrower.from_domain(borrower, ctx.viewer.roles) if borrower else None

@@ -60,7 +60,9 @@ class Staff:
             return
         before = tuple(self.roles)
         self.roles = [*self.roles, role]
-        self.events.append(RolesChanged(self.id, at, actor_id, role, True, before, tuple(self.roles)))
+        self.events.append(
+            RolesChanged(self.id, at, actor_id, role, True, before, tuple(self.roles))
+        )
 
     def revoke(self, role: str, at: datetime, actor_id: int | None) -> None:
         """Revokes a role; an administrator cannot revoke their own admin role."""

@@ -1,0 +1,40 @@
+"""Schema extensions: note each operation's document and outcome for the audit entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+
+def outcome_of(errors: list[GraphQLError] | None) -> str:
+    """ERROR for unexpected failures, DENIED for refusals, else ALLOWED."""
+    if not errors:
+        return "ALLOWED"
+    codes = {(e.extensions or {}).get("code") for e in errors}
+    if "INTERNAL" in codes or any(
+        e.original_error is not None and not isinstance(e.original_error, GraphQLError)
+        for e in errors
+    ):
+        return "ERROR"
+    if codes & {"FORBIDDEN", "UNAUTHENTICATED"}:
+        return "DENIED"
+    return "ALLOWED"
+
+
+class AuditOperation(SchemaExtension):
+    """Records the operation's name, type, document hash and outcome on the request audit."""
+
+    def on_operation(self) -> Iterator[None]:
+        ctx = self.execution_context
+        audit = ctx.context.audit
+        audit.info.set_document(ctx.query, ctx.operation_name, "query")
+        yield
+        try:
+            kind = ctx.operation_type.value
+        except Exception:
+            kind = "invalid"
+        audit.info.operation_type = kind
+        result = ctx.result
+        audit.outcome = outcome_of(getattr(result, "errors", None))
