@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, NoReturn, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -48,6 +49,8 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(work())  # type: ignore[arg-type]
     except (CommandError, ConfigurationError, DatabaseUrlError) as exc:
         _fail(str(exc))
+    except BrokenPipeError:
+        raise typer.Exit(0) from None  # the reader went away (e.g. `| head`)
     except OSError as exc:
         _fail(f"cannot reach the database: {exc.strerror or exc}")
     except Exception as exc:
@@ -200,6 +203,153 @@ def schema() -> None:
     from api.schema import schema as graphql_schema
 
     sys.stdout.write(graphql_schema.as_str() + "\n")
+
+
+audit_app = typer.Typer(help="Verify and export the audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--{name} is not an ISO-8601 date or time: {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recomputes every audit chain; exits 1 naming the first entry that does not verify."""
+    from store.audit import AUDIT_CHAINS, verify
+    from store.db import create_engine
+
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+    async def check() -> tuple[int, list[Any]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                return await verify(conn, key)
+        finally:
+            await engine.dispose()
+
+    checked, breaks = _run(check)
+    if breaks:
+        for extra in breaks[1:]:
+            typer.echo(f"also broken: {extra}", err=True)
+        _fail(f"audit trail broken at {breaks[0]}")
+    typer.echo(f"audit trail verified: {checked} entries in {AUDIT_CHAINS} chains")
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "at",
+    "actor_login",
+    "actor_roles",
+    "action",
+    "outcome",
+    "resource_type",
+    "resource_ids",
+    "borrower_ids",
+    "case_ids",
+    "fields",
+    "reason_code",
+    "reason_text",
+    "client_ip",
+    "user_agent",
+    "request_id",
+    "operation_name",
+    "operation_type",
+    "document_hash",
+    "changes",
+    "chain",
+    "seq",
+    "prev_hash",
+    "hash",
+)
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str | None, typer.Option(help="From this time (ISO-8601, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this time (exclusive).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[str | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Streams audit entries oldest first as JSON lines or CSV, with a progress bar."""
+    import csv
+    import json
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from store import audit_queries
+    from store.audit_queries import AuditFilterSpec
+    from store.db import create_engine
+
+    if fmt not in ("jsonl", "csv"):
+        _fail(f"--format must be jsonl or csv, not {fmt!r}")
+    spec = AuditFilterSpec(since=_when(since, "since"), until=_when(until, "until"))
+    settings = _settings()
+
+    def plain(row: Any) -> dict[str, Any]:
+        data = {name: getattr(row, name) for name in EXPORT_COLUMNS}
+        data["at"] = row.at.isoformat()
+        return data
+
+    async def export(sink: TextIO) -> int:
+        from sqlalchemy import func, select
+
+        from store import tables
+
+        engine = create_engine(settings.database_url)
+        written = 0
+        try:
+            async with engine.connect() as conn:
+                total = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(tables.audit_entries)
+                        .where(*audit_queries.clauses(spec, engine.dialect.name))
+                    )
+                ).scalar_one()
+            writer = csv.DictWriter(sink, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
+            if writer:
+                writer.writeheader()
+            async with engine.connect() as conn:
+                with Progress(console=Console(stderr=True), transient=True) as bar:
+                    task = bar.add_task("Exporting audit entries", total=total)
+                    async for row in audit_queries.stream(conn, spec):
+                        data = plain(row)
+                        if writer:
+                            writer.writerow(
+                                {
+                                    k: json.dumps(v, ensure_ascii=False)
+                                    if isinstance(v, (list, dict))
+                                    else v
+                                    for k, v in data.items()
+                                }
+                            )
+                        else:
+                            sink.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+                        written += 1
+                        bar.advance(task)
+        finally:
+            await engine.dispose()
+        return written
+
+    if output:
+        with open(output, "w", newline="", encoding="utf-8") as sink:
+            written = _run(lambda: export(sink))
+    else:
+        written = _run(lambda: export(sys.stdout))
+    typer.echo(f"exported {written} audit entries", err=True)
 
 
 def main() -> None:

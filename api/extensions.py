@@ -26,6 +26,12 @@ def outcome_of(errors: list[GraphQLError] | None) -> str:
 class AuditOperation(SchemaExtension):
     """Records the operation's name, type, document hash and outcome on the request audit."""
 
+    def on_execute(self) -> Iterator[None]:
+        # The document is parsed and validated by now, so its operation type is known.
+        ctx = self.execution_context
+        ctx.context.audit.info.operation_type = ctx.operation_type.value
+        yield
+
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context
         audit = ctx.context.audit

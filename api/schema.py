@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from api.admin.mutations import AdminMutation
+from api.auditing.queries import AuditQuery
 from api.borrowers.mutations import BorrowerMutation
 from api.cases.mutations import CaseMutation
 from api.cases.queries import CaseQuery
@@ -18,7 +21,7 @@ from api.staff.types import Agency, Staff
 
 
 @strawberry.type
-class Query(CommonQuery, CaseQuery):
+class Query(CommonQuery, CaseQuery, AuditQuery):
     pass
 
 
@@ -37,6 +40,20 @@ class AliasLimit(MaxAliasesLimiter):
         super().__init__(max_alias_count=30)
 
 
+class ArrearsSchema(strawberry.Schema):
+    """Logs only unexpected errors: refusals and bad input are answers, not incidents."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, GraphQLError)
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema(introspection: bool = True) -> strawberry.Schema:
     """Returns the schema; production turns introspection off."""
     from strawberry.extensions import DisableIntrospection
@@ -44,7 +61,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     extensions: list[type] = [AuditOperation, MaskInternalErrors, DepthLimit, AliasLimit]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return ArrearsSchema(
         query=Query,
         mutation=Mutation,
         types=[Case, Borrower, Debt, Staff, Agency],

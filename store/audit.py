@@ -148,9 +148,23 @@ class Break:
     seq: int
     problem: str
 
+    after_id: int | None = None
+
     def __str__(self) -> str:
-        where = f"entry {self.entry_id}" if self.entry_id is not None else "end of chain"
-        return f"chain {self.chain}, {where} (seq {self.seq}): {self.problem}"
+        if self.entry_id is not None:
+            where = f"entry {self.entry_id}"
+        elif self.after_id is not None:
+            where = f"after entry {self.after_id}"
+        else:
+            where = "the start"
+        return f"{where} (chain {self.chain}, seq {self.seq}): {self.problem}"
+
+
+def _position(broken: Break) -> float:
+    """Orders breaks by where they are in insertion order (unknown places last)."""
+    if broken.entry_id is not None:
+        return broken.entry_id
+    return broken.after_id + 0.5 if broken.after_id is not None else float("inf")
 
 
 async def _entries(conn: AsyncConnection, chain: int) -> AsyncIterator[Any]:
@@ -172,7 +186,7 @@ async def verify(conn: AsyncConnection, key: bytes) -> tuple[int, list[Break]]:
     breaks: list[Break] = []
     heads = {r.chain: r for r in (await conn.execute(select(tables.audit_heads))).all()}
     for chain in range(AUDIT_CHAINS):
-        expected_seq, prev = 0, GENESIS
+        expected_seq, prev, last_id = 0, GENESIS, None
         broken: Break | None = None
         async for row in _entries(conn, chain):
             checked += 1
@@ -191,7 +205,7 @@ async def verify(conn: AsyncConnection, key: bytes) -> tuple[int, list[Break]]:
                 broken = Break(chain, row.id, row.seq, "content does not match its hash (modified)")
             if broken:
                 break
-            prev = row.hash
+            prev, last_id = row.hash, row.id
         head = heads.get(chain)
         if broken is None and head is not None and (head.seq, head.hash) != (expected_seq, prev):
             problem = (
@@ -199,7 +213,8 @@ async def verify(conn: AsyncConnection, key: bytes) -> tuple[int, list[Break]]:
                 if head.seq > expected_seq
                 else "entries were appended without updating the head (inserted)"
             )
-            broken = Break(chain, None, expected_seq, problem)
+            broken = Break(chain, None, expected_seq + 1, problem, after_id=last_id)
         if broken:
             breaks.append(broken)
+    breaks.sort(key=_position)
     return checked, breaks

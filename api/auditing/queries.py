@@ -1,0 +1,111 @@
+"""Auditor queries: ``auditTrail`` and ``accessHistory`` (auditors and administrators only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.auditing.types import AuditEntry, AuditEntryConnection, AuditEntryEdge, AuditOutcome
+from api.cases.queries import page_size
+from api.common.ids import pk_of
+from api.common.types import PageInfo
+from api.errors import BadUserInput
+from api.permissions import needs
+from store import audit_queries
+from store.audit_queries import AuditFilterSpec
+
+
+@strawberry.input(description="Every condition given must hold.")
+class AuditFilter:
+    actor_login: str | None = None
+    action: str | None = None
+    resource_id: strawberry.ID | None = None
+    borrower_id: strawberry.ID | None = None
+    case_id: strawberry.ID | None = None
+    outcome: AuditOutcome | None = None
+    since: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    until: datetime | None = strawberry.field(default=None, description="Exclusive.")
+
+    def to_spec(self) -> AuditFilterSpec:
+        borrower = _pk(self.borrower_id, "Borrower", "borrowerId")
+        case = _pk(self.case_id, "Case", "caseId")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise BadUserInput(f"filter.{name} needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+        return AuditFilterSpec(
+            actor_login=self.actor_login,
+            action=self.action,
+            outcome=self.outcome.value if self.outcome else None,
+            resource_id=self.resource_id,
+            borrower_id=borrower,
+            case_id=case,
+            since=self.since,
+            until=self.until,
+        )
+
+
+def _pk(global_id: strawberry.ID | None, type_name: str, name: str) -> int | None:
+    if global_id is None:
+        return None
+    pk = pk_of(global_id, type_name)
+    if pk is None:
+        raise BadUserInput(f"filter.{name} is not a {type_name} ID")
+    return pk
+
+
+async def _page(
+    info: strawberry.Info, spec: AuditFilterSpec, first: int | None, after: str | None
+) -> AuditEntryConnection:
+    ctx = info.context
+    ctx.audit.read_audit_trail()
+    limit = page_size(first)
+    try:
+        after_id = audit_queries.decode_cursor(after) if after else None
+    except ValueError as exc:
+        raise BadUserInput(f"after: {exc}") from None
+    rows, more = await ctx.read(
+        lambda session: audit_queries.fetch_page(session, spec, after_id, limit)
+    )
+    edges = [
+        AuditEntryEdge(cursor=audit_queries.encode_cursor(r.id), node=AuditEntry.from_row(r))
+        for r in rows
+    ]
+    return AuditEntryConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        _spec=spec,
+    )
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(
+        description="The audit trail, newest first (auditors and administrators).",
+        extensions=needs("audit:read"),
+    )
+    async def audit_trail(
+        self,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: AuditFilter | None = None,
+    ) -> AuditEntryConnection:
+        spec = filter.to_spec() if filter else AuditFilterSpec()
+        return await _page(info, spec, first, after)
+
+    @strawberry.field(
+        description="Who saw or revealed this borrower's personal data, newest first.",
+        extensions=needs("audit:read"),
+    )
+    async def access_history(
+        self,
+        info: strawberry.Info,
+        borrower_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> AuditEntryConnection:
+        pk = _pk(borrower_id, "Borrower", "borrowerId")
+        spec = AuditFilterSpec(borrower_id=pk, personal_data_only=True)
+        return await _page(info, spec, first, after)
