@@ -1,0 +1,385 @@
+"""The demo portfolio: deterministic, contract logins, every bucket, consistent DPD, allocation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.cases.classification import DEFAULT_POLICY
+from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
+from store import demo, tables
+from store.db import create_engine
+from store.demo import DEMO_LOGINS, DatabaseNotEmpty, seed_demo
+from store.migrate import upgrade
+from tests.conftest import PG_URL, _create_pg_database
+
+AS_OF = date(2026, 3, 31)  # a month end: schedules step back through shorter months
+GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ALL_TABLES = (
+    tables.agencies,
+    tables.staff,
+    tables.borrowers,
+    tables.cases,
+    tables.debts,
+    tables.instalments,
+    tables.contacts,
+)
+# login: (roles, team, agency, active) as CONTRACT.md lists them, plus the inactive collector.
+EXPECTED_STAFF = {
+    "admin": (["admin"], None, None, True),
+    "manager": (["manager"], None, None, True),
+    "lead1": (["team_lead"], "East", None, True),
+    "collector1": (["collector"], "East", None, True),
+    "collector2": (["collector"], "East", None, True),
+    "collector3": (["collector"], "West", None, True),
+    "legal1": (["legal"], None, None, True),
+    "auditor1": (["auditor"], None, None, True),
+    "acme.agent1": (["agency_agent"], None, "Acme Recovery", True),
+    "acme.manager": (["agency_manager"], None, "Acme Recovery", True),
+    "zenith.agent1": (["agency_agent"], None, "Zenith Collections", True),
+    "collector9": (["collector"], "West", None, False),
+}
+
+
+@pytest.fixture
+async def other_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A second fresh, unmigrated database of the backend under test."""
+    if PG_URL:
+        url, drop = await _create_pg_database(PG_URL)
+        try:
+            yield url
+        finally:
+            await drop()
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+
+
+@pytest.fixture
+async def migrated(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a migrated, empty database."""
+    eng = create_engine(empty_database_url)
+    await upgrade(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
+async def dump(engine: AsyncEngine, *which: Table) -> dict[str, list[tuple[Any, ...]]]:
+    async with engine.connect() as conn:
+        return {
+            t.name: [tuple(r) for r in await conn.execute(select(t).order_by(t.c.id))]
+            for t in which
+        }
+
+
+async def counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return {
+            t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+            for t in ALL_TABLES
+        }
+
+
+async def test_same_seed_gives_identical_rows_whatever_the_chunk_size(
+    migrated: AsyncEngine, other_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await seed_demo(migrated, cases=40, seed=11, as_of=AS_OF)
+    other = create_engine(other_database_url)
+    try:
+        await upgrade(other)
+        monkeypatch.setattr(demo, "CHUNK_CASES", 16)
+        done: list[int] = []
+        second = await seed_demo(other, cases=40, seed=11, as_of=AS_OF, progress=done.append)
+        assert done == [16, 16, 8]
+        assert first == second
+        assert first.cases == first.borrowers == 40 and first.staff == 12 and first.agencies == 3
+        assert first.debts >= 40 and first.instalments >= 3 * first.debts
+        every = (tables.cases, tables.borrowers, tables.debts, tables.instalments, tables.contacts)
+        rows = await dump(migrated, *every, tables.staff)
+        assert rows == await dump(other, *every, tables.staff)
+        assert len(rows["cases"]) == 40 and len(rows["contacts"]) == first.contacts > 0
+    finally:
+        await other.dispose()
+
+
+async def test_a_different_seed_gives_different_borrowers(
+    migrated: AsyncEngine, other_database_url: str
+) -> None:
+    await seed_demo(migrated, cases=40, seed=11, as_of=AS_OF)
+    other = create_engine(other_database_url)
+    try:
+        await upgrade(other)
+        await seed_demo(other, cases=40, seed=12, as_of=AS_OF)
+        mine = (await dump(migrated, tables.borrowers))["borrowers"]
+        theirs = (await dump(other, tables.borrowers))["borrowers"]
+        assert len(mine) == len(theirs) == 40
+        column = list(tables.borrowers.c.keys()).index("national_id")
+        assert {r[column] for r in mine}.isdisjoint({r[column] for r in theirs})
+        assert mine != theirs
+    finally:
+        await other.dispose()
+
+
+async def test_every_contract_login_exists_with_its_roles_team_and_agency(
+    migrated: AsyncEngine,
+) -> None:
+    await seed_demo(migrated, cases=20, seed=3, as_of=AS_OF)
+    s, a = tables.staff.c, tables.agencies.c
+    async with migrated.connect() as conn:
+        staff = (
+            await conn.execute(
+                select(
+                    s.login,
+                    s.roles,
+                    s.team,
+                    a.name.label("agency"),
+                    s.active,
+                    s.capacity,
+                    s.name.label("display_name"),
+                ).outerjoin(tables.agencies, a.id == s.agency_id)
+            )
+        ).all()
+        agencies = {
+            r.name: (r.commission_rate, r.placement_days, r.active)
+            for r in await conn.execute(select(tables.agencies))
+        }
+    assert {r.login: (r.roles, r.team, r.agency, r.active) for r in staff} == EXPECTED_STAFF
+    assert [login for login, _ in DEMO_LOGINS] == list(EXPECTED_STAFF)[:-1]
+    assert dict(DEMO_LOGINS)["acme.manager"] == "agency_manager, agency Acme Recovery"
+    assert dict(DEMO_LOGINS)["collector3"] == "collector, team West"
+    capacity = {r.login: r.capacity for r in staff}
+    assert all(capacity[c] == demo.COLLECTOR_CAPACITY for c in ("lead1", "collector1"))
+    assert capacity["admin"] == capacity["acme.agent1"] == 0
+    assert all(r.display_name and not r.display_name.isascii() for r in staff)  # Chinese
+    assert agencies["Acme Recovery"] == (Decimal("0.18"), 90, True)
+    assert agencies["Zenith Collections"] == (Decimal("0.15"), 60, True)
+    assert agencies["Dormant Partners"][2] is False
+
+
+async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
+    migrated: AsyncEngine,
+) -> None:
+    summary = await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
+    assert summary.cases == 200
+    async with migrated.connect() as conn:
+        cases = (await conn.execute(select(tables.cases).order_by(tables.cases.c.id))).all()
+        debt_rows = (await conn.execute(select(tables.debts))).all()
+        schedule = defaultdict(list)
+        for i in await conn.execute(select(tables.instalments)):
+            schedule[i.debt_id].append(
+                Instalment(i.sequence, i.due_date, i.amount_due, i.amount_paid, id=i.id)
+            )
+    debts_of = defaultdict(list)
+    for d in debt_rows:
+        debts_of[d.case_id].append(
+            Debt(
+                account_number=d.account_number,
+                product_type=ProductType(d.product_type),
+                currency=d.currency,
+                principal=d.principal,
+                interest=d.interest,
+                penalty=d.penalty,
+                fee=d.fee,
+                opened_on=d.opened_on,
+                status=DebtStatus(d.status),
+                paused_days=d.paused_days,
+                instalments=schedule[d.id],
+            )
+        )
+    assert {c.bucket for c in cases} == {f"M{n}" for n in range(8)}
+    assert {d.product_type for d in debt_rows} == {p.value for p in ProductType}
+    assert {d.currency for d in debt_rows} == {"CNY"}
+    assert len({d.account_number for d in debt_rows}) == len(debt_rows)
+    for case in cases:
+        debts = debts_of[case.id]
+        assert 1 <= len(debts) <= 3, case.reference
+        assert all(3 <= len(d.instalments) <= 12 for d in debts), case.reference
+        dpd = max(d.days_past_due(AS_OF) for d in debts)
+        verdict = DEFAULT_POLICY.classify(dpd)
+        assert case.days_past_due == dpd, case.reference
+        assert (case.bucket, case.classification) == (verdict.bucket, verdict.classification)
+        assert case.policy_version == DEFAULT_POLICY.version and case.dpd_as_of == AS_OF
+        assert case.outstanding_amount == sum(d.outstanding.amount for d in debts)
+        assert case.reference == f"AR-2026-{case.id:06d}" and case.version == 1
+        assert case.opened_on <= AS_OF
+        for debt in debts:
+            expected = "CURRENT" if debt.days_past_due(AS_OF) == 0 else "DELINQUENT"
+            assert debt.status in (expected, "WRITTEN_OFF")
+    assert sum(c.days_past_due == 0 for c in cases) < 40  # about 8% current
+    assert {c.stage for c in cases if c.days_past_due <= 30} == {"EARLY"}
+    assert {c.stage for c in cases if c.days_past_due > 90} >= {"LEGAL", "COLLECTION"}
+    assert {c.status for c in cases if c.stage == "WRITTEN_OFF"} <= {"CLOSED"}
+
+
+async def test_borrowers_have_valid_national_ids_and_mobile_numbers(migrated: AsyncEngine) -> None:
+    await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
+    async with migrated.connect() as conn:
+        borrowers = (await conn.execute(select(tables.borrowers))).all()
+    assert len(borrowers) == 200
+    assert len({b.national_id for b in borrowers}) == 200
+    for b in borrowers:
+        nid = b.national_id
+        assert len(nid) == 18 and nid[:17].isdigit(), nid
+        total = sum(int(d) * w for d, w in zip(nid[:17], GB11643_WEIGHTS, strict=True))
+        assert nid[17] == "10X98765432"[total % 11], nid
+        born = date(int(nid[6:10]), int(nid[10:12]), int(nid[12:14]))
+        assert 18 <= (AS_OF - born).days // 365 <= 90, nid
+        assert len(b.phone) == 11 and b.phone.isdigit() and b.phone[0] == "1", b.phone
+        assert b.city and b.district and b.city in b.address and b.district in b.address
+        assert b.income > 0 and b.income.as_tuple().exponent == -2 and b.email
+        assert (b.income_currency, b.time_zone) == ("CNY", "Asia/Shanghai")
+
+
+async def test_small_portfolio_gives_every_holder_some_cases(migrated: AsyncEngine) -> None:
+    await seed_demo(migrated, cases=20, seed=9, as_of=AS_OF)
+    c, s, a = tables.cases.c, tables.staff.c, tables.agencies.c
+    async with migrated.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(c.status, c.stage, s.login, a.name, c.placed_at, c.placement_ends_on)
+                .outerjoin(tables.staff, s.id == c.assignee_id)
+                .outerjoin(tables.agencies, a.id == c.agency_id)
+            )
+        ).all()
+    held = {r.login or r.name for r in rows if r.status != "CLOSED"}
+    assert {"collector1", "collector2", "collector3", "lead1"} <= held
+    assert {"Acme Recovery", "Zenith Collections"} <= held
+    assert any(r.status == "OPEN" and r.login is None and r.name is None for r in rows)
+    assert not any(r.login and r.name for r in rows)
+    for r in rows:
+        if r.name is None:
+            assert r.placed_at is None and r.placement_ends_on is None
+        else:
+            assert r.placed_at.tzinfo is not None and r.placed_at.date() < AS_OF
+            days = 90 if r.name == "Acme Recovery" else 60
+            assert (r.placement_ends_on - r.placed_at.date()).days == days
+
+
+async def test_no_case_is_both_assigned_and_placed_and_collectors_keep_headroom(
+    migrated: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "COLLECTOR_CAPACITY", 40)  # so that 400 cases fill every collector
+    await seed_demo(migrated, cases=400, seed=1, as_of=AS_OF)
+    c = tables.cases.c
+    async with migrated.connect() as conn:
+        both = (
+            await conn.execute(
+                select(func.count()).where(c.assignee_id.is_not(None), c.agency_id.is_not(None))
+            )
+        ).scalar_one()
+        loads = dict(
+            (
+                await conn.execute(
+                    select(tables.staff.c.login, func.count(c.id))
+                    .join(tables.cases, c.assignee_id == tables.staff.c.id)
+                    .where(c.status != "CLOSED")
+                    .group_by(tables.staff.c.login)
+                )
+            ).all()
+        )
+    assert both == 0
+    assert set(loads) == {"collector1", "collector2", "collector3", "lead1"}
+    assert set(loads.values()) == {40 - demo.CAPACITY_HEADROOM}
+
+
+async def test_contacts_lie_between_opening_and_as_of(migrated: AsyncEngine) -> None:
+    await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
+    c, k = tables.cases.c, tables.contacts.c
+    async with migrated.connect() as conn:
+        rows = (await conn.execute(select(k, c.opened_on).join(tables.cases))).all()
+        logins = dict((await conn.execute(select(tables.staff.c.id, tables.staff.c.login))).all())
+    assert 400 <= len(rows) <= 1000  # about three per case
+    for r in rows:
+        assert r.at.tzinfo is not None
+        assert r.opened_on <= r.at.date() and r.at < datetime.combine(
+            AS_OF, datetime.min.time(), UTC
+        )
+        assert r.channel in {"PHONE", "SMS", "EMAIL", "LETTER", "FIELD_VISIT", "LEGAL_NOTICE"}
+        assert r.direction in {"INBOUND", "OUTBOUND"} and r.party in {
+            "BORROWER",
+            "GUARANTOR",
+            "OTHER",
+        }
+        assert r.notes and r.notes.isascii()
+        assert logins[r.staff_id] not in {"admin", "auditor1", "collector9"}
+    assert {r.outcome for r in rows} == {
+        "RIGHT_PARTY_CONTACT",
+        "NO_ANSWER",
+        "WRONG_NUMBER",
+        "PROMISE_TO_PAY",
+        "REFUSAL",
+        "DISPUTE_RAISED",
+    }
+    assert sum(r.direction == "OUTBOUND" for r in rows) > len(rows) / 2
+
+
+async def test_seeding_a_non_empty_database_is_refused_and_writes_nothing(
+    migrated: AsyncEngine,
+) -> None:
+    await seed_demo(migrated, cases=20, seed=1, as_of=AS_OF)
+    before = await counts(migrated)
+    with pytest.raises(DatabaseNotEmpty, match="already holds 20 cases") as raised:
+        await seed_demo(migrated, cases=20, seed=2, as_of=AS_OF)
+    assert "only seeded into an empty database" in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert await counts(migrated) == before
+
+
+async def test_staff_alone_make_the_database_non_empty(migrated: AsyncEngine) -> None:
+    async with migrated.begin() as conn:
+        await conn.execute(
+            insert(tables.staff).values(login="someone", name="X", roles=["admin"], capacity=0)
+        )
+    with pytest.raises(DatabaseNotEmpty, match="1 staff"):
+        await seed_demo(migrated, cases=5)
+    assert await counts(migrated) == dict.fromkeys((t.name for t in ALL_TABLES), 0) | {"staff": 1}
+
+
+async def test_at_least_one_case_is_required(migrated: AsyncEngine) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        await seed_demo(migrated, cases=0)
+    assert (await counts(migrated))["staff"] == 0
+
+
+async def test_as_of_defaults_to_today_in_utc(migrated: AsyncEngine) -> None:
+    summary = await seed_demo(migrated, cases=3, seed=1)
+    assert (summary.cases, summary.borrowers, summary.staff, summary.agencies) == (3, 3, 12, 3)
+    async with migrated.connect() as conn:
+        as_of = (await conn.execute(select(func.max(tables.cases.c.dpd_as_of)))).scalar_one()
+    assert as_of in {datetime.now(UTC).date(), date.fromordinal(datetime.now(UTC).toordinal() - 1)}
+
+
+async def test_new_rows_after_seeding_get_fresh_ids(migrated: AsyncEngine) -> None:
+    summary = await seed_demo(migrated, cases=20, seed=1, as_of=AS_OF)
+    async with migrated.begin() as conn:
+        agency = await conn.execute(
+            insert(tables.agencies).values(
+                name="New Agency", commission_rate=Decimal("0.1000"), placement_days=30
+            )
+        )
+        staff = await conn.execute(
+            insert(tables.staff).values(login="new.one", name="X", roles=["auditor"], capacity=0)
+        )
+        contact = await conn.execute(
+            insert(tables.contacts).values(
+                case_id=1,
+                at=datetime.now(UTC),
+                channel="SMS",
+                direction="OUTBOUND",
+                party="BORROWER",
+                outcome="NO_ANSWER",
+                notes="",
+            )
+        )
+    assert agency.inserted_primary_key == (summary.agencies + 1,)
+    assert staff.inserted_primary_key == (summary.staff + 1,)
+    assert contact.inserted_primary_key == (summary.contacts + 1,)
