@@ -81,6 +81,7 @@ class GraphQLApp(GraphQL[Context, None]):
             authorizer=request.app.state.authorizer,
             audit=RequestAudit(self.settings.audit_key, sessions, self.clock, info, viewer),
         )
+        context.audit.enabled = self.settings.audit_reads
         try:
             response = await self.run(request, context=context)
         except HTTPException as exc:

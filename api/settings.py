@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from functools import cached_property
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_KEY = "arrears-development-key-do-not-use-in-production"
@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     token_issuer: str = "arrears"
     log_level: str = "INFO"
     reveal_limit_per_hour: int = Field(default=30, gt=0)
+    # Recording of read requests; switched off only to measure its cost (refused in production).
+    audit_reads: bool = True
 
     @field_validator("env")
     @classmethod
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
         if value not in ("development", "production", "test"):
             raise ValueError("ARREARS_ENV must be development, production or test")
         return value
+
+    @model_validator(mode="after")
+    def _audit_in_production(self) -> Settings:
+        if self.env == "production" and not self.audit_reads:
+            raise ValueError("ARREARS_AUDIT_READS cannot be off in production")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -128,8 +128,11 @@ class Debt(Node):
     outstanding: Money = strawberry.field(description="Principal + interest + penalty + fee.")
     opened_on: date
     paused_days: int
-    instalments: list[Instalment]
     _debt: strawberry.Private[DomainDebt]
+
+    @strawberry.field(description="The schedule, in order of due date.")
+    def instalments(self) -> list[Instalment]:
+        return [Instalment.from_domain(i, self.currency) for i in self._debt.instalments]
 
     @strawberry.field(description="Days since the oldest unpaid due date, as of today (UTC).")
     def days_past_due(self, info: strawberry.Info) -> int:
@@ -151,7 +154,6 @@ class Debt(Node):
             outstanding=Money.from_domain(debt.outstanding),
             opened_on=debt.opened_on,
             paused_days=debt.paused_days,
-            instalments=[Instalment.from_domain(i, debt.currency) for i in debt.instalments],
             _debt=debt,
         )
 
