@@ -44,6 +44,7 @@ class Context:
         self.borrowers = self._loader(loaders.borrowers_by_id, self.scope.borrower)
         self.debts = self._loader(loaders.debts_by_id, self.scope.debt)
         self.debts_of_case = self._loader(loaders.debts_by_case_id, self.scope.debt)
+        self.instalments = self._loader(loaders.instalments_by_debt_id, self.scope.debt)
         self.staff = self._loader(loaders.staff_by_id, self.scope.staff)
         self.agencies = self._loader(loaders.agencies_by_id, self.scope.agency)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
-from domain.debts.model import Debt
+from domain.debts.model import Debt, Instalment
 from domain.staff.model import Staff
 from store import tables
 
@@ -69,7 +69,7 @@ async def debts_by_id(
 async def debts_by_case_id(
     session: AsyncSession, case_ids: Sequence[int], scope: ColumnElement[bool] | None = None
 ) -> list[list[Debt]]:
-    """Returns each case's debts (with instalments, loaded in one more statement)."""
+    """Returns each case's debts (without their schedules; see instalments_by_debt_id)."""
     stmt = select(Debt).where(tables.debts.c.case_id.in_(case_ids)).order_by(tables.debts.c.id)
     if scope is not None:
         stmt = stmt.where(scope)
@@ -78,6 +78,18 @@ async def debts_by_case_id(
         assert debt.case_id is not None
         grouped[debt.case_id].append(debt)
     return [grouped.get(i, []) for i in case_ids]
+
+
+async def instalments_by_debt_id(
+    session: AsyncSession, debt_ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[list[Instalment]]:
+    """Returns each debt's schedule in sequence order (debts already passed the scope)."""
+    i = tables.instalments.c
+    stmt = select(Instalment, i.debt_id).where(i.debt_id.in_(debt_ids)).order_by(i.sequence)
+    grouped: dict[int, list[Instalment]] = defaultdict(list)
+    for instalment, debt_id in (await session.execute(stmt)).all():
+        grouped[debt_id].append(instalment)
+    return [grouped.get(d, []) for d in debt_ids]
 
 
 async def staff_by_login(session: AsyncSession, login: str) -> Staff | None:

@@ -37,8 +37,10 @@ def start_mappers() -> None:
         Debt,
         tables.debts,
         properties={
+            # Loaded on demand (selectinload, or the API's batch loader): most reads of a
+            # debt do not need its schedule, and it is most of the rows.
             "instalments": relationship(
-                Instalment, lazy="selectin", order_by=tables.instalments.c.sequence
+                Instalment, lazy="raise", order_by=tables.instalments.c.sequence
             )
         },
     )

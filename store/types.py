@@ -11,6 +11,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 _SCALE = 2
 _FACTOR = Decimal(10) ** _SCALE
+_QUANTUM = Decimal(1).scaleb(-_SCALE)
 
 
 class Amount(TypeDecorator[Decimal]):
@@ -31,7 +32,7 @@ class Amount(TypeDecorator[Decimal]):
         if isinstance(value, float):
             raise TypeError("amounts must be Decimal, never float")
         value = Decimal(value)
-        if value != value.quantize(Decimal(1).scaleb(-_SCALE)):
+        if value != value.quantize(_QUANTUM):
             raise ValueError(f"amount {value} has more than {_SCALE} decimal places")
         if dialect.name == "sqlite":
             return int(value * _FACTOR)
@@ -41,8 +42,9 @@ class Amount(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-_SCALE))
-        return Decimal(value).quantize(Decimal(1).scaleb(-_SCALE))
+            return Decimal(int(value)).scaleb(-_SCALE)
+        amount = value if isinstance(value, Decimal) else Decimal(value)
+        return amount if amount.as_tuple().exponent == -_SCALE else amount.quantize(_QUANTUM)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

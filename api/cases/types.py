@@ -20,6 +20,7 @@ from domain.debts.model import Debt as DomainDebt
 from domain.debts.model import DebtStatus as DomainDebtStatus
 from domain.debts.model import Instalment as DomainInstalment
 from domain.debts.model import ProductType as DomainProductType
+from domain.debts.model import days_past_due
 from domain.money import Money as DomainMoney
 from store.case_queries import CaseFilterSpec
 
@@ -128,15 +129,18 @@ class Debt(Node):
     outstanding: Money = strawberry.field(description="Principal + interest + penalty + fee.")
     opened_on: date
     paused_days: int
+    _pk: strawberry.Private[int]
     _debt: strawberry.Private[DomainDebt]
 
     @strawberry.field(description="The schedule, in order of due date.")
-    def instalments(self) -> list[Instalment]:
-        return [Instalment.from_domain(i, self.currency) for i in self._debt.instalments]
+    async def instalments(self, info: strawberry.Info) -> list[Instalment]:
+        schedule = await info.context.instalments.load(self._pk)
+        return [Instalment.from_domain(i, self.currency) for i in schedule]
 
     @strawberry.field(description="Days since the oldest unpaid due date, as of today (UTC).")
-    def days_past_due(self, info: strawberry.Info) -> int:
-        return self._debt.days_past_due(info.context.clock.today())
+    async def days_past_due(self, info: strawberry.Info) -> int:
+        schedule = await info.context.instalments.load(self._pk)
+        return days_past_due(self._debt, schedule, info.context.clock.today())
 
     @classmethod
     def from_domain(cls, debt: DomainDebt) -> Debt:
@@ -154,6 +158,7 @@ class Debt(Node):
             outstanding=Money.from_domain(debt.outstanding),
             opened_on=debt.opened_on,
             paused_days=debt.paused_days,
+            _pk=debt.id,
             _debt=debt,
         )
 

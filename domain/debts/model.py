@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -90,14 +91,24 @@ class Debt:
 
     def oldest_unpaid_due_date(self, as_of: date) -> date | None:
         """Returns the earliest due date on or before ``as_of`` that is not fully paid."""
-        unpaid = [i.due_date for i in self.instalments if not i.is_settled and i.due_date <= as_of]
-        return min(unpaid) if unpaid else None
+        return oldest_unpaid_due_date(self.instalments, as_of)
 
     def days_past_due(self, as_of: date) -> int:
         """Returns days since the oldest unpaid due date, minus paused days, never below zero."""
-        if self.status in (DebtStatus.SETTLED, DebtStatus.CLOSED):
-            return 0
-        oldest = self.oldest_unpaid_due_date(as_of)
-        if oldest is None:
-            return 0
-        return max((as_of - oldest).days - self.paused_days, 0)
+        return days_past_due(self, self.instalments, as_of)
+
+
+def oldest_unpaid_due_date(instalments: Iterable[Instalment], as_of: date) -> date | None:
+    """Returns the earliest due date on or before ``as_of`` that is not fully paid."""
+    unpaid = [i.due_date for i in instalments if not i.is_settled and i.due_date <= as_of]
+    return min(unpaid) if unpaid else None
+
+
+def days_past_due(debt: Debt, instalments: Iterable[Instalment], as_of: date) -> int:
+    """Returns a debt's DPD from its schedule (which may be loaded apart from the debt)."""
+    if debt.status in (DebtStatus.SETTLED, DebtStatus.CLOSED):
+        return 0
+    oldest = oldest_unpaid_due_date(instalments, as_of)
+    if oldest is None:
+        return 0
+    return max((as_of - oldest).days - debt.paused_days, 0)
