@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import sys
 from functools import cached_property
 
 from pydantic import Field, field_validator, model_validator
