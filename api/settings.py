@@ -53,10 +53,9 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     "ARREARS_SECRET_KEY must be set in production (the development key is refused)"
                 )
-            warnings.warn(
-                "ARREARS_SECRET_KEY is not set: using the development key",
-                UserWarning,
-                stacklevel=2,
+            sys.stderr.write(
+                "arrears: warning: ARREARS_SECRET_KEY is not set; using the development key "
+                "(never do this in production)\n"
             )
         elif len(self.secret_key) < 32:
             raise ConfigurationError("ARREARS_SECRET_KEY must be at least 32 characters")
