@@ -276,7 +276,7 @@ async def test_no_case_is_both_assigned_and_placed_and_collectors_keep_headroom(
                 select(func.count()).where(c.assignee_id.is_not(None), c.agency_id.is_not(None))
             )
         ).scalar_one()
-        loads = dict(
+        loads: dict[str, int] = dict(
             (
                 await conn.execute(
                     select(tables.staff.c.login, func.count(c.id))
@@ -293,9 +293,9 @@ async def test_no_case_is_both_assigned_and_placed_and_collectors_keep_headroom(
 
 async def test_contacts_lie_between_opening_and_as_of(migrated: AsyncEngine) -> None:
     await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
-    c, k = tables.cases.c, tables.contacts.c
+    c = tables.cases.c
     async with migrated.connect() as conn:
-        rows = (await conn.execute(select(k, c.opened_on).join(tables.cases))).all()
+        rows = (await conn.execute(select(tables.contacts, c.opened_on).join(tables.cases))).all()
         logins = dict((await conn.execute(select(tables.staff.c.id, tables.staff.c.login))).all())
     assert 400 <= len(rows) <= 1000  # about three per case
     for r in rows:
