@@ -19,7 +19,7 @@ from authz.scopes import Scope, assignable_staff_clause, scope_for
 from domain.clock import Clock
 from domain.staff.model import Staff
 from store import loaders
-from store.uow import SqlUnitOfWork
+from store.uow import IdempotencyClaim, SqlUnitOfWork
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -72,13 +72,14 @@ class Context:
 
         return DataLoader(load_fn=load)
 
-    def unit_of_work(self) -> SqlUnitOfWork:
+    def unit_of_work(self, claim: IdempotencyClaim | None = None) -> SqlUnitOfWork:
         """Returns a fresh unit of work (its own transaction) limited to the viewer's scope."""
         return SqlUnitOfWork(
             self.sessions,
             case_scope=self.scope.case,
             assignable_staff=assignable_staff_clause(self.viewer),
             audit=self.audit.for_changes,
+            idempotency=claim,
         )
 
     async def close(self) -> None:

@@ -100,3 +100,13 @@ async def staff_by_login(session: AsyncSession, login: str) -> Staff | None:
 async def agency_by_name(session: AsyncSession, name: str) -> Agency | None:
     stmt = select(Agency).where(tables.agencies.c.name == name)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def idempotent_result(
+    session: AsyncSession, staff_id: int, key: str
+) -> tuple[str, int | None] | None:
+    """Returns (operation, case id) recorded for a caller's idempotency key, if any."""
+    k = tables.idempotency_keys.c
+    stmt = select(k.operation, k.case_id).where(k.staff_id == staff_id, k.key == key)
+    row = (await session.execute(stmt)).one_or_none()
+    return (row.operation, row.case_id) if row else None

@@ -223,3 +223,17 @@ audit_heads = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# Mutations retried with the same idempotency key take effect once: the first commit records
+# the key with its result in the same transaction as the change.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("staff_id", ForeignKey("staff.id"), nullable=False),
+    Column("key", String(128), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("case_id", ForeignKey("cases.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("staff_id", "key", name="uq_idempotency_keys_staff_key"),
+)

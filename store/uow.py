@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.agencies.model import Agency
@@ -18,6 +21,16 @@ from store import audit, tables
 
 # Turns the domain events of a commit into audit records (and the chain key to sign them).
 AuditHook = Callable[[list[Any]], tuple[bytes, list[audit.AuditRecord]]]
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """The key a mutation was sent with; recorded with the change it made."""
+
+    staff_id: int
+    key: str
+    operation: str
+    at: datetime
 
 
 class SqlCaseRepository:
@@ -81,9 +94,11 @@ class SqlUnitOfWork:
         case_scope: ColumnElement[bool] | None = None,
         assignable_staff: ColumnElement[bool] | None = None,
         audit: AuditHook | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> None:
         self._sessions = sessions
         self._audit = audit
+        self._idempotency = idempotency
         self._case_scope = true() if case_scope is None else case_scope
         self._staff_scope = true() if assignable_staff is None else assignable_staff
 
@@ -124,11 +139,19 @@ class SqlUnitOfWork:
                         for e in events
                     ],
                 )
+            if self._idempotency is not None:
+                await self._claim(self._idempotency)
             if self._audit is not None:
                 changes = [*events, *(e for s in self.staff.seen for e in s.events)]
                 key, records = self._audit(changes)
                 await audit.append(self.session, key, records)
             await self.session.commit()
+        except IntegrityError:
+            # Only the idempotency claim can collide here: the same key committed meanwhile.
+            await self.session.rollback()
+            raise ConcurrencyConflict(
+                "a request with this idempotency key was just carried out; retry to get its result"
+            ) from None
         except StaleDataError:
             await self.session.rollback()
             raise ConcurrencyConflict(
@@ -138,6 +161,18 @@ class SqlUnitOfWork:
             case.events.clear()
         for staff in self.staff.seen:
             staff.events.clear()
+
+    async def _claim(self, claim: IdempotencyClaim) -> None:
+        case_ids = [case.id for case in self.cases.seen]
+        await self.session.execute(
+            tables.idempotency_keys.insert().values(
+                staff_id=claim.staff_id,
+                key=claim.key,
+                operation=claim.operation,
+                case_id=case_ids[0] if len(case_ids) == 1 else None,
+                created_at=claim.at,
+            )
+        )
 
     async def rollback(self) -> None:
         await self.session.rollback()

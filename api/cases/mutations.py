@@ -21,6 +21,20 @@ from api.permissions import needs
 from domain.cases import services
 from domain.cases.model import Case as DomainCase
 from domain.errors import DomainError
+from store import loaders
+from store.uow import IdempotencyClaim, SqlUnitOfWork
+
+
+class IdempotencyKeyRefused(DomainError):
+    """The key is too long, or was already used for another operation."""
+
+    code = "IDEMPOTENCY_KEY_REFUSED"
+
+
+IDEMPOTENCY = (
+    "Any unique string (e.g. a UUID): a retry with the same key returns the first result "
+    "instead of acting again."
+)
 
 
 @strawberry.input
@@ -30,6 +44,7 @@ class AssignCaseInput:
     expected_version: int | None = strawberry.field(
         default=None, description="Refuse with CONFLICT unless the case is at this version."
     )
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
 @strawberry.input
@@ -37,12 +52,14 @@ class PlaceWithAgencyInput:
     case_id: strawberry.ID
     agency_name: str
     expected_version: int | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
 @strawberry.input
 class RecallFromAgencyInput:
     case_id: strawberry.ID
     expected_version: int | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
 @strawberry.type
@@ -81,27 +98,57 @@ def _case_pk(case_id: strawberry.ID) -> int:
 async def _run(
     info: strawberry.Info,
     action: str,
-    case_id: strawberry.ID,
-    change: Callable[[Context, int], Awaitable[DomainCase]],
+    data: AssignCaseInput | PlaceWithAgencyInput | RecallFromAgencyInput,
+    change: Callable[[Callable[[], SqlUnitOfWork], Context, int], Awaitable[DomainCase]],
 ) -> DomainCase | UserErrors:
-    """Runs a case change; a refusal is returned as a typed error and audited on its own
-    (the change itself rolled back, so its failure entry is all that remains)."""
+    """Runs a case change once per idempotency key; a refusal is returned as a typed error and
+    audited on its own (the change itself rolled back, so its failure entry is all that remains)."""
     ctx: Context = info.context
+    claim = None
     try:
-        return await change(ctx, _case_pk(case_id))
+        pk = _case_pk(data.case_id)
+        if data.idempotency_key:
+            replay = await _replay(ctx, action, data.idempotency_key)
+            if replay is not None:
+                return replay
+            assert ctx.viewer.id is not None
+            claim = IdempotencyClaim(ctx.viewer.id, data.idempotency_key, action, ctx.clock.now())
+        return await change(lambda: ctx.unit_of_work(claim), ctx, pk)
     except DomainError as error:
-        pk = pk_of(case_id, "Case")
+        pk_or_none = pk_of(data.case_id, "Case")
         await ctx.audit.write(
             ctx.audit.record(
                 action,
                 "DENIED",
                 resource_type="Case",
-                resource_ids=[case_id],
-                case_ids=[pk] if pk else [],
+                resource_ids=[data.case_id],
+                case_ids=[pk_or_none] if pk_or_none else [],
                 changes={"refused": error.code},
             )
         )
         return user_error(error)
+
+
+async def _replay(ctx: Context, action: str, key: str) -> DomainCase | None:
+    """Returns the case a previous request with this key changed, or None if there was none."""
+    if len(key) > 128:
+        raise IdempotencyKeyRefused(
+            "the idempotency key is longer than 128 characters", field="idempotencyKey"
+        )
+    assert ctx.viewer.id is not None
+    viewer_id = ctx.viewer.id
+    prior = await ctx.read(lambda session: loaders.idempotent_result(session, viewer_id, key))
+    if prior is None:
+        return None
+    operation, case_id = prior
+    if operation != action or case_id is None:
+        raise IdempotencyKeyRefused(
+            f"this idempotency key was already used for {operation}", field="idempotencyKey"
+        )
+    case = await ctx.cases.load(case_id)
+    if case is None:
+        raise services.errors.CaseNotFound("no such case", field="caseId")
+    return case
 
 
 @strawberry.type
@@ -114,9 +161,9 @@ class CaseMutation:
         result = await _run(
             info,
             "case.assign",
-            input.case_id,
-            lambda ctx, pk: services.assign_case(
-                ctx.unit_of_work,
+            input,
+            lambda uow, ctx, pk: services.assign_case(
+                uow,
                 ctx.clock,
                 pk,
                 input.assignee_login,
@@ -138,9 +185,9 @@ class CaseMutation:
         result = await _run(
             info,
             "case.place",
-            input.case_id,
-            lambda ctx, pk: services.place_with_agency(
-                ctx.unit_of_work,
+            input,
+            lambda uow, ctx, pk: services.place_with_agency(
+                uow,
                 ctx.clock,
                 pk,
                 input.agency_name,
@@ -162,9 +209,9 @@ class CaseMutation:
         result = await _run(
             info,
             "case.recall",
-            input.case_id,
-            lambda ctx, pk: services.recall_from_agency(
-                ctx.unit_of_work, ctx.clock, pk, ctx.viewer.id, input.expected_version
+            input,
+            lambda uow, ctx, pk: services.recall_from_agency(
+                uow, ctx.clock, pk, ctx.viewer.id, input.expected_version
             ),
         )
         if isinstance(result, DomainCase):

@@ -299,3 +299,35 @@ async def test_team_lead_reassigns_within_the_team_only(gql: Gql, engine: AsyncE
     assert hidden["assignCase"]["code"] == "CASE_NOT_FOUND"
     before = await case_row(engine, other_team_pk)
     assert before.version == 1 and await events_of(engine, other_team_pk) == []
+
+
+async def test_a_retried_mutation_with_an_idempotency_key_takes_effect_once(
+    gql: Gql, engine: AsyncEngine
+) -> None:
+    pk, gid = await pick_case(engine, c.status == "OPEN", c.agency_id.is_(None))
+    variables = {"input": {"caseId": gid, "agencyName": "Acme Recovery", "idempotencyKey": "k-1"}}
+    first = (await gql("manager", PLACE, variables))["placeWithAgency"]
+    retry = (await gql("manager", PLACE, variables))["placeWithAgency"]
+    assert first["__typename"] == retry["__typename"] == "PlaceWithAgencySuccess"
+    assert retry["case"] == first["case"]
+    assert [e.name for e in await events_of(engine, pk)] == ["CasePlaced"]
+    other = {"input": {"caseId": gid, "idempotencyKey": "k-1"}}
+    reused = (await gql("manager", RECALL, other))["recallFromAgency"]
+    assert (reused["code"], reused["field"]) == ("IDEMPOTENCY_KEY_REFUSED", "idempotencyKey")
+    # Keys belong to their caller: another manager's k-1 is a new request.
+    recalled = (await gql("admin", RECALL, other))["recallFromAgency"]
+    assert recalled["__typename"] == "RecallFromAgencySuccess"
+    assert [e.name for e in await events_of(engine, pk)] == ["CasePlaced", "CaseRecalled"]
+
+
+async def test_concurrent_retries_with_one_key_change_the_case_once(
+    gql: Gql, engine: AsyncEngine
+) -> None:
+    pk, gid = await pick_case(engine, *pool())
+    variables = {"input": {"caseId": gid, "assigneeLogin": "collector2", "idempotencyKey": "k-2"}}
+    results = await asyncio.gather(*(gql("manager", ASSIGN, variables) for _ in range(4)))
+    kinds = {r["assignCase"]["__typename"] for r in results}
+    assert "AssignCaseSuccess" in kinds and kinds <= {"AssignCaseSuccess", "ConflictError"}
+    assert [e.name for e in await events_of(engine, pk)] == ["CaseAssigned"]
+    again = await gql("manager", ASSIGN, variables)
+    assert again["assignCase"]["case"]["assignee"] == {"login": "collector2"}
