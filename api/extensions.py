@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 
@@ -29,7 +29,15 @@ class AuditOperation(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         # The document is parsed and validated by now, so its operation type is known.
         ctx = self.execution_context
-        ctx.context.audit.info.operation_type = ctx.operation_type.value
+        info = ctx.context.audit.info
+        info.operation_type = ctx.operation_type.value
+        if info.operation_name is None and ctx.graphql_document is not None:
+            names = [
+                d.name.value
+                for d in ctx.graphql_document.definitions
+                if isinstance(d, OperationDefinitionNode) and d.name is not None
+            ]
+            info.operation_name = names[0] if len(names) == 1 else None
         yield
 
     def on_operation(self) -> Iterator[None]:
