@@ -9,8 +9,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.agencies.model import Agency

@@ -46,7 +46,8 @@ class RevealConfidentialInput:
 
 @strawberry.type
 class RevealConfidentialSuccess:
-    field: ConfidentialField
+    # Not called `field`: that name is UserError's (String) and would clash in the union.
+    revealed: ConfidentialField = strawberry.field(description="The field revealed.")
     value: str
 
 
@@ -145,4 +146,4 @@ class BorrowerMutation:
         if error is not None:
             return error
         assert borrower is not None
-        return RevealConfidentialSuccess(field=input.field, value=clear_value(borrower, name))
+        return RevealConfidentialSuccess(revealed=input.field, value=clear_value(borrower, name))
