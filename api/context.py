@@ -82,7 +82,15 @@ class Context:
             idempotency=claim,
         )
 
+    async def release(self) -> None:
+        """Gives the read session's connection back to the pool (it reopens on the next read).
+
+        Called before a request opens a write transaction of its own, so that no request ever
+        holds two connections and a burst of writers cannot exhaust the pool."""
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.release()

@@ -42,6 +42,7 @@ RoleChangePayload = Annotated[
 
 async def _change(info: strawberry.Info, data: RoleChangeInput, grant: bool) -> RoleChangePayload:
     ctx: Context = info.context
+    await ctx.release()
     try:
         staff = await services.change_role(
             ctx.unit_of_work, ctx.clock, data.login, data.role, grant, ctx.viewer.id

@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.common.ids import pk_of
 from api.common.types import NotFoundError, UserError, ValidationError
@@ -82,8 +83,11 @@ async def _reveals_in_last_hour(ctx: Context) -> int:
         a.outcome == "ALLOWED",
         a.at >= since,
     )
-    async with ctx.sessions() as session:
-        return int((await session.execute(stmt)).scalar_one())
+    return await ctx.read(lambda session: _count(session, stmt))
+
+
+async def _count(session: AsyncSession, stmt: Select[int]) -> int:
+    return int((await session.execute(stmt)).scalar_one())
 
 
 @strawberry.type
@@ -130,13 +134,15 @@ class BorrowerMutation:
                 field=None,
                 retry_after_seconds=3600,
             )
+        await ctx.release()
         await ctx.audit.write(
             ctx.audit.record(
                 "borrower.reveal",
                 "ALLOWED" if error is None else "DENIED",
                 resource_type="Borrower",
                 resource_ids=[input.borrower_id],
-                borrower_ids=[pk] if borrower is not None and pk is not None else [],
+                # Only a reveal that happened is access to the borrower's personal data.
+                borrower_ids=[pk] if error is None and pk is not None else [],
                 fields=[{"name": name, "clear": error is None}],
                 reason_code=input.reason_code.value,
                 reason_text=reason_text[:MAX_REASON],

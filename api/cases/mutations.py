@@ -113,9 +113,11 @@ async def _run(
                 return replay
             assert ctx.viewer.id is not None
             claim = IdempotencyClaim(ctx.viewer.id, data.idempotency_key, action, ctx.clock.now())
+        await ctx.release()
         return await change(lambda: ctx.unit_of_work(claim), ctx, pk)
     except DomainError as error:
         pk_or_none = pk_of(data.case_id, "Case")
+        await ctx.release()
         await ctx.audit.write(
             ctx.audit.record(
                 action,
