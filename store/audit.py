@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store import tables
@@ -182,6 +182,10 @@ async def _entries(conn: AsyncConnection, chain: int) -> AsyncIterator[Any]:
 async def verify(conn: AsyncConnection, key: bytes) -> tuple[int, list[Break]]:
     """Recomputes every chain; returns the number of entries checked and the first break of each
     broken chain (modified, deleted or inserted entries, or a head that does not match)."""
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        # One snapshot for the heads and every chain: entries appended while verify runs are
+        # then simply not seen, instead of looking like entries inserted behind a head.
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     checked = 0
     breaks: list[Break] = []
     heads = {r.chain: r for r in (await conn.execute(select(tables.audit_heads))).all()}
