@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+_ISO_4217 = re.compile(r"[A-Z]{3}")
 
 # Minor units per currency (ISO 4217); unknown currencies default to two places.
 _MINOR_UNITS = {"CNY": 2, "USD": 2, "EUR": 2, "HKD": 2, "JPY": 0, "KRW": 0}
@@ -34,7 +37,7 @@ class Money:
             raise ValueError(f"not a decimal amount: {self.amount!r}") from exc
         if not amount.is_finite():
             raise ValueError("Money amounts must be finite")
-        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+        if not _ISO_4217.fullmatch(self.currency):
             raise ValueError(f"not an ISO-4217 currency code: {self.currency!r}")
         object.__setattr__(self, "amount", amount)
 

@@ -42,11 +42,11 @@ class ClassificationPolicy:
 
     def __post_init__(self) -> None:
         expected = 0
-        for band in self.bands:
+        for position, band in enumerate(self.bands):
             if band.min_dpd != expected:
                 raise ValueError(f"policy {self.version}: bands must be contiguous from 0")
             if band.max_dpd is None:
-                if band is not self.bands[-1]:
+                if position != len(self.bands) - 1:
                     raise ValueError(f"policy {self.version}: only the last band may be open")
                 break
             if band.max_dpd < band.min_dpd:
