@@ -29,7 +29,9 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        if isinstance(self.amount, float) or not isinstance(self.amount, (Decimal, int, str)):
+        if isinstance(self.amount, (float, bool)) or not isinstance(
+            self.amount, (Decimal, int, str)
+        ):
             raise TypeError("Money amounts must be Decimal, int or str, never float")
         try:
             amount = Decimal(self.amount)

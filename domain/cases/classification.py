@@ -41,6 +41,8 @@ class ClassificationPolicy:
     max_bucket: int = 7
 
     def __post_init__(self) -> None:
+        if self.bucket_days < 1 or self.max_bucket < 1:
+            raise ValueError(f"policy {self.version}: bucket_days and max_bucket must be >= 1")
         expected = 0
         for position, band in enumerate(self.bands):
             if band.min_dpd != expected:

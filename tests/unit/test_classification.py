@@ -162,3 +162,9 @@ def test_an_open_band_repeated_at_the_end_is_refused() -> None:
     open_band = ClassBand(1, None, C.MILD, "")
     with pytest.raises(ValueError, match="only the last band may be open"):
         ClassificationPolicy("bad-2", (ClassBand(0, 0, C.CURRENT, ""), open_band, open_band))
+
+
+@pytest.mark.parametrize(("bucket_days", "max_bucket"), [(0, 7), (30, 0)])
+def test_bucket_geometry_must_be_positive(bucket_days: int, max_bucket: int) -> None:
+    with pytest.raises(ValueError, match="must be >= 1"):
+        ClassificationPolicy("bad-3", DEFAULT_POLICY.bands, bucket_days, max_bucket)

@@ -230,3 +230,8 @@ def test_total_refuses_other_currencies() -> None:
         total([cny("1.00"), Money(Decimal("1.00"), "USD")], "CNY")
     with pytest.raises(CurrencyMismatch):
         total([cny("1.00")], "USD")
+
+
+def test_booleans_are_not_amounts() -> None:
+    with pytest.raises(TypeError):
+        Money(True, "CNY")  # type: ignore[arg-type]
