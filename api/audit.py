@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,10 +36,14 @@ class RequestInfo:
     operation_type: str | None = None
     document_hash: str | None = None
 
-    def set_document(self, query: str | None, operation_name: str | None, kind: str) -> None:
-        self.operation_name = operation_name
+    def set_document(
+        self, key: bytes, query: str | None, operation_name: str | None, kind: str
+    ) -> None:
+        self.operation_name = (operation_name or "")[:120] or None
         self.operation_type = kind
-        self.document_hash = hashlib.sha256((query or "").encode()).hexdigest()
+        # Keyed, so that a document quoting a confidential value cannot be confirmed by
+        # hashing guesses (the hash of a known template is otherwise easy to brute-force).
+        self.document_hash = hmac.new(key, (query or "").encode(), hashlib.sha256).hexdigest()
 
 
 class RequestAudit:
@@ -59,6 +64,7 @@ class RequestAudit:
         self.actor = actor
         self.enabled = True
         self.outcome = "ALLOWED"
+        self.entries_written = 0
         self.pending: list[AuditRecord] = []
         self._borrower_fields: dict[int, dict[str, bool]] = {}
         self._case_ids: set[int] = set()
@@ -97,8 +103,14 @@ class RequestAudit:
         Mutation requests are recorded by their change or failure entries; they get a read
         entry only if their response carried borrower personal data."""
         personal = bool(self._borrower_fields)
-        if self.info.operation_type == "mutation" and not personal and outcome != "ERROR":
-            return None
+        mutation = self.info.operation_type == "mutation"
+        if (
+            mutation
+            and not personal
+            and outcome != "ERROR"
+            and (self.entries_written or self.pending)
+        ):
+            return None  # the change or failure entries already record this request
         fields: dict[str, bool] = {}
         for seen in self._borrower_fields.values():
             for name, clear in seen.items():
@@ -106,6 +118,8 @@ class RequestAudit:
         action = self._read_action
         if personal and action == "api.read":
             action = "case.read"
+        elif mutation and action == "api.read":
+            action = "api.write"  # a mutation that changed nothing (a no-op or a replay)
         return self.record(
             action,
             outcome,
@@ -169,6 +183,7 @@ class RequestAudit:
                         changes=data,
                     )
                 )
+        self.entries_written += len(records)
         return self.key, records
 
     async def finish(self, outcome: str) -> None:
@@ -182,6 +197,7 @@ class RequestAudit:
         """Appends records in a transaction of their own."""
         if not records:
             return
+        self.entries_written += len(records)
         async with self.sessions() as session:
             await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             await audit.append(session, self.key, records)

@@ -18,9 +18,8 @@ def outcome_of(errors: list[GraphQLError] | None) -> str:
         for e in errors
     ):
         return "ERROR"
-    if codes & {"FORBIDDEN", "UNAUTHENTICATED"}:
-        return "DENIED"
-    return "ALLOWED"
+    # Refusals: no permission, bad arguments, masked filters, invalid documents.
+    return "DENIED"
 
 
 class AuditOperation(SchemaExtension):
@@ -37,13 +36,13 @@ class AuditOperation(SchemaExtension):
                 for d in ctx.graphql_document.definitions
                 if isinstance(d, OperationDefinitionNode) and d.name is not None
             ]
-            info.operation_name = names[0] if len(names) == 1 else None
+            info.operation_name = names[0][:120] if len(names) == 1 else None
         yield
 
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context
         audit = ctx.context.audit
-        audit.info.set_document(ctx.query, ctx.operation_name, "query")
+        audit.info.set_document(audit.key, ctx.query, ctx.operation_name, "invalid")
         yield
         try:
             kind = ctx.operation_type.value

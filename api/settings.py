@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     token_issuer: str = "arrears"
     log_level: str = "INFO"
     reveal_limit_per_hour: int = Field(default=30, gt=0)
+    # Key of the audit chain's HMAC; by default derived from secret_key. Set it apart in
+    # production so that rotating the token key leaves the trail verifiable.
+    audit_secret: str | None = None
     # Recording of read requests; switched off only to measure its cost (refused in production).
     audit_reads: bool = True
 
@@ -66,4 +69,4 @@ class Settings(BaseSettings):
         """Returns the HMAC key of the audit chain (derived from the signing key)."""
         from store.audit import audit_key
 
-        return audit_key(self.signing_key)
+        return audit_key(self.audit_secret or self.signing_key)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store import tables
@@ -189,6 +189,20 @@ async def verify(conn: AsyncConnection, key: bytes) -> tuple[int, list[Break]]:
     checked = 0
     breaks: list[Break] = []
     heads = {r.chain: r for r in (await conn.execute(select(tables.audit_heads))).all()}
+    used = (await conn.execute(select(tables.audit_entries.c.chain).distinct())).scalars().all()
+    for chain in sorted(set(used) | set(heads)):
+        if not 0 <= chain < AUDIT_CHAINS:
+            first = (
+                await conn.execute(
+                    select(func.min(tables.audit_entries.c.id)).where(
+                        tables.audit_entries.c.chain == chain
+                    )
+                )
+            ).scalar()
+            breaks.append(Break(chain, first, 0, "entry outside every chain (inserted)"))
+    for chain in range(AUDIT_CHAINS):
+        if chain not in heads:
+            breaks.append(Break(chain, None, 0, "the chain's head is missing (deleted)"))
     for chain in range(AUDIT_CHAINS):
         expected_seq, prev, last_id = 0, GENESIS, None
         broken: Break | None = None

@@ -88,17 +88,19 @@ def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:
         if not isinstance(data, dict) or data.get("o") != order.value:
             raise InvalidCursor("the cursor belongs to another ordering")
         case_id = data["i"]
-        if not isinstance(case_id, int) or isinstance(case_id, bool):
+        if not isinstance(case_id, int) or isinstance(case_id, bool) or abs(case_id) > 2**63:
             raise InvalidCursor("malformed cursor")
         kind = _ORDERS[order][2]
         raw = data["v"]
         value: Any
         if kind == "int":
-            if not isinstance(raw, int) or isinstance(raw, bool):
+            if not isinstance(raw, int) or isinstance(raw, bool) or abs(raw) > 2**31:
                 raise InvalidCursor("malformed cursor")
             value = raw
         elif kind == "decimal":
             value = Decimal(str(raw))
+            if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+                raise InvalidCursor("malformed cursor")
         elif kind == "date":
             value = date.fromisoformat(str(raw))
         else:

@@ -41,6 +41,8 @@ def _sqlite_begin(connection: Any) -> None:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Returns an async engine for a SQLite (aiosqlite) or PostgreSQL (asyncpg) URL."""
     start_mappers()
+    # Bound values (a searched phone number, say) must never reach an error message or a log.
+    kwargs.setdefault("hide_parameters", True)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:

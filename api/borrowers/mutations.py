@@ -10,7 +10,7 @@ import strawberry
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.common.ids import pk_of
+from api.common.ids import pk_of, to_global_id
 from api.common.types import NotFoundError, UserError, ValidationError
 from api.context import Context
 from api.permissions import needs
@@ -140,7 +140,8 @@ class BorrowerMutation:
                 "borrower.reveal",
                 "ALLOWED" if error is None else "DENIED",
                 resource_type="Borrower",
-                resource_ids=[input.borrower_id],
+                # Only IDs that decode are recorded: the raw input is the caller's to choose.
+                resource_ids=[to_global_id("Borrower", pk)] if pk is not None else [],
                 # Only a reveal that happened is access to the borrower's personal data.
                 borrower_ids=[pk] if error is None and pk is not None else [],
                 fields=[{"name": name, "clear": error is None}],

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from api.cases.types import Case
-from api.common.ids import pk_of
+from api.common.ids import pk_of, to_global_id
 from api.common.types import (
     ConflictError,
     NotFoundError,
@@ -108,7 +108,7 @@ async def _run(
     try:
         pk = _case_pk(data.case_id)
         if data.idempotency_key:
-            replay = await _replay(ctx, action, data.idempotency_key)
+            replay = await _replay(ctx, action, data.idempotency_key, pk)
             if replay is not None:
                 return replay
             assert ctx.viewer.id is not None
@@ -123,7 +123,8 @@ async def _run(
                 action,
                 "DENIED",
                 resource_type="Case",
-                resource_ids=[data.case_id],
+                # Only IDs that decode are recorded: the raw input is the caller's to choose.
+                resource_ids=[to_global_id("Case", pk_or_none)] if pk_or_none else [],
                 case_ids=[pk_or_none] if pk_or_none else [],
                 changes={"refused": error.code},
             )
@@ -131,7 +132,7 @@ async def _run(
         return user_error(error)
 
 
-async def _replay(ctx: Context, action: str, key: str) -> DomainCase | None:
+async def _replay(ctx: Context, action: str, key: str, case_pk: int) -> DomainCase | None:
     """Returns the case a previous request with this key changed, or None if there was none."""
     if len(key) > 128:
         raise IdempotencyKeyRefused(
@@ -143,9 +144,10 @@ async def _replay(ctx: Context, action: str, key: str) -> DomainCase | None:
     if prior is None:
         return None
     operation, case_id = prior
-    if operation != action or case_id is None:
+    if operation != action or case_id != case_pk:
         raise IdempotencyKeyRefused(
-            f"this idempotency key was already used for {operation}", field="idempotencyKey"
+            f"this idempotency key was already used for another {operation}",
+            field="idempotencyKey",
         )
     case = await ctx.cases.load(case_id)
     if case is None:
