@@ -193,6 +193,11 @@ class RequestAudit:
         self.pending = []
         await self.write(*records)
 
+    async def append(self, session: AsyncSession, *records: AuditRecord) -> None:
+        """Appends records inside the caller's transaction."""
+        self.entries_written += len(records)
+        await audit.append(session, self.key, records)
+
     async def write(self, *records: AuditRecord) -> None:
         """Appends records in a transaction of their own."""
         if not records:

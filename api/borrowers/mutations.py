@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.common.ids import pk_of, to_global_id
@@ -74,7 +74,13 @@ RevealConfidentialPayload = Annotated[
 MAX_REASON = 500
 
 
-async def _reveals_in_last_hour(ctx: Context) -> int:
+async def _reveals_in_last_hour(ctx: Context, session: AsyncSession) -> int:
+    """Counts the caller's reveals in the last hour, holding the caller's staff row locked
+    (SQLite: the write lock) until the new entry commits, so that concurrent reveals by one
+    caller are counted one after the other and cannot pass the limit together."""
+    await session.execute(
+        select(tables.staff.c.id).where(tables.staff.c.id == ctx.viewer.id).with_for_update()
+    )
     a = tables.audit_entries.c
     since = ctx.clock.now() - timedelta(hours=1)
     stmt = select(func.count()).where(
@@ -83,10 +89,6 @@ async def _reveals_in_last_hour(ctx: Context) -> int:
         a.outcome == "ALLOWED",
         a.at >= since,
     )
-    return await ctx.read(lambda session: _count(session, stmt))
-
-
-async def _count(session: AsyncSession, stmt: Select[int]) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -127,16 +129,18 @@ class BorrowerMutation:
                 message=f"the reason is longer than {MAX_REASON} characters",
                 field="reasonText",
             )
-        elif await _reveals_in_last_hour(ctx) >= ctx.settings.reveal_limit_per_hour:
-            error = RateLimitedError(
-                code="RATE_LIMITED",
-                message=f"at most {ctx.settings.reveal_limit_per_hour} reveals an hour",
-                field=None,
-                retry_after_seconds=3600,
-            )
         await ctx.release()
-        await ctx.audit.write(
-            ctx.audit.record(
+        async with ctx.sessions() as session:
+            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            limit = ctx.settings.reveal_limit_per_hour
+            if error is None and await _reveals_in_last_hour(ctx, session) >= limit:
+                error = RateLimitedError(
+                    code="RATE_LIMITED",
+                    message=f"at most {limit} reveals an hour",
+                    field=None,
+                    retry_after_seconds=3600,
+                )
+            record = ctx.audit.record(
                 "borrower.reveal",
                 "ALLOWED" if error is None else "DENIED",
                 resource_type="Borrower",
@@ -149,7 +153,8 @@ class BorrowerMutation:
                 reason_text=reason_text[:MAX_REASON],
                 changes=None if error is None else {"refused": error.code},
             )
-        )
+            await ctx.audit.append(session, record)
+            await session.commit()
         if error is not None:
             return error
         assert borrower is not None

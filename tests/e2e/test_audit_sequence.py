@@ -167,9 +167,10 @@ async def test_the_auditor_sees_exactly_what_happened(world: tuple[Gql, AsyncEng
     )
     assert reveal_entry["borrowerIds"] == [borrower_gid]
     assert read_entry["operationName"] == "Worklist"
-    assert read_entry["documentHash"] == hmac.new(
-        gql.settings.audit_key, READ.encode(), hashlib.sha256
-    ).hexdigest()
+    assert (
+        read_entry["documentHash"]
+        == hmac.new(gql.settings.audit_key, READ.encode(), hashlib.sha256).hexdigest()
+    )
     assert read_entry["fields"] == [
         {"name": "national_id", "clear": False},
         {"name": "phone", "clear": False},
