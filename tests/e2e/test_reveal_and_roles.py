@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,11 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
-from api.auth import mint_token
 from api.common.ids import to_global_id
 from api.settings import Settings
 from store import tables
-from tests.conftest import TEST_SECRET
 from tests.helpers import Gql
 
 c, s, b = tables.cases.c, tables.staff.c, tables.borrowers.c
@@ -290,73 +282,4 @@ async def test_only_admins_change_roles(gql: Gql, actor: str) -> None:
     assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def two_servers(engine: object, database_url: str) -> Iterator[list[str]]:
-    env = {**os.environ, "ARREARS_DATABASE_URL": database_url, "ARREARS_SECRET_KEY": TEST_SECRET}
-    processes, bases = [], []
-    for _ in range(2):
-        port = _free_port()
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        bases.append(f"http://127.0.0.1:{port}")
-    try:
-        for base in bases:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-        yield bases
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _post(base: str, login: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    settings = Settings(secret_key=TEST_SECRET)
-    response = httpx.post(
-        f"{base}/graphql",
-        json={"query": query, "variables": variables or {}},
-        headers={"Authorization": f"Bearer {mint_token(settings, login)}"},
-        timeout=10,
-    )
-    return response.json()["data"]
-
-
-def test_a_role_change_in_one_process_takes_effect_in_another(two_servers: list[str]) -> None:
-    first, second = two_servers
-
-    def permissions(base: str) -> list[str]:
-        return list(_post(base, "collector2", PERMISSIONS)["viewer"]["permissions"])
-
-    assert "case:assign" not in permissions(second)
-    grant = {"input": {"login": "collector2", "role": "team_lead"}, "grant": True}
-    try:
-        assert _post(first, "admin", ROLE, grant)["grantRole"]["__typename"] == "RoleChangeSuccess"
-        deadline = time.monotonic() + 5
-        while "case:assign" not in permissions(second):
-            assert time.monotonic() < deadline, "the other process never saw the grant"
-            time.sleep(0.2)
-    finally:
-        _post(second, "admin", ROLE, {**grant, "grant": False})
-    deadline = time.monotonic() + 5
-    while "case:assign" in permissions(first):
-        assert time.monotonic() < deadline, "the first process never saw the revocation"
-        time.sleep(0.2)
+# The two-process check of role changes lives in test_roles.py.
