@@ -99,7 +99,7 @@ async def _seed(url: str, cases: int, seed: int, only_if_empty: bool) -> int:
         await engine.dispose()
 
 
-def _print_logins(url: str) -> None:
+def _print_logins() -> None:
     from store.demo import DEMO_LOGINS
 
     typer.echo("Demo logins (get a token with `arrears token LOGIN`):")
@@ -129,7 +129,7 @@ def serve(
         typer.echo(
             f"Demo data: {'seeded ' + str(seeded) + ' cases' if seeded else 'already present'}"
         )
-        _print_logins(settings.database_url)
+        _print_logins()
         typer.echo(f"GraphQL: http://{host}:{port}/graphql")
     from api.logging import configure_logging
 
@@ -161,7 +161,7 @@ def demo_command(
     settings = _settings()
     seeded = _run(lambda: _seed(settings.database_url, cases, seed, only_if_empty=False))
     typer.echo(f"seeded {seeded} demo cases")
-    _print_logins(settings.database_url)
+    _print_logins()
 
 
 @app.command()

@@ -29,10 +29,6 @@ class Forbidden(ApiError):
     code = "FORBIDDEN"
 
 
-class Unauthenticated(ApiError):
-    code = "UNAUTHENTICATED"
-
-
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:

@@ -45,10 +45,6 @@ class Authorizer:
         await enforcer.load_policy()
         return cls(enforcer)
 
-    async def reload(self) -> None:
-        """Reloads the stored policy (after a policy change)."""
-        await self.enforcer.load_policy()
-
     def allows(self, roles: Iterable[str], permission: str) -> bool:
         """Returns whether any of the roles is granted the permission (deny by default)."""
         resource, action = parse_permission(permission)

@@ -11,11 +11,6 @@ from domain.borrowers.model import Borrower
 FULL_MASK = "****"
 
 
-def mask_full(_value: str) -> str:
-    """Hides the whole value."""
-    return FULL_MASK
-
-
 def mask_partial(value: str, prefix: int, suffix: int) -> str:
     """Keeps ``prefix`` leading and ``suffix`` trailing characters: 18612344530 → 186****4530."""
     if len(value) <= prefix + suffix:
@@ -34,15 +29,6 @@ def mask_email(value: str) -> str:
 def mask_area(city: str, district: str) -> str:
     """Reduces an address to its city and district."""
     return f"{city}{district}****"
-
-
-def mask_national_id(value: str) -> str:
-    """Keeps the region prefix and the check digits: 110105********123X → 110***********123X."""
-    return mask_partial(value, 3, 4)
-
-
-def mask_phone(value: str) -> str:
-    return mask_partial(value, 3, 4)
 
 
 # ---- Rules as data: how each role sees each confidential field -------------------------------

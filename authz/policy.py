@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CONFIDENTIAL = ("national_id", "phone", "email", "address", "employer", "income")
+from domain.borrowers.model import CONFIDENTIAL_FIELDS
 
 _READ = [("case", "read"), ("staff", "read"), ("agency", "read")]
 _MANAGE = [("case", "assign"), ("case", "place"), ("case", "recall")]
@@ -17,7 +17,7 @@ DEFAULT_POLICY: dict[str, list[tuple[str, str]]] = {
     "manager": [*_READ, *_MANAGE, *_reveal("phone", "email", "address", "national_id")],
     "team_lead": [*_READ, ("case", "assign"), *_reveal("phone", "email")],
     "collector": [*_READ, *_reveal("phone", "email")],
-    "legal": [*_READ, *_reveal(*CONFIDENTIAL)],
+    "legal": [*_READ, *_reveal(*CONFIDENTIAL_FIELDS)],
     "auditor": [*_READ, ("audit", "read")],
     "agency_manager": [*_READ, *_reveal("phone")],
     "agency_agent": [*_READ, *_reveal("phone")],
