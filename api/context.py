@@ -39,9 +39,11 @@ class Context:
     _decisions: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.scope: Scope = scope_for(self.viewer)
+        self.scope: Scope = scope_for(self.viewer, self.clock.now())
         self.cases = self._loader(loaders.cases_by_id, self.scope.case)
         self.borrowers = self._loader(loaders.borrowers_by_id, self.scope.borrower)
+        # Whether a borrower is in legal proceedings, for masking (see api.cases.types).
+        self.legal_borrowers = self._loader(loaders.borrowers_in_legal_stage, self.scope.case)
         self.debts = self._loader(loaders.debts_by_id, self.scope.debt)
         self.debts_of_case = self._loader(loaders.debts_by_case_id, self.scope.debt)
         self.instalments = self._loader(loaders.instalments_by_debt_id, self.scope.debt)

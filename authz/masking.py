@@ -44,7 +44,8 @@ class Mask(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """How a field is shown; ``legal_stage_only`` grants the rule only through a legal case."""
+    """How a field is shown; ``legal_stage_only`` grants the rule only while the borrower is in
+    legal proceedings (one of their cases the viewer sees is in stage LEGAL)."""
 
     mask: Mask
     prefix: int = 0
@@ -69,6 +70,13 @@ DEFAULT_RULES: dict[str, Rule] = {
 ROLE_RULES: dict[str, dict[str, Rule]] = {
     "legal": {name: Rule(Mask.NONE, legal_stage_only=True) for name in DEFAULT_RULES},
 }
+
+
+def depends_on_legal_stage(roles: Iterable[str]) -> bool:
+    """Returns whether any of the roles sees some field differently in legal proceedings."""
+    return any(
+        rule.legal_stage_only for role in roles for rule in ROLE_RULES.get(role, {}).values()
+    )
 
 
 def rule_for(roles: Iterable[str], field_name: str, legal_stage: bool) -> Rule:
@@ -102,7 +110,8 @@ class MaskedBorrower:
 
 
 def mask_borrower(borrower: Borrower, roles: Iterable[str], legal_stage: bool) -> MaskedBorrower:
-    """Returns every confidential field of a borrower, masked as the roles' rules say."""
+    """Returns every confidential field of a borrower, masked as the roles' rules say
+    (``legal_stage``: the borrower is in legal proceedings, as ``Rule`` says)."""
     held = list(roles)
     values: dict[str, str] = {}
     clear: set[str] = set()

@@ -1,16 +1,20 @@
 """Row scopes compiled into SQL: what each role may see, as WHERE clauses (never a Python filter).
 
-A viewer sees the union of what their roles see. A role not listed here sees nothing.
+A viewer sees the union of what their roles see. A role not listed here sees nothing. Agency
+roles see only through an active agency, and cases only while their placement is current, so
+scopes depend on the instant of the request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
 from domain.staff.model import Staff
 from store import tables
+from store.case_queries import current_placement_clause
 
 _ALL_CASES = frozenset({"admin", "manager", "auditor"})
 _AGENCY_ROLES = frozenset({"agency_manager", "agency_agent"})
@@ -36,8 +40,15 @@ def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
 
-def case_clause(viewer: Staff) -> ColumnElement[bool]:
-    """Returns the WHERE clause over ``cases`` for the cases the viewer may see."""
+def _own_active_agency(viewer: Staff) -> Select[tuple[int]]:
+    """Returns a subquery of the viewer's agency id, empty unless that agency is active."""
+    a = tables.agencies.c
+    # Never correlated: the agencies scope itself filters ``agencies``.
+    return select(a.id).where(a.id == viewer.agency_id, a.active.is_(True)).correlate(None)
+
+
+def case_clause(viewer: Staff, now: datetime) -> ColumnElement[bool]:
+    """Returns the WHERE clause over ``cases`` for the cases the viewer may see at ``now``."""
     roles = set(viewer.roles)
     if roles & _ALL_CASES:
         return true()
@@ -48,15 +59,20 @@ def case_clause(viewer: Staff) -> ColumnElement[bool]:
         team = select(tables.staff.c.id).where(tables.staff.c.team == viewer.team)
         clauses.append(cases.assignee_id.in_(team))
     if roles & _AGENCY_ROLES and viewer.agency_id is not None:
-        clauses.append(cases.agency_id == viewer.agency_id)
+        clauses.append(
+            and_(
+                cases.agency_id.in_(_own_active_agency(viewer)),
+                current_placement_clause(now),
+            )
+        )
     if "legal" in roles:
         clauses.append(cases.stage == "LEGAL")
     return _any(clauses)
 
 
-def scope_for(viewer: Staff) -> Scope:
-    """Returns every row scope of the viewer."""
-    case = case_clause(viewer)
+def scope_for(viewer: Staff, now: datetime) -> Scope:
+    """Returns every row scope of the viewer at ``now`` (the request's instant)."""
+    case = case_clause(viewer, now)
     roles = set(viewer.roles)
     if case is true():
         borrower: ColumnElement[bool] = true()
@@ -71,8 +87,9 @@ def scope_for(viewer: Staff) -> Scope:
         staff_clauses.append(true())
         agency_clauses.append(true())
     elif roles & _AGENCY_ROLES and viewer.agency_id is not None:
-        staff_clauses.append(tables.staff.c.agency_id == viewer.agency_id)
-        agency_clauses.append(tables.agencies.c.id == viewer.agency_id)
+        own = _own_active_agency(viewer)
+        staff_clauses.append(tables.staff.c.agency_id.in_(own))
+        agency_clauses.append(tables.agencies.c.id.in_(own))
     return Scope(case, borrower, debt, _any(staff_clauses), _any(agency_clauses))
 
 

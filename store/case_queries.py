@@ -6,9 +6,10 @@ import base64
 import binascii
 import enum
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,7 +17,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.cases.model import Case
+from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
 from store import tables
+from store.keys import is_amount, is_int, is_row_id
 
 c = tables.cases.c
 
@@ -41,6 +44,26 @@ _ORDERS: dict[CaseOrder, tuple[Any, bool, str]] = {
     CaseOrder.OPENED_ON_ASC: (c.opened_on, False, "date"),
     CaseOrder.REFERENCE_ASC: (c.reference, False, "str"),
 }
+
+
+def current_placement_clause(now: datetime) -> ColumnElement[bool]:
+    """Returns the WHERE clause over ``cases`` for placements current at ``now``: the SQL twin
+    of ``domain.agencies.placement.placement_is_current`` (end date inclusive, none is not)."""
+    # Each portfolio compares against its own local date. Portfolios whose local date is the
+    # default zone's share one comparison; while every zone agrees, that is the only one.
+    default = local_date(DEFAULT_TIME_ZONE, now)
+    others: dict[date, list[str]] = defaultdict(list)
+    for portfolio, zone in sorted(TIME_ZONES.items()):
+        today = local_date(zone, now)
+        if today != default:
+            others[today].append(portfolio)
+    if not others:
+        return c.placement_ends_on >= default
+    apart = [p for portfolios in others.values() for p in portfolios]
+    return or_(
+        *(and_(c.portfolio.in_(ps), c.placement_ends_on >= today) for today, ps in others.items()),
+        and_(c.portfolio.not_in(apart), c.placement_ends_on >= default),
+    )
 
 
 class InvalidCursor(ValueError):
@@ -80,6 +103,22 @@ def encode_cursor(case: Case, order: CaseOrder) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_REFERENCE_LENGTH = 32  # cases.reference is VARCHAR(32)
+
+
+def _fits(kind: str, raw: object) -> bool:
+    """Whether a cursor's sort value is one the sort column can hold."""
+    if kind == "int":
+        return is_int(raw)
+    if not isinstance(raw, str):
+        return False
+    if kind == "decimal":
+        return is_amount(Decimal(raw))
+    if kind == "date":
+        return len(raw) == 10 and date.fromisoformat(raw).isoformat() == raw
+    return len(raw) <= _REFERENCE_LENGTH and "\x00" not in raw
+
+
 def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:
     """Returns the keyset a cursor encodes, or raises InvalidCursor."""
     try:
@@ -88,27 +127,22 @@ def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:
         if not isinstance(data, dict) or data.get("o") != order.value:
             raise InvalidCursor("the cursor belongs to another ordering")
         case_id = data["i"]
-        if not isinstance(case_id, int) or isinstance(case_id, bool) or abs(case_id) > 2**63:
-            raise InvalidCursor("malformed cursor")
         kind = _ORDERS[order][2]
         raw = data["v"]
+        # Only values the columns can hold: anything else would fail in the driver, not here.
+        if not is_row_id(case_id) or not _fits(kind, raw):
+            raise InvalidCursor("malformed cursor")
         value: Any
-        if kind == "int":
-            if not isinstance(raw, int) or isinstance(raw, bool) or abs(raw) > 2**31:
-                raise InvalidCursor("malformed cursor")
-            value = raw
-        elif kind == "decimal":
-            value = Decimal(str(raw))
-            if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-                raise InvalidCursor("malformed cursor")
+        if kind == "decimal":
+            value = Decimal(raw)
         elif kind == "date":
-            value = date.fromisoformat(str(raw))
+            value = date.fromisoformat(raw)
         else:
-            value = str(raw)
+            value = raw
         return Keyset(value, case_id)
     except InvalidCursor:
         raise
-    except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error):
+    except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error, RecursionError):
         raise InvalidCursor("malformed cursor") from None
 
 

@@ -48,6 +48,21 @@ async def borrowers_by_id(
     return await by_ids(session, Borrower, tables.borrowers, ids, scope)
 
 
+async def borrowers_in_legal_stage(
+    session: AsyncSession, borrower_ids: Sequence[int], scope: ColumnElement[bool] | None = None
+) -> list[bool]:
+    """Returns, per borrower, whether one of their cases the scope lets through is in stage
+    LEGAL (one statement per batch)."""
+    c = tables.cases.c
+    stmt = (
+        select(c.borrower_id).distinct().where(c.borrower_id.in_(borrower_ids), c.stage == "LEGAL")
+    )
+    if scope is not None:
+        stmt = stmt.where(scope)
+    legal = set((await session.execute(stmt)).scalars())
+    return [i in legal for i in borrower_ids]
+
+
 async def staff_by_id(
     session: AsyncSession, ids: Sequence[int], scope: ColumnElement[bool] | None = None
 ) -> list[Staff | None]:

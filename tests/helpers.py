@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy import ColumnElement, and_, select
 
 from api.auth import mint_token
 from api.settings import Settings
+from store import tables
 
 
 class Gql:
@@ -53,6 +57,22 @@ class Gql:
         assert body.get("errors"), f"expected errors, got {body}"
         errors: list[dict[str, Any]] = body["errors"]
         return errors
+
+
+def portfolio_today() -> date:
+    """Today in the demo portfolio's time zone (Asia/Shanghai), as agency placements count it."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def agency_cases_rule(agency_id: Any) -> ColumnElement[bool]:
+    """The agency scope in plain SQL, independently of authz/: cases placed with the agency
+    while it is active and until the placement's end date (inclusive), portfolio-local."""
+    c, a = tables.cases.c, tables.agencies.c
+    return and_(
+        c.agency_id == agency_id,
+        c.agency_id.in_(select(a.id).where(a.active.is_(True))),
+        c.placement_ends_on >= portfolio_today(),
+    )
 
 
 def assert_forbidden(errors: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ import strawberry
 
 from api.common.ids import to_global_id
 from api.common.types import Money, Node, PageInfo
-from authz.masking import MaskedBorrower, mask_borrower
+from authz.masking import MaskedBorrower, depends_on_legal_stage, mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
 from domain.cases.classification import Classification as DomainClassification
 from domain.cases.model import Case as DomainCase
@@ -25,6 +25,7 @@ from domain.money import Money as DomainMoney
 from store.case_queries import CaseFilterSpec
 
 if TYPE_CHECKING:
+    from api.context import Context
     from api.staff.types import Agency, Staff
 
 # Domain enums registered once as GraphQL enums; fields are annotated with the domain types.
@@ -86,9 +87,9 @@ class Borrower(Node):
 
     @classmethod
     def from_domain(
-        cls, borrower: DomainBorrower, roles: Iterable[str], legal_stage: bool = False
+        cls, borrower: DomainBorrower, roles: Iterable[str], *, legal_stage: bool
     ) -> Borrower:
-        """The only constructor: every confidential value passes through ``mask_borrower``."""
+        """The only constructor, through ``mask_borrower``; resolvers call ``borrower_view``."""
         assert borrower.id is not None
         return cls(
             id=strawberry.ID(to_global_id("Borrower", borrower.id)),
@@ -97,6 +98,19 @@ class Borrower(Node):
             _pk=borrower.id,
             _masked=mask_borrower(borrower, roles, legal_stage),
         )
+
+
+async def borrower_view(ctx: Context, borrower_id: int) -> Borrower | None:
+    """Returns a borrower as the viewer may see them (None out of scope): the one decision on
+    their masking, used by every path that shows a borrower."""
+    borrower = await ctx.borrowers.load(borrower_id)
+    if borrower is None:
+        return None
+    roles = ctx.viewer.roles
+    # In legal proceedings: one of their cases the viewer sees is LEGAL (asked only of roles
+    # whose rules depend on it, in one statement per batch).
+    legal = depends_on_legal_stage(roles) and await ctx.legal_borrowers.load(borrower_id)
+    return Borrower.from_domain(borrower, roles, legal_stage=legal)
 
 
 @strawberry.type(description="One scheduled payment of a debt.")
@@ -188,9 +202,9 @@ class Case(Node):
 
     @strawberry.field
     async def borrower(self, info: strawberry.Info) -> Borrower:
-        borrower = await info.context.borrowers.load(self._borrower_id)
-        legal = self.stage == DomainCaseStage.LEGAL
-        return Borrower.from_domain(borrower, info.context.viewer.roles, legal_stage=legal)
+        borrower = await borrower_view(info.context, self._borrower_id)
+        assert borrower is not None  # the borrower scope holds the borrower of every case in it
+        return borrower
 
     @strawberry.field
     async def debts(self, info: strawberry.Info) -> list[Debt]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.cases.types import Borrower, Case, Debt
+from api.cases.types import Case, Debt, borrower_view
 from api.common.ids import InvalidGlobalId, from_global_id
 from api.common.types import Node
 from api.permissions import needs
@@ -35,8 +35,7 @@ class CommonQuery:
             ctx.audit.saw_cases([pk])
             return Case.from_domain(case)
         if type_name == "Borrower":
-            borrower = await ctx.borrowers.load(pk)
-            return Borrower.from_domain(borrower, ctx.viewer.roles) if borrower else None
+            return await borrower_view(ctx, pk)
         if type_name == "Debt":
             debt = await ctx.debts.load(pk)
             return Debt.from_domain(debt) if debt else None

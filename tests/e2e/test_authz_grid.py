@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.common.ids import to_global_id
 from store import tables
-from tests.helpers import Gql
+from tests.helpers import Gql, agency_cases_rule
 
 c, s = tables.cases.c, tables.staff.c
 
@@ -44,7 +44,7 @@ async def pick(engine: AsyncEngine, login: str, inside: bool) -> tuple[int, int]
         elif "legal" in me.roles:
             rule = c.stage == "LEGAL"
         else:
-            rule = c.agency_id == me.agency_id
+            rule = agency_cases_rule(me.agency_id)
         where = rule if inside else ~rule
         row = (
             await conn.execute(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.common.ids import to_global_id
 from store import tables
-from tests.helpers import Gql
+from tests.helpers import Gql, agency_cases_rule
 
 c, s, a, b, d = (
     tables.cases.c,
@@ -119,7 +119,7 @@ async def case_rule(engine: AsyncEngine, login: str) -> ColumnElement[bool]:
     if role.cases == "legal":
         return c.stage == "LEGAL"
     agency_id = select(a.id).where(a.name == role.agency).scalar_subquery()
-    return c.agency_id == agency_id
+    return agency_cases_rule(agency_id)
 
 
 async def in_scope_cases(engine: AsyncEngine, login: str) -> Any:
@@ -131,13 +131,20 @@ def staff_rule(login: str) -> ColumnElement[bool]:
     role = ROLES[login]
     if role.internal:
         return true()
-    agency_id = select(a.id).where(a.name == role.agency).scalar_subquery()
+    agency_id = select(a.id).where(a.name == role.agency, a.active.is_(True)).scalar_subquery()
     return s.agency_id == agency_id
 
 
 def agency_rule(login: str) -> ColumnElement[bool]:
     role = ROLES[login]
-    return true() if role.internal else a.name == role.agency
+    return true() if role.internal else (a.name == role.agency) & a.active.is_(True)
+
+
+async def in_legal_proceedings(engine: AsyncEngine, borrower_id: int) -> bool:
+    """Whether one of the borrower's cases is in stage LEGAL."""
+    stmt = select(c.id).where(c.borrower_id == borrower_id, c.stage == "LEGAL")
+    async with engine.connect() as conn:
+        return (await conn.execute(stmt.limit(1))).first() is not None
 
 
 # ---- Picking objects -------------------------------------------------------------------------
@@ -426,7 +433,7 @@ async def case_cell(gql: Gql, engine: AsyncEngine, login: str, role: Role, insid
         assert data["r"] is None
         return
     borrower = await first_row(engine, select(tables.borrowers).where(b.id == row.borrower_id))
-    clear = role.clear_through_legal_cases and row.stage == "LEGAL"
+    clear = role.clear_through_legal_cases and await in_legal_proceedings(engine, row.borrower_id)
     assignee = None
     if row.assignee_id is not None:
         staff = await first_row(engine, select(tables.staff).where(s.id == row.assignee_id))
@@ -462,8 +469,14 @@ async def node_cell(
         expected = {"reference": row.reference}
     elif type_name == "Borrower":
         row = await pick_borrower(engine, login, inside)
-        # node(id:) is never "through a legal case": masked for every role, legal included.
-        expected = {"phone": masked(row.phone), "nationalId": masked(row.national_id)}
+        # The same rule as through a case: clear for legal while in legal proceedings.
+        clear = ROLES[login].clear_through_legal_cases and await in_legal_proceedings(
+            engine, row.id
+        )
+        expected = {
+            "phone": row.phone if clear else masked(row.phone),
+            "nationalId": row.national_id if clear else masked(row.national_id),
+        }
     elif type_name == "Debt":
         row = await pick_debt(engine, login, inside)
         expected = {"accountNumber": row.account_number}

@@ -4,8 +4,8 @@ For every demo login the test walks every page of ``cases`` selecting every fiel
 Borrower, Debt (with instalments), Staff and Agency, then fetches ``node(id:)`` for every
 Borrower, Debt, Staff and Agency id it saw, plus ``viewer``. Every borrower's national ID,
 phone, address and e-mail are loaded in clear from the database, and none may appear anywhere
-in the responses, except that ``legal1`` sees them in clear at ``cases…borrower`` of a
-LEGAL-stage case (and only there).
+in the responses, except that ``legal1`` sees a borrower in legal proceedings (one of their cases
+in stage LEGAL) in clear, at ``cases…borrower`` and ``node(id:)`` alike (and only there).
 
 Guessed global IDs: a collector and an agency agent enumerate ids 1..N of every type in
 aliased ``node(id:)`` fields, and get exactly the objects of their scope and null for the rest.
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.common.ids import to_global_id
 from store import tables
-from tests.helpers import Gql
+from tests.helpers import Gql, agency_cases_rule
 
 c, s, a, b, d = (
     tables.cases.c,
@@ -162,9 +162,10 @@ async def test_no_clear_personal_data_reaches_the_role(
                     seen["Staff" if "login" in holder else "Agency"].add(holder["id"])
             if node["assignee"] is not None and node["assignee"]["agency"] is not None:
                 seen["Agency"].add(node["assignee"]["agency"]["id"])
-            row, _legal = clear[pk_of(borrower["id"])]
-            if login == "legal1" and node["stage"] == "LEGAL":
-                # The one place a clear value may appear: legal, through a legal-stage case.
+            row, legal = clear[pk_of(borrower["id"])]
+            if login == "legal1" and legal:
+                # The one place a clear value may appear: legal, for a borrower in legal
+                # proceedings (legal1 sees only legal-stage cases).
                 for name in CONFIDENTIAL:
                     assert borrower[name] == getattr(row, COLUMN[name]), (name, borrower)
                     borrower[name] = "<clear, allowed>"
@@ -177,11 +178,18 @@ async def test_no_clear_personal_data_reaches_the_role(
     node_responses = []
     for type_name, ids in seen.items():
         node_responses += await node_batches(gql, login, type_name, sorted(ids))
+    node_clear_seen = 0
     for response in node_responses:
         for node in response.values():
             if node["__typename"] == "Borrower":
-                # node(id:) of a borrower is always masked, even for legal1.
-                row, _legal = clear[pk_of(node["id"])]
+                # node(id:) of a borrower shows what cases…borrower shows.
+                row, legal = clear[pk_of(node["id"])]
+                if login == "legal1" and legal:
+                    for name in CONFIDENTIAL:
+                        assert node[name] == getattr(row, COLUMN[name]), (name, node)
+                        node[name] = "<clear, allowed>"
+                    node_clear_seen += 1
+                    continue
                 shown = {k: node[k] for k in (*CONFIDENTIAL, "employer", "income")}
                 assert shown == expected_masks(row), (login, node["id"])
     viewer = await gql(login, VIEWER)
@@ -196,8 +204,9 @@ async def test_no_clear_personal_data_reaches_the_role(
     if login == "legal1":
         assert legal_clear_seen > 0, "legal1 should see some borrowers in clear"
         assert legal_clear_seen == sum(1 for _row, legal in clear.values() if legal)
+        assert node_clear_seen == len(seen["Borrower"])
     else:
-        assert legal_clear_seen == 0
+        assert legal_clear_seen == node_clear_seen == 0
 
 
 # ---- Guessed global IDs ------------------------------------------------------------------------
@@ -212,14 +221,15 @@ async def visible_ids(engine: AsyncEngine, login: str) -> dict[str, set[int]]:
             rule = c.assignee_id == me.id
         else:
             assert set(me.roles) <= {"agency_agent", "agency_manager"}
-            rule = c.agency_id == me.agency_id
+            rule = agency_cases_rule(me.agency_id)
         cases = set((await conn.execute(select(c.id).where(rule))).scalars())
         borrower_ids = set(
             (await conn.execute(select(c.borrower_id).where(c.id.in_(cases)))).scalars()
         )
         debt_ids = set((await conn.execute(select(d.id).where(d.case_id.in_(cases)))).scalars())
-        staff_rule = true() if me.agency_id is None else s.agency_id == me.agency_id
-        agency_rule = true() if me.agency_id is None else a.id == me.agency_id
+        own = select(a.id).where(a.id == me.agency_id, a.active.is_(True))
+        staff_rule = true() if me.agency_id is None else s.agency_id.in_(own)
+        agency_rule = true() if me.agency_id is None else a.id.in_(own)
         staff_ids = set((await conn.execute(select(s.id).where(staff_rule))).scalars())
         agency_ids = set((await conn.execute(select(a.id).where(agency_rule))).scalars())
     return {
