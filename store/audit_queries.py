@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store import tables
+from store.keys import is_row_id
 
 a = tables.audit_entries.c
 
@@ -72,11 +73,13 @@ def decode_cursor(cursor: str) -> int:
     """Returns the entry id a cursor points after, or raises ValueError."""
     try:
         kind, _, raw = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "audit":
-            raise ValueError
-        return int(raw)
+        entry_id = int(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValueError("malformed cursor") from None
+    # Only ids a row can have, spelled as issued: out of range would fail in the driver.
+    if kind != "audit" or raw != str(entry_id) or not is_row_id(entry_id):
+        raise ValueError("malformed cursor")
+    return entry_id
 
 
 def _dialect(session: AsyncSession) -> str:

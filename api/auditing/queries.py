@@ -9,6 +9,7 @@ import strawberry
 from api.auditing.types import AuditEntry, AuditEntryConnection, AuditEntryEdge, AuditOutcome
 from api.cases.queries import page_size
 from api.common.ids import pk_of
+from api.common.inputs import check_text, utc_instant
 from api.common.types import PageInfo
 from api.errors import BadUserInput
 from api.permissions import needs
@@ -28,12 +29,12 @@ class AuditFilter:
     until: datetime | None = strawberry.field(default=None, description="Exclusive.")
 
     def to_spec(self) -> AuditFilterSpec:
-        borrower = _pk(self.borrower_id, "Borrower", "borrowerId")
-        case = _pk(self.case_id, "Case", "caseId")
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None:
-                raise BadUserInput(f"filter.{name} needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+        """Returns the store's filter, or raises BadUserInput for arguments no row can match."""
+        borrower = _pk(self.borrower_id, "Borrower", "filter.borrowerId")
+        case = _pk(self.case_id, "Case", "filter.caseId")
+        check_text("filter.actorLogin", self.actor_login)
+        check_text("filter.action", self.action)
+        check_text("filter.resourceId", self.resource_id)
         return AuditFilterSpec(
             actor_login=self.actor_login,
             action=self.action,
@@ -41,8 +42,8 @@ class AuditFilter:
             resource_id=self.resource_id,
             borrower_id=borrower,
             case_id=case,
-            since=self.since,
-            until=self.until,
+            since=utc_instant("filter.since", self.since),
+            until=utc_instant("filter.until", self.until),
         )
 
 
@@ -51,7 +52,7 @@ def _pk(global_id: strawberry.ID | None, type_name: str, name: str) -> int | Non
         return None
     pk = pk_of(global_id, type_name)
     if pk is None:
-        raise BadUserInput(f"filter.{name} is not a {type_name} ID")
+        raise BadUserInput(f"{name} is not a {type_name} ID")
     return pk
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, select
 
 from api.cases.types import Case, CaseConnection, CaseEdge, CaseStage, CaseStatus, Classification
 from api.common.ids import pk_of
+from api.common.inputs import check_text
 from api.common.types import PageInfo
 from api.errors import BadUserInput, MaskedField
 from api.permissions import needs
@@ -57,9 +58,11 @@ class CaseFilter:
             if not rule.clear:
                 raise MaskedField(f"filter on {name} refused: you see it masked")
             confidential[name] = (value, rule.legal_stage_only)
-        for name in ("min_days_past_due", "max_days_past_due"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
+        for name, days in (
+            ("minDaysPastDue", self.min_days_past_due),
+            ("maxDaysPastDue", self.max_days_past_due),
+        ):
+            if days is not None and days < 0:
                 raise BadUserInput(f"filter.{name} must not be negative")
         if (
             self.min_days_past_due is not None
@@ -67,6 +70,14 @@ class CaseFilter:
             and self.min_days_past_due > self.max_days_past_due
         ):
             raise BadUserInput("filter.minDaysPastDue is greater than filter.maxDaysPastDue")
+        for name, text in (
+            ("filter.assigneeLogin", self.assignee_login),
+            ("filter.agencyName", self.agency_name),
+            ("filter.search", self.search),
+            ("filter.borrowerNationalId", self.borrower_national_id),
+            ("filter.borrowerPhone", self.borrower_phone),
+        ):
+            check_text(name, text)
         search = (self.search or "").strip()
         if len(search) > 100:
             raise BadUserInput("filter.search is longer than 100 characters")

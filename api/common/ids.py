@@ -1,9 +1,13 @@
-"""Relay global IDs: base64 of ``Type:id``, opaque to clients."""
+"""Relay global IDs: base64 of ``Type:id``, opaque to clients. This is the one place they are
+decoded: an ID whose number no row can have (not a positive 32-bit integer) decodes to nothing,
+so it never reaches the database."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+
+from store.keys import is_row_id
 
 NODE_TYPES = ("Case", "Borrower", "Debt", "Staff", "Agency")
 
@@ -25,7 +29,7 @@ def from_global_id(global_id: str) -> tuple[str, int]:
         pk = int(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidGlobalId("not a valid ID") from None
-    if type_name not in NODE_TYPES or pk <= 0 or raw != str(pk):
+    if type_name not in NODE_TYPES or raw != str(pk) or not is_row_id(pk):
         raise InvalidGlobalId("not a valid ID")
     return type_name, pk
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.app import create_app
 from api.settings import Settings
 from tests.helpers import Gql
+
+LAST = Path(__file__).with_name("test_logs.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs test_logs.py after every other test: it searches what the whole run logged."""
+    items.sort(key=lambda item: item.path == LAST)
 
 
 @pytest.fixture(scope="session")

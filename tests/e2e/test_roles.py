@@ -21,8 +21,9 @@ from api.auth import mint_token
 from api.common.ids import to_global_id
 from api.settings import Settings
 from store import tables
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
 from tests.helpers import Gql
+from tests.logcapture import server_log
 
 s, audit = tables.staff.c, tables.audit_entries.c
 
@@ -261,7 +262,12 @@ def two_servers(
     engine: object, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[str]]:
     """Servers A and B: `python -m api.cli serve` on loopback, same database and key."""
-    env = {**os.environ, "ARREARS_DATABASE_URL": database_url, "ARREARS_SECRET_KEY": TEST_SECRET}
+    env = {
+        **os.environ,
+        "ARREARS_DATABASE_URL": database_url,
+        "ARREARS_SECRET_KEY": TEST_SECRET,
+        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
+    }
     env.pop("ARREARS_ENV", None)
     logs_dir = tmp_path_factory.mktemp("two-servers")
     processes: list[tuple[subprocess.Popen[bytes], Path, Any]] = []
@@ -269,7 +275,7 @@ def two_servers(
     try:
         for name in ("a", "b"):
             port = _free_port()
-            log_path = logs_dir / f"{name}.log"
+            log_path = server_log(logs_dir / f"{name}.log")
             log = log_path.open("wb")
             process = subprocess.Popen(
                 [

@@ -14,7 +14,8 @@ import pytest
 
 from api.auth import mint_token
 from api.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
+from tests.logcapture import server_log
 
 
 def _free_port() -> int:
@@ -32,9 +33,10 @@ def server(
         **os.environ,
         "ARREARS_DATABASE_URL": database_url,
         "ARREARS_SECRET_KEY": TEST_SECRET,
+        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
         "ARREARS_ENV": "production",
     }
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log_path = server_log(tmp_path_factory.mktemp("server") / "server.log")
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
