@@ -1,0 +1,111 @@
+"""The schema extension that applies the request limits before a document is validated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from graphql.validation.validate import ValidationAbortedError
+from strawberry.extensions import SchemaExtension
+
+from api.limits import Limits, QueryTooComplex, check_document, parse_limited
+from api.settings import Settings
+
+# graphql-core meters OverlappingFieldsCanBeMergedRule, which is quadratic in the fields
+# sharing a response name, and aborts the validation past a budget. Its default (500,000 units,
+# about 5 s here) lets a document within the token limit hold the process for seconds; 5,000
+# units take about 50 ms, and no query of the test suite spends a single one.
+OVERLAP_BUDGET = 5_000
+
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+_DEFAULTS = Settings.model_construct()  # for a schema executed without the app's context
+
+
+def bound_overlap_validation() -> None:
+    """Lowers graphql-core's overlapping-fields budget (its documented module setting)."""
+    overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = OVERLAP_BUDGET
+
+
+class RequestLimits(SchemaExtension):
+    """Refuses a document over the limits after parsing, before validation and execution;
+    in production, also strips "Did you mean …?" from error messages."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        settings = getattr(context, "settings", None)
+        self.settings = settings if isinstance(settings, Settings) else _DEFAULTS
+        roles = getattr(getattr(context, "viewer", None), "roles", None) or ()
+        self.limits = Limits.of(self.settings, roles)
+        self.stand_in = False
+        yield
+        ctx = self.execution_context
+        if self.stand_in:
+            ctx.graphql_document = None  # the audit notes the operation as invalid
+        result = ctx.result
+        if result is not None and result.errors:
+            result.errors = [self._public(error) for error in result.errors]
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.graphql_document is None and ctx.query:
+            try:
+                ctx.graphql_document = parse_limited(ctx.query, self.limits)
+            except GraphQLError as error:
+                self._refuse(error)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.pre_execution_errors is None and ctx.graphql_document is not None:
+            try:
+                check_document(ctx.schema._schema, ctx.graphql_document, ctx.variables, self.limits)
+            except GraphQLError as error:
+                # Strawberry skips validation when an extension has set errors already.
+                ctx.pre_execution_errors = [error]
+        yield
+
+    def _refuse(self, error: GraphQLError) -> None:
+        """Ends the request with ``error`` before validation."""
+        ctx = self.execution_context
+        ctx.pre_execution_errors = [error]
+        # Strawberry reads the operation's type right after parsing, and a document without
+        # one ends the request as HTTP 400 with no result for the audit: a stand-in
+        # operation of the requested name lets the refusal out as an ordinary error.
+        name = ctx.operation_name
+        ctx.graphql_document = DocumentNode(
+            definitions=(
+                OperationDefinitionNode(
+                    operation=OperationType.QUERY,
+                    name=NameNode(value=name) if name else None,
+                    variable_definitions=(),
+                    directives=(),
+                    selection_set=SelectionSetNode(selections=()),
+                ),
+            )
+        )
+        self.stand_in = True
+
+    def _public(self, error: GraphQLError) -> GraphQLError:
+        if isinstance(error, ValidationAbortedError) and error.message == "Validation aborted.":
+            # The overlapping-fields budget ran out, or fragments nest past the recursion limit.
+            return QueryTooComplex("the document is too complex to validate")
+        if self.settings.is_production and "Did you mean" in error.message:
+            return GraphQLError(
+                _SUGGESTION.sub("", error.message),
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=error.original_error,
+                extensions=error.extensions,
+            )
+        return error
