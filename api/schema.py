@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -17,6 +16,8 @@ from api.cases.types import Borrower, Case, Debt
 from api.common.queries import CommonQuery
 from api.errors import MaskInternalErrors
 from api.extensions import AuditOperation
+from api.limits_extension import RequestLimits, bound_overlap_validation
+from api.logging import log_unexpected_error
 from api.staff.types import Agency, Staff
 
 
@@ -30,35 +31,31 @@ class Mutation(CaseMutation, BorrowerMutation, AdminMutation):
     pass
 
 
-class DepthLimit(QueryDepthLimiter):
-    def __init__(self) -> None:
-        super().__init__(max_depth=12)
-
-
-class AliasLimit(MaxAliasesLimiter):
-    def __init__(self) -> None:
-        super().__init__(max_alias_count=30)
-
-
 class ArrearsSchema(strawberry.Schema):
     """Logs only unexpected errors: refusals and bad input are answers, not incidents."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [
-            e
-            for e in errors
-            if e.original_error is not None and not isinstance(e.original_error, GraphQLError)
-        ]
-        super().process_errors(unexpected, execution_context)
+        """Logs each unexpected error as one line (type, operation, path). Not strawberry's
+        logger: it writes the error with the query text around it and the traceback, both of
+        which can hold personal data (a phone in a filter, a value in a driver's message)."""
+        operation = execution_context.operation_name if execution_context else None
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, GraphQLError):
+                log_unexpected_error(original, operation, error.path)
 
 
 def build_schema(introspection: bool = True) -> strawberry.Schema:
-    """Returns the schema; production turns introspection off."""
+    """Returns the schema; production turns introspection off.
+
+    Request limits (tokens, operations, directives, depth, aliases, cost) are checked before
+    validation; they are read per request from the context's settings and viewer."""
     from strawberry.extensions import DisableIntrospection
 
-    extensions: list[type] = [AuditOperation, MaskInternalErrors, DepthLimit, AliasLimit]
+    bound_overlap_validation()
+    extensions: list[type] = [AuditOperation, MaskInternalErrors, RequestLimits]
     if not introspection:
         extensions.append(DisableIntrospection)
     return ArrearsSchema(
