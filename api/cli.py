@@ -221,30 +221,84 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recomputes every audit chain; exits 1 naming the first entry that does not verify."""
-    from store.audit import AUDIT_CHAINS, verify
+    """Recomputes every audit chain and checks every checkpoint; exits 1 naming what fails."""
+    from store import audit_checkpoints as checkpoints
+    from store.audit import AUDIT_CHAINS, Break, verify
     from store.db import create_engine
 
     settings = _settings()
     try:
         key = settings.audit_key
-    except ConfigurationError as exc:
+        # Read before the database: a checkpoint written while verify runs is then never ahead
+        # of the snapshot verify reads.
+        found = checkpoints.load(
+            settings.audit_checkpoint_dir,
+            settings.audit_verify_key_file,
+            settings.audit_signing_key_file,
+        )
+    except (ConfigurationError, checkpoints.CheckpointError) as exc:
         _fail(str(exc))
 
-    async def check() -> tuple[int, list[Any]]:
+    async def check() -> tuple[int, list[Break], list[str]]:
         engine = create_engine(settings.database_url)
         try:
             async with engine.connect() as conn:
-                return await verify(conn, key)
+                checked, breaks = await verify(conn, key)
+                return checked, breaks, await checkpoints.compare(conn, found.valid)
         finally:
             await engine.dispose()
 
-    checked, breaks = _run(check)
-    if breaks:
-        for extra in breaks[1:]:
+    checked, breaks, shortfalls = _run(check)
+    problems = [f"audit trail broken at {b}" for b in breaks[:1]] + found.invalid + shortfalls
+    if problems:
+        for extra in [*map(str, breaks[1:]), *problems[1:]]:
             typer.echo(f"also broken: {extra}", err=True)
-        _fail(f"audit trail broken at {breaks[0]}")
-    typer.echo(f"audit trail verified: {checked} entries in {AUDIT_CHAINS} chains")
+        _fail(problems[0])
+    verified = f"audit trail verified: {checked} entries in {AUDIT_CHAINS} chains"
+    if found.valid:
+        count = len(found.valid)
+        typer.echo(f"{verified}, against {count} checkpoint{'s' if count > 1 else ''}")
+        return
+    typer.echo(verified)
+    where = (
+        f"none in {found.directory}" if found.directory else "ARREARS_AUDIT_CHECKPOINT_DIR unset"
+    )
+    typer.echo(
+        f"arrears: WARNING: no audit checkpoints ({where}): "
+        "truncation of a chain cannot be detected without checkpoints",
+        err=True,
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Writes an Ed25519-signed checkpoint of every chain head to ARREARS_AUDIT_CHECKPOINT_DIR."""
+    from store import audit_checkpoints as checkpoints
+    from store.db import create_engine
+
+    settings = _settings()
+    try:
+        directory, signer = checkpoints.signing_key(
+            settings.audit_checkpoint_dir, settings.audit_signing_key_file, settings.env
+        )
+    except checkpoints.CheckpointError as exc:
+        _fail(str(exc))
+
+    async def heads() -> list[checkpoints.Head]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                return await checkpoints.read_heads(conn)
+        finally:
+            await engine.dispose()
+
+    read = _run(heads)
+    try:
+        path = checkpoints.write(directory, signer, read, datetime.now(UTC))
+    except checkpoints.CheckpointError as exc:
+        _fail(str(exc))
+    entries = sum(head.seq for head in read)
+    typer.echo(f"audit checkpoint written: {path} ({len(read)} chains, {entries} entries)")
 
 
 EXPORT_COLUMNS = (
