@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from cross_web import HTTPException
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -22,6 +26,18 @@ from strawberry.asgi import GraphQL
 from api.audit import RequestAudit, RequestInfo
 from api.auth import AuthenticationError, bearer_token, verify_token
 from api.context import Context
+from api.guards import (
+    AddressLimiter,
+    CallerSlots,
+    FailedLogins,
+    Network,
+    RequestRefused,
+    check_get,
+    check_post,
+    client_address,
+    parse_networks,
+    read_body,
+)
 from api.schema import build_schema
 from api.settings import Settings
 from authz.enforcer import Authorizer
@@ -63,15 +79,16 @@ class GraphQLApp(GraphQL[Context, None]):
             else:
                 await (await self.render_graphql_ide(request))(scope, receive, send)
             return
+        guards: Guards = request.app.state.guards
+        address = client_address(request, guards.trusted)
         try:
             viewer = await self._authenticate(request)
         except AuthenticationError as exc:
-            log.info("auth.failed", reason=str(exc), client=_client(request))
-            await self._audit_failed_login(request, str(exc))
-            await _unauthorized(str(exc))(scope, receive, send)
+            response = await self._refuse_unauthenticated(request, address, str(exc))
+            await response(scope, receive, send)
             return
         sessions = request.app.state.sessions
-        info = _request_info(request)
+        info = _request_info(request, address)
         context = Context(
             request=request,
             settings=self.settings,
@@ -82,39 +99,103 @@ class GraphQLApp(GraphQL[Context, None]):
             audit=RequestAudit(self.settings.audit_key, sessions, self.clock, info, viewer),
         )
         context.audit.enabled = self.settings.audit_reads
+        if not await guards.slots.acquire(viewer.login):
+            refused = RequestRefused(
+                429,
+                "TOO_MANY_CONCURRENT_REQUESTS",
+                f"at most {guards.slots.limit} requests of yours may run at once",
+                retry_after=1,
+            )
+            await (await self._refuse(context, refused))(scope, receive, send)
+            return
+        try:
+            response = await self._execute(request, context)
+        finally:
+            guards.slots.release(viewer.login)
+        await response(scope, receive, send)
+
+    async def _execute(self, request: Request, context: Context) -> Response:
+        """Checks the request's shape, runs it, and writes its audit entry before replying."""
+        try:
+            if request.method == "POST":
+                body = await read_body(request, self.settings.max_body_bytes)
+                check_post(request.headers.get("content-type", ""), body)
+            else:
+                check_get(dict(request.query_params))
+        except RequestRefused as refused:
+            return await self._refuse(context, refused)
         try:
             response = await self.run(request, context=context)
         except HTTPException as exc:
-            response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            context.audit.outcome = "DENIED"
+            response = _error_response(exc.status_code, "BAD_REQUEST", exc.reason)
         finally:
             await context.close()
+        body = getattr(response, "body", b"")
+        if len(body) > self.settings.max_response_bytes:
+            limit = self.settings.max_response_bytes
+            context.audit.outcome = "DENIED"
+            response = _error_response(
+                200,
+                "RESPONSE_TOO_LARGE",
+                f"the response of {len(body):,} bytes exceeds the limit of {limit:,} bytes; "
+                "ask for fewer items or fields",
+                data=True,
+            )
         try:
             # The request's audit entry is written before anything it read is sent.
             await context.audit.finish(context.audit.outcome)
         except Exception as exc:
             log.error("audit.write_failed", error=type(exc).__name__)
-            response = JSONResponse(
-                {
-                    "errors": [
-                        {"message": "Internal server error.", "extensions": {"code": "INTERNAL"}}
-                    ]
-                },
-                status_code=500,
-            )
-        await response(scope, receive, send)
+            return _error_response(500, "INTERNAL", "Internal server error.")
+        return response
 
-    async def _audit_failed_login(self, request: Request, reason: str) -> None:
-        audit = RequestAudit(
-            self.settings.audit_key,
-            request.app.state.sessions,
-            self.clock,
-            _request_info(request),
-            actor=None,
-        )
+    async def _refuse(self, context: Context, refused: RequestRefused) -> Response:
+        """Records an authenticated request refused before execution, and answers it."""
+        log.info("request.refused", code=refused.code, status=refused.status)
+        audit = context.audit
         try:
-            await audit.write(audit.record("auth.failed", "DENIED", changes={"reason": reason}))
+            await audit.write(
+                audit.record(
+                    "request.refused",
+                    "DENIED",
+                    reason_code=refused.code,
+                    changes={"status": refused.status},
+                )
+            )
         except Exception as exc:
             log.error("audit.write_failed", error=type(exc).__name__)
+            return _error_response(500, "INTERNAL", "Internal server error.")
+        return _error_response(
+            refused.status, refused.code, refused.message, retry_after=refused.retry_after
+        )
+
+    async def _refuse_unauthenticated(
+        self, request: Request, address: str | None, reason: str
+    ) -> Response:
+        """Counts a failed login against its address: 401, or 429 once over the limit."""
+        guards: Guards = request.app.state.guards
+        retry_after = await guards.unauthenticated.hit(address)
+        log.info("auth.failed", reason=reason, rate_limited=retry_after is not None)
+        try:
+            await guards.failed_logins.failed(
+                address,
+                reason,
+                self.clock.now(),
+                rate_limited=retry_after is not None,
+                request_id=request.scope.get("state", {}).get("request_id"),
+                user_agent=request.headers.get("user-agent"),
+            )
+        except Exception as exc:
+            log.error("audit.write_failed", error=type(exc).__name__)
+        if retry_after is not None:
+            return _error_response(
+                429,
+                "RATE_LIMITED",
+                "too many requests without valid credentials; try again later",
+                retry_after=retry_after,
+            )
+        return _unauthorized(reason)
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -133,16 +214,60 @@ class GraphQLApp(GraphQL[Context, None]):
         return staff
 
 
-def _request_info(request: Request) -> RequestInfo:
+def _request_info(request: Request, address: str | None) -> RequestInfo:
     return RequestInfo(
         request_id=request.scope.get("state", {}).get("request_id", ""),
-        client_ip=_client(request),
+        client_ip=address,
         user_agent=request.headers.get("user-agent"),
     )
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def _error_response(
+    status: int, code: str, message: str, retry_after: int | None = None, data: bool = False
+) -> JSONResponse:
+    body: dict[str, object] = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    if data:
+        body = {"data": None, **body}
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@dataclass
+class Guards:
+    """The process's request guards (see api.guards)."""
+
+    trusted: list[Network]
+    unauthenticated: AddressLimiter
+    slots: CallerSlots
+    failed_logins: FailedLogins
+
+
+def _guards(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Guards:
+    async def write_failure(
+        address: str | None,
+        changes: dict[str, object],
+        request_id: str | None,
+        user_agent: str | None,
+    ) -> None:
+        info = RequestInfo(request_id or uuid.uuid4().hex, address, user_agent)
+        audit = RequestAudit(settings.audit_key, sessions, clock, info, actor=None)
+        await audit.write(audit.record("auth.failed", "DENIED", changes=changes))
+
+    return Guards(
+        trusted=parse_networks(settings.trusted_proxy_list),
+        unauthenticated=AddressLimiter(settings.unauthenticated_per_minute, settings.redis_url),
+        slots=CallerSlots(settings.max_concurrent_per_caller),
+        failed_logins=FailedLogins(settings.failed_login_window_seconds, write_failure),
+    )
+
+
+def _warn_development(settings: Settings) -> None:
+    """Says loudly, at start, what is unsafe about a development configuration."""
+    if settings.env != "development":
+        return
+    for warning in settings.development_warnings():
+        sys.stderr.write(f"arrears: WARNING: {warning} (ARREARS_ENV=development only)\n")
+        log.warning("insecure_configuration", warning=warning)
 
 
 async def healthz(_request: Request) -> Response:
@@ -206,7 +331,9 @@ def create_app(
     """Returns the application; it owns the engine unless one is handed in."""
     settings = settings or Settings()
     settings.signing_key  # noqa: B018 - fail at start-up, not at the first request
-    graphql = GraphQLApp(settings, clock or SystemClock())
+    _warn_development(settings)
+    the_clock = clock or SystemClock()
+    graphql = GraphQLApp(settings, the_clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -214,9 +341,18 @@ def create_app(
         app.state.engine = engine or create_engine(settings.database_url)
         app.state.sessions = session_factory(app.state.engine)
         app.state.authorizer = await Authorizer.load(app.state.engine)
+        app.state.guards = guards = _guards(settings, app.state.sessions, the_clock)
+        flusher = asyncio.create_task(guards.failed_logins.run())
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            try:
+                await guards.failed_logins.flush(force=True)
+            except Exception as exc:
+                log.error("audit.write_failed", error=type(exc).__name__)
             if own:
                 await app.state.engine.dispose()
 

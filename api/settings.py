@@ -30,6 +30,25 @@ class Settings(BaseSettings):
     audit_secret: str | None = None
     # Recording of read requests; switched off only to measure its cost (refused in production).
     audit_reads: bool = True
+    # Signed checkpoints of the audit chain heads, kept where the database cannot rewrite them.
+    audit_checkpoint_dir: str | None = None
+    audit_signing_key_file: str | None = None
+    audit_verify_key_file: str | None = None
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks).
+    trusted_proxies: str = ""
+    # Shared storage for rate and concurrency limits across workers (optional).
+    redis_url: str | None = None
+    # Request limits (security: a request must not be able to stall other users).
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    max_tokens: int = Field(default=5000, gt=0)
+    max_operations: int = Field(default=10, gt=0)
+    max_directives_per_field: int = Field(default=5, gt=0)
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_concurrent_per_caller: int = Field(default=4, gt=0)
+    # Requests without valid credentials allowed per client address and minute.
+    unauthenticated_per_minute: int = Field(default=30, gt=0)
+    # Failed logins from one address within this window are recorded as one entry with a count.
+    failed_login_window_seconds: int = Field(default=60, gt=0)
 
     @field_validator("env")
     @classmethod
@@ -44,20 +63,59 @@ class Settings(BaseSettings):
             raise ValueError("ARREARS_AUDIT_READS cannot be off in production")
         return self
 
+    @model_validator(mode="after")
+    def _secrets_outside_development(self) -> Settings:
+        # Outside development a forgotten variable must stop the service, not silently fall
+        # back to a key printed in the source.
+        if self.env == "development":
+            return self
+        if self.secret_key == DEVELOPMENT_KEY:
+            raise ValueError(
+                f"ARREARS_SECRET_KEY must be set when ARREARS_ENV={self.env} "
+                "(the development key is refused)"
+            )
+        if self.audit_secret is None:
+            raise ValueError(f"ARREARS_AUDIT_SECRET must be set when ARREARS_ENV={self.env}")
+        if len(self.secret_key) < 32 or len(self.audit_secret) < 32:
+            raise ValueError("ARREARS_SECRET_KEY and ARREARS_AUDIT_SECRET need 32+ characters")
+        if self.audit_secret == self.secret_key:
+            raise ValueError("ARREARS_AUDIT_SECRET must differ from ARREARS_SECRET_KEY")
+        return self
+
+    def development_warnings(self) -> list[str]:
+        """Returns what is unsafe about a development configuration (said loudly at start)."""
+        warnings = []
+        if self.secret_key == DEVELOPMENT_KEY:
+            warnings.append(
+                "ARREARS_SECRET_KEY is not set: tokens are signed with the development key "
+                "printed in the source; anyone can forge them"
+            )
+        if self.audit_secret is None:
+            warnings.append(
+                "ARREARS_AUDIT_SECRET is not set: the audit chain's key is derived from the "
+                "token key"
+            )
+        return warnings
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
     @cached_property
     def signing_key(self) -> str:
-        """Returns the HS256 key, refusing the development key in production."""
+        """Returns the HS256 key, refusing the development key outside development."""
         if self.secret_key == DEVELOPMENT_KEY:
-            if self.is_production:
+            if self.env != "development":
                 raise ConfigurationError(
-                    "ARREARS_SECRET_KEY must be set in production (the development key is refused)"
+                    f"ARREARS_SECRET_KEY must be set when ARREARS_ENV={self.env} "
+                    "(the development key is refused)"
                 )
             sys.stderr.write(
-                "arrears: warning: ARREARS_SECRET_KEY is not set; using the development key "
+                "arrears: WARNING: ARREARS_SECRET_KEY is not set; using the development key "
                 "(never do this in production)\n"
             )
         elif len(self.secret_key) < 32:

@@ -18,6 +18,7 @@ import asyncio
 import os
 import tempfile
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -69,7 +70,7 @@ async def hand_written(request: Request) -> Response:
         session: AsyncSession
         staff = await loaders.staff_by_login(session, "manager")  # as the GraphQL auth does
         assert staff is not None
-        scope = scope_for(staff) if guarded else None
+        scope = scope_for(staff, datetime.now(UTC)) if guarded else None
         spec = case_queries.CaseFilterSpec(extra=[scope.case] if scope else [])
         rows, more = await case_queries.fetch_page(session, spec, order, None, first)
         ids = [r.id for r in rows]
@@ -161,8 +162,10 @@ async def main(cases: int, requests: int, rounds: int) -> None:
     counter = Counter()
     event.listen(engine.sync_engine, "before_cursor_execute", counter)
 
-    audited = Settings(database_url=url, secret_key="b" * 40, env="test")
-    unaudited = Settings(database_url=url, secret_key="b" * 40, env="test", audit_reads=False)
+    audited = Settings(database_url=url, secret_key="b" * 40, audit_secret="c" * 40, env="test")
+    unaudited = Settings(
+        database_url=url, secret_key="b" * 40, audit_secret="c" * 40, env="test", audit_reads=False
+    )
     app = create_app(audited, engine=engine)
     app_off = create_app(unaudited, engine=engine)
     app.router.routes.append(Route("/hand-written", hand_written))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from api.settings import Settings
 from store.db import create_engine
 from store.migrate import upgrade
+from tests.logcapture import LogCapture, capturing
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+TEST_AUDIT_SECRET = "test-audit-secret-that-is-long-enough-for-the-chain"
 PG_URL = os.environ.get("ARREARS_TEST_DATABASE_URL")
 DEMO_CASES = 150
 DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_capture() -> Iterator[LogCapture]:
+    """Everything the run logs (tests/e2e/test_logs.py searches it for personal data)."""
+    with capturing() as capture:
+        yield capture
 
 
 async def _create_pg_database(base_url: str) -> tuple[str, Callable[[], Awaitable[None]]]:
@@ -85,4 +94,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key=TEST_SECRET, env="test")
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        audit_secret=TEST_AUDIT_SECRET,
+        env="test",
+        # The suite sends many bad tokens from one address on purpose; the limit has tests
+        # of its own (tests/e2e/test_request_guards.py).
+        unauthenticated_per_minute=100_000,
+    )

@@ -22,7 +22,7 @@ from store.audit import verify
 from store.db import create_engine
 from store.demo import seed_demo
 from store.migrate import upgrade
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
 from tests.helpers import Gql
 
 READ = (
@@ -64,7 +64,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple
     engine = create_engine(url)
     await upgrade(engine)
     await seed_demo(engine, cases=40, seed=11)
-    settings = Settings(database_url=url, secret_key=TEST_SECRET, env="test")
+    settings = Settings(
+        database_url=url, secret_key=TEST_SECRET, audit_secret=TEST_AUDIT_SECRET, env="test"
+    )
     app = create_app(settings, engine=engine)
     try:
         async with app.router.lifespan_context(app):
@@ -150,7 +152,7 @@ async def test_the_auditor_sees_exactly_what_happened(world: tuple[Gql, AsyncEng
     assert trail["totalCount"] == 7
     failed_login, refused_change, change, denial, no_reveal, reveal_entry, read_entry = entries
     assert failed_login["clientIp"] == "127.0.0.1"
-    assert failed_login["changes"] == {"reason": "invalid token"}
+    assert failed_login["changes"] == {"reason": "invalid token", "count": 1}
     assert refused_change["changes"] == {"refused": "STAFF_NOT_FOUND"}
     staff = {r.login: r.id for r in await _staff(engine)}
     assert change["changes"]["assignee_id"] == staff["collector2"]

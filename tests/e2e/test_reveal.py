@@ -259,6 +259,7 @@ async def limited_gql(engine: AsyncEngine, settings: Settings) -> AsyncIterator[
     limited = Settings(
         database_url=settings.database_url,
         secret_key=settings.secret_key,
+        audit_secret=settings.audit_secret,
         env="test",
         reveal_limit_per_hour=limit,
     )

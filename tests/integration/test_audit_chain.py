@@ -19,9 +19,9 @@ from store import audit, tables
 from store.audit import AUDIT_CHAINS, GENESIS, AuditRecord, append, audit_key, verify
 from store.db import create_engine
 from store.migrate import upgrade
-from tests.conftest import PG_URL, TEST_SECRET
+from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET
 
-KEY = audit_key(TEST_SECRET)
+KEY = audit_key(TEST_AUDIT_SECRET)
 ROOT = Path(__file__).resolve().parents[2]
 e = tables.audit_entries.c
 
@@ -69,7 +69,12 @@ async def tamper(engine: AsyncEngine, statement: object) -> None:
 
 
 def cli_verify(url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ARREARS_DATABASE_URL": url, "ARREARS_SECRET_KEY": TEST_SECRET}
+    env = {
+        **os.environ,
+        "ARREARS_DATABASE_URL": url,
+        "ARREARS_SECRET_KEY": TEST_SECRET,
+        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
+    }
     return subprocess.run(
         [sys.executable, "-m", "api.cli", "audit", "verify"],
         capture_output=True,

@@ -11,13 +11,18 @@ import pytest
 
 from api.auth import verify_token
 from api.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def arrears(*args: str, url: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "ARREARS_SECRET_KEY": TEST_SECRET, **env}
+    environment = {
+        **os.environ,
+        "ARREARS_SECRET_KEY": TEST_SECRET,
+        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
+        **env,
+    }
     if url is not None:
         environment["ARREARS_DATABASE_URL"] = url
     return subprocess.run(
@@ -98,7 +103,7 @@ def test_production_refuses_the_development_key() -> None:
         timeout=60,
     )
     assert result.returncode == 1
-    assert "ARREARS_SECRET_KEY must be set in production" in result.stderr
+    assert "ARREARS_SECRET_KEY must be set when ARREARS_ENV=production" in result.stderr
 
 
 def test_migrate_and_demo_on_a_fresh_database(tmp_path: Path) -> None:

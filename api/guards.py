@@ -1,0 +1,315 @@
+"""Request guards that run before any GraphQL work: body size and shape, the client's address,
+rate limits for unauthenticated callers, a per-caller concurrency cap, and failed-login records.
+
+Each refusal is a ``RequestRefused`` with an HTTP status and a message safe to show; nothing in
+a message or a log repeats what the caller sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from limits import RateLimitItemPerMinute
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+from starlette.requests import ClientDisconnect, Request
+
+# Nesting of the JSON variables: deep enough for any input type of the schema, far below what
+# would make a recursive coercion overflow the stack.
+MAX_JSON_DEPTH = 32
+
+
+@dataclass
+class RequestRefused(Exception):
+    """A request turned away before execution (HTTP status, machine code, safe message)."""
+
+    status: int
+    code: str
+    message: str
+    retry_after: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ---- The body -------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Reads the body, refusing it (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    too_large = RequestRefused(
+        413, "BODY_TOO_LARGE", f"the request body exceeds the limit of {limit:,} bytes"
+    )
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise too_large
+        except ValueError:
+            raise RequestRefused(400, "BAD_REQUEST", "invalid Content-Length header") from None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RequestRefused(400, "BAD_REQUEST", "the client went away") from None
+    body = b"".join(chunks)
+    request._body = body  # later readers (the GraphQL view) get the same bytes
+    return body
+
+
+def _depth(value: Any) -> int:
+    """Returns the nesting depth of a JSON value, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            items: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            items = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in items)
+    return deepest
+
+
+def _json(text: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise RequestRefused(
+            400, "BAD_REQUEST", f"{what} is nested more than {MAX_JSON_DEPTH} levels deep"
+        ) from None
+    except ValueError:
+        raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
+
+
+def check_post(content_type: str, body: bytes) -> None:
+    """Refuses (400/415) a POST body that is not one JSON GraphQL request."""
+    media = content_type.partition(";")[0].strip().lower()
+    if media != "application/json":
+        raise RequestRefused(415, "UNSUPPORTED_MEDIA_TYPE", "send the request as application/json")
+    payload = _json(body, "the body")
+    if not isinstance(payload, dict):
+        raise RequestRefused(
+            400, "BAD_REQUEST", "the body must be one JSON object {query, variables, operationName}"
+        )
+    check_request(payload.get("query"), payload.get("variables"), payload.get("operationName"))
+
+
+def check_get(params: dict[str, str]) -> None:
+    """Refuses (400) a GET request whose variables are not a shallow JSON object."""
+    variables: Any = params.get("variables")
+    if variables is not None:
+        variables = _json(variables, "variables")
+    check_request(params.get("query"), variables, params.get("operationName"))
+
+
+def check_request(query: Any, variables: Any, operation_name: Any) -> None:
+    """Refuses (400) a GraphQL request of the wrong shape."""
+    if not isinstance(query, str) or not query.strip():
+        raise RequestRefused(400, "BAD_REQUEST", "'query' must be a non-empty string")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestRefused(400, "BAD_REQUEST", "'variables' must be a JSON object")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestRefused(400, "BAD_REQUEST", "'operationName' must be a string")
+    if variables and _depth(variables) > MAX_JSON_DEPTH:
+        raise RequestRefused(
+            400, "BAD_REQUEST", f"variables are nested more than {MAX_JSON_DEPTH} levels deep"
+        )
+
+
+# ---- Who is calling --------------------------------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Iterable[str]) -> list[Network]:
+    """Returns the trusted proxies as networks (a bare address is a /32 or /128)."""
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def _trusted(address: str, networks: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: Request, trusted: list[Network]) -> str | None:
+    """Returns the caller's address: the direct peer, or, when the peer is a trusted proxy,
+    the nearest address in X-Forwarded-For that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else None
+    if peer is None or not trusted or not _trusted(peer, trusted):
+        return peer
+    forwarded = [
+        hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()
+    ]
+    for hop in reversed(forwarded):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a malformed chain: believe only what we saw ourselves
+        if not _trusted(hop, trusted):
+            return hop
+    return forwarded[0] if forwarded else peer
+
+
+# ---- Limits --------------------------------------------------------------------------------
+
+
+class AddressLimiter:
+    """Requests without valid credentials allowed per client address and minute (moving window;
+    in Redis when configured, so every worker shares the count)."""
+
+    def __init__(self, per_minute: int, redis_url: str | None = None) -> None:
+        if redis_url:
+            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+            storage = storage_from_string(uri, implementation="redispy")
+        else:
+            storage = storage_from_string("async+memory://")
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._item = RateLimitItemPerMinute(per_minute)
+
+    async def hit(self, address: str | None) -> int | None:
+        """Counts a failed request; returns seconds to wait when the address is over its limit."""
+        key = address or "unknown"
+        if await self._limiter.hit(self._item, "unauthenticated", key):
+            return None
+        stats = await self._limiter.get_window_stats(self._item, "unauthenticated", key)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+class CallerSlots:
+    """At most ``limit`` requests of one caller executing at once in this process; a few more
+    wait their turn briefly, the rest are refused at once (so one caller cannot hold the pool)."""
+
+    def __init__(self, limit: int, queue: int | None = None, wait_seconds: float = 10.0) -> None:
+        self.limit = limit
+        self.queue = 8 * limit if queue is None else queue
+        self.wait_seconds = wait_seconds
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._holders: Counter[str] = Counter()
+
+    async def acquire(self, caller: str) -> bool:
+        """Takes a slot for the caller, waiting a little; False when none came free."""
+        if self._holders[caller] >= self.limit + self.queue:
+            return False
+        slot = self._slots.setdefault(caller, asyncio.Semaphore(self.limit))
+        self._holders[caller] += 1
+        try:
+            await asyncio.wait_for(slot.acquire(), self.wait_seconds)
+        except TimeoutError:
+            self._forget(caller)
+            return False
+        return True
+
+    def release(self, caller: str) -> None:
+        self._slots[caller].release()
+        self._forget(caller)
+
+    def _forget(self, caller: str) -> None:
+        self._holders[caller] -= 1
+        if self._holders[caller] <= 0:
+            del self._holders[caller]
+            del self._slots[caller]
+
+
+# ---- Failed logins ---------------------------------------------------------------------------
+
+# (client address, what to record, request id, user agent) -> the entry is written
+FailureWriter = Callable[[str | None, dict[str, Any], str | None, str | None], Awaitable[None]]
+
+
+@dataclass
+class _Window:
+    started: float
+    first_at: datetime
+    last_at: datetime
+    count: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+
+
+class FailedLogins:
+    """Records failed logins: the first from an address in a window at once, the rest of the
+    window as one entry with a count when it closes (a flood writes two entries, not thousands)."""
+
+    def __init__(self, window_seconds: int, write: FailureWriter) -> None:
+        self.window = window_seconds
+        self._write = write
+        self._windows: dict[str | None, _Window] = {}
+
+    async def failed(
+        self,
+        address: str | None,
+        reason: str,
+        at: datetime,
+        rate_limited: bool,
+        request_id: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        now = time.monotonic()
+        current = self._windows.get(address)
+        if current is not None and now - current.started < self.window:
+            current.count += 1
+            current.reasons[reason] += 1
+            current.refused += int(rate_limited)
+            current.last_at = at
+            return
+        # A new window; the old one (if any) is written first. No await before the window
+        # exists, so concurrent failures from one address cannot each open their own.
+        self._windows[address] = _Window(started=now, first_at=at, last_at=at)
+        if current is not None:
+            await self._flush(address, current)
+        await self._write(address, {"reason": reason, "count": 1}, request_id, user_agent)
+
+    async def flush(self, force: bool = False) -> None:
+        """Writes the counts of windows that have closed (all of them when ``force``)."""
+        now = time.monotonic()
+        for address, window in list(self._windows.items()):
+            if force or now - window.started >= self.window:
+                if self._windows.get(address) is window:
+                    del self._windows[address]
+                await self._flush(address, window)
+
+    async def _flush(self, address: str | None, window: _Window) -> None:
+        if window.count == 0:
+            return
+        await self._write(
+            address,
+            {
+                "reasons": dict(sorted(window.reasons.items())),
+                "count": window.count,
+                "rateLimited": window.refused,
+                "from": window.first_at.isoformat(),
+                "to": window.last_at.isoformat(),
+                "repeated": True,
+            },
+            None,
+            None,
+        )
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Flushes closed windows until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.flush()
