@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 
@@ -36,11 +36,32 @@ def _should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, GraphQLError)
 
 
+# graphql-core's own refusals of a value (an Int over 32 bits, a variable of the wrong type).
+_VALUE_ERRORS = ("cannot represent", "got invalid value", "Expected value of type")
+
+
+def code_of(error: GraphQLError) -> str:
+    """Returns the code of an error graphql-core raised without one."""
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if any(marker in error.message for marker in _VALUE_ERRORS):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
 class MaskInternalErrors(MaskErrors):
-    """Masks every unexpected error as ``Internal server error`` with code INTERNAL."""
+    """Masks every unexpected error as ``Internal server error`` with code INTERNAL, and gives
+    graphql-core's parse, validation and value errors a code too (every error has one)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_should_mask, error_message="Internal server error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": code_of(error)}
+        return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         return GraphQLError(

@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import json
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,6 +23,10 @@ from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.requests import ClientDisconnect, Request
+
+# A NUL character is never meaningful in this API's text, and PostgreSQL refuses it in a string
+# column; a GraphQL string writes it as \u0000 or \u{0}.
+_NUL_ESCAPE = re.compile(r"\\u(?:0000|\{0+\})", re.IGNORECASE)
 
 # Nesting of the JSON variables: deep enough for any input type of the schema, far below what
 # would make a recursive coercion overflow the stack.
@@ -101,6 +106,22 @@ def _json(text: str | bytes, what: str) -> Any:
         raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
 
 
+def _holds_nul(value: Any) -> bool:
+    """Returns whether any string in a JSON value (keys included) holds a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def check_post(content_type: str, body: bytes) -> None:
     """Refuses (400/415) a POST body that is not one JSON GraphQL request."""
     media = content_type.partition(";")[0].strip().lower()
@@ -134,6 +155,8 @@ def check_request(query: Any, variables: Any, operation_name: Any) -> None:
         raise RequestRefused(
             400, "BAD_REQUEST", f"variables are nested more than {MAX_JSON_DEPTH} levels deep"
         )
+    if "\x00" in query or _NUL_ESCAPE.search(query) or (variables and _holds_nul(variables)):
+        raise RequestRefused(400, "BAD_REQUEST", "text may not contain NUL characters")
 
 
 # ---- Who is calling --------------------------------------------------------------------------

@@ -8,11 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import mint_token
 from api.settings import Settings
 from store import case_queries, tables
-from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
+from tests.conftest import TEST_SECRET
 from tests.helpers import Gql
-from tests.logcapture import LogCapture, server_log
+from tests.logcapture import LogCapture
+from tests.servers import running_server
 
 b = tables.borrowers.c
 
@@ -137,50 +134,14 @@ async def test_an_unexpected_error_is_logged_by_type_operation_and_path_only(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(
     engine: object, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     """`arrears serve` in production mode, its output (stdout and stderr) in a log file."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ARREARS_DATABASE_URL": database_url,
-        "ARREARS_SECRET_KEY": TEST_SECRET,
-        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
-        "ARREARS_ENV": "production",
-    }
-    log_path = server_log(tmp_path_factory.mktemp("logged-server") / "server.log")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise AssertionError(log_path.read_text(errors="replace"))
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not start within 30 s"
-                time.sleep(0.2)
-            yield base, log_path
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    log_path = tmp_path_factory.mktemp("logged-server") / "server.log"
+    with running_server(database_url, log_path) as base:
+        yield base, log_path
 
 
 async def test_provoked_errors_on_a_real_server(

@@ -397,3 +397,59 @@ def test_development_says_loudly_that_its_keys_are_unsafe(
     assert Settings(env="development").secret_key == DEVELOPMENT_KEY
     quiet = Settings(env="development", secret_key=TEST_SECRET, audit_secret=TEST_AUDIT_SECRET)
     assert quiet.development_warnings() == []
+
+
+# ---- Text and graphql-core's own refusals ----------------------------------------------------
+
+REVEAL = """mutation($input: RevealConfidentialInput!) {
+  revealConfidential(input: $input) { __typename } }"""
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (
+            REVEAL,
+            {
+                "input": {
+                    "borrowerId": "Qm9ycm93ZXI6MQ==",
+                    "field": "PHONE",
+                    "reasonCode": "CONTACT_BORROWER",
+                    "reasonText": "call\u0000back",
+                }
+            },
+        ),
+        (
+            'mutation { grantRole(input: {login: "x\\u0000", role: "collector"}) { __typename } }',
+            {},
+        ),
+        ('{ cases(filter: {search: "a\\u{0}"}) { totalCount } }', {}),
+        ('{ cases(filter: {search: "a\\U0000"}) { totalCount } }', {}),
+    ],
+)
+async def test_a_nul_character_in_any_text_is_refused_before_anything_runs(
+    gql: Any, engine: AsyncEngine, query: str, variables: dict[str, Any]
+) -> None:
+    """PostgreSQL refuses NUL in text columns: without this a NUL in a mutation's text was an
+    internal error half-way through the work."""
+    response = await gql.client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=bearer(gql.settings)
+    )
+    assert_refused(response, 400, "BAD_REQUEST", "NUL characters")
+    await assert_audited_refusal(engine, response, "BAD_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        ("{ viewer { login }", {}, "GRAPHQL_PARSE_FAILED"),
+        ("{ viewer { nosuchfield } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        ("{ cases(first: 2147483648) { totalCount } }", {}, "BAD_USER_INPUT"),
+        ("query($n: Int) { cases(first: $n) { totalCount } }", {"n": "ten"}, "BAD_USER_INPUT"),
+    ],
+)
+async def test_graphql_cores_own_refusals_carry_a_code(
+    gql: Any, query: str, variables: dict[str, Any], code: str
+) -> None:
+    errors = await gql.errors("collector1", query, variables)
+    assert [e["extensions"]["code"] for e in errors] == [code], errors

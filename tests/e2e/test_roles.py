@@ -3,13 +3,8 @@ server process), typed refusals, and a policy.change audit row for every change.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +16,9 @@ from api.auth import mint_token
 from api.common.ids import to_global_id
 from api.settings import Settings
 from store import tables
-from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
+from tests.conftest import TEST_SECRET
 from tests.helpers import Gql
-from tests.logcapture import server_log
+from tests.servers import running_server
 
 s, audit = tables.staff.c, tables.audit_entries.c
 
@@ -251,71 +246,17 @@ async def test_only_admins_change_roles(
 # ---- Two server processes on one database ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def two_servers(
     engine: object, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[str]]:
     """Servers A and B: `python -m api.cli serve` on loopback, same database and key."""
-    env = {
-        **os.environ,
-        "ARREARS_DATABASE_URL": database_url,
-        "ARREARS_SECRET_KEY": TEST_SECRET,
-        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
-    }
-    env.pop("ARREARS_ENV", None)
     logs_dir = tmp_path_factory.mktemp("two-servers")
-    processes: list[tuple[subprocess.Popen[bytes], Path, Any]] = []
-    bases = []
-    try:
-        for name in ("a", "b"):
-            port = _free_port()
-            log_path = server_log(logs_dir / f"{name}.log")
-            log = log_path.open("wb")
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "api.cli",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            processes.append((process, log_path, log))
-            bases.append(f"http://127.0.0.1:{port}")
-        for (process, log_path, _log), base in zip(processes, bases, strict=True):
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise AssertionError(log_path.read_text(errors="replace"))
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "a server did not start within 30 s"
-                time.sleep(0.2)
-        yield bases
-    finally:
-        for process, _log_path, log in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            log.close()
+    with (
+        running_server(database_url, logs_dir / "a.log", env=None) as a,
+        running_server(database_url, logs_dir / "b.log", env=None) as b,
+    ):
+        yield [a, b]
 
 
 def _post(base: str, login: str, query: str, variables: dict[str, Any] | None = None) -> Any:

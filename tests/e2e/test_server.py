@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,54 +9,16 @@ import pytest
 
 from api.auth import mint_token
 from api.settings import Settings
-from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
-from tests.logcapture import server_log
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import TEST_SECRET
+from tests.servers import running_server
 
 
 @pytest.fixture(scope="module")
 def server(
     engine: object, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ARREARS_DATABASE_URL": database_url,
-        "ARREARS_SECRET_KEY": TEST_SECRET,
-        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
-        "ARREARS_ENV": "production",
-    }
-    log_path = server_log(tmp_path_factory.mktemp("server") / "server.log")
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(log_path.read_text(errors="replace"))
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start within 30 s")
+    with running_server(database_url, tmp_path_factory.mktemp("server") / "server.log") as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def test_real_server_answers_graphql_over_loopback(server: str, database_url: str) -> None:

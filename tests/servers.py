@@ -1,0 +1,72 @@
+"""Real `arrears serve` processes on loopback for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
+from tests.logcapture import server_log
+
+
+def free_port() -> int:
+    """Returns a loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    database_url: str, log_path: Path, env: str | None = "production"
+) -> Iterator[str]:
+    """Runs `arrears serve` with the test secrets until the block ends; yields its base URL.
+
+    Its output goes to ``log_path``, registered with the log capture (test_logs.py greps it);
+    ``env`` None leaves ARREARS_ENV unset (development)."""
+    environment = {
+        **os.environ,
+        "ARREARS_DATABASE_URL": database_url,
+        "ARREARS_SECRET_KEY": TEST_SECRET,
+        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
+    }
+    environment.pop("ARREARS_ENV", None)
+    if env is not None:
+        environment["ARREARS_ENV"] = env
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with server_log(log_path).open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    raise AssertionError(log_path.read_text(errors="replace"))
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the server did not start within 30 s"
+                time.sleep(0.2)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
