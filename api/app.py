@@ -29,10 +29,11 @@ from api.context import Context
 from api.guards import (
     AddressLimiter,
     CallerSlots,
-    FailedLogins,
     Network,
+    RefusalWriter,
+    RepeatedRefusals,
     RequestRefused,
-    check_get,
+    address_key,
     check_post,
     client_address,
     parse_networks,
@@ -81,12 +82,31 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         guards: Guards = request.app.state.guards
         address = client_address(request, guards.trusted)
+        response: Response
         try:
-            viewer = await self._authenticate(request)
+            claims = verify_token(self.settings, bearer_token(request.headers.get("authorization")))
         except AuthenticationError as exc:
             response = await self._refuse_unauthenticated(request, address, str(exc))
             await response(scope, receive, send)
             return
+        # The caller's share is taken before any database work, and the process's before the
+        # first connection: neither a flood from one caller nor many callers exhaust the pool.
+        if not await guards.slots.acquire(claims.login):
+            response = await self._refuse_busy(request, address, claims.login, guards)
+            await response(scope, receive, send)
+            return
+        try:
+            async with guards.running:
+                response = await self._authenticated(request, address, claims.login)
+        finally:
+            guards.slots.release(claims.login)
+        await response(scope, receive, send)
+
+    async def _authenticated(self, request: Request, address: str | None, login: str) -> Response:
+        try:
+            viewer = await self._staff(request, login)
+        except AuthenticationError as exc:
+            return await self._refuse_unauthenticated(request, address, str(exc))
         sessions = request.app.state.sessions
         info = _request_info(request, address)
         context = Context(
@@ -99,29 +119,44 @@ class GraphQLApp(GraphQL[Context, None]):
             audit=RequestAudit(self.settings.audit_key, sessions, self.clock, info, viewer),
         )
         context.audit.enabled = self.settings.audit_reads
-        if not await guards.slots.acquire(viewer.login):
-            refused = RequestRefused(
-                429,
-                "TOO_MANY_CONCURRENT_REQUESTS",
-                f"at most {guards.slots.limit} requests of yours may run at once",
-                retry_after=1,
-            )
-            await (await self._refuse(context, refused))(scope, receive, send)
-            return
+        return await self._execute(request, context)
+
+    async def _refuse_busy(
+        self, request: Request, address: str | None, login: str, guards: Guards
+    ) -> Response:
+        """429 for a caller over their share; recorded like failed logins (first at once, the
+        rest of the window as one entry with a count), so a flood cannot flood the trail."""
+        log.info("request.refused", code="TOO_MANY_CONCURRENT_REQUESTS", status=429)
         try:
-            response = await self._execute(request, context)
-        finally:
-            guards.slots.release(viewer.login)
-        await response(scope, receive, send)
+            await guards.busy.failed(
+                login,
+                "TOO_MANY_CONCURRENT_REQUESTS",
+                self.clock.now(),
+                rate_limited=True,
+                request_id=request.scope.get("state", {}).get("request_id"),
+                user_agent=request.headers.get("user-agent"),
+                address=address,
+            )
+        except Exception as exc:
+            log.error("audit.write_failed", error=type(exc).__name__)
+        return _error_response(
+            429,
+            "TOO_MANY_CONCURRENT_REQUESTS",
+            f"at most {guards.slots.limit} requests of yours may run at once",
+            retry_after=1,
+        )
 
     async def _execute(self, request: Request, context: Context) -> Response:
         """Checks the request's shape, runs it, and writes its audit entry before replying."""
         try:
-            if request.method == "POST":
-                body = await read_body(request, self.settings.max_body_bytes)
-                check_post(request.headers.get("content-type", ""), body)
-            else:
-                check_get(dict(request.query_params))
+            if request.method != "POST":
+                # GraphQL travels in POST bodies only: a query string ends up in proxy and
+                # access logs, with whatever values it carries.
+                raise RequestRefused(
+                    405, "METHOD_NOT_ALLOWED", "send GraphQL requests as POST with a JSON body"
+                )
+            body = await read_body(request, self.settings.max_body_bytes)
+            check_post(request.headers.get("content-type", ""), body)
         except RequestRefused as refused:
             return await self._refuse(context, refused)
         try:
@@ -166,9 +201,12 @@ class GraphQLApp(GraphQL[Context, None]):
         except Exception as exc:
             log.error("audit.write_failed", error=type(exc).__name__)
             return _error_response(500, "INTERNAL", "Internal server error.")
-        return _error_response(
+        response = _error_response(
             refused.status, refused.code, refused.message, retry_after=refused.retry_after
         )
+        if refused.status == 405:
+            response.headers["Allow"] = "POST"
+        return response
 
     async def _refuse_unauthenticated(
         self, request: Request, address: str | None, reason: str
@@ -179,12 +217,13 @@ class GraphQLApp(GraphQL[Context, None]):
         log.info("auth.failed", reason=reason, rate_limited=retry_after is not None)
         try:
             await guards.failed_logins.failed(
-                address,
+                address_key(address),
                 reason,
                 self.clock.now(),
                 rate_limited=retry_after is not None,
                 request_id=request.scope.get("state", {}).get("request_id"),
                 user_agent=request.headers.get("user-agent"),
+                address=address,
             )
         except Exception as exc:
             log.error("audit.write_failed", error=type(exc).__name__)
@@ -204,11 +243,10 @@ class GraphQLApp(GraphQL[Context, None]):
             and "text/html" in request.headers.get("accept", "")
         )
 
-    async def _authenticate(self, request: Request) -> Staff:
-        claims = verify_token(self.settings, bearer_token(request.headers.get("authorization")))
+    async def _staff(self, request: Request, login: str) -> Staff:
         sessions = request.app.state.sessions
         async with sessions() as session:
-            staff = await loaders.staff_by_login(session, claims.login)
+            staff = await loaders.staff_by_login(session, login)
         if staff is None or not staff.active:
             raise AuthenticationError("unknown or deactivated staff login")
         return staff
@@ -239,25 +277,41 @@ class Guards:
     trusted: list[Network]
     unauthenticated: AddressLimiter
     slots: CallerSlots
-    failed_logins: FailedLogins
+    running: asyncio.Semaphore
+    failed_logins: RepeatedRefusals
+    busy: RepeatedRefusals
 
 
 def _guards(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Guards:
-    async def write_failure(
-        address: str | None,
-        changes: dict[str, object],
-        request_id: str | None,
-        user_agent: str | None,
-    ) -> None:
-        info = RequestInfo(request_id or uuid.uuid4().hex, address, user_agent)
-        audit = RequestAudit(settings.audit_key, sessions, clock, info, actor=None)
-        await audit.write(audit.record("auth.failed", "DENIED", changes=changes))
+    def writer(action: str, actor_key: bool) -> RefusalWriter:
+        async def write(
+            key: str | None,
+            changes: dict[str, object],
+            request_id: str | None,
+            user_agent: str | None,
+            address: str | None,
+        ) -> None:
+            client = address if actor_key else (address or key)
+            info = RequestInfo(request_id or uuid.uuid4().hex, client, user_agent)
+            audit = RequestAudit(settings.audit_key, sessions, clock, info, actor=None)
+            details: dict[str, object] = {"changes": changes}
+            if actor_key:
+                details |= {"actor_login": key, "reason_code": "TOO_MANY_CONCURRENT_REQUESTS"}
+            await audit.write(audit.record(action, "DENIED", **details))
+
+        return write
 
     return Guards(
         trusted=parse_networks(settings.trusted_proxy_list),
         unauthenticated=AddressLimiter(settings.unauthenticated_per_minute, settings.redis_url),
         slots=CallerSlots(settings.max_concurrent_per_caller),
-        failed_logins=FailedLogins(settings.failed_login_window_seconds, write_failure),
+        running=asyncio.Semaphore(settings.max_concurrent_requests),
+        failed_logins=RepeatedRefusals(
+            settings.failed_login_window_seconds, writer("auth.failed", actor_key=False)
+        ),
+        busy=RepeatedRefusals(
+            settings.failed_login_window_seconds, writer("request.refused", actor_key=True)
+        ),
     )
 
 
@@ -342,15 +396,20 @@ def create_app(
         app.state.sessions = session_factory(app.state.engine)
         app.state.authorizer = await Authorizer.load(app.state.engine)
         app.state.guards = guards = _guards(settings, app.state.sessions, the_clock)
-        flusher = asyncio.create_task(guards.failed_logins.run())
+        flushers = [
+            asyncio.create_task(guards.failed_logins.run()),
+            asyncio.create_task(guards.busy.run()),
+        ]
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in flushers:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             try:
                 await guards.failed_logins.flush(force=True)
+                await guards.busy.flush(force=True)
             except Exception as exc:
                 log.error("audit.write_failed", error=type(exc).__name__)
             if own:

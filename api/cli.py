@@ -11,7 +11,7 @@ from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 import typer
 from pydantic import ValidationError
 
-from api.settings import ConfigurationError, Settings
+from api.settings import DEVELOPMENT_KEY, ConfigurationError, Settings
 
 T = TypeVar("T")
 
@@ -107,6 +107,17 @@ def _print_logins() -> None:
         typer.echo(f"  {login:<15} {roles}")
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -124,6 +135,12 @@ def serve(
         settings.signing_key  # noqa: B018 - refuse to start with a bad key
     except ConfigurationError as exc:
         _fail(str(exc))
+    if settings.secret_key == DEVELOPMENT_KEY and not _loopback(host):
+        # Anyone who can reach the port could mint an admin token with the published key.
+        _fail(
+            f"refusing to serve on {host} with the development key: set ARREARS_SECRET_KEY "
+            "or bind to 127.0.0.1"
+        )
     if demo:
         seeded = _run(lambda: _seed(settings.database_url, 1000, 42, only_if_empty=True))
         typer.echo(
@@ -141,6 +158,10 @@ def serve(
         workers=workers,
         log_level="warning",
         factory=False,
+        # The client address is ours to decide (ARREARS_TRUSTED_PROXIES); uvicorn would
+        # otherwise believe X-Forwarded-For from any loopback peer.
+        proxy_headers=False,
+        forwarded_allow_ips="",
     )
 
 
@@ -235,6 +256,7 @@ def audit_verify() -> None:
             settings.audit_checkpoint_dir,
             settings.audit_verify_key_file,
             settings.audit_signing_key_file,
+            development=settings.env == "development",
         )
     except (ConfigurationError, checkpoints.CheckpointError) as exc:
         _fail(str(exc))
@@ -285,9 +307,16 @@ def audit_checkpoint() -> None:
         _fail(str(exc))
 
     async def heads() -> list[checkpoints.Head]:
+        from store.audit import verify
+
         engine = create_engine(settings.database_url)
         try:
             async with engine.connect() as conn:
+                # Never vouch for a trail that is already broken: a checkpoint of a cut or
+                # edited chain would make the damage look original.
+                _checked, breaks = await verify(conn, settings.audit_key)
+                if breaks:
+                    raise CommandError(f"audit trail broken at {breaks[0]}; no checkpoint written")
                 return await checkpoints.read_heads(conn)
         finally:
             await engine.dispose()

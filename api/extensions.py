@@ -50,4 +50,5 @@ class AuditOperation(SchemaExtension):
             kind = "invalid"
         audit.info.operation_type = kind
         result = ctx.result
-        audit.outcome = outcome_of(getattr(result, "errors", None))
+        # No result at all means the request failed before strawberry could answer it.
+        audit.outcome = "ERROR" if result is None else outcome_of(getattr(result, "errors", None))

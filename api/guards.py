@@ -135,14 +135,6 @@ def check_post(content_type: str, body: bytes) -> None:
     check_request(payload.get("query"), payload.get("variables"), payload.get("operationName"))
 
 
-def check_get(params: dict[str, str]) -> None:
-    """Refuses (400) a GET request whose variables are not a shallow JSON object."""
-    variables: Any = params.get("variables")
-    if variables is not None:
-        variables = _json(variables, "variables")
-    check_request(params.get("query"), variables, params.get("operationName"))
-
-
 def check_request(query: Any, variables: Any, operation_name: Any) -> None:
     """Refuses (400) a GraphQL request of the wrong shape."""
     if not isinstance(query, str) or not query.strip():
@@ -183,9 +175,9 @@ def client_address(request: Request, trusted: list[Network]) -> str | None:
     peer = request.client.host if request.client else None
     if peer is None or not trusted or not _trusted(peer, trusted):
         return peer
-    forwarded = [
-        hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",") if hop.strip()
-    ]
+    # Every X-Forwarded-For line counts, in order, as one list.
+    header = ",".join(request.headers.getlist("x-forwarded-for"))
+    forwarded = [hop.strip() for hop in header.split(",") if hop.strip()]
     for hop in reversed(forwarded):
         try:
             ipaddress.ip_address(hop)
@@ -243,6 +235,9 @@ class CallerSlots:
         except TimeoutError:
             self._forget(caller)
             return False
+        except BaseException:  # cancelled while waiting: give the queue place back
+            self._forget(caller)
+            raise
         return True
 
     def release(self, caller: str) -> None:
@@ -256,10 +251,30 @@ class CallerSlots:
             del self._slots[caller]
 
 
-# ---- Failed logins ---------------------------------------------------------------------------
+# ---- Repeated refusals (failed logins, busy callers) ------------------------------------------
 
-# (client address, what to record, request id, user agent) -> the entry is written
-FailureWriter = Callable[[str | None, dict[str, Any], str | None, str | None], Awaitable[None]]
+# (key, what to record, request id, user agent, client address) -> the entry is written
+RefusalWriter = Callable[
+    [str | None, dict[str, Any], str | None, str | None, str | None], Awaitable[None]
+]
+
+# Keys tracked at once; refusals under any further key share one window, so a flood from many
+# addresses still writes a bounded number of entries.
+MAX_TRACKED = 100
+OVERFLOW = "(other)"
+
+
+def address_key(address: str | None) -> str | None:
+    """Groups an address as one client: an IPv4 address, or the /64 an IPv6 address is in."""
+    if address is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return address
 
 
 @dataclass
@@ -272,26 +287,33 @@ class _Window:
     refused: int = 0
 
 
-class FailedLogins:
-    """Records failed logins: the first from an address in a window at once, the rest of the
-    window as one entry with a count when it closes (a flood writes two entries, not thousands)."""
+class RepeatedRefusals:
+    """Records refusals of one kind: the first under a key (an address, a login) in a window at
+    once, the rest of the window as one entry with a count when it closes, so a flood writes two
+    entries, not thousands."""
 
-    def __init__(self, window_seconds: int, write: FailureWriter) -> None:
+    def __init__(
+        self, window_seconds: int, write: RefusalWriter, max_tracked: int = MAX_TRACKED
+    ) -> None:
         self.window = window_seconds
+        self.max_tracked = max_tracked
         self._write = write
         self._windows: dict[str | None, _Window] = {}
 
     async def failed(
         self,
-        address: str | None,
+        key: str | None,
         reason: str,
         at: datetime,
         rate_limited: bool,
         request_id: str | None = None,
         user_agent: str | None = None,
+        address: str | None = None,
     ) -> None:
+        if key not in self._windows and len(self._windows) >= self.max_tracked:
+            key = OVERFLOW
         now = time.monotonic()
-        current = self._windows.get(address)
+        current = self._windows.get(key)
         if current is not None and now - current.started < self.window:
             current.count += 1
             current.reasons[reason] += 1
@@ -299,26 +321,27 @@ class FailedLogins:
             current.last_at = at
             return
         # A new window; the old one (if any) is written first. No await before the window
-        # exists, so concurrent failures from one address cannot each open their own.
-        self._windows[address] = _Window(started=now, first_at=at, last_at=at)
+        # exists, so concurrent refusals under one key cannot each open their own.
+        self._windows[key] = _Window(started=now, first_at=at, last_at=at)
         if current is not None:
-            await self._flush(address, current)
-        await self._write(address, {"reason": reason, "count": 1}, request_id, user_agent)
+            await self._flush(key, current)
+        await self._write(key, {"reason": reason, "count": 1}, request_id, user_agent, address)
 
     async def flush(self, force: bool = False) -> None:
         """Writes the counts of windows that have closed (all of them when ``force``)."""
         now = time.monotonic()
-        for address, window in list(self._windows.items()):
+        for key, window in list(self._windows.items()):
+            if self._windows.get(key) is not window:
+                continue  # replaced meanwhile: failed() has written it already
             if force or now - window.started >= self.window:
-                if self._windows.get(address) is window:
-                    del self._windows[address]
-                await self._flush(address, window)
+                del self._windows[key]
+                await self._flush(key, window)
 
-    async def _flush(self, address: str | None, window: _Window) -> None:
+    async def _flush(self, key: str | None, window: _Window) -> None:
         if window.count == 0:
             return
         await self._write(
-            address,
+            key,
             {
                 "reasons": dict(sorted(window.reasons.items())),
                 "count": window.count,
@@ -327,6 +350,7 @@ class FailedLogins:
                 "to": window.last_at.isoformat(),
                 "repeated": True,
             },
+            None,
             None,
             None,
         )

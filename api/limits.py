@@ -297,7 +297,8 @@ class _Walk:
             else:
                 return MAX_PAGE
         if isinstance(value, IntValueNode):
-            value = int(value.value)
+            # More digits than any page could have: Python refuses to parse 4,300+ of them.
+            value = MAX_PAGE + 1 if len(value.value.lstrip("-")) > 6 else int(value.value)
         if value is None or isinstance(value, NullValueNode):
             return DEFAULT_PAGE
         if isinstance(value, bool) or not isinstance(value, int):

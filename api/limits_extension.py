@@ -71,6 +71,11 @@ class RequestLimits(SchemaExtension):
             except GraphQLError as error:
                 # Strawberry skips validation when an extension has set errors already.
                 ctx.pre_execution_errors = [error]
+            except (ValueError, RecursionError, OverflowError):
+                # A document the measure itself cannot take is refused, never half-measured.
+                ctx.pre_execution_errors = [
+                    QueryTooComplex("the document is too complex to measure")
+                ]
         yield
 
     def _refuse(self, error: GraphQLError) -> None:

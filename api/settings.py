@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_directives_per_field: int = Field(default=5, gt=0)
     max_response_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_concurrent_per_caller: int = Field(default=4, gt=0)
+    # Requests executing at once in a process (the rest wait); below the connection pool's size.
+    max_concurrent_requests: int = Field(default=10, gt=0)
     # Requests without valid credentials allowed per client address and minute.
     unauthenticated_per_minute: int = Field(default=30, gt=0)
     # Failed logins from one address within this window are recorded as one entry with a count.

@@ -161,15 +161,23 @@ def _parse(path: Path, public: Ed25519PublicKey) -> Checkpoint | str:
     return Checkpoint(path.name, heads)
 
 
-def load(directory: str | None, verify_key_file: str | None, signing_key_file: str | None) -> Found:
-    """Reads every checkpoint of the directory, checking each signature (none when unset)."""
+def load(
+    directory: str | None,
+    verify_key_file: str | None,
+    signing_key_file: str | None,
+    development: bool = True,
+) -> Found:
+    """Reads every checkpoint of the directory, checking each signature (none when unset).
+
+    Outside development the key must be configured: a key kept beside the checkpoints could
+    be replaced together with them."""
     if not directory:
         return Found(None, [], [])
     path = checkpoint_dir(directory)
     files = sorted(p for p in path.iterdir() if p.name.endswith(SUFFIX))
     if not files:
         return Found(path, [], [])
-    public = verify_key(path, verify_key_file, signing_key_file)
+    public = verify_key(path, verify_key_file, signing_key_file, beside=development)
     if public is None:
         raise CheckpointError(
             f"no key to check the checkpoints in {path}: set ARREARS_AUDIT_VERIFY_KEY_FILE"

@@ -79,13 +79,19 @@ def generate(directory: Path) -> Ed25519PrivateKey:
 
 
 def verify_key(
-    directory: Path, verify_key_file: str | None, signing_key_file: str | None
+    directory: Path,
+    verify_key_file: str | None,
+    signing_key_file: str | None,
+    beside: bool = True,
 ) -> Ed25519PublicKey | None:
-    """Returns the key that checks checkpoints: the configured one, else the one beside them."""
+    """Returns the key that checks checkpoints: the configured one, else (when ``beside``) the
+    one kept beside them."""
     if verify_key_file:
         return load_public_key(Path(verify_key_file))
     if signing_key_file:
         return load_private_key(Path(signing_key_file)).public_key()
+    if not beside:
+        return None
     if (directory / VERIFY_KEY_NAME).exists():
         return load_public_key(directory / VERIFY_KEY_NAME)
     if (directory / SIGNING_KEY_NAME).exists():

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.auth import mint_token
-from api.guards import MAX_JSON_DEPTH, CallerSlots
+from api.guards import MAX_JSON_DEPTH, CallerSlots, RepeatedRefusals, address_key
 from api.settings import DEVELOPMENT_KEY, Settings
 from store import tables
 from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
@@ -177,29 +178,38 @@ async def test_variables_nested_a_thousand_deep_are_refused_not_a_500(
 async def test_a_refusal_by_the_graphql_view_is_audited_as_denied(
     gql: Any, engine: AsyncEngine
 ) -> None:
-    """A mutation over GET is refused by the view itself (not by a resolver)."""
-    response = await gql.client.get(
+    """An operation name the document does not define is refused by the view itself."""
+    response = await gql.client.post(
         "/graphql",
-        params={"query": 'mutation { revokeRole(input: {login: "x", role: "y"}) { __typename } }'},
+        json={"query": "query A { viewer { login } }", "operationName": "B"},
         headers=bearer(gql.settings),
     )
-    assert 400 <= response.status_code < 500, response.text
+    assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     entries = await entries_of(engine, response)
     assert entries and {e.outcome for e in entries} == {"DENIED"}
 
 
-async def test_get_variables_are_checked_like_post_ones(gql: Any, engine: AsyncEngine) -> None:
-    deep: Any = 1
-    for _ in range(100):
-        deep = [deep]
-    response = await gql.client.get(
-        "/graphql",
-        params={"query": VIEWER, "variables": json.dumps({"v": deep})},
-        headers=bearer(gql.settings),
-    )
-    assert_refused(response, 400, "BAD_REQUEST", "levels deep")
-    await assert_audited_refusal(engine, response, "BAD_REQUEST")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"query": VIEWER},
+        {
+            "query": "query($p: String) { cases(filter: {search: $p}) { totalCount } }",
+            "variables": '{"p": "13800000000"}',
+        },
+        {"query": 'mutation { revokeRole(input: {login: "x", role: "y"}) { __typename } }'},
+    ],
+)
+async def test_graphql_over_get_is_refused_so_values_never_sit_in_urls(
+    gql: Any, engine: AsyncEngine, params: dict[str, str]
+) -> None:
+    response = await gql.client.get("/graphql", params=params, headers=bearer(gql.settings))
+    assert_refused(response, 405, "METHOD_NOT_ALLOWED", "POST")
+    assert response.headers["Allow"] == "POST"
+    await assert_audited_refusal(engine, response, "METHOD_NOT_ALLOWED")
+    anonymous = await gql.client.get("/graphql", params=params)
+    assert anonymous.status_code == 401
 
 
 # ---- Failed logins -------------------------------------------------------------------------
@@ -275,6 +285,42 @@ async def test_one_caller_cannot_run_more_than_its_share_at_once() -> None:
     assert await slots.acquire("mallory")
 
 
+async def test_a_cancelled_wait_gives_its_queue_place_back() -> None:
+    slots = CallerSlots(limit=1, queue=2, wait_seconds=5)
+    assert await slots.acquire("mallory")
+    for _ in range(5):  # more than the queue holds, each cancelled while waiting
+        waiter = asyncio.ensure_future(slots.acquire("mallory"))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    slots.release("mallory")
+    assert await slots.acquire("mallory")  # nothing leaked: the slot and the queue are free
+
+
+async def test_refusals_from_many_addresses_write_a_bounded_number_of_entries() -> None:
+    written: list[tuple[str | None, dict[str, Any]]] = []
+
+    async def write(key: str | None, changes: dict[str, Any], *_: Any) -> None:
+        written.append((key, changes))
+
+    refusals = RepeatedRefusals(60, write, max_tracked=3)
+    now = datetime.now(UTC)
+    # One IPv6 /64 is one client, whatever address in it is used.
+    for n in range(50):
+        await refusals.failed(address_key(f"2001:db8:1:2::{n:x}"), "invalid token", now, False)
+    # A thousand IPv4 addresses: three get windows of their own, the rest share one.
+    for n in range(1000):
+        await refusals.failed(address_key(f"198.51.{n // 250}.{n % 250}"), "x", now, False)
+    await refusals.flush(force=True)
+    keys = [key for key, _changes in written]
+    assert keys[0] == "2001:db8:1:2::/64"
+    # The /64: first + the other 49; two IPv4 keys: their first each; the rest: first + 997.
+    assert [c["count"] for _k, c in written] == [1, 1, 1, 1, 49, 997]
+    assert sum(c["count"] for _k, c in written) == 1050
+    assert "(other)" in keys
+
+
 async def test_parallel_requests_over_the_cap_get_429_and_are_audited(
     engine: AsyncEngine, settings: Settings
 ) -> None:
@@ -293,10 +339,43 @@ async def test_parallel_requests_over_the_cap_get_429_and_are_audited(
             slots.release("collector1")
         assert_refused(refused, 429, "TOO_MANY_CONCURRENT_REQUESTS", "at most 1 request")
         assert refused.headers["Retry-After"] == "1"
-        await assert_audited_refusal(engine, refused, "TOO_MANY_CONCURRENT_REQUESTS")
+        entries = await entries_of(engine, refused)
+        assert [(e.action, e.outcome, e.reason_code, e.actor_login) for e in entries] == [
+            ("request.refused", "DENIED", "TOO_MANY_CONCURRENT_REQUESTS", "collector1")
+        ]
         assert other.json() == {"data": {"viewer": {"login": "collector2"}}}
         again = await client.post("/graphql", json={"query": VIEWER}, headers=bearer(settings))
         assert again.status_code == 200
+
+
+async def test_a_flood_of_parallel_requests_writes_two_audit_entries_not_hundreds(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """A caller over their share is refused before any database work, and the refusals are
+    recorded like failed logins: the first at once, the rest as one entry with a count."""
+    async with serving(engine, settings, max_concurrent_per_caller=1) as (client, app):
+        slots: CallerSlots = app.state.guards.slots
+        slots.wait_seconds, slots.queue = 0.05, 0
+        before = await _last_entry_id(engine)
+        assert await slots.acquire("collector1")
+        try:
+            responses = await asyncio.gather(
+                *(
+                    client.post("/graphql", json={"query": VIEWER}, headers=bearer(settings))
+                    for _ in range(200)
+                )
+            )
+        finally:
+            slots.release("collector1")
+        assert {r.status_code for r in responses} == {429}
+        await app.state.guards.busy.flush(force=True)
+    async with engine.connect() as conn:
+        stmt = select(tables.audit_entries).where(a.id > before).order_by(a.id)
+        rows = [r for r in (await conn.execute(stmt)).all() if r.actor_login == "collector1"]
+    assert [(r.action, r.changes["count"]) for r in rows] == [
+        ("request.refused", 1),
+        ("request.refused", 199),
+    ]
 
 
 # ---- The response --------------------------------------------------------------------------
@@ -343,6 +422,14 @@ async def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
         # The caller can prepend anything; the nearest untrusted hop is the client.
         chain = {**bearer(settings), "X-Forwarded-For": "1.2.3.4, 198.51.100.7, 10.0.0.2"}
         assert await _client_ip(client, engine, chain) == "198.51.100.7"
+        lines = httpx.Headers(
+            [
+                ("Authorization", bearer(settings)["Authorization"]),
+                ("X-Forwarded-For", "198.51.100.8"),
+                ("X-Forwarded-For", "10.0.0.2"),
+            ]
+        )
+        assert await _client_ip(client, engine, lines) == "198.51.100.8"  # type: ignore[arg-type]
         garbage = {**bearer(settings), "X-Forwarded-For": "1.2.3.4, not-an-ip"}
         assert await _client_ip(client, engine, garbage) == "127.0.0.1"
         assert await _client_ip(client, engine, bearer(settings)) == "127.0.0.1"

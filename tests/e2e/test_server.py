@@ -6,9 +6,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import mint_token
 from api.settings import Settings
+from store import tables
 from tests.conftest import TEST_SECRET
 from tests.servers import running_server
 
@@ -57,3 +60,24 @@ def test_introspection_is_off_in_production(server: str, database_url: str) -> N
     body = response.json()
     assert body.get("data") is None
     assert "introspection" in body["errors"][0]["message"].lower()
+
+
+async def test_the_real_server_believes_no_forwarded_address_from_an_untrusted_peer(
+    server: str, engine: AsyncEngine, settings: Settings
+) -> None:
+    """uvicorn itself rewrites the client address from X-Forwarded-For for loopback peers
+    unless told not to; the address is ours to decide (ARREARS_TRUSTED_PROXIES, unset here)."""
+    async with httpx.AsyncClient(base_url=server, timeout=10) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ viewer { login } }"},
+            headers={
+                "Authorization": f"Bearer {mint_token(settings, 'collector1')}",
+                "X-Forwarded-For": "203.0.113.77",
+            },
+        )
+    assert response.status_code == 200
+    a = tables.audit_entries.c
+    async with engine.connect() as conn:
+        stmt = select(a.client_ip).where(a.request_id == response.headers["x-request-id"])
+        assert (await conn.execute(stmt)).scalars().all() == ["127.0.0.1"]

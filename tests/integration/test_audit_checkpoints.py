@@ -455,3 +455,45 @@ async def test_verify_says_when_there_is_no_checkpoint(
     assert one_line(missing) == (
         f"arrears: ARREARS_AUDIT_CHECKPOINT_DIR {tmp_path / 'no'} is not a directory"
     )
+
+
+async def test_a_broken_trail_is_never_checkpointed(
+    migrated: AsyncEngine, empty_database_url: str, tmp_path: Path
+) -> None:
+    """A checkpoint of a chain already cut would make the cut look original."""
+    directory = tmp_path / "checkpoints"
+    await write_entries(migrated, range(12))
+    await cut_back(migrated, chain=1, keep=2)
+    await tamper(migrated, update(tables.audit_heads).where(h.chain == 1).values(seq=4))
+    result = arrears(
+        "audit", "checkpoint", url=empty_database_url, ARREARS_AUDIT_CHECKPOINT_DIR=str(directory)
+    )
+    assert result.returncode == 1
+    assert "audit trail broken at" in one_line(result)
+    assert "no checkpoint written" in one_line(result)
+    assert not directory.exists() or checkpoint_files(directory) == []
+
+
+async def test_outside_development_verify_needs_a_configured_key(
+    migrated: AsyncEngine, empty_database_url: str, tmp_path: Path
+) -> None:
+    """A key kept beside the checkpoints could be swapped along with them."""
+    directory = tmp_path / "checkpoints"
+    await write_entries(migrated, range(6))
+    await checkpoint_now(migrated, directory)  # development: the pair is made beside them
+    public = directory / "verify-key.pem"
+    assert public.exists()
+    env = {"ARREARS_AUDIT_CHECKPOINT_DIR": str(directory), "ARREARS_ENV": "production"}
+    refused = arrears("audit", "verify", url=empty_database_url, **env)
+    assert refused.returncode == 1
+    assert "set ARREARS_AUDIT_VERIFY_KEY_FILE" in one_line(refused)
+    out = ok(
+        arrears(
+            "audit",
+            "verify",
+            url=empty_database_url,
+            ARREARS_AUDIT_VERIFY_KEY_FILE=str(public),
+            **env,
+        )
+    )
+    assert "against 1 checkpoint" in out

@@ -119,3 +119,19 @@ def test_migrate_and_demo_on_a_fresh_database(tmp_path: Path) -> None:
     assert again.returncode == 1
     assert len(again.stderr.strip().splitlines()) == 1
     assert "only seeded into an empty database" in again.stderr
+
+
+def test_serve_refuses_a_public_interface_with_the_development_key() -> None:
+    """Anyone reaching the port could mint an admin token with the key printed in the source."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "refusing to serve on 0.0.0.0 with the development key" in result.stderr
+    assert "Traceback" not in result.stderr
