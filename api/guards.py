@@ -76,23 +76,27 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _depth(value: Any) -> int:
-    """Returns the nesting depth of a JSON value, without recursion."""
-    deepest = 0
+def _check_variables(value: Any) -> None:
+    """Refuses variables nested too deep or holding a NUL character (keys included), in one
+    walk without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise RequestRefused(400, "BAD_REQUEST", "text may not contain NUL characters")
+            continue
         if isinstance(item, dict):
-            items: Iterable[Any] = item.values()
+            children: Iterable[Any] = [*item.keys(), *item.values()]
         elif isinstance(item, list):
-            items = item
+            children = item
         else:
             continue
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            return deepest
-        stack.extend((child, level + 1) for child in items)
-    return deepest
+        if level > MAX_JSON_DEPTH:
+            raise RequestRefused(
+                400, "BAD_REQUEST", f"variables are nested more than {MAX_JSON_DEPTH} levels deep"
+            )
+        stack.extend((child, level + 1) for child in children)
 
 
 def _json(text: str | bytes, what: str) -> Any:
@@ -104,22 +108,6 @@ def _json(text: str | bytes, what: str) -> Any:
         ) from None
     except ValueError:
         raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
-
-
-def _holds_nul(value: Any) -> bool:
-    """Returns whether any string in a JSON value (keys included) holds a NUL character."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def check_post(content_type: str, body: bytes) -> None:
@@ -143,12 +131,10 @@ def check_request(query: Any, variables: Any, operation_name: Any) -> None:
         raise RequestRefused(400, "BAD_REQUEST", "'variables' must be a JSON object")
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestRefused(400, "BAD_REQUEST", "'operationName' must be a string")
-    if variables and _depth(variables) > MAX_JSON_DEPTH:
-        raise RequestRefused(
-            400, "BAD_REQUEST", f"variables are nested more than {MAX_JSON_DEPTH} levels deep"
-        )
-    if "\x00" in query or _NUL_ESCAPE.search(query) or (variables and _holds_nul(variables)):
+    if "\x00" in query or _NUL_ESCAPE.search(query):
         raise RequestRefused(400, "BAD_REQUEST", "text may not contain NUL characters")
+    if variables:
+        _check_variables(variables)
 
 
 # ---- Who is calling --------------------------------------------------------------------------

@@ -65,6 +65,17 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
 
 
+@pytest.fixture
+async def migrated(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A brand-new database of the backend under test, migrated and empty."""
+    engine = create_engine(empty_database_url)
+    await upgrade(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The session's shared database URL (migrated and seeded by the ``engine`` fixture)."""

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,23 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import audit, tables
 from store.audit import AUDIT_CHAINS, GENESIS, AuditRecord, append, audit_key, verify
-from store.db import create_engine
-from store.migrate import upgrade
 from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET
 
 KEY = audit_key(TEST_AUDIT_SECRET)
 ROOT = Path(__file__).resolve().parents[2]
 e = tables.audit_entries.c
-
-
-@pytest.fixture
-async def migrated(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(empty_database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def record(n: int, request_id: str = "r") -> AuditRecord:

@@ -11,7 +11,6 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from store import audit, audit_checkpoints, tables
 from store.audit_checkpoints import SUFFIX, CheckpointError, Head, canonical
 from store.audit_keys import key_id
-from store.db import create_engine
-from store.migrate import upgrade
 from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
 from tests.integration.test_audit_verify import (
     KEY,
@@ -87,16 +84,6 @@ def checkpoint(url: str, directory: Path, **env: str) -> Path:
 
 def checkpoint_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.name.endswith(SUFFIX))
-
-
-@pytest.fixture
-async def migrated(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(empty_database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def write_entries(engine: AsyncEngine, numbers: range) -> None:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,16 +65,6 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     return lines[0]
-
-
-@pytest.fixture
-async def migrated(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(empty_database_url)
-    await upgrade(engine)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def record(n: int) -> AuditRecord:
