@@ -2,15 +2,19 @@
 
 ``seed_demo`` fills an empty, migrated database. The same seed and ``as_of`` date give
 byte-identical rows: personal data comes from ``Faker("zh_CN")`` seeded with the seed, every
-other choice from one ``random.Random(seed)``, and every date is relative to ``as_of``.
+other choice from one ``random.Random(seed)``, and every date is relative to ``as_of``. Faker is
+imported only when seeding starts, so importing this module (for ``DEMO_LOGINS``) does not load it.
 
 Staff are the logins of CONTRACT.md (``DEMO_LOGINS``) plus two records for testing the rules:
 the inactive collector ``collector9`` (team West) and the inactive agency "Dormant Partners".
-Each case's DPD is drawn first (every bucket M0..M7 occurs), then its debts' instalment
-schedules are built so that ``Debt.days_past_due(as_of)`` yields exactly that DPD. The first
-cases of every portfolio cover each collector, both active agencies and the unassigned pool.
-Collectors carry at most ``COLLECTOR_CAPACITY - CAPACITY_HEADROOM`` open cases, so a test can
-always assign one more; closed and legal-stage cases are left unassigned.
+Each case's DPD is drawn first (so that every bucket of the default policy, M0..M7, occurs),
+then its debts' instalment schedules are built so that ``Debt.days_past_due(as_of)`` yields
+exactly that DPD; the case's DPD, bucket, classification, policy version and outstanding then
+come from the domain's rule (``domain.cases.classification.assess``, with ``DEFAULT_POLICY``
+unless told otherwise), as ``Case.reclassify`` gives them. The first cases cover each collector,
+both active agencies and the unassigned pool. Collectors carry at most
+``COLLECTOR_CAPACITY - CAPACITY_HEADROOM`` open cases, so a test can always assign one more;
+closed and legal-stage cases are left unassigned.
 
 Rows get explicit ids and are inserted with Core executemany, chunk by chunk, in one
 transaction; on PostgreSQL the id sequences are moved past the seeded rows afterwards.
@@ -26,11 +30,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from faker import Faker
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.cases.classification import DEFAULT_POLICY
+from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy, assess
 from domain.cases.model import CaseStage, CaseStatus
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
 from store import tables
@@ -171,8 +174,13 @@ def _check_character(body: str) -> str:
 class _Generator:
     """Builds the rows of the portfolio case by case; all randomness flows through here."""
 
-    def __init__(self, seed: int, as_of: date) -> None:
+    def __init__(self, seed: int, as_of: date, policy: ClassificationPolicy) -> None:
+        # Imported here, not at the top: the server imports this module for DEMO_LOGINS, and
+        # only seeding needs Faker.
+        from faker import Faker
+
         self.rng = random.Random(seed)
+        self.policy = policy
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.as_of = as_of
@@ -278,9 +286,14 @@ class _Generator:
         opened_on = as_of - timedelta(days=dpd if dpd else rng.randint(0, 14))
         placement = self._placement(holder, dpd)
         debts = self._debts(n, dpd, stage == CaseStage.WRITTEN_OFF, rows)
-        worst = max(d.days_past_due(as_of) for d in debts)
-        assert worst == dpd, f"case {n}: built DPD {worst}, wanted {dpd}"
-        verdict = DEFAULT_POLICY.classify(worst)
+        # Classified by the domain's rule, as Case.reclassify would, from the debts just built.
+        standing = assess(
+            self.policy, ((d.days_past_due(as_of), d.outstanding.amount) for d in debts)
+        )
+        verdict = standing.verdict
+        assert standing.days_past_due == dpd, (
+            f"case {n}: built DPD {standing.days_past_due}, wanted {dpd}"
+        )
         case = {
             "id": n,
             "reference": f"AR-{as_of.year}-{n:06d}",
@@ -290,12 +303,12 @@ class _Generator:
             "opened_on": opened_on,
             "status": status.value,
             "stage": stage.value,
-            "days_past_due": worst,
+            "days_past_due": standing.days_past_due,
             "bucket": verdict.bucket,
             "classification": verdict.classification.value,
             "policy_version": verdict.policy_version,
             "dpd_as_of": as_of,
-            "outstanding_amount": sum((d.outstanding.amount for d in debts), _cents(0)),
+            "outstanding_amount": standing.outstanding_amount,
             "assignee_id": assignee_id,
             "version": 1,
             **placement,
@@ -540,11 +553,12 @@ async def seed_demo(
     seed: int = 42,
     as_of: date | None = None,
     progress: Callable[[int], None] | None = None,
+    policy: ClassificationPolicy = DEFAULT_POLICY,
 ) -> DemoSummary:
     """Seeds a deterministic demo portfolio into an empty, migrated database in one transaction."""
     if cases < 1:
         raise ValueError(f"cases must be at least 1, not {cases}")
-    generator = _Generator(seed, as_of or datetime.now(UTC).date())
+    generator = _Generator(seed, as_of or datetime.now(UTC).date(), policy)
     counts = dict.fromkeys(_FILLED, 0)
     async with engine.connect() as conn:
         await conn.execution_options(sqlite_begin="IMMEDIATE")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 class Classification(enum.StrEnum):
+    """The class of a case by days past due (DOMAIN.md, chapter 5)."""
+
     CURRENT = "CURRENT"
     MILD = "MILD"
     MODERATE = "MODERATE"
@@ -26,6 +30,8 @@ class ClassBand:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """What a policy says of a number of days past due, and which version of it said so."""
+
     bucket: str
     classification: Classification
     policy_version: str
@@ -58,7 +64,8 @@ class ClassificationPolicy:
             raise ValueError(f"policy {self.version}: the last band must be open-ended")
 
     def bucket(self, dpd: int) -> str:
-        """Returns M0 for current debts, else M1 (1–30), M2 (31–60), … capped at M7 (181+)."""
+        """Returns M0 at 0 DPD, else M1, M2, … in steps of ``bucket_days`` up to
+        ``M<max_bucket>`` (the default policy: M1 = 1–30, M2 = 31–60, … M7 = 181+)."""
         if dpd < 0:
             raise ValueError("days past due cannot be negative")
         if dpd == 0:
@@ -72,6 +79,29 @@ class ClassificationPolicy:
             if band.max_dpd is None or dpd <= band.max_dpd:
                 return Verdict(bucket, band.classification, self.version)
         raise AssertionError("unreachable: the last band is open-ended")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A case's figures as of a date: the worst DPD of its debts, their total outstanding, and
+    the policy's verdict on that DPD."""
+
+    days_past_due: int
+    outstanding_amount: Decimal
+    verdict: Verdict
+
+
+def assess(policy: ClassificationPolicy, debts: Iterable[tuple[int, Decimal]]) -> Standing:
+    """Returns a case's standing from each debt's (days past due, outstanding amount).
+
+    The case is as late as its worst debt (current when it has none). The figures are plain values
+    so that the rule does not depend on where they come from: debts in memory
+    (``Case.reclassify``, the demo seed) or a batch query.
+    """
+    figures = list(debts)
+    dpd = max((debt_dpd for debt_dpd, _ in figures), default=0)
+    outstanding = sum((amount for _, amount in figures), Decimal(0))
+    return Standing(dpd, outstanding, policy.classify(dpd))
 
 
 DEFAULT_POLICY = ClassificationPolicy(

@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Row, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.cases.classification import DEFAULT_POLICY
+from domain.cases.classification import (
+    DEFAULT_POLICY,
+    ClassBand,
+    Classification,
+    ClassificationPolicy,
+    assess,
+)
+from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
 from store import demo, tables
 from store.db import create_engine
@@ -165,20 +172,18 @@ async def test_every_contract_login_exists_with_its_roles_team_and_agency(
     assert agencies["Dormant Partners"][2] is False
 
 
-async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
-    migrated: AsyncEngine,
-) -> None:
-    summary = await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
-    assert summary.cases == 200
-    async with migrated.connect() as conn:
+async def seeded_cases(engine: AsyncEngine) -> tuple[list[Row[Any]], dict[int, list[Debt]]]:
+    """Returns the case rows in id order and each case's debts rebuilt from the database."""
+    async with engine.connect() as conn:
         cases = (await conn.execute(select(tables.cases).order_by(tables.cases.c.id))).all()
-        debt_rows = (await conn.execute(select(tables.debts))).all()
+        debt_rows = (await conn.execute(select(tables.debts).order_by(tables.debts.c.id))).all()
         schedule = defaultdict(list)
-        for i in await conn.execute(select(tables.instalments)):
+        instalments = select(tables.instalments).order_by(tables.instalments.c.id)
+        for i in await conn.execute(instalments):
             schedule[i.debt_id].append(
                 Instalment(i.sequence, i.due_date, i.amount_due, i.amount_paid, id=i.id)
             )
-    debts_of = defaultdict(list)
+    debts_of: dict[int, list[Debt]] = defaultdict(list)
     for d in debt_rows:
         debts_of[d.case_id].append(
             Debt(
@@ -193,8 +198,20 @@ async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
                 status=DebtStatus(d.status),
                 paused_days=d.paused_days,
                 instalments=schedule[d.id],
+                case_id=d.case_id,
+                id=d.id,
             )
         )
+    return list(cases), debts_of
+
+
+async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
+    migrated: AsyncEngine,
+) -> None:
+    summary = await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
+    assert summary.cases == 200
+    cases, debts_of = await seeded_cases(migrated)
+    debt_rows = [d for debts in debts_of.values() for d in debts]
     assert {c.bucket for c in cases} == {f"M{n}" for n in range(8)}
     assert {d.product_type for d in debt_rows} == {p.value for p in ProductType}
     assert {d.currency for d in debt_rows} == {"CNY"}
@@ -218,6 +235,96 @@ async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
     assert {c.stage for c in cases if c.days_past_due <= 30} == {"EARLY"}
     assert {c.stage for c in cases if c.days_past_due > 90} >= {"LEGAL", "COLLECTION"}
     assert {c.status for c in cases if c.stage == "WRITTEN_OFF"} <= {"CLOSED"}
+
+
+def case_of(row: Row[Any], debts: list[Debt]) -> Case:
+    """The Case aggregate as the row stores it, with its debts."""
+    return Case(
+        row.reference,
+        row.borrower_id,
+        row.portfolio,
+        row.currency,
+        row.opened_on,
+        status=CaseStatus(row.status),
+        stage=CaseStage(row.stage),
+        days_past_due=row.days_past_due,
+        bucket=row.bucket,
+        classification=Classification(row.classification),
+        policy_version=row.policy_version,
+        dpd_as_of=row.dpd_as_of,
+        outstanding_amount=row.outstanding_amount,
+        id=row.id,
+        debts=debts,
+    )
+
+
+async def test_every_case_of_the_served_demo_is_classified_by_the_domain(
+    migrated: AsyncEngine,
+) -> None:
+    """The portfolio ``serve --demo`` seeds (1,000 cases, seed 42): every row holds what the
+    domain's rule gives for its debts, and Case.reclassify finds nothing to change."""
+    summary = await seed_demo(migrated, cases=1000, seed=42, as_of=AS_OF)
+    cases, debts_of = await seeded_cases(migrated)
+    assert summary.cases == len(cases) == 1000
+    at = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
+    for row in cases:
+        debts = debts_of[row.id]
+        standing = assess(
+            DEFAULT_POLICY, ((d.days_past_due(AS_OF), d.outstanding.amount) for d in debts)
+        )
+        stored = (
+            row.days_past_due,
+            row.bucket,
+            row.classification,
+            row.policy_version,
+            row.outstanding_amount,
+        )
+        expected = (
+            standing.days_past_due,
+            standing.verdict.bucket,
+            standing.verdict.classification,
+            "2026.1",
+            standing.outstanding_amount,
+        )
+        assert stored == expected, row.reference
+        assert row.dpd_as_of == AS_OF, row.reference
+        case = case_of(row, debts)
+        case.reclassify(DEFAULT_POLICY, AS_OF, at)
+        assert case.events == [], row.reference
+        refreshed = (
+            case.days_past_due,
+            case.bucket,
+            case.classification,
+            case.policy_version,
+            case.outstanding_amount,
+        )
+        assert refreshed == stored, row.reference
+    assert {row.bucket for row in cases} == {f"M{n}" for n in range(8)}
+    assert {row.classification for row in cases} == set(Classification)
+
+
+async def test_the_demo_classifies_with_the_policy_it_is_given(migrated: AsyncEngine) -> None:
+    """No copy of the rule in the demo: another policy's buckets, classes and version land in
+    the rows (60-day buckets capped at M3; current, mild up to 60 DPD, severe beyond)."""
+    policy = ClassificationPolicy(
+        "test-9",
+        (
+            ClassBand(0, 0, Classification.CURRENT, ""),
+            ClassBand(1, 60, Classification.MILD, ""),
+            ClassBand(61, None, Classification.SEVERE, ""),
+        ),
+        bucket_days=60,
+        max_bucket=3,
+    )
+    await seed_demo(migrated, cases=40, seed=11, as_of=AS_OF, policy=policy)
+    cases, _debts_of = await seeded_cases(migrated)
+    for row in cases:
+        dpd = row.days_past_due
+        bucket = "M0" if dpd == 0 else "M1" if dpd <= 60 else "M2" if dpd <= 120 else "M3"
+        klass = "CURRENT" if dpd == 0 else "MILD" if dpd <= 60 else "SEVERE"
+        assert (row.bucket, row.classification, row.policy_version) == (bucket, klass, "test-9")
+    assert {row.bucket for row in cases} == {"M0", "M1", "M2", "M3"}
+    assert {row.classification for row in cases} == {"CURRENT", "MILD", "SEVERE"}
 
 
 async def test_borrowers_have_valid_national_ids_and_mobile_numbers(migrated: AsyncEngine) -> None:

@@ -8,7 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from domain.cases.classification import DEFAULT_POLICY, Classification, ClassificationPolicy
+from domain.cases.classification import (
+    DEFAULT_POLICY,
+    Classification,
+    ClassificationPolicy,
+    assess,
+)
 from domain.cases.events import CaseReclassified
 from domain.cases.model import Case
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
@@ -161,3 +166,21 @@ def test_a_debt_in_another_currency_is_refused_and_nothing_changes() -> None:
         case.reclassify(DEFAULT_POLICY, AS_OF, AT)
     assert dataclasses.asdict(case) == before
     assert case.events == []
+
+
+def test_reclassify_stores_what_the_domains_assessment_gives() -> None:
+    case = make_case(debt_due(date(2026, 4, 1), "300.10"), debt_due(date(2026, 6, 29), "0.90"))
+    case.reclassify(DEFAULT_POLICY, AS_OF, AT)
+    standing = assess(DEFAULT_POLICY, [(90, Decimal("300.10")), (1, Decimal("0.90"))])
+    verdict = standing.verdict
+    assert (case.days_past_due, case.outstanding_amount) == (90, Decimal("301.00"))
+    assert (case.bucket, case.classification, case.policy_version) == ("M3", "MODERATE", "2026.1")
+    assert (case.days_past_due, case.outstanding_amount) == (
+        standing.days_past_due,
+        standing.outstanding_amount,
+    )
+    assert (case.bucket, case.classification, case.policy_version) == (
+        verdict.bucket,
+        verdict.classification,
+        verdict.policy_version,
+    )

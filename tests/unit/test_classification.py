@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from domain.cases.classification import (
@@ -9,7 +11,9 @@ from domain.cases.classification import (
     ClassBand,
     Classification,
     ClassificationPolicy,
+    Standing,
     Verdict,
+    assess,
 )
 
 C = Classification
@@ -168,3 +172,50 @@ def test_an_open_band_repeated_at_the_end_is_refused() -> None:
 def test_bucket_geometry_must_be_positive(bucket_days: int, max_bucket: int) -> None:
     with pytest.raises(ValueError, match="must be >= 1"):
         ClassificationPolicy("bad-3", DEFAULT_POLICY.bands, bucket_days, max_bucket)
+
+
+def test_a_case_is_as_late_as_its_worst_debt_and_owes_their_sum() -> None:
+    standing = assess(
+        DEFAULT_POLICY,
+        [(10, Decimal("1065.35")), (122, Decimal("200.00")), (0, Decimal("0.65"))],
+    )
+    assert standing == Standing(122, Decimal("1266.00"), Verdict("M5", C.SERIOUS, "2026.1"))
+
+
+@pytest.mark.parametrize(
+    ("dpd", "bucket", "classification"),
+    [(0, "M0", C.CURRENT), (30, "M1", C.MILD), (31, "M2", C.MODERATE), (181, "M7", C.SEVERE)],
+)
+def test_one_debt_gives_the_policys_verdict_on_its_dpd(
+    dpd: int, bucket: str, classification: Classification
+) -> None:
+    standing = assess(DEFAULT_POLICY, [(dpd, Decimal("50.00"))])
+    assert standing == Standing(dpd, Decimal("50.00"), Verdict(bucket, classification, "2026.1"))
+
+
+def test_a_case_without_debts_is_current_and_owes_nothing() -> None:
+    assert assess(DEFAULT_POLICY, []) == Standing(0, Decimal(0), Verdict("M0", C.CURRENT, "2026.1"))
+
+
+def test_the_figures_may_come_from_a_single_pass_iterator() -> None:
+    figures = iter([(45, Decimal("1.00")), (3, Decimal("2.00"))])
+    assert assess(DEFAULT_POLICY, figures) == Standing(
+        45, Decimal("3.00"), Verdict("M2", C.MODERATE, "2026.1")
+    )
+
+
+def test_assess_uses_the_policy_it_is_given() -> None:
+    policy = ClassificationPolicy(
+        "short-2",
+        (ClassBand(0, 0, C.CURRENT, ""), ClassBand(1, None, C.SEVERE, "")),
+        bucket_days=10,
+        max_bucket=2,
+    )
+    assert assess(policy, [(15, Decimal("9.99"))]) == Standing(
+        15, Decimal("9.99"), Verdict("M2", C.SEVERE, "short-2")
+    )
+
+
+def test_a_negative_dpd_among_the_figures_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        assess(DEFAULT_POLICY, [(-1, Decimal("1.00"))])

@@ -1,0 +1,84 @@
+"""The default role policy lives in one place: migration 0002 seeds it into ``casbin_rule``
+(frozen there), and the enforcer reads it from the database. These tests read it back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authz.enforcer import Authorizer
+from store import tables
+from store.db import create_engine
+from store.migrate import alembic_config, upgrade
+
+READ = ["agency:read", "case:read", "staff:read"]
+
+
+def reveal(*fields: str) -> list[str]:
+    return [f"borrower:reveal:{field}" for field in fields]
+
+
+# What each role holds in a freshly migrated database (docs/API.md describes the same grid).
+EXPECTED = {
+    "admin": [
+        *READ,
+        "audit:read",
+        "case:assign",
+        "case:place",
+        "case:recall",
+        "role:grant",
+    ],
+    "manager": [
+        *READ,
+        *reveal("address", "email", "national_id", "phone"),
+        "case:assign",
+        "case:place",
+        "case:recall",
+    ],
+    "team_lead": [*READ, *reveal("email", "phone"), "case:assign"],
+    "collector": [*READ, *reveal("email", "phone")],
+    "legal": [*READ, *reveal("address", "email", "employer", "income", "national_id", "phone")],
+    "auditor": [*READ, "audit:read"],
+    "agency_manager": [*READ, *reveal("phone")],
+    "agency_agent": [*READ, *reveal("phone")],
+}
+
+
+@pytest.fixture
+async def migrated_to_0002(empty_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A brand-new database migrated up to revision 0002 only."""
+    engine = create_engine(empty_database_url)
+    await upgrade(engine, "0002")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def test_revision_0002_seeds_exactly_its_frozen_policy(migrated_to_0002: AsyncEngine) -> None:
+    frozen = ScriptDirectory.from_config(alembic_config()).get_revision("0002").module
+    r = tables.casbin_rule.c
+    async with migrated_to_0002.connect() as conn:
+        rows = (
+            await conn.execute(select(r.ptype, r.v0, r.v1, r.v2, r.v3, r.v4, r.v5).order_by(r.id))
+        ).all()
+    assert [(v0, v1, v2) for _p, v0, v1, v2, *_ in rows] == frozen.DEFAULT_POLICY
+    assert {(p, v3, v4, v5) for p, _v0, _v1, _v2, v3, v4, v5 in rows} == {("p", None, None, None)}
+    assert len(rows) == len(set(rows)) == 50
+
+
+async def test_each_role_holds_exactly_its_grants_at_the_newest_revision(
+    migrated: AsyncEngine,
+) -> None:
+    authorizer = await Authorizer.load(migrated)
+    held = {role: authorizer.permissions_of([role]) for role in EXPECTED}
+    assert held == {role: sorted(grants) for role, grants in EXPECTED.items()}
+    roles = {rule[0] for rule in authorizer.enforcer.get_policy()}
+    assert roles == set(EXPECTED)
+    assert authorizer.allows(["legal"], "borrower:reveal:income")
+    assert not authorizer.allows(["collector"], "borrower:reveal:national_id")
+    assert not authorizer.allows(["nobody"], "case:read")
