@@ -1,17 +1,24 @@
-"""The ``arrears`` command: serve, migrate, demo, token, schema."""
+"""The ``arrears`` command: serve, migrate, demo, token, schema, audit.
+
+No SQL here: what touches the database lives in ``store``."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-from api.settings import DEVELOPMENT_KEY, ConfigurationError, Settings
+from api.settings import (
+    DEVELOPMENT_KEY,
+    ConfigurationError,
+    Settings,
+    say_development_warnings,
+)
 
 T = TypeVar("T")
 
@@ -22,6 +29,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"arrears {version('arrears')}")
+        except PackageNotFoundError:
+            _fail("the arrears distribution is not installed (pip install .)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Arrears: case management for overdue-loan collection."""
 
 
 class CommandError(Exception):
@@ -41,24 +71,33 @@ def _settings() -> Settings:
         _fail(f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}")
 
 
-def _run(work: Callable[[], Awaitable[T]]) -> T:
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Runs async work, turning expected failures into one-line errors."""
     from store.db import DatabaseUrlError
+    from store.errors import database_error_message
+    from store.schema_state import SchemaNotReady
 
     try:
-        return asyncio.run(work())  # type: ignore[arg-type]
-    except (CommandError, ConfigurationError, DatabaseUrlError) as exc:
+        return asyncio.run(work())
+    except (CommandError, ConfigurationError, DatabaseUrlError, SchemaNotReady) as exc:
         _fail(str(exc))
     except BrokenPipeError:
         raise typer.Exit(0) from None  # the reader went away (e.g. `| head`)
     except OSError as exc:
         _fail(f"cannot reach the database: {exc.strerror or exc}")
     except Exception as exc:
-        from sqlalchemy.exc import DBAPIError, OperationalError
+        message = database_error_message(exc)
+        if message is None:
+            raise
+        _fail(message)
 
-        if isinstance(exc, (OperationalError, DBAPIError)):
-            _fail(f"database error: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
-        raise
+
+async def _require_schema(url: str) -> None:
+    """Refuses a database that is missing or not migrated to the newest revision, naming it;
+    creates and changes nothing (a SQLite file is not created, and opened read-only)."""
+    from store.schema_state import require_current_schema
+
+    await require_current_schema(url)
 
 
 async def _migrate(url: str) -> str | None:
@@ -148,6 +187,8 @@ def serve(
         )
         _print_logins()
         typer.echo(f"GraphQL: http://{host}:{port}/graphql")
+    else:
+        _run(lambda: _require_schema(settings.database_url))
     from api.logging import configure_logging
 
     configure_logging(settings.log_level, json=settings.is_production)
@@ -198,11 +239,13 @@ def token(
         settings.signing_key  # noqa: B018 - refuse a bad key before touching the database
     except ConfigurationError as exc:
         _fail(str(exc))
+    say_development_warnings(settings)
 
     async def check() -> None:
         from store.db import create_engine, session_factory
         from store.loaders import staff_by_login
 
+        await _require_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
             async with session_factory(engine)() as session:
@@ -245,6 +288,7 @@ def audit_verify() -> None:
     """Recomputes every audit chain and checks every checkpoint; exits 1 naming what fails."""
     from store import audit_checkpoints as checkpoints
     from store.audit import AUDIT_CHAINS, Break, verify
+    from store.audit_keys import CheckpointError
     from store.db import create_engine
 
     settings = _settings()
@@ -258,10 +302,12 @@ def audit_verify() -> None:
             settings.audit_signing_key_file,
             development=settings.env == "development",
         )
-    except (ConfigurationError, checkpoints.CheckpointError) as exc:
+    except (ConfigurationError, CheckpointError) as exc:
         _fail(str(exc))
+    say_development_warnings(settings)
 
     async def check() -> tuple[int, list[Break], list[str]]:
+        await _require_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
             async with engine.connect() as conn:
@@ -296,6 +342,7 @@ def audit_verify() -> None:
 def audit_checkpoint() -> None:
     """Writes an Ed25519-signed checkpoint of every chain head to ARREARS_AUDIT_CHECKPOINT_DIR."""
     from store import audit_checkpoints as checkpoints
+    from store.audit_keys import CheckpointError
     from store.db import create_engine
 
     settings = _settings()
@@ -303,18 +350,21 @@ def audit_checkpoint() -> None:
         directory, signer = checkpoints.signing_key(
             settings.audit_checkpoint_dir, settings.audit_signing_key_file, settings.env
         )
-    except checkpoints.CheckpointError as exc:
+        key = settings.audit_key
+    except (ConfigurationError, CheckpointError) as exc:
         _fail(str(exc))
+    say_development_warnings(settings)
 
     async def heads() -> list[checkpoints.Head]:
         from store.audit import verify
 
+        await _require_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
             async with engine.connect() as conn:
                 # Never vouch for a trail that is already broken: a checkpoint of a cut or
                 # edited chain would make the damage look original.
-                _checked, breaks = await verify(conn, settings.audit_key)
+                _checked, breaks = await verify(conn, key)
                 if breaks:
                     raise CommandError(f"audit trail broken at {breaks[0]}; no checkpoint written")
                 return await checkpoints.read_heads(conn)
@@ -324,7 +374,7 @@ def audit_checkpoint() -> None:
     read = _run(heads)
     try:
         path = checkpoints.write(directory, signer, read, datetime.now(UTC))
-    except checkpoints.CheckpointError as exc:
+    except CheckpointError as exc:
         _fail(str(exc))
     entries = sum(head.seq for head in read)
     typer.echo(f"audit checkpoint written: {path} ({len(read)} chains, {entries} entries)")
@@ -387,26 +437,21 @@ def audit_export(
         return data
 
     async def export(sink: TextIO) -> int:
-        from sqlalchemy import func, select
-
-        from store import tables
-
+        await _require_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         written = 0
         try:
             async with engine.connect() as conn:
-                total = (
-                    await conn.execute(
-                        select(func.count())
-                        .select_from(tables.audit_entries)
-                        .where(*audit_queries.clauses(spec, engine.dialect.name))
-                    )
-                ).scalar_one()
+                total = await audit_queries.stream_count(conn, spec)
             writer = csv.DictWriter(sink, fieldnames=EXPORT_COLUMNS) if fmt == "csv" else None
             if writer:
                 writer.writeheader()
             async with engine.connect() as conn:
-                with Progress(console=Console(stderr=True), transient=True) as bar:
+                # A bar only for a person watching: piped or logged, stderr gets one line.
+                console = Console(stderr=True)
+                with Progress(
+                    console=console, transient=True, disable=not console.is_terminal
+                ) as bar:
                     task = bar.add_task("Exporting audit entries", total=total)
                     async for row in audit_queries.stream(conn, spec):
                         data = plain(row)

@@ -10,6 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_KEY = "arrears-development-key-do-not-use-in-production"
 
+# The development warnings this process has said: each is said once per process, however many
+# Settings objects, apps and commands it builds.
+_said: set[str] = set()
+
 
 class ConfigurationError(ValueError):
     """The configuration cannot be used."""
@@ -99,6 +103,14 @@ class Settings(BaseSettings):
             )
         return warnings
 
+    def unsaid_development_warnings(self) -> list[str]:
+        """Returns the development warnings this process has not said yet, now counted as said."""
+        if self.env != "development":
+            return []
+        fresh = [warning for warning in self.development_warnings() if warning not in _said]
+        _said.update(fresh)
+        return fresh
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -109,17 +121,16 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_key(self) -> str:
-        """Returns the HS256 key, refusing the development key outside development."""
+        """Returns the HS256 key, refusing the development key outside development.
+
+        It says nothing about the development key: say_development_warnings (the CLI) and the
+        app at start-up do, once per process."""
         if self.secret_key == DEVELOPMENT_KEY:
             if self.env != "development":
                 raise ConfigurationError(
                     f"ARREARS_SECRET_KEY must be set when ARREARS_ENV={self.env} "
                     "(the development key is refused)"
                 )
-            sys.stderr.write(
-                "arrears: WARNING: ARREARS_SECRET_KEY is not set; using the development key "
-                "(never do this in production)\n"
-            )
         elif len(self.secret_key) < 32:
             raise ConfigurationError("ARREARS_SECRET_KEY must be at least 32 characters")
         return self.secret_key
@@ -130,3 +141,9 @@ class Settings(BaseSettings):
         from store.audit import audit_key
 
         return audit_key(self.audit_secret or self.signing_key)
+
+
+def say_development_warnings(settings: Settings) -> None:
+    """Writes to stderr what is unsafe about a development configuration, once per process."""
+    for warning in settings.unsaid_development_warnings():
+        sys.stderr.write(f"arrears: WARNING: {warning} (ARREARS_ENV=development only)\n")
