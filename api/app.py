@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from cross_web import HTTPException
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from api.audit import RequestAudit, RequestInfo
 from api.auth import AuthenticationError, bearer_token, verify_token
@@ -45,7 +44,8 @@ from authz.enforcer import Authorizer
 from domain.clock import Clock, SystemClock
 from domain.staff.model import Staff
 from store import loaders
-from store.db import create_engine, session_factory
+from store.audit import AuditAction, Outcome
+from store.db import Engine, Sessions, create_engine, ping, session_factory
 
 log = structlog.get_logger("arrears.http")
 
@@ -76,7 +76,8 @@ class GraphQLApp(GraphQL[Context, None]):
         request = Request(scope, receive)
         if self._is_ide_page(request):
             if self.graphql_ide is None:
-                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+                off = _error_response(404, "NOT_FOUND", "GraphiQL is off in production")
+                await off(scope, receive, send)
             else:
                 await (await self.render_graphql_ide(request))(scope, receive, send)
             return
@@ -161,9 +162,13 @@ class GraphQLApp(GraphQL[Context, None]):
             return await self._refuse(context, refused)
         try:
             response = await self.run(request, context=context)
-        except HTTPException as exc:
-            context.audit.outcome = "DENIED"
-            response = _error_response(exc.status_code, "BAD_REQUEST", exc.reason)
+        except Exception as exc:
+            # The view's own refusal (an operation name the document does not define) comes
+            # wrapped in its HTTP library's exception; refused and audited like any other.
+            if not isinstance(exc.__cause__, CannotGetOperationTypeError):
+                raise
+            reason = exc.__cause__.as_http_error_reason()
+            return await self._refuse(context, RequestRefused(400, "BAD_REQUEST", reason))
         finally:
             await context.close()
         body = getattr(response, "body", b"")
@@ -192,8 +197,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await audit.write(
                 audit.record(
-                    "request.refused",
-                    "DENIED",
+                    AuditAction.REQUEST_REFUSED,
+                    Outcome.DENIED,
                     reason_code=refused.code,
                     changes={"status": refused.status},
                 )
@@ -282,7 +287,7 @@ class Guards:
     busy: RepeatedRefusals
 
 
-def _guards(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Guards:
+def _guards(settings: Settings, sessions: Sessions, clock: Clock) -> Guards:
     def writer(action: str, actor_key: bool) -> RefusalWriter:
         async def write(
             key: str | None,
@@ -319,7 +324,7 @@ def _warn_development(settings: Settings) -> None:
     """Says loudly, at start, what is unsafe about a development configuration."""
     if settings.env != "development":
         return
-    for warning in settings.development_warnings():
+    for warning in settings.unsaid_development_warnings():
         sys.stderr.write(f"arrears: WARNING: {warning} (ARREARS_ENV=development only)\n")
         log.warning("insecure_configuration", warning=warning)
 
@@ -331,14 +336,27 @@ async def healthz(_request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """The database answers."""
-    engine: AsyncEngine = request.app.state.engine
+    engine: Engine = request.app.state.engine
     try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await ping(engine)
     except Exception as exc:
         log.warning("readyz.failed", error=type(exc).__name__)
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """Answers Starlette's own refusals (unknown path, wrong method) in JSON like the rest."""
+    assert isinstance(exc, HTTPException)
+    response = _error_response(
+        exc.status_code, _HTTP_CODES.get(exc.status_code, "BAD_REQUEST"), exc.detail
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 class RequestLog:
@@ -379,7 +397,7 @@ class RequestLog:
 
 def create_app(
     settings: Settings | None = None,
-    engine: AsyncEngine | None = None,
+    engine: Engine | None = None,
     clock: Clock | None = None,
 ) -> Starlette:
     """Returns the application; it owns the engine unless one is handed in."""
@@ -422,6 +440,7 @@ def create_app(
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
     )
     app.add_middleware(RequestLog)
     return app

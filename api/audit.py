@@ -1,4 +1,5 @@
-"""Building audit records for the current request, and writing the ones that stand alone."""
+"""Building audit records for the current request, and writing the ones that stand alone
+(through a unit of work of their own: only the unit of work commits)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from api.common.ids import to_global_id
+from domain.borrowers.events import ConfidentialValueRevealed
 from domain.cases.events import CaseAssigned, CaseEvent, CasePlaced, CaseRecalled
 from domain.clock import Clock
+from domain.errors import DomainError
 from domain.staff.events import RolesChanged
 from domain.staff.model import Staff
-from store import audit
-from store.audit import AuditRecord
+from store.audit import AuditAction, AuditRecord, Outcome
+from store.db import Sessions
+from store.uow import SqlUnitOfWork
 
-_CASE_ACTIONS: dict[type[CaseEvent], str] = {
-    CaseAssigned: "case.assign",
-    CasePlaced: "case.place",
-    CaseRecalled: "case.recall",
+_CASE_ACTIONS: dict[type[CaseEvent], AuditAction] = {
+    CaseAssigned: AuditAction.CASE_ASSIGN,
+    CasePlaced: AuditAction.CASE_PLACE,
+    CaseRecalled: AuditAction.CASE_RECALL,
 }
 
 
@@ -52,7 +54,7 @@ class RequestAudit:
     def __init__(
         self,
         key: bytes,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         clock: Clock,
         info: RequestInfo,
         actor: Staff | None,
@@ -63,12 +65,12 @@ class RequestAudit:
         self.info = info
         self.actor = actor
         self.enabled = True
-        self.outcome = "ALLOWED"
+        self.outcome: str = Outcome.ALLOWED
         self.entries_written = 0
         self.pending: list[AuditRecord] = []
         self._borrower_fields: dict[int, dict[str, bool]] = {}
         self._case_ids: set[int] = set()
-        self._read_action = "api.read"
+        self._read_action = AuditAction.API_READ
 
     def saw_borrower_field(self, borrower_id: int, name: str, clear: bool) -> None:
         """Notes that a confidential field of a borrower was returned (masked or clear)."""
@@ -78,20 +80,20 @@ class RequestAudit:
     def saw_cases(self, case_ids: Sequence[int]) -> None:
         """Notes cases returned by the request."""
         self._case_ids.update(case_ids)
-        if self._read_action == "api.read":
-            self._read_action = "case.read"
+        if self._read_action == AuditAction.API_READ:
+            self._read_action = AuditAction.CASE_READ
 
     def read_audit_trail(self) -> None:
         """Notes that the request reads the audit trail itself."""
-        self._read_action = "audit.read"
+        self._read_action = AuditAction.AUDIT_READ
 
     def denied(self, permission: str, field_name: str) -> None:
         """Notes an authorisation denial (written with the request's entry)."""
         resource = permission.partition(":")[0]
         self.pending.append(
             self.record(
-                "authz.denied",
-                "DENIED",
+                AuditAction.AUTHZ_DENIED,
+                Outcome.DENIED,
                 resource_type=resource,
                 changes={"permission": permission, "field": field_name},
             )
@@ -116,10 +118,10 @@ class RequestAudit:
             for name, clear in seen.items():
                 fields[name] = fields.get(name, False) or clear
         action = self._read_action
-        if personal and action == "api.read":
-            action = "case.read"
-        elif mutation and action == "api.read":
-            action = "api.write"  # a mutation that changed nothing (a no-op or a replay)
+        if personal and action == AuditAction.API_READ:
+            action = AuditAction.CASE_READ
+        elif mutation and action == AuditAction.API_READ:
+            action = AuditAction.API_WRITE  # a mutation that changed nothing (a no-op or a replay)
         return self.record(
             action,
             outcome,
@@ -160,8 +162,8 @@ class RequestAudit:
                 assert event.staff_id is not None
                 records.append(
                     self.record(
-                        "policy.change",
-                        "ALLOWED",
+                        AuditAction.POLICY_CHANGE,
+                        Outcome.ALLOWED,
                         resource_type="Staff",
                         resource_ids=[to_global_id("Staff", event.staff_id)],
                         changes={
@@ -178,11 +180,24 @@ class RequestAudit:
                 records.append(
                     self.record(
                         _CASE_ACTIONS[type(event)],
-                        "ALLOWED",
+                        Outcome.ALLOWED,
                         resource_type="Case",
                         resource_ids=[to_global_id("Case", event.case_id)],
                         case_ids=[event.case_id],
                         changes=data,
+                    )
+                )
+            elif isinstance(event, ConfidentialValueRevealed):
+                records.append(
+                    self.record(
+                        AuditAction.BORROWER_REVEAL,
+                        Outcome.ALLOWED,
+                        resource_type="Borrower",
+                        resource_ids=[to_global_id("Borrower", event.borrower_id)],
+                        borrower_ids=[event.borrower_id],
+                        fields=[{"name": event.field.value, "clear": True}],
+                        reason_code=event.reason.value,
+                        reason_text=event.reason_text,
                     )
                 )
         self.entries_written += len(records)
@@ -195,17 +210,38 @@ class RequestAudit:
         self.pending = []
         await self.write(*records)
 
-    async def append(self, session: AsyncSession, *records: AuditRecord) -> None:
-        """Appends records inside the caller's transaction."""
-        self.entries_written += len(records)
-        await audit.append(session, self.key, records)
+    async def refused(
+        self,
+        action: AuditAction,
+        error: DomainError,
+        *,
+        resource_type: str,
+        resource_id: int | None = None,
+        **details: Any,
+    ) -> None:
+        """Writes the entry of a refused change: the change itself rolled back, so this entry
+        is all that remains of it. Only an ID that decoded is recorded (the raw input is the
+        caller's to choose); ``changes`` carries the refusal code and any ``details``."""
+        ids = [to_global_id(resource_type, resource_id)] if resource_id is not None else []
+        case_ids = [resource_id] if resource_type == "Case" and resource_id is not None else []
+        changes = {**details.pop("changes", {}), "refused": str(error.code)}
+        await self.write(
+            self.record(
+                action,
+                Outcome.DENIED,
+                resource_type=resource_type,
+                resource_ids=ids,
+                case_ids=case_ids,
+                changes=changes,
+                **details,
+            )
+        )
 
     async def write(self, *records: AuditRecord) -> None:
         """Appends records in a transaction of their own."""
         if not records:
             return
         self.entries_written += len(records)
-        async with self.sessions() as session:
-            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            await audit.append(session, self.key, records)
-            await session.commit()
+        async with SqlUnitOfWork(self.sessions) as uow:
+            uow.append_audit(self.key, *records)
+            await uow.commit()

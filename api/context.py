@@ -1,14 +1,16 @@
-"""The typed per-request context: the viewer, their scopes, one read session, the DataLoaders."""
+"""The typed per-request context: the viewer, their scopes, one read session, the DataLoaders.
+
+Resolvers take ``info: Info`` (``strawberry.Info[Context, None]``), so ``info.context`` is a
+``Context`` to the type checker as well."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
-from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import strawberry
 from starlette.requests import Request
 from strawberry.dataloader import DataLoader
 
@@ -16,33 +18,50 @@ from api.audit import RequestAudit
 from api.settings import Settings
 from authz.enforcer import Authorizer
 from authz.scopes import Scope, assignable_staff_clause, scope_for
+from domain.agencies.model import Agency
+from domain.borrowers.model import Borrower
+from domain.cases.model import Case
 from domain.clock import Clock
+from domain.debts.model import Debt, Instalment
 from domain.staff.model import Staff
 from store import loaders
+from store.db import Clause, Session, Sessions
 from store.uow import IdempotencyClaim, SqlUnitOfWork
 
 T = TypeVar("T")
 K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
 class Context:
     request: Request
     settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     clock: Clock
     viewer: Staff
     authorizer: Authorizer
     audit: RequestAudit
-    _session: AsyncSession | None = None
+    # The viewer's row scopes at the request's instant, and one batch loader per relation;
+    # each loader's statement carries the matching scope (a row out of scope loads as None).
+    scope: Scope = field(init=False)
+    cases: DataLoader[int, Case | None] = field(init=False)
+    borrowers: DataLoader[int, Borrower | None] = field(init=False)
+    # Whether a borrower is in legal proceedings, for masking (see api.cases.types).
+    legal_borrowers: DataLoader[int, bool] = field(init=False)
+    debts: DataLoader[int, Debt | None] = field(init=False)
+    debts_of_case: DataLoader[int, list[Debt]] = field(init=False)
+    instalments: DataLoader[int, list[Instalment]] = field(init=False)
+    staff: DataLoader[int, Staff | None] = field(init=False)
+    agencies: DataLoader[int, Agency | None] = field(init=False)
+    _session: Session | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.scope: Scope = scope_for(self.viewer, self.clock.now())
+        self.scope = scope_for(self.viewer, self.clock.now())
         self.cases = self._loader(loaders.cases_by_id, self.scope.case)
         self.borrowers = self._loader(loaders.borrowers_by_id, self.scope.borrower)
-        # Whether a borrower is in legal proceedings, for masking (see api.cases.types).
         self.legal_borrowers = self._loader(loaders.borrowers_in_legal_stage, self.scope.case)
         self.debts = self._loader(loaders.debts_by_id, self.scope.debt)
         self.debts_of_case = self._loader(loaders.debts_by_case_id, self.scope.debt)
@@ -56,7 +75,7 @@ class Context:
             self._decisions[permission] = self.authorizer.allows(self.viewer.roles, permission)
         return self._decisions[permission]
 
-    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def read(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Runs read work on the request's session, one at a time (sessions are not
         safe for concurrent use, and resolvers run concurrently)."""
         async with self._lock:
@@ -66,10 +85,10 @@ class Context:
 
     def _loader(
         self,
-        fetch: Callable[[AsyncSession, Sequence[K], ColumnElement[bool]], Awaitable[Sequence[T]]],
-        scope: ColumnElement[bool],
-    ) -> DataLoader[K, T]:
-        async def load(keys: list[K]) -> Sequence[T]:
+        fetch: Callable[[Session, Sequence[K], Clause], Awaitable[Sequence[V]]],
+        scope: Clause,
+    ) -> DataLoader[K, V]:
+        async def load(keys: list[K]) -> Sequence[V]:
             return await self.read(lambda session: fetch(session, keys, scope))
 
         return DataLoader(load_fn=load)
@@ -80,6 +99,7 @@ class Context:
             self.sessions,
             case_scope=self.scope.case,
             assignable_staff=assignable_staff_clause(self.viewer),
+            borrower_scope=self.scope.borrower,
             audit=self.audit.for_changes,
             idempotency=claim,
         )
@@ -96,3 +116,7 @@ class Context:
 
     async def close(self) -> None:
         await self.release()
+
+
+# What every resolver takes: ``info.context`` is a Context.
+Info: TypeAlias = strawberry.Info[Context, None]

@@ -40,22 +40,23 @@ from graphql import (
     parse,
 )
 
-from api.cases.queries import DEFAULT_PAGE, MAX_PAGE
+from api.common.pagination import DEFAULT_PAGE, MAX_PAGE
 from api.errors import ApiError
 from api.settings import Settings
+from domain.staff.model import Role
 
 # Cost budget of one operation by role; a viewer gets the highest of their roles' budgets.
 # The heaviest client query, every field of 100 cases with their debts and instalments (the
 # canary's), costs about 37,000; 30 aliases of a nested ``cases(first: 100)`` cost 150,000+.
 QUERY_BUDGETS: dict[str, int] = {
-    "admin": 100_000,
-    "manager": 100_000,
-    "auditor": 100_000,
-    "team_lead": 50_000,
-    "collector": 50_000,
-    "legal": 50_000,
-    "agency_manager": 50_000,
-    "agency_agent": 50_000,
+    Role.ADMIN: 100_000,
+    Role.MANAGER: 100_000,
+    Role.AUDITOR: 100_000,
+    Role.TEAM_LEAD: 50_000,
+    Role.COLLECTOR: 50_000,
+    Role.LEGAL: 50_000,
+    Role.AGENCY_MANAGER: 50_000,
+    Role.AGENCY_AGENT: 50_000,
 }
 DEFAULT_BUDGET = 10_000  # a viewer without any of these roles
 # Assumed length of a list that has no `first` argument (a case's debts, a debt's instalments).
@@ -282,7 +283,8 @@ class _Walk:
             if name == "__type":
                 return TypeMetaFieldDef
         if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-            return parent.fields.get(name)
+            found: GraphQLField | None = parent.fields.get(name)
+            return found
         return None
 
     def _first(self, node: FieldNode) -> int:

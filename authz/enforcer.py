@@ -10,6 +10,7 @@ from casbin_async_sqlalchemy_adapter import Adapter, create_casbin_rule_model
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase
 
+from domain.borrowers.model import ConfidentialField
 from store import tables
 
 MODEL_PATH = str(Path(__file__).with_name("model.conf"))
@@ -29,6 +30,11 @@ def parse_permission(permission: str) -> tuple[str, str]:
     if not resource or not action:
         raise ValueError(f"not a permission: {permission!r}")
     return resource, action
+
+
+def reveal_permission(field: ConfidentialField) -> str:
+    """Returns the permission to see one confidential field in clear: ``borrower:reveal:phone``."""
+    return f"borrower:reveal:{field.value}"
 
 
 class Authorizer:

@@ -6,7 +6,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from domain.borrowers.model import Borrower
+from domain.borrowers.model import Borrower, ConfidentialField
+from domain.staff.model import Role
 
 FULL_MASK = "****"
 
@@ -57,19 +58,47 @@ class Rule:
         return self.mask is Mask.NONE
 
 
-DEFAULT_RULES: dict[str, Rule] = {
-    "national_id": Rule(Mask.PARTIAL, 3, 4),
-    "phone": Rule(Mask.PARTIAL, 3, 4),
-    "email": Rule(Mask.EMAIL),
-    "address": Rule(Mask.AREA),
-    "employer": Rule(Mask.FULL),
-    "income": Rule(Mask.FULL),
+F = ConfidentialField
+
+# How everyone sees each confidential field unless a role's rule below says otherwise.
+DEFAULT_RULES: dict[ConfidentialField, Rule] = {
+    F.NATIONAL_ID: Rule(Mask.PARTIAL, 3, 4),
+    F.PHONE: Rule(Mask.PARTIAL, 3, 4),
+    F.EMAIL: Rule(Mask.EMAIL),
+    F.ADDRESS: Rule(Mask.AREA),
+    F.EMPLOYER: Rule(Mask.FULL),
+    F.INCOME: Rule(Mask.FULL),
 }
+# Every confidential field has a default rule: a new field cannot leave unmasked by omission.
+assert set(DEFAULT_RULES) == set(ConfidentialField), "a confidential field has no masking rule"
 
 # Per-role exceptions to the defaults. Auditors and admins have none: they always see masks.
-ROLE_RULES: dict[str, dict[str, Rule]] = {
-    "legal": {name: Rule(Mask.NONE, legal_stage_only=True) for name in DEFAULT_RULES},
+# Keyed by role name (a Role is its name), so roles from a token look up directly.
+ROLE_RULES: dict[str, dict[ConfidentialField, Rule]] = {
+    Role.LEGAL: {name: Rule(Mask.NONE, legal_stage_only=True) for name in ConfidentialField},
 }
+
+_LABELS = {
+    F.NATIONAL_ID: "National ID",
+    F.PHONE: "Mobile number",
+    F.EMAIL: "E-mail address",
+    F.ADDRESS: "Address",
+    F.EMPLOYER: "Employer",
+    F.INCOME: "Monthly income and its currency",
+}
+_SHOWN = {
+    Mask.PARTIAL: "masked to its first and last digits (e.g. `186****4530`)",
+    Mask.EMAIL: "masked to its first letter and domain (e.g. `z***@example.com`)",
+    Mask.AREA: "masked down to city and district",
+    Mask.FULL: "masked entirely (`****`)",
+    Mask.NONE: "in clear",
+}
+
+
+def describe(field: ConfidentialField) -> str:
+    """Returns the API description of a confidential field, from its default rule."""
+    label = _LABELS.get(field, field.value.replace("_", " ").capitalize())
+    return f"{label}; {_SHOWN[DEFAULT_RULES[field].mask]} unless your role may see it."
 
 
 def depends_on_legal_stage(roles: Iterable[str]) -> bool:
@@ -79,13 +108,13 @@ def depends_on_legal_stage(roles: Iterable[str]) -> bool:
     )
 
 
-def rule_for(roles: Iterable[str], field_name: str, legal_stage: bool) -> Rule:
+def rule_for(roles: Iterable[str], field: ConfidentialField, legal_stage: bool) -> Rule:
     """Returns the most revealing rule any of the roles holds for the field in this context."""
     for role in roles:
-        rule = ROLE_RULES.get(role, {}).get(field_name)
+        rule = ROLE_RULES.get(role, {}).get(field)
         if rule is not None and rule.clear and (legal_stage or not rule.legal_stage_only):
             return rule
-    return DEFAULT_RULES[field_name]
+    return DEFAULT_RULES[field]
 
 
 def apply(rule: Rule, value: str, city: str = "", district: str = "") -> str:
@@ -105,27 +134,19 @@ def apply(rule: Rule, value: str, city: str = "", district: str = "") -> str:
 class MaskedBorrower:
     """A borrower's confidential values as one viewer may see them; the only way they leave."""
 
-    values: dict[str, str]
-    clear_fields: frozenset[str]
+    values: dict[ConfidentialField, str]
+    clear_fields: frozenset[ConfidentialField]
 
 
 def mask_borrower(borrower: Borrower, roles: Iterable[str], legal_stage: bool) -> MaskedBorrower:
     """Returns every confidential field of a borrower, masked as the roles' rules say
     (``legal_stage``: the borrower is in legal proceedings, as ``Rule`` says)."""
     held = list(roles)
-    values: dict[str, str] = {}
-    clear: set[str] = set()
-    for name in DEFAULT_RULES:
-        rule = rule_for(held, name, legal_stage)
-        values[name] = apply(rule, clear_value(borrower, name), borrower.city, borrower.district)
+    values: dict[ConfidentialField, str] = {}
+    clear: set[ConfidentialField] = set()
+    for field in ConfidentialField:
+        rule = rule_for(held, field, legal_stage)
+        values[field] = apply(rule, borrower.value_of(field), borrower.city, borrower.district)
         if rule.clear:
-            clear.add(name)
+            clear.add(field)
     return MaskedBorrower(values, frozenset(clear))
-
-
-def clear_value(borrower: Borrower, field_name: str) -> str:
-    """Returns a confidential field's clear value as text (only for masking or a reveal)."""
-    if field_name == "income":
-        return f"{borrower.income} {borrower.income_currency}"
-    value: str = getattr(borrower, field_name)
-    return value

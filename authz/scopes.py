@@ -12,13 +12,14 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 
-from domain.staff.model import Staff
+from domain.cases.model import CaseStage
+from domain.staff.model import AGENCY_ROLES, Role, Staff
 from store import tables
 from store.case_queries import current_placement_clause
 
-_ALL_CASES = frozenset({"admin", "manager", "auditor"})
-_AGENCY_ROLES = frozenset({"agency_manager", "agency_agent"})
-_INTERNAL_ROLES = frozenset({"admin", "manager", "team_lead", "collector", "legal", "auditor"})
+# Roles that see every case; every role that is not an agency role is internal.
+_ALL_CASES = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
+_INTERNAL_ROLES = frozenset(Role) - AGENCY_ROLES
 
 cases = tables.cases.c
 
@@ -53,20 +54,20 @@ def case_clause(viewer: Staff, now: datetime) -> ColumnElement[bool]:
     if roles & _ALL_CASES:
         return true()
     clauses: list[ColumnElement[bool]] = []
-    if "collector" in roles and viewer.id is not None:
+    if Role.COLLECTOR in roles and viewer.id is not None:
         clauses.append(cases.assignee_id == viewer.id)
-    if "team_lead" in roles and viewer.team:
+    if Role.TEAM_LEAD in roles and viewer.team:
         team = select(tables.staff.c.id).where(tables.staff.c.team == viewer.team)
         clauses.append(cases.assignee_id.in_(team))
-    if roles & _AGENCY_ROLES and viewer.agency_id is not None:
+    if roles & AGENCY_ROLES and viewer.agency_id is not None:
         clauses.append(
             and_(
                 cases.agency_id.in_(_own_active_agency(viewer)),
                 current_placement_clause(now),
             )
         )
-    if "legal" in roles:
-        clauses.append(cases.stage == "LEGAL")
+    if Role.LEGAL in roles:
+        clauses.append(cases.stage == CaseStage.LEGAL.value)
     return _any(clauses)
 
 
@@ -86,7 +87,7 @@ def scope_for(viewer: Staff, now: datetime) -> Scope:
     if roles & _INTERNAL_ROLES:
         staff_clauses.append(true())
         agency_clauses.append(true())
-    elif roles & _AGENCY_ROLES and viewer.agency_id is not None:
+    elif roles & AGENCY_ROLES and viewer.agency_id is not None:
         own = _own_active_agency(viewer)
         staff_clauses.append(tables.staff.c.agency_id.in_(own))
         agency_clauses.append(tables.agencies.c.id.in_(own))
@@ -96,8 +97,8 @@ def scope_for(viewer: Staff, now: datetime) -> Scope:
 def assignable_staff_clause(viewer: Staff) -> ColumnElement[bool]:
     """Returns who the viewer may assign cases to: team leads only within their own team."""
     roles = set(viewer.roles)
-    if roles & {"admin", "manager"}:
+    if roles & {Role.ADMIN, Role.MANAGER}:
         return true()
-    if "team_lead" in roles and viewer.team:
+    if Role.TEAM_LEAD in roles and viewer.team:
         return tables.staff.c.team == viewer.team
     return false()

@@ -1,4 +1,4 @@
-"""Injectable clocks, so that days past due are computed as of a known date."""
+"""Injectable clocks: services and the API ask a clock for "now", so tests can fix it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock stopped at one instant (tests, demo seeding, recomputation as of a date)."""
+    """A clock stopped at one instant (tests)."""
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:

@@ -1,12 +1,52 @@
-"""Base domain errors: each carries a machine-readable code for the API's typed error unions."""
+"""Base domain errors, and the one list of the codes they carry.
+
+Every expected refusal has a code from ``ErrorCode``; the API exposes the enum as ``ErrorCode``
+so that front ends can switch on it exhaustively. A new refusal adds its code here first.
+"""
 
 from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Machine-readable codes of expected failures (typed mutation errors)."""
+
+    # Generic kinds, used when a more precise code does not exist.
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    RULE_VIOLATION = "RULE_VIOLATION"
+    INVALID_INPUT = "INVALID_INPUT"
+    # Cases, staff and agencies.
+    CASE_NOT_FOUND = "CASE_NOT_FOUND"
+    STAFF_NOT_FOUND = "STAFF_NOT_FOUND"
+    AGENCY_NOT_FOUND = "AGENCY_NOT_FOUND"
+    CASE_CLOSED = "CASE_CLOSED"
+    CASE_PLACED_WITH_AGENCY = "CASE_PLACED_WITH_AGENCY"
+    CASE_NOT_PLACED = "CASE_NOT_PLACED"
+    STAFF_INACTIVE = "STAFF_INACTIVE"
+    STAFF_CANNOT_CARRY_CASES = "STAFF_CANNOT_CARRY_CASES"
+    CAPACITY_EXCEEDED = "CAPACITY_EXCEEDED"
+    AGENCY_INACTIVE = "AGENCY_INACTIVE"
+    PLACEMENT_END_INVALID = "PLACEMENT_END_INVALID"
+    # Roles.
+    UNKNOWN_ROLE = "UNKNOWN_ROLE"
+    ROLE_NOT_APPLICABLE = "ROLE_NOT_APPLICABLE"
+    CANNOT_REVOKE_OWN_ADMIN = "CANNOT_REVOKE_OWN_ADMIN"
+    # Borrowers' confidential data.
+    BORROWER_NOT_FOUND = "BORROWER_NOT_FOUND"
+    REVEAL_NOT_ALLOWED = "REVEAL_NOT_ALLOWED"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    REASON_TOO_LONG = "REASON_TOO_LONG"
+    RATE_LIMITED = "RATE_LIMITED"
+    # Retries.
+    IDEMPOTENCY_KEY_REFUSED = "IDEMPOTENCY_KEY_REFUSED"
 
 
 class DomainError(Exception):
     """An expected failure of a business rule."""
 
-    code = "DOMAIN_ERROR"
+    code = ErrorCode.INVALID_INPUT
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -14,19 +54,31 @@ class DomainError(Exception):
         self.field = field
 
 
+class InvalidInput(DomainError):
+    """The request cannot be carried out as given (a missing or malformed value)."""
+
+    code = ErrorCode.INVALID_INPUT
+
+
 class NotFound(DomainError):
     """The referenced object does not exist (or is not visible to the caller)."""
 
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class ConcurrencyConflict(DomainError):
     """Somebody else changed the object since it was read."""
 
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
 
 
 class RuleViolation(DomainError):
     """A business rule refuses the change."""
 
-    code = "RULE_VIOLATION"
+    code = ErrorCode.RULE_VIOLATION
+
+
+class IdempotencyKeyRefused(InvalidInput):
+    """The idempotency key is too long, or was already used for another operation."""
+
+    code = ErrorCode.IDEMPOTENCY_KEY_REFUSED

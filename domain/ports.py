@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
 from domain.agencies.model import Agency
+from domain.borrowers.model import Borrower
 from domain.cases.model import Case
 from domain.staff.model import Staff
 
@@ -32,6 +34,19 @@ class AgencyRepository(Protocol):
     async def get_by_name(self, name: str) -> Agency | None: ...
 
 
+class BorrowerRepository(Protocol):
+    async def get(self, borrower_id: int) -> Borrower | None:
+        """Returns the borrower if the caller may see them, else None."""
+        ...
+
+
+class RevealLedger(Protocol):
+    async def since(self, actor_id: int, since: datetime) -> tuple[int, datetime | None]:
+        """Returns how many values the staff member revealed since ``since`` and when the
+        oldest of them was, holding the staff member's reveals serialised until commit."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def cases(self) -> CaseRepository: ...
@@ -41,6 +56,16 @@ class UnitOfWork(Protocol):
 
     @property
     def agencies(self) -> AgencyRepository: ...
+
+    @property
+    def borrowers(self) -> BorrowerRepository: ...
+
+    @property
+    def reveals(self) -> RevealLedger: ...
+
+    def record(self, event: object) -> None:
+        """Records an event that belongs to no aggregate (e.g. a reveal) for the commit."""
+        ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

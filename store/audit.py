@@ -8,6 +8,7 @@ deleting or inserting a row without the key breaks the chain at that row.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import json
@@ -23,6 +24,34 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from store import tables
 
 AUDIT_CHAINS = 8
+
+
+class AuditAction(enum.StrEnum):
+    """What an entry records: the one list of actions (the API documents it from here)."""
+
+    API_READ = "api.read"
+    API_WRITE = "api.write"
+    CASE_READ = "case.read"
+    CASE_ASSIGN = "case.assign"
+    CASE_PLACE = "case.place"
+    CASE_RECALL = "case.recall"
+    BORROWER_REVEAL = "borrower.reveal"
+    AUTHZ_DENIED = "authz.denied"
+    AUTH_FAILED = "auth.failed"
+    REQUEST_REFUSED = "request.refused"
+    POLICY_CHANGE = "policy.change"
+    AUDIT_READ = "audit.read"
+
+
+class Outcome(enum.StrEnum):
+    """How an audited action ended."""
+
+    ALLOWED = "ALLOWED"
+    DENIED = "DENIED"
+    ERROR = "ERROR"
+
+
+REVEAL_ACTION = AuditAction.BORROWER_REVEAL
 GENESIS = "0" * 64
 _HASHED = (
     "at",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +11,8 @@ from sqlalchemy import ColumnElement, Select, Text, exists, func, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from store import tables
-from store.keys import is_row_id
+from store import keyset, tables
+from store.keyset import InvalidCursor
 
 a = tables.audit_entries.c
 
@@ -35,7 +33,8 @@ class AuditFilterSpec:
 def _contains(column: Any, value: int | str, dialect: str) -> ColumnElement[bool]:
     """Returns whether a JSON array column holds the value, in the database's own JSON SQL."""
     if dialect == "postgresql":
-        return column.cast(JSONB).contains([value])
+        held: ColumnElement[bool] = column.cast(JSONB).contains([value])
+        return held
     each = func.json_each(column).table_valued("value").alias("each")
     return exists(select(literal_column("1")).select_from(each).where(each.c.value == value))
 
@@ -65,21 +64,19 @@ def clauses(spec: AuditFilterSpec, dialect: str) -> list[ColumnElement[bool]]:
     return where or [true()]
 
 
+LISTING = "audit"
+
+
 def encode_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{entry_id}".encode()).decode()
+    return keyset.encode_cursor(LISTING, entry_id)
 
 
 def decode_cursor(cursor: str) -> int:
-    """Returns the entry id a cursor points after, or raises ValueError."""
-    try:
-        kind, _, raw = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        entry_id = int(raw)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("malformed cursor") from None
-    # Only ids a row can have, spelled as issued: out of range would fail in the driver.
-    if kind != "audit" or raw != str(entry_id) or not is_row_id(entry_id):
-        raise ValueError("malformed cursor")
-    return entry_id
+    """Returns the entry id a cursor points after, or raises InvalidCursor."""
+    position = keyset.decode_cursor(cursor, LISTING)
+    if position.value is not None:
+        raise InvalidCursor("malformed cursor")
+    return position.id
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -92,7 +89,7 @@ def page_statement(
 ) -> Select[Any]:
     where = clauses(spec, dialect)
     if after is not None:
-        where.append(a.id < after)
+        where.append(keyset.after_clause(None, True, a.id, keyset.Keyset(None, after)))
     return select(tables.audit_entries).where(*where).order_by(a.id.desc()).limit(limit)
 
 
@@ -100,9 +97,8 @@ async def fetch_page(
     session: AsyncSession, spec: AuditFilterSpec, after: int | None, first: int
 ) -> tuple[list[Any], bool]:
     """Returns up to ``first`` entries, newest first, and whether more follow."""
-    stmt = page_statement(spec, _dialect(session), after, first + 1)
-    rows = list((await session.execute(stmt)).all())
-    return rows[:first], len(rows) > first
+    stmt = page_statement(spec, _dialect(session), after, first)
+    return await keyset.fetch_page(session, stmt, first, scalars=False)
 
 
 async def count(session: AsyncSession, spec: AuditFilterSpec) -> int:
@@ -122,3 +118,10 @@ async def stream(conn: AsyncConnection, spec: AuditFilterSpec) -> AsyncIterator[
     result = await conn.stream(stmt)
     async for row in result:
         yield row
+
+
+async def stream_count(conn: AsyncConnection, spec: AuditFilterSpec) -> int:
+    """Returns how many entries ``stream`` yields for the filter (for a progress bar)."""
+    stmt = select(func.count()).select_from(tables.audit_entries)
+    stmt = stmt.where(*clauses(spec, conn.dialect.name))
+    return int((await conn.execute(stmt)).scalar_one())

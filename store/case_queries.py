@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,10 +13,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.cases.model import Case
+from domain.borrowers.model import ConfidentialField
+from domain.cases.model import Case, CaseStage
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
-from store import tables
-from store.keys import is_amount, is_int, is_row_id
+from store import keyset, tables
+from store.keys import is_amount, is_int
+from store.keyset import InvalidCursor, Keyset
 
 c = tables.cases.c
 
@@ -66,8 +65,14 @@ def current_placement_clause(now: datetime) -> ColumnElement[bool]:
     )
 
 
-class InvalidCursor(ValueError):
-    """The cursor is not one this listing issued (or was issued for another ordering)."""
+@dataclass(frozen=True)
+class BorrowerMatch:
+    """An exact match on a borrower's confidential field; ``legal_stage_only`` keeps it to
+    cases in legal proceedings (where the caller sees that field in clear only there)."""
+
+    field: ConfidentialField
+    value: str
+    legal_stage_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,13 +85,9 @@ class CaseFilterSpec:
     assignee_login: str | None = None
     agency_name: str | None = None
     search: str | None = None
+    account_number: str | None = None
+    borrower_matches: Sequence[BorrowerMatch] = ()
     extra: Sequence[ColumnElement[bool]] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class Keyset:
-    value: Any
-    id: int
 
 
 def _sort_value(case: Case, order: CaseOrder) -> Any:
@@ -96,11 +97,11 @@ def _sort_value(case: Case, order: CaseOrder) -> Any:
 
 def encode_cursor(case: Case, order: CaseOrder) -> str:
     """Returns an opaque cursor holding only the ordering value and the case id."""
+    assert case.id is not None
     value = _sort_value(case, order)
     if isinstance(value, (Decimal, date)):
         value = str(value) if isinstance(value, Decimal) else value.isoformat()
-    raw = json.dumps({"o": order.value, "v": value, "i": case.id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyset.encode_cursor(f"cases:{order.value}", case.id, value)
 
 
 _REFERENCE_LENGTH = 32  # cases.reference is VARCHAR(32)
@@ -121,29 +122,21 @@ def _fits(kind: str, raw: object) -> bool:
 
 def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:
     """Returns the keyset a cursor encodes, or raises InvalidCursor."""
+    position = keyset.decode_cursor(cursor, f"cases:{order.value}")
+    kind = _ORDERS[order][2]
+    raw = position.value
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(data, dict) or data.get("o") != order.value:
-            raise InvalidCursor("the cursor belongs to another ordering")
-        case_id = data["i"]
-        kind = _ORDERS[order][2]
-        raw = data["v"]
         # Only values the columns can hold: anything else would fail in the driver, not here.
-        if not is_row_id(case_id) or not _fits(kind, raw):
+        if not _fits(kind, raw):
             raise InvalidCursor("malformed cursor")
-        value: Any
+        value: Any = raw
         if kind == "decimal":
             value = Decimal(raw)
         elif kind == "date":
             value = date.fromisoformat(raw)
-        else:
-            value = raw
-        return Keyset(value, case_id)
-    except InvalidCursor:
-        raise
-    except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error, RecursionError):
+    except (ValueError, TypeError, InvalidOperation):
         raise InvalidCursor("malformed cursor") from None
+    return Keyset(value, position.id)
 
 
 def _escape_like(term: str) -> str:
@@ -180,6 +173,15 @@ def filter_clauses(spec: CaseFilterSpec) -> list[ColumnElement[bool]]:
                 c.borrower_id.in_(names),
             )
         )
+    if spec.account_number is not None:
+        d = tables.debts.c
+        clauses.append(c.id.in_(select(d.case_id).where(d.account_number == spec.account_number)))
+    for match in spec.borrower_matches:
+        column = tables.borrowers.c[match.field.value]
+        borrowers = select(tables.borrowers.c.id).where(column == match.value)
+        clauses.append(c.borrower_id.in_(borrowers))
+        if match.legal_stage_only:
+            clauses.append(c.stage == CaseStage.LEGAL.value)
     return clauses
 
 
@@ -190,8 +192,7 @@ def page_statement(
     column, desc, _kind = _ORDERS[order]
     clauses = filter_clauses(spec)
     if after is not None:
-        beyond = column < after.value if desc else column > after.value
-        clauses.append(or_(beyond, and_(column == after.value, c.id > after.id)))
+        clauses.append(keyset.after_clause(column, desc, c.id, after))
     ordering = column.desc() if desc else column.asc()
     return select(Case).where(*clauses).order_by(ordering, c.id.asc()).limit(limit)
 
@@ -200,8 +201,7 @@ async def fetch_page(
     session: AsyncSession, spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None, first: int
 ) -> tuple[list[Case], bool]:
     """Returns up to ``first`` cases after the keyset and whether more follow."""
-    rows = (await session.execute(page_statement(spec, order, after, first + 1))).scalars().all()
-    return list(rows[:first]), len(rows) > first
+    return await keyset.fetch_page(session, page_statement(spec, order, after, first), first)
 
 
 async def count(session: AsyncSession, spec: CaseFilterSpec) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -15,6 +15,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from store.orm import start_mappers
+
+# The names the layers above use, so that only store/ (and authz/, for its clauses) imports
+# SQLAlchemy: a session, the per-request session factory, an engine, and a WHERE clause.
+Session: TypeAlias = AsyncSession
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
+Engine: TypeAlias = AsyncEngine
+Clause: TypeAlias = ColumnElement[bool]
 
 
 class DatabaseUrlError(ValueError):
@@ -64,3 +71,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Returns the session factory; objects stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Runs a trivial statement; raises if the database cannot be reached."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

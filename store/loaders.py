@@ -1,4 +1,6 @@
-"""Batch fetches behind the API's per-request DataLoaders: one statement per batch."""
+"""Reads by key for the API: the batch fetches behind its per-request DataLoaders (one
+statement per batch, each limited by the caller's scope clause), the staff lookup of
+authentication and the idempotency-key lookup of mutations."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
-from domain.cases.model import Case
+from domain.cases.model import Case, CaseStage
 from domain.debts.model import Debt, Instalment
 from domain.staff.model import Staff
 from store import tables
@@ -55,7 +57,9 @@ async def borrowers_in_legal_stage(
     LEGAL (one statement per batch)."""
     c = tables.cases.c
     stmt = (
-        select(c.borrower_id).distinct().where(c.borrower_id.in_(borrower_ids), c.stage == "LEGAL")
+        select(c.borrower_id)
+        .distinct()
+        .where(c.borrower_id.in_(borrower_ids), c.stage == CaseStage.LEGAL.value)
     )
     if scope is not None:
         stmt = stmt.where(scope)
@@ -109,11 +113,6 @@ async def instalments_by_debt_id(
 
 async def staff_by_login(session: AsyncSession, login: str) -> Staff | None:
     stmt = select(Staff).where(tables.staff.c.login == login)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def agency_by_name(session: AsyncSession, name: str) -> Agency | None:
-    stmt = select(Agency).where(tables.agencies.c.name == name)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

@@ -1,4 +1,5 @@
-"""Programmatic Alembic: upgrade to head and check for drift on an async engine."""
+"""Programmatic Alembic on an async engine: upgrade (to head or a given revision), read the
+current revision, check for drift."""
 
 from __future__ import annotations
 

@@ -8,16 +8,39 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, UniqueConstraint, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.agencies.model import Agency
+from domain.borrowers.model import Borrower
 from domain.cases.model import Case, CaseStatus
 from domain.errors import ConcurrencyConflict
 from domain.staff.model import Staff
 from store import audit, tables
+from store.audit import AuditRecord
+
+IDEMPOTENCY_CONSTRAINT = "uq_idempotency_keys_staff_key"
+
+
+def is_violation_of(error: IntegrityError, constraint: str) -> bool:
+    """Returns whether an integrity error is a violation of the named unique constraint.
+
+    PostgreSQL names the constraint; SQLite names the columns, so the constraint's columns
+    are matched there (taken from the table definition, not repeated here)."""
+    original = error.orig
+    cause = getattr(original, "__cause__", None)
+    name = getattr(cause, "constraint_name", None) or getattr(original, "constraint_name", None)
+    if name is not None:
+        return bool(name == constraint)
+    for table in tables.metadata.tables.values():
+        for unique in table.constraints:
+            if unique.name == constraint and isinstance(unique, UniqueConstraint):
+                columns = ", ".join(f"{table.name}.{c.name}" for c in unique.columns)
+                return f"UNIQUE constraint failed: {columns}" in str(original)
+    return False
+
 
 # Turns the domain events of a commit into audit records (and the chain key to sign them).
 AuditHook = Callable[[list[Any]], tuple[bytes, list[audit.AuditRecord]]]
@@ -85,6 +108,38 @@ class SqlAgencyRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
 
+class SqlBorrowerRepository:
+    def __init__(self, session: AsyncSession, scope: ColumnElement[bool]) -> None:
+        self.session = session
+        self.scope = scope
+
+    async def get(self, borrower_id: int) -> Borrower | None:
+        stmt = select(Borrower).where(tables.borrowers.c.id == borrower_id, self.scope)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class SqlRevealLedger:
+    """Counts reveals in the audit trail, where every reveal is recorded as it happens."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def since(self, actor_id: int, since: datetime) -> tuple[int, datetime | None]:
+        # The staff row stays locked (SQLite: the write lock) until the reveal commits, so
+        # one caller's concurrent reveals are counted one after the other.
+        s = tables.staff.c
+        await self.session.execute(select(s.id).where(s.id == actor_id).with_for_update())
+        a = tables.audit_entries.c
+        stmt = select(func.count(), func.min(a.at)).where(
+            a.actor_id == actor_id,
+            a.action == audit.REVEAL_ACTION,
+            a.outcome == "ALLOWED",
+            a.at >= since,
+        )
+        count, oldest = (await self.session.execute(stmt)).one()
+        return int(count), oldest
+
+
 class SqlUnitOfWork:
     """One transaction: changes and the events recorded by the aggregates commit together."""
 
@@ -93,6 +148,7 @@ class SqlUnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         case_scope: ColumnElement[bool] | None = None,
         assignable_staff: ColumnElement[bool] | None = None,
+        borrower_scope: ColumnElement[bool] | None = None,
         audit: AuditHook | None = None,
         idempotency: IdempotencyClaim | None = None,
     ) -> None:
@@ -101,6 +157,10 @@ class SqlUnitOfWork:
         self._idempotency = idempotency
         self._case_scope = true() if case_scope is None else case_scope
         self._staff_scope = true() if assignable_staff is None else assignable_staff
+        self._borrower_scope = true() if borrower_scope is None else borrower_scope
+        self._recorded: list[Any] = []
+        self._audit_records: list[AuditRecord] = []
+        self._audit_key: bytes | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self.session = self._sessions()
@@ -109,7 +169,18 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(self.session, self._case_scope)
         self.staff = SqlStaffRepository(self.session, self._staff_scope)
         self.agencies = SqlAgencyRepository(self.session)
+        self.borrowers = SqlBorrowerRepository(self.session, self._borrower_scope)
+        self.reveals = SqlRevealLedger(self.session)
         return self
+
+    def record(self, event: object) -> None:
+        """Records an event that belongs to no aggregate; the audit hook sees it at commit."""
+        self._recorded.append(event)
+
+    def append_audit(self, key: bytes, *records: AuditRecord) -> None:
+        """Adds ready-made audit records (e.g. a refusal) to this transaction's commit."""
+        self._audit_key = key
+        self._audit_records.extend(records)
 
     async def __aexit__(
         self,
@@ -124,55 +195,62 @@ class SqlUnitOfWork:
         try:
             # Flush first: a stale version fails here, before anything else is written.
             await self.session.flush()
-            events = [e for case in self.cases.seen for e in case.events]
-            if events:
-                await self.session.execute(
-                    tables.case_events.insert(),
-                    [
-                        {
-                            "case_id": e.case_id,
-                            "at": e.at,
-                            "actor_id": e.actor_id,
-                            "name": e.name,
-                            "data": e.data(),
-                        }
-                        for e in events
-                    ],
-                )
-            if self._idempotency is not None:
-                await self._claim(self._idempotency)
-            if self._audit is not None:
-                changes = [*events, *(e for s in self.staff.seen for e in s.events)]
-                key, records = self._audit(changes)
-                await audit.append(self.session, key, records)
-            await self.session.commit()
-        except IntegrityError:
-            # Only the idempotency claim can collide here: the same key committed meanwhile.
-            await self.session.rollback()
-            raise ConcurrencyConflict(
-                "a request with this idempotency key was just carried out; retry to get its result"
-            ) from None
         except StaleDataError:
             await self.session.rollback()
             raise ConcurrencyConflict(
                 "the case was changed by someone else; reload it and try again"
             ) from None
+        events = [e for case in self.cases.seen for e in case.events]
+        if events:
+            await self.session.execute(
+                tables.case_events.insert(),
+                [
+                    {
+                        "case_id": e.case_id,
+                        "at": e.at,
+                        "actor_id": e.actor_id,
+                        "name": e.name,
+                        "data": e.data(),
+                    }
+                    for e in events
+                ],
+            )
+        if self._idempotency is not None:
+            await self._claim(self._idempotency)
+        if self._audit is not None:
+            changes = [*events, *(e for s in self.staff.seen for e in s.events), *self._recorded]
+            key, records = self._audit(changes)
+            await audit.append(self.session, key, records)
+        if self._audit_records and self._audit_key is not None:
+            await audit.append(self.session, self._audit_key, self._audit_records)
+        await self.session.commit()
         for case in self.cases.seen:
             case.events.clear()
         for staff in self.staff.seen:
             staff.events.clear()
+        self._recorded.clear()
+        self._audit_records.clear()
 
     async def _claim(self, claim: IdempotencyClaim) -> None:
         case_ids = [case.id for case in self.cases.seen]
-        await self.session.execute(
-            tables.idempotency_keys.insert().values(
-                staff_id=claim.staff_id,
-                key=claim.key,
-                operation=claim.operation,
-                case_id=case_ids[0] if len(case_ids) == 1 else None,
-                created_at=claim.at,
-            )
+        statement = tables.idempotency_keys.insert().values(
+            staff_id=claim.staff_id,
+            key=claim.key,
+            operation=claim.operation,
+            case_id=case_ids[0] if len(case_ids) == 1 else None,
+            created_at=claim.at,
         )
+        try:
+            await self.session.execute(statement)
+        except IntegrityError as exc:
+            # Only a clash on the key's own unique constraint means that the same key was
+            # committed meanwhile; any other integrity error is a fault and propagates.
+            if not is_violation_of(exc, IDEMPOTENCY_CONSTRAINT):
+                raise
+            await self.session.rollback()
+            raise ConcurrencyConflict(
+                "a request with this idempotency key was just carried out; retry to get its result"
+            ) from None
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -13,20 +13,19 @@ from api.common.types import (
     ValidationError,
     user_error,
 )
-from api.context import Context
+from api.context import Info
 from api.permissions import needs
 from api.staff.types import Staff
 from domain.errors import DomainError
 from domain.staff import services
+from domain.staff.model import Role
+from store.audit import AuditAction
 
 
 @strawberry.input
 class RoleChangeInput:
     login: str
-    role: str = strawberry.field(
-        description="admin, manager, team_lead, collector, legal, auditor, agency_manager "
-        "or agency_agent."
-    )
+    role: str = strawberry.field(description=", ".join(Role) + ".")
 
 
 @strawberry.type
@@ -40,26 +39,19 @@ RoleChangePayload = Annotated[
 ]
 
 
-async def _change(info: strawberry.Info, data: RoleChangeInput, grant: bool) -> RoleChangePayload:
-    ctx: Context = info.context
+async def _change(info: Info, data: RoleChangeInput, grant: bool) -> RoleChangePayload:
+    ctx = info.context
     await ctx.release()
     try:
         staff = await services.change_role(
             ctx.unit_of_work, ctx.clock, data.login, data.role, grant, ctx.viewer.id
         )
     except DomainError as error:
-        await ctx.audit.write(
-            ctx.audit.record(
-                "policy.change",
-                "DENIED",
-                resource_type="Staff",
-                changes={
-                    "login": data.login,
-                    "role": data.role,
-                    "grant": grant,
-                    "refused": error.code,
-                },
-            )
+        await ctx.audit.refused(
+            AuditAction.POLICY_CHANGE,
+            error,
+            resource_type="Staff",
+            changes={"login": data.login, "role": data.role, "grant": grant},
         )
         return user_error(error)
     return RoleChangeSuccess(staff=Staff.from_domain(staff))
@@ -71,12 +63,12 @@ class AdminMutation:
         description="Grants a role to a staff member (takes effect on their next request).",
         extensions=needs("role:grant"),
     )
-    async def grant_role(self, info: strawberry.Info, input: RoleChangeInput) -> RoleChangePayload:
+    async def grant_role(self, info: Info, input: RoleChangeInput) -> RoleChangePayload:
         return await _change(info, input, grant=True)
 
     @strawberry.mutation(
         description="Revokes a role from a staff member (takes effect on their next request).",
         extensions=needs("role:grant"),
     )
-    async def revoke_role(self, info: strawberry.Info, input: RoleChangeInput) -> RoleChangePayload:
+    async def revoke_role(self, info: Info, input: RoleChangeInput) -> RoleChangePayload:
         return await _change(info, input, grant=False)

@@ -6,15 +6,16 @@ from datetime import datetime
 
 import strawberry
 
-from api.auditing.types import AuditEntry, AuditEntryConnection, AuditEntryEdge, AuditOutcome
-from api.cases.queries import page_size
+from api.auditing.types import AuditEntry, AuditOutcome
 from api.common.ids import pk_of
 from api.common.inputs import check_text, utc_instant
-from api.common.types import PageInfo
+from api.common.pagination import Connection, connection, page_size
+from api.context import Info
 from api.errors import BadUserInput
 from api.permissions import needs
 from store import audit_queries
 from store.audit_queries import AuditFilterSpec
+from store.keyset import InvalidCursor
 
 
 @strawberry.input(description="Every condition given must hold.")
@@ -57,26 +58,25 @@ def _pk(global_id: strawberry.ID | None, type_name: str, name: str) -> int | Non
 
 
 async def _page(
-    info: strawberry.Info, spec: AuditFilterSpec, first: int | None, after: str | None
-) -> AuditEntryConnection:
+    info: Info, spec: AuditFilterSpec, first: int | None, after: str | None
+) -> Connection[AuditEntry]:
     ctx = info.context
     ctx.audit.read_audit_trail()
     limit = page_size(first)
     try:
         after_id = audit_queries.decode_cursor(after) if after else None
-    except ValueError as exc:
+    except InvalidCursor as exc:
         raise BadUserInput(f"after: {exc}") from None
     rows, more = await ctx.read(
         lambda session: audit_queries.fetch_page(session, spec, after_id, limit)
     )
-    edges = [
-        AuditEntryEdge(cursor=audit_queries.encode_cursor(r.id), node=AuditEntry.from_row(r))
-        for r in rows
-    ]
-    return AuditEntryConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        _spec=spec,
+    return connection(
+        rows,
+        more,
+        after=after,
+        cursor=lambda row: audit_queries.encode_cursor(row.id),
+        node=AuditEntry.from_row,
+        count=lambda: ctx.read(lambda session: audit_queries.count(session, spec)),
     )
 
 
@@ -88,11 +88,11 @@ class AuditQuery:
     )
     async def audit_trail(
         self,
-        info: strawberry.Info,
+        info: Info,
         first: int | None = None,
         after: str | None = None,
         filter: AuditFilter | None = None,
-    ) -> AuditEntryConnection:
+    ) -> Connection[AuditEntry]:
         spec = filter.to_spec() if filter else AuditFilterSpec()
         return await _page(info, spec, first, after)
 
@@ -102,11 +102,11 @@ class AuditQuery:
     )
     async def access_history(
         self,
-        info: strawberry.Info,
+        info: Info,
         borrower_id: strawberry.ID,
         first: int | None = None,
         after: str | None = None,
-    ) -> AuditEntryConnection:
+    ) -> Connection[AuditEntry]:
         pk = _pk(borrower_id, "Borrower", "borrowerId")
         spec = AuditFilterSpec(borrower_id=pk, personal_data_only=True)
         return await _page(info, spec, first, after)

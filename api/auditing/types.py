@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -10,15 +9,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.common.ids import to_global_id
-from api.common.types import PageInfo
-from store.audit_queries import AuditFilterSpec
+from store.audit import AuditAction, Outcome
 
-
-@strawberry.enum(description="How an audited action ended.")
-class AuditOutcome(enum.Enum):
-    ALLOWED = "ALLOWED"
-    DENIED = "DENIED"
-    ERROR = "ERROR"
+strawberry.enum(Outcome, name="AuditOutcome", description="How an audited action ended.")
+AuditOutcome = Outcome
 
 
 @strawberry.type(
@@ -35,10 +29,7 @@ class AuditEntry:
     at: datetime
     actor_login: str | None
     actor_roles: list[str]
-    action: str = strawberry.field(
-        description="Dotted action: case.read, case.assign, case.place, case.recall, "
-        "borrower.reveal, authz.denied, auth.failed, policy.change, audit.read, api.read."
-    )
+    action: str = strawberry.field(description="Dotted action: " + ", ".join(AuditAction) + ".")
     outcome: AuditOutcome
     resource_type: str | None
     resource_ids: list[str]
@@ -54,7 +45,10 @@ class AuditEntry:
     request_id: str | None
     operation_name: str | None
     operation_type: str | None
-    document_hash: str | None = strawberry.field(description="SHA-256 of the GraphQL document.")
+    document_hash: str | None = strawberry.field(
+        description="HMAC-SHA-256 of the GraphQL document, keyed so that it cannot be matched "
+        "against guessed documents."
+    )
     changes: JSON | None = strawberry.field(
         description="Before/after of ordinary fields, or why a change was refused."
     )
@@ -91,22 +85,3 @@ class AuditEntry:
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
-
-
-@strawberry.type
-class AuditEntryEdge:
-    cursor: str
-    node: AuditEntry
-
-
-@strawberry.type(description="A page of audit entries, newest first.")
-class AuditEntryConnection:
-    edges: list[AuditEntryEdge]
-    page_info: PageInfo
-    _spec: strawberry.Private[AuditFilterSpec]
-
-    @strawberry.field(description="How many entries match the filter (all pages).")
-    async def total_count(self, info: strawberry.Info) -> int:
-        from store.audit_queries import count
-
-        return await info.context.read(lambda session: count(session, self._spec))

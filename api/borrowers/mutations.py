@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import enum
-from datetime import timedelta
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.common.ids import pk_of, to_global_id
-from api.common.types import NotFoundError, UserError, ValidationError
-from api.context import Context
+from api.common.ids import pk_of
+from api.common.types import NotFoundError, UserError, ValidationError, user_error
+from api.context import Info
 from api.permissions import needs
-from authz.masking import clear_value
-from store import tables
+from authz.enforcer import reveal_permission
+from domain.borrowers import errors, services
+from domain.borrowers.model import ConfidentialField, RevealReason
+from domain.errors import DomainError, ErrorCode
+from store.audit import AuditAction
 
-
-@strawberry.enum(description="A confidential borrower field.")
-class ConfidentialField(enum.Enum):
-    NATIONAL_ID = "national_id"
-    PHONE = "phone"
-    EMAIL = "email"
-    ADDRESS = "address"
-    EMPLOYER = "employer"
-    INCOME = "income"
-
-
-@strawberry.enum(description="Why a clear value is needed; recorded in the audit trail.")
-class RevealReason(enum.Enum):
-    CONTACT_BORROWER = "CONTACT_BORROWER"
-    IDENTITY_VERIFICATION = "IDENTITY_VERIFICATION"
-    LEGAL_PROCEEDINGS = "LEGAL_PROCEEDINGS"
-    COMPLAINT_HANDLING = "COMPLAINT_HANDLING"
-    DISPUTE_RESOLUTION = "DISPUTE_RESOLUTION"
+strawberry.enum(ConfidentialField, name="ConfidentialField", description="A confidential field.")
+strawberry.enum(
+    RevealReason,
+    name="RevealReason",
+    description="Why a clear value is needed; recorded in the audit trail.",
+)
 
 
 @strawberry.input
@@ -42,7 +29,10 @@ class RevealConfidentialInput:
     borrower_id: strawberry.ID
     field: ConfidentialField
     reason_code: RevealReason
-    reason_text: str = strawberry.field(description="What the value is needed for (not empty).")
+    reason_text: str = strawberry.field(
+        description=f"What the value is needed for (not empty, at most {services.MAX_REASON} "
+        "characters)."
+    )
 
 
 @strawberry.type
@@ -59,37 +49,32 @@ class RevealNotAllowedError(UserError):
 
 @strawberry.type(description="Too many reveals in the last hour; try again later.")
 class RateLimitedError(UserError):
-    retry_after_seconds: int
+    retry_after_seconds: int = strawberry.field(
+        description="Seconds until your next reveal is allowed."
+    )
 
 
+RevealError = ValidationError | NotFoundError | RevealNotAllowedError | RateLimitedError
 RevealConfidentialPayload = Annotated[
-    RevealConfidentialSuccess
-    | ValidationError
-    | NotFoundError
-    | RevealNotAllowedError
-    | RateLimitedError,
-    strawberry.union("RevealConfidentialPayload"),
+    RevealConfidentialSuccess | RevealError, strawberry.union("RevealConfidentialPayload")
 ]
 
-MAX_REASON = 500
 
-
-async def _reveals_in_last_hour(ctx: Context, session: AsyncSession) -> int:
-    """Counts the caller's reveals in the last hour, holding the caller's staff row locked
-    (SQLite: the write lock) until the new entry commits, so that concurrent reveals by one
-    caller are counted one after the other and cannot pass the limit together."""
-    await session.execute(
-        select(tables.staff.c.id).where(tables.staff.c.id == ctx.viewer.id).with_for_update()
-    )
-    a = tables.audit_entries.c
-    since = ctx.clock.now() - timedelta(hours=1)
-    stmt = select(func.count()).where(
-        a.actor_login == ctx.viewer.login,
-        a.action == "borrower.reveal",
-        a.outcome == "ALLOWED",
-        a.at >= since,
-    )
-    return int((await session.execute(stmt)).scalar_one())
+def _reveal_error(error: DomainError) -> RevealError:
+    if isinstance(error, errors.RevealRateLimited):
+        return RateLimitedError(
+            code=ErrorCode(error.code),
+            message=error.message,
+            field=None,
+            retry_after_seconds=error.retry_after_seconds,
+        )
+    if isinstance(error, errors.RevealNotAllowed):
+        return RevealNotAllowedError(
+            code=ErrorCode(error.code), message=error.message, field=error.field
+        )
+    mapped = user_error(error)
+    assert isinstance(mapped, ValidationError | NotFoundError)
+    return mapped
 
 
 @strawberry.type
@@ -99,63 +84,38 @@ class BorrowerMutation:
         extensions=needs("case:read"),
     )
     async def reveal_confidential(
-        self, info: strawberry.Info, input: RevealConfidentialInput
+        self, info: Info, input: RevealConfidentialInput
     ) -> RevealConfidentialPayload:
-        ctx: Context = info.context
-        name = input.field.value
+        ctx = info.context
         pk = pk_of(input.borrower_id, "Borrower")
-        borrower = await ctx.borrowers.load(pk) if pk is not None else None
-        reason_text = input.reason_text.strip()
-        error: ValidationError | NotFoundError | RevealNotAllowedError | RateLimitedError | None = (
-            None
-        )
-        if borrower is None:
-            error = NotFoundError(
-                code="BORROWER_NOT_FOUND", message="no such borrower", field="borrowerId"
-            )
-        elif not ctx.allows(f"borrower:reveal:{name}"):
-            error = RevealNotAllowedError(
-                code="REVEAL_NOT_ALLOWED",
-                message=f"your roles may not reveal {input.field.name}",
-                field="field",
-            )
-        elif not reason_text:
-            error = ValidationError(
-                code="REASON_REQUIRED", message="say why you need the value", field="reasonText"
-            )
-        elif len(reason_text) > MAX_REASON:
-            error = ValidationError(
-                code="REASON_TOO_LONG",
-                message=f"the reason is longer than {MAX_REASON} characters",
-                field="reasonText",
-            )
+        may_reveal = ctx.allows(reveal_permission(input.field))
         await ctx.release()
-        async with ctx.sessions() as session:
-            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            limit = ctx.settings.reveal_limit_per_hour
-            if error is None and await _reveals_in_last_hour(ctx, session) >= limit:
-                error = RateLimitedError(
-                    code="RATE_LIMITED",
-                    message=f"at most {limit} reveals an hour",
-                    field=None,
-                    retry_after_seconds=3600,
-                )
-            record = ctx.audit.record(
-                "borrower.reveal",
-                "ALLOWED" if error is None else "DENIED",
-                resource_type="Borrower",
-                # Only IDs that decode are recorded: the raw input is the caller's to choose.
-                resource_ids=[to_global_id("Borrower", pk)] if pk is not None else [],
-                # Only a reveal that happened is access to the borrower's personal data.
-                borrower_ids=[pk] if error is None and pk is not None else [],
-                fields=[{"name": name, "clear": error is None}],
-                reason_code=input.reason_code.value,
-                reason_text=reason_text[:MAX_REASON],
-                changes=None if error is None else {"refused": error.code},
+        try:
+            if pk is None:
+                raise errors.BorrowerNotFound("no such borrower", field="borrowerId")
+            assert ctx.viewer.id is not None
+            value = await services.reveal_confidential(
+                ctx.unit_of_work,
+                ctx.clock,
+                services.RevealRequest(
+                    actor_id=ctx.viewer.id,
+                    borrower_id=pk,
+                    field=input.field,
+                    reason=input.reason_code,
+                    reason_text=input.reason_text,
+                ),
+                may_reveal=may_reveal,
+                limit_per_hour=ctx.settings.reveal_limit_per_hour,
             )
-            await ctx.audit.append(session, record)
-            await session.commit()
-        if error is not None:
-            return error
-        assert borrower is not None
-        return RevealConfidentialSuccess(revealed=input.field, value=clear_value(borrower, name))
+        except DomainError as error:
+            await ctx.audit.refused(
+                AuditAction.BORROWER_REVEAL,
+                error,
+                resource_type="Borrower",
+                resource_id=pk,
+                fields=[{"name": input.field.value, "clear": False}],
+                reason_code=input.reason_code.value,
+                reason_text=input.reason_text.strip()[: services.MAX_REASON],
+            )
+            return _reveal_error(error)
+        return RevealConfidentialSuccess(revealed=input.field, value=value)

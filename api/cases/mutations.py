@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated
 
 import strawberry
 
 from api.cases.types import Case
-from api.common.ids import pk_of, to_global_id
+from api.common.ids import pk_of
 from api.common.types import (
     ConflictError,
     NotFoundError,
@@ -16,20 +17,14 @@ from api.common.types import (
     ValidationError,
     user_error,
 )
-from api.context import Context
+from api.context import Context, Info
 from api.permissions import needs
-from domain.cases import services
+from domain.cases import errors, services
 from domain.cases.model import Case as DomainCase
-from domain.errors import DomainError
+from domain.errors import DomainError, IdempotencyKeyRefused
 from store import loaders
+from store.audit import AuditAction
 from store.uow import IdempotencyClaim, SqlUnitOfWork
-
-
-class IdempotencyKeyRefused(DomainError):
-    """The key is too long, or was already used for another operation."""
-
-    code = "IDEMPOTENCY_KEY_REFUSED"
-
 
 IDEMPOTENCY = (
     "Any unique string (e.g. a UUID): a retry with the same key returns the first result "
@@ -51,6 +46,11 @@ class AssignCaseInput:
 class PlaceWithAgencyInput:
     case_id: strawberry.ID
     agency_name: str
+    until: date | None = strawberry.field(
+        default=None,
+        description="Last day of the placement (inclusive), in the portfolio's time zone: from "
+        "today up to the agency's placement period; by default the whole period.",
+    )
     expected_version: int | None = None
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
@@ -91,19 +91,19 @@ RecallFromAgencyPayload = Annotated[
 def _case_pk(case_id: strawberry.ID) -> int:
     pk = pk_of(case_id, "Case")
     if pk is None:
-        raise services.errors.CaseNotFound("no such case", field="caseId")
+        raise errors.CaseNotFound("no such case", field="caseId")
     return pk
 
 
 async def _run(
-    info: strawberry.Info,
-    action: str,
+    info: Info,
+    action: AuditAction,
     data: AssignCaseInput | PlaceWithAgencyInput | RecallFromAgencyInput,
     change: Callable[[Callable[[], SqlUnitOfWork], Context, int], Awaitable[DomainCase]],
 ) -> DomainCase | UserErrors:
     """Runs a case change once per idempotency key; a refusal is returned as a typed error and
     audited on its own (the change itself rolled back, so its failure entry is all that remains)."""
-    ctx: Context = info.context
+    ctx = info.context
     claim = None
     try:
         pk = _case_pk(data.case_id)
@@ -116,18 +116,9 @@ async def _run(
         await ctx.release()
         return await change(lambda: ctx.unit_of_work(claim), ctx, pk)
     except DomainError as error:
-        pk_or_none = pk_of(data.case_id, "Case")
         await ctx.release()
-        await ctx.audit.write(
-            ctx.audit.record(
-                action,
-                "DENIED",
-                resource_type="Case",
-                # Only IDs that decode are recorded: the raw input is the caller's to choose.
-                resource_ids=[to_global_id("Case", pk_or_none)] if pk_or_none else [],
-                case_ids=[pk_or_none] if pk_or_none else [],
-                changes={"refused": error.code},
-            )
+        await ctx.audit.refused(
+            action, error, resource_type="Case", resource_id=pk_of(data.case_id, "Case")
         )
         return user_error(error)
 
@@ -151,7 +142,7 @@ async def _replay(ctx: Context, action: str, key: str, case_pk: int) -> DomainCa
         )
     case = await ctx.cases.load(case_id)
     if case is None:
-        raise services.errors.CaseNotFound("no such case", field="caseId")
+        raise errors.CaseNotFound("no such case", field="caseId")
     return case
 
 
@@ -161,10 +152,10 @@ class CaseMutation:
         description="Assigns a case to an active internal collector within their capacity.",
         extensions=needs("case:assign"),
     )
-    async def assign_case(self, info: strawberry.Info, input: AssignCaseInput) -> AssignCasePayload:
+    async def assign_case(self, info: Info, input: AssignCaseInput) -> AssignCasePayload:
         result = await _run(
             info,
-            "case.assign",
+            AuditAction.CASE_ASSIGN,
             input,
             lambda uow, ctx, pk: services.assign_case(
                 uow,
@@ -184,11 +175,11 @@ class CaseMutation:
         extensions=needs("case:place"),
     )
     async def place_with_agency(
-        self, info: strawberry.Info, input: PlaceWithAgencyInput
+        self, info: Info, input: PlaceWithAgencyInput
     ) -> PlaceWithAgencyPayload:
         result = await _run(
             info,
-            "case.place",
+            AuditAction.CASE_PLACE,
             input,
             lambda uow, ctx, pk: services.place_with_agency(
                 uow,
@@ -197,6 +188,7 @@ class CaseMutation:
                 input.agency_name,
                 ctx.viewer.id,
                 input.expected_version,
+                input.until,
             ),
         )
         if isinstance(result, DomainCase):
@@ -208,11 +200,11 @@ class CaseMutation:
         extensions=needs("case:recall"),
     )
     async def recall_from_agency(
-        self, info: strawberry.Info, input: RecallFromAgencyInput
+        self, info: Info, input: RecallFromAgencyInput
     ) -> RecallFromAgencyPayload:
         result = await _run(
             info,
-            "case.recall",
+            AuditAction.CASE_RECALL,
             input,
             lambda uow, ctx, pk: services.recall_from_agency(
                 uow, ctx.clock, pk, ctx.viewer.id, input.expected_version

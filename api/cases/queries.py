@@ -5,23 +5,25 @@ from __future__ import annotations
 from dataclasses import replace
 
 import strawberry
-from sqlalchemy import ColumnElement, select
 
-from api.cases.types import Case, CaseConnection, CaseEdge, CaseStage, CaseStatus, Classification
+from api.cases.types import Case, CaseStage, CaseStatus, Classification
 from api.common.ids import pk_of
 from api.common.inputs import check_text
-from api.common.types import PageInfo
+from api.common.pagination import Connection, connection, page_size
+from api.context import Info
 from api.errors import BadUserInput, MaskedField
 from api.permissions import needs
 from authz.masking import rule_for
-from store import case_queries, tables
-from store.case_queries import CaseFilterSpec, InvalidCursor
-
-DEFAULT_PAGE = 20
-MAX_PAGE = 100
+from domain.borrowers.model import ConfidentialField
+from domain.cases.model import Case as DomainCase
+from store import case_queries
+from store.case_queries import BorrowerMatch, CaseFilterSpec
+from store.keyset import InvalidCursor
 
 strawberry.enum(case_queries.CaseOrder, name="CaseOrder")
 CaseOrder = case_queries.CaseOrder
+
+MAX_SEARCH = 100
 
 
 @strawberry.input(description="Every condition given must hold (AND); lists match any value (OR).")
@@ -36,6 +38,9 @@ class CaseFilter:
     search: str | None = strawberry.field(
         default=None, description="Matches the case reference (prefix) or borrower name (part)."
     )
+    account_number: str | None = strawberry.field(
+        default=None, description="Exact account number of one of the case's debts."
+    )
     borrower_national_id: str | None = strawberry.field(
         default=None,
         description="Exact national ID; refused (MASKED_FIELD) unless you see it in clear.",
@@ -44,20 +49,30 @@ class CaseFilter:
         default=None, description="Exact phone; refused (MASKED_FIELD) unless you see it in clear."
     )
 
-    def to_spec(self, roles: list[str] | None = None) -> CaseFilterSpec:
+    def to_spec(self, roles: list[str]) -> CaseFilterSpec:
         """Returns the store's filter, or raises BadUserInput for contradictory input or for a
         condition on a field the caller sees masked (it would let the value be inferred)."""
-        confidential = {}
-        for name, value in (
-            ("national_id", self.borrower_national_id),
-            ("phone", self.borrower_phone),
+        for name, text in (
+            ("filter.assigneeLogin", self.assignee_login),
+            ("filter.agencyName", self.agency_name),
+            ("filter.search", self.search),
+            ("filter.accountNumber", self.account_number),
+            ("filter.borrowerNationalId", self.borrower_national_id),
+            ("filter.borrowerPhone", self.borrower_phone),
+        ):
+            check_text(name, text)
+        matches = []
+        for confidential, value in (
+            (ConfidentialField.NATIONAL_ID, self.borrower_national_id),
+            (ConfidentialField.PHONE, self.borrower_phone),
         ):
             if value is None:
                 continue
-            rule = rule_for(roles or [], name, legal_stage=True)
+            # The most revealing rule the roles hold anywhere (in legal proceedings included).
+            rule = rule_for(roles, confidential, legal_stage=True)
             if not rule.clear:
-                raise MaskedField(f"filter on {name} refused: you see it masked")
-            confidential[name] = (value, rule.legal_stage_only)
+                raise MaskedField(f"filter on {confidential.value} refused: you see it masked")
+            matches.append(BorrowerMatch(confidential, value, rule.legal_stage_only))
         for name, days in (
             ("minDaysPastDue", self.min_days_past_due),
             ("maxDaysPastDue", self.max_days_past_due),
@@ -70,17 +85,9 @@ class CaseFilter:
             and self.min_days_past_due > self.max_days_past_due
         ):
             raise BadUserInput("filter.minDaysPastDue is greater than filter.maxDaysPastDue")
-        for name, text in (
-            ("filter.assigneeLogin", self.assignee_login),
-            ("filter.agencyName", self.agency_name),
-            ("filter.search", self.search),
-            ("filter.borrowerNationalId", self.borrower_national_id),
-            ("filter.borrowerPhone", self.borrower_phone),
-        ):
-            check_text(name, text)
         search = (self.search or "").strip()
-        if len(search) > 100:
-            raise BadUserInput("filter.search is longer than 100 characters")
+        if len(search) > MAX_SEARCH:
+            raise BadUserInput(f"filter.search is longer than {MAX_SEARCH} characters")
         return CaseFilterSpec(
             classifications=[c.value for c in self.classification or ()],
             stages=[s.value for s in self.stage or ()],
@@ -90,31 +97,9 @@ class CaseFilter:
             assignee_login=self.assignee_login,
             agency_name=self.agency_name,
             search=search or None,
-            extra=confidential_clauses(confidential),
+            account_number=self.account_number,
+            borrower_matches=matches,
         )
-
-
-def confidential_clauses(conditions: dict[str, tuple[str, bool]]) -> list[ColumnElement[bool]]:
-    """Returns exact-match clauses on borrower fields, kept to legal-stage cases where the
-    caller sees the field in clear only through them."""
-    clauses: list[ColumnElement[bool]] = []
-    for name, (value, legal_only) in conditions.items():
-        column = getattr(tables.borrowers.c, name)
-        clauses.append(
-            tables.cases.c.borrower_id.in_(select(tables.borrowers.c.id).where(column == value))
-        )
-        if legal_only:
-            clauses.append(tables.cases.c.stage == "LEGAL")
-    return clauses
-
-
-def page_size(first: int | None) -> int:
-    """Returns the page size, or raises BadUserInput outside 0…100."""
-    if first is None:
-        return DEFAULT_PAGE
-    if first < 0 or first > MAX_PAGE:
-        raise BadUserInput(f"first must be between 0 and {MAX_PAGE}")
-    return first
 
 
 @strawberry.type
@@ -122,7 +107,7 @@ class CaseQuery:
     @strawberry.field(
         description="A case by its global ID, or null.", extensions=needs("case:read")
     )
-    async def case(self, info: strawberry.Info, id: strawberry.ID) -> Case | None:
+    async def case(self, info: Info, id: strawberry.ID) -> Case | None:
         pk = pk_of(id, "Case")
         if pk is None:
             return None
@@ -138,32 +123,37 @@ class CaseQuery:
     )
     async def cases(
         self,
-        info: strawberry.Info,
+        info: Info,
         first: int | None = None,
         after: str | None = None,
         filter: CaseFilter | None = None,
         order_by: CaseOrder = case_queries.CaseOrder.DAYS_PAST_DUE_DESC,
-    ) -> CaseConnection:
+    ) -> Connection[Case]:
+        ctx = info.context
         limit = page_size(first)
-        spec = filter.to_spec(info.context.viewer.roles) if filter else CaseFilterSpec()
-        spec = replace(spec, extra=[*spec.extra, info.context.scope.case])
+        spec = filter.to_spec(ctx.viewer.roles) if filter else CaseFilterSpec()
+        spec = replace(spec, extra=[*spec.extra, ctx.scope.case])
         order = case_queries.CaseOrder(order_by)
         try:
             keyset = case_queries.decode_cursor(after, order) if after else None
         except InvalidCursor as exc:
             raise BadUserInput(f"after: {exc}") from None
-        rows, more = await info.context.read(
+        rows, more = await ctx.read(
             lambda session: case_queries.fetch_page(session, spec, order, keyset, limit)
         )
         for row in rows:
-            info.context.cases.prime(row.id, row)
-        info.context.audit.saw_cases([row.id for row in rows])
-        edges = [
-            CaseEdge(cursor=case_queries.encode_cursor(row, order), node=Case.from_domain(row))
-            for row in rows
-        ]
-        return CaseConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-            _spec=spec,
+            assert row.id is not None
+            ctx.cases.prime(row.id, row)
+        ctx.audit.saw_cases([row.id for row in rows if row.id is not None])
+
+        def cursor(row: DomainCase) -> str:
+            return case_queries.encode_cursor(row, order)
+
+        return connection(
+            rows,
+            more,
+            after=after,
+            cursor=cursor,
+            node=Case.from_domain,
+            count=lambda: ctx.read(lambda session: case_queries.count(session, spec)),
         )

@@ -1,17 +1,19 @@
-"""GraphQL types of the case aggregate: Case, Debt, Instalment, Borrower, and the connection."""
+"""GraphQL types of the case aggregate: Case, Debt, Instalment and Borrower."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from api.common.ids import to_global_id
-from api.common.types import Money, Node, PageInfo
-from authz.masking import MaskedBorrower, depends_on_legal_stage, mask_borrower
+from api.common.types import Money, Node
+from api.context import Context, Info
+from authz.masking import MaskedBorrower, depends_on_legal_stage, describe, mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
+from domain.borrowers.model import ConfidentialField
 from domain.cases.classification import Classification as DomainClassification
 from domain.cases.model import Case as DomainCase
 from domain.cases.model import CaseStage as DomainCaseStage
@@ -22,10 +24,8 @@ from domain.debts.model import Instalment as DomainInstalment
 from domain.debts.model import ProductType as DomainProductType
 from domain.debts.model import days_past_due
 from domain.money import Money as DomainMoney
-from store.case_queries import CaseFilterSpec
 
 if TYPE_CHECKING:
-    from api.context import Context
     from api.staff.types import Agency, Staff
 
 # Domain enums registered once as GraphQL enums; fields are annotated with the domain types.
@@ -46,6 +46,18 @@ ProductType = DomainProductType
 DebtStatus = DomainDebtStatus
 
 
+def _confidential(field: ConfidentialField) -> Any:
+    """Returns the resolver field that shows one confidential value as the viewer may see it
+    and notes it for the request's audit entry."""
+
+    def resolve(self: Borrower, info: Info) -> str:
+        clear = field in self._masked.clear_fields
+        info.context.audit.saw_borrower_field(self._pk, field.value, clear)
+        return self._masked.values[field]
+
+    return strawberry.field(resolver=resolve, description=describe(field))
+
+
 @strawberry.type(
     description="A borrower. Confidential fields are masked per your role (e.g. `186****4530`); "
     "`revealConfidential` shows one clear value for a recorded reason."
@@ -56,34 +68,10 @@ class Borrower(Node):
     _pk: strawberry.Private[int]
     _masked: strawberry.Private[MaskedBorrower]
 
-    def _confidential(self, info: strawberry.Info, name: str) -> str:
-        # Each confidential field returned is noted for the request's audit entry.
-        info.context.audit.saw_borrower_field(self._pk, name, name in self._masked.clear_fields)
-        return self._masked.values[name]
-
-    @strawberry.field(description="National ID, masked unless you may see it.")
-    def national_id(self, info: strawberry.Info) -> str:
-        return self._confidential(info, "national_id")
-
-    @strawberry.field(description="Mobile number, masked unless you may see it.")
-    def phone(self, info: strawberry.Info) -> str:
-        return self._confidential(info, "phone")
-
-    @strawberry.field(description="E-mail address, masked unless you may see it.")
-    def email(self, info: strawberry.Info) -> str:
-        return self._confidential(info, "email")
-
-    @strawberry.field(description="Address; masked down to city and district.")
-    def address(self, info: strawberry.Info) -> str:
-        return self._confidential(info, "address")
-
-    @strawberry.field(description="Employer, masked unless you may see it.")
-    def employer(self, info: strawberry.Info) -> str:
-        return self._confidential(info, "employer")
-
-    @strawberry.field(description="Monthly income, masked unless you may see it.")
-    def income(self, info: strawberry.Info) -> str:
-        return self._confidential(info, "income")
+    # One field per confidential field of the domain, in its order (nationalId, phone, …).
+    for _field in ConfidentialField:
+        vars()[_field.value] = _confidential(_field)
+    del _field
 
     @classmethod
     def from_domain(
@@ -142,17 +130,19 @@ class Debt(Node):
     fee: Money
     outstanding: Money = strawberry.field(description="Principal + interest + penalty + fee.")
     opened_on: date
-    paused_days: int
+    paused_days: int = strawberry.field(
+        description="Days the collection clock stood still (complaints, hardship); DPD runs on."
+    )
     _pk: strawberry.Private[int]
     _debt: strawberry.Private[DomainDebt]
 
     @strawberry.field(description="The schedule, in order of due date.")
-    async def instalments(self, info: strawberry.Info) -> list[Instalment]:
+    async def instalments(self, info: Info) -> list[Instalment]:
         schedule = await info.context.instalments.load(self._pk)
         return [Instalment.from_domain(i, self.currency) for i in schedule]
 
     @strawberry.field(description="Days since the oldest unpaid due date, as of today (UTC).")
-    async def days_past_due(self, info: strawberry.Info) -> int:
+    async def days_past_due(self, info: Info) -> int:
         schedule = await info.context.instalments.load(self._pk)
         return days_past_due(self._debt, schedule, info.context.clock.today())
 
@@ -201,18 +191,18 @@ class Case(Node):
     _agency_id: strawberry.Private[int | None]
 
     @strawberry.field
-    async def borrower(self, info: strawberry.Info) -> Borrower:
+    async def borrower(self, info: Info) -> Borrower:
         borrower = await borrower_view(info.context, self._borrower_id)
         assert borrower is not None  # the borrower scope holds the borrower of every case in it
         return borrower
 
     @strawberry.field
-    async def debts(self, info: strawberry.Info) -> list[Debt]:
+    async def debts(self, info: Info) -> list[Debt]:
         return [Debt.from_domain(d) for d in await info.context.debts_of_case.load(self._pk)]
 
     @strawberry.field
     async def assignee(
-        self, info: strawberry.Info
+        self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
         from api.staff.types import Staff
 
@@ -223,7 +213,7 @@ class Case(Node):
 
     @strawberry.field
     async def agency(
-        self, info: strawberry.Info
+        self, info: Info
     ) -> Annotated[Agency, strawberry.lazy("api.staff.types")] | None:
         from api.staff.types import load_agency
 
@@ -253,22 +243,3 @@ class Case(Node):
             _assignee_id=case.assignee_id,
             _agency_id=case.agency_id,
         )
-
-
-@strawberry.type
-class CaseEdge:
-    cursor: str
-    node: Case
-
-
-@strawberry.type(description="A page of cases in keyset order.")
-class CaseConnection:
-    edges: list[CaseEdge]
-    page_info: PageInfo
-    _spec: strawberry.Private[CaseFilterSpec]
-
-    @strawberry.field(description="How many cases match the filter (all pages).")
-    async def total_count(self, info: strawberry.Info) -> int:
-        from store.case_queries import count
-
-        return await info.context.read(lambda session: count(session, self._spec))

@@ -7,6 +7,7 @@ import strawberry
 from api.cases.types import Case, Debt, borrower_view
 from api.common.ids import InvalidGlobalId, from_global_id
 from api.common.types import Node
+from api.context import Info
 from api.permissions import needs
 from api.staff.types import Agency, Staff, Viewer
 
@@ -14,7 +15,7 @@ from api.staff.types import Agency, Staff, Viewer
 @strawberry.type
 class CommonQuery:
     @strawberry.field(description="The authenticated caller: login, roles, team, agency.")
-    def viewer(self, info: strawberry.Info) -> Viewer:
+    def viewer(self, info: Info) -> Viewer:
         ctx = info.context
         return Viewer.from_domain(ctx.viewer, ctx.authorizer.permissions_of(ctx.viewer.roles))
 
@@ -22,7 +23,7 @@ class CommonQuery:
         description="Any object by its global ID, or null if there is none you may see.",
         extensions=needs("case:read"),
     )
-    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         try:
             type_name, pk = from_global_id(id)
         except InvalidGlobalId:

@@ -1,4 +1,4 @@
-"""Shared GraphQL types: Node, Money, PageInfo and the typed mutation errors."""
+"""Shared GraphQL types: Node, Money and the typed mutation errors (``ErrorCode``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from decimal import Decimal
 
 import strawberry
 
-from domain.errors import DomainError
+from domain.errors import ConcurrencyConflict, DomainError, ErrorCode, NotFound, RuleViolation
 from domain.money import Money as DomainMoney
+
+strawberry.enum(
+    ErrorCode,
+    name="ErrorCode",
+    description="Why a mutation was refused: one value per refusal, so clients can switch on it.",
+)
 
 
 @strawberry.interface(description="An object with a global ID, fetchable through `node(id:)`.")
@@ -25,17 +31,11 @@ class Money:
         return cls(amount=money.rounded().amount, currency=money.currency)
 
 
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
 @strawberry.interface(
     description="An expected failure of a mutation, with a machine-readable code."
 )
 class UserError:
-    code: str
+    code: ErrorCode
     message: str
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
 
@@ -64,8 +64,6 @@ def user_error(
     error: DomainError,
 ) -> ValidationError | NotFoundError | RuleViolationError | ConflictError:
     """Maps a domain error to its GraphQL error type."""
-    from domain.errors import ConcurrencyConflict, NotFound, RuleViolation
-
     kind: type[ValidationError | NotFoundError | RuleViolationError | ConflictError]
     if isinstance(error, NotFound):
         kind = NotFoundError
@@ -75,4 +73,4 @@ def user_error(
         kind = RuleViolationError
     else:
         kind = ValidationError
-    return kind(code=error.code, message=error.message, field=error.field)
+    return kind(code=ErrorCode(error.code), message=error.message, field=error.field)

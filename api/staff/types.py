@@ -8,6 +8,7 @@ import strawberry
 
 from api.common.ids import to_global_id
 from api.common.types import Node
+from api.context import Info
 from domain.agencies.model import Agency as DomainAgency
 from domain.staff.model import Staff as DomainStaff
 
@@ -33,7 +34,7 @@ class Agency(Node):
         )
 
 
-async def load_agency(info: strawberry.Info, agency_id: int | None) -> Agency | None:
+async def load_agency(info: Info, agency_id: int | None) -> Agency | None:
     """Returns the agency through the request's batch loader (None when there is none)."""
     if agency_id is None:
         return None
@@ -52,7 +53,7 @@ class Staff(Node):
     _agency_id: strawberry.Private[int | None]
 
     @strawberry.field
-    async def agency(self, info: strawberry.Info) -> Agency | None:
+    async def agency(self, info: Info) -> Agency | None:
         return await load_agency(info, self._agency_id)
 
     @classmethod
@@ -82,7 +83,7 @@ class Viewer:
     _agency_id: strawberry.Private[int | None]
 
     @strawberry.field
-    async def agency(self, info: strawberry.Info) -> Agency | None:
+    async def agency(self, info: Info) -> Agency | None:
         return await load_agency(info, self._agency_id)
 
     @classmethod

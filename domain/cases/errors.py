@@ -2,44 +2,50 @@
 
 from __future__ import annotations
 
-from domain.errors import NotFound, RuleViolation
+from domain.errors import ErrorCode, NotFound, RuleViolation
 
 
 class CaseNotFound(NotFound):
-    code = "CASE_NOT_FOUND"
+    code = ErrorCode.CASE_NOT_FOUND
 
 
 class StaffNotFound(NotFound):
-    code = "STAFF_NOT_FOUND"
+    code = ErrorCode.STAFF_NOT_FOUND
 
 
 class AgencyNotFound(NotFound):
-    code = "AGENCY_NOT_FOUND"
+    code = ErrorCode.AGENCY_NOT_FOUND
 
 
 class CaseClosed(RuleViolation):
-    code = "CASE_CLOSED"
+    code = ErrorCode.CASE_CLOSED
 
 
 class CasePlacedWithAgency(RuleViolation):
-    code = "CASE_PLACED_WITH_AGENCY"
+    code = ErrorCode.CASE_PLACED_WITH_AGENCY
 
 
 class CaseNotPlaced(RuleViolation):
-    code = "CASE_NOT_PLACED"
+    code = ErrorCode.CASE_NOT_PLACED
 
 
 class StaffInactive(RuleViolation):
-    code = "STAFF_INACTIVE"
+    code = ErrorCode.STAFF_INACTIVE
 
 
 class StaffCannotCarryCases(RuleViolation):
-    code = "STAFF_CANNOT_CARRY_CASES"
+    code = ErrorCode.STAFF_CANNOT_CARRY_CASES
 
 
 class CapacityExceeded(RuleViolation):
-    code = "CAPACITY_EXCEEDED"
+    code = ErrorCode.CAPACITY_EXCEEDED
 
 
 class AgencyInactive(RuleViolation):
-    code = "AGENCY_INACTIVE"
+    code = ErrorCode.AGENCY_INACTIVE
+
+
+class PlacementEndInvalid(RuleViolation):
+    """The requested end of a placement is before its start or beyond the contract's period."""
+
+    code = ErrorCode.PLACEMENT_END_INVALID

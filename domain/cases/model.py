@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from domain.agencies.model import Agency
 from domain.cases import errors
-from domain.cases.classification import Classification, ClassificationPolicy
+from domain.cases.classification import Classification, ClassificationPolicy, assess
 from domain.cases.events import (
     CaseAssigned,
     CaseEvent,
@@ -19,6 +19,7 @@ from domain.cases.events import (
 )
 from domain.debts.model import Debt
 from domain.money import Money
+from domain.portfolios import local_today
 from domain.staff.model import Staff
 
 
@@ -40,7 +41,8 @@ class Case:
     """Collection work on one borrower's debts in one portfolio.
 
     Days past due, bucket, classification and total outstanding are kept on the case as of
-    ``dpd_as_of`` so that they can be filtered and ordered in SQL; ``reclassify`` refreshes them.
+    ``dpd_as_of`` so that they can be filtered and ordered in SQL; ``reclassify`` refreshes them
+    (work over many rows applies the same rule, ``classification.assess``, to plain values).
     """
 
     reference: str
@@ -97,8 +99,13 @@ class Case:
         previous, self.assignee_id = self.assignee_id, collector.id
         self.events.append(CaseAssigned(self.id, at, actor_id, collector.id, previous))
 
-    def place_with(self, agency: Agency, at: datetime, actor_id: int | None) -> None:
-        """Places the case with an active agency for its contract's placement period."""
+    def place_with(
+        self, agency: Agency, at: datetime, actor_id: int | None, until: date | None = None
+    ) -> None:
+        """Places the case with an active agency until ``until`` (inclusive), or for the
+        contract's placement period. Dates are the portfolio's local dates: the period starts on
+        the local date of ``at``, and ``until`` may fall on that date at the earliest and at the
+        end of the contract's period at the latest."""
         self._ensure_open()
         if not agency.active:
             raise errors.AgencyInactive(f"agency {agency.name} is not active", field="agencyName")
@@ -107,11 +114,19 @@ class Case:
                 f"case {self.reference} is already placed with an agency", field="caseId"
             )
         assert agency.id is not None
+        today = local_today(self.portfolio, at)
+        latest = today + timedelta(days=agency.placement_days)
+        if until is not None and not today <= until <= latest:
+            raise errors.PlacementEndInvalid(
+                f"the placement must end between {today} and {latest} (the contract's "
+                f"{agency.placement_days} days), not on {until}",
+                field="until",
+            )
         previous = self.assignee_id
         self.assignee_id = None
         self.agency_id = agency.id
         self.placed_at = at
-        self.placement_ends_on = at.date() + timedelta(days=agency.placement_days)
+        self.placement_ends_on = until or latest
         self.events.append(
             CasePlaced(self.id, at, actor_id, agency.id, self.placement_ends_on, previous)
         )
@@ -127,17 +142,19 @@ class Case:
         self.events.append(CaseRecalled(self.id, at, actor_id, agency_id))
 
     def reclassify(self, policy: ClassificationPolicy, as_of: date, at: datetime) -> None:
-        """Recomputes DPD (the worst of its debts), bucket, class and outstanding as of a date."""
-        dpd = max((d.days_past_due(as_of) for d in self.debts), default=0)
-        verdict = policy.classify(dpd)
-        outstanding = sum((d.outstanding.amount for d in self.debts), Decimal(0))
+        """Refreshes DPD, bucket, class and outstanding from the debts as of a date (``assess``);
+        records CaseReclassified when the bucket, the class or the policy version changes."""
         for debt in self.debts:
             if debt.currency != self.currency:
                 raise ValueError(f"debt {debt.account_number} is not in {self.currency}")
+        standing = assess(
+            policy, ((d.days_past_due(as_of), d.outstanding.amount) for d in self.debts)
+        )
+        verdict = standing.verdict
         changed = (verdict.bucket, verdict.classification) != (self.bucket, self.classification)
         previous = (self.bucket, str(self.classification)) if self.policy_version else (None, None)
-        self.days_past_due = dpd
-        self.outstanding_amount = outstanding
+        self.days_past_due = standing.days_past_due
+        self.outstanding_amount = standing.outstanding_amount
         self.dpd_as_of = as_of
         if changed or verdict.policy_version != self.policy_version:
             self.bucket = verdict.bucket
@@ -148,7 +165,7 @@ class Case:
                     self.id,
                     at,
                     None,
-                    dpd,
+                    standing.days_past_due,
                     verdict.bucket,
                     str(verdict.classification),
                     previous[0],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from domain.cases import errors
 from domain.cases.model import Case
@@ -50,14 +51,15 @@ async def place_with_agency(
     agency_name: str,
     actor_id: int | None,
     expected_version: int | None = None,
+    until: date | None = None,
 ) -> Case:
-    """Places a case with an active partner agency."""
+    """Places a case with an active partner agency, until a date or for its contract's period."""
     async with uow_factory() as uow:
         agency = await uow.agencies.get_by_name(agency_name)
         if agency is None:
             raise errors.AgencyNotFound(f"no agency {agency_name!r}", field="agencyName")
         case = await _load_case(uow, case_id, expected_version)
-        case.place_with(agency, clock.now(), actor_id)
+        case.place_with(agency, clock.now(), actor_id, until)
         await uow.commit()
         return case
 

@@ -59,6 +59,7 @@ class Debt:
     fee: Decimal
     opened_on: date
     status: DebtStatus = DebtStatus.DELINQUENT
+    # Days the collection clock stood still (complaints, hardship); DPD is never paused.
     paused_days: int = 0
     instalments: list[Instalment] = field(default_factory=list)
     borrower_id: int | None = None
@@ -94,7 +95,7 @@ class Debt:
         return oldest_unpaid_due_date(self.instalments, as_of)
 
     def days_past_due(self, as_of: date) -> int:
-        """Returns days since the oldest unpaid due date, minus paused days, never below zero."""
+        """Returns days since the oldest unpaid due date (0 without one); never paused."""
         return days_past_due(self, self.instalments, as_of)
 
 
@@ -111,4 +112,5 @@ def days_past_due(debt: Debt, instalments: Iterable[Instalment], as_of: date) ->
     oldest = oldest_unpaid_due_date(instalments, as_of)
     if oldest is None:
         return 0
-    return max((as_of - oldest).days - debt.paused_days, 0)
+    # Contractual: a paused collection clock (``paused_days``) does not stop DPD.
+    return (as_of - oldest).days

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from domain.errors import DomainError, RuleViolation
+from domain.errors import ErrorCode, InvalidInput, RuleViolation
 
 
-class UnknownRole(DomainError):
-    code = "UNKNOWN_ROLE"
+class UnknownRole(InvalidInput):
+    code = ErrorCode.UNKNOWN_ROLE
 
 
 class RoleNotApplicable(RuleViolation):
-    code = "ROLE_NOT_APPLICABLE"
+    code = ErrorCode.ROLE_NOT_APPLICABLE
 
 
 class CannotRevokeOwnAdmin(RuleViolation):
-    code = "CANNOT_REVOKE_OWN_ADMIN"
+    code = ErrorCode.CANNOT_REVOKE_OWN_ADMIN

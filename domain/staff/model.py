@@ -21,10 +21,11 @@ class Role(enum.StrEnum):
     AGENCY_AGENT = "agency_agent"
 
 
-AGENCY_ROLES = frozenset({Role.AGENCY_MANAGER.value, Role.AGENCY_AGENT.value})
+# Roles held by staff of partner agencies; every other role is internal.
+AGENCY_ROLES = frozenset({Role.AGENCY_MANAGER, Role.AGENCY_AGENT})
 
 # Roles whose holders may carry internally assigned cases.
-ASSIGNABLE_ROLES = frozenset({Role.COLLECTOR.value, Role.TEAM_LEAD.value})
+ASSIGNABLE_ROLES = frozenset({Role.COLLECTOR, Role.TEAM_LEAD})
 
 
 @dataclass(eq=False)
@@ -41,9 +42,6 @@ class Staff:
     id: int | None = None
     events: list[RolesChanged] = field(default_factory=list, repr=False)
 
-    def has_role(self, role: Role | str) -> bool:
-        return str(role) in self.roles
-
     @property
     def can_carry_cases(self) -> bool:
         """Internal collectors and team leads may be assignees; agency staff may not."""
@@ -51,7 +49,7 @@ class Staff:
 
     def grant(self, role: str, at: datetime, actor_id: int | None) -> None:
         """Grants a role; agency roles only to agency staff, internal roles only to internal."""
-        if role not in {r.value for r in Role}:
+        if role not in set(Role):
             raise UnknownRole(f"no such role {role!r}", field="role")
         if (role in AGENCY_ROLES) != (self.agency_id is not None):
             kind = "agency" if role in AGENCY_ROLES else "internal"
@@ -66,9 +64,9 @@ class Staff:
 
     def revoke(self, role: str, at: datetime, actor_id: int | None) -> None:
         """Revokes a role; an administrator cannot revoke their own admin role."""
-        if role not in {r.value for r in Role}:
+        if role not in set(Role):
             raise UnknownRole(f"no such role {role!r}", field="role")
-        if role == Role.ADMIN.value and actor_id is not None and actor_id == self.id:
+        if role == Role.ADMIN and actor_id is not None and actor_id == self.id:
             raise CannotRevokeOwnAdmin("you cannot revoke your own admin role", field="role")
         if role not in self.roles:
             return

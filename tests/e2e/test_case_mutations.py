@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.common.ids import to_global_id
+from domain.portfolios import local_today
 from store import tables
 from tests.helpers import Gql, assert_forbidden
 
@@ -223,7 +225,8 @@ async def test_place_then_recall_round_trip(gql: Gql, engine: AsyncEngine) -> No
     assert case["agency"] == {"name": "Zenith Collections"} and case["assignee"] is None
     row = await case_row(engine, pk)
     assert row.placed_at is not None
-    assert (row.placement_ends_on - row.placed_at.date()).days == 60
+    # Counted from the retail portfolio's local (Shanghai) date, not the UTC one.
+    assert (row.placement_ends_on - local_today("retail", row.placed_at)).days == 60
     again = await gql("manager", PLACE, {"input": {"caseId": gid, "agencyName": "Acme Recovery"}})
     assert again["placeWithAgency"]["code"] == "CASE_PLACED_WITH_AGENCY"
     recalled = await gql("admin", RECALL, {"input": {"caseId": gid}})
@@ -232,6 +235,26 @@ async def test_place_then_recall_round_trip(gql: Gql, engine: AsyncEngine) -> No
     twice = await gql("admin", RECALL, {"input": {"caseId": gid}})
     assert twice["recallFromAgency"]["code"] == "CASE_NOT_PLACED"
     assert [e.name for e in await events_of(engine, pk)] == ["CasePlaced", "CaseRecalled"]
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(-1, False), (0, True), (60, True), (61, False)])
+async def test_place_until_a_date_within_the_contract_period(
+    gql: Gql, engine: AsyncEngine, days: int, accepted: bool
+) -> None:
+    pk, gid = await pick_case(engine, *pool())
+    today = local_today("retail", datetime.now(UTC))
+    until = today + timedelta(days=days)
+    variables = {
+        "input": {"caseId": gid, "agencyName": "Zenith Collections", "until": until.isoformat()}
+    }
+    result = (await gql("manager", PLACE, variables))["placeWithAgency"]
+    row = await case_row(engine, pk)
+    if accepted:
+        assert result["case"]["placementEndsOn"] == until.isoformat()
+        assert row.placement_ends_on == until
+    else:
+        assert (result["code"], result["field"]) == ("PLACEMENT_END_INVALID", "until")
+        assert (row.agency_id, row.placement_ends_on) == (None, None)
 
 
 @pytest.mark.parametrize(

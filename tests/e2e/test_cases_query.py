@@ -248,3 +248,31 @@ async def test_statement_count_does_not_grow_with_page_size(
     # auth lookup, page, borrowers, debts, instalments, staff, agencies, the audit append
     # (chain head, insert, head update), plus BEGINs
     assert counts[100] <= 13, sql_counter.statements
+
+
+async def test_account_number_filter_finds_the_case_of_that_debt_within_the_scope(
+    gql: Gql, engine: AsyncEngine
+) -> None:
+    d, c = tables.debts.c, tables.cases.c
+    async with engine.connect() as conn:
+        stmt = (
+            select(d.account_number, c.reference, c.assignee_id)
+            .join(tables.cases, c.id == d.case_id)
+            .where(c.assignee_id.is_not(None))
+            .order_by(d.id)
+            .limit(1)
+        )
+        account, reference, assignee_id = (await conn.execute(stmt)).one()
+        owner = (
+            await conn.execute(select(tables.staff.c.login).where(tables.staff.c.id == assignee_id))
+        ).scalar_one()
+    found = await gql("manager", PAGE, {"filter": {"accountNumber": account}})
+    assert [e["node"]["reference"] for e in found["cases"]["edges"]] == [reference]
+    assert found["cases"]["totalCount"] == 1
+    assert (await gql("manager", PAGE, {"filter": {"accountNumber": account + "0"}}))["cases"][
+        "totalCount"
+    ] == 0
+    # Another collector's case stays out of sight, count included.
+    other = "collector3" if owner != "collector3" else "collector1"
+    hidden = await gql(other, PAGE, {"filter": {"accountNumber": account}})
+    assert hidden["cases"]["edges"] == [] and hidden["cases"]["totalCount"] == 0

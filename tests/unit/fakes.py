@@ -7,12 +7,21 @@ recorded, and leaving the ``async with`` block on an exception rolls back.
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 
 from domain.agencies.model import Agency
+from domain.borrowers.model import Borrower
 from domain.cases.events import CaseEvent
 from domain.cases.model import Case, CaseStatus
-from domain.ports import AgencyRepository, CaseRepository, StaffRepository, UnitOfWork
+from domain.ports import (
+    AgencyRepository,
+    BorrowerRepository,
+    CaseRepository,
+    RevealLedger,
+    StaffRepository,
+    UnitOfWork,
+)
 from domain.staff.model import Staff
 
 
@@ -66,17 +75,51 @@ class FakeAgencyRepository:
         return self.by_name.get(name)
 
 
+class FakeBorrowerRepository:
+    """Holds the borrowers the caller may see (others are simply absent)."""
+
+    def __init__(self, borrowers: list[Borrower]) -> None:
+        self.by_id = {b.id: b for b in borrowers}
+
+    async def get(self, borrower_id: int) -> Borrower | None:
+        return self.by_id.get(borrower_id)
+
+
+class FakeRevealLedger:
+    """Reveals already made, as (actor id, instant)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[int, datetime]] = []
+
+    async def since(self, actor_id: int, since: datetime) -> tuple[int, datetime | None]:
+        times = [at for actor, at in self.made if actor == actor_id and at >= since]
+        return len(times), min(times, default=None)
+
+
 class FakeUnitOfWork:
     """Records whether (and how often) it committed and keeps the events it persisted."""
 
-    def __init__(self, cases: list[Case], staff: list[Staff], agencies: list[Agency]) -> None:
+    def __init__(
+        self,
+        cases: list[Case],
+        staff: list[Staff],
+        agencies: list[Agency],
+        borrowers: list[Borrower] | None = None,
+    ) -> None:
         self.cases = FakeCaseRepository(cases)
         self.staff = FakeStaffRepository(staff)
         self.agencies = FakeAgencyRepository(agencies)
+        self.borrowers = FakeBorrowerRepository(borrowers or [])
+        self.reveals = FakeRevealLedger()
+        self.recorded: list[object] = []
+        self._pending: list[object] = []
         self.committed = False
         self.commit_count = 0
         self.rolled_back = False
         self.events: list[CaseEvent] = []
+
+    def record(self, event: object) -> None:
+        self._pending.append(event)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         return self
@@ -96,9 +139,12 @@ class FakeUnitOfWork:
         for case in self.cases.seen:
             self.events.extend(case.events)
             case.events.clear()
+        self.recorded.extend(self._pending)
+        self._pending.clear()
 
     async def rollback(self) -> None:
         self.rolled_back = True
+        self._pending.clear()
 
     def factory(self) -> FakeUnitOfWork:
         """The ``uow_factory`` the services take: always this unit of work."""
@@ -108,5 +154,7 @@ class FakeUnitOfWork:
 # Static conformance to the ports (checked by mypy; never called).
 def _conforms(
     uow: FakeUnitOfWork,
-) -> tuple[UnitOfWork, CaseRepository, StaffRepository, AgencyRepository]:
-    return uow, uow.cases, uow.staff, uow.agencies
+) -> tuple[
+    UnitOfWork, CaseRepository, StaffRepository, AgencyRepository, BorrowerRepository, RevealLedger
+]:
+    return uow, uow.cases, uow.staff, uow.agencies, uow.borrowers, uow.reveals

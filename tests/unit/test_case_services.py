@@ -207,7 +207,9 @@ async def test_place_an_unassigned_case(uow: FakeUnitOfWork) -> None:
     ("at", "agency", "ends_on"),
     [
         (NOW, "Acme", date(2027, 2, 26)),
-        (datetime(2026, 12, 31, 23, 59, tzinfo=UTC), "Swift", date(2027, 1, 30)),
+        # 23:59 UTC is already 1 January in Shanghai, the retail portfolio's calendar.
+        (datetime(2026, 12, 31, 23, 59, tzinfo=UTC), "Swift", date(2027, 1, 31)),
+        (datetime(2026, 12, 31, 15, 59, tzinfo=UTC), "Swift", date(2027, 1, 30)),
         (datetime(2028, 2, 1, 0, 0, tzinfo=UTC), "Swift", date(2028, 3, 2)),
     ],
 )
@@ -217,6 +219,31 @@ async def test_placement_ends_placement_days_after_the_placement_date(
     case = await services.place_with_agency(uow.factory, FixedClock(at), 5, agency, None)
     assert case.placement_ends_on == ends_on
     assert case.placed_at == at
+
+
+@pytest.mark.parametrize(
+    ("until", "accepted"),
+    [
+        (date(2026, 11, 27), False),  # the day before the placement starts
+        (date(2026, 11, 28), True),  # the placement's first (local) day
+        (date(2026, 12, 28), True),  # the last day of Swift's 30-day period
+        (date(2026, 12, 29), False),  # beyond the contract's period
+    ],
+)
+async def test_an_end_date_is_taken_between_today_and_the_end_of_the_contract_period(
+    uow: FakeUnitOfWork, until: date, accepted: bool
+) -> None:
+    at = datetime(2026, 11, 27, 16, 30, tzinfo=UTC)  # 28 November, 00:30 in Shanghai
+    call = services.place_with_agency(uow.factory, FixedClock(at), 1, "Swift", None, None, until)
+    if accepted:
+        case = await call
+        assert case.placement_ends_on == until
+        assert uow.events == [CasePlaced(1, at, None, 3, until, None)]
+    else:
+        with pytest.raises(errors.PlacementEndInvalid) as refused:
+            await call
+        assert (refused.value.code, refused.value.field) == ("PLACEMENT_END_INVALID", "until")
+        assert uow.events == [] and uow.commit_count == 0
 
 
 @pytest.mark.parametrize(
