@@ -20,7 +20,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from api.audit import RequestAudit, RequestInfo
 from api.auth import AuthenticationError, bearer_token, verify_token
@@ -163,18 +162,19 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             response = await self.run(request, context=context)
         except Exception as exc:
-            # The view's own refusal (an operation name the document does not define) comes
-            # wrapped in its HTTP library's exception; refused and audited like any other.
-            if not isinstance(exc.__cause__, CannotGetOperationTypeError):
+            # The view's own refusals (e.g. an operation name the document does not define)
+            # come as its HTTP library's exception, with a status and a reason: refused and
+            # audited like any other. Anything else is a fault.
+            status, reason = getattr(exc, "status_code", None), getattr(exc, "reason", None)
+            if not (isinstance(status, int) and 400 <= status < 500 and isinstance(reason, str)):
                 raise
-            reason = exc.__cause__.as_http_error_reason()
-            return await self._refuse(context, RequestRefused(400, "BAD_REQUEST", reason))
+            return await self._refuse(context, RequestRefused(status, "BAD_REQUEST", reason))
         finally:
             await context.close()
         body = getattr(response, "body", b"")
         if len(body) > self.settings.max_response_bytes:
             limit = self.settings.max_response_bytes
-            context.audit.outcome = "DENIED"
+            context.audit.outcome = Outcome.DENIED
             response = _error_response(
                 200,
                 "RESPONSE_TOO_LARGE",
@@ -288,7 +288,7 @@ class Guards:
 
 
 def _guards(settings: Settings, sessions: Sessions, clock: Clock) -> Guards:
-    def writer(action: str, actor_key: bool) -> RefusalWriter:
+    def writer(action: AuditAction, actor_key: bool) -> RefusalWriter:
         async def write(
             key: str | None,
             changes: dict[str, object],
@@ -302,7 +302,7 @@ def _guards(settings: Settings, sessions: Sessions, clock: Clock) -> Guards:
             details: dict[str, object] = {"changes": changes}
             if actor_key:
                 details |= {"actor_login": key, "reason_code": "TOO_MANY_CONCURRENT_REQUESTS"}
-            await audit.write(audit.record(action, "DENIED", **details))
+            await audit.write(audit.record(action, Outcome.DENIED, **details))
 
         return write
 
@@ -312,10 +312,11 @@ def _guards(settings: Settings, sessions: Sessions, clock: Clock) -> Guards:
         slots=CallerSlots(settings.max_concurrent_per_caller),
         running=asyncio.Semaphore(settings.max_concurrent_requests),
         failed_logins=RepeatedRefusals(
-            settings.failed_login_window_seconds, writer("auth.failed", actor_key=False)
+            settings.failed_login_window_seconds, writer(AuditAction.AUTH_FAILED, actor_key=False)
         ),
         busy=RepeatedRefusals(
-            settings.failed_login_window_seconds, writer("request.refused", actor_key=True)
+            settings.failed_login_window_seconds,
+            writer(AuditAction.REQUEST_REFUSED, actor_key=True),
         ),
     )
 

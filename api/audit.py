@@ -109,7 +109,7 @@ class RequestAudit:
         if (
             mutation
             and not personal
-            and outcome != "ERROR"
+            and outcome != Outcome.ERROR
             and (self.entries_written or self.pending)
         ):
             return None  # the change or failure entries already record this request

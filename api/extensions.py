@@ -7,19 +7,21 @@ from collections.abc import Iterator
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
+from store.audit import Outcome
 
-def outcome_of(errors: list[GraphQLError] | None) -> str:
+
+def outcome_of(errors: list[GraphQLError] | None) -> Outcome:
     """ERROR for unexpected failures, DENIED for refusals, else ALLOWED."""
     if not errors:
-        return "ALLOWED"
+        return Outcome.ALLOWED
     codes = {(e.extensions or {}).get("code") for e in errors}
     if "INTERNAL" in codes or any(
         e.original_error is not None and not isinstance(e.original_error, GraphQLError)
         for e in errors
     ):
-        return "ERROR"
+        return Outcome.ERROR
     # Refusals: no permission, bad arguments, masked filters, invalid documents.
-    return "DENIED"
+    return Outcome.DENIED
 
 
 class AuditOperation(SchemaExtension):
@@ -51,4 +53,6 @@ class AuditOperation(SchemaExtension):
         audit.info.operation_type = kind
         result = ctx.result
         # No result at all means the request failed before strawberry could answer it.
-        audit.outcome = "ERROR" if result is None else outcome_of(getattr(result, "errors", None))
+        audit.outcome = (
+            Outcome.ERROR if result is None else outcome_of(getattr(result, "errors", None))
+        )

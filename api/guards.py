@@ -24,6 +24,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.requests import ClientDisconnect, Request
 
+from store.keys import is_text
+
 # A NUL character is never meaningful in this API's text, and PostgreSQL refuses it in a string
 # column; a GraphQL string writes it as \u0000 or \u{0}.
 _NUL_ESCAPE = re.compile(r"\\u(?:0000|\{0+\})", re.IGNORECASE)
@@ -77,14 +79,16 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def _check_variables(value: Any) -> None:
-    """Refuses variables nested too deep or holding a NUL character (keys included), in one
-    walk without recursion."""
+    """Refuses variables nested too deep or holding a NUL character or a lone surrogate (keys
+    included), in one walk without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise RequestRefused(400, "BAD_REQUEST", "text may not contain NUL characters")
+            if not is_text(item):
+                raise RequestRefused(400, "BAD_REQUEST", "text must be valid Unicode")
             continue
         if isinstance(item, dict):
             children: Iterable[Any] = [*item.keys(), *item.values()]
@@ -121,6 +125,9 @@ def check_post(content_type: str, body: bytes) -> None:
             400, "BAD_REQUEST", "the body must be one JSON object {query, variables, operationName}"
         )
     check_request(payload.get("query"), payload.get("variables"), payload.get("operationName"))
+    extensions = payload.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestRefused(400, "BAD_REQUEST", "'extensions' must be a JSON object")
 
 
 def check_request(query: Any, variables: Any, operation_name: Any) -> None:
@@ -133,6 +140,8 @@ def check_request(query: Any, variables: Any, operation_name: Any) -> None:
         raise RequestRefused(400, "BAD_REQUEST", "'operationName' must be a string")
     if "\x00" in query or _NUL_ESCAPE.search(query):
         raise RequestRefused(400, "BAD_REQUEST", "text may not contain NUL characters")
+    if not is_text(query) or (operation_name is not None and not is_text(operation_name)):
+        raise RequestRefused(400, "BAD_REQUEST", "text must be valid Unicode")
     if variables:
         _check_variables(variables)
 

@@ -40,7 +40,8 @@ class ErrorCode(enum.StrEnum):
     REASON_TOO_LONG = "REASON_TOO_LONG"
     RATE_LIMITED = "RATE_LIMITED"
     # Retries.
-    IDEMPOTENCY_KEY_REFUSED = "IDEMPOTENCY_KEY_REFUSED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_TOO_LONG = "IDEMPOTENCY_KEY_TOO_LONG"
 
 
 class DomainError(Exception):
@@ -78,7 +79,11 @@ class RuleViolation(DomainError):
     code = ErrorCode.RULE_VIOLATION
 
 
-class IdempotencyKeyRefused(InvalidInput):
-    """The idempotency key is too long, or was already used for another operation."""
+class IdempotencyKeyReused(InvalidInput):
+    """The idempotency key was already used for another operation (or another object)."""
 
-    code = ErrorCode.IDEMPOTENCY_KEY_REFUSED
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+class IdempotencyKeyTooLong(InvalidInput):
+    code = ErrorCode.IDEMPOTENCY_KEY_TOO_LONG

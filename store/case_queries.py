@@ -17,7 +17,7 @@ from domain.borrowers.model import ConfidentialField
 from domain.cases.model import Case, CaseStage
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
 from store import keyset, tables
-from store.keys import is_amount, is_int
+from store.keys import is_amount, is_int, is_text
 from store.keyset import InvalidCursor, Keyset
 
 c = tables.cases.c
@@ -117,7 +117,7 @@ def _fits(kind: str, raw: object) -> bool:
         return is_amount(Decimal(raw))
     if kind == "date":
         return len(raw) == 10 and date.fromisoformat(raw).isoformat() == raw
-    return len(raw) <= _REFERENCE_LENGTH and "\x00" not in raw
+    return len(raw) <= _REFERENCE_LENGTH and is_text(raw)
 
 
 def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy, assess
 from domain.cases.model import CaseStage, CaseStatus
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
+from domain.staff.model import Role
 from store import tables
 
 Row = dict[str, Any]
@@ -58,19 +59,19 @@ _AGENCIES = (
 _AGENCY_IDS = {spec[0]: n for n, spec in enumerate(_AGENCIES, start=1)}
 
 # login, roles, team, agency, capacity, active
-_STAFF: tuple[tuple[str, tuple[str, ...], str | None, str | None, int, bool], ...] = (
-    ("admin", ("admin",), None, None, 0, True),
-    ("manager", ("manager",), None, None, 0, True),
-    ("lead1", ("team_lead",), "East", None, COLLECTOR_CAPACITY, True),
-    ("collector1", ("collector",), "East", None, COLLECTOR_CAPACITY, True),
-    ("collector2", ("collector",), "East", None, COLLECTOR_CAPACITY, True),
-    ("collector3", ("collector",), "West", None, COLLECTOR_CAPACITY, True),
-    ("legal1", ("legal",), None, None, 0, True),
-    ("auditor1", ("auditor",), None, None, 0, True),
-    ("acme.agent1", ("agency_agent",), None, "Acme Recovery", 0, True),
-    ("acme.manager", ("agency_manager",), None, "Acme Recovery", 0, True),
-    ("zenith.agent1", ("agency_agent",), None, "Zenith Collections", 0, True),
-    ("collector9", ("collector",), "West", None, COLLECTOR_CAPACITY, False),
+_STAFF: tuple[tuple[str, tuple[Role, ...], str | None, str | None, int, bool], ...] = (
+    ("admin", (Role.ADMIN,), None, None, 0, True),
+    ("manager", (Role.MANAGER,), None, None, 0, True),
+    ("lead1", (Role.TEAM_LEAD,), "East", None, COLLECTOR_CAPACITY, True),
+    ("collector1", (Role.COLLECTOR,), "East", None, COLLECTOR_CAPACITY, True),
+    ("collector2", (Role.COLLECTOR,), "East", None, COLLECTOR_CAPACITY, True),
+    ("collector3", (Role.COLLECTOR,), "West", None, COLLECTOR_CAPACITY, True),
+    ("legal1", (Role.LEGAL,), None, None, 0, True),
+    ("auditor1", (Role.AUDITOR,), None, None, 0, True),
+    ("acme.agent1", (Role.AGENCY_AGENT,), None, "Acme Recovery", 0, True),
+    ("acme.manager", (Role.AGENCY_MANAGER,), None, "Acme Recovery", 0, True),
+    ("zenith.agent1", (Role.AGENCY_AGENT,), None, "Zenith Collections", 0, True),
+    ("collector9", (Role.COLLECTOR,), "West", None, COLLECTOR_CAPACITY, False),
 )
 _STAFF_IDS = {spec[0]: n for n, spec in enumerate(_STAFF, start=1)}
 
@@ -222,7 +223,7 @@ class _Generator:
                 "id": _STAFF_IDS[login],
                 "login": login,
                 "name": self.fake.name(),
-                "roles": list(roles),
+                "roles": [str(role) for role in roles],
                 "team": team,
                 "agency_id": _AGENCY_IDS[agency] if agency else None,
                 "capacity": capacity,

@@ -26,3 +26,14 @@ def is_amount(value: Decimal) -> bool:
     return (
         value.is_finite() and abs(value) < AMOUNT_LIMIT and value == value.quantize(Decimal("0.01"))
     )
+
+
+def is_text(value: str) -> bool:
+    """Whether a string can be stored as text: no NUL, no lone surrogate (not UTF-8 at all)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -212,6 +212,7 @@ audit_entries = Table(
     UniqueConstraint("chain", "seq", name="uq_audit_entries_chain_seq"),
     Index("ix_audit_entries_actor_at", "actor_login", "at"),
     Index("ix_audit_entries_action_at", "action", "at"),
+    Index("ix_audit_entries_actor_action_at", "actor_id", "action", "at"),
     Index("ix_audit_entries_at", "at"),
 )
 

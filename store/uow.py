@@ -133,7 +133,7 @@ class SqlRevealLedger:
         stmt = select(func.count(), func.min(a.at)).where(
             a.actor_id == actor_id,
             a.action == audit.REVEAL_ACTION,
-            a.outcome == "ALLOWED",
+            a.outcome == audit.Outcome.ALLOWED.value,
             a.at >= since,
         )
         count, oldest = (await self.session.execute(stmt)).one()

@@ -7,7 +7,14 @@ from typing import Annotated
 import strawberry
 
 from api.common.ids import pk_of
-from api.common.types import NotFoundError, UserError, ValidationError, user_error
+from api.common.types import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    UserError,
+    ValidationError,
+    user_error,
+)
 from api.context import Info
 from api.permissions import needs
 from authz.enforcer import reveal_permission
@@ -54,7 +61,14 @@ class RateLimitedError(UserError):
     )
 
 
-RevealError = ValidationError | NotFoundError | RevealNotAllowedError | RateLimitedError
+RevealError = (
+    ValidationError
+    | NotFoundError
+    | RevealNotAllowedError
+    | RateLimitedError
+    | RuleViolationError
+    | ConflictError
+)
 RevealConfidentialPayload = Annotated[
     RevealConfidentialSuccess | RevealError, strawberry.union("RevealConfidentialPayload")
 ]
@@ -72,9 +86,7 @@ def _reveal_error(error: DomainError) -> RevealError:
         return RevealNotAllowedError(
             code=ErrorCode(error.code), message=error.message, field=error.field
         )
-    mapped = user_error(error)
-    assert isinstance(mapped, ValidationError | NotFoundError)
-    return mapped
+    return user_error(error)
 
 
 @strawberry.type

@@ -21,7 +21,7 @@ from api.context import Context, Info
 from api.permissions import needs
 from domain.cases import errors, services
 from domain.cases.model import Case as DomainCase
-from domain.errors import DomainError, IdempotencyKeyRefused
+from domain.errors import DomainError, IdempotencyKeyReused, IdempotencyKeyTooLong
 from store import loaders
 from store.audit import AuditAction
 from store.uow import IdempotencyClaim, SqlUnitOfWork
@@ -126,7 +126,7 @@ async def _run(
 async def _replay(ctx: Context, action: str, key: str, case_pk: int) -> DomainCase | None:
     """Returns the case a previous request with this key changed, or None if there was none."""
     if len(key) > 128:
-        raise IdempotencyKeyRefused(
+        raise IdempotencyKeyTooLong(
             "the idempotency key is longer than 128 characters", field="idempotencyKey"
         )
     assert ctx.viewer.id is not None
@@ -136,7 +136,7 @@ async def _replay(ctx: Context, action: str, key: str, case_pk: int) -> DomainCa
         return None
     operation, case_id = prior
     if operation != action or case_id != case_pk:
-        raise IdempotencyKeyRefused(
+        raise IdempotencyKeyReused(
             f"this idempotency key was already used for another {operation}",
             field="idempotencyKey",
         )

@@ -6,12 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.errors import BadUserInput
+from store.keys import is_text
 
 
 def check_text(name: str, value: str | None) -> None:
-    """Refuses a string holding NUL, which PostgreSQL text cannot store or compare."""
-    if value is not None and "\x00" in value:
+    """Refuses a string holding NUL, which PostgreSQL text cannot store or compare, or a lone
+    surrogate, which is not text at all (no driver can encode it)."""
+    if value is None:
+        return
+    if "\x00" in value:
         raise BadUserInput(f"{name} must not contain NUL characters")
+    if not is_text(value):
+        raise BadUserInput(f"{name} is not valid Unicode text")
 
 
 def utc_instant(name: str, value: datetime | None) -> datetime | None:

@@ -336,7 +336,7 @@ async def test_a_retried_mutation_with_an_idempotency_key_takes_effect_once(
     assert [e.name for e in await events_of(engine, pk)] == ["CasePlaced"]
     other = {"input": {"caseId": gid, "idempotencyKey": "k-1"}}
     reused = (await gql("manager", RECALL, other))["recallFromAgency"]
-    assert (reused["code"], reused["field"]) == ("IDEMPOTENCY_KEY_REFUSED", "idempotencyKey")
+    assert (reused["code"], reused["field"]) == ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
     # Keys belong to their caller: another manager's k-1 is a new request.
     recalled = (await gql("admin", RECALL, other))["recallFromAgency"]
     assert recalled["__typename"] == "RecallFromAgencySuccess"

@@ -3,11 +3,13 @@ error's code is a value of the ErrorCode enum; connections carry Relay's whole P
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
 
+from api.auth import mint_token
 from tests.helpers import Gql
 
 
@@ -37,7 +39,7 @@ async def test_error_codes_are_one_enum_and_user_errors_use_it(gql: Gql) -> None
     data = await gql("admin", query)
     assert data["codes"]["kind"] == "ENUM"
     names = {v["name"] for v in data["codes"]["enumValues"]}
-    assert {"CASE_NOT_FOUND", "RATE_LIMITED", "IDEMPOTENCY_KEY_REFUSED", "UNKNOWN_ROLE"} <= names
+    assert {"CASE_NOT_FOUND", "RATE_LIMITED", "IDEMPOTENCY_KEY_REUSED", "UNKNOWN_ROLE"} <= names
     code = next(f for f in data["userError"]["fields"] if f["name"] == "code")
     assert code["type"]["ofType"] == {"name": "ErrorCode", "kind": "ENUM"}
 
@@ -77,3 +79,33 @@ async def test_the_audit_trail_pages_through_the_same_connection(gql: Gql) -> No
     page = second["auditTrail"]
     assert page["pageInfo"]["hasPreviousPage"] is True
     assert page["edges"][0]["node"]["id"] != first["edges"][0]["node"]["id"]
+
+
+def _bearer(gql: Gql, login: str = "collector1") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(gql.settings, login)}"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"query": "{ viewer { login } }", "extensions": "x"}',
+        '{"query": "{ viewer { login } }", "variables": {"a": "\\ud800"}}',
+        '{"query": "{ viewer { login } }", "operationName": "\\udfff"}',
+    ],
+    ids=["extensions-not-an-object", "lone-surrogate-variable", "lone-surrogate-name"],
+)
+async def test_malformed_requests_are_refused_as_json_not_internal(gql: Gql, body: str) -> None:
+    response = await gql.client.post(
+        "/graphql",
+        content=body.encode(),
+        headers={**_bearer(gql), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_cursor_holding_text_that_is_not_unicode_is_bad_input(gql: Gql) -> None:
+    raw = '{"l":"cases:REFERENCE_ASC","i":1,"v":"\\ud800"}'
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    errors = await gql.errors("manager", PAGE, {"after": cursor})
+    assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"]
