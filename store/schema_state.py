@@ -106,7 +106,7 @@ async def schema_state(url: str) -> SchemaState:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseUrlError(f"invalid database URL: {exc}") from None
-    shown = parsed.render_as_string(hide_password=True)
+    shown = display_url(url)
     heads, known = _revisions()
     if parsed.drivername.startswith("sqlite"):
         path = _sqlite_file(parsed)
