@@ -1,14 +1,18 @@
-"""Canary: everything each role can reach, fetched and searched for clear personal data.
+"""Canary: everything each demo login can reach, fetched and searched for clear personal data.
 
 For every demo login the test walks every page of ``cases`` selecting every field of Case,
 Borrower, Debt (with instalments), Staff and Agency, then fetches ``node(id:)`` for every
-Borrower, Debt, Staff and Agency id it saw, plus ``viewer``. Every borrower's national ID,
-phone, address and e-mail are loaded in clear from the database, and none may appear anywhere
-in the responses, except that ``legal1`` sees a borrower in legal proceedings (one of their cases
-in stage LEGAL) in clear, at ``cases…borrower`` and ``node(id:)`` alike (and only there).
+Borrower, Debt, Staff and Agency id it saw, plus ``viewer``. The cases listed are exactly the
+login's scope (computed in plain SQL by tests/access.py), each once, and ``totalCount`` counts
+exactly them; agency users see only their own agency and its staff. Every borrower's national
+ID, phone, address and e-mail are loaded in clear from the database, and none may appear
+anywhere in the responses, except that ``legal1`` sees a borrower in legal proceedings (one of
+their cases in stage LEGAL) in clear, at ``cases…borrower`` and ``node(id:)`` alike (and only
+there).
 
-Guessed global IDs: a collector and an agency agent enumerate ids 1..N of every type in
-aliased ``node(id:)`` fields, and get exactly the objects of their scope and null for the rest.
+Guessed global IDs: a collector, a team lead, legal and an agency agent enumerate ids 1..N of
+every type in aliased ``node(id:)`` fields, and get exactly the objects of their scope and null
+for the rest.
 """
 
 from __future__ import annotations
@@ -19,34 +23,15 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.common.ids import to_global_id
 from store import tables
-from tests.helpers import Gql, agency_cases_rule
+from tests.access import LOGINS, case_rule, masks, visible_ids
+from tests.factories import global_id
+from tests.helpers import Gql
 
-c, s, a, b, d = (
-    tables.cases.c,
-    tables.staff.c,
-    tables.agencies.c,
-    tables.borrowers.c,
-    tables.debts.c,
-)
-
-LOGINS = [
-    "admin",
-    "manager",
-    "lead1",
-    "collector1",
-    "collector2",
-    "collector3",
-    "legal1",
-    "auditor1",
-    "acme.manager",
-    "acme.agent1",
-    "zenith.agent1",
-]
+c = tables.cases.c
 CONFIDENTIAL = ("nationalId", "phone", "address", "email")
 COLUMN = {"nationalId": "national_id", "phone": "phone", "address": "address", "email": "email"}
 MAX_ALIASES = 30  # the server refuses documents with more aliases
@@ -85,10 +70,6 @@ FRAGMENTS = {
 }
 
 
-def masked(value: str) -> str:
-    return f"{value[:3]}****{value[-4:]}"
-
-
 def pk_of(gid: str) -> int:
     return int(base64.b64decode(gid).decode().partition(":")[2])
 
@@ -100,19 +81,6 @@ async def borrowers(engine: AsyncEngine) -> dict[int, Any]:
         stages = (await conn.execute(select(c.borrower_id, c.stage))).all()
     legal = {row.borrower_id for row in stages if row.stage == "LEGAL"}
     return {row.id: (row, row.id in legal) for row in rows}
-
-
-def expected_masks(row: Any) -> dict[str, str]:
-    """What every role without a clear rule sees."""
-    local, _, domain = row.email.partition("@")
-    return {
-        "nationalId": masked(row.national_id),
-        "phone": masked(row.phone),
-        "email": f"{local[0]}***@{domain}",
-        "address": f"{row.city}{row.district}****",
-        "employer": "****",
-        "income": "****",
-    }
 
 
 async def node_batches(gql: Gql, login: str, type_name: str, ids: list[str]) -> list[Any]:
@@ -133,11 +101,19 @@ async def node_batches(gql: Gql, login: str, type_name: str, ids: list[str]) -> 
     return responses
 
 
-@pytest.mark.parametrize("login", LOGINS)
-async def test_no_clear_personal_data_reaches_the_role(
+async def in_scope(engine: AsyncEngine, login: str) -> set[str]:
+    """The references of the cases the login may see, by the rules (tests/access.py)."""
+    async with engine.connect() as conn:
+        stmt = select(c.reference).where(await case_rule(conn, login))
+        return set((await conn.execute(stmt)).scalars())
+
+
+@pytest.mark.parametrize("login", list(LOGINS))
+async def test_each_login_reaches_exactly_its_scope_and_no_clear_personal_data(
     gql: Gql, engine: AsyncEngine, login: str
 ) -> None:
     clear = await borrowers(engine)
+    expected = await in_scope(engine, login)
     pages: list[Any] = []
     after = None
     while True:
@@ -146,7 +122,20 @@ async def test_no_clear_personal_data_reaches_the_role(
         if not data["cases"]["pageInfo"]["hasNextPage"]:
             break
         after = data["cases"]["pageInfo"]["endCursor"]
-    assert pages[0]["cases"]["edges"], f"{login} should reach some cases"
+    assert expected, f"the demo portfolio should give {login} some cases"
+    references = [e["node"]["reference"] for page in pages for e in page["cases"]["edges"]]
+    assert len(references) == len(set(references)), "a case was listed twice"
+    assert set(references) == expected
+    assert {page["cases"]["totalCount"] for page in pages} == {len(expected)}
+    agency = LOGINS[login].agency
+    if agency is not None:
+        # Agency users see only their own agency, and of the staff only its own.
+        for page in pages:
+            for edge in page["cases"]["edges"]:
+                node = edge["node"]
+                assert node["agency"]["name"] == agency, node["reference"]
+                holder = node["assignee"]
+                assert holder is None or holder["agency"]["name"] == agency, node["reference"]
 
     seen: dict[str, set[str]] = {t: set() for t in FRAGMENTS}
     legal_clear_seen = 0
@@ -173,7 +162,7 @@ async def test_no_clear_personal_data_reaches_the_role(
                 legal_clear_seen += 1
             else:
                 shown = {k: borrower[k] for k in (*CONFIDENTIAL, "employer", "income")}
-                assert shown == expected_masks(row), (login, node["reference"])
+                assert shown == masks(row), (login, node["reference"])
 
     node_responses = []
     for type_name, ids in seen.items():
@@ -191,9 +180,10 @@ async def test_no_clear_personal_data_reaches_the_role(
                     node_clear_seen += 1
                     continue
                 shown = {k: node[k] for k in (*CONFIDENTIAL, "employer", "income")}
-                assert shown == expected_masks(row), (login, node["id"])
+                assert shown == masks(row), (login, node["id"])
     viewer = await gql(login, VIEWER)
     assert viewer["viewer"]["login"] == login
+    assert (viewer["viewer"]["agency"] or {}).get("name") == agency
 
     text = json.dumps([redacted_pages, node_responses, viewer], ensure_ascii=False)
     for row, _legal in clear.values():
@@ -212,35 +202,6 @@ async def test_no_clear_personal_data_reaches_the_role(
 # ---- Guessed global IDs ------------------------------------------------------------------------
 
 
-async def visible_ids(engine: AsyncEngine, login: str) -> dict[str, set[int]]:
-    """The ids of every type the login may see, from the scope rules (plain SQL)."""
-    async with engine.connect() as conn:
-        me = (await conn.execute(select(tables.staff).where(s.login == login))).one()
-        rule: ColumnElement[bool]
-        if "collector" in me.roles:
-            rule = c.assignee_id == me.id
-        else:
-            assert set(me.roles) <= {"agency_agent", "agency_manager"}
-            rule = agency_cases_rule(me.agency_id)
-        cases = set((await conn.execute(select(c.id).where(rule))).scalars())
-        borrower_ids = set(
-            (await conn.execute(select(c.borrower_id).where(c.id.in_(cases)))).scalars()
-        )
-        debt_ids = set((await conn.execute(select(d.id).where(d.case_id.in_(cases)))).scalars())
-        own = select(a.id).where(a.id == me.agency_id, a.active.is_(True))
-        staff_rule = true() if me.agency_id is None else s.agency_id.in_(own)
-        agency_rule = true() if me.agency_id is None else a.id.in_(own)
-        staff_ids = set((await conn.execute(select(s.id).where(staff_rule))).scalars())
-        agency_ids = set((await conn.execute(select(a.id).where(agency_rule))).scalars())
-    return {
-        "Case": cases,
-        "Borrower": borrower_ids,
-        "Debt": debt_ids,
-        "Staff": staff_ids,
-        "Agency": agency_ids,
-    }
-
-
 async def max_ids(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as conn:
         return {
@@ -256,7 +217,7 @@ async def max_ids(engine: AsyncEngine) -> dict[str, int]:
 
 
 def probe(type_name: str, pk: int) -> tuple[str, str]:
-    gid = to_global_id(type_name, pk)
+    gid = global_id(type_name, pk)
     return (
         f"{type_name[0].lower()}{pk}",
         f'{type_name[0].lower()}{pk}: node(id: "{gid}") {{ __typename id }}',
@@ -269,7 +230,7 @@ def check(data: dict[str, Any], probes: list[tuple[str, int]], visible: dict[str
     for type_name, pk in probes:
         alias, _ = probe(type_name, pk)
         if pk in visible[type_name]:
-            gid = to_global_id(type_name, pk)
+            gid = global_id(type_name, pk)
             assert data[alias] == {"__typename": type_name, "id": gid}, alias
             shown += 1
         else:
@@ -301,7 +262,7 @@ async def test_more_aliases_than_the_limit_are_refused(gql: Gql) -> None:
     assert "alias" in errors[0]["message"].lower()
 
 
-@pytest.mark.parametrize("login", ["collector1", "acme.agent1"])
+@pytest.mark.parametrize("login", ["collector1", "lead1", "legal1", "acme.agent1"])
 async def test_every_guessable_id_of_every_type(gql: Gql, engine: AsyncEngine, login: str) -> None:
     """Every id 1..max+2 of every type, batched through aliases (a JSON-list batch body is not
     supported); exactly the visible ones come back."""
@@ -319,7 +280,7 @@ async def test_every_guessable_id_of_every_type(gql: Gql, engine: AsyncEngine, l
 
 async def test_a_json_list_batch_body_is_refused_unexecuted(gql: Gql, engine: AsyncEngine) -> None:
     """Batching is only possible through aliases (which the alias limit caps)."""
-    probes = [{"query": f'{{ node(id: "{to_global_id("Case", pk)}") {{ id }} }}'} for pk in (1, 2)]
+    probes = [{"query": f'{{ node(id: "{global_id("Case", pk)}") {{ id }} }}'} for pk in (1, 2)]
     async with engine.connect() as conn:
         before = (
             await conn.execute(select(func.coalesce(func.max(tables.audit_entries.c.id), 0)))

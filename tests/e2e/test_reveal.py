@@ -236,8 +236,8 @@ async def test_out_of_scope_looks_exactly_like_nonexistent(
 
 # ---- Rate limit ---------------------------------------------------------------------------------
 
-# collector2: this module's rate-limit login. test_reveal_and_roles.py also reveals as collector2
-# (its own rate-limit test, which allows for earlier reveals); no other test reveals as it.
+# collector2: this module's rate-limit login; no other test reveals as it on the shared database
+# (the access matrix reveals on a database of its own).
 RATE_LOGIN = "collector2"
 
 

@@ -1,15 +1,23 @@
 """`arrears audit verify` and `arrears audit export` as an operator runs them, on a database of
-each test's own: an intact trail verifies; each kind of out-of-band tampering is named in one
-line; the export holds exactly the entries of its time range, oldest first, and parses back."""
+each test's own (the export tests share one, which they only read): an intact trail verifies;
+each kind of out-of-band tampering is named in one line; the export holds exactly the entries
+of its time range, oldest first, and parses back.
+
+The commands run in-process (typer's CliRunner on ``api.cli.app``, in a worker thread because
+the CLI runs its own event loop), with the environment an operator's shell would give them;
+one test runs the installed `arrears audit verify` as a process, end to end."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,17 +27,19 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth import mint_token
 from api.cli import EXPORT_COLUMNS
+from api.cli import app as cli
 from api.settings import Settings
 from store import audit, tables
 from store.audit import AUDIT_CHAINS, GENESIS, AuditRecord, append, audit_key, entry_hash
 from store.db import create_engine
 from store.demo import seed_demo
 from store.migrate import upgrade
-from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET
+from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET, _create_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = audit_key(TEST_AUDIT_SECRET)
@@ -39,25 +49,52 @@ e = tables.audit_entries.c
 h = tables.audit_heads.c
 
 
-def arrears(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
+@dataclass(frozen=True)
+class Ran:
+    """How a command ended: its exit status and what it wrote."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def environment(url: str) -> dict[str, str]:
+    return {
         "ARREARS_DATABASE_URL": url,
         "ARREARS_SECRET_KEY": TEST_SECRET,
         "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
     }
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
+
+
+async def arrears(*args: str, url: str) -> Ran:
+    """Runs `arrears ARGS` in-process. The CLI calls asyncio.run, so it runs in a worker thread,
+    outside the tests' event loop."""
+    runner = CliRunner()
+    result = await asyncio.to_thread(
+        runner.invoke, cli, list(args), env=environment(url), catch_exceptions=False
+    )
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def arrears_process(*args: str, url: str) -> Ran:
+    """Runs the `arrears` console script (else ``python -m api.cli``) as a process, on the code
+    of this checkout."""
+    script = Path(sys.executable).with_name("arrears")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [*command, *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
-        env=env,
+        env={**os.environ, **environment(url), "PYTHONPATH": path},
         cwd=ROOT,
         timeout=120,
     )
+    return Ran(result.returncode, result.stdout, result.stderr)
 
 
-def one_line(result: subprocess.CompletedProcess[str]) -> str:
+def one_line(result: Ran) -> str:
     """The single line a failed command printed on stderr (and nothing on stdout)."""
     assert result.returncode == 1, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
@@ -134,13 +171,13 @@ def chain_of(rows: list[Any], chain: int) -> list[Any]:
 async def test_verify_counts_an_intact_trail(
     migrated: AsyncEngine, empty_database_url: str
 ) -> None:
-    empty = arrears("audit", "verify", url=empty_database_url)
+    empty = await arrears("audit", "verify", url=empty_database_url)
     assert empty.returncode == 0, empty.stderr
     assert empty.stdout == f"audit trail verified: 0 entries in {AUDIT_CHAINS} chains\n"
 
     rows = await seed_trail(migrated, 12)
     await write(migrated, [record(20), record(21), record(22)], chain=7)  # one request, 3 entries
-    result = arrears("audit", "verify", url=empty_database_url)
+    result = await arrears("audit", "verify", url=empty_database_url)
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout == f"audit trail verified: {len(rows) + 3} entries in {AUDIT_CHAINS} chains\n"
@@ -188,7 +225,7 @@ async def test_verify_passes_on_a_trail_the_application_wrote(empty_database_url
         await engine.dispose()
     # A read, a plain read, a denial with its request entry, an audit read, a failed login.
     assert count == 6
-    result = arrears("audit", "verify", url=empty_database_url)
+    result = await arrears("audit", "verify", url=empty_database_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"audit trail verified: 6 entries in {AUDIT_CHAINS} chains\n"
 
@@ -197,13 +234,14 @@ MODIFIED = "content does not match its hash (modified)"
 
 
 async def test_verify_names_an_edited_entry(migrated: AsyncEngine, empty_database_url: str) -> None:
+    """The one test that runs the installed command as a process, end to end."""
     rows = await seed_trail(migrated, 12)
     target = chain_of(rows, 1)[2]  # chain 1 holds entries 1, 4, 7, 10: this is entry 7
     await tamper(
         migrated,
         update(tables.audit_entries).where(e.id == target.id).values(actor_login="someone-else"),
     )
-    line = one_line(arrears("audit", "verify", url=empty_database_url))
+    line = one_line(arrears_process("audit", "verify", url=empty_database_url))
     assert line == f"arrears: audit trail broken at entry {target.id} (chain 1, seq 3): {MODIFIED}"
 
 
@@ -250,7 +288,7 @@ async def test_verify_names_an_entry_whose_link_was_edited(
     await tamper(
         migrated, update(tables.audit_entries).where(e.id == target.id).values(prev_hash="0" * 64)
     )
-    line = one_line(arrears("audit", "verify", url=empty_database_url))
+    line = one_line(await arrears("audit", "verify", url=empty_database_url))
     assert line == (
         f"arrears: audit trail broken at entry {target.id} (chain 2, seq 2): "
         "previous hash does not match (inserted)"
@@ -266,7 +304,7 @@ async def test_verify_names_the_entry_after_a_deleted_one(
     index = 0 if position == "first" else 1
     await tamper(migrated, delete(tables.audit_entries).where(e.id == chain[index].id))
     following = chain[index + 1]
-    line = one_line(arrears("audit", "verify", url=empty_database_url))
+    line = one_line(await arrears("audit", "verify", url=empty_database_url))
     assert line == (
         f"arrears: audit trail broken at entry {following.id} (chain 0, seq {index + 2}): "
         "entry missing before this one (deleted)"
@@ -279,7 +317,7 @@ async def test_verify_names_the_entry_before_a_deleted_last_entry(
     rows = await seed_trail(migrated, 12)
     chain = chain_of(rows, 1)
     await tamper(migrated, delete(tables.audit_entries).where(e.id == chain[-1].id))
-    line = one_line(arrears("audit", "verify", url=empty_database_url))
+    line = one_line(await arrears("audit", "verify", url=empty_database_url))
     assert line == (
         f"arrears: audit trail broken at after entry {chain[-2].id} (chain 1, seq {len(chain)}): "
         "entries after this point are missing (deleted)"
@@ -307,7 +345,7 @@ async def test_verify_names_an_entry_inserted_out_of_band(
     async with migrated.connect() as conn:
         new_id = (await conn.execute(select(func.max(e.id)))).scalar_one()
     assert new_id > rows[-1].id
-    line = one_line(arrears("audit", "verify", url=empty_database_url))
+    line = one_line(await arrears("audit", "verify", url=empty_database_url))
     assert (
         line
         == f"arrears: audit trail broken at entry {new_id} (chain {chain}, seq {seq}): {problem}"
@@ -324,7 +362,7 @@ async def test_verify_reports_every_broken_chain_earliest_first(
         update(tables.audit_entries).where(e.id == late.id).values(actor_login="x"),
         update(tables.audit_entries).where(e.id == early.id).values(actor_login="y"),
     )
-    result = arrears("audit", "verify", url=empty_database_url)
+    result = await arrears("audit", "verify", url=empty_database_url)
     assert result.returncode == 1
     assert result.stdout == ""
     # The earliest break is the error; any other broken chain is listed before it.
@@ -349,7 +387,7 @@ async def test_postgresql_refuses_plain_updates_and_deletes(
         async with migrated.begin() as conn:
             await conn.execute(change)
     assert await all_rows(migrated) == rows
-    result = arrears("audit", "verify", url=empty_database_url)
+    result = await arrears("audit", "verify", url=empty_database_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("audit trail verified: 6 entries")
 
@@ -368,7 +406,7 @@ async def test_verify_notices_an_emptied_trail(
 ) -> None:
     await seed_trail(migrated, 6)
     await tamper(migrated, delete(tables.audit_entries))
-    result = arrears("audit", "verify", url=empty_database_url)
+    result = await arrears("audit", "verify", url=empty_database_url)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     # Chains 0, 1 and 2 lost everything: nothing is left to name but their start.
@@ -428,12 +466,30 @@ def from_csv(line: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-async def trail(migrated: AsyncEngine) -> list[Any]:
+@pytest.fixture(scope="module")
+async def trail_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A database the export tests share: they only read it."""
+    if not PG_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('trail') / 'trail.db'}"
+        return
+    url, drop = await _create_pg_database(PG_URL)
+    try:
+        yield url
+    finally:
+        await drop()
+
+
+@pytest.fixture(scope="module")
+async def trail(trail_url: str) -> AsyncIterator[list[Any]]:
     """Entries 0..11 at BASE + n minutes (ids in time order)."""
-    rows = await seed_trail(migrated, 12)
-    assert [r.at for r in rows] == [BASE + timedelta(minutes=n) for n in range(12)]
-    return rows
+    engine = create_engine(trail_url)
+    try:
+        await upgrade(engine)
+        rows = await seed_trail(engine, 12)
+        assert [r.at for r in rows] == [BASE + timedelta(minutes=n) for n in range(12)]
+        yield rows
+    finally:
+        await engine.dispose()
 
 
 RANGE = [
@@ -445,9 +501,9 @@ RANGE = [
 
 
 async def test_export_jsonl_holds_exactly_the_range_oldest_first(
-    trail: list[Any], empty_database_url: str
+    trail: list[Any], trail_url: str
 ) -> None:
-    result = arrears("audit", "export", *RANGE, "--format", "jsonl", url=empty_database_url)
+    result = await arrears("audit", "export", *RANGE, "--format", "jsonl", url=trail_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.endswith("\n")
     entries = [json.loads(line) for line in result.stdout.splitlines()]
@@ -458,7 +514,7 @@ async def test_export_jsonl_holds_exactly_the_range_oldest_first(
     assert [datetime.fromisoformat(x["at"]) for x in entries] == [r.at for r in trail[3:9]]
     assert result.stderr.strip().splitlines()[-1] == "exported 6 audit entries"
 
-    everything = arrears("audit", "export", url=empty_database_url)
+    everything = await arrears("audit", "export", url=trail_url)
     assert everything.returncode == 0, everything.stderr
     assert [json.loads(line)["id"] for line in everything.stdout.splitlines()] == [
         r.id for r in trail
@@ -466,9 +522,9 @@ async def test_export_jsonl_holds_exactly_the_range_oldest_first(
 
 
 async def test_export_csv_holds_exactly_the_range_and_parses_back(
-    trail: list[Any], empty_database_url: str
+    trail: list[Any], trail_url: str
 ) -> None:
-    result = arrears("audit", "export", *RANGE, "--format", "csv", url=empty_database_url)
+    result = await arrears("audit", "export", *RANGE, "--format", "csv", url=trail_url)
     assert result.returncode == 0, result.stderr
     reader = csv.DictReader(io.StringIO(result.stdout, newline=""))
     assert reader.fieldnames == list(EXPORT_COLUMNS)
@@ -481,12 +537,10 @@ async def test_export_csv_holds_exactly_the_range_and_parses_back(
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-async def test_export_to_a_file(
-    trail: list[Any], empty_database_url: str, tmp_path: Path, fmt: str
-) -> None:
+async def test_export_to_a_file(trail: list[Any], trail_url: str, tmp_path: Path, fmt: str) -> None:
     target = tmp_path / f"audit.{fmt}"
-    result = arrears(
-        "audit", "export", *RANGE, "--format", fmt, "--output", str(target), url=empty_database_url
+    result = await arrears(
+        "audit", "export", *RANGE, "--format", fmt, "--output", str(target), url=trail_url
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
@@ -514,13 +568,13 @@ async def test_export_to_a_file(
 )
 async def test_export_time_bounds(
     trail: list[Any],
-    empty_database_url: str,
+    trail_url: str,
     since: str | None,
     until: str | None,
     expected: range,
 ) -> None:
     args = [*(["--since", since] if since else []), *(["--until", until] if until else [])]
-    result = arrears("audit", "export", *args, url=empty_database_url)
+    result = await arrears("audit", "export", *args, url=trail_url)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [
         trail[n].id for n in expected
@@ -544,9 +598,9 @@ async def test_export_time_bounds(
     ],
 )
 async def test_export_refuses_bad_options_in_one_line(
-    trail: list[Any], empty_database_url: str, tmp_path: Path, args: tuple[str, ...], message: str
+    trail: list[Any], trail_url: str, tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
     target = tmp_path / "never.jsonl"
-    result = arrears("audit", "export", *args, "--output", str(target), url=empty_database_url)
+    result = await arrears("audit", "export", *args, "--output", str(target), url=trail_url)
     assert one_line(result) == message
     assert not target.exists()
