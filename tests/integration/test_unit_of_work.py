@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,41 +16,17 @@ from store import tables
 from store.audit import AuditRecord, audit_key
 from store.db import session_factory
 from store.uow import IdempotencyClaim, SqlUnitOfWork
+from tests.factories import Factory
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 KEY = audit_key("a-test-secret-that-is-long-enough-for-hmac")
 
 
 async def _rows(engine: AsyncEngine) -> tuple[int, int]:
-    async with engine.connect() as conn:
-        staff_id = (
-            await conn.execute(
-                insert(tables.staff)
-                .values(login="uow.tester", name="UoW Tester", roles=["collector"], capacity=5)
-                .returning(tables.staff.c.id)
-            )
-        ).scalar_one()
-        borrower_id = (
-            await conn.execute(
-                insert(tables.borrowers)
-                .values(
-                    full_name="测试",
-                    national_id="110101199001011234",
-                    phone="13800000000",
-                    email="t@example.com",
-                    address="北京市朝阳区",
-                    city="北京市",
-                    district="朝阳区",
-                    employer="Acme",
-                    income=1000,
-                    income_currency="CNY",
-                    time_zone="Asia/Shanghai",
-                )
-                .returning(tables.borrowers.c.id)
-            )
-        ).scalar_one()
-        await conn.commit()
-    return staff_id, borrower_id
+    factory = Factory(engine)
+    staff = await factory.staff("uow.tester")
+    borrower = await factory.borrower()
+    return staff.id, borrower.id
 
 
 def _case(borrower_id: int, reference: str, portfolio: str = "retail") -> Case:
