@@ -84,20 +84,20 @@ def _dialect(session: AsyncSession) -> str:
     return bind.dialect.name
 
 
-def page_statement(
-    spec: AuditFilterSpec, dialect: str, after: int | None, limit: int
-) -> Select[Any]:
+def page_statement(spec: AuditFilterSpec, dialect: str, after: int | None) -> Select[Any]:
+    """Returns the SELECT for the entries after ``after``, newest first (``keyset.fetch_page``
+    adds the LIMIT)."""
     where = clauses(spec, dialect)
     if after is not None:
         where.append(keyset.after_clause(None, True, a.id, keyset.Keyset(None, after)))
-    return select(tables.audit_entries).where(*where).order_by(a.id.desc()).limit(limit)
+    return select(tables.audit_entries).where(*where).order_by(a.id.desc())
 
 
 async def fetch_page(
     session: AsyncSession, spec: AuditFilterSpec, after: int | None, first: int
 ) -> tuple[list[Any], bool]:
     """Returns up to ``first`` entries, newest first, and whether more follow."""
-    stmt = page_statement(spec, _dialect(session), after, first)
+    stmt = page_statement(spec, _dialect(session), after)
     return await keyset.fetch_page(session, stmt, first, scalars=False)
 
 

@@ -185,23 +185,22 @@ def filter_clauses(spec: CaseFilterSpec) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def page_statement(
-    spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None, limit: int
-) -> Select[Case]:
-    """Returns the SELECT for one page: filters, keyset predicate, ORDER BY, LIMIT."""
+def page_statement(spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None) -> Select[Case]:
+    """Returns the SELECT for the rows after the keyset: filters, keyset predicate, ORDER BY
+    (``keyset.fetch_page`` adds the LIMIT)."""
     column, desc, _kind = _ORDERS[order]
     clauses = filter_clauses(spec)
     if after is not None:
         clauses.append(keyset.after_clause(column, desc, c.id, after))
     ordering = column.desc() if desc else column.asc()
-    return select(Case).where(*clauses).order_by(ordering, c.id.asc()).limit(limit)
+    return select(Case).where(*clauses).order_by(ordering, c.id.asc())
 
 
 async def fetch_page(
     session: AsyncSession, spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None, first: int
 ) -> tuple[list[Case], bool]:
     """Returns up to ``first`` cases after the keyset and whether more follow."""
-    return await keyset.fetch_page(session, page_statement(spec, order, after, first), first)
+    return await keyset.fetch_page(session, page_statement(spec, order, after), first)
 
 
 async def count(session: AsyncSession, spec: CaseFilterSpec) -> int:

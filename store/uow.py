@@ -21,25 +21,23 @@ from domain.staff.model import Staff
 from store import audit, tables
 from store.audit import AuditRecord
 
-IDEMPOTENCY_CONSTRAINT = "uq_idempotency_keys_staff_key"
+# The one constraint a retried mutation can collide with: one key per caller.
+IDEMPOTENCY_UNIQUE = next(
+    c for c in tables.idempotency_keys.constraints if isinstance(c, UniqueConstraint)
+)
 
 
-def is_violation_of(error: IntegrityError, constraint: str) -> bool:
-    """Returns whether an integrity error is a violation of the named unique constraint.
+def is_violation_of(error: IntegrityError, unique: UniqueConstraint) -> bool:
+    """Returns whether an integrity error is a violation of this unique constraint.
 
-    PostgreSQL names the constraint; SQLite names the columns, so the constraint's columns
-    are matched there (taken from the table definition, not repeated here)."""
+    PostgreSQL names the constraint; SQLite names its columns instead."""
     original = error.orig
     cause = getattr(original, "__cause__", None)
     name = getattr(cause, "constraint_name", None) or getattr(original, "constraint_name", None)
     if name is not None:
-        return bool(name == constraint)
-    for table in tables.metadata.tables.values():
-        for unique in table.constraints:
-            if unique.name == constraint and isinstance(unique, UniqueConstraint):
-                columns = ", ".join(f"{table.name}.{c.name}" for c in unique.columns)
-                return f"UNIQUE constraint failed: {columns}" in str(original)
-    return False
+        return bool(name == unique.name)
+    columns = ", ".join(f"{column.table.name}.{column.name}" for column in unique.columns)
+    return f"UNIQUE constraint failed: {columns}" in str(original)
 
 
 # Turns the domain events of a commit into audit records (and the chain key to sign them).
@@ -245,7 +243,7 @@ class SqlUnitOfWork:
         except IntegrityError as exc:
             # Only a clash on the key's own unique constraint means that the same key was
             # committed meanwhile; any other integrity error is a fault and propagates.
-            if not is_violation_of(exc, IDEMPOTENCY_CONSTRAINT):
+            if not is_violation_of(exc, IDEMPOTENCY_UNIQUE):
                 raise
             await self.session.rollback()
             raise ConcurrencyConflict(

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import stat
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from typer.testing import CliRunner
 
-from api.cli import app as cli
 from store import audit, audit_checkpoints, tables
 from store.audit_checkpoints import SUFFIX, CheckpointError, Head, canonical
 from store.audit_keys import key_id
-from tests.conftest import TEST_AUDIT_SECRET, TEST_SECRET
+from tests.cli import Ran, invoke_aside, spawn
 from tests.integration.test_audit_verify import (
     KEY,
     all_rows,
@@ -39,60 +32,13 @@ from tests.integration.test_audit_verify import (
     write,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 NO_CHECKPOINTS = "truncation of a chain cannot be detected without checkpoints"
 e = tables.audit_entries.c
 h = tables.audit_heads.c
 
 
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _environment(url: str, env: dict[str, str]) -> dict[str, str | None]:
-    """The test secrets and only the given checkpoint settings (the others unset)."""
-    unset: dict[str, str | None] = {
-        name: None
-        for name in os.environ
-        if name.startswith("ARREARS_AUDIT_") or name == "ARREARS_ENV"
-    }
-    return {
-        **unset,
-        "ARREARS_DATABASE_URL": url,
-        "ARREARS_SECRET_KEY": TEST_SECRET,
-        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
-        **env,
-    }
-
-
-def arrears(*args: str, url: str, **env: str) -> Ran:
-    """Runs the CLI in-process (in a thread of its own: it runs its own event loop), with the
-    test secrets and only the given checkpoint settings."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        result = pool.submit(
-            CliRunner().invoke, cli, list(args), env=_environment(url, env), catch_exceptions=False
-        ).result()
-    return Ran(result.exit_code, result.stdout, result.stderr)
-
-
-def arrears_process(*args: str, url: str, **env: str) -> Ran:
-    """Runs the CLI as a process of its own, as an operator does."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ARREARS_AUDIT_")}
-    base.pop("ARREARS_ENV", None)
-    settings = {k: v for k, v in _environment(url, env).items() if v is not None}
-    result = subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env={**base, **settings},
-        cwd=ROOT,
-        timeout=120,
-    )
-    return Ran(result.returncode, result.stdout, result.stderr)
+# Each test holds the event loop but may block it: the CLI runs in a thread beside it.
+arrears = invoke_aside
 
 
 def ok(result: Ran) -> str:
@@ -388,7 +334,7 @@ async def test_production_signs_with_the_key_file_and_verifies_with_the_public_k
         **production,
     }
     # Once as a process of its own, as the operator's verifying host runs it.
-    out = ok(arrears_process("audit", "verify", url=empty_database_url, **env))
+    out = ok(spawn("audit", "verify", url=empty_database_url, **env))
     assert out == "audit trail verified: 9 entries in 8 chains, against 1 checkpoint\n"
 
     await cut_back(migrated, chain=2, keep=1)

@@ -13,11 +13,7 @@ import asyncio
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,21 +23,19 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from typer.testing import CliRunner
 
 from api.app import create_app
 from api.auth import mint_token
 from api.cli import EXPORT_COLUMNS
-from api.cli import app as cli
 from api.settings import Settings
 from store import audit, tables
 from store.audit import AUDIT_CHAINS, GENESIS, AuditRecord, append, audit_key, entry_hash
 from store.db import create_engine
 from store.demo import seed_demo
 from store.migrate import upgrade
+from tests.cli import Ran, invoke, spawn
 from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET, _create_pg_database
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = audit_key(TEST_AUDIT_SECRET)
 BASE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 JSON_COLUMNS = ("actor_roles", "resource_ids", "borrower_ids", "case_ids", "fields", "changes")
@@ -49,49 +43,9 @@ e = tables.audit_entries.c
 h = tables.audit_heads.c
 
 
-@dataclass(frozen=True)
-class Ran:
-    """How a command ended: its exit status and what it wrote."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def environment(url: str) -> dict[str, str]:
-    return {
-        "ARREARS_DATABASE_URL": url,
-        "ARREARS_SECRET_KEY": TEST_SECRET,
-        "ARREARS_AUDIT_SECRET": TEST_AUDIT_SECRET,
-    }
-
-
 async def arrears(*args: str, url: str) -> Ran:
-    """Runs `arrears ARGS` in-process. The CLI calls asyncio.run, so it runs in a worker thread,
-    outside the tests' event loop."""
-    runner = CliRunner()
-    result = await asyncio.to_thread(
-        runner.invoke, cli, list(args), env=environment(url), catch_exceptions=False
-    )
-    return Ran(result.exit_code, result.stdout, result.stderr)
-
-
-def arrears_process(*args: str, url: str) -> Ran:
-    """Runs the `arrears` console script (else ``python -m api.cli``) as a process, on the code
-    of this checkout."""
-    script = Path(sys.executable).with_name("arrears")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    result = subprocess.run(
-        [*command, *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env={**os.environ, **environment(url), "PYTHONPATH": path},
-        cwd=ROOT,
-        timeout=120,
-    )
-    return Ran(result.returncode, result.stdout, result.stderr)
+    """Runs `arrears ARGS` in-process, in a worker thread: the CLI runs its own event loop."""
+    return await asyncio.to_thread(invoke, *args, url=url)
 
 
 def one_line(result: Ran) -> str:
@@ -241,7 +195,7 @@ async def test_verify_names_an_edited_entry(migrated: AsyncEngine, empty_databas
         migrated,
         update(tables.audit_entries).where(e.id == target.id).values(actor_login="someone-else"),
     )
-    line = one_line(arrears_process("audit", "verify", url=empty_database_url))
+    line = one_line(spawn("audit", "verify", url=empty_database_url))
     assert line == f"arrears: audit trail broken at entry {target.id} (chain 1, seq 3): {MODIFIED}"
 
 
