@@ -18,7 +18,7 @@ from store import tables
 from store.case_queries import current_placement_clause
 
 # Roles that see every case; every role that is not an agency role is internal.
-_ALL_CASES = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR})
+_ALL_CASES = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR, Role.INTEGRATION})
 _INTERNAL_ROLES = frozenset(Role) - AGENCY_ROLES
 
 cases = tables.cases.c

@@ -1,25 +1,53 @@
-"""Portfolios and the time zone each keeps its calendar in (there is no portfolio table yet).
+"""Portfolios: the currency, time zone and conduct profile each one keeps (no table yet: a
+portfolio is configuration released with the code, like the rules it selects).
 
-A portfolio's dates (placement end dates, for one) are calendar dates in its own time zone, so
-"today" for a portfolio is the local date of the current instant there, not the UTC date.
+A portfolio's dates (placement end dates, promise due dates, "today" of a payment) are calendar
+dates in its own time zone, so "today" for a portfolio is the local date of the current instant
+there, not the UTC date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+DEFAULT_CONDUCT_PROFILE = "CN"
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    name: str
+    currency: str
+    time_zone: str
+    conduct_profile: str
+
+
+PORTFOLIOS: Mapping[str, Portfolio] = MappingProxyType(
+    {
+        "retail": Portfolio("retail", "CNY", "Asia/Shanghai", "CN"),
+        "us-cards": Portfolio("us-cards", "USD", "America/New_York", "US_REG_F"),
+    }
+)
 
 # The known portfolios' IANA time zones; a portfolio not listed keeps DEFAULT_TIME_ZONE.
-TIME_ZONES: Mapping[str, str] = MappingProxyType({"retail": "Asia/Shanghai"})
+TIME_ZONES: Mapping[str, str] = MappingProxyType(
+    {name: p.time_zone for name, p in PORTFOLIOS.items()}
+)
 
 
 def time_zone_of(portfolio: str) -> str:
     """Returns the IANA time zone a portfolio keeps its calendar in."""
     return TIME_ZONES.get(portfolio, DEFAULT_TIME_ZONE)
+
+
+def conduct_profile_of(portfolio: str) -> str:
+    """Returns the name of the conduct profile that governs contact in a portfolio."""
+    known = PORTFOLIOS.get(portfolio)
+    return known.conduct_profile if known else DEFAULT_CONDUCT_PROFILE
 
 
 def local_date(time_zone: str, now: datetime) -> date:

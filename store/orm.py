@@ -10,6 +10,7 @@ from sqlalchemy.orm import registry, relationship
 from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
+from domain.contacts.model import ContactPoint
 from domain.debts.model import Debt, Instalment
 from domain.staff.model import Staff
 from store import tables
@@ -32,6 +33,10 @@ def start_mappers() -> None:
     staff_mapper = mapper_registry.map_imperatively(Staff, tables.staff)
     event.listen(staff_mapper, "load", _init_events)
     mapper_registry.map_imperatively(Borrower, tables.borrowers)
+    point_mapper = mapper_registry.map_imperatively(
+        ContactPoint, tables.contact_points, version_id_col=tables.contact_points.c.version
+    )
+    event.listen(point_mapper, "load", _init_events)
     mapper_registry.map_imperatively(Instalment, tables.instalments, exclude_properties=["debt_id"])
     mapper_registry.map_imperatively(
         Debt,

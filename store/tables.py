@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     UniqueConstraint,
 )
 
@@ -91,6 +92,9 @@ cases = Table(
     Column("agency_id", ForeignKey("agencies.id"), nullable=True),
     Column("placed_at", UTCDateTime(), nullable=True),
     Column("placement_ends_on", Date, nullable=True),
+    Column("close_reason", String(24), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("watch_until", Date, nullable=True),
     Column("version", Integer, nullable=False),
     UniqueConstraint("borrower_id", "portfolio", name="uq_cases_borrower_portfolio"),
     # One index per filter, each ending in the keyset tiebreaker, plus the default ordering.
@@ -147,20 +151,122 @@ case_events = Table(
     Index("ix_case_events_case_at", "case_id", "at"),
 )
 
-# Contact history (manual ch. 4): every attempt, whatever its outcome.
+# Where someone can be reached about a borrower's debts: a number, an e-mail or an address.
+contact_points = Table(
+    "contact_points",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(300), nullable=False),
+    Column("owner", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("time_zone", String(64), nullable=True),
+    Column("consent_start", Time, nullable=True),
+    Column("consent_end", Time, nullable=True),
+    Column("consented_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# Contact history (manual ch. 4): every attempt, whatever its outcome — refused attempts too
+# (``blocked``, with the rule), and breaches marked on contacts logged after the fact.
 contacts = Table(
     "contacts",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=True),
+    Column("contact_point_id", ForeignKey("contact_points.id"), nullable=True),
     Column("staff_id", ForeignKey("staff.id"), nullable=True),
+    Column("second_staff_id", ForeignKey("staff.id"), nullable=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
     Column("at", UTCDateTime(), nullable=False),
     Column("channel", String(16), nullable=False),
     Column("direction", String(8), nullable=False),
-    Column("party", String(16), nullable=False),
-    Column("outcome", String(24), nullable=False),
+    Column("party", String(24), nullable=False),
+    # NULL while an attempt granted by startContact is in progress.
+    Column("outcome", String(24), nullable=True),
     Column("notes", Text, nullable=False, default=""),
+    Column("recording_ref", String(200), nullable=True),
+    Column("callback_at", UTCDateTime(), nullable=True),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("source", String(16), nullable=False, default="LOGGED"),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("rule", String(40), nullable=True),
+    Column("next_allowed_at", UTCDateTime(), nullable=True),
+    Column("breaches", JSON, nullable=False, default=list),
+    Column("consented", Boolean, nullable=False, default=False),
+    Column("profile_version", String(32), nullable=True),
     Index("ix_contacts_case_at", "case_id", "at"),
+    Index("ix_contacts_borrower_at", "borrower_id", "at"),
+    Index("ix_contacts_callback_at", "callback_at"),
+)
+
+# Promises to pay (manual ch. 4), one open per case; credited to the collector or agency.
+promises = Table(
+    "promises",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id"), nullable=True),
+    Column("staff_id", ForeignKey("staff.id"), nullable=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("promised_on", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("grace_days", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("paid_amount", Amount(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_promises_case_id", "case_id", "id"),
+    Index("ix_promises_status_due", "status", "due_date"),
+)
+
+# Money received. The core banking system is the ledger; a payment posted here is provisional
+# until its feed, which deduplicates by reference.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("debt_id", ForeignKey("debts.id"), nullable=False, index=True),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("paid_at", UTCDateTime(), nullable=False),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("source", String(16), nullable=False),
+    Column("posted_by", ForeignKey("staff.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("reversed", Boolean, nullable=False, default=False),
+    Column("reversed_at", UTCDateTime(), nullable=True),
+    Column("reversed_by", ForeignKey("staff.id"), nullable=True),
+    Column("reversal_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_payments_case_paid_at", "case_id", "paid_at", "id"),
+)
+
+# How a payment was applied: to the debt's components by the waterfall (UNAPPLIED: credit)…
+payment_allocations = Table(
+    "payment_allocations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
+    Column("component", String(16), nullable=False),
+    Column("amount", Amount(), nullable=False),
+)
+
+# …and to the instalments, oldest first (so that a reversal restores the schedule exactly).
+payment_instalments = Table(
+    "payment_instalments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("payment_id", ForeignKey("payments.id"), nullable=False, index=True),
+    Column("instalment_id", ForeignKey("instalments.id"), nullable=False),
+    Column("amount", Amount(), nullable=False),
 )
 
 # Casbin policy lines (role, resource, action), read and written by casbin-async-sqlalchemy-adapter.

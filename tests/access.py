@@ -60,20 +60,37 @@ class Role:
         return bool(set(self.roles) & roles)
 
 
-_COLLECTOR = READ | reveal("phone", "email")
-_AGENCY = READ | reveal("phone")
+# The collection work's permissions (docs/API.md, "Roles and permissions").
+MAKE_CONTACT = frozenset({"contact:make", "contact:log"})
+WORK = MAKE_CONTACT | {"contact_point:manage", "promise:record"}
+PAYMENTS = frozenset({"payment:post", "payment:reverse"})
+_COLLECTOR = READ | reveal("phone", "email") | WORK | {"worklist:read"}
+_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"}
 
 # Every demo login (CONTRACT.md), in the contract's order.
 LOGINS: dict[str, Role] = {
-    "admin": Role(("admin",), None, None, READ | MANAGE | {"role:grant", "audit:read"}, "all"),
+    "admin": Role(
+        ("admin",),
+        None,
+        None,
+        READ | MANAGE | {"role:grant", "audit:read", "case:allocate"},
+        "all",
+    ),
     "manager": Role(
         ("manager",),
         None,
         None,
-        READ | MANAGE | reveal("phone", "email", "address", "national_id"),
+        READ
+        | MANAGE
+        | reveal("phone", "email", "address", "national_id")
+        | WORK
+        | PAYMENTS
+        | {"case:allocate"},
         "all",
     ),
-    "lead1": Role(("team_lead",), "East", None, _COLLECTOR | {"case:assign"}, "team"),
+    "lead1": Role(
+        ("team_lead",), "East", None, _COLLECTOR | {"case:assign", "case:allocate"}, "team"
+    ),
     "collector1": Role(("collector",), "East", None, _COLLECTOR, "own"),
     "collector2": Role(("collector",), "East", None, _COLLECTOR, "own"),
     "collector3": Role(("collector",), "West", None, _COLLECTOR, "own"),
@@ -81,13 +98,22 @@ LOGINS: dict[str, Role] = {
         ("legal",),
         None,
         None,
-        READ | reveal("national_id", "phone", "email", "address", "employer", "income"),
+        READ
+        | reveal("national_id", "phone", "email", "address", "employer", "income")
+        | MAKE_CONTACT,
         "legal",
     ),
     "auditor1": Role(("auditor",), None, None, READ | {"audit:read"}, "all"),
     "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY, "agency"),
     "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY, "agency"),
     "zenith.agent1": Role(("agency_agent",), None, "Zenith Collections", _AGENCY, "agency"),
+    "core.banking": Role(
+        ("integration",),
+        None,
+        None,
+        READ | PAYMENTS | {"contact:log", "contact_point:manage"},
+        "all",
+    ),
 }
 ROLE_NAMES = frozenset(name for role in LOGINS.values() for name in role.roles)
 

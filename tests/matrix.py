@@ -74,6 +74,7 @@ MATRIX_LOGINS = (
     "acme.manager",
     "acme.agent1",
     "zenith.agent1",
+    "core.banking",
 )
 EXTRA_STAFF = {"collector2": True, "collector3": True, "collector9": False}  # login → active
 
@@ -97,6 +98,7 @@ CASE_TARGETS: dict[str, tuple[str, str | None]] = {
     "admin": ("legal", None),
     "manager": ("legal", None),
     "auditor1": ("legal", None),
+    "core.banking": ("legal", None),
     "lead1": ("east", "west"),
     "collector1": ("east", "west"),
     "legal1": ("legal", "pool"),

@@ -54,3 +54,15 @@ class CaseReclassified(CaseEvent):
     previous_bucket: str | None
     previous_classification: str | None
     policy_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTransitioned(CaseEvent):
+    """A move of the life cycle (domain.lifecycle): status and stage before and after."""
+
+    trigger: str
+    from_status: str
+    to_status: str
+    from_stage: str
+    to_stage: str
+    close_reason: str | None

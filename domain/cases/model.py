@@ -62,6 +62,10 @@ class Case:
     agency_id: int | None = None
     placed_at: datetime | None = None
     placement_ends_on: date | None = None
+    # Set while CLOSED: why, since when, and (after a cure) the last day a new default reopens it.
+    close_reason: str | None = None
+    closed_at: datetime | None = None
+    watch_until: date | None = None
     version: int = 1
     id: int | None = None
     debts: list[Debt] = field(default_factory=list)

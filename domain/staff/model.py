@@ -19,6 +19,9 @@ class Role(enum.StrEnum):
     AUDITOR = "auditor"
     AGENCY_MANAGER = "agency_manager"
     AGENCY_AGENT = "agency_agent"
+    # A system account (the core banking system): posts payments and signals, sees no
+    # personal data in clear.
+    INTEGRATION = "integration"
 
 
 # Roles held by staff of partner agencies; every other role is internal.

@@ -1,0 +1,109 @@
+"""Applying the life-cycle table to a Case: the only code that changes a case's status or stage."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from domain.cases.events import CaseTransitioned
+from domain.cases.model import Case, CaseStatus
+from domain.lifecycle.table import (
+    DEFAULT_POLICY,
+    CloseReason,
+    Facts,
+    LifecyclePolicy,
+    Standing,
+    Trigger,
+    decide,
+)
+
+
+def facts_of(case: Case, today: date, closing_payment_reversed: bool = False) -> Facts:
+    """Returns the guards' facts about a case as of a local date."""
+    reason = CloseReason(case.close_reason) if case.close_reason else None
+    return Facts(
+        days_past_due=case.days_past_due,
+        outstanding=case.outstanding_amount,
+        today=today,
+        close_reason=reason,
+        watch_until=case.watch_until,
+        closing_payment_reversed=closing_payment_reversed,
+    )
+
+
+def standing_of(case: Case) -> Standing:
+    """Returns what decides the work allowed on a case (``table.blocked_actions``)."""
+    return Standing(
+        status=CaseStatus(case.status),
+        stage=case.stage,
+        placed=case.agency_id is not None,
+        assigned=case.assignee_id is not None,
+    )
+
+
+def move(
+    case: Case,
+    trigger: Trigger,
+    facts: Facts,
+    at: datetime,
+    actor_id: int | None,
+    reason: CloseReason | None = None,
+    policy: LifecyclePolicy = DEFAULT_POLICY,
+) -> None:
+    """Moves a case by the table (or raises IllegalTransition) and records CaseTransitioned."""
+    result = decide(CaseStatus(case.status), case.stage, trigger, facts, reason)
+    before_status, before_stage = CaseStatus(case.status), case.stage
+    case.status, case.stage = result.status, result.stage
+    if result.status is CaseStatus.CLOSED:
+        case.close_reason = result.close_reason
+        case.closed_at = at
+        cured = result.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
+        case.watch_until = policy.watch_until(facts.today) if cured else None
+    else:
+        case.close_reason = None
+        case.closed_at = None
+        case.watch_until = None
+    case.events.append(
+        CaseTransitioned(
+            case.id,
+            at,
+            actor_id,
+            str(trigger),
+            str(before_status),
+            str(result.status),
+            str(before_stage),
+            str(result.stage),
+            str(result.close_reason) if result.close_reason else None,
+        )
+    )
+
+
+def after_balance_change(
+    case: Case,
+    previous_days_past_due: int,
+    today: date,
+    at: datetime,
+    actor_id: int | None,
+    *,
+    closing_payment_reversed: bool = False,
+    policy: LifecyclePolicy = DEFAULT_POLICY,
+) -> Trigger | None:
+    """Applies what a change of the balance means for the life cycle, after ``reclassify``:
+    arrears cleared on an active case cure it (or pay it in full); a default on a case closed
+    by a cure reopens the same case inside the watch window (or when the closing payment was
+    reversed). Returns the trigger applied, if any."""
+    facts = facts_of(case, today, closing_payment_reversed)
+    status = CaseStatus(case.status)
+    if status is not CaseStatus.CLOSED:
+        if previous_days_past_due > 0 and case.days_past_due == 0:
+            trigger = Trigger.PAY_IN_FULL if case.outstanding_amount <= 0 else Trigger.CURE
+            move(case, trigger, facts, at, actor_id, policy=policy)
+            return trigger
+        return None
+    cured = facts.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
+    watched = facts.closing_payment_reversed or (
+        case.watch_until is not None and today <= case.watch_until
+    )
+    if case.days_past_due > 0 and cured and watched:
+        move(case, Trigger.REOPEN, facts, at, actor_id, policy=policy)
+        return Trigger.REOPEN
+    return None

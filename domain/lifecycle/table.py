@@ -1,0 +1,394 @@
+"""The case life cycle as data: one transition table, its guards, close reasons, and the one
+function that says what may be done on a case now.
+
+Stages (EARLY → COLLECTION → LEGAL → WRITTEN_OFF) say how far collection has gone; the status
+(OPEN / ON_HOLD / CLOSED) says whether anyone works the case now. A closed case keeps its stage,
+so that reopening it (a new default inside the watch window, or the reversal of the payment that
+closed it) returns it exactly to where it was. Later issues add triggers and guards to this
+table, not new tables; flags and complaints extend ``blocked_actions`` in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from types import MappingProxyType
+
+from domain.cases.errors import CaseClosed
+from domain.cases.model import CaseStage, CaseStatus
+from domain.errors import ErrorCode, RuleViolation
+
+
+class CloseReason(enum.StrEnum):
+    """Why a case is CLOSED."""
+
+    CURED = "CURED"  # the arrears were cleared; a balance may remain, not yet due
+    PAID_IN_FULL = "PAID_IN_FULL"  # nothing is owed any more
+    SETTLED = "SETTLED"  # a settlement was paid in full (debt handling)
+    DEBT_SOLD = "DEBT_SOLD"
+    UNCOLLECTIBLE = "UNCOLLECTIBLE"
+
+
+class Trigger(enum.StrEnum):
+    """What moves a case: an operation or a fact observed by the system."""
+
+    ESCALATE = "ESCALATE"
+    REFER_TO_LEGAL = "REFER_TO_LEGAL"
+    WRITE_OFF = "WRITE_OFF"
+    HOLD = "HOLD"
+    RESUME = "RESUME"
+    CURE = "CURE"
+    PAY_IN_FULL = "PAY_IN_FULL"
+    SETTLE = "SETTLE"
+    CLOSE = "CLOSE"
+    REOPEN = "REOPEN"
+
+
+class Guard(enum.StrEnum):
+    """A named condition a transition needs; ``Facts`` answers each."""
+
+    ARREARS_CLEARED = "ARREARS_CLEARED"
+    NOTHING_OWED = "NOTHING_OWED"
+    IN_ARREARS = "IN_ARREARS"
+    WITHIN_WATCH_WINDOW = "WITHIN_WATCH_WINDOW"
+    CLOSED_BY_CURE = "CLOSED_BY_CURE"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the guards look at, as of the local date ``today``."""
+
+    days_past_due: int
+    outstanding: Decimal
+    today: date
+    close_reason: CloseReason | None = None
+    watch_until: date | None = None
+    # The payment that closed the case was reversed: its reopening is not a new default.
+    closing_payment_reversed: bool = False
+
+    def holds(self, guard: Guard) -> bool:
+        if guard is Guard.ARREARS_CLEARED:
+            return self.days_past_due == 0
+        if guard is Guard.NOTHING_OWED:
+            return self.outstanding <= 0
+        if guard is Guard.IN_ARREARS:
+            return self.days_past_due > 0
+        if guard is Guard.WITHIN_WATCH_WINDOW:
+            return self.closing_payment_reversed or (
+                self.watch_until is not None and self.today <= self.watch_until
+            )
+        return self.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
+
+
+GUARD_TEXT: Mapping[Guard, str] = MappingProxyType(
+    {
+        Guard.ARREARS_CLEARED: "no instalment is past due (DPD 0)",
+        Guard.NOTHING_OWED: "the outstanding balance is zero",
+        Guard.IN_ARREARS: "an instalment is past due again (DPD ≥ 1)",
+        Guard.WITHIN_WATCH_WINDOW: "inside the watch window after the cure, or the payment "
+        "that closed the case was reversed",
+        Guard.CLOSED_BY_CURE: "the case was closed as CURED or PAID_IN_FULL",
+    }
+)
+
+_OPEN = frozenset({CaseStatus.OPEN})
+_ACTIVE = frozenset({CaseStatus.OPEN, CaseStatus.ON_HOLD})
+_ANY_STAGE = frozenset(CaseStage)
+_NOT_WRITTEN_OFF = _ANY_STAGE - {CaseStage.WRITTEN_OFF}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the table: from which statuses and stages a trigger moves a case, where to,
+    under which guards, and who may cause it."""
+
+    trigger: Trigger
+    from_status: frozenset[CaseStatus]
+    from_stage: frozenset[CaseStage]
+    to_status: CaseStatus | None  # None: the status stays
+    to_stage: CaseStage | None  # None: the stage stays
+    close_reason: CloseReason | None
+    guards: tuple[Guard, ...]
+    caused_by: str
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(
+        Trigger.ESCALATE,
+        _OPEN,
+        frozenset({CaseStage.EARLY}),
+        None,
+        CaseStage.COLLECTION,
+        None,
+        (Guard.IN_ARREARS,),
+        "the daily cycle or a strategy step",
+    ),
+    Transition(
+        Trigger.REFER_TO_LEGAL,
+        _OPEN,
+        frozenset({CaseStage.EARLY, CaseStage.COLLECTION}),
+        None,
+        CaseStage.LEGAL,
+        None,
+        (Guard.IN_ARREARS,),
+        "referToLegal, approved (debt handling)",
+    ),
+    Transition(
+        Trigger.WRITE_OFF,
+        _ACTIVE,
+        _NOT_WRITTEN_OFF,
+        None,
+        CaseStage.WRITTEN_OFF,
+        None,
+        (),
+        "a charge-off from the core's feed, or an approved write-off",
+    ),
+    Transition(
+        Trigger.HOLD,
+        _OPEN,
+        _ANY_STAGE,
+        CaseStatus.ON_HOLD,
+        None,
+        None,
+        (),
+        "an open complaint or dispute, a protecting flag",
+    ),
+    Transition(
+        Trigger.RESUME,
+        frozenset({CaseStatus.ON_HOLD}),
+        _ANY_STAGE,
+        CaseStatus.OPEN,
+        None,
+        None,
+        (),
+        "the complaint, dispute or flag is resolved",
+    ),
+    Transition(
+        Trigger.CURE,
+        _ACTIVE,
+        _ANY_STAGE,
+        CaseStatus.CLOSED,
+        None,
+        CloseReason.CURED,
+        (Guard.ARREARS_CLEARED,),
+        "a payment (postPayment, the feed) that clears the arrears",
+    ),
+    Transition(
+        Trigger.PAY_IN_FULL,
+        _ACTIVE,
+        _ANY_STAGE,
+        CaseStatus.CLOSED,
+        None,
+        CloseReason.PAID_IN_FULL,
+        (Guard.ARREARS_CLEARED, Guard.NOTHING_OWED),
+        "a payment that leaves nothing owed",
+    ),
+    Transition(
+        Trigger.SETTLE,
+        _ACTIVE,
+        _ANY_STAGE,
+        CaseStatus.CLOSED,
+        None,
+        CloseReason.SETTLED,
+        (),
+        "a settlement paid in full (debt handling)",
+    ),
+    Transition(
+        Trigger.CLOSE,
+        _ACTIVE,
+        _ANY_STAGE,
+        CaseStatus.CLOSED,
+        None,
+        None,  # the reason is given with the trigger: DEBT_SOLD or UNCOLLECTIBLE
+        (),
+        "a manager's decision (debt sold, uncollectible)",
+    ),
+    Transition(
+        Trigger.REOPEN,
+        frozenset({CaseStatus.CLOSED}),
+        _ANY_STAGE,
+        CaseStatus.OPEN,
+        None,
+        None,
+        (Guard.CLOSED_BY_CURE, Guard.IN_ARREARS, Guard.WITHIN_WATCH_WINDOW),
+        "a new default inside the watch window, or the reversal of the closing payment",
+    ),
+)
+
+_BY_TRIGGER: Mapping[Trigger, Transition] = MappingProxyType({t.trigger: t for t in TRANSITIONS})
+assert set(_BY_TRIGGER) == set(Trigger), "every trigger has exactly one row"
+# Reasons a manager may give to CLOSE (the others come from their own triggers).
+MANUAL_CLOSE_REASONS = frozenset({CloseReason.DEBT_SOLD, CloseReason.UNCOLLECTIBLE})
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    """Configuration of the life cycle: how long a cured case is watched for a new default."""
+
+    watch_days: int = 60
+
+    def watch_until(self, cured_on: date) -> date:
+        return cured_on + timedelta(days=self.watch_days)
+
+
+DEFAULT_POLICY = LifecyclePolicy()
+
+
+class IllegalTransition(RuleViolation):
+    """The case cannot make this move from where it is, or a guard does not hold."""
+
+    code = ErrorCode.ILLEGAL_TRANSITION
+
+
+@dataclass(frozen=True)
+class Move:
+    """The result of a legal transition."""
+
+    transition: Transition
+    status: CaseStatus
+    stage: CaseStage
+    close_reason: CloseReason | None
+
+
+def transition_for(trigger: Trigger) -> Transition:
+    return _BY_TRIGGER[trigger]
+
+
+def decide(
+    status: CaseStatus,
+    stage: CaseStage,
+    trigger: Trigger,
+    facts: Facts,
+    reason: CloseReason | None = None,
+) -> Move:
+    """Returns where ``trigger`` moves a case, or raises IllegalTransition naming what is
+    wrong (never a silent no-op)."""
+    row = _BY_TRIGGER[trigger]
+    if status not in row.from_status or stage not in row.from_stage:
+        raise IllegalTransition(
+            f"{trigger} is not allowed from {status}/{stage} "
+            f"(only from {'/'.join(sorted(row.from_status))} in "
+            f"{'/'.join(sorted(row.from_stage))})"
+        )
+    for guard in row.guards:
+        if not facts.holds(guard):
+            raise IllegalTransition(f"{trigger} needs {guard}: {GUARD_TEXT[guard]}")
+    close_reason = row.close_reason
+    if trigger is Trigger.CLOSE:
+        if reason not in MANUAL_CLOSE_REASONS:
+            raise IllegalTransition(
+                f"CLOSE needs a reason: {' or '.join(sorted(MANUAL_CLOSE_REASONS))}",
+                field="reason",
+            )
+        close_reason = reason
+    to_status = row.to_status or status
+    return Move(
+        row,
+        to_status,
+        row.to_stage or stage,
+        close_reason if to_status is CaseStatus.CLOSED else None,
+    )
+
+
+# ---- What may be done on a case now -------------------------------------------------------------
+
+
+class Action(enum.StrEnum):
+    """Work on a case that the life cycle (and later, flags and complaints) may forbid."""
+
+    CONTACT = "CONTACT"
+    PROMISE = "PROMISE"
+    ASSIGN = "ASSIGN"
+    ALLOCATE = "ALLOCATE"
+    PLACE = "PLACE"
+    RECALL = "RECALL"
+    ESCALATE = "ESCALATE"
+
+
+class CaseOnHold(RuleViolation):
+    code = ErrorCode.CASE_ON_HOLD
+
+
+class ActionNotAllowed(RuleViolation):
+    code = ErrorCode.ACTION_NOT_ALLOWED
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The facts about a case that decide what may be done on it."""
+
+    status: CaseStatus
+    stage: CaseStage
+    placed: bool
+    assigned: bool
+    # Cease conditions added by later issues (complaints, flags): (rule, explanation).
+    blocks: tuple[tuple[str, str], ...] = ()
+
+
+def blocked_actions(standing: Standing) -> dict[Action, tuple[str, str]]:
+    """Returns every action that may not be done now, with its (code, explanation)."""
+    refused: dict[Action, tuple[str, str]] = {}
+    closed = standing.status is CaseStatus.CLOSED
+    held = standing.status is CaseStatus.ON_HOLD
+    for action in Action:
+        if closed:
+            refused[action] = (ErrorCode.CASE_CLOSED, "the case is closed")
+        elif held and action in (Action.CONTACT, Action.PROMISE, Action.ESCALATE, Action.PLACE):
+            refused[action] = (ErrorCode.CASE_ON_HOLD, "collection on the case is on hold")
+    for action, why in _standing_rules(standing):
+        refused.setdefault(action, (ErrorCode.ACTION_NOT_ALLOWED, why))
+    if standing.blocks and Action.CONTACT not in refused:
+        rule, why = standing.blocks[0]
+        refused[Action.CONTACT] = (ErrorCode.ACTION_NOT_ALLOWED, f"{rule}: {why}")
+    return refused
+
+
+def _standing_rules(standing: Standing) -> Iterable[tuple[Action, str]]:
+    if standing.placed:
+        yield Action.ASSIGN, "the case is placed with an agency; recall it first"
+        yield Action.ALLOCATE, "the case is placed with an agency"
+        yield Action.PLACE, "the case is already placed with an agency"
+    else:
+        yield Action.RECALL, "the case is not placed with an agency"
+    if standing.assigned:
+        yield Action.ALLOCATE, "the case is already assigned"
+    if standing.stage not in (CaseStage.EARLY, CaseStage.COLLECTION):
+        yield Action.ESCALATE, f"a case in stage {standing.stage} is escalated by its own process"
+
+
+def may(standing: Standing, action: Action) -> bool:
+    return action not in blocked_actions(standing)
+
+
+def ensure_allowed(standing: Standing, action: Action, reference: str) -> None:
+    """Raises the typed refusal if ``action`` may not be done on the case now."""
+    refused = blocked_actions(standing).get(action)
+    if refused is None:
+        return
+    code, why = refused
+    kind = {ErrorCode.CASE_ON_HOLD: CaseOnHold, ErrorCode.ACTION_NOT_ALLOWED: ActionNotAllowed}
+    error = kind.get(ErrorCode(code))
+    if error is None:
+        raise CaseClosed(f"case {reference} is closed", field="caseId")
+    raise error(f"{action} is not allowed on case {reference}: {why}", field="caseId")
+
+
+def render_markdown() -> str:
+    """Returns the transition table as Markdown (the API guide embeds it; a test compares)."""
+    lines = [
+        "| trigger | from status | from stage | to status | to stage | close reason | guards "
+        "| caused by |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in TRANSITIONS:
+        stages = "any" if row.from_stage == _ANY_STAGE else ", ".join(sorted(row.from_stage))
+        lines.append(
+            f"| `{row.trigger}` | {', '.join(sorted(row.from_status))} | {stages} "
+            f"| {row.to_status or '(same)'} | {row.to_stage or '(same)'} "
+            f"| {row.close_reason or ('given' if row.trigger is Trigger.CLOSE else '')} "
+            f"| {'; '.join(GUARD_TEXT[g] for g in row.guards) or '—'} | {row.caused_by} |"
+        )
+    return "\n".join(lines) + "\n"
