@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.common.ids import to_global_id
+from api.contacts.audit import contact_record
+from domain.allocation.events import CasesAllocated
+from domain.arrangements.events import PromiseRecorded
 from domain.borrowers.events import ConfidentialValueRevealed
 from domain.cases.events import CaseAssigned, CaseEvent, CasePlaced, CaseRecalled
 from domain.clock import Clock
 from domain.errors import DomainError
+from domain.payments.events import PaymentPosted, PaymentReversed
 from domain.staff.events import RolesChanged
 from domain.staff.model import Staff
 from store.audit import AuditAction, AuditRecord, Outcome
@@ -24,6 +28,9 @@ _CASE_ACTIONS: dict[type[CaseEvent], AuditAction] = {
     CaseAssigned: AuditAction.CASE_ASSIGN,
     CasePlaced: AuditAction.CASE_PLACE,
     CaseRecalled: AuditAction.CASE_RECALL,
+    PaymentPosted: AuditAction.PAYMENT_POST,
+    PaymentReversed: AuditAction.PAYMENT_REVERSE,
+    PromiseRecorded: AuditAction.PROMISE_RECORD,
 }
 
 
@@ -187,6 +194,18 @@ class RequestAudit:
                         changes=data,
                     )
                 )
+            elif isinstance(event, CasesAllocated):
+                # One entry for the whole allocation, naming every case it assigned.
+                records.append(
+                    self.record(
+                        AuditAction.CASE_ALLOCATE,
+                        Outcome.ALLOWED,
+                        resource_type="Case",
+                        resource_ids=[to_global_id("Case", pk) for pk in event.case_ids],
+                        case_ids=event.case_ids,
+                        changes=event.data(),
+                    )
+                )
             elif isinstance(event, ConfidentialValueRevealed):
                 records.append(
                     self.record(
@@ -200,6 +219,8 @@ class RequestAudit:
                         reason_text=event.reason_text,
                     )
                 )
+            elif (contact := contact_record(self.record, event)) is not None:
+                records.append(contact)
         self.entries_written += len(records)
         return self.key, records
 

@@ -19,12 +19,16 @@ from api.settings import Settings
 from authz.enforcer import Authorizer
 from authz.scopes import Scope, assignable_staff_clause, scope_for
 from domain.agencies.model import Agency
+from domain.arrangements.promises import Promise
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
 from domain.clock import Clock
+from domain.contacts.model import Contact, ContactPoint
 from domain.debts.model import Debt, Instalment
+from domain.payments.model import Payment
+from domain.payments.waterfall import ComponentAllocation
 from domain.staff.model import Staff
-from store import loaders
+from store import contacts_queries, loaders, payment_queries, promise_queries
 from store.db import Clause, Session, Sessions
 from store.uow import IdempotencyClaim, SqlUnitOfWork
 
@@ -54,6 +58,15 @@ class Context:
     instalments: DataLoader[int, list[Instalment]] = field(init=False)
     staff: DataLoader[int, Staff | None] = field(init=False)
     agencies: DataLoader[int, Agency | None] = field(init=False)
+    # Payments and promises (each by id through the case scope; allocations of loaded payments).
+    payments: DataLoader[int, Payment | None] = field(init=False)
+    payment_allocations: DataLoader[int, list[ComponentAllocation]] = field(init=False)
+    promises: DataLoader[int, Promise | None] = field(init=False)
+    promises_of_case: DataLoader[int, list[Promise]] = field(init=False)
+    # Contact points (by borrower, by id: through the borrower scope) and contacts (case scope).
+    contact_points_of_borrower: DataLoader[int, list[ContactPoint]] = field(init=False)
+    contact_points: DataLoader[int, ContactPoint | None] = field(init=False)
+    contacts: DataLoader[int, Contact | None] = field(init=False)
     _session: Session | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
@@ -68,6 +81,17 @@ class Context:
         self.instalments = self._loader(loaders.instalments_by_debt_id, self.scope.debt)
         self.staff = self._loader(loaders.staff_by_id, self.scope.staff)
         self.agencies = self._loader(loaders.agencies_by_id, self.scope.agency)
+        self.payments = self._loader(payment_queries.payments_by_id, self.scope.case)
+        self.payment_allocations = self._loader(
+            payment_queries.allocations_by_payment_id, self.scope.case
+        )
+        self.promises = self._loader(promise_queries.promises_by_id, self.scope.case)
+        self.promises_of_case = self._loader(promise_queries.promises_by_case_id, self.scope.case)
+        self.contact_points_of_borrower = self._loader(
+            contacts_queries.points_by_borrower_id, self.scope.borrower
+        )
+        self.contact_points = self._loader(contacts_queries.points_by_id, self.scope.borrower)
+        self.contacts = self._loader(contacts_queries.contacts_by_id, self.scope.case)
 
     def allows(self, permission: str) -> bool:
         """Returns the enforcer's decision for the viewer, asked once per permission."""

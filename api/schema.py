@@ -8,26 +8,43 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.admin.mutations import AdminMutation
+from api.allocation.mutations import AllocationMutation
+from api.arrangements.mutations import ArrangementMutation
+from api.arrangements.types import PromiseToPay
 from api.auditing.queries import AuditQuery
 from api.borrowers.mutations import BorrowerMutation
 from api.cases.mutations import CaseMutation
 from api.cases.queries import CaseQuery
 from api.cases.types import Borrower, Case, Debt
 from api.common.queries import CommonQuery
+from api.contacts.mutations import ContactMutation
+from api.contacts.queries import ContactQuery
+from api.contacts.types import Contact, ContactPoint
 from api.errors import MaskInternalErrors
 from api.extensions import AuditOperation
 from api.limits_extension import RequestLimits, bound_overlap_validation
 from api.logging import log_unexpected_error
+from api.payments.mutations import PaymentMutation
+from api.payments.types import Payment
 from api.staff.types import Agency, Staff
+from api.worklist.queries import WorklistQuery
 
 
 @strawberry.type
-class Query(CommonQuery, CaseQuery, AuditQuery):
+class Query(CommonQuery, CaseQuery, AuditQuery, WorklistQuery, ContactQuery):
     pass
 
 
 @strawberry.type
-class Mutation(CaseMutation, BorrowerMutation, AdminMutation):
+class Mutation(
+    CaseMutation,
+    BorrowerMutation,
+    AdminMutation,
+    AllocationMutation,
+    PaymentMutation,
+    ArrangementMutation,
+    ContactMutation,
+):
     pass
 
 
@@ -61,7 +78,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     return ArrearsSchema(
         query=Query,
         mutation=Mutation,
-        types=[Case, Borrower, Debt, Staff, Agency],
+        types=[Case, Borrower, Debt, Staff, Agency, Payment, PromiseToPay, ContactPoint, Contact],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

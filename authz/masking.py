@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain.borrowers.model import Borrower, ConfidentialField
+from domain.contacts.model import ContactPointKind
 from domain.staff.model import Role
 
 FULL_MASK = "****"
@@ -150,3 +151,20 @@ def mask_borrower(borrower: Borrower, roles: Iterable[str], legal_stage: bool) -
         if rule.clear:
             clear.add(field)
     return MaskedBorrower(values, frozenset(clear))
+
+
+# A contact point's value is the borrower's personal data of the field of its kind, and is shown
+# by that field's rules (an address point has no separate city and district: masked entirely).
+CONTACT_POINT_FIELDS: dict[ContactPointKind, ConfidentialField] = {
+    ContactPointKind.PHONE: F.PHONE,
+    ContactPointKind.EMAIL: F.EMAIL,
+    ContactPointKind.ADDRESS: F.ADDRESS,
+}
+
+
+def mask_contact_point(
+    kind: ContactPointKind, value: str, roles: Iterable[str], legal_stage: bool
+) -> tuple[str, bool]:
+    """Returns a contact point's value as the roles may see it, and whether it is in clear."""
+    rule = rule_for(roles, CONTACT_POINT_FIELDS[kind], legal_stage)
+    return apply(rule, value), rule.clear

@@ -102,3 +102,15 @@ def assignable_staff_clause(viewer: Staff) -> ColumnElement[bool]:
     if Role.TEAM_LEAD in roles and viewer.team:
         return tables.staff.c.team == viewer.team
     return false()
+
+
+def allocation_clause(viewer: Staff, now: datetime) -> ColumnElement[bool]:
+    """Returns the cases the viewer may hand out by allocation (``case:allocate`` decides who may
+    allocate at all): those they see, and for a team lead, whose scope holds only cases assigned
+    to their team, also the unassigned pool — allocation hands it to their own team only
+    (``assignable_staff_clause``), after which those cases are in their scope."""
+    clause = case_clause(viewer, now)
+    if Role.TEAM_LEAD in set(viewer.roles) and viewer.team:
+        pool = and_(cases.assignee_id.is_(None), cases.agency_id.is_(None))
+        return or_(clause, pool)
+    return clause

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from domain.errors import ErrorCode, InvalidInput
+
 _ISO_4217 = re.compile(r"[A-Z]{3}")
 
 # Minor units per currency (ISO 4217); unknown currencies default to two places.
@@ -106,3 +108,60 @@ def total(amounts: list[Money], currency: str) -> Money:
     for amount in amounts:
         result = result + amount
     return result
+
+
+# --- amounts received from outside (payments, promises) -----------------------------------
+
+# Above this an amount is a typing error, not money (and would not fit the ledger's columns).
+MAX_AMOUNT = Decimal("1000000000000000")
+
+
+class WrongCurrency(InvalidInput):
+    """The amount is not in the currency of the debt or case it is meant for."""
+
+    code = ErrorCode.CURRENCY_MISMATCH
+
+
+class AmountNotPositive(InvalidInput):
+    code = ErrorCode.AMOUNT_NOT_POSITIVE
+
+
+class AmountTooPrecise(InvalidInput):
+    """The amount has more decimal places than its currency's minor unit."""
+
+    code = ErrorCode.AMOUNT_TOO_PRECISE
+
+
+class AmountTooLarge(InvalidInput):
+    code = ErrorCode.AMOUNT_TOO_LARGE
+
+
+def exact_amount(
+    amount: Decimal, currency: str, expected_currency: str, *, field: str = "amount"
+) -> Money:
+    """Returns a positive amount in the expected currency, exact to its minor unit, or refuses.
+
+    ``100.000`` is the same money as ``100.00`` and is accepted; ``100.001`` is refused, never
+    rounded: a cent lost or made up in rounding is a cent the ledger cannot explain."""
+    if currency != expected_currency:
+        raise WrongCurrency(
+            f"the amount is in {currency!r}, but this is kept in {expected_currency}",
+            field="currency",
+        )
+    if isinstance(amount, (float, bool)) or not isinstance(amount, (Decimal, int)):
+        raise TypeError("amounts must be Decimal or int, never float")
+    amount = Decimal(amount)
+    if not amount.is_finite():
+        raise InvalidInput(f"{amount} is not an amount", field=field)
+    if amount <= 0:
+        raise AmountNotPositive(f"the amount must be above zero, not {amount}", field=field)
+    if amount >= MAX_AMOUNT:
+        raise AmountTooLarge(f"the amount must be below {MAX_AMOUNT}", field=field)
+    places = minor_units(expected_currency)
+    exact = amount.quantize(Decimal(1).scaleb(-places))
+    if exact != amount:
+        raise AmountTooPrecise(
+            f"{expected_currency} amounts have at most {places} decimal places, not {amount}",
+            field=field,
+        )
+    return Money(exact, expected_currency)

@@ -17,6 +17,11 @@ class CaseRepository(Protocol):
         """Returns the case with that id, locked for update where the database can."""
         ...
 
+    async def get_with_debts(self, case_id: int) -> Case | None:
+        """Returns the case locked, as ``get``, with its debts and their schedules loaded
+        (after the lock, so that they are current)."""
+        ...
+
     def add(self, case: Case) -> None: ...
 
     async def count_open_assigned_to(self, staff_id: int) -> int:

@@ -82,3 +82,23 @@ async def fetch_page(
     result = await session.execute(statement.limit(first + 1))
     rows: Sequence[Any] = result.scalars().all() if scalars else result.all()
     return list(rows[:first]), len(rows) > first
+
+
+def after_row_clause(
+    columns: Sequence[tuple[Any, bool]],
+    values: Sequence[Any],
+    id_column: Any,
+    row_id: int,
+    *,
+    id_descending: bool = False,
+) -> ColumnElement[bool]:
+    """Returns the predicate for rows after a position in a composite order: ``columns`` are
+    (expression, descending?) pairs compared in turn with ``values``, and the id breaks the
+    last tie (ascending unless ``id_descending``). The expressions must not be NULL."""
+    if len(columns) != len(values):
+        raise ValueError("one value per ordering column")
+    last: ColumnElement[bool] = id_column < row_id if id_descending else id_column > row_id
+    for (column, descending), value in reversed(list(zip(columns, values, strict=True))):
+        beyond = column < value if descending else column > value
+        last = or_(beyond, and_(column == value, last))
+    return last

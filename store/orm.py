@@ -8,12 +8,15 @@ from sqlalchemy import event
 from sqlalchemy.orm import registry, relationship
 
 from domain.agencies.model import Agency
+from domain.arrangements.promises import Promise
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
-from domain.contacts.model import ContactPoint
+from domain.contacts.model import Contact, ContactPoint
 from domain.debts.model import Debt, Instalment
+from domain.payments.model import Payment
 from domain.staff.model import Staff
 from store import tables
+from store.contacts_repository import contact_loaded, point_loaded
 
 mapper_registry = registry(metadata=tables.metadata)
 _mapped = False
@@ -37,6 +40,9 @@ def start_mappers() -> None:
         ContactPoint, tables.contact_points, version_id_col=tables.contact_points.c.version
     )
     event.listen(point_mapper, "load", _init_events)
+    event.listen(point_mapper, "load", point_loaded)
+    contact_mapper = mapper_registry.map_imperatively(Contact, tables.contacts)
+    event.listen(contact_mapper, "load", contact_loaded)
     mapper_registry.map_imperatively(Instalment, tables.instalments, exclude_properties=["debt_id"])
     mapper_registry.map_imperatively(
         Debt,
@@ -56,4 +62,11 @@ def start_mappers() -> None:
         version_id_col=tables.cases.c.version,
     )
     event.listen(case_mapper, "load", _init_events)
+    # Payments and promises (issue 9): allocations are kept apart by store.payment_repository.
+    mapper_registry.map_imperatively(
+        Payment, tables.payments, version_id_col=tables.payments.c.version
+    )
+    mapper_registry.map_imperatively(
+        Promise, tables.promises, version_id_col=tables.promises.c.version
+    )
     _mapped = True

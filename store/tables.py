@@ -198,7 +198,11 @@ contacts = Table(
     Column("breaches", JSON, nullable=False, default=list),
     Column("consented", Boolean, nullable=False, default=False),
     Column("profile_version", String(32), nullable=True),
+    # The key a logged contact was sent with, so that a retry finds it (the claim in
+    # idempotency_keys makes the pair unique).
+    Column("idempotency_key", String(128), nullable=True),
     Index("ix_contacts_case_at", "case_id", "at"),
+    Index("ix_contacts_staff_key", "staff_id", "idempotency_key"),
     Index("ix_contacts_borrower_at", "borrower_id", "at"),
     Index("ix_contacts_callback_at", "callback_at"),
 )
@@ -221,8 +225,12 @@ promises = Table(
     Column("paid_amount", Amount(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("resolved_at", UTCDateTime(), nullable=True),
+    # Who recorded it and the key they sent (a retry finds the promise by them).
+    Column("recorded_by", ForeignKey("staff.id"), nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
     Column("version", Integer, nullable=False),
     Index("ix_promises_case_id", "case_id", "id"),
+    Index("ix_promises_recorded_by_key", "recorded_by", "idempotency_key"),
     Index("ix_promises_status_due", "status", "due_date"),
 )
 
@@ -245,8 +253,14 @@ payments = Table(
     Column("reversed_at", UTCDateTime(), nullable=True),
     Column("reversed_by", ForeignKey("staff.id"), nullable=True),
     Column("reversal_reason", Text, nullable=True),
+    # The posting cured or paid off the case and closed it: its reversal reopens the case.
+    Column("closed_case", Boolean, nullable=False, default=False),
+    # The key the poster sent, so that a retry finds this payment (one per poster and key).
+    Column("idempotency_key", String(128), nullable=True),
     Column("version", Integer, nullable=False),
     Index("ix_payments_case_paid_at", "case_id", "paid_at", "id"),
+    # The idempotency claim (idempotency_keys) makes the pair unique; this finds the payment.
+    Index("ix_payments_posted_by_key", "posted_by", "idempotency_key"),
 )
 
 # How a payment was applied: to the debt's components by the waterfall (UNAPPLIED: credit)…

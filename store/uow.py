@@ -11,15 +11,20 @@ from typing import Any
 from sqlalchemy import ColumnElement, UniqueConstraint, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case, CaseStatus
+from domain.debts.model import Debt
 from domain.errors import ConcurrencyConflict
 from domain.staff.model import Staff
 from store import audit, tables
 from store.audit import AuditRecord
+from store.contacts_repository import SqlContactPointRepository, SqlContactRepository
+from store.payment_repository import SqlPaymentRepository
+from store.promise_repository import SqlPromiseRepository
 
 # The one constraint a retried mutation can collide with: one key per caller.
 IDEMPOTENCY_UNIQUE = next(
@@ -62,6 +67,21 @@ class SqlCaseRepository:
 
     async def get(self, case_id: int) -> Case | None:
         stmt = select(Case).where(tables.cases.c.id == case_id, self.scope).with_for_update()
+        case = (await self.session.execute(stmt)).scalar_one_or_none()
+        if case is not None:
+            self.seen.add(case)
+        return case
+
+    async def get_with_debts(self, case_id: int) -> Case | None:
+        # Locked first (FOR UPDATE on the case row); the debts and schedules load after it,
+        # so they are what the previous holder of the lock committed.
+        stmt = (
+            select(Case)
+            .where(tables.cases.c.id == case_id, self.scope)
+            .options(selectinload(Case.debts).selectinload(Debt.instalments))  # type: ignore[arg-type]
+            .execution_options(populate_existing=True)
+            .with_for_update(of=tables.cases)
+        )
         case = (await self.session.execute(stmt)).scalar_one_or_none()
         if case is not None:
             self.seen.add(case)
@@ -169,6 +189,10 @@ class SqlUnitOfWork:
         self.agencies = SqlAgencyRepository(self.session)
         self.borrowers = SqlBorrowerRepository(self.session, self._borrower_scope)
         self.reveals = SqlRevealLedger(self.session)
+        self.contact_points = SqlContactPointRepository(self.session, self._borrower_scope)
+        self.contacts = SqlContactRepository(self.session, self._case_scope)
+        self.payments = SqlPaymentRepository(self.session, self._case_scope)
+        self.promises = SqlPromiseRepository(self.session)
         return self
 
     def record(self, event: object) -> None:

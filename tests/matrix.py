@@ -57,7 +57,15 @@ class Empty:
     """An empty connection: no edges and a totalCount of 0."""
 
 
-Denial = Forbidden | Refused | Null | Empty
+@dataclass(frozen=True)
+class Failed:
+    """A GraphQL error with this ``extensions.code`` and ``data`` null, exactly as for an id
+    that does not exist (a non-null query's answer); nothing of the borrower is shown."""
+
+    code: str
+
+
+Denial = Forbidden | Refused | Null | Empty | Failed
 
 # ---- The world ----------------------------------------------------------------------------------
 

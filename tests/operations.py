@@ -37,6 +37,9 @@ from tests.matrix import (
     Refused,
     Target,
 )
+from tests.operations_contacts import CONTACT_OPERATIONS
+from tests.operations_payments import PAYMENT_OPERATIONS
+from tests.operations_work import WORK_OPERATIONS
 
 c, s, a = tables.cases.c, tables.staff.c, tables.agencies.c
 
@@ -606,3 +609,12 @@ OPERATIONS: tuple[Operation, ...] = (
         snapshot=roles_of,
     ),
 )
+
+# Collection work: payments and promises (tests/operations_payments.py).
+OPERATIONS = (*OPERATIONS, *PAYMENT_OPERATIONS)
+
+# Collection work: allocation and the worklist (tests/operations_work.py).
+OPERATIONS = (*OPERATIONS, *WORK_OPERATIONS)
+
+# Collection work: contacts and contact points (tests/operations_contacts.py).
+OPERATIONS = (*OPERATIONS, *CONTACT_OPERATIONS)

@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from api.arrangements.types import PromiseToPay, promises_of_case
 from api.common.ids import to_global_id
+from api.common.pagination import Connection
 from api.common.types import Money, Node
+from api.contacts.types import Contact, ContactPoint, contact_points_of, contacts_of_case
 from api.context import Context, Info
+from api.payments.types import Payment, payments_of_case
+from api.permissions import needs
+from api.timeline.queries import timeline_of_case
+from api.timeline.types import TimelineEntry
 from authz.masking import MaskedBorrower, depends_on_legal_stage, describe, mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
 from domain.borrowers.model import ConfidentialField
@@ -24,6 +31,7 @@ from domain.debts.model import Instalment as DomainInstalment
 from domain.debts.model import ProductType as DomainProductType
 from domain.debts.model import days_past_due
 from domain.money import Money as DomainMoney
+from domain.portfolios import conduct_profile_of
 
 if TYPE_CHECKING:
     from api.staff.types import Agency, Staff
@@ -72,6 +80,13 @@ class Borrower(Node):
     for _field in ConfidentialField:
         vars()[_field.value] = _confidential(_field)
     del _field
+
+    @strawberry.field(
+        description="Numbers, e-mails and addresses of the borrower and the people around them, "
+        "oldest first; values masked per your role."
+    )
+    async def contact_points(self, info: Info) -> list[ContactPoint]:
+        return await contact_points_of(info.context, self._pk)
 
     @classmethod
     def from_domain(
@@ -184,6 +199,15 @@ class Case(Node):
     opened_on: date
     placed_at: datetime | None
     placement_ends_on: date | None
+    close_reason: str | None = strawberry.field(
+        description="Why the case is CLOSED: CURED, PAID_IN_FULL, SETTLED, DEBT_SOLD, "
+        "UNCOLLECTIBLE (null while the case is not closed)."
+    )
+    closed_at: datetime | None
+    watch_until: date | None = strawberry.field(
+        description="After a cure: the last day (portfolio's local date) on which a new default "
+        "reopens this same case."
+    )
     version: int = strawberry.field(description="Optimistic-concurrency version.")
     _pk: strawberry.Private[int]
     _borrower_id: strawberry.Private[int]
@@ -219,6 +243,37 @@ class Case(Node):
 
         return await load_agency(info, self._agency_id)
 
+    @strawberry.field(description="Promises to pay, newest first.")
+    async def promises(self, info: Info) -> list[PromiseToPay]:
+        return await promises_of_case(info, self._pk)
+
+    @strawberry.field(description="Payments received, newest first (by when paid).")
+    async def payments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Payment]:
+        return await payments_of_case(info, self._pk, first, after)
+
+    @strawberry.field(description="The conduct profile that governs contact: CN or US_REG_F.")
+    def conduct_profile(self) -> str:
+        return conduct_profile_of(self.portfolio)
+
+    @strawberry.field(description="Contacts, newest first: refused attempts and breaches too.")
+    async def contacts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Contact]:
+        return await contacts_of_case(info, self._pk, first, after)
+
+    @strawberry.field(
+        description="Everything that happened on the case, newest first: contacts (refused "
+        "attempts and breaches too), promises, payments and reversals, assignments, placements, "
+        "recalls, reclassifications and life-cycle transitions.",
+        extensions=needs("case:read"),
+    )
+    async def timeline(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[TimelineEntry]:
+        return await timeline_of_case(info, self._pk, first, after)
+
     @classmethod
     def from_domain(cls, case: DomainCase) -> Case:
         assert case.id is not None
@@ -237,6 +292,9 @@ class Case(Node):
             opened_on=case.opened_on,
             placed_at=case.placed_at,
             placement_ends_on=case.placement_ends_on,
+            close_reason=case.close_reason,
+            closed_at=case.closed_at,
+            watch_until=case.watch_until,
             version=case.version,
             _pk=case.id,
             _borrower_id=case.borrower_id,

@@ -9,7 +9,17 @@ import binascii
 
 from store.keys import is_row_id
 
-NODE_TYPES = ("Case", "Borrower", "Debt", "Staff", "Agency")
+NODE_TYPES = (
+    "Case",
+    "Borrower",
+    "Debt",
+    "Staff",
+    "Agency",
+    "Payment",
+    "PromiseToPay",
+    "ContactPoint",
+    "Contact",
+)
 
 
 class InvalidGlobalId(ValueError):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
+from api.arrangements.types import promise_node
 from api.cases.types import Case, Debt, borrower_view
 from api.common.ids import InvalidGlobalId, from_global_id
 from api.common.types import Node
+from api.contacts.types import contact_node, contact_point_node
 from api.context import Info
+from api.payments.types import payment_node
 from api.permissions import needs
 from api.staff.types import Agency, Staff, Viewer
 
@@ -40,6 +43,14 @@ class CommonQuery:
         if type_name == "Debt":
             debt = await ctx.debts.load(pk)
             return Debt.from_domain(debt) if debt else None
+        if type_name == "Payment":
+            return await payment_node(info, pk)
+        if type_name == "PromiseToPay":
+            return await promise_node(info, pk)
+        if type_name == "ContactPoint":
+            return await contact_point_node(ctx, pk)
+        if type_name == "Contact":
+            return await contact_node(ctx, pk)
         if type_name == "Staff":
             staff = await ctx.staff.load(pk)
             return Staff.from_domain(staff) if staff else None

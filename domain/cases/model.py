@@ -75,17 +75,13 @@ class Case:
     def total_outstanding(self) -> Money:
         return Money(self.outstanding_amount, self.currency)
 
-    def _ensure_open(self) -> None:
-        if self.status == CaseStatus.CLOSED:
-            raise errors.CaseClosed(f"case {self.reference} is closed", field="caseId")
+    # Whether a case may be assigned, placed or recalled at all (closed, on hold, placed or not)
+    # is the life cycle's decision: callers ask ``domain.lifecycle.table.ensure_allowed`` first,
+    # as the services in ``domain.cases.services`` do. These methods apply the rest.
 
     def assign(self, collector: Staff, open_cases: int, at: datetime, actor_id: int | None) -> None:
-        """Assigns the case to an internal collector who is active and has spare capacity."""
-        self._ensure_open()
-        if self.agency_id is not None:
-            raise errors.CasePlacedWithAgency(
-                f"case {self.reference} is placed with an agency; recall it first", field="caseId"
-            )
+        """Assigns the case to an internal collector who is active and has spare capacity
+        (the life cycle allows ASSIGN: not closed, not placed)."""
         if not collector.active:
             raise errors.StaffInactive(f"{collector.login} is not active", field="assigneeLogin")
         if not collector.can_carry_cases:
@@ -109,14 +105,10 @@ class Case:
         """Places the case with an active agency until ``until`` (inclusive), or for the
         contract's placement period. Dates are the portfolio's local dates: the period starts on
         the local date of ``at``, and ``until`` may fall on that date at the earliest and at the
-        end of the contract's period at the latest."""
-        self._ensure_open()
+        end of the contract's period at the latest (the life cycle allows PLACE: open, not
+        placed)."""
         if not agency.active:
             raise errors.AgencyInactive(f"agency {agency.name} is not active", field="agencyName")
-        if self.agency_id is not None:
-            raise errors.CasePlacedWithAgency(
-                f"case {self.reference} is already placed with an agency", field="caseId"
-            )
         assert agency.id is not None
         today = local_today(self.portfolio, at)
         latest = today + timedelta(days=agency.placement_days)
@@ -136,8 +128,8 @@ class Case:
         )
 
     def recall(self, at: datetime, actor_id: int | None) -> None:
-        """Recalls the case from its agency into the unassigned pool."""
-        self._ensure_open()
+        """Recalls the case from its agency into the unassigned pool (the life cycle allows
+        RECALL: not closed, placed)."""
         if self.agency_id is None:
             raise errors.CaseNotPlaced(f"case {self.reference} is not placed", field="caseId")
         agency_id, self.agency_id = self.agency_id, None

@@ -1,4 +1,8 @@
-"""Use cases on collection cases: each runs in one unit of work and commits once."""
+"""Use cases on collection cases: each runs in one unit of work and commits once.
+
+Whether the case may be assigned, placed or recalled at all is the life cycle's decision
+(``domain.lifecycle.table.ensure_allowed``), asked before the aggregate applies its own rules
+(the collector's and the agency's)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from domain.cases import errors
 from domain.cases.model import Case
 from domain.clock import Clock
 from domain.errors import ConcurrencyConflict
+from domain.lifecycle.moves import standing_of
+from domain.lifecycle.table import Action, ensure_allowed
 from domain.ports import UnitOfWork
 
 
@@ -38,6 +44,7 @@ async def assign_case(
         if collector is None or collector.id is None:
             raise errors.StaffNotFound(f"no staff member {assignee_login!r}", field="assigneeLogin")
         case = await _load_case(uow, case_id, expected_version)
+        ensure_allowed(standing_of(case), Action.ASSIGN, case.reference)
         open_cases = await uow.cases.count_open_assigned_to(collector.id)
         case.assign(collector, open_cases, clock.now(), actor_id)
         await uow.commit()
@@ -59,6 +66,7 @@ async def place_with_agency(
         if agency is None:
             raise errors.AgencyNotFound(f"no agency {agency_name!r}", field="agencyName")
         case = await _load_case(uow, case_id, expected_version)
+        ensure_allowed(standing_of(case), Action.PLACE, case.reference)
         case.place_with(agency, clock.now(), actor_id, until)
         await uow.commit()
         return case
@@ -74,6 +82,7 @@ async def recall_from_agency(
     """Recalls a case from its agency into the unassigned pool."""
     async with uow_factory() as uow:
         case = await _load_case(uow, case_id, expected_version)
+        ensure_allowed(standing_of(case), Action.RECALL, case.reference)
         case.recall(clock.now(), actor_id)
         await uow.commit()
         return case

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
+import functools
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from zoneinfo import available_timezones
+
+from domain.contacts import errors
 
 
 class ContactChannel(enum.StrEnum):
@@ -93,6 +98,29 @@ CHANNEL_KIND: dict[ContactChannel, ContactPointKind] = {
 }
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether a name is a known IANA time zone (``Asia/Shanghai``)."""
+    return name in _time_zones()
+
+
+class Keep:
+    """The value of an optional change that leaves a field as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = Keep()
+
+# Statuses of a point through which contact may be attempted.
+USABLE_STATUSES = frozenset({ContactPointStatus.VERIFIED, ContactPointStatus.UNVERIFIED})
+
+
 @dataclass(eq=False)
 class ContactPoint:
     """A number, an e-mail or an address at which someone can be reached about a borrower's debts.
@@ -113,3 +141,224 @@ class ContactPoint:
     version: int = 1
     id: int | None = None
     events: list[object] = field(default_factory=list, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        """Whether contact may be attempted through the point at all (not invalid, opted out)."""
+        return self.status in USABLE_STATUSES
+
+    def change(
+        self,
+        at: datetime,
+        *,
+        status: ContactPointStatus | None = None,
+        time_zone: str | Keep | None = KEEP,
+        consent_hours: tuple[time, time] | Keep | None = KEEP,
+        consented: bool | None = None,
+    ) -> dict[str, dict[str, str | None]]:
+        """Applies the changes given (``KEEP``: unchanged; None clears a time zone or consented
+        hours) and returns what changed, before and after (never the point's value)."""
+        changed: dict[str, dict[str, str | None]] = {}
+
+        def note(name: str, before: object, after: object) -> None:
+            if before != after:
+                changed[name] = {"before": _text(before), "after": _text(after)}
+
+        if status is not None:
+            note("status", self.status, status)
+            self.status = status
+        if not isinstance(time_zone, Keep):
+            zone = check_time_zone(time_zone)
+            note("timeZone", self.time_zone, zone)
+            self.time_zone = zone
+        if not isinstance(consent_hours, Keep):
+            start, end = check_consent_hours(consent_hours)
+            note("consentedHours", self.consented_hours, _hours(start, end))
+            self.consent_start, self.consent_end = start, end
+        if consented is not None:
+            given = at if consented else None
+            note("consentedAt", self.consented_at, given)
+            self.consented_at = given
+        return changed
+
+    @property
+    def consented_hours(self) -> str | None:
+        return _hours(self.consent_start, self.consent_end)
+
+
+MAX_VALUE = {ContactPointKind.PHONE: 20, ContactPointKind.EMAIL: 254, ContactPointKind.ADDRESS: 300}
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+_PHONE = re.compile(r"\+?[0-9]{5,19}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _hours(start: time | None, end: time | None) -> str | None:
+    if start is None or end is None:
+        return None
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def check_value(kind: ContactPointKind, value: str) -> str:
+    """Returns a contact point's value in its stored form, or refuses one that cannot be one
+    (the message never repeats the value)."""
+    text = value.strip()
+    if any(ord(ch) < 32 for ch in text):
+        raise errors.ContactValueInvalid("the value holds control characters", field="value")
+    if kind is ContactPointKind.PHONE:
+        text = _PHONE_SEPARATORS.sub("", text)
+        if not _PHONE.fullmatch(text):
+            raise errors.ContactValueInvalid(
+                "a phone number is 5 to 19 digits, optionally after a +", field="value"
+            )
+    elif kind is ContactPointKind.EMAIL:
+        if not _EMAIL.fullmatch(text):
+            raise errors.ContactValueInvalid("not an e-mail address", field="value")
+    elif not text:
+        raise errors.ContactValueInvalid("the address is empty", field="value")
+    if len(text) > MAX_VALUE[kind]:
+        raise errors.ContactValueInvalid(
+            f"a {kind.value.lower()} is at most {MAX_VALUE[kind]} characters", field="value"
+        )
+    return text
+
+
+def check_time_zone(name: str | None) -> str | None:
+    """Returns an IANA time zone name (None: unknown), or refuses one that is not known."""
+    if name is None:
+        return None
+    if not is_time_zone(name):
+        raise errors.InvalidTimeZone(
+            "not a known IANA time zone (e.g. Asia/Shanghai)", field="timeZone"
+        )
+    return name
+
+
+def check_consent_hours(hours: tuple[time, time] | None) -> tuple[time | None, time | None]:
+    """Returns consented local hours (start inclusive, end exclusive; an end before the start
+    runs over midnight), or refuses an empty window."""
+    if hours is None:
+        return None, None
+    start, end = (h.replace(tzinfo=None) for h in hours)
+    if start == end:
+        raise errors.ContactValueInvalid(
+            "consented hours must not start and end at the same time", field="consentedHours"
+        )
+    return start, end
+
+
+class ContactSource(enum.StrEnum):
+    STARTED = "STARTED"  # reserved through startContact (granted, or refused and blocked)
+    LOGGED = "LOGGED"  # recorded after the fact through logContact
+
+
+MAX_NOTES = 4000
+MAX_RECORDING_REF = 200
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a contact, checked: the outcome and what goes with it."""
+
+    outcome: ContactOutcome
+    notes: str
+    recording_ref: str | None
+    callback_at: datetime | None
+
+
+def check_outcome(
+    outcome: ContactOutcome,
+    notes: str | None,
+    recording_ref: str | None,
+    callback_at: datetime | None,
+    at: datetime,
+) -> Outcome:
+    """Returns an outcome with its notes, recording reference and callback time, or refuses
+    notes or a reference too long, a callback requested without a time (or a time without a
+    callback requested), or a callback time not after ``at``."""
+    text = (notes or "").strip()
+    if len(text) > MAX_NOTES:
+        raise errors.ContactValueInvalid(f"notes are at most {MAX_NOTES} characters", field="notes")
+    reference = (recording_ref or "").strip() or None
+    if reference is not None and len(reference) > MAX_RECORDING_REF:
+        raise errors.ContactValueInvalid(
+            f"a recording reference is at most {MAX_RECORDING_REF} characters",
+            field="recordingRef",
+        )
+    if outcome is ContactOutcome.CALLBACK_REQUESTED:
+        if callback_at is None:
+            raise errors.CallbackTimeRequired(
+                "say when the person asked to be called back", field="callbackAt"
+            )
+        if callback_at <= at:
+            raise errors.ContactValueInvalid(
+                "the callback time must be after the contact", field="callbackAt"
+            )
+    elif callback_at is not None:
+        raise errors.ContactValueInvalid(
+            "a callback time goes only with the outcome CALLBACK_REQUESTED", field="callbackAt"
+        )
+    return Outcome(outcome, text, reference, callback_at)
+
+
+@dataclass(eq=False)
+class Contact:
+    """One contact with a person about a case: an attempt reserved by startContact (in progress
+    until completed; ``blocked`` when a conduct rule refused it, with the ``rule`` and
+    ``next_allowed_at``), or one logged after the fact, with the rules it broke (``breaches``).
+
+    ``at`` is when the contact took place (or was attempted); ``agency_id`` the agency of the
+    agent, so that the work is credited to it; ``consented`` a call the person had consented to
+    in the last days (Regulation F does not count those)."""
+
+    case_id: int
+    borrower_id: int
+    at: datetime
+    channel: ContactChannel
+    direction: ContactDirection
+    party: ContactParty
+    contact_point_id: int | None = None
+    staff_id: int | None = None
+    second_staff_id: int | None = None
+    agency_id: int | None = None
+    outcome: ContactOutcome | None = None
+    notes: str = ""
+    recording_ref: str | None = None
+    callback_at: datetime | None = None
+    completed_at: datetime | None = None
+    source: ContactSource = ContactSource.LOGGED
+    blocked: bool = False
+    rule: str | None = None
+    next_allowed_at: datetime | None = None
+    breaches: list[str] = field(default_factory=list)
+    consented: bool = False
+    profile_version: str | None = None
+    idempotency_key: str | None = None  # the key a logged contact was sent with
+    id: int | None = None
+
+    @property
+    def in_progress(self) -> bool:
+        return not self.blocked and self.outcome is None
+
+    def complete(self, result: Outcome, at: datetime) -> None:
+        """Records the outcome of an attempt in progress (once; never of a refused attempt)."""
+        if self.blocked:
+            raise errors.ContactBlocked(
+                "a refused attempt never took place: it has no outcome", field="contactId"
+            )
+        if self.outcome is not None:
+            raise errors.ContactAlreadyCompleted(
+                "the contact already has an outcome", field="contactId"
+            )
+        self.outcome = result.outcome
+        self.notes = result.notes
+        self.recording_ref = result.recording_ref
+        self.callback_at = result.callback_at
+        self.completed_at = at

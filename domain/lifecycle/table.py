@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
-from domain.cases.errors import CaseClosed
+from domain.cases.errors import CaseClosed, CaseNotPlaced, CasePlacedWithAgency
 from domain.cases.model import CaseStage, CaseStatus
 from domain.errors import ErrorCode, RuleViolation
 
@@ -87,7 +87,7 @@ GUARD_TEXT: Mapping[Guard, str] = MappingProxyType(
     {
         Guard.ARREARS_CLEARED: "no instalment is past due (DPD 0)",
         Guard.NOTHING_OWED: "the outstanding balance is zero",
-        Guard.IN_ARREARS: "an instalment is past due again (DPD ≥ 1)",
+        Guard.IN_ARREARS: "an instalment is past due (DPD ≥ 1)",
         Guard.WITHIN_WATCH_WINDOW: "inside the watch window after the cure, or the payment "
         "that closed the case was reversed",
         Guard.CLOSED_BY_CURE: "the case was closed as CURED or PAID_IN_FULL",
@@ -328,56 +328,93 @@ class Standing:
     blocks: tuple[tuple[str, str], ...] = ()
 
 
-def blocked_actions(standing: Standing) -> dict[Action, tuple[str, str]]:
-    """Returns every action that may not be done now, with its (code, explanation)."""
-    refused: dict[Action, tuple[str, str]] = {}
+# Work that stops while collection on a case is on hold (a complaint, a dispute, a flag).
+HELD_ACTIONS = frozenset(
+    {Action.CONTACT, Action.PROMISE, Action.ESCALATE, Action.PLACE, Action.ALLOCATE}
+)
+
+
+def blocked_actions(standing: Standing) -> dict[Action, tuple[ErrorCode, str]]:
+    """Returns every action that may not be done now, with its (code, explanation): the first
+    reason that applies, in this order: closed, on hold, placement, assignment, stage, and the
+    cease conditions of ``standing.blocks``."""
+    refused: dict[Action, tuple[ErrorCode, str]] = {}
     closed = standing.status is CaseStatus.CLOSED
     held = standing.status is CaseStatus.ON_HOLD
     for action in Action:
         if closed:
             refused[action] = (ErrorCode.CASE_CLOSED, "the case is closed")
-        elif held and action in (Action.CONTACT, Action.PROMISE, Action.ESCALATE, Action.PLACE):
+        elif held and action in HELD_ACTIONS:
             refused[action] = (ErrorCode.CASE_ON_HOLD, "collection on the case is on hold")
-    for action, why in _standing_rules(standing):
-        refused.setdefault(action, (ErrorCode.ACTION_NOT_ALLOWED, why))
+    for action, code, why in _standing_rules(standing):
+        refused.setdefault(action, (code, why))
     if standing.blocks and Action.CONTACT not in refused:
         rule, why = standing.blocks[0]
         refused[Action.CONTACT] = (ErrorCode.ACTION_NOT_ALLOWED, f"{rule}: {why}")
     return refused
 
 
-def _standing_rules(standing: Standing) -> Iterable[tuple[Action, str]]:
+def _standing_rules(standing: Standing) -> Iterable[tuple[Action, ErrorCode, str]]:
+    placed = ErrorCode.CASE_PLACED_WITH_AGENCY
     if standing.placed:
-        yield Action.ASSIGN, "the case is placed with an agency; recall it first"
-        yield Action.ALLOCATE, "the case is placed with an agency"
-        yield Action.PLACE, "the case is already placed with an agency"
+        yield Action.ASSIGN, placed, "the case is placed with an agency; recall it first"
+        yield Action.ALLOCATE, placed, "the case is placed with an agency"
+        yield Action.PLACE, placed, "the case is already placed with an agency"
     else:
-        yield Action.RECALL, "the case is not placed with an agency"
+        yield Action.RECALL, ErrorCode.CASE_NOT_PLACED, "the case is not placed with an agency"
     if standing.assigned:
-        yield Action.ALLOCATE, "the case is already assigned"
+        yield Action.ALLOCATE, ErrorCode.ACTION_NOT_ALLOWED, "the case is already assigned"
     if standing.stage not in (CaseStage.EARLY, CaseStage.COLLECTION):
-        yield Action.ESCALATE, f"a case in stage {standing.stage} is escalated by its own process"
+        yield (
+            Action.ESCALATE,
+            ErrorCode.ACTION_NOT_ALLOWED,
+            f"a case in stage {standing.stage} is escalated by its own process",
+        )
 
 
 def may(standing: Standing, action: Action) -> bool:
     return action not in blocked_actions(standing)
 
 
+def where_allowed(
+    action: Action, *, placed: bool, assigned: bool
+) -> dict[CaseStatus, frozenset[CaseStage]]:
+    """Returns, per status, the stages in which ``action`` may be done on a case so placed and
+    assigned (without cease conditions): the SQL twin of ``may`` for work over many rows, such
+    as allocation, which selects its cases by these statuses and stages."""
+    allowed: dict[CaseStatus, frozenset[CaseStage]] = {}
+    for status in CaseStatus:
+        stages = frozenset(
+            stage
+            for stage in CaseStage
+            if may(Standing(status, stage, placed=placed, assigned=assigned), action)
+        )
+        if stages:
+            allowed[status] = stages
+    return allowed
+
+
 def ensure_allowed(standing: Standing, action: Action, reference: str) -> None:
-    """Raises the typed refusal if ``action`` may not be done on the case now."""
+    """Raises the typed refusal if ``action`` may not be done on the case now (field
+    ``caseId``): CaseClosed, CasePlacedWithAgency, CaseNotPlaced, CaseOnHold or
+    ActionNotAllowed."""
     refused = blocked_actions(standing).get(action)
     if refused is None:
         return
     code, why = refused
-    kind = {ErrorCode.CASE_ON_HOLD: CaseOnHold, ErrorCode.ACTION_NOT_ALLOWED: ActionNotAllowed}
-    error = kind.get(ErrorCode(code))
-    if error is None:
+    if code is ErrorCode.CASE_CLOSED:
         raise CaseClosed(f"case {reference} is closed", field="caseId")
+    if code is ErrorCode.CASE_PLACED_WITH_AGENCY:
+        raise CasePlacedWithAgency(f"case {reference}: {why}", field="caseId")
+    if code is ErrorCode.CASE_NOT_PLACED:
+        raise CaseNotPlaced(f"case {reference} is not placed with an agency", field="caseId")
+    error = CaseOnHold if code is ErrorCode.CASE_ON_HOLD else ActionNotAllowed
     raise error(f"{action} is not allowed on case {reference}: {why}", field="caseId")
 
 
 def render_markdown() -> str:
-    """Returns the transition table as Markdown (the API guide embeds it; a test compares)."""
+    """Returns the transition table and the actions it forbids as Markdown (the API guide
+    embeds it between markers; a test compares)."""
     lines = [
         "| trigger | from status | from stage | to status | to stage | close reason | guards "
         "| caused by |",
@@ -391,4 +428,23 @@ def render_markdown() -> str:
             f"| {row.close_reason or ('given' if row.trigger is Trigger.CLOSE else '')} "
             f"| {'; '.join(GUARD_TEXT[g] for g in row.guards) or '—'} | {row.caused_by} |"
         )
+    lines += ["", "| action | refused when (code) |", "|---|---|"]
+    for action, reasons in _refusals_by_action().items():
+        text = "; ".join(f"{why} (`{code}`)" for code, why in reasons)
+        lines.append(f"| `{action}` | {text} |")
     return "\n".join(lines) + "\n"
+
+
+def _refusals_by_action() -> dict[Action, list[tuple[ErrorCode, str]]]:
+    """Every distinct refusal of each action over every status, stage, placement and
+    assignment (cease conditions aside), in the order ``blocked_actions`` checks them."""
+    found: dict[Action, list[tuple[ErrorCode, str]]] = {action: [] for action in Action}
+    for status in (CaseStatus.CLOSED, CaseStatus.ON_HOLD, CaseStatus.OPEN):
+        for placed in (True, False):
+            for assigned in (True, False):
+                for stage in CaseStage:
+                    refused = blocked_actions(Standing(status, stage, placed, assigned))
+                    for action, reason in refused.items():
+                        if reason not in found[action]:
+                            found[action].append(reason)
+    return found

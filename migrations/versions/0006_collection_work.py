@@ -85,6 +85,8 @@ def upgrade() -> None:
         sa.Column("reversed_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reversed_by", sa.Integer(), nullable=True),
         sa.Column("reversal_reason", sa.Text(), nullable=True),
+        sa.Column("closed_case", sa.Boolean(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_payments_case_id_cases")),
         sa.ForeignKeyConstraint(["debt_id"], ["debts.id"], name=op.f("fk_payments_debt_id_debts")),
@@ -100,6 +102,9 @@ def upgrade() -> None:
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(
             "ix_payments_case_paid_at", ["case_id", "paid_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_payments_posted_by_key", ["posted_by", "idempotency_key"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_payments_debt_id"), ["debt_id"], unique=False)
 
@@ -119,6 +124,8 @@ def upgrade() -> None:
         sa.Column("paid_amount", store.types.Amount(precision=18, scale=2), nullable=False),
         sa.Column("created_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recorded_by", sa.Integer(), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["agency_id"], ["agencies.id"], name=op.f("fk_promises_agency_id_agencies")
@@ -130,10 +137,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["staff_id"], ["staff.id"], name=op.f("fk_promises_staff_id_staff")
         ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by"], ["staff.id"], name=op.f("fk_promises_recorded_by_staff")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_promises")),
     )
     with op.batch_alter_table("promises", schema=None) as batch_op:
         batch_op.create_index("ix_promises_case_id", ["case_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_promises_recorded_by_key", ["recorded_by", "idempotency_key"], unique=False
+        )
         batch_op.create_index("ix_promises_status_due", ["status", "due_date"], unique=False)
 
     op.create_table(
@@ -207,6 +220,7 @@ def upgrade() -> None:
             sa.Column("consented", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(sa.Column("profile_version", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("idempotency_key", sa.String(length=128), nullable=True))
         batch_op.alter_column(
             "party",
             existing_type=sa.VARCHAR(length=16),
@@ -216,6 +230,9 @@ def upgrade() -> None:
         batch_op.alter_column("outcome", existing_type=sa.VARCHAR(length=24), nullable=True)
         batch_op.create_index("ix_contacts_borrower_at", ["borrower_id", "at"], unique=False)
         batch_op.create_index("ix_contacts_callback_at", ["callback_at"], unique=False)
+        batch_op.create_index(
+            "ix_contacts_staff_key", ["staff_id", "idempotency_key"], unique=False
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_contacts_second_staff_id_staff"), "staff", ["second_staff_id"], ["id"]
         )
@@ -287,6 +304,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_contacts_second_staff_id_staff"), type_="foreignkey"
         )
+        batch_op.drop_index("ix_contacts_staff_key")
         batch_op.drop_index("ix_contacts_callback_at")
         batch_op.drop_index("ix_contacts_borrower_at")
         batch_op.alter_column("outcome", existing_type=sa.VARCHAR(length=24), nullable=False)
@@ -296,6 +314,7 @@ def downgrade() -> None:
             type_=sa.VARCHAR(length=16),
             existing_nullable=False,
         )
+        batch_op.drop_column("idempotency_key")
         batch_op.drop_column("profile_version")
         batch_op.drop_column("consented")
         batch_op.drop_column("breaches")
@@ -326,11 +345,13 @@ def downgrade() -> None:
     op.drop_table("payment_allocations")
     with op.batch_alter_table("promises", schema=None) as batch_op:
         batch_op.drop_index("ix_promises_status_due")
+        batch_op.drop_index("ix_promises_recorded_by_key")
         batch_op.drop_index("ix_promises_case_id")
 
     op.drop_table("promises")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_debt_id"))
+        batch_op.drop_index("ix_payments_posted_by_key")
         batch_op.drop_index("ix_payments_case_paid_at")
 
     op.drop_table("payments")

@@ -37,6 +37,7 @@ from tests.matrix import (
     Cell,
     Denial,
     Empty,
+    Failed,
     Forbidden,
     Null,
     Operation,
@@ -185,6 +186,11 @@ async def assert_denied(op: Operation, cell: Cell, denial: Denial) -> None:
         assert {x.outcome for x in entries} == {"DENIED"}
         if op.mutation:
             assert [x.action for x in entries] == ["authz.denied"]  # nothing else was done
+        return
+    if isinstance(denial, Failed):
+        assert body["data"] is None, body
+        assert [e["extensions"]["code"] for e in body["errors"]] == [denial.code], body
+        assert all(x.borrower_ids == [] for x in entries)
         return
     assert "errors" not in body, body
     result = body["data"]["r"]

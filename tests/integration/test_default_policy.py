@@ -16,6 +16,10 @@ from store.db import create_engine
 from store.migrate import alembic_config, upgrade
 
 READ = ["agency:read", "case:read", "staff:read"]
+# The collection work's grants (migration 0006).
+CONTACT = ["contact:log", "contact:make"]
+WORK = [*CONTACT, "contact_point:manage", "promise:record"]
+PAYMENTS = ["payment:post", "payment:reverse"]
 
 
 def reveal(*fields: str) -> list[str]:
@@ -31,6 +35,7 @@ EXPECTED = {
         "case:place",
         "case:recall",
         "role:grant",
+        "case:allocate",
     ],
     "manager": [
         *READ,
@@ -38,13 +43,28 @@ EXPECTED = {
         "case:assign",
         "case:place",
         "case:recall",
+        "case:allocate",
+        *WORK,
+        *PAYMENTS,
     ],
-    "team_lead": [*READ, *reveal("email", "phone"), "case:assign"],
-    "collector": [*READ, *reveal("email", "phone")],
-    "legal": [*READ, *reveal("address", "email", "employer", "income", "national_id", "phone")],
+    "team_lead": [
+        *READ,
+        *reveal("email", "phone"),
+        "case:assign",
+        "case:allocate",
+        *WORK,
+        "worklist:read",
+    ],
+    "collector": [*READ, *reveal("email", "phone"), *WORK, "worklist:read"],
+    "legal": [
+        *READ,
+        *reveal("address", "email", "employer", "income", "national_id", "phone"),
+        *CONTACT,
+    ],
     "auditor": [*READ, "audit:read"],
-    "agency_manager": [*READ, *reveal("phone")],
-    "agency_agent": [*READ, *reveal("phone")],
+    "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read"],
+    "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read"],
+    "integration": [*READ, "contact:log", "contact_point:manage", *PAYMENTS],
 }
 
 

@@ -43,6 +43,9 @@ class FakeCaseRepository:
             self._see(case)
         return case
 
+    async def get_with_debts(self, case_id: int) -> Case | None:
+        return await self.get(case_id)  # fake cases hold their debts and schedules
+
     def add(self, case: Case) -> None:
         assert case.id is not None, "fake cases need ids"
         self.by_id[case.id] = case

@@ -1,0 +1,164 @@
+"""recordPromise: parse input → call the arrangements service → map the result."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from api.arrangements.types import PromiseToPay
+from api.common.ids import pk_of
+from api.common.types import (
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    user_error,
+)
+from api.context import Context, Info
+from api.permissions import needs
+from domain.arrangements import errors, services
+from domain.arrangements.promises import DEFAULT_PROMISE_POLICY
+from domain.cases.errors import CaseNotFound
+from domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    IdempotencyKeyReused,
+    IdempotencyKeyTooLong,
+)
+from store import promise_queries
+from store.audit import AuditAction
+from store.uow import IdempotencyClaim
+
+MAX_KEY = 128
+
+
+@strawberry.input
+class RecordPromiseInput:
+    case_id: strawberry.ID
+    amount: Decimal = strawberry.field(
+        description="Above zero, with at most the currency's decimal places (cents)."
+    )
+    currency: str = strawberry.field(description="The case's currency (ISO 4217).")
+    due_date: date = strawberry.field(
+        description="The portfolio's local date: from today up to "
+        f"{DEFAULT_PROMISE_POLICY.max_horizon_days} days ahead; payments up to "
+        f"{DEFAULT_PROMISE_POLICY.grace_days} days after it still count."
+    )
+    contact_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The contact the promise was made in: it is credited to that contact's "
+        "collector or agency (by default, to you).",
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Any unique string (e.g. a UUID): a retry with the same key and the same "
+        "input returns the first result; other input under a used key is refused.",
+    )
+
+
+@strawberry.type
+class RecordPromiseSuccess:
+    promise: PromiseToPay
+
+
+UserErrors = ValidationError | NotFoundError | RuleViolationError | ConflictError
+RecordPromisePayload = Annotated[
+    RecordPromiseSuccess | UserErrors, strawberry.union("RecordPromisePayload")
+]
+
+
+async def _replay(
+    ctx: Context, key: str, request: services.PromiseRequest
+) -> RecordPromiseSuccess | None:
+    """Returns the promise this key recorded (None if unused); refuses the key if it was used
+    for anything else, this input included."""
+    assert ctx.viewer.id is not None
+    viewer_id = ctx.viewer.id
+    prior = await ctx.read(lambda s: promise_queries.claimed_promise(s, viewer_id, key))
+    if prior is None:
+        return None
+    operation, promise = prior
+    if promise is None or (
+        promise.case_id,
+        promise.amount,
+        promise.currency,
+        promise.due_date,
+        promise.contact_id,
+    ) != (request.case_id, request.amount, request.currency, request.due_date, request.contact_id):
+        raise IdempotencyKeyReused(
+            f"this idempotency key was already used for another {operation}",
+            field="idempotencyKey",
+        )
+    current = await ctx.promises.load(promise.id) if promise.id is not None else None
+    if current is None:
+        raise CaseNotFound("no such case", field="caseId")
+    return RecordPromiseSuccess(promise=PromiseToPay.from_domain(current))
+
+
+async def record_promise(info: Info, data: RecordPromiseInput) -> RecordPromiseSuccess | UserErrors:
+    ctx = info.context
+    now = ctx.clock.now()
+    case_pk = pk_of(data.case_id, "Case")
+    try:
+        if case_pk is None:
+            raise CaseNotFound("no such case", field="caseId")
+        contact_pk = None
+        if data.contact_id is not None:
+            contact_pk = pk_of(data.contact_id, "Contact")
+            if contact_pk is None:
+                raise errors.PromiseContactInvalid("no such contact", field="contactId")
+        request = services.PromiseRequest(
+            case_id=case_pk,
+            amount=data.amount,
+            currency=data.currency,
+            due_date=data.due_date,
+            contact_id=contact_pk,
+            actor_id=ctx.viewer.id,
+            actor_agency_id=ctx.viewer.agency_id,
+            idempotency_key=data.idempotency_key or None,
+        )
+        claim = None
+        if data.idempotency_key:
+            key = data.idempotency_key
+            if len(key) > MAX_KEY:
+                raise IdempotencyKeyTooLong(
+                    f"the idempotency key is longer than {MAX_KEY} characters",
+                    field="idempotencyKey",
+                )
+            replay = await _replay(ctx, key, request)
+            if replay is not None:
+                return replay
+            assert ctx.viewer.id is not None
+            claim = IdempotencyClaim(ctx.viewer.id, key, AuditAction.PROMISE_RECORD, now)
+        await ctx.release()
+        try:
+            promise = await services.record_promise(
+                lambda: ctx.unit_of_work(claim), ctx.clock, request, at=now
+            )
+        except ConcurrencyConflict:
+            # A request with the same key committed first: answer with its result.
+            replay = await _replay(ctx, claim.key, request) if claim else None
+            if replay is None:
+                raise
+            return replay
+    except DomainError as error:
+        await ctx.release()
+        await ctx.audit.refused(
+            AuditAction.PROMISE_RECORD, error, resource_type="Case", resource_id=case_pk
+        )
+        return user_error(error)
+    return RecordPromiseSuccess(promise=PromiseToPay.from_domain(promise))
+
+
+@strawberry.type
+class ArrangementMutation:
+    @strawberry.mutation(
+        description="Records a borrower's promise to pay on a case you can see and may work "
+        "now; it supersedes the case's open promise. Payments already made today count.",
+        extensions=needs("promise:record"),
+    )
+    async def record_promise(self, info: Info, input: RecordPromiseInput) -> RecordPromisePayload:
+        return await record_promise(info, input)

@@ -1,0 +1,79 @@
+"""Root query of contact work: ``contactAllowance``, which diallers and front ends ask before
+they dial."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.common.ids import pk_of
+from api.common.inputs import utc_instant
+from api.contacts.types import ContactAllowance, contact_point_view
+from api.context import Info
+from api.errors import BadUserInput
+from api.permissions import needs
+from domain.contacts.conduct import assess, default_point, situation_of
+from domain.contacts.model import ContactChannel, ContactDirection, ContactParty
+from store import contacts_queries
+
+MAX_STAFF = 10
+
+
+@strawberry.type
+class ContactQuery:
+    @strawberry.field(
+        description="Whether an outbound contact on a case is allowed at an instant (default: "
+        "now) under the case's conduct profile: the earliest next allowed instant, the call "
+        "attempts left in the point's local day, and every rule checked. Without "
+        "`contactPointId`, the party's primary point for the channel (verified first). "
+        "`staffCount`: the collectors on a field visit.",
+        extensions=needs("case:read"),
+    )
+    async def contact_allowance(
+        self,
+        info: Info,
+        case_id: strawberry.ID,
+        channel: ContactChannel,
+        party: ContactParty | None = ContactParty.BORROWER,
+        contact_point_id: strawberry.ID | None = None,
+        at: datetime | None = None,
+        staff_count: int = 1,
+    ) -> ContactAllowance:
+        ctx = info.context
+        party = party or ContactParty.BORROWER
+        pk = pk_of(case_id, "Case")
+        case = await ctx.cases.load(pk) if pk is not None else None
+        if case is None or case.id is None:
+            raise BadUserInput("caseId: no such case")
+        if not 1 <= staff_count <= MAX_STAFF:
+            raise BadUserInput(f"staffCount must be between 1 and {MAX_STAFF}")
+        instant = utc_instant("at", at) or ctx.clock.now()
+        ctx.audit.saw_cases([case.id])
+        borrower = await ctx.borrowers.load(case.borrower_id)
+        assert borrower is not None  # the borrower of a case in scope is in scope
+        points = await ctx.contact_points_of_borrower.load(case.borrower_id)
+        if contact_point_id is None:
+            point = default_point(points, party, channel)
+        else:
+            point_pk = pk_of(contact_point_id, "ContactPoint")
+            point = next((p for p in points if point_pk is not None and p.id == point_pk), None)
+            if point is None:
+                raise BadUserInput("contactPointId: no such contact point of the case's borrower")
+        point_id = point.id if point else None
+        history = await ctx.read(
+            lambda session: contacts_queries.history(session, case.borrower_id, instant, point_id)
+        )
+        situation = situation_of(case, borrower, points)
+        allowance = assess(
+            situation,
+            channel=channel,
+            party=party,
+            direction=ContactDirection.OUTBOUND,
+            point=point,
+            history=history,
+            at=instant,
+            staff_count=staff_count,
+        )
+        shown = await contact_point_view(ctx, point) if point else None
+        return ContactAllowance.from_domain(allowance, situation.profile_name, shown)

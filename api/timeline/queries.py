@@ -1,0 +1,33 @@
+"""Case.timeline: everything that happened on a case, newest first, one paginated list."""
+
+from __future__ import annotations
+
+from api.common.pagination import Connection, connection, page_size
+from api.context import Info
+from api.errors import BadUserInput
+from api.timeline.types import TimelineEntry
+from store import timeline_queries
+from store.keyset import InvalidCursor
+
+
+async def timeline_of_case(
+    info: Info, case_pk: int, first: int | None, after: str | None
+) -> Connection[TimelineEntry]:
+    """Returns a page of a case's timeline (the case is already in the viewer's scope)."""
+    ctx = info.context
+    limit = page_size(first)
+    try:
+        position = timeline_queries.decode_cursor(after) if after else None
+    except InvalidCursor as exc:
+        raise BadUserInput(f"after: {exc}") from None
+    rows, more = await ctx.read(
+        lambda session: timeline_queries.fetch_page(session, case_pk, position, limit)
+    )
+    return connection(
+        rows,
+        more,
+        after=after,
+        cursor=timeline_queries.encode_cursor,
+        node=TimelineEntry.from_row,
+        count=lambda: ctx.read(lambda session: timeline_queries.count(session, case_pk)),
+    )

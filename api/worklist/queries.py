@@ -1,0 +1,91 @@
+"""myWorklist: the caller's own OPEN cases in priority order, with reasons and whether the
+borrower may be called now."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.cases.types import Case
+from api.common.pagination import Connection, connection, page_size
+from api.context import Info
+from api.errors import BadUserInput
+from api.permissions import needs
+from api.worklist.types import WorklistItem
+from domain.contacts.conduct import Situation
+from domain.lifecycle.moves import standing_of
+from domain.staff.model import AGENCY_ROLES, Role
+from domain.worklist.priority import call_allowance, reasons
+from store import worklist_queries
+from store.keyset import InvalidCursor
+from store.worklist_queries import WorklistOwner, WorkRow
+
+
+def owner_of(roles: list[str], staff_id: int | None, agency_id: int | None) -> WorklistOwner:
+    """Whose cases the caller works: a collector's or team lead's own assigned cases, an agency
+    user's agency's cases (the scope keeps those to current placements of an active agency)."""
+    held = set(roles)
+    assignee = staff_id if held & {Role.COLLECTOR, Role.TEAM_LEAD} else None
+    agency = agency_id if held & AGENCY_ROLES else None
+    return WorklistOwner(assignee_id=assignee, agency_id=agency)
+
+
+@strawberry.type
+class WorklistQuery:
+    @strawberry.field(
+        description="Your own OPEN cases in priority order: callbacks the borrower asked for, "
+        "promises due today, broken promises, then by days past due, outstanding and ID. A "
+        "collector's or team lead's assigned cases; an agency user's agency's placed cases.",
+        extensions=needs("worklist:read"),
+    )
+    async def my_worklist(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[WorklistItem]:
+        ctx = info.context
+        limit = page_size(first)
+        try:
+            position = worklist_queries.decode_cursor(after) if after else None
+        except InvalidCursor as exc:
+            raise BadUserInput(f"after: {exc}") from None
+        viewer, now, scope = ctx.viewer, ctx.clock.now(), ctx.scope.case
+        owner = owner_of(viewer.roles, viewer.id, viewer.agency_id)
+        rows, more = await ctx.read(
+            lambda session: worklist_queries.fetch_page(session, owner, scope, now, position, limit)
+        )
+        borrower_ids = [row.case.borrower_id for row in rows]
+        conduct = await ctx.read(
+            lambda session: worklist_queries.conduct_facts(session, borrower_ids, now)
+        )
+        for row in rows:
+            assert row.case.id is not None
+            ctx.cases.prime(row.case.id, row.case)
+        ctx.audit.saw_cases([row.case.id for row in rows if row.case.id is not None])
+
+        def item(row: WorkRow) -> WorklistItem:
+            case = row.case
+            assert case.id is not None
+            situation = Situation(
+                case_id=case.id,
+                reference=case.reference,
+                borrower_id=case.borrower_id,
+                portfolio=case.portfolio,
+                standing=standing_of(case),
+                borrower_time_zone=row.borrower_time_zone,
+                borrower_has_phone=row.borrower_has_phone,
+                points=tuple(conduct.points.get(case.borrower_id, [])),
+            )
+            allowance = call_allowance(situation, conduct.history.get(case.borrower_id, []), now)
+            return WorklistItem(
+                case=Case.from_domain(case),
+                reasons=reasons(row.facts),
+                contact_allowed_now=allowance.allowed,
+                next_contact_at=allowance.next_allowed_at,
+            )
+
+        return connection(
+            rows,
+            more,
+            after=after,
+            cursor=worklist_queries.encode_cursor,
+            node=item,
+            count=lambda: ctx.read(lambda session: worklist_queries.count(session, owner, scope)),
+        )

@@ -1,0 +1,17 @@
+"""Refusals of the arrangements (promises to pay)."""
+
+from __future__ import annotations
+
+from domain.errors import ErrorCode, InvalidInput
+
+
+class PromiseDueDateInvalid(InvalidInput):
+    """A promise must fall due between today and the policy's horizon (portfolio dates)."""
+
+    code = ErrorCode.PROMISE_DUE_DATE_INVALID
+
+
+class PromiseContactInvalid(InvalidInput):
+    """The contact a promise is said to come from is not a contact on the promise's case."""
+
+    code = ErrorCode.PROMISE_CONTACT_INVALID

@@ -1,0 +1,1 @@
+"""Conduct rules: profiles as versioned data (``profiles``) and the pure engine (``engine``)."""

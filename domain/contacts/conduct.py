@@ -1,0 +1,179 @@
+"""From a case, its borrower and their contact points to the conduct engine's question.
+
+One function, ``assess``, answers whether a contact is allowed; ``contactAllowance``,
+``startContact`` and ``logContact`` all ask it, with the facts loaded their own way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from domain.borrowers.model import Borrower
+from domain.cases.model import Case
+from domain.conduct.engine import Allowance, ContactRequest, PastContact, PointFacts, evaluate
+from domain.conduct.profiles import RuleName, profile
+from domain.contacts.model import (
+    CHANNEL_KIND,
+    ContactChannel,
+    ContactDirection,
+    ContactParty,
+    ContactPoint,
+    ContactPointKind,
+    ContactPointStatus,
+)
+from domain.lifecycle.moves import standing_of
+from domain.lifecycle.table import Action, Standing, blocked_actions
+from domain.portfolios import conduct_profile_of
+
+# A call placed within this long after the person consented is a consented call (Reg F).
+CONSENT_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the rules need to know of a case, its borrower and the borrower's contact points."""
+
+    case_id: int
+    reference: str
+    borrower_id: int
+    portfolio: str
+    standing: Standing
+    borrower_time_zone: str
+    borrower_has_phone: bool  # the borrower record's own number (before any contact point)
+    points: tuple[ContactPoint, ...]
+
+    @property
+    def profile_name(self) -> str:
+        return conduct_profile_of(self.portfolio)
+
+
+def situation_of(case: Case, borrower: Borrower, points: Sequence[ContactPoint]) -> Situation:
+    """Returns the facts of a case for the conduct rules."""
+    assert case.id is not None and borrower.id is not None
+    return Situation(
+        case_id=case.id,
+        reference=case.reference,
+        borrower_id=borrower.id,
+        portfolio=case.portfolio,
+        standing=standing_of(case),
+        borrower_time_zone=borrower.time_zone,
+        borrower_has_phone=bool(borrower.phone.strip()),
+        points=tuple(points),
+    )
+
+
+def _rank(point: ContactPoint) -> tuple[int, int]:
+    verified = 0 if point.status == ContactPointStatus.VERIFIED else 1
+    return verified, point.id or 0
+
+
+def default_point(
+    points: Sequence[ContactPoint], party: ContactParty, channel: ContactChannel
+) -> ContactPoint | None:
+    """Returns the party's primary point for a channel: the first usable point of the channel's
+    kind, verified before unverified, oldest first (None: there is none)."""
+    kind = CHANNEL_KIND[channel]
+    usable = [p for p in points if p.owner == party and p.kind == kind and p.usable]
+    return min(usable, key=_rank) if usable else None
+
+
+def point_facts(point: ContactPoint) -> PointFacts:
+    """Returns what the rules see of a point (never its value)."""
+    return PointFacts(
+        id=point.id,
+        kind=ContactPointKind(point.kind),
+        owner=ContactParty(point.owner),
+        status=ContactPointStatus(point.status),
+        time_zone=point.time_zone,
+        consent_start=point.consent_start,
+        consent_end=point.consent_end,
+        consented_at=point.consented_at,
+    )
+
+
+def person_time_zones(situation: Situation, party: ContactParty) -> tuple[str, ...]:
+    """Every zone known for the person: for the borrower, their own and those of their usable
+    points; for anyone else, none beyond the point's own."""
+    if party != ContactParty.BORROWER:
+        return ()
+    zones = [situation.borrower_time_zone]
+    for point in situation.points:
+        owned = point.owner == ContactParty.BORROWER and point.status != ContactPointStatus.INVALID
+        if owned and point.time_zone and point.time_zone not in zones:
+            zones.append(point.time_zone)
+    return tuple(zones)
+
+
+def borrower_reachable(situation: Situation) -> bool:
+    """Whether the borrower has a usable number: a usable phone point of theirs, or, while they
+    have no phone point at all, the number on their record."""
+    phones = [
+        p
+        for p in situation.points
+        if p.owner == ContactParty.BORROWER and p.kind == ContactPointKind.PHONE
+    ]
+    if not phones:
+        return situation.borrower_has_phone
+    return any(p.usable for p in phones)
+
+
+def lifecycle_refusal(standing: Standing) -> tuple[str, str] | None:
+    """The life cycle's refusal of contact on the case as it stands (closed, on hold), if any,
+    as (code, explanation); the cease conditions of ``standing.blocks`` apart."""
+    refused = blocked_actions(replace(standing, blocks=())).get(Action.CONTACT)
+    return (str(refused[0]), refused[1]) if refused else None
+
+
+def cease_conditions(standing: Standing, *, lifecycle: bool) -> tuple[tuple[str, str], ...]:
+    """The conditions that stop contact on the case: the cease conditions of the standing
+    (complaints, flags), after the life cycle's own refusal when ``lifecycle``."""
+    found = list(standing.blocks)
+    refusal = lifecycle_refusal(standing) if lifecycle else None
+    if refusal is not None:
+        found.insert(0, refusal)
+    return tuple(found)
+
+
+def consented_call(point: ContactPoint | None, at: datetime) -> bool:
+    """Whether a contact through the point at ``at`` is one its owner consented to lately."""
+    given = point.consented_at if point else None
+    return given is not None and at - CONSENT_WINDOW < given <= at
+
+
+def assess(
+    situation: Situation,
+    *,
+    channel: ContactChannel,
+    party: ContactParty,
+    direction: ContactDirection,
+    point: ContactPoint | None,
+    history: Sequence[PastContact],
+    at: datetime,
+    staff_count: int = 1,
+    lifecycle: bool = True,
+) -> Allowance:
+    """Evaluates the case's conduct profile for a contact at an instant; outbound contact also
+    meets the case's cease conditions (and, with ``lifecycle``, the life cycle's refusal)."""
+    outbound = direction == ContactDirection.OUTBOUND
+    request = ContactRequest(
+        case_id=situation.case_id,
+        channel=channel,
+        party=party,
+        direction=direction,
+        point=point_facts(point) if point else None,
+        person_time_zones=person_time_zones(situation, party),
+        borrower_reachable=borrower_reachable(situation),
+        staff_count=staff_count,
+        extra=cease_conditions(situation.standing, lifecycle=lifecycle) if outbound else (),
+    )
+    return evaluate(profile(situation.profile_name), request, history, at)
+
+
+# The input field a refusal by each rule is about (the others are about the moment).
+RULE_FIELDS: dict[str, str] = {
+    RuleName.CONTACT_POINT_INVALID: "contactPointId",
+    RuleName.OPTED_OUT: "contactPointId",
+    RuleName.THIRD_PARTY: "party",
+    RuleName.FIELD_VISIT_TWO_STAFF: "secondAgentLogin",
+}

@@ -1,0 +1,476 @@
+"""Use cases of contact work: contact points, and contacts started, completed or logged.
+
+Each runs in one unit of work and commits once. Whether a contact is allowed is the conduct
+engine's answer (``domain.contacts.conduct.assess``), taken with the borrower's contact work
+serialised (``ContactRepository.lock_borrower``): two agents racing for the last attempt the
+rules allow get one grant between them. A refused ``start_contact`` still commits: the blocked
+attempt and its audit entry are kept, and ``ComplianceViolation`` is raised after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+
+from domain.borrowers.errors import BorrowerNotFound
+from domain.cases.errors import CaseNotFound
+from domain.cases.model import Case
+from domain.clock import Clock
+from domain.conduct.engine import Allowance
+from domain.contacts import errors
+from domain.contacts.conduct import (
+    RULE_FIELDS,
+    Situation,
+    assess,
+    consented_call,
+    default_point,
+    situation_of,
+)
+from domain.contacts.events import (
+    ContactCompleted,
+    ContactLogged,
+    ContactPointAdded,
+    ContactPointUpdated,
+    ContactRefused,
+    ContactStarted,
+)
+from domain.contacts.model import (
+    CHANNEL_KIND,
+    KEEP,
+    Contact,
+    ContactChannel,
+    ContactDirection,
+    ContactOutcome,
+    ContactParty,
+    ContactPoint,
+    ContactPointKind,
+    ContactPointStatus,
+    ContactSource,
+    Keep,
+    check_consent_hours,
+    check_outcome,
+    check_time_zone,
+    check_value,
+)
+from domain.contacts.ports import ContactsUnitOfWork
+from domain.errors import ConcurrencyConflict, ErrorCode, InvalidInput, NotFound
+from domain.lifecycle.moves import standing_of
+from domain.lifecycle.table import Action, ensure_allowed
+from domain.staff.model import Staff
+
+# How far ahead of the server's clock a logged contact may say it took place (clock skew).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+UowFactory = Callable[[], ContactsUnitOfWork]
+
+
+class SecondAgentNotFound(NotFound):
+    code = ErrorCode.STAFF_NOT_FOUND
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does the work: their staff id and agency (None: the lender's own staff)."""
+
+    id: int
+    agency_id: int | None = None
+
+
+# ---- contact points ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewContactPoint:
+    borrower_id: int
+    kind: ContactPointKind
+    value: str
+    owner: ContactParty = ContactParty.BORROWER
+    status: ContactPointStatus = ContactPointStatus.UNVERIFIED
+    time_zone: str | None = None
+    consent_hours: tuple[time, time] | None = None
+    consented: bool = False
+
+
+async def add_contact_point(
+    uow_factory: UowFactory, clock: Clock, actor: Actor, new: NewContactPoint
+) -> ContactPoint:
+    """Adds a number, e-mail or address to a borrower the caller may see; refuses a value that
+    cannot be one of its kind, an unknown time zone, an empty consent window, or a value the
+    borrower already has for the same kind and owner."""
+    async with uow_factory() as uow:
+        borrower = await uow.borrowers.get(new.borrower_id)
+        if borrower is None or borrower.id is None:
+            raise BorrowerNotFound("no such borrower", field="borrowerId")
+        value = check_value(new.kind, new.value)
+        zone = check_time_zone(new.time_zone)
+        start, end = check_consent_hours(new.consent_hours)
+        existing = await uow.contact_points.of_borrower(borrower.id)
+        if any(p.kind == new.kind and p.owner == new.owner and p.value == value for p in existing):
+            raise errors.ContactPointExists(
+                f"the borrower already has this {new.kind.value.lower()} for {new.owner.value}",
+                field="value",
+            )
+        now = clock.now()
+        point = ContactPoint(
+            borrower_id=borrower.id,
+            kind=new.kind,
+            value=value,
+            owner=new.owner,
+            status=new.status,
+            time_zone=zone,
+            consent_start=start,
+            consent_end=end,
+            consented_at=now if new.consented else None,
+            created_at=now,
+        )
+        await uow.contact_points.add(point)
+        assert point.id is not None
+        uow.record(
+            ContactPointAdded(
+                borrower.id,
+                point.id,
+                now,
+                actor.id,
+                new.kind.value,
+                new.owner.value,
+                new.status.value,
+                zone,
+            )
+        )
+        await uow.commit()
+        return point
+
+
+async def update_contact_point(
+    uow_factory: UowFactory,
+    clock: Clock,
+    actor: Actor,
+    point_id: int,
+    *,
+    status: ContactPointStatus | None = None,
+    time_zone: str | Keep | None = KEEP,
+    consent_hours: tuple[time, time] | Keep | None = KEEP,
+    consented: bool | None = None,
+    expected_version: int | None = None,
+) -> ContactPoint:
+    """Changes a point's status, time zone, consented hours or consent (``KEEP``/None: as is)."""
+    async with uow_factory() as uow:
+        point = await uow.contact_points.get(point_id)
+        if point is None or point.id is None:
+            raise errors.ContactPointNotFound("no such contact point", field="contactPointId")
+        if expected_version is not None and point.version != expected_version:
+            raise ConcurrencyConflict(
+                f"the contact point is at version {point.version}, not {expected_version}",
+                field="expectedVersion",
+            )
+        now = clock.now()
+        changes = point.change(
+            now,
+            status=status,
+            time_zone=time_zone,
+            consent_hours=consent_hours,
+            consented=consented,
+        )
+        if changes:
+            uow.record(ContactPointUpdated(point.borrower_id, point.id, now, actor.id, changes))
+            await uow.commit()
+        return point
+
+
+# ---- contacts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    case_id: int
+    channel: ContactChannel
+    party: ContactParty = ContactParty.BORROWER
+    contact_point_id: int | None = None  # None: the party's primary point for the channel
+    second_agent_login: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    case_id: int
+    channel: ContactChannel
+    direction: ContactDirection
+    outcome: ContactOutcome
+    party: ContactParty = ContactParty.BORROWER
+    contact_point_id: int | None = None
+    occurred_at: datetime | None = None  # None: now
+    notes: str | None = None
+    recording_ref: str | None = None
+    callback_at: datetime | None = None
+    second_agent_login: str | None = None
+    idempotency_key: str | None = None
+
+
+async def start_contact(
+    uow_factory: UowFactory, clock: Clock, actor: Actor, request: StartRequest
+) -> Contact:
+    """Asks for one outbound attempt now and reserves it: returns the contact in progress, or
+    records the refused attempt (blocked, with the rule and the next allowed instant), commits,
+    and raises ``ComplianceViolation``. A case the life cycle closes to contact (closed, on
+    hold) is refused before any attempt."""
+    async with uow_factory() as uow:
+        case = await uow.cases.get(request.case_id)
+        if case is None or case.id is None:
+            raise CaseNotFound("no such case", field="caseId")
+        ensure_allowed(replace(standing_of(case), blocks=()), Action.CONTACT, case.reference)
+        second = await _second_agent(uow, actor, request.second_agent_login, request.channel)
+        situation = await _situation(uow, case)
+        point = _point(situation, request.channel, request.party, request.contact_point_id)
+        now = clock.now()
+        history = await uow.contacts.history(
+            situation.borrower_id, now, point.id if point else None
+        )
+        allowance = assess(
+            situation,
+            channel=request.channel,
+            party=request.party,
+            direction=ContactDirection.OUTBOUND,
+            point=point,
+            history=history,
+            at=now,
+            staff_count=2 if second else 1,
+            lifecycle=False,
+        )
+        contact = Contact(
+            case_id=situation.case_id,
+            borrower_id=situation.borrower_id,
+            at=now,
+            channel=request.channel,
+            direction=ContactDirection.OUTBOUND,
+            party=request.party,
+            contact_point_id=point.id if point else None,
+            staff_id=actor.id,
+            second_staff_id=second.id if second else None,
+            agency_id=actor.agency_id,
+            source=ContactSource.STARTED,
+            consented=consented_call(point, now),
+            profile_version=allowance.profile_version,
+        )
+        failure = allowance.first_failure
+        if failure is not None:
+            contact.blocked = True
+            contact.rule = failure.rule
+            contact.next_allowed_at = allowance.next_allowed_at
+            contact.breaches = list(allowance.breaches)
+        await uow.contacts.add(contact)
+        assert contact.id is not None
+        if failure is None:
+            uow.record(_started(contact, actor, allowance))
+            await uow.commit()
+            return contact
+        uow.record(
+            ContactRefused(
+                contact.case_id,
+                contact.borrower_id,
+                contact.id,
+                now,
+                actor.id,
+                contact.channel.value,
+                contact.party.value,
+                contact.contact_point_id,
+                allowance.profile_version,
+                failure.rule,
+                allowance.breaches,
+                allowance.next_allowed_at,
+            )
+        )
+        await uow.commit()
+        raise errors.ComplianceViolation(
+            f"{failure.rule}: {failure.detail}",
+            rule=failure.rule,
+            breaches=allowance.breaches,
+            next_allowed_at=allowance.next_allowed_at,
+            contact_id=contact.id,
+            field=RULE_FIELDS.get(failure.rule),
+        )
+
+
+def _started(contact: Contact, actor: Actor, allowance: Allowance) -> ContactStarted:
+    assert contact.id is not None
+    return ContactStarted(
+        contact.case_id,
+        contact.borrower_id,
+        contact.id,
+        contact.at,
+        actor.id,
+        contact.channel.value,
+        contact.party.value,
+        contact.contact_point_id,
+        allowance.profile_version,
+    )
+
+
+async def complete_contact(
+    uow_factory: UowFactory,
+    clock: Clock,
+    actor: Actor,
+    contact_id: int,
+    outcome: ContactOutcome,
+    *,
+    notes: str | None = None,
+    recording_ref: str | None = None,
+    callback_at: datetime | None = None,
+) -> Contact:
+    """Records the outcome of an attempt in progress on a case the caller may see (once)."""
+    async with uow_factory() as uow:
+        contact = await uow.contacts.get(contact_id)
+        if contact is None or contact.id is None:
+            raise errors.ContactNotFound("no such contact", field="contactId")
+        now = clock.now()
+        result = check_outcome(outcome, notes, recording_ref, callback_at, now)
+        contact.complete(result, now)
+        uow.record(
+            ContactCompleted(
+                contact.case_id,
+                contact.borrower_id,
+                contact.id,
+                now,
+                actor.id,
+                outcome.value,
+                result.callback_at,
+                result.recording_ref is not None,
+            )
+        )
+        await uow.commit()
+        return contact
+
+
+async def log_contact(
+    uow_factory: UowFactory, clock: Clock, actor: Actor, request: LogRequest
+) -> Contact:
+    """Records a contact after the fact. Never refused for a conduct rule: the rules it broke
+    at the time it took place are kept on it (``breaches``) for compliance to see. Outbound
+    contact on a case the life cycle closes to contact is a breach too (by its code)."""
+    async with uow_factory() as uow:
+        case = await uow.cases.get(request.case_id)
+        if case is None or case.id is None:
+            raise CaseNotFound("no such case", field="caseId")
+        now = clock.now()
+        at = request.occurred_at or now
+        if at > now + MAX_CLOCK_SKEW:
+            raise errors.OccurredInFuture("occurredAt lies in the future", field="occurredAt")
+        result = check_outcome(
+            request.outcome, request.notes, request.recording_ref, request.callback_at, at
+        )
+        second = await _second_agent(uow, actor, request.second_agent_login, request.channel)
+        situation = await _situation(uow, case)
+        inbound_unknown = (
+            request.direction == ContactDirection.INBOUND and request.contact_point_id is None
+        )
+        point = (
+            None  # an inbound contact need not say where it came from
+            if inbound_unknown
+            else _point(situation, request.channel, request.party, request.contact_point_id)
+        )
+        history = await uow.contacts.history(situation.borrower_id, at, point.id if point else None)
+        allowance = assess(
+            situation,
+            channel=request.channel,
+            party=request.party,
+            direction=request.direction,
+            point=point,
+            history=history,
+            at=at,
+            staff_count=2 if second else 1,
+        )
+        contact = Contact(
+            case_id=situation.case_id,
+            borrower_id=situation.borrower_id,
+            at=at,
+            channel=request.channel,
+            direction=request.direction,
+            party=request.party,
+            contact_point_id=point.id if point else None,
+            staff_id=actor.id,
+            second_staff_id=second.id if second else None,
+            agency_id=actor.agency_id,
+            outcome=result.outcome,
+            notes=result.notes,
+            recording_ref=result.recording_ref,
+            callback_at=result.callback_at,
+            completed_at=now,
+            source=ContactSource.LOGGED,
+            breaches=list(allowance.breaches),
+            consented=consented_call(point, at),
+            profile_version=allowance.profile_version,
+            idempotency_key=request.idempotency_key,
+        )
+        await uow.contacts.add(contact)
+        assert contact.id is not None
+        uow.record(
+            ContactLogged(
+                contact.case_id,
+                contact.borrower_id,
+                contact.id,
+                now,
+                actor.id,
+                contact.channel.value,
+                contact.direction.value,
+                contact.party.value,
+                result.outcome.value,
+                at,
+                contact.contact_point_id,
+                allowance.profile_version,
+                allowance.breaches,
+            )
+        )
+        await uow.commit()
+        return contact
+
+
+async def _situation(uow: ContactsUnitOfWork, case: Case) -> Situation:
+    """Locks the borrower's contact work, then loads the borrower and their points."""
+    await uow.contacts.lock_borrower(case.borrower_id)
+    borrower = await uow.borrowers.get(case.borrower_id)
+    if borrower is None:  # the borrower of a case in scope is in scope
+        raise CaseNotFound("no such case", field="caseId")
+    points = await uow.contact_points.of_borrower(case.borrower_id)
+    return situation_of(case, borrower, points)
+
+
+def _point(
+    situation: Situation, channel: ContactChannel, party: ContactParty, point_id: int | None
+) -> ContactPoint | None:
+    """The point named (the borrower's, of the channel's kind and the party's), or the party's
+    primary point for the channel."""
+    if point_id is None:
+        return default_point(situation.points, party, channel)
+    point = next((p for p in situation.points if p.id == point_id), None)
+    if point is None:
+        raise errors.ContactPointNotFound(
+            "no such contact point of the case's borrower", field="contactPointId"
+        )
+    kind = CHANNEL_KIND[channel]
+    if point.kind != kind:
+        raise errors.ContactPointMismatch(
+            f"{channel.value} needs a {kind.value} contact point", field="contactPointId"
+        )
+    if point.owner != party:
+        raise errors.ContactPointMismatch(
+            f"the contact point is the {ContactParty(point.owner).value}'s, not the "
+            f"{party.value}'s",
+            field="contactPointId",
+        )
+    return point
+
+
+async def _second_agent(
+    uow: ContactsUnitOfWork, actor: Actor, login: str | None, channel: ContactChannel
+) -> Staff | None:
+    """The colleague on a field visit: active, someone else, of the caller's own agency (or,
+    for the lender's staff, the lender's)."""
+    if login is None:
+        return None
+    if channel != ContactChannel.FIELD_VISIT:
+        raise InvalidInput("only a field visit names a second agent", field="secondAgentLogin")
+    staff = await uow.contacts.staff_by_login(login)
+    if staff is None or not staff.active or staff.agency_id != actor.agency_id:
+        raise SecondAgentNotFound(f"no colleague {login!r}", field="secondAgentLogin")
+    if staff.id == actor.id:
+        raise InvalidInput("the second agent must be someone else", field="secondAgentLogin")
+    return staff

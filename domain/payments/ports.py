@@ -1,0 +1,40 @@
+"""What payments need from persistence (the store implements it)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.arrangements.ports import PromiseUnitOfWork
+from domain.payments.model import Payment
+from domain.payments.waterfall import Application
+
+
+class PaymentRepository(Protocol):
+    async def locate_debt(
+        self, debt_id: int | None, account_number: str | None
+    ) -> tuple[int, int] | None:
+        """Returns (debt id, case id) of the debt with that id or account number, if it is on
+        a case (the case is then loaded, and locked, through the case repository)."""
+        ...
+
+    async def reference_taken(self, reference: str) -> bool: ...
+
+    async def add(self, payment: Payment, application: Application) -> None:
+        """Adds a payment with its application and gives it its id; refuses a duplicate
+        reference (PaymentReferenceDuplicate) even under a concurrent insert."""
+        ...
+
+    async def get(self, payment_id: int) -> Payment | None:
+        """Returns a payment of a case the caller can see, locked for update, else None."""
+        ...
+
+    async def application_of(self, payment: Payment) -> Application:
+        """Returns how a stored payment was applied (to reverse it exactly)."""
+        ...
+
+
+class PaymentUnitOfWork(PromiseUnitOfWork, Protocol):
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    async def __aenter__(self) -> PaymentUnitOfWork: ...

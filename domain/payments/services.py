@@ -1,0 +1,237 @@
+"""Use cases on payments: posting one (applied provisionally until the core's feed books it) and
+reversing one. Each moves, in one transaction, the schedule and components of the debt, the
+case's DPD, bucket, classification and outstanding, its life cycle (cure, pay in full, reopen)
+and the case's promises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from domain.arrangements.services import reevaluate
+from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
+from domain.cases.model import Case, CaseStatus
+from domain.clock import Clock
+from domain.debts.model import Debt
+from domain.errors import InvalidInput
+from domain.lifecycle.moves import after_balance_change
+from domain.money import Money, exact_amount
+from domain.payments import errors
+from domain.payments.events import PaymentPosted, PaymentReversed
+from domain.payments.model import Payment, PaymentSource
+from domain.payments.ports import PaymentUnitOfWork
+from domain.payments.waterfall import (
+    DEFAULT_WATERFALL,
+    Waterfall,
+    apply_payment,
+    reverse_application,
+)
+from domain.portfolios import local_today
+
+MAX_REFERENCE = 64
+MAX_REASON = 500
+# A payment may carry an instant this far ahead of ours (the sender's clock may run fast).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A payment as the sender states it: for a debt (by id or account number), an amount in a
+    currency, when it was paid, and the sender's reference of the transaction."""
+
+    debt_id: int | None
+    account_number: str | None
+    amount: Decimal
+    currency: str
+    paid_at: datetime
+    reference: str
+    actor_id: int | None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: Payment
+    debt: Debt
+    case: Case
+
+
+def check_request(request: PaymentRequest, now: datetime) -> str:
+    """Returns the reference without surrounding blanks, or refuses what needs no lookup."""
+    if (request.debt_id is None) == (request.account_number is None):
+        raise InvalidInput("give either debtId or accountNumber", field="debtId")
+    reference = request.reference.strip()
+    if not reference or len(reference) > MAX_REFERENCE:
+        raise InvalidInput(
+            f"the reference must have 1 to {MAX_REFERENCE} characters", field="reference"
+        )
+    paid_at = request.paid_at
+    if paid_at.tzinfo is None or paid_at.utcoffset() is None:
+        raise errors.PaymentDateInvalid("paidAt needs a time zone offset", field="paidAt")
+    if paid_at > now + CLOCK_SKEW:
+        raise errors.PaymentDateInvalid("a payment cannot be made in the future", field="paidAt")
+    return reference
+
+
+def check_reason(reason: str) -> str:
+    """Returns a reversal's reason without surrounding blanks, or refuses an empty or long one."""
+    text = reason.strip()
+    if not text:
+        raise errors.ReasonRequired("say why the payment is reversed", field="reason")
+    if len(text) > MAX_REASON:
+        raise errors.ReasonTooLong(
+            f"the reason is longer than {MAX_REASON} characters", field="reason"
+        )
+    return text
+
+
+async def _settle(
+    uow: PaymentUnitOfWork,
+    case: Case,
+    previous_days_past_due: int,
+    policy: ClassificationPolicy,
+    now: datetime,
+    actor_id: int | None,
+    *,
+    closing_payment_reversed: bool = False,
+) -> None:
+    """What a balance change moves on its case: DPD, bucket, class and outstanding as of the
+    portfolio's today, the life cycle, and the promises."""
+    today = local_today(case.portfolio, now)
+    case.reclassify(policy, today, now)
+    after_balance_change(
+        case,
+        previous_days_past_due,
+        today,
+        now,
+        actor_id,
+        closing_payment_reversed=closing_payment_reversed,
+    )
+    await reevaluate(uow, case, today, now, actor_id)
+
+
+async def post_payment(
+    uow_factory: Callable[[], PaymentUnitOfWork],
+    clock: Clock,
+    request: PaymentRequest,
+    *,
+    at: datetime | None = None,
+    waterfall: Waterfall = DEFAULT_WATERFALL,
+    policy: ClassificationPolicy = DEFAULT_POLICY,
+) -> PaymentResult:
+    """Posts a payment and applies it: oldest instalment first, components by the waterfall,
+    any excess left UNAPPLIED. Money received is never refused for the case's state (a closed
+    case takes it too); refused are another currency, a non-positive or sub-cent amount, a
+    reference already used, an unknown debt and an instant in the future, changing nothing.
+
+    ``at`` is the instant recorded as the payment's creation (the caller's idempotency claim
+    carries the same instant)."""
+    now = at or clock.now()
+    reference = check_request(request, now)
+    async with uow_factory() as uow:
+        located = await uow.payments.locate_debt(request.debt_id, request.account_number)
+        field = "debtId" if request.debt_id is not None else "accountNumber"
+        if located is None:
+            raise errors.DebtNotFound("no such debt", field=field)
+        debt_id, case_id = located
+        # The case is locked before its debts are read, so concurrent payments queue here.
+        case = await uow.cases.get_with_debts(case_id)
+        debt = next((d for d in case.debts if d.id == debt_id), None) if case else None
+        if case is None or case.id is None or debt is None or debt.id is None:
+            raise errors.DebtNotFound("no such debt", field=field)
+        money = exact_amount(request.amount, request.currency, debt.currency)
+        if await uow.payments.reference_taken(reference):
+            raise errors.PaymentReferenceDuplicate(
+                f"a payment with reference {reference!r} was already posted", field="reference"
+            )
+        today = local_today(case.portfolio, now)
+        previous = max((d.days_past_due(today) for d in case.debts), default=0)
+        application = apply_payment(debt, money, waterfall)
+        payment = Payment(
+            case_id=case.id,
+            debt_id=debt.id,
+            amount=money.amount,
+            currency=money.currency,
+            paid_at=request.paid_at,
+            reference=reference,
+            source=PaymentSource.API,
+            posted_by=request.actor_id,
+            created_at=now,
+            idempotency_key=request.idempotency_key,
+        )
+        await uow.payments.add(payment, application)
+        assert payment.id is not None
+        case.events.append(
+            PaymentPosted(
+                case.id,
+                now,
+                request.actor_id,
+                payment.id,
+                debt.id,
+                reference,
+                str(money.amount),
+                money.currency,
+                request.paid_at,
+                {str(a.component): str(a.amount) for a in application.components},
+                application.waterfall_version,
+            )
+        )
+        await _settle(uow, case, previous, policy, now, request.actor_id)
+        payment.closed_case = case.status == CaseStatus.CLOSED and case.closed_at == now
+        await uow.commit()
+        return PaymentResult(payment, debt, case)
+
+
+async def reverse_payment(
+    uow_factory: Callable[[], PaymentUnitOfWork],
+    clock: Clock,
+    payment_id: int,
+    reason: str,
+    actor_id: int | None,
+    *,
+    policy: ClassificationPolicy = DEFAULT_POLICY,
+) -> PaymentResult:
+    """Reverses a payment: gives back exactly what it moved on the debt's components and
+    schedule, then refreshes the case as after any balance change; a case that this payment's
+    posting closed (cured or paid in full) reopens. Reversing twice is refused."""
+    text = check_reason(reason)
+    now = clock.now()
+    async with uow_factory() as uow:
+        payment = await uow.payments.get(payment_id)
+        if payment is None or payment.id is None:
+            raise errors.PaymentNotFound("no such payment", field="paymentId")
+        if payment.reversed:
+            raise errors.PaymentAlreadyReversed(
+                f"payment {payment.reference} was already reversed", field="paymentId"
+            )
+        case = await uow.cases.get_with_debts(payment.case_id)
+        debt = next((d for d in case.debts if d.id == payment.debt_id), None) if case else None
+        if case is None or case.id is None or debt is None or debt.id is None:
+            raise errors.PaymentNotFound("no such payment", field="paymentId")
+        today = local_today(case.portfolio, now)
+        previous = max((d.days_past_due(today) for d in case.debts), default=0)
+        closed_by_it = payment.closed_case and case.status == CaseStatus.CLOSED
+        reverse_application(debt, await uow.payments.application_of(payment))
+        payment.reversed = True
+        payment.reversed_at = now
+        payment.reversed_by = actor_id
+        payment.reversal_reason = text
+        case.events.append(
+            PaymentReversed(
+                case.id,
+                now,
+                actor_id,
+                payment.id,
+                debt.id,
+                payment.reference,
+                str(Money(payment.amount, payment.currency).rounded().amount),
+                payment.currency,
+            )
+        )
+        await _settle(
+            uow, case, previous, policy, now, actor_id, closing_payment_reversed=closed_by_it
+        )
+        await uow.commit()
+        return PaymentResult(payment, debt, case)

@@ -1,0 +1,1 @@
+"""The case timeline: one newest-first list of everything that happened on a case."""

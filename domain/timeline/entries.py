@@ -1,0 +1,113 @@
+"""What each entry of a case's timeline is called and how it is summarised.
+
+Summaries are short, ordinary text built from codes, amounts, dates and rule names only: never
+a contact's notes, a contact point's value, a reversal's free-text reason or anything else
+personal. Who acted, and whom a case was given to, are links (``actor``, ``assignee``,
+``agency``) that each viewer sees as their scopes allow.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from domain.money import Money
+
+
+class EntryKind(enum.StrEnum):
+    CONTACT = "CONTACT"  # a contact made, in progress, or logged (with any breaches)
+    CONTACT_BLOCKED = "CONTACT_BLOCKED"  # an attempt a conduct rule refused
+    PROMISE = "PROMISE"
+    PAYMENT = "PAYMENT"
+    PAYMENT_REVERSED = "PAYMENT_REVERSED"
+    ASSIGNED = "ASSIGNED"
+    PLACED = "PLACED"
+    RECALLED = "RECALLED"
+    RECLASSIFIED = "RECLASSIFIED"
+    TRANSITION = "TRANSITION"
+
+
+# The case events the timeline shows, by name (domain.cases.events): a whitelist, so that events
+# of other kinds (or of work shown from its own table) never appear twice or unannounced.
+EVENT_KINDS: Mapping[str, EntryKind] = {
+    "CaseAssigned": EntryKind.ASSIGNED,
+    "CasePlaced": EntryKind.PLACED,
+    "CaseRecalled": EntryKind.RECALLED,
+    "CaseReclassified": EntryKind.RECLASSIFIED,
+    "CaseTransitioned": EntryKind.TRANSITION,
+}
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    rounded = Money(amount, currency).rounded()
+    return f"{rounded.amount} {rounded.currency}"
+
+
+def contact_summary(
+    channel: str,
+    direction: str,
+    party: str,
+    outcome: str | None,
+    *,
+    blocked: bool = False,
+    rule: str | None = None,
+    next_allowed_at: datetime | None = None,
+    breaches: Sequence[str] = (),
+) -> str:
+    """``PHONE OUTBOUND to BORROWER: NO_ANSWER``; a refused attempt names its rule and the next
+    allowed instant; a contact that broke rules names them."""
+    toward = "to" if direction == "OUTBOUND" else "from"
+    head = f"{channel} {direction} {toward} {party}"
+    if blocked:
+        text = f"{head} refused by {rule or 'a conduct rule'}"
+        if next_allowed_at is not None:
+            text += f"; next allowed {_instant(next_allowed_at)}"
+        return text
+    text = f"{head}: {outcome or 'in progress'}"
+    if breaches:
+        text += f" (breached {', '.join(breaches)})"
+    return text
+
+
+def promise_summary(amount: Decimal, currency: str, due: date, status: str) -> str:
+    return f"Promise to pay {_money(amount, currency)} by {due.isoformat()}: {status}"
+
+
+def payment_summary(amount: Decimal, currency: str, source: str) -> str:
+    return f"Payment of {_money(amount, currency)} received ({source})"
+
+
+def reversal_summary(amount: Decimal, currency: str) -> str:
+    return f"Payment of {_money(amount, currency)} reversed"
+
+
+def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
+    """The summary of a case event from its data (ordinary values only, see CaseEvent.data)."""
+    if kind is EntryKind.ASSIGNED:
+        return "Reassigned" if data.get("previous_assignee_id") else "Assigned"
+    if kind is EntryKind.PLACED:
+        return f"Placed with an agency until {data.get('placement_ends_on')}"
+    if kind is EntryKind.RECALLED:
+        return "Recalled from the agency"
+    if kind is EntryKind.RECLASSIFIED:
+        before = (
+            f"{data.get('previous_bucket')}/{data.get('previous_classification')}"
+            if data.get("previous_bucket")
+            else "unclassified"
+        )
+        return (
+            f"Reclassified {before} → {data.get('bucket')}/{data.get('classification')} "
+            f"(DPD {data.get('days_past_due')}, policy {data.get('policy_version')})"
+        )
+    text = (
+        f"{data.get('trigger')}: {data.get('from_status')}/{data.get('from_stage')} → "
+        f"{data.get('to_status')}/{data.get('to_stage')}"
+    )
+    reason = data.get("close_reason")
+    return f"{text} ({reason})" if reason else text

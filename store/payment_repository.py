@@ -1,0 +1,113 @@
+"""Payments in a unit of work: where a debt is, the payment rows and how each was applied."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, UniqueConstraint, exists, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.payments.errors import PaymentReferenceDuplicate
+from domain.payments.model import Payment
+from domain.payments.waterfall import (
+    Application,
+    ComponentAllocation,
+    DebtComponent,
+    InstalmentAllocation,
+)
+from store import tables
+
+y = tables.payments.c
+REFERENCE_UNIQUE = next(
+    c
+    for c in tables.payments.constraints
+    if isinstance(c, UniqueConstraint) and list(c.columns) == [tables.payments.c.reference]
+)
+
+
+class SqlPaymentRepository:
+    def __init__(self, session: AsyncSession, case_scope: ColumnElement[bool]) -> None:
+        self.session = session
+        self.case_scope = case_scope
+
+    async def locate_debt(
+        self, debt_id: int | None, account_number: str | None
+    ) -> tuple[int, int] | None:
+        # Plain columns, not a Debt: the debt is loaded (current) after its case is locked.
+        d = tables.debts.c
+        stmt = select(d.id, d.case_id).where(d.case_id.is_not(None))
+        if debt_id is not None:
+            stmt = stmt.where(d.id == debt_id)
+        else:
+            stmt = stmt.where(d.account_number == account_number)
+        row = (await self.session.execute(stmt)).one_or_none()
+        return (row.id, row.case_id) if row else None
+
+    async def reference_taken(self, reference: str) -> bool:
+        stmt = select(exists().where(y.reference == reference))
+        return bool((await self.session.execute(stmt)).scalar())
+
+    async def add(self, payment: Payment, application: Application) -> None:
+        self.session.add(payment)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            from store.uow import is_violation_of  # store.uow builds this repository
+
+            # Another request inserted the same reference after our check.
+            if not is_violation_of(exc, REFERENCE_UNIQUE):
+                raise
+            raise PaymentReferenceDuplicate(
+                f"a payment with reference {payment.reference!r} was already posted",
+                field="reference",
+            ) from None
+        assert payment.id is not None
+        await self.session.execute(
+            insert(tables.payment_allocations),
+            [
+                {"payment_id": payment.id, "component": str(a.component), "amount": a.amount}
+                for a in application.components
+            ],
+        )
+        if application.instalments:
+            await self.session.execute(
+                insert(tables.payment_instalments),
+                [
+                    {"payment_id": payment.id, "instalment_id": a.instalment_id, "amount": a.amount}
+                    for a in application.instalments
+                ],
+            )
+
+    async def get(self, payment_id: int) -> Payment | None:
+        visible = select(tables.cases.c.id).where(self.case_scope)
+        stmt = (
+            select(Payment)
+            .where(y.id == payment_id, y.case_id.in_(visible))
+            .with_for_update(of=tables.payments)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def application_of(self, payment: Payment) -> Application:
+        a, pi, i = (
+            tables.payment_allocations.c,
+            tables.payment_instalments.c,
+            tables.instalments.c,
+        )
+        components = (
+            await self.session.execute(
+                select(a.component, a.amount).where(a.payment_id == payment.id).order_by(a.id)
+            )
+        ).all()
+        credits = (
+            await self.session.execute(
+                select(pi.instalment_id, pi.amount, i.sequence)
+                .join(tables.instalments, i.id == pi.instalment_id)
+                .where(pi.payment_id == payment.id)
+                .order_by(pi.id)
+            )
+        ).all()
+        return Application(
+            payment.currency,
+            payment.amount,
+            tuple(ComponentAllocation(DebtComponent(r.component), r.amount) for r in components),
+            tuple(InstalmentAllocation(r.sequence, r.amount, r.instalment_id) for r in credits),
+        )

@@ -1,0 +1,319 @@
+"""Promises to pay: which payments count, when a promise is kept, partially kept or broken.
+
+The running example: on 1 June a borrower promises 500.00 CNY by 10 June; with 3 grace days,
+payments made from 1 June up to and including 13 June count.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from domain.arrangements.promises import (
+    DEFAULT_PROMISE_POLICY,
+    PaymentFact,
+    Promise,
+    PromisePolicy,
+    PromiseStatus,
+    evaluate,
+    new_promise,
+    supersede_open,
+)
+from domain.errors import ErrorCode, InvalidInput
+
+D = Decimal
+MADE = date(2026, 6, 1)
+DUE = date(2026, 6, 10)
+LAST = date(2026, 6, 13)  # due date + 3 grace days: the last day a payment counts
+AFTER = date(2026, 6, 14)  # the first day the promise is past its window
+
+
+def promise(
+    amount: str = "500.00",
+    *,
+    made: date = MADE,
+    due: date = DUE,
+    status: PromiseStatus = PromiseStatus.OPEN,
+    paid: str = "0.00",
+    pid: int | None = None,
+) -> Promise:
+    return Promise(
+        case_id=1,
+        amount=D(amount),
+        currency="CNY",
+        due_date=due,
+        promised_on=made,
+        grace_days=3,
+        status=status,
+        paid_amount=D(paid),
+        id=pid,
+    )
+
+
+def pay(amount: str, on: date, pid: int = 1, reversed: bool = False) -> PaymentFact:
+    return PaymentFact(pid, D(amount), on, reversed)
+
+
+def settle(promises: list[Promise], payments: list[PaymentFact], today: date | None) -> None:
+    for change in evaluate(promises, payments, today):
+        change.apply()
+
+
+def outcome(p: Promise) -> tuple[PromiseStatus, Decimal]:
+    return p.status, p.paid_amount
+
+
+# --- the window: promised_on ... due date + grace days -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("paid_on", "counts"),
+    [
+        (date(2026, 5, 31), False),  # before the promise was made
+        (MADE, True),  # the day it was made
+        (DUE, True),
+        (LAST, True),  # due date + grace exactly
+        (AFTER, False),  # one day after
+    ],
+)
+def test_a_payment_counts_inside_the_window_only(paid_on: date, counts: bool) -> None:
+    p = promise()
+    settle([p], [pay("500.00", paid_on)], today=AFTER)
+    assert outcome(p) == (
+        (PromiseStatus.KEPT, D("500.00")) if counts else (PromiseStatus.BROKEN, D("0.00"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [
+        (None, PromiseStatus.OPEN),
+        (MADE, PromiseStatus.OPEN),
+        (DUE, PromiseStatus.OPEN),
+        (LAST, PromiseStatus.OPEN),  # still in grace
+        (AFTER, PromiseStatus.BROKEN),
+    ],
+)
+def test_nothing_paid_is_broken_only_after_the_grace_days(
+    today: date | None, status: PromiseStatus
+) -> None:
+    p = promise()
+    settle([p], [], today)
+    assert outcome(p) == (status, D("0.00"))
+
+
+@pytest.mark.parametrize(
+    ("amount", "today", "expected"),
+    [
+        ("500.00", MADE, (PromiseStatus.KEPT, "500.00")),  # kept at once, before the due date
+        ("500.01", MADE, (PromiseStatus.KEPT, "500.00")),  # filled at most to its amount
+        ("499.99", LAST, (PromiseStatus.OPEN, "499.99")),  # one cent short, still in grace
+        ("499.99", AFTER, (PromiseStatus.PARTIALLY_KEPT, "499.99")),
+        ("0.01", AFTER, (PromiseStatus.PARTIALLY_KEPT, "0.01")),
+    ],
+)
+def test_paid_in_full_is_kept_at_once_and_one_cent_short_is_not(
+    amount: str, today: date, expected: tuple[PromiseStatus, str]
+) -> None:
+    p = promise()
+    settle([p], [pay(amount, date(2026, 6, 5))], today)
+    assert outcome(p) == (expected[0], D(expected[1]))
+
+
+def test_several_payments_add_up() -> None:
+    p = promise()
+    settle([p], [pay("200.00", date(2026, 6, 2), 1)], today=date(2026, 6, 2))
+    assert outcome(p) == (PromiseStatus.OPEN, D("200.00"))
+    settle(
+        [p],
+        [pay("200.00", date(2026, 6, 2), 1), pay("300.00", LAST, 2)],
+        today=LAST,
+    )
+    assert outcome(p) == (PromiseStatus.KEPT, D("500.00"))
+
+
+# --- reversals and late-posted payments ---------------------------------------------------
+
+
+def test_a_reversal_reopens_a_kept_promise_inside_its_window() -> None:
+    p = promise(status=PromiseStatus.KEPT, paid="500.00")
+    settle([p], [pay("500.00", date(2026, 6, 5), reversed=True)], today=DUE)
+    assert outcome(p) == (PromiseStatus.OPEN, D("0.00"))
+
+
+def test_a_reversal_after_the_window_breaks_a_kept_promise() -> None:
+    p = promise(status=PromiseStatus.KEPT, paid="500.00")
+    settle([p], [pay("500.00", date(2026, 6, 5), reversed=True)], today=AFTER)
+    assert outcome(p) == (PromiseStatus.BROKEN, D("0.00"))
+
+
+def test_a_reversal_of_one_of_two_payments_leaves_it_partially_kept() -> None:
+    p = promise(status=PromiseStatus.KEPT, paid="500.00")
+    payments = [pay("300.00", date(2026, 6, 3), 1), pay("200.00", date(2026, 6, 4), 2, True)]
+    settle([p], payments, today=AFTER)
+    assert outcome(p) == (PromiseStatus.PARTIALLY_KEPT, D("300.00"))
+
+
+def test_a_late_posted_payment_dated_inside_the_window_keeps_a_broken_promise() -> None:
+    p = promise(status=PromiseStatus.BROKEN)
+    settle([p], [pay("500.00", LAST)], today=date(2026, 6, 20))
+    assert outcome(p) == (PromiseStatus.KEPT, D("500.00"))
+
+
+def test_without_a_date_a_lapsed_promise_stays_lapsed() -> None:
+    # The rule cannot tell that a window has passed without today, but a promise already judged
+    # lapsed stays so: reversing its only payment turns PARTIALLY_KEPT into BROKEN, not OPEN.
+    p = promise(status=PromiseStatus.PARTIALLY_KEPT, paid="100.00")
+    settle([p], [pay("100.00", date(2026, 6, 5), reversed=True)], today=None)
+    assert outcome(p) == (PromiseStatus.BROKEN, D("0.00"))
+
+
+# --- several promises ---------------------------------------------------------------------
+
+
+def test_oldest_payment_fills_the_oldest_promise_first() -> None:
+    # A: 300.00 made 1 June, due 10 June. B: 200.00 made 5 June, due 20 June (A was still open
+    # in this example's world of two live promises, e.g. after A was kept).
+    a = promise("300.00", pid=1)
+    b = promise("200.00", made=date(2026, 6, 5), due=date(2026, 6, 20), pid=2)
+    # 6 June 400.00: A takes 300.00, B the other 100.00. 15 June 100.00: only B's window holds it.
+    payments = [pay("100.00", date(2026, 6, 15), 2), pay("400.00", date(2026, 6, 6), 1)]
+    changes = evaluate([b, a], payments, today=date(2026, 6, 15))
+    assert [(c.promise.id, c.status, c.paid_amount) for c in changes] == [
+        (1, PromiseStatus.KEPT, D("300.00")),
+        (2, PromiseStatus.KEPT, D("200.00")),
+    ]
+
+
+def test_a_payment_before_a_newer_promise_counts_only_for_the_older_one() -> None:
+    a = promise("300.00", pid=1)
+    b = promise("200.00", made=date(2026, 6, 5), due=date(2026, 6, 20), pid=2)
+    settle([a, b], [pay("450.00", date(2026, 6, 4))], today=date(2026, 6, 30))
+    assert outcome(a) == (PromiseStatus.KEPT, D("300.00"))
+    assert outcome(b) == (PromiseStatus.BROKEN, D("0.00"))
+
+
+@pytest.mark.parametrize("status", [PromiseStatus.SUPERSEDED, PromiseStatus.CANCELLED])
+def test_superseded_and_cancelled_promises_are_left_alone(status: PromiseStatus) -> None:
+    old = promise(status=status, paid="0.00", pid=1)
+    new = promise("500.00", made=date(2026, 6, 5), pid=2)
+    changes = evaluate([old, new], [pay("500.00", date(2026, 6, 5))], today=AFTER)
+    assert [c.promise.id for c in changes] == [2]
+    assert old.status == status
+
+
+def test_nothing_to_change_returns_no_changes() -> None:
+    p = promise(status=PromiseStatus.KEPT, paid="500.00")
+    assert evaluate([p], [pay("500.00", DUE)], today=AFTER) == []
+    assert evaluate([promise()], [], today=DUE) == []
+
+
+def test_a_change_remembers_what_it_replaced() -> None:
+    p = promise()
+    [change] = evaluate([p], [pay("500.00", DUE)], today=DUE)
+    assert (change.previous_status, change.previous_paid_amount) == (
+        PromiseStatus.OPEN,
+        D("0.00"),
+    )
+    assert p.status == PromiseStatus.OPEN  # evaluate is pure: apply() makes the change
+    change.apply()
+    assert outcome(p) == (PromiseStatus.KEPT, D("500.00"))
+
+
+# --- recording ----------------------------------------------------------------------------
+
+TODAY = date(2026, 6, 1)
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+
+
+def record(
+    amount: str = "500.00",
+    currency: str = "CNY",
+    due: date = DUE,
+    policy: PromisePolicy = DEFAULT_PROMISE_POLICY,
+) -> Promise:
+    return new_promise(
+        case_id=7,
+        case_currency="CNY",
+        amount=D(amount),
+        currency=currency,
+        due_date=due,
+        today=TODAY,
+        at=NOW,
+        policy=policy,
+        contact_id=3,
+        staff_id=4,
+        agency_id=5,
+    )
+
+
+def test_a_new_promise_is_open_made_today_with_the_policy_grace() -> None:
+    p = record(policy=PromisePolicy(grace_days=5, max_horizon_days=30))
+    assert (p.case_id, p.amount, p.currency, p.due_date) == (7, D("500.00"), "CNY", DUE)
+    assert (p.promised_on, p.grace_days, p.status, p.paid_amount) == (
+        TODAY,
+        5,
+        PromiseStatus.OPEN,
+        D(0),
+    )
+    assert (p.contact_id, p.staff_id, p.agency_id, p.created_at) == (3, 4, 5, NOW)
+    assert p.last_day == date(2026, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("due", "allowed"),
+    [
+        (date(2026, 5, 31), False),  # yesterday
+        (TODAY, True),
+        (date(2026, 7, 1), True),  # today + 30
+        (date(2026, 7, 2), False),  # today + 31
+    ],
+)
+def test_the_due_date_runs_from_today_to_the_horizon(due: date, allowed: bool) -> None:
+    if allowed:
+        assert record(due=due).due_date == due
+        return
+    with pytest.raises(InvalidInput) as refused:
+        record(due=due)
+    assert refused.value.code == ErrorCode.PROMISE_DUE_DATE_INVALID
+    assert refused.value.field == "dueDate"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "code"),
+    [
+        ("0.00", "CNY", ErrorCode.AMOUNT_NOT_POSITIVE),
+        ("-5.00", "CNY", ErrorCode.AMOUNT_NOT_POSITIVE),
+        ("0.001", "CNY", ErrorCode.AMOUNT_TOO_PRECISE),
+        ("500.00", "USD", ErrorCode.CURRENCY_MISMATCH),
+    ],
+)
+def test_amounts_are_positive_exact_cents_in_the_case_currency(
+    amount: str, currency: str, code: ErrorCode
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        record(amount, currency)
+    assert refused.value.code == code
+
+
+def test_one_cent_is_a_promise() -> None:
+    assert record("0.01").amount == D("0.01")
+
+
+def test_a_new_promise_supersedes_only_the_open_one() -> None:
+    kept = promise(status=PromiseStatus.KEPT, paid="500.00", pid=1)
+    broken = promise(status=PromiseStatus.BROKEN, pid=2)
+    open_one = promise(pid=3)
+    assert supersede_open([kept, broken, open_one]) == [open_one]
+    assert [p.status for p in (kept, broken, open_one)] == [
+        PromiseStatus.KEPT,
+        PromiseStatus.BROKEN,
+        PromiseStatus.SUPERSEDED,
+    ]
+
+
+def test_policy_values_cannot_be_negative() -> None:
+    with pytest.raises(ValueError):
+        PromisePolicy(grace_days=-1)

@@ -1,0 +1,103 @@
+"""Timeline entries: which case events are shown, and summaries without personal data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from domain.cases import events
+from domain.timeline.entries import (
+    EVENT_KINDS,
+    EntryKind,
+    contact_summary,
+    event_summary,
+    payment_summary,
+    promise_summary,
+    reversal_summary,
+)
+
+AT = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+
+
+def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> None:
+    assert EVENT_KINDS == {
+        "CaseAssigned": EntryKind.ASSIGNED,
+        "CasePlaced": EntryKind.PLACED,
+        "CaseRecalled": EntryKind.RECALLED,
+        "CaseReclassified": EntryKind.RECLASSIFIED,
+        "CaseTransitioned": EntryKind.TRANSITION,
+    }
+    for name in EVENT_KINDS:
+        assert issubclass(getattr(events, name), events.CaseEvent)
+
+
+@pytest.mark.parametrize(
+    ("args", "more", "expected"),
+    [
+        (
+            ("PHONE", "OUTBOUND", "BORROWER", "NO_ANSWER"),
+            {},
+            "PHONE OUTBOUND to BORROWER: NO_ANSWER",
+        ),
+        (("SMS", "INBOUND", "GUARANTOR", None), {}, "SMS INBOUND from GUARANTOR: in progress"),
+        (
+            ("PHONE", "OUTBOUND", "BORROWER", "RIGHT_PARTY_CONTACT"),
+            {"breaches": ["QUIET_HOURS", "WEEKLY_CALLS"]},
+            "PHONE OUTBOUND to BORROWER: RIGHT_PARTY_CONTACT (breached QUIET_HOURS, WEEKLY_CALLS)",
+        ),
+        (
+            ("PHONE", "OUTBOUND", "BORROWER", None),
+            {"blocked": True, "rule": "DAILY_ATTEMPTS", "next_allowed_at": AT},
+            "PHONE OUTBOUND to BORROWER refused by DAILY_ATTEMPTS; "
+            "next allowed 2026-11-29T06:00:00Z",
+        ),
+        (
+            ("FIELD_VISIT", "OUTBOUND", "BORROWER", None),
+            {"blocked": True, "rule": "OPTED_OUT"},
+            "FIELD_VISIT OUTBOUND to BORROWER refused by OPTED_OUT",
+        ),
+    ],
+)
+def test_contact_summaries(
+    args: tuple[str, str, str, str | None], more: dict[str, object], expected: str
+) -> None:
+    assert contact_summary(*args, **more) == expected  # type: ignore[arg-type]
+
+
+def test_money_summaries_are_exact_to_the_cent() -> None:
+    assert promise_summary(Decimal("500"), "CNY", date(2026, 12, 5), "OPEN") == (
+        "Promise to pay 500.00 CNY by 2026-12-05: OPEN"
+    )
+    assert payment_summary(Decimal("0.1"), "USD", "FEED") == "Payment of 0.10 USD received (FEED)"
+    assert reversal_summary(Decimal("99.99"), "CNY") == "Payment of 99.99 CNY reversed"
+
+
+def test_event_summaries_from_the_events_own_data() -> None:
+    assigned = events.CaseAssigned(1, AT, 2, 3, None)
+    reassigned = events.CaseAssigned(1, AT, 2, 3, 4)
+    placed = events.CasePlaced(1, AT, 2, 5, date(2027, 1, 31), None)
+    recalled = events.CaseRecalled(1, AT, 2, 5)
+    first = events.CaseReclassified(1, AT, None, 31, "M2", "MODERATE", None, None, "2026.1")
+    moved = events.CaseReclassified(1, AT, None, 61, "M3", "MODERATE", "M2", "MODERATE", "2026.1")
+    cured = events.CaseTransitioned(
+        1, AT, None, "CURE", "OPEN", "CLOSED", "LEGAL", "LEGAL", "CURED"
+    )
+    escalated = events.CaseTransitioned(
+        1, AT, 7, "ESCALATE", "OPEN", "OPEN", "EARLY", "COLLECTION", None
+    )
+    summaries = [
+        event_summary(EVENT_KINDS[e.name], e.data())
+        for e in (assigned, reassigned, placed, recalled, first, moved, cured, escalated)
+    ]
+    assert summaries == [
+        "Assigned",
+        "Reassigned",
+        "Placed with an agency until 2027-01-31",
+        "Recalled from the agency",
+        "Reclassified unclassified → M2/MODERATE (DPD 31, policy 2026.1)",
+        "Reclassified M2/MODERATE → M3/MODERATE (DPD 61, policy 2026.1)",
+        "CURE: OPEN/LEGAL → CLOSED/LEGAL (CURED)",
+        "ESCALATE: OPEN/EARLY → OPEN/COLLECTION",
+    ]
