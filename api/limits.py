@@ -57,6 +57,7 @@ QUERY_BUDGETS: dict[str, int] = {
     Role.LEGAL: 50_000,
     Role.AGENCY_MANAGER: 50_000,
     Role.AGENCY_AGENT: 50_000,
+    Role.INTEGRATION: 50_000,
 }
 DEFAULT_BUDGET = 10_000  # a viewer without any of these roles
 # Assumed length of a list that has no `first` argument (a case's debts, a debt's instalments).

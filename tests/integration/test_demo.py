@@ -21,7 +21,16 @@ from domain.cases.classification import (
     assess,
 )
 from domain.cases.model import Case, CaseStage, CaseStatus
+from domain.contacts.model import (
+    CHANNEL_KIND,
+    ContactChannel,
+    ContactOutcome,
+    ContactParty,
+    ContactPointKind,
+    ContactPointStatus,
+)
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
+from domain.portfolios import conduct_profile_of
 from store import demo, tables
 from store.db import create_engine
 from store.demo import DEMO_LOGINS, DatabaseNotEmpty, seed_demo
@@ -29,15 +38,22 @@ from store.migrate import upgrade
 from tests.conftest import PG_URL, _create_pg_database
 
 AS_OF = date(2026, 3, 31)  # a month end: schedules step back through shorter months
+NOW = datetime(2026, 3, 31, 2, 0, tzinfo=UTC)  # the demo's "now": nothing happens later
+US_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles")
 GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ALL_TABLES = (
     tables.agencies,
     tables.staff,
     tables.borrowers,
+    tables.contact_points,
     tables.cases,
     tables.debts,
     tables.instalments,
     tables.contacts,
+    tables.promises,
+    tables.payments,
+    tables.payment_allocations,
+    tables.payment_instalments,
 )
 # login: (roles, team, agency, active) as CONTRACT.md lists them, plus the inactive collector.
 EXPECTED_STAFF = {
@@ -52,6 +68,7 @@ EXPECTED_STAFF = {
     "acme.agent1": (["agency_agent"], None, "Acme Recovery", True),
     "acme.manager": (["agency_manager"], None, "Acme Recovery", True),
     "zenith.agent1": (["agency_agent"], None, "Zenith Collections", True),
+    "core.banking": (["integration"], None, None, True),
     "collector9": (["collector"], "West", None, False),
 }
 
@@ -108,12 +125,16 @@ async def test_same_seed_gives_identical_rows_whatever_the_chunk_size(
         second = await seed_demo(other, cases=40, seed=11, as_of=AS_OF, progress=done.append)
         assert done == [16, 16, 8]
         assert first == second
-        assert first.cases == first.borrowers == 40 and first.staff == 12 and first.agencies == 3
+        assert first.cases == first.borrowers == 40 and first.staff == 13 and first.agencies == 3
         assert first.debts >= 40 and first.instalments >= 3 * first.debts
-        every = (tables.cases, tables.borrowers, tables.debts, tables.instalments, tables.contacts)
-        rows = await dump(migrated, *every, tables.staff)
-        assert rows == await dump(other, *every, tables.staff)
+        assert first.contact_points >= 3 * first.borrowers
+        assert min(first.promises, first.payments, first.payment_allocations) > 0
+        rows = await dump(migrated, *ALL_TABLES)
+        assert rows == await dump(other, *ALL_TABLES)
         assert len(rows["cases"]) == 40 and len(rows["contacts"]) == first.contacts > 0
+        assert {name: len(held) for name, held in rows.items()} == {
+            name: getattr(first, name) for name in rows
+        }
     finally:
         await other.dispose()
 
@@ -163,9 +184,10 @@ async def test_every_contract_login_exists_with_its_roles_team_and_agency(
     assert [login for login, _ in DEMO_LOGINS] == list(EXPECTED_STAFF)[:-1]
     assert dict(DEMO_LOGINS)["acme.manager"] == "agency_manager, agency Acme Recovery"
     assert dict(DEMO_LOGINS)["collector3"] == "collector, team West"
+    assert dict(DEMO_LOGINS)["core.banking"] == "integration"
     capacity = {r.login: r.capacity for r in staff}
     assert all(capacity[c] == demo.COLLECTOR_CAPACITY for c in ("lead1", "collector1"))
-    assert capacity["admin"] == capacity["acme.agent1"] == 0
+    assert capacity["admin"] == capacity["acme.agent1"] == capacity["core.banking"] == 0
     assert all(r.display_name and not r.display_name.isascii() for r in staff)  # Chinese
     assert agencies["Acme Recovery"] == (Decimal("0.18"), 90, True)
     assert agencies["Zenith Collections"] == (Decimal("0.15"), 60, True)
@@ -214,12 +236,13 @@ async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
     debt_rows = [d for debts in debts_of.values() for d in debts]
     assert {c.bucket for c in cases} == {f"M{n}" for n in range(8)}
     assert {d.product_type for d in debt_rows} == {p.value for p in ProductType}
-    assert {d.currency for d in debt_rows} == {"CNY"}
+    assert {d.currency for d in debt_rows} == {"CNY", "USD"}
     assert len({d.account_number for d in debt_rows}) == len(debt_rows)
     for case in cases:
         debts = debts_of[case.id]
         assert 1 <= len(debts) <= 3, case.reference
         assert all(3 <= len(d.instalments) <= 12 for d in debts), case.reference
+        assert {d.currency for d in debts} == {case.currency}, case.reference
         dpd = max(d.days_past_due(AS_OF) for d in debts)
         verdict = DEFAULT_POLICY.classify(dpd)
         assert case.days_past_due == dpd, case.reference
@@ -230,9 +253,11 @@ async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
         assert case.opened_on <= AS_OF
         for debt in debts:
             expected = "CURRENT" if debt.days_past_due(AS_OF) == 0 else "DELINQUENT"
+            if debt.outstanding.amount == 0:  # paid off
+                expected = "CLOSED"
             assert debt.status in (expected, "WRITTEN_OFF")
     assert sum(c.days_past_due == 0 for c in cases) < 40  # about 8% current
-    assert {c.stage for c in cases if c.days_past_due <= 30} == {"EARLY"}
+    assert {c.stage for c in cases if c.days_past_due <= 30 and c.status != "CLOSED"} == {"EARLY"}
     assert {c.stage for c in cases if c.days_past_due > 90} >= {"LEGAL", "COLLECTION"}
     assert {c.status for c in cases if c.stage == "WRITTEN_OFF"} <= {"CLOSED"}
 
@@ -329,11 +354,17 @@ async def test_the_demo_classifies_with_the_policy_it_is_given(migrated: AsyncEn
 
 async def test_borrowers_have_valid_national_ids_and_mobile_numbers(migrated: AsyncEngine) -> None:
     await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
+    c = tables.cases.c
     async with migrated.connect() as conn:
-        borrowers = (await conn.execute(select(tables.borrowers))).all()
+        borrowers = (
+            await conn.execute(select(tables.borrowers, c.portfolio).join(tables.cases))
+        ).all()
     assert len(borrowers) == 200
-    assert len({b.national_id for b in borrowers}) == 200
-    for b in borrowers:
+    assert len({r.national_id for r in borrowers}) == 200
+    retail = [r for r in borrowers if r.portfolio == "retail"]
+    us = [r for r in borrowers if r.portfolio == "us-cards"]
+    assert (len(retail), len(us)) == (160, 40)
+    for b in retail:
         nid = b.national_id
         assert len(nid) == 18 and nid[:17].isdigit(), nid
         total = sum(int(d) * w for d, w in zip(nid[:17], GB11643_WEIGHTS, strict=True))
@@ -344,6 +375,16 @@ async def test_borrowers_have_valid_national_ids_and_mobile_numbers(migrated: As
         assert b.city and b.district and b.city in b.address and b.district in b.address
         assert b.income > 0 and b.income.as_tuple().exponent == -2 and b.email
         assert (b.income_currency, b.time_zone) == ("CNY", "Asia/Shanghai")
+        assert not b.full_name.isascii()
+    for b in us:
+        area, digits = b.national_id.split("-"), b.national_id.replace("-", "")
+        assert [len(part) for part in area] == [3, 2, 4] and digits.isdigit(), b.national_id
+        # E.164, in the 555-0100..0199 range set aside for fiction.
+        assert b.phone.startswith("+1") and len(b.phone) == 12 and b.phone[5:9] == "5550"
+        assert b.address.endswith(f", {b.city}, {b.district} {b.address[-5:]}"), b.address
+        assert b.full_name.isascii() and b.employer and b.email
+        assert b.income_currency == "USD" and b.income > 0
+    assert {b.time_zone for b in us} == set(US_ZONES)
 
 
 async def test_small_portfolio_gives_every_holder_some_cases(migrated: AsyncEngine) -> None:
@@ -398,35 +439,113 @@ async def test_no_case_is_both_assigned_and_placed_and_collectors_keep_headroom(
     assert set(loads.values()) == {40 - demo.CAPACITY_HEADROOM}
 
 
-async def test_contacts_lie_between_opening_and_as_of(migrated: AsyncEngine) -> None:
+async def test_contacts_lie_between_opening_and_now(migrated: AsyncEngine) -> None:
+    """Every contact falls between the case's opening and the demo's "now" (02:00 UTC on the
+    as-of date), reaches one of the borrower's contact points of the channel's kind, whose owner
+    is the party reached, and uses the contract's vocabulary."""
     await seed_demo(migrated, cases=200, seed=5, as_of=AS_OF)
-    c = tables.cases.c
+    c, p = tables.cases.c, tables.contact_points.c
     async with migrated.connect() as conn:
-        rows = (await conn.execute(select(tables.contacts, c.opened_on).join(tables.cases))).all()
+        rows = (
+            await conn.execute(
+                select(
+                    tables.contacts,
+                    c.opened_on,
+                    c.borrower_id.label("case_borrower"),
+                    p.kind,
+                    p.owner,
+                    p.borrower_id.label("point_borrower"),
+                )
+                .join(tables.cases)
+                .join(tables.contact_points)
+            )
+        ).all()
         logins = dict((await conn.execute(select(tables.staff.c.id, tables.staff.c.login))).all())
-    assert 400 <= len(rows) <= 1000  # about three per case
+        total = (await conn.execute(select(func.count()).select_from(tables.contacts))).scalar_one()
+    assert len(rows) == total and 400 <= total <= 1000  # about three per case, and the stories
     for r in rows:
         assert r.at.tzinfo is not None
-        assert r.opened_on <= r.at.date() and r.at < datetime.combine(
-            AS_OF, datetime.min.time(), UTC
-        )
-        assert r.channel in {"PHONE", "SMS", "EMAIL", "LETTER", "FIELD_VISIT", "LEGAL_NOTICE"}
-        assert r.direction in {"INBOUND", "OUTBOUND"} and r.party in {
-            "BORROWER",
-            "GUARANTOR",
-            "OTHER",
-        }
-        assert r.notes and r.notes.isascii()
-        assert logins[r.staff_id] not in {"admin", "auditor1", "collector9"}
-    assert {r.outcome for r in rows} == {
-        "RIGHT_PARTY_CONTACT",
-        "NO_ANSWER",
-        "WRONG_NUMBER",
-        "PROMISE_TO_PAY",
-        "REFUSAL",
-        "DISPUTE_RAISED",
-    }
+        assert r.opened_on <= r.at.date() and r.at <= NOW
+        assert r.borrower_id == r.case_borrower == r.point_borrower
+        assert CHANNEL_KIND[ContactChannel(r.channel)] == r.kind and r.owner == r.party
+        assert r.direction in {"INBOUND", "OUTBOUND"} and r.party in set(ContactParty)
+        assert r.source in {"LOGGED", "STARTED"} and r.profile_version
+        if r.blocked:  # a refused attempt: nothing happened
+            assert (r.outcome, r.notes, r.completed_at, r.source) == (None, "", None, "STARTED")
+            assert r.rule is not None
+            assert r.next_allowed_at is None or r.next_allowed_at > r.at
+        else:
+            assert r.outcome in set(ContactOutcome) and r.completed_at > r.at
+            assert r.notes and r.notes.isascii() and r.rule is None
+        assert (r.callback_at is not None) == (r.outcome == "CALLBACK_REQUESTED")
+        if r.staff_id is None:
+            assert r.channel == "AUTOMATED_CALL"
+        else:
+            assert logins[r.staff_id] not in {"admin", "auditor1", "collector9", "core.banking"}
+            agency = logins[r.staff_id].split(".")[0] if "." in logins[r.staff_id] else None
+            assert (r.agency_id is not None) == (agency is not None)
+        if r.channel == "FIELD_VISIT" and not r.breaches:
+            assert r.second_staff_id is not None and r.second_staff_id != r.staff_id
+        connected = r.outcome not in {None, "BUSY_OR_NOT_CONNECTED", "WRONG_NUMBER", "FAILED"}
+        assert (r.recording_ref is not None) == (r.channel == "PHONE" and connected)
+    assert {r.outcome for r in rows} == set(ContactOutcome) | {None}
+    assert {r.channel for r in rows} == set(ContactChannel)
+    assert {r.party for r in rows} == set(ContactParty)
     assert sum(r.direction == "OUTBOUND" for r in rows) > len(rows) / 2
+
+
+async def test_forty_cases_show_the_whole_collection_work(migrated: AsyncEngine) -> None:
+    """A small demo already holds both portfolios, every kind of contact point, every conduct
+    rule refusing, every promise status, a reversed payment and both kinds of cure."""
+    await seed_demo(migrated, cases=40, seed=11, as_of=AS_OF)
+    c, b, p = tables.cases.c, tables.borrowers.c, tables.contact_points.c
+    async with migrated.connect() as conn:
+
+        async def distinct(*columns: Any) -> set[Any]:
+            result = await conn.execute(select(*columns).distinct())
+            return {row[0] if len(columns) == 1 else tuple(row) for row in result}
+
+        people = (
+            await conn.execute(
+                select(c.portfolio, c.currency, b.income_currency, b.time_zone).join(
+                    tables.borrowers
+                )
+            )
+        ).all()
+        statuses = await distinct(p.status)
+        owners = await distinct(p.owner)
+        kinds = await distinct(p.kind)
+        rules = await distinct(tables.contacts.c.rule)
+        breaches = {
+            rule
+            for (listed,) in await conn.execute(select(tables.contacts.c.breaches))
+            for rule in listed
+        }
+        promises = await distinct(tables.promises.c.status)
+        payments = (await conn.execute(select(tables.payments))).all()
+        closed = await distinct(c.close_reason, c.portfolio)
+    portfolios = {(r.portfolio, r.currency, r.income_currency) for r in people}
+    assert portfolios == {("retail", "CNY", "CNY"), ("us-cards", "USD", "USD")}
+    assert {conduct_profile_of(name) for name, *_ in portfolios} == {"CN", "US_REG_F"}
+    assert {r.time_zone for r in people if r.portfolio == "retail"} == {"Asia/Shanghai"}
+    assert {r.time_zone for r in people if r.portfolio == "us-cards"} <= set(US_ZONES)
+    assert statuses == set(ContactPointStatus) and owners == set(ContactParty)
+    assert kinds == set(ContactPointKind)
+    assert rules - {None} == {
+        "QUIET_HOURS",
+        "DAILY_ATTEMPTS",
+        "CONNECTED_CALLS_PER_DAY",
+        "WEEKLY_CALLS",
+        "AFTER_CONVERSATION",
+        "THIRD_PARTY",
+        "CONTACT_POINT_INVALID",
+        "OPTED_OUT",
+    }
+    assert breaches == {"QUIET_HOURS", "FIELD_VISIT_TWO_STAFF", "AFTER_CONVERSATION"}
+    assert promises >= {"OPEN", "KEPT", "PARTIALLY_KEPT", "BROKEN", "SUPERSEDED"}
+    assert any(r.reversed for r in payments) and {r.source for r in payments} == {"FEED", "API"}
+    assert len({r.reference for r in payments}) == len(payments)
+    assert {("CURED", "retail"), ("CURED", "us-cards"), ("PAID_IN_FULL", "retail")} <= closed
 
 
 async def test_seeding_a_non_empty_database_is_refused_and_writes_nothing(
@@ -459,7 +578,7 @@ async def test_at_least_one_case_is_required(migrated: AsyncEngine) -> None:
 
 async def test_as_of_defaults_to_today_in_utc(migrated: AsyncEngine) -> None:
     summary = await seed_demo(migrated, cases=3, seed=1)
-    assert (summary.cases, summary.borrowers, summary.staff, summary.agencies) == (3, 3, 12, 3)
+    assert (summary.cases, summary.borrowers, summary.staff, summary.agencies) == (3, 3, 13, 3)
     async with migrated.connect() as conn:
         as_of = (await conn.execute(select(func.max(tables.cases.c.dpd_as_of)))).scalar_one()
     assert as_of in {datetime.now(UTC).date(), date.fromordinal(datetime.now(UTC).toordinal() - 1)}
