@@ -28,8 +28,10 @@ from domain.debts.model import Debt, Instalment
 from domain.payments.model import Payment
 from domain.payments.waterfall import ComponentAllocation
 from domain.staff.model import Staff
-from store import contacts_queries, loaders, payment_queries, promise_queries
+from store import contacts_queries, loaders, nested_pages, payment_queries, promise_queries
 from store.db import Clause, Session, Sessions
+from store.nested_pages import Page, PageKey
+from store.timeline_queries import TimelineRow
 from store.uow import IdempotencyClaim, SqlUnitOfWork
 
 T = TypeVar("T")
@@ -67,6 +69,15 @@ class Context:
     contact_points_of_borrower: DataLoader[int, list[ContactPoint]] = field(init=False)
     contact_points: DataLoader[int, ContactPoint | None] = field(init=False)
     contacts: DataLoader[int, Contact | None] = field(init=False)
+    # A case's nested pages and counts, batched over a list of cases (store.nested_pages): one
+    # statement per page size and position, whatever the number of cases. Not cached, so that
+    # a later mutation's payload in the same request reads fresh pages.
+    contact_pages: DataLoader[PageKey, Page[Contact]] = field(init=False)
+    contact_counts: DataLoader[int, int] = field(init=False)
+    payment_pages: DataLoader[PageKey, Page[Payment]] = field(init=False)
+    payment_counts: DataLoader[int, int] = field(init=False)
+    timeline_pages: DataLoader[PageKey, Page[TimelineRow]] = field(init=False)
+    timeline_counts: DataLoader[int, int] = field(init=False)
     _session: Session | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
@@ -92,6 +103,13 @@ class Context:
         )
         self.contact_points = self._loader(contacts_queries.points_by_id, self.scope.borrower)
         self.contacts = self._loader(contacts_queries.contacts_by_id, self.scope.case)
+        case = self.scope.case
+        self.contact_pages = self._loader(nested_pages.contact_pages, case, cache=False)
+        self.contact_counts = self._loader(nested_pages.contact_counts, case, cache=False)
+        self.payment_pages = self._loader(nested_pages.payment_pages, case, cache=False)
+        self.payment_counts = self._loader(nested_pages.payment_counts, case, cache=False)
+        self.timeline_pages = self._loader(nested_pages.timeline_pages, case, cache=False)
+        self.timeline_counts = self._loader(nested_pages.timeline_counts, case, cache=False)
 
     def allows(self, permission: str) -> bool:
         """Returns the enforcer's decision for the viewer, asked once per permission."""
@@ -111,11 +129,13 @@ class Context:
         self,
         fetch: Callable[[Session, Sequence[K], Clause], Awaitable[Sequence[V]]],
         scope: Clause,
+        *,
+        cache: bool = True,
     ) -> DataLoader[K, V]:
         async def load(keys: list[K]) -> Sequence[V]:
             return await self.read(lambda session: fetch(session, keys, scope))
 
-        return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load, cache=cache)
 
     def unit_of_work(self, claim: IdempotencyClaim | None = None) -> SqlUnitOfWork:
         """Returns a fresh unit of work (its own transaction) limited to the viewer's scope."""

@@ -11,11 +11,19 @@ from domain.contacts.model import ContactPointKind
 from domain.staff.model import Role
 
 FULL_MASK = "****"
+# A partial mask always hides at least this many characters.
+MIN_HIDDEN = 4
 
 
 def mask_partial(value: str, prefix: int, suffix: int) -> str:
-    """Keeps ``prefix`` leading and ``suffix`` trailing characters: 18612344530 → 186****4530."""
-    if len(value) <= prefix + suffix:
+    """Keeps ``prefix`` leading and ``suffix`` trailing characters: 18612344530 → 186****4530.
+
+    At least ``MIN_HIDDEN`` characters stay hidden: a shorter value shows fewer, the prefix
+    giving way first, then the suffix (12345678 → ****5678, 1234567 → ****567, 1234 → ****)."""
+    shown = max(0, len(value) - MIN_HIDDEN)
+    suffix = min(suffix, shown)
+    prefix = min(prefix, shown - suffix)
+    if prefix + suffix == 0:
         return FULL_MASK
     return f"{value[:prefix]}****{value[len(value) - suffix :] if suffix else ''}"
 

@@ -72,6 +72,12 @@ class ErrorCode(enum.StrEnum):
     CALLBACK_TIME_REQUIRED = "CALLBACK_TIME_REQUIRED"
     INVALID_TIME_ZONE = "INVALID_TIME_ZONE"
     OCCURRED_IN_FUTURE = "OCCURRED_IN_FUTURE"
+    # Collection work: contacts review (consent rights, evidence, whose contact it is).
+    CONSENT_CHANGE_NOT_ALLOWED = "CONSENT_CHANGE_NOT_ALLOWED"
+    CONSENT_EVIDENCE_REQUIRED = "CONSENT_EVIDENCE_REQUIRED"
+    NOT_YOUR_CONTACT = "NOT_YOUR_CONTACT"
+    # Collection work: payments and promises review (a promise's contact must have taken place).
+    CONTACT_NOT_COMPLETED = "CONTACT_NOT_COMPLETED"
     # Retries.
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_TOO_LONG = "IDEMPOTENCY_KEY_TOO_LONG"

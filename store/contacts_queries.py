@@ -19,6 +19,8 @@ from domain.contacts.model import (
     ContactOutcome,
     ContactParty,
     ContactPoint,
+    ContactPointKind,
+    value_key,
 )
 from store import keyset, tables
 from store.keyset import InvalidCursor, Keyset
@@ -72,32 +74,36 @@ async def contacts_by_id(
     return [found.get(i) for i in ids]
 
 
-async def history(
-    session: AsyncSession, borrower_id: int, at: datetime, point_id: int | None
-) -> list[PastContact]:
+async def history(session: AsyncSession, borrower_id: int, at: datetime) -> list[PastContact]:
     """Returns what the conduct rules count for a borrower at ``at``: the contacts on any of
     their cases in the ``HISTORY_DAYS`` before it (by every caller, refused attempts included),
-    and every refusal ever recorded on the point (a third party who refused stays refused)."""
+    and every refusal by an unrelated third party ever recorded (a third party who refused stays
+    refused), each with its point's ``value_key`` (duplicate points of a number count as one)."""
     of_borrower = select(cs.id).where(cs.borrower_id == borrower_id).scalar_subquery()
-    recent = and_(ct.case_id.in_(of_borrower), ct.at > at - timedelta(days=HISTORY_DAYS))
-    where: ColumnElement[bool] = and_(recent, ct.at <= at)
-    if point_id is not None:
-        refused = and_(
-            ct.contact_point_id == point_id, ct.outcome == ContactOutcome.REFUSED_TO_PAY.value
+    mine = ct.case_id.in_(of_borrower)
+    recent = and_(ct.at > at - timedelta(days=HISTORY_DAYS), ct.at <= at)
+    refused = and_(
+        ct.outcome == ContactOutcome.REFUSED_TO_PAY.value,
+        ct.party == ContactParty.UNRELATED_THIRD_PARTY.value,
+    )
+    stmt = (
+        select(
+            ct.at,
+            ct.case_id,
+            ct.channel,
+            ct.party,
+            ct.direction,
+            ct.contact_point_id,
+            ct.outcome,
+            ct.blocked,
+            ct.consented,
+            ct.agency_id,
+            cp.kind.label("point_kind"),
+            cp.value.label("point_value"),
         )
-        where = or_(where, refused)
-    stmt = select(
-        ct.at,
-        ct.case_id,
-        ct.channel,
-        ct.party,
-        ct.direction,
-        ct.contact_point_id,
-        ct.outcome,
-        ct.blocked,
-        ct.consented,
-        ct.agency_id,
-    ).where(where)
+        .outerjoin(tables.contact_points, cp.id == ct.contact_point_id)
+        .where(mine, or_(recent, refused))
+    )
     return [
         PastContact(
             at=row.at,
@@ -110,6 +116,11 @@ async def history(
             blocked=bool(row.blocked),
             consented=bool(row.consented),
             agency_id=row.agency_id,
+            point_key=(
+                value_key(ContactPointKind(row.point_kind), row.point_value)
+                if row.point_value is not None
+                else None
+            ),
         )
         for row in (await session.execute(stmt)).all()
     ]

@@ -88,10 +88,8 @@ class SqlContactRepository:
         b = tables.borrowers.c
         await self.session.execute(select(b.id).where(b.id == borrower_id).with_for_update())
 
-    async def history(
-        self, borrower_id: int, at: datetime, point_id: int | None
-    ) -> list[PastContact]:
-        return await contacts_queries.history(self.session, borrower_id, at, point_id)
+    async def history(self, borrower_id: int, at: datetime) -> list[PastContact]:
+        return await contacts_queries.history(self.session, borrower_id, at)
 
     async def staff_by_login(self, login: str) -> Staff | None:
         stmt = select(Staff).where(tables.staff.c.login == login)

@@ -1,7 +1,7 @@
 """Demo promises to pay and payments, applied by the domain's own rules.
 
 Payments go through the payment waterfall (``domain.payments.waterfall.apply_payment``, and
-``reverse_application`` for a reversal) in the order they were posted, starting from the debt as it
+``reverse_and_reapply`` for a reversal) in the order they were posted, starting from the debt as it
 stood before them; what the waterfall moved is what the allocation rows record, and the debt's
 balances and schedule are what it left. Three shapes keep each case's days past due as drawn:
 
@@ -39,7 +39,7 @@ from domain.money import Money
 from domain.payments.waterfall import (
     Application,
     apply_payment,
-    reverse_application,
+    reverse_and_reapply,
     schedule_order,
 )
 from domain.portfolios import local_date
@@ -298,12 +298,21 @@ class Ledger:
         dpd = debt.days_past_due(self.as_of)
         moves: list[tuple[datetime, int, Payment]] = [(p.created_at, 0, p) for p in payments]
         moves += [(p.reversed_at, 1, p) for p in payments if p.reversed_at is not None]
+        standing: list[Payment] = []  # applied and not reversed, in the order posted
         for _at, reverse, payment in sorted(moves, key=lambda m: (m[0], m[1], m[2].id)):
             if reverse:
+                # As reversePayment does: the later payments are applied again after it.
                 assert payment.application is not None
-                reverse_application(debt, payment.application)
+                later = standing[standing.index(payment) + 1 :]
+                redone = reverse_and_reapply(
+                    debt, payment.application, [p.application for p in later if p.application]
+                )
+                for again, application in zip(later, redone, strict=True):
+                    again.application = application
+                standing.remove(payment)
             else:
                 payment.application = apply_payment(debt, Money(payment.amount, currency))
+                standing.append(payment)
         unapplied = sum((p.application.unapplied for p in payments if p.application), Decimal(0))
         if closing is None:
             assert debt.days_past_due(self.as_of) == dpd, "payments moved the days past due"

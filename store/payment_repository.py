@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, UniqueConstraint, exists, insert, select
+from sqlalchemy import ColumnElement, UniqueConstraint, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,9 @@ class SqlPaymentRepository:
                 f"a payment with reference {payment.reference!r} was already posted",
                 field="reference",
             ) from None
+        await self._write_application(payment, application)
+
+    async def _write_application(self, payment: Payment, application: Application) -> None:
         assert payment.id is not None
         await self.session.execute(
             insert(tables.payment_allocations),
@@ -77,12 +80,30 @@ class SqlPaymentRepository:
                 ],
             )
 
+    async def replace_application(self, payment: Payment, application: Application) -> None:
+        for table in (tables.payment_allocations, tables.payment_instalments):
+            await self.session.execute(delete(table).where(table.c.payment_id == payment.id))
+        await self._write_application(payment, application)
+
+    async def later_on_debt(self, payment: Payment) -> list[Payment]:
+        # Not locked: their rows do not change (only their allocations), and the case lock the
+        # caller holds keeps other requests away; locking them could deadlock two reversals.
+        stmt = (
+            select(Payment)
+            .where(y.debt_id == payment.debt_id, y.id > payment.id, y.reversed.is_(False))
+            .order_by(y.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
     async def get(self, payment_id: int) -> Payment | None:
         visible = select(tables.cases.c.id).where(self.case_scope)
+        # FOR NO KEY UPDATE (PostgreSQL): a reversal of an older payment, holding the case,
+        # writes allocations of this one, and their foreign key takes KEY SHARE on this row;
+        # FOR UPDATE would block it while this request waits for the case (a deadlock).
         stmt = (
             select(Payment)
             .where(y.id == payment_id, y.case_id.in_(visible))
-            .with_for_update(of=tables.payments)
+            .with_for_update(of=tables.payments, key_share=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 

@@ -42,6 +42,12 @@ class SqlPromiseRepository:
 
     async def contact_credit(self, contact_id: int) -> ContactCredit | None:
         t = tables.contacts.c
-        stmt = select(t.case_id, t.staff_id, t.agency_id).where(t.id == contact_id)
+        stmt = select(t.case_id, t.staff_id, t.agency_id, t.blocked, t.outcome).where(
+            t.id == contact_id
+        )
         row = (await self.session.execute(stmt)).one_or_none()
-        return ContactCredit(row.case_id, row.staff_id, row.agency_id) if row else None
+        if row is None:
+            return None
+        return ContactCredit(
+            row.case_id, row.staff_id, row.agency_id, bool(row.blocked), row.outcome is not None
+        )

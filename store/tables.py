@@ -18,6 +18,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 
 from store.types import Amount, UTCDateTime
 
@@ -95,6 +96,8 @@ cases = Table(
     Column("close_reason", String(24), nullable=True),
     Column("closed_at", UTCDateTime(), nullable=True),
     Column("watch_until", Date, nullable=True),
+    # Closed while ON_HOLD (a complaint, a dispute): a reopening returns it to the hold.
+    Column("closed_while_held", Boolean, nullable=False, default=False, server_default=false()),
     Column("version", Integer, nullable=False),
     UniqueConstraint("borrower_id", "portfolio", name="uq_cases_borrower_portfolio"),
     # One index per filter, each ending in the keyset tiebreaker, plus the default ordering.
@@ -201,6 +204,8 @@ contacts = Table(
     # The key a logged contact was sent with, so that a retry finds it (the claim in
     # idempotency_keys makes the pair unique).
     Column("idempotency_key", String(128), nullable=True),
+    # With the key: the digest of every input field, so that a retry that differs is refused.
+    Column("request_digest", String(64), nullable=True),
     Index("ix_contacts_case_at", "case_id", "at"),
     Index("ix_contacts_staff_key", "staff_id", "idempotency_key"),
     Index("ix_contacts_borrower_at", "borrower_id", "at"),

@@ -1,10 +1,12 @@
 """A case's timeline in SQL: one UNION ALL over its contacts (refused attempts and breaches
 included), promises, payments, payment reversals and the case events the timeline shows,
-newest first, keyset-paginated on (at, source, id). A page is one statement (and one more for
-the count, when asked), whatever its size."""
+newest first, keyset-paginated on (at, source, id). The union covers many cases at once
+(``union_of``): ``store.nested_pages`` pages it per case, so that the timelines of a whole page
+of cases cost one statement (and one more for their counts, when asked), whatever their size."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,13 +20,11 @@ from sqlalchemy import (
     Select,
     String,
     false,
-    func,
     literal_column,
     null,
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.timeline.entries import (
     EVENT_KINDS,
@@ -83,9 +83,9 @@ def _source(code: int) -> ColumnElement[int]:
     return literal_column(str(code), Integer)
 
 
-def _branches(case_id: int) -> list[Select[Any]]:
+def _branches(case_ids: Sequence[int] | Select[tuple[int]]) -> list[Select[Any]]:
     """One SELECT per source, with the same columns: src, id, at, actor_id, t1…t5 (text),
-    flag, at2, amount, currency, day, data."""
+    flag, at2, amount, currency, day, data, case_id."""
     ct, p, pay, ev = (
         tables.contacts.c,
         tables.promises.c,
@@ -109,7 +109,8 @@ def _branches(case_id: int) -> list[Select[Any]]:
         _typed_null(String(3)).label("currency"),
         _typed_null(Date()).label("day"),
         ct.breaches.label("data"),
-    ).where(ct.case_id == case_id)
+        ct.case_id.label("case_id"),
+    ).where(ct.case_id.in_(case_ids))
     promises = select(
         _source(Source.PROMISE),
         p.id,
@@ -126,7 +127,8 @@ def _branches(case_id: int) -> list[Select[Any]]:
         p.currency,
         p.due_date,
         _typed_null(JSON()),
-    ).where(p.case_id == case_id)
+        p.case_id,
+    ).where(p.case_id.in_(case_ids))
 
     def payment_branch(code: int, at: Any, actor: Any, *where: Any) -> Select[Any]:
         return select(
@@ -145,7 +147,8 @@ def _branches(case_id: int) -> list[Select[Any]]:
             pay.currency,
             _typed_null(Date()),
             _typed_null(JSON()),
-        ).where(pay.case_id == case_id, *where)
+            pay.case_id,
+        ).where(pay.case_id.in_(case_ids), *where)
 
     events = select(
         _source(Source.EVENT),
@@ -163,7 +166,8 @@ def _branches(case_id: int) -> list[Select[Any]]:
         _typed_null(String(3)),
         _typed_null(Date()),
         ev.data,
-    ).where(ev.case_id == case_id, ev.name.in_(sorted(EVENT_KINDS)))
+        ev.case_id,
+    ).where(ev.case_id.in_(case_ids), ev.name.in_(sorted(EVENT_KINDS)))
     return [
         contacts,
         promises,
@@ -179,24 +183,25 @@ def _branches(case_id: int) -> list[Select[Any]]:
     ]
 
 
-def _union(case_id: int) -> Any:
-    return union_all(*_branches(case_id)).subquery("timeline")
+def union_of(case_ids: Sequence[int] | Select[tuple[int]]) -> Any:
+    """The subquery of every entry of those cases' timelines (``case_id`` says whose;
+    ``case_ids``: the ids, or a SELECT of them)."""
+    return union_all(*_branches(case_ids)).subquery("timeline")
 
 
-def page_statement(case_id: int, after: keyset.Keyset | None) -> Select[Any]:
-    """The page's SELECT, newest first (``keyset.fetch_page`` adds the LIMIT)."""
-    u = _union(case_id)
-    statement = select(u)
-    if after is not None:
-        at, src = after.value
-        order = [(u.c.at, True), (u.c.src, True)]
-        statement = statement.where(
-            keyset.after_row_clause(order, [at, src], u.c.id, after.id, id_descending=True)
-        )
-    return statement.order_by(u.c.at.desc(), u.c.src.desc(), u.c.id.desc())
+def after_clause(u: Any, after: keyset.Keyset) -> ColumnElement[bool]:
+    """The entries of ``union_of`` after a position, in timeline order (``order_of``)."""
+    at, src = after.value
+    order = [(u.c.at, True), (u.c.src, True)]
+    return keyset.after_row_clause(order, [at, src], u.c.id, after.id, id_descending=True)
 
 
-def _row(r: Any) -> TimelineRow:
+def order_of(u: Any) -> list[ColumnElement[Any]]:
+    """Timeline order, newest first: by instant, then source, then id (all descending)."""
+    return [u.c.at.desc(), u.c.src.desc(), u.c.id.desc()]
+
+
+def row_of(r: Any) -> TimelineRow:
     common = {"source": r.src, "id": r.id, "at": r.at, "actor_id": r.actor_id}
     if r.src == Source.CONTACT:
         blocked = bool(r.flag)
@@ -227,29 +232,15 @@ def _row(r: Any) -> TimelineRow:
     kind = EVENT_KINDS[r.t1]
     assignee = data.get("assignee_id") if kind is EntryKind.ASSIGNED else None
     agency = data.get("agency_id") if kind in (EntryKind.PLACED, EntryKind.RECALLED) else None
+    payment = data.get("payment_id") if kind is EntryKind.PAYMENT_REAPPLIED else None
     return TimelineRow(
         **common,
         kind=kind,
         summary=event_summary(kind, data),
         assignee_id=assignee if isinstance(assignee, int) else None,
         agency_id=agency if isinstance(agency, int) else None,
+        payment_id=payment if isinstance(payment, int) else None,
     )
-
-
-async def fetch_page(
-    session: AsyncSession, case_id: int, after: keyset.Keyset | None, first: int
-) -> tuple[list[TimelineRow], bool]:
-    """Returns up to ``first`` entries after the keyset, newest first, and whether more follow."""
-    rows, more = await keyset.fetch_page(
-        session, page_statement(case_id, after), first, scalars=False
-    )
-    return [_row(r) for r in rows], more
-
-
-async def count(session: AsyncSession, case_id: int) -> int:
-    """Returns how many entries the case's timeline holds."""
-    statement = select(func.count()).select_from(_union(case_id))
-    return int((await session.execute(statement)).scalar_one())
 
 
 def encode_cursor(row: TimelineRow) -> str:

@@ -2,8 +2,10 @@
 conduct facts of a page's borrowers in one statement each.
 
 The priority (``domain.worklist.priority``) is computed per case from the same facts the
-reasons are written from: a pending callback due by the end of the portfolio's local day, an
-OPEN promise due on its local date, a broken promise; then days past due, outstanding and id.
+reasons are written from: a pending callback due by the end of the portfolio's local day (one
+that no completed voice contact with the borrower at or after its time, and no call in from the
+borrower after it was asked for, has answered), an OPEN promise due on its local date, a broken
+promise; then days past due, outstanding and id.
 A page costs the same statements whatever its size: the page, the borrowers' contact points,
 the borrowers' recent contacts (and the count, when asked). Whether the borrower may be called
 now is then the conduct decision of ``domain.contacts.conduct.assess``, per item, in memory.
@@ -41,6 +43,7 @@ from domain.arrangements.promises import PromiseStatus
 from domain.cases.model import Case, CaseStatus
 from domain.conduct.engine import PastContact, local_instant
 from domain.contacts.model import (
+    VOICE_CHANNELS,
     ContactChannel,
     ContactDirection,
     ContactOutcome,
@@ -150,11 +153,20 @@ def _facts(owner: WorklistOwner, scope: ColumnElement[bool], now: datetime) -> A
     """The subquery of the owner's OPEN cases in scope, with the facts that place each."""
     today, day_end = portfolio_today(now), portfolio_day_end(now)
     k, later = tables.contacts.alias("k"), tables.contacts.alias("later")
+    # A callback is answered by a completed voice contact with the borrower at or after the
+    # time asked for, or by the borrower calling in after asking; nothing else (a text, a call
+    # before the time, a call to someone else, a refused attempt) answers it.
     answered = exists().where(
         later.c.case_id == k.c.case_id,
-        later.c.at > k.c.at,
+        later.c.id != k.c.id,
         later.c.outcome.is_not(None),
         later.c.blocked.is_(False),
+        later.c.channel.in_(sorted(VOICE_CHANNELS)),
+        later.c.party == ContactParty.BORROWER.value,
+        or_(
+            later.c.at >= k.c.callback_at,
+            and_(later.c.direction == ContactDirection.INBOUND.value, later.c.at > k.c.at),
+        ),
     )
     callback = (
         select(func.min(k.c.callback_at))
@@ -336,6 +348,9 @@ async def conduct_facts(
     )
     for point in (await session.execute(statement)).scalars():
         points[point.borrower_id].append(point)
+    # Each contact's point in its normalised form: attempts on duplicates of a number count
+    # together, as contactAllowance and startContact count them.
+    keys = {p.id: p.key for found in points.values() for p in found}
     k = tables.contacts.c
     statement = (
         select(
@@ -368,6 +383,7 @@ async def conduct_facts(
                 blocked=bool(r.blocked),
                 consented=bool(r.consented),
                 agency_id=r.agency_id,
+                point_key=keys.get(r.contact_point_id),
             )
         )
     return ConductFacts(points, history)

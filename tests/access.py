@@ -64,6 +64,8 @@ class Role:
 MAKE_CONTACT = frozenset({"contact:make", "contact:log"})
 WORK = MAKE_CONTACT | {"contact_point:manage", "promise:record"}
 PAYMENTS = frozenset({"payment:post", "payment:reverse"})
+# Lifting an opt-out or an invalid mark, recording consent: not the agents the rules constrain.
+CONSENT = frozenset({"contact_point:consent"})
 _COLLECTOR = READ | reveal("phone", "email") | WORK | {"worklist:read"}
 _AGENCY = READ | reveal("phone") | WORK | {"worklist:read"}
 
@@ -85,6 +87,7 @@ LOGINS: dict[str, Role] = {
         | reveal("phone", "email", "address", "national_id")
         | WORK
         | PAYMENTS
+        | CONSENT
         | {"case:allocate"},
         "all",
     ),
@@ -111,7 +114,7 @@ LOGINS: dict[str, Role] = {
         ("integration",),
         None,
         None,
-        READ | PAYMENTS | {"contact:log", "contact_point:manage"},
+        READ | PAYMENTS | CONSENT | {"contact:log", "contact_point:manage"},
         "all",
     ),
 }

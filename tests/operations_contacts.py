@@ -8,7 +8,11 @@ Every role reads allowances of the cases it sees; a case outside is refused as B
 ("no such case"), exactly as one that does not exist. Contacts are made by those who work cases
 (``contact:make``), logged by them and the integration account (``contact:log``); contact points
 are managed by those who work cases and the integration account, legal excepted
-(``contact_point:manage``). Outside the caller's scope every mutation answers NOT_FOUND.
+(``contact_point:manage``); what loosens a point's protection (lifting an opt-out, consent)
+also needs ``contact_point:consent``, decided inside updateContactPoint and addContactPoint
+(tests/e2e/test_contact_points.py). completeContact's contact is the caller's own (others'
+contacts: tests/e2e/test_contacts.py). Outside the caller's scope every mutation answers
+NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -73,12 +77,14 @@ async def _point(cell: Cell, made: MadeCase, zone: str | None) -> tuple[int, str
 
 
 async def _started(cell: Cell, made: MadeCase, point: int) -> int:
-    """A contact in progress (as startContact leaves it) on the case."""
+    """A contact in progress (as startContact leaves it) on the case, started by the caller
+    (only its own agent, a team lead or a manager records its outcome)."""
     async with cell.engine.begin() as conn:
         inserted = await conn.execute(
             insert(tables.contacts).values(
                 case_id=made.case.id,
                 borrower_id=made.borrower.id,
+                staff_id=cell.world.staff[cell.login].id,
                 contact_point_id=point,
                 at=datetime.now(UTC),
                 channel="PHONE",
@@ -430,11 +436,7 @@ CONTACT_OPERATIONS: tuple[Operation, ...] = (
         permission="contact:make",
         denied=Forbidden("contact:make"),
         check=contact_check(
-            "contact.complete",
-            "CompleteContactSuccess",
-            direction="OUTBOUND",
-            outcome="NO_ANSWER",
-            agent=None,  # started by a system (no agent): the caller only completed it
+            "contact.complete", "CompleteContactSuccess", direction="OUTBOUND", outcome="NO_ANSWER"
         ),
         scope="case",
         outside=Refused("NotFoundError", "CONTACT_NOT_FOUND", "contactId", "contact.complete"),

@@ -49,8 +49,10 @@ class RecordPromiseInput:
     )
     contact_id: strawberry.ID | None = strawberry.field(
         default=None,
-        description="The contact the promise was made in: it is credited to that contact's "
-        "collector or agency (by default, to you).",
+        description="The contact the promise was made in: one on this case that took place "
+        "(CONTACT_BLOCKED: a conduct rule refused it; CONTACT_NOT_COMPLETED: it has no outcome "
+        "yet). The promise is credited to that contact's collector or agency (by default, to "
+        "you).",
     )
     idempotency_key: str | None = strawberry.field(
         default=None,

@@ -51,6 +51,11 @@ def contact_record(record: Record, event: object) -> AuditRecord | None:
             if isinstance(event, ContactPointAdded)
             else dict(event.changes)
         )
+        if isinstance(event, ContactPointAdded) and event.consent_evidence is not None:
+            changes["consentedHours"] = event.consented_hours
+            changes["consentedAt"] = event.consented_at.isoformat() if event.consented_at else None
+        if event.consent_evidence is not None:
+            changes["consentEvidence"] = event.consent_evidence
         return record(
             AuditAction.CONTACT_POINT_ADD if added else AuditAction.CONTACT_POINT_UPDATE,
             Outcome.ALLOWED,

@@ -24,6 +24,7 @@ from api.common.types import (
 from api.contacts.types import Contact, ContactPoint, contact_point_view
 from api.context import Context, Info
 from api.permissions import needs
+from authz.masking import CONTACT_POINT_FIELDS, depends_on_legal_stage, rule_for
 from domain.borrowers.errors import BorrowerNotFound
 from domain.cases.errors import CaseNotFound
 from domain.contacts import errors, services
@@ -38,16 +39,32 @@ from domain.contacts.model import (
     Keep,
 )
 from domain.contacts.model import Contact as DomainContact
-from domain.errors import DomainError, ErrorCode, IdempotencyKeyReused, IdempotencyKeyTooLong
+from domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    ErrorCode,
+    IdempotencyKeyReused,
+    IdempotencyKeyTooLong,
+)
+from domain.staff.model import Role
 from store import contacts_queries
 from store.audit import AuditAction
 from store.uow import IdempotencyClaim
 
 IDEMPOTENCY = (
-    "Any unique string (e.g. a UUID, at most 128 characters): a retry with the same key returns "
-    "the contact first logged instead of logging it again."
+    "Any unique string (e.g. a UUID, at most 128 characters): a retry with the same key and the "
+    "same input returns the contact first logged instead of logging it again; the same key with "
+    "any other input is refused (IDEMPOTENCY_KEY_REUSED)."
 )
 MAX_KEY = 128
+# Who may loosen what protects a person: lift an opt-out or an invalid mark, record consent or
+# consented hours, replace a known time zone (managers, and the borrower's own self-service
+# channel through the integration account).
+CONSENT_PERMISSION = "contact_point:consent"
+EVIDENCE = (
+    "A reference to the evidence of the consent (a recording reference, a document id); "
+    "required with `consented`, `consentedHours` and when lifting OPTED_OUT."
+)
 
 UserErrors = ValidationError | NotFoundError | RuleViolationError | ConflictError
 
@@ -118,8 +135,11 @@ class AddContactPointInput:
     time_zone: str | None = strawberry.field(default=None, description="IANA time zone.")
     consented_hours: ConsentedHoursInput | None = None
     consented: bool = strawberry.field(
-        default=False, description="The person consents to contact through this point now."
+        default=False,
+        description="The person consents to contact through this point now "
+        "(contact_point:consent).",
     )
+    consent_evidence: str | None = strawberry.field(default=None, description=EVIDENCE)
 
 
 @strawberry.input
@@ -134,8 +154,10 @@ class UpdateContactPointInput:
     )
     consented: bool | None = strawberry.field(
         default=None,
-        description="true: the person consents now; false: they withdrew consent; absent: as is.",
+        description="true: the person consents now; false: they withdrew consent (the "
+        "consented hours go with it); absent: as is.",
     )
+    consent_evidence: str | None = strawberry.field(default=None, description=EVIDENCE)
     expected_version: int | None = None
 
 
@@ -222,6 +244,21 @@ def _hours(hours: ConsentedHoursInput | None) -> tuple[time, time] | None:
     return (hours.start, hours.end) if hours is not None else None
 
 
+def _supervises(ctx: Context) -> bool:
+    """Whether the caller may record the outcome of someone else's attempt: by role (a manager,
+    a team lead), not by a permission that every agent also holds."""
+    roles = ctx.viewer.roles
+    return Role.MANAGER in roles or Role.TEAM_LEAD in roles
+
+
+async def _sees_in_clear(ctx: Context, borrower_id: int, kind: ContactPointKind) -> bool:
+    """Whether the caller sees the borrower's values of this kind in clear (only then may a
+    refusal say that the borrower already has a value)."""
+    roles = ctx.viewer.roles
+    legal = depends_on_legal_stage(roles) and await ctx.legal_borrowers.load(borrower_id)
+    return rule_for(roles, CONTACT_POINT_FIELDS[kind], bool(legal)).clear
+
+
 async def _refused(
     ctx: Context, action: AuditAction, error: DomainError, resource_type: str, pk: int | None
 ) -> UserErrors:
@@ -243,14 +280,10 @@ def _violation(error: errors.ComplianceViolation) -> ComplianceViolation:
     )
 
 
-async def _replay(
-    ctx: Context, key: str, case_pk: int, data: LogContactInput
-) -> DomainContact | None:
-    """Returns the contact a previous logContact with this key logged, or None if none did."""
-    if len(key) > MAX_KEY:
-        raise IdempotencyKeyTooLong(
-            f"the idempotency key is longer than {MAX_KEY} characters", field="idempotencyKey"
-        )
+async def _replay(ctx: Context, key: str, request: services.LogRequest) -> DomainContact | None:
+    """Returns the contact a previous logContact with this key logged, or None if none did;
+    refuses the key if it was used for anything else: another operation, or a logContact whose
+    input differed in any field (compared through the digest kept with the contact)."""
     assert ctx.viewer.id is not None
     viewer_id = ctx.viewer.id
     prior = await ctx.read(lambda s: contacts_queries.logged_for_key(s, viewer_id, key))
@@ -259,16 +292,16 @@ async def _replay(
     operation, case_id, contact = prior
     same = (
         operation == AuditAction.CONTACT_LOG
-        and case_id == case_pk
+        and case_id == request.case_id
         and contact is not None
-        and (contact.channel, contact.direction, contact.party, contact.outcome)
-        == (data.channel, data.direction, data.party, data.outcome)
+        and contact.case_id == request.case_id
+        and contact.request_digest == request.digest()
     )
     if not same or contact is None:
         raise IdempotencyKeyReused(
             "this idempotency key was already used for another request", field="idempotencyKey"
         )
-    if await ctx.cases.load(case_pk) is None:
+    if await ctx.cases.load(request.case_id) is None:
         raise CaseNotFound("no such case", field="caseId")
     return contact
 
@@ -303,7 +336,8 @@ class ContactMutation:
         return StartContactSuccess(contact=Contact.from_domain(contact))
 
     @strawberry.mutation(
-        description="Records the outcome of an attempt in progress (once).",
+        description="Records the outcome of an attempt in progress (once): your own attempt, "
+        "or (team leads and managers) anyone's.",
         extensions=needs("contact:make"),
     )
     async def complete_contact(
@@ -327,6 +361,7 @@ class ContactMutation:
                 notes=input.notes,
                 recording_ref=input.recording_ref,
                 callback_at=callback_at,
+                may_complete_others=_supervises(ctx),
             )
         except DomainError as error:
             return await _refused(ctx, AuditAction.CONTACT_COMPLETE, error, "Contact", pk)
@@ -352,19 +387,15 @@ class ContactMutation:
         case_pk = pk_of(input.case_id, "Case")
         clock = ctx.clock
         claim = None
+        key = input.idempotency_key or None
         try:
-            pk = _case_pk(input.case_id)
-            if input.idempotency_key:
-                replay = await _replay(ctx, input.idempotency_key, pk, input)
-                if replay is not None:
-                    return LogContactSuccess(contact=Contact.from_domain(replay))
-                assert ctx.viewer.id is not None
-                claim = IdempotencyClaim(
-                    ctx.viewer.id, input.idempotency_key, AuditAction.CONTACT_LOG, clock.now()
+            if key is not None and len(key) > MAX_KEY:
+                raise IdempotencyKeyTooLong(
+                    f"the idempotency key is longer than {MAX_KEY} characters",
+                    field="idempotencyKey",
                 )
-            await ctx.release()
             request = services.LogRequest(
-                case_id=pk,
+                case_id=_case_pk(input.case_id),
                 channel=input.channel,
                 direction=input.direction,
                 outcome=input.outcome,
@@ -375,11 +406,25 @@ class ContactMutation:
                 recording_ref=input.recording_ref,
                 callback_at=callback_at,
                 second_agent_login=input.second_agent_login,
-                idempotency_key=input.idempotency_key or None,
+                idempotency_key=key,
             )
-            contact = await services.log_contact(
-                lambda: ctx.unit_of_work(claim), clock, _actor(ctx), request
-            )
+            if key is not None:
+                replay = await _replay(ctx, key, request)
+                if replay is not None:
+                    return LogContactSuccess(contact=Contact.from_domain(replay))
+                assert ctx.viewer.id is not None
+                claim = IdempotencyClaim(ctx.viewer.id, key, AuditAction.CONTACT_LOG, clock.now())
+            await ctx.release()
+            try:
+                contact = await services.log_contact(
+                    lambda: ctx.unit_of_work(claim), clock, _actor(ctx), request
+                )
+            except ConcurrencyConflict:
+                # A retry with the same key committed first: answer with its result.
+                replay = await _replay(ctx, key, request) if key is not None else None
+                if replay is None:
+                    raise
+                return LogContactSuccess(contact=Contact.from_domain(replay))
         except DomainError as error:
             return await _refused(ctx, AuditAction.CONTACT_LOG, error, "Case", case_pk)
         return LogContactSuccess(contact=Contact.from_domain(contact))
@@ -394,7 +439,9 @@ class ContactMutation:
         ctx = info.context
         check_text("input.value", input.value)
         check_text("input.timeZone", input.time_zone)
+        check_text("input.consentEvidence", input.consent_evidence)
         pk = pk_of(input.borrower_id, "Borrower")
+        sees_value = pk is not None and await _sees_in_clear(ctx, pk, input.kind)
         await ctx.release()
         try:
             if pk is None:
@@ -412,7 +459,10 @@ class ContactMutation:
                     time_zone=input.time_zone,
                     consent_hours=_hours(input.consented_hours),
                     consented=input.consented,
+                    consent_evidence=input.consent_evidence,
                 ),
+                may_consent=ctx.allows(CONSENT_PERMISSION),
+                sees_value=sees_value,
             )
         except DomainError as error:
             return await _refused(ctx, AuditAction.CONTACT_POINT_ADD, error, "Borrower", pk)
@@ -430,6 +480,7 @@ class ContactMutation:
         if not isinstance(zone, Keep):
             check_text("input.timeZone", zone)
         hours = KEEP if input.consented_hours is strawberry.UNSET else _hours(input.consented_hours)
+        check_text("input.consentEvidence", input.consent_evidence)
         pk = pk_of(input.contact_point_id, "ContactPoint")
         await ctx.release()
         try:
@@ -445,6 +496,8 @@ class ContactMutation:
                 consent_hours=hours,
                 consented=input.consented,
                 expected_version=input.expected_version,
+                may_consent=ctx.allows(CONSENT_PERMISSION),
+                consent_evidence=input.consent_evidence,
             )
         except DomainError as error:
             return await _refused(ctx, AuditAction.CONTACT_POINT_UPDATE, error, "ContactPoint", pk)

@@ -60,9 +60,8 @@ class ContactQuery:
             point = next((p for p in points if point_pk is not None and p.id == point_pk), None)
             if point is None:
                 raise BadUserInput("contactPointId: no such contact point of the case's borrower")
-        point_id = point.id if point else None
         history = await ctx.read(
-            lambda session: contacts_queries.history(session, case.borrower_id, instant, point_id)
+            lambda session: contacts_queries.history(session, case.borrower_id, instant)
         )
         situation = situation_of(case, borrower, points)
         allowance = assess(

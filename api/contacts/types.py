@@ -30,6 +30,7 @@ from domain.contacts.model import (
 from domain.contacts.model import ContactPoint as DomainContactPoint
 from store import contacts_queries
 from store.keyset import InvalidCursor
+from store.nested_pages import PageKey
 
 if TYPE_CHECKING:
     from api.cases.types import Case
@@ -277,20 +278,18 @@ async def contacts_of_case(
         position = contacts_queries.decode_cursor(after) if after else None
     except InvalidCursor as exc:
         raise BadUserInput(f"after: {exc}") from None
-    scope = ctx.scope.case
-    rows, more = await ctx.read(
-        lambda session: contacts_queries.fetch_page(session, case_pk, scope, position, limit)
-    )
-    for row in rows:
+    # Batched over every case of the request that asks (one statement per size and position).
+    page = await ctx.contact_pages.load(PageKey(case_pk, limit, after or None, position))
+    for row in page.rows:
         assert row.id is not None
         ctx.contacts.prime(row.id, row)
     return connection(
-        rows,
-        more,
+        page.rows,
+        page.more,
         after=after,
         cursor=contacts_queries.encode_cursor,
         node=Contact.from_domain,
-        count=lambda: ctx.read(lambda session: contacts_queries.count(session, case_pk, scope)),
+        count=lambda: ctx.contact_counts.load(case_pk),
     )
 
 

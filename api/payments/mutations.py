@@ -230,8 +230,10 @@ class PaymentMutation:
         return result
 
     @strawberry.mutation(
-        description="Reverses a payment (bounced, mistaken): everything it moved is given back "
-        "and the case refreshed; a case its posting closed reopens.",
+        description="Reverses a payment (bounced, mistaken) as if it had never been made: the "
+        "payments posted after it on the same debt are applied again in their order (oldest "
+        "instalment first, by the waterfall) and the case refreshed; a case whose current "
+        "closure its posting made reopens if it is in arrears again.",
         extensions=needs("payment:reverse"),
     )
     async def reverse_payment(

@@ -17,6 +17,7 @@ from domain.payments.model import Payment as DomainPayment
 from domain.payments.waterfall import DebtComponent as DomainDebtComponent
 from store import payment_queries
 from store.keyset import InvalidCursor
+from store.nested_pages import PageKey
 
 if TYPE_CHECKING:
     from api.cases.types import Debt
@@ -108,17 +109,16 @@ async def payments_of_case(
         position = payment_queries.decode_cursor(after) if after else None
     except InvalidCursor as exc:
         raise BadUserInput(f"after: {exc}") from None
-    rows, more = await ctx.read(
-        lambda session: payment_queries.fetch_case_page(session, case_pk, position, limit)
-    )
-    for row in rows:
+    # Batched over every case of the request that asks (one statement per size and position).
+    page = await ctx.payment_pages.load(PageKey(case_pk, limit, after or None, position))
+    for row in page.rows:
         assert row.id is not None
         ctx.payments.prime(row.id, row)
     return connection(
-        rows,
-        more,
+        page.rows,
+        page.more,
         after=after,
         cursor=payment_queries.encode_cursor,
         node=Payment.from_domain,
-        count=lambda: ctx.read(lambda session: payment_queries.count_for_case(session, case_pk)),
+        count=lambda: ctx.payment_counts.load(case_pk),
     )

@@ -8,6 +8,7 @@ from api.errors import BadUserInput
 from api.timeline.types import TimelineEntry
 from store import timeline_queries
 from store.keyset import InvalidCursor
+from store.nested_pages import PageKey
 
 
 async def timeline_of_case(
@@ -20,14 +21,13 @@ async def timeline_of_case(
         position = timeline_queries.decode_cursor(after) if after else None
     except InvalidCursor as exc:
         raise BadUserInput(f"after: {exc}") from None
-    rows, more = await ctx.read(
-        lambda session: timeline_queries.fetch_page(session, case_pk, position, limit)
-    )
+    # Batched over every case of the request that asks (one statement per size and position).
+    page = await ctx.timeline_pages.load(PageKey(case_pk, limit, after or None, position))
     return connection(
-        rows,
-        more,
+        page.rows,
+        page.more,
         after=after,
         cursor=timeline_queries.encode_cursor,
         node=TimelineEntry.from_row,
-        count=lambda: ctx.read(lambda session: timeline_queries.count(session, case_pk)),
+        count=lambda: ctx.timeline_counts.load(case_pk),
     )

@@ -29,9 +29,10 @@ _ID_TYPES = {
 
 @strawberry.type(
     description="One thing that happened on a case. `kind`: CONTACT, CONTACT_BLOCKED (an attempt "
-    "a conduct rule refused), PROMISE, PAYMENT, PAYMENT_REVERSED, ASSIGNED, PLACED, RECALLED, "
-    "RECLASSIFIED, TRANSITION (a move of the life cycle). The summary holds codes, amounts, "
-    "dates and rule names only, never notes or contact details."
+    "a conduct rule refused), PROMISE, PAYMENT, PAYMENT_REVERSED, PAYMENT_REAPPLIED (applied "
+    "again after an earlier payment was reversed), ASSIGNED, PLACED, RECALLED, RECLASSIFIED, "
+    "TRANSITION (a move of the life cycle). The summary holds codes, amounts, dates and rule "
+    "names only, never notes or contact details."
 )
 class TimelineEntry:
     id: strawberry.ID = strawberry.field(
@@ -85,7 +86,7 @@ class TimelineEntry:
         promise = await info.context.promises.load(self._row.promise_id)
         return PromiseToPay.from_domain(promise) if promise else None
 
-    @strawberry.field(description="PAYMENT, PAYMENT_REVERSED: the payment.")
+    @strawberry.field(description="PAYMENT, PAYMENT_REVERSED, PAYMENT_REAPPLIED: the payment.")
     async def payment(
         self, info: Info
     ) -> Annotated[Payment, strawberry.lazy("api.payments.types")] | None:

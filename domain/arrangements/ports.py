@@ -11,11 +11,15 @@ from domain.ports import UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class ContactCredit:
-    """The case a contact was about, and who made it (a promise from it is credited to them)."""
+    """The case a contact was about, who made it (a promise from it is credited to them), and
+    whether it took place: ``blocked`` (a conduct rule refused it) or ``completed`` (it has its
+    outcome; an attempt granted by startContact is in progress until then)."""
 
     case_id: int
     staff_id: int | None
     agency_id: int | None
+    blocked: bool
+    completed: bool
 
 
 class PromiseRepository(Protocol):

@@ -6,6 +6,12 @@ not reversed counts toward the oldest promise whose window holds its date (made 
 payment, due date plus grace days on or after it), each promise taking at most its amount. A
 promise paid in full is KEPT at once; once its window has passed it is BROKEN when nothing was
 paid and PARTIALLY_KEPT when something was; until then it stays OPEN.
+
+A case has at most one OPEN promise, its newest one that is not cancelled: a newer promise
+supersedes an open one when it is recorded, and an older promise that a reversal would turn
+back to OPEN (a KEPT one whose payment bounced, inside its window) becomes SUPERSEDED instead —
+the newer promise replaced it. Once its window has passed it is judged as any other
+(PARTIALLY_KEPT or BROKEN), since it would not have been open.
 """
 
 from __future__ import annotations
@@ -135,20 +141,15 @@ def _status(promise: Promise, paid: Decimal, today: date | None) -> PromiseStatu
     return PromiseStatus.PARTIALLY_KEPT if paid > 0 else PromiseStatus.BROKEN
 
 
-def evaluate(
-    promises: Sequence[Promise], payments: Sequence[PaymentFact], today: date | None = None
-) -> list[PromiseChange]:
-    """Returns the changes of status and paid amount that the payments make to the promises.
+def _age(promise: Promise) -> tuple[date, datetime, int]:
+    """Returns the order promises were made in: by day, then creation, then id."""
+    return (promise.promised_on, promise.created_at or _EARLIEST, promise.id or 0)
 
-    Superseded and cancelled promises are left as they are. Payments are taken oldest first
-    (by date, then id) and fill the oldest promise (by the day it was made, then creation, then
-    id) whose window holds their date first."""
-    live = sorted(
-        (p for p in promises if PromiseStatus(p.status) not in FINAL_STATUSES),
-        key=lambda p: (p.promised_on, p.created_at or _EARLIEST, p.id or 0),
-    )
+
+def _allocate(live: Sequence[Promise], counted: Sequence[PaymentFact]) -> dict[int, Decimal]:
+    """Returns how much counts toward each promise (by ``id()``), oldest payment first to the
+    oldest promise whose window holds its date, each taking at most its amount."""
     paid = {id(p): Decimal(0) for p in live}
-    counted = sorted((f for f in payments if not f.reversed), key=lambda f: (f.paid_on, f.id or 0))
     for fact in counted:
         left = fact.amount
         for promise in live:
@@ -160,10 +161,46 @@ def evaluate(
             if take > 0:
                 paid[id(promise)] += take
                 left -= take
+    return paid
+
+
+def evaluate(
+    promises: Sequence[Promise], payments: Sequence[PaymentFact], today: date | None = None
+) -> list[PromiseChange]:
+    """Returns the changes of status and paid amount that the payments make to the promises.
+
+    Superseded and cancelled promises are left as they are. Payments are taken oldest first
+    (by date, then id) and fill the oldest promise (by the day it was made, then creation, then
+    id) whose window holds their date first. Only the newest promise that is not cancelled can
+    be OPEN: an older one that would be open is SUPERSEDED, keeping what counted toward it, and
+    the payments are then shared among the others (so evaluating again changes nothing)."""
+    standing = sorted(
+        (p for p in promises if PromiseStatus(p.status) != PromiseStatus.CANCELLED), key=_age
+    )
+    newest = standing[-1] if standing else None
+    live = [p for p in standing if PromiseStatus(p.status) not in FINAL_STATUSES]
+    counted = sorted((f for f in payments if not f.reversed), key=lambda f: (f.paid_on, f.id or 0))
+    superseded: dict[int, Decimal] = {}
+    while True:
+        paid = _allocate(live, counted)
+        # Taking a promise out frees its payments for the others: share them again (each
+        # round takes one out at least, so this ends).
+        out = [
+            p
+            for p in live
+            if p is not newest and _status(p, paid[id(p)], today) == PromiseStatus.OPEN
+        ]
+        if not out:
+            break
+        superseded.update((id(p), paid[id(p)]) for p in out)
+        live = [p for p in live if id(p) not in superseded]
     changes: list[PromiseChange] = []
-    for promise in live:
-        amount = paid[id(promise)]
-        status = _status(promise, amount, today)
+    for promise in sorted((p for p in standing if id(p) in superseded or id(p) in paid), key=_age):
+        if id(promise) in superseded:
+            status, amount = PromiseStatus.SUPERSEDED, superseded[id(promise)]
+        else:
+            amount = paid[id(promise)]
+            status = _status(promise, amount, today)
         previous = PromiseStatus(promise.status)  # loaded rows hold plain strings
         if status != previous or amount != promise.paid_amount:
             changes.append(PromiseChange(promise, status, amount, previous, promise.paid_amount))

@@ -85,8 +85,9 @@ async def record_promise(
     policy: PromisePolicy = DEFAULT_PROMISE_POLICY,
 ) -> Promise:
     """Records a promise on a case the caller can see and may work now, superseding the open
-    one. It is credited to whoever made the contact it came from, else to the caller (and the
-    caller's agency). Payments already made today count toward it at once."""
+    one. It is credited to whoever made the contact it came from — a contact on this case that
+    took place (not refused by a conduct rule, not still in progress) — else to the caller (and
+    the caller's agency). Payments already made today count toward it at once."""
     now = at or clock.now()
     async with uow_factory() as uow:
         case = await uow.cases.get(request.case_id)
@@ -99,6 +100,15 @@ async def record_promise(
             if credit is None or credit.case_id != case.id:
                 raise errors.PromiseContactInvalid(
                     "no such contact on this case", field="contactId"
+                )
+            if credit.blocked:
+                raise errors.PromiseContactBlocked(
+                    "a conduct rule refused this contact: it never took place", field="contactId"
+                )
+            if not credit.completed:
+                raise errors.PromiseContactNotCompleted(
+                    "this contact is still in progress: record its outcome first",
+                    field="contactId",
                 )
             staff_id, agency_id = credit.staff_id, credit.agency_id
         today = local_today(case.portfolio, now)

@@ -66,6 +66,7 @@ class Case:
     close_reason: str | None = None
     closed_at: datetime | None = None
     watch_until: date | None = None
+    closed_while_held: bool = False
     version: int = 1
     id: int | None = None
     debts: list[Debt] = field(default_factory=list)
@@ -129,7 +130,7 @@ class Case:
 
     def recall(self, at: datetime, actor_id: int | None) -> None:
         """Recalls the case from its agency into the unassigned pool (the life cycle allows
-        RECALL: not closed, placed)."""
+        RECALL on a placed case, closed ones included)."""
         if self.agency_id is None:
             raise errors.CaseNotPlaced(f"case {self.reference} is not placed", field="caseId")
         agency_id, self.agency_id = self.agency_id, None

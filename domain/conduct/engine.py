@@ -50,7 +50,10 @@ _MAX_STEPS = 16
 
 @dataclass(frozen=True)
 class PointFacts:
-    """What the rules need to know about a contact point (never its value)."""
+    """What the rules need to know about a contact point (its value only as ``key``, the
+    normalised form that finds attempts on duplicate points of the same number; never shown).
+
+    ``consent_start``/``consent_end`` apply only while consent is recorded (``consented_at``)."""
 
     id: int | None
     kind: ContactPointKind
@@ -60,6 +63,17 @@ class PointFacts:
     consent_start: time | None = None
     consent_end: time | None = None
     consented_at: datetime | None = None
+    key: str | None = None
+
+    def consented_by(self, at: datetime) -> bool:
+        """Whether the owner's consent is recorded as given at or before ``at``."""
+        return self.consented_at is not None and self.consented_at <= at
+
+    def same_point(self, contact: PastContact) -> bool:
+        """Whether a past contact went to this point, or to another point of the same value."""
+        if self.id is not None and contact.contact_point_id == self.id:
+            return True
+        return self.key is not None and contact.point_key == self.key
 
     def __post_init__(self) -> None:
         if self.time_zone is not None and not is_time_zone(self.time_zone):
@@ -93,12 +107,19 @@ class ContactRequest:
                 raise ValueError("unknown time zone for the person")
 
 
+# How long an attempt reserved by startContact, still without an outcome, may yet turn out to be a
+# conversation: long enough for any call. After that it counts as an unanswered attempt only, so
+# an attempt nobody completes cannot hold the connected-call limits for days.
+RESERVATION = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class PastContact:
     """A contact already made or reserved (``outcome`` None: still in progress).
 
     ``agency_id``: the agency whose staff made it (None: the lender's own); the rules count every
-    contact alike, whoever made it."""
+    contact alike, whoever made it. ``point_key``: the normalised value of its point
+    (``domain.contacts.model.value_key``), so that duplicate points of a number share counts."""
 
     at: datetime
     case_id: int
@@ -110,6 +131,18 @@ class PastContact:
     blocked: bool = False
     consented: bool = False
     agency_id: int | None = None
+    point_key: str | None = None
+
+    def possibly_connected(self, now: datetime) -> bool:
+        """Whether it is, or may yet turn out to be, a telephone conversation at ``now``: one
+        with a conversation outcome, or an outbound call reserved less than RESERVATION ago and
+        still in progress (counted as connected until its outcome is recorded, so that
+        concurrent grants cannot exceed a limit)."""
+        if self.blocked or self.channel not in VOICE_CHANNELS:
+            return False
+        if self.outcome is None:
+            return self.direction is ContactDirection.OUTBOUND and now - self.at < RESERVATION
+        return self.outcome in CONVERSATION_OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -289,7 +322,12 @@ def _quiet_hours(rule: QuietHours, c: _Context) -> _Result:
         return _pass(rule, f"the quiet hours do not apply to {request.channel.value}")
     start, end, label = rule.allowed_from, rule.allowed_until, "allowed hours"
     point = request.point
-    if point is not None and point.consent_start is not None and point.consent_end is not None:
+    if (
+        point is not None
+        and point.consent_start is not None
+        and point.consent_end is not None
+        and point.consented_by(c.at)
+    ):
         start, end, label = point.consent_start, point.consent_end, "consented hours"
     zones = _zones_of(request)
     assumed = not zones
@@ -409,15 +447,14 @@ def _daily_attempts(rule: DailyAttempts, c: _Context) -> _Result:
         return _pass(rule, f"the limit counts calls, not {request.channel.value}")
     if point is None:
         return _pass(rule, "no contact point to count attempts on")
-    if rule.consent_lifts and point.consented_at is not None and point.consented_at <= c.at:
+    if rule.consent_lifts and point.consented_by(c.at):
         return _pass(rule, "the person consented to calls on this number: no daily limit")
     zone = c.day_zone(person_first=False)
     day_start, day_end = _day_bounds(zone, c.at)
     used = sum(
         1
         for p in c.history
-        if point.id is not None
-        and p.contact_point_id == point.id
+        if point.same_point(p)
         and p.direction is ContactDirection.OUTBOUND
         and p.channel in VOICE_CHANNELS
         and not p.blocked
@@ -439,17 +476,18 @@ def _connected_calls(rule: ConnectedCallsPerDay, c: _Context) -> _Result:
         return _pass(rule, f"the limit counts calls, not {request.channel.value}")
     zone = c.day_zone(person_first=request.party is ContactParty.BORROWER)
     day_start, day_end = _day_bounds(zone, c.at)
-    connected = sum(
-        1
+    calls = [
+        p
         for p in c.history
         if c.same_person(p)
         and p.direction is ContactDirection.OUTBOUND
-        and p.channel in VOICE_CHANNELS
-        and not p.blocked
-        and p.outcome in CONVERSATION_OUTCOMES
+        and p.possibly_connected(c.at)
         and p.at >= day_start
-    )
-    detail = f"{connected} of {rule.limit} connected calls to this person today ({zone})"
+    ]
+    connected = len(calls)
+    pending = sum(1 for p in calls if p.outcome is None)
+    counted = f" ({pending} in progress, counted as connected)" if pending else ""
+    detail = f"{connected} of {rule.limit} connected calls to this person today{counted} ({zone})"
     if connected < rule.limit:
         return _pass(rule, detail)
     return _fail(rule, f"{detail}: the limit is reached", day_end)
@@ -493,23 +531,25 @@ def _after_conversation(rule: AfterConversation, c: _Context) -> _Result:
     if c.consent_within(rule.wait):
         return _pass(rule, f"the person consented to calls within the last {days} days")
     conversations = [
-        p.at
+        p
         for p in c.history
         if p.case_id == request.case_id
         and c.same_person(p)
-        and p.channel in VOICE_CHANNELS
-        and not p.blocked
-        and p.outcome in CONVERSATION_OUTCOMES
+        and p.possibly_connected(c.at)
         and p.at > c.at - rule.wait
     ]
     if not conversations:
         return _pass(rule, f"no telephone conversation about this case in the last {days} days")
-    last = max(conversations)
-    return _fail(
-        rule,
-        f"a telephone conversation about this case took place within the last {days} days",
-        last + rule.wait,
-    )
+    last = max(conversations, key=lambda p: p.at)
+    if last.outcome is None:
+        detail = (
+            "a call about this case is in progress (counted as a conversation until its "
+            "outcome is recorded, or until its reservation lapses)"
+        )
+        # Earliest: the reservation lapses without a conversation being recorded.
+        return _fail(rule, detail, last.at + RESERVATION)
+    detail = f"a telephone conversation about this case took place within the last {days} days"
+    return _fail(rule, detail, last.at + rule.wait)
 
 
 # --- who and how -------------------------------------------------------------------------------
@@ -522,13 +562,8 @@ def _third_party(rule: ThirdParty, c: _Context) -> _Result:
     if c.inbound:
         return _pass(rule, "inbound: the condition applies to outbound contact")
     point = request.point
-    if (
-        point is not None
-        and point.id is not None
-        and any(
-            p.contact_point_id == point.id and p.outcome is ContactOutcome.REFUSED_TO_PAY
-            for p in c.history
-        )
+    if point is not None and any(
+        point.same_point(p) and p.outcome is ContactOutcome.REFUSED_TO_PAY for p in c.history
     ):
         return _fail(rule, "this third party refused further contact", None)
     if not request.borrower_reachable:

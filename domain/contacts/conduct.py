@@ -15,6 +15,7 @@ from domain.conduct.engine import Allowance, ContactRequest, PastContact, PointF
 from domain.conduct.profiles import RuleName, profile
 from domain.contacts.model import (
     CHANNEL_KIND,
+    USABLE_STATUSES,
     ContactChannel,
     ContactDirection,
     ContactParty,
@@ -68,27 +69,45 @@ def _rank(point: ContactPoint) -> tuple[int, int]:
     return verified, point.id or 0
 
 
+def shared_status(point: ContactPoint, points: Sequence[ContactPoint]) -> ContactPointStatus:
+    """Returns the status the rules give a point: an opt-out or an invalid mark on any point of
+    the same value (a duplicate added later) holds for every point of that value."""
+    same = [p.status for p in points if p.key == point.key] + [point.status]
+    for protective in (ContactPointStatus.OPTED_OUT, ContactPointStatus.INVALID):
+        if protective in same:
+            return protective
+    return ContactPointStatus(point.status)
+
+
 def default_point(
     points: Sequence[ContactPoint], party: ContactParty, channel: ContactChannel
 ) -> ContactPoint | None:
     """Returns the party's primary point for a channel: the first usable point of the channel's
-    kind, verified before unverified, oldest first (None: there is none)."""
+    kind (by ``shared_status``), verified before unverified, oldest first (None: there is
+    none)."""
     kind = CHANNEL_KIND[channel]
-    usable = [p for p in points if p.owner == party and p.kind == kind and p.usable]
+    usable = [
+        p
+        for p in points
+        if p.owner == party and p.kind == kind and shared_status(p, points) in USABLE_STATUSES
+    ]
     return min(usable, key=_rank) if usable else None
 
 
-def point_facts(point: ContactPoint) -> PointFacts:
-    """Returns what the rules see of a point (never its value)."""
+def point_facts(point: ContactPoint, points: Sequence[ContactPoint] = ()) -> PointFacts:
+    """Returns what the rules see of a point (its value only as its key): its status as
+    ``shared_status`` has it among ``points``, its consented hours while consent is recorded."""
+    consented = point.consented_at is not None
     return PointFacts(
         id=point.id,
         kind=ContactPointKind(point.kind),
         owner=ContactParty(point.owner),
-        status=ContactPointStatus(point.status),
+        status=shared_status(point, points),
         time_zone=point.time_zone,
-        consent_start=point.consent_start,
-        consent_end=point.consent_end,
+        consent_start=point.consent_start if consented else None,
+        consent_end=point.consent_end if consented else None,
         consented_at=point.consented_at,
+        key=point.key,
     )
 
 
@@ -106,8 +125,10 @@ def person_time_zones(situation: Situation, party: ContactParty) -> tuple[str, .
 
 
 def borrower_reachable(situation: Situation) -> bool:
-    """Whether the borrower has a usable number: a usable phone point of theirs, or, while they
-    have no phone point at all, the number on their record."""
+    """Whether the borrower can be reached by phone, for the third-party rule: a phone point of
+    theirs not marked invalid, or, while they have no phone point at all, the number on their
+    record. An opt-out limits how the borrower may be contacted; it does not make them
+    unreachable (that would open the door to calling the people around them)."""
     phones = [
         p
         for p in situation.points
@@ -115,7 +136,7 @@ def borrower_reachable(situation: Situation) -> bool:
     ]
     if not phones:
         return situation.borrower_has_phone
-    return any(p.usable for p in phones)
+    return any(shared_status(p, situation.points) != ContactPointStatus.INVALID for p in phones)
 
 
 def lifecycle_refusal(standing: Standing) -> tuple[str, str] | None:
@@ -161,7 +182,7 @@ def assess(
         channel=channel,
         party=party,
         direction=direction,
-        point=point_facts(point) if point else None,
+        point=point_facts(point, situation.points) if point else None,
         person_time_zones=person_time_zones(situation, party),
         borrower_reachable=borrower_reachable(situation),
         staff_count=staff_count,
@@ -170,10 +191,19 @@ def assess(
     return evaluate(profile(situation.profile_name), request, history, at)
 
 
-# The input field a refusal by each rule is about (the others are about the moment).
+# The input field a refusal by each rule is about (the others are about the moment; the life
+# cycle's refusal and the cease conditions are about the case: ``rule_field``).
 RULE_FIELDS: dict[str, str] = {
     RuleName.CONTACT_POINT_INVALID: "contactPointId",
     RuleName.OPTED_OUT: "contactPointId",
     RuleName.THIRD_PARTY: "party",
     RuleName.FIELD_VISIT_TWO_STAFF: "secondAgentLogin",
 }
+
+
+def rule_field(rule: str, situation: Situation) -> str | None:
+    """The input field a refusal by ``rule`` is about: the case for its cease conditions."""
+    if rule in RULE_FIELDS:
+        return RULE_FIELDS[rule]
+    ceased = {name for name, _ in cease_conditions(situation.standing, lifecycle=True)}
+    return "caseId" if rule in ceased else None

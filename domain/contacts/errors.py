@@ -80,3 +80,22 @@ class ComplianceViolation(RuleViolation):
         self.breaches = breaches
         self.next_allowed_at = next_allowed_at
         self.contact_id = contact_id
+
+
+class ConsentChangeNotAllowed(RuleViolation):
+    """The caller may not loosen what protects the person: lift an opt-out or an invalid mark,
+    record or change consent or consented hours, or replace a known time zone."""
+
+    code = ErrorCode.CONSENT_CHANGE_NOT_ALLOWED
+
+
+class ConsentEvidenceRequired(InvalidInput):
+    """A consent change needs a reference to its evidence (a recording, a document)."""
+
+    code = ErrorCode.CONSENT_EVIDENCE_REQUIRED
+
+
+class NotYourContact(RuleViolation):
+    """Only the agent who started an attempt (or a manager, a team lead) records its outcome."""
+
+    code = ErrorCode.NOT_YOUR_CONTACT

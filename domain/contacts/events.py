@@ -18,6 +18,9 @@ class ContactPointAdded:
     owner: str
     status: str
     time_zone: str | None
+    consented_hours: str | None = None
+    consented_at: datetime | None = None
+    consent_evidence: str | None = None  # the reference to the consent's evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class ContactPointUpdated:
     at: datetime
     actor_id: int | None
     changes: dict[str, dict[str, str | None]]  # field → {before, after}
+    consent_evidence: str | None = None  # with a consent change, or an opt-out lifted
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,8 @@ KEEP = Keep()
 
 # Statuses of a point through which contact may be attempted.
 USABLE_STATUSES = frozenset({ContactPointStatus.VERIFIED, ContactPointStatus.UNVERIFIED})
+# Statuses that protect the person: only a caller with consent rights moves a point out of them.
+PROTECTIVE_STATUSES = frozenset({ContactPointStatus.INVALID, ContactPointStatus.OPTED_OUT})
 
 
 @dataclass(eq=False)
@@ -179,11 +181,63 @@ class ContactPoint:
             given = at if consented else None
             note("consentedAt", self.consented_at, given)
             self.consented_at = given
+            if not consented:  # the hours were part of the consent withdrawn
+                note("consentedHours", self.consented_hours, None)
+                self.consent_start = self.consent_end = None
         return changed
+
+    def check_rights(
+        self,
+        *,
+        may_consent: bool,
+        status: ContactPointStatus | None = None,
+        time_zone: str | Keep | None = KEEP,
+        consent_hours: tuple[time, time] | Keep | None = KEEP,
+        consented: bool | None = None,
+        evidence: str | None = None,
+    ) -> str | None:
+        """Checks a change (as ``change`` takes it) before it is made: refuses what only a
+        caller with consent rights (``may_consent``) may do when the caller has none — lift an
+        opt-out or an invalid mark, give, withdraw or change consent or consented hours, replace
+        a known time zone — and consented hours without consent. Returns the evidence reference a
+        consent change (or lifting an opt-out) needs, checked; None when none is needed."""
+        zone = KEEP if isinstance(time_zone, Keep) else check_time_zone(time_zone)
+        hours = KEEP if isinstance(consent_hours, Keep) else check_consent_hours(consent_hours)
+        needs_evidence = False
+        if status is not None and status != self.status and self.status in PROTECTIVE_STATUSES:
+            _require(may_consent, "status", f"lifting {ContactPointStatus(self.status).value}")
+            needs_evidence = self.status == ContactPointStatus.OPTED_OUT
+        if not isinstance(zone, Keep) and self.time_zone is not None and zone != self.time_zone:
+            _require(may_consent, "timeZone", "replacing a known time zone")
+        hours_change = not isinstance(hours, Keep) and hours != (
+            self.consent_start,
+            self.consent_end,
+        )
+        withdraws = consented is False and (
+            self.consented_at is not None or self.consent_start is not None
+        )
+        if consented or withdraws:
+            _require(may_consent, "consented", "giving or withdrawing consent")
+        if hours_change:
+            _require(may_consent, "consentedHours", "changing consented hours")
+        consent_after = consented if consented is not None else self.consented_at is not None
+        if not isinstance(hours, Keep) and hours[0] is not None and not consent_after:
+            raise errors.ContactValueInvalid(
+                "consented hours go with the person's consent (consented: true)",
+                field="consentedHours",
+            )
+        if consented or withdraws or hours_change or needs_evidence:
+            return check_evidence(evidence)
+        return None
 
     @property
     def consented_hours(self) -> str | None:
         return _hours(self.consent_start, self.consent_end)
+
+    @property
+    def key(self) -> str:
+        """The point's value in the form in which two points are the same (``value_key``)."""
+        return value_key(ContactPointKind(self.kind), self.value)
 
 
 MAX_VALUE = {ContactPointKind.PHONE: 20, ContactPointKind.EMAIL: 254, ContactPointKind.ADDRESS: 300}
@@ -228,6 +282,47 @@ def check_value(kind: ContactPointKind, value: str) -> str:
             f"a {kind.value.lower()} is at most {MAX_VALUE[kind]} characters", field="value"
         )
     return text
+
+
+def value_key(kind: ContactPointKind, value: str) -> str:
+    """Returns the form in which two contact points hold the same number, e-mail or address,
+    prefixed by the kind: a phone's digits only, an e-mail in lower case, an address with its
+    white space collapsed (``PHONE:8613912345678``). Duplicate points share their counts."""
+    if kind == ContactPointKind.PHONE:
+        text = "".join(ch for ch in value if "0" <= ch <= "9")
+    elif kind == ContactPointKind.EMAIL:
+        text = value.strip().lower()
+    else:
+        text = " ".join(value.split())
+    return f"{ContactPointKind(kind).value}:{text}"
+
+
+MAX_EVIDENCE = 200
+
+
+def check_evidence(evidence: str | None) -> str:
+    """Returns the reference to a consent change's evidence (a recording reference, a document
+    id), or refuses none or one too long."""
+    text = (evidence or "").strip()
+    if not text:
+        raise errors.ConsentEvidenceRequired(
+            "a consent change needs a reference to its evidence (a recording, a document)",
+            field="consentEvidence",
+        )
+    if len(text) > MAX_EVIDENCE or any(ord(ch) < 32 for ch in text):
+        raise errors.ContactValueInvalid(
+            f"an evidence reference is one line of at most {MAX_EVIDENCE} characters",
+            field="consentEvidence",
+        )
+    return text
+
+
+def _require(allowed: bool, field: str, what: str) -> None:
+    if not allowed:
+        raise errors.ConsentChangeNotAllowed(
+            f"{what} is for a manager or the person's own channel",
+            field=field,
+        )
 
 
 def check_time_zone(name: str | None) -> str | None:
@@ -341,6 +436,7 @@ class Contact:
     consented: bool = False
     profile_version: str | None = None
     idempotency_key: str | None = None  # the key a logged contact was sent with
+    request_digest: str | None = None  # with the key: the digest of the request it answered
     id: int | None = None
 
     @property

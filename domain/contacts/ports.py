@@ -42,11 +42,10 @@ class ContactRepository(Protocol):
         take after this sees the contacts committed before."""
         ...
 
-    async def history(
-        self, borrower_id: int, at: datetime, point_id: int | None
-    ) -> list[PastContact]:
+    async def history(self, borrower_id: int, at: datetime) -> list[PastContact]:
         """Returns the borrower's contacts (every case, every caller) of the 8 days up to
-        ``at``, and every refusal ever recorded on ``point_id``."""
+        ``at``, and every refusal by an unrelated third party ever recorded on them, each with
+        its point's ``value_key``."""
         ...
 
     async def staff_by_login(self, login: str) -> Staff | None:

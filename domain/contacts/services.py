@@ -9,22 +9,24 @@ attempt and its audit entry are kept, and ``ComplianceViolation`` is raised afte
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
 
 from domain.borrowers.errors import BorrowerNotFound
 from domain.cases.errors import CaseNotFound
-from domain.cases.model import Case
+from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
 from domain.conduct.engine import Allowance
 from domain.contacts import errors
 from domain.contacts.conduct import (
-    RULE_FIELDS,
     Situation,
     assess,
     consented_call,
     default_point,
+    rule_field,
     situation_of,
 )
 from domain.contacts.events import (
@@ -90,14 +92,26 @@ class NewContactPoint:
     time_zone: str | None = None
     consent_hours: tuple[time, time] | None = None
     consented: bool = False
+    consent_evidence: str | None = None  # required with consent or consented hours
 
 
 async def add_contact_point(
-    uow_factory: UowFactory, clock: Clock, actor: Actor, new: NewContactPoint
+    uow_factory: UowFactory,
+    clock: Clock,
+    actor: Actor,
+    new: NewContactPoint,
+    *,
+    may_consent: bool = False,
+    sees_value: bool = False,
 ) -> ContactPoint:
     """Adds a number, e-mail or address to a borrower the caller may see; refuses a value that
-    cannot be one of its kind, an unknown time zone, an empty consent window, or a value the
-    borrower already has for the same kind and owner."""
+    cannot be one of its kind, an unknown time zone, an empty consent window, consent or
+    consented hours from a caller without consent rights (``may_consent``) or without evidence.
+
+    A value the borrower already has for the same kind and owner is refused only to a caller
+    who sees such values in clear (``sees_value``): to anyone else the refusal would reveal a
+    masked value. For them the duplicate is added: the rules treat points of one value as one
+    (shared attempts, and an opt-out or invalid mark on either holds for both)."""
     async with uow_factory() as uow:
         borrower = await uow.borrowers.get(new.borrower_id)
         if borrower is None or borrower.id is None:
@@ -105,8 +119,17 @@ async def add_contact_point(
         value = check_value(new.kind, new.value)
         zone = check_time_zone(new.time_zone)
         start, end = check_consent_hours(new.consent_hours)
+        blank = ContactPoint(borrower.id, new.kind, value, new.owner, new.status)
+        evidence = blank.check_rights(
+            may_consent=may_consent,
+            consent_hours=new.consent_hours,
+            consented=new.consented or None,
+            evidence=new.consent_evidence,
+        )
         existing = await uow.contact_points.of_borrower(borrower.id)
-        if any(p.kind == new.kind and p.owner == new.owner and p.value == value for p in existing):
+        if sees_value and any(
+            p.kind == new.kind and p.owner == new.owner and p.value == value for p in existing
+        ):
             raise errors.ContactPointExists(
                 f"the borrower already has this {new.kind.value.lower()} for {new.owner.value}",
                 field="value",
@@ -136,6 +159,9 @@ async def add_contact_point(
                 new.owner.value,
                 new.status.value,
                 zone,
+                point.consented_hours,
+                point.consented_at,
+                evidence,
             )
         )
         await uow.commit()
@@ -153,8 +179,16 @@ async def update_contact_point(
     consent_hours: tuple[time, time] | Keep | None = KEEP,
     consented: bool | None = None,
     expected_version: int | None = None,
+    may_consent: bool = False,
+    consent_evidence: str | None = None,
 ) -> ContactPoint:
-    """Changes a point's status, time zone, consented hours or consent (``KEEP``/None: as is)."""
+    """Changes a point's status, time zone, consented hours or consent (``KEEP``/None: as is).
+
+    Without consent rights (``may_consent``) a caller may mark a point verified, invalid or
+    opted out, and give it a time zone where none is known; lifting an opt-out or an invalid
+    mark, giving, withdrawing or changing consent or consented hours and replacing a time zone
+    are refused (``ConsentChangeNotAllowed``). A consent change, and lifting an opt-out, need
+    ``consent_evidence``. Withdrawing consent clears the consented hours."""
     async with uow_factory() as uow:
         point = await uow.contact_points.get(point_id)
         if point is None or point.id is None:
@@ -164,6 +198,14 @@ async def update_contact_point(
                 f"the contact point is at version {point.version}, not {expected_version}",
                 field="expectedVersion",
             )
+        evidence = point.check_rights(
+            may_consent=may_consent,
+            status=status,
+            time_zone=time_zone,
+            consent_hours=consent_hours,
+            consented=consented,
+            evidence=consent_evidence,
+        )
         now = clock.now()
         changes = point.change(
             now,
@@ -173,7 +215,9 @@ async def update_contact_point(
             consented=consented,
         )
         if changes:
-            uow.record(ContactPointUpdated(point.borrower_id, point.id, now, actor.id, changes))
+            uow.record(
+                ContactPointUpdated(point.borrower_id, point.id, now, actor.id, changes, evidence)
+            )
             await uow.commit()
         return point
 
@@ -205,26 +249,38 @@ class LogRequest:
     second_agent_login: str | None = None
     idempotency_key: str | None = None
 
+    def digest(self) -> str:
+        """Returns a digest of every field but the key, as given (an omitted point or time is
+        not the one a default would pick): a retry with the key must be the same request."""
+        fields = {
+            name: value.isoformat() if isinstance(value, datetime) else value
+            for name, value in asdict(self).items()
+            if name != "idempotency_key"
+        }
+        text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
 
 async def start_contact(
     uow_factory: UowFactory, clock: Clock, actor: Actor, request: StartRequest
 ) -> Contact:
     """Asks for one outbound attempt now and reserves it: returns the contact in progress, or
     records the refused attempt (blocked, with the rule and the next allowed instant), commits,
-    and raises ``ComplianceViolation``. A case the life cycle closes to contact (closed, on
-    hold) is refused before any attempt."""
+    and raises ``ComplianceViolation``. A case on hold, or under a cease condition, is refused
+    the same way (the rule named by its code, no next time); only a closed case is refused
+    before any attempt."""
     async with uow_factory() as uow:
         case = await uow.cases.get(request.case_id)
         if case is None or case.id is None:
             raise CaseNotFound("no such case", field="caseId")
-        ensure_allowed(replace(standing_of(case), blocks=()), Action.CONTACT, case.reference)
+        standing = standing_of(case)
+        if standing.status == CaseStatus.CLOSED:
+            ensure_allowed(replace(standing, blocks=()), Action.CONTACT, case.reference)
         second = await _second_agent(uow, actor, request.second_agent_login, request.channel)
         situation = await _situation(uow, case)
         point = _point(situation, request.channel, request.party, request.contact_point_id)
         now = clock.now()
-        history = await uow.contacts.history(
-            situation.borrower_id, now, point.id if point else None
-        )
+        history = await uow.contacts.history(situation.borrower_id, now)
         allowance = assess(
             situation,
             channel=request.channel,
@@ -234,7 +290,6 @@ async def start_contact(
             history=history,
             at=now,
             staff_count=2 if second else 1,
-            lifecycle=False,
         )
         contact = Contact(
             case_id=situation.case_id,
@@ -286,7 +341,7 @@ async def start_contact(
             breaches=allowance.breaches,
             next_allowed_at=allowance.next_allowed_at,
             contact_id=contact.id,
-            field=RULE_FIELDS.get(failure.rule),
+            field=rule_field(failure.rule, situation),
         )
 
 
@@ -315,12 +370,20 @@ async def complete_contact(
     notes: str | None = None,
     recording_ref: str | None = None,
     callback_at: datetime | None = None,
+    may_complete_others: bool = False,
 ) -> Contact:
-    """Records the outcome of an attempt in progress on a case the caller may see (once)."""
+    """Records the outcome of an attempt in progress on a case the caller may see (once): the
+    caller's own attempt, or anyone's when ``may_complete_others`` (a manager, a team lead)."""
     async with uow_factory() as uow:
         contact = await uow.contacts.get(contact_id)
         if contact is None or contact.id is None:
             raise errors.ContactNotFound("no such contact", field="contactId")
+        if contact.staff_id != actor.id and not may_complete_others:
+            raise errors.NotYourContact(
+                "only the agent who started the attempt, a team lead or a manager records its "
+                "outcome",
+                field="contactId",
+            )
         now = clock.now()
         result = check_outcome(outcome, notes, recording_ref, callback_at, now)
         contact.complete(result, now)
@@ -367,7 +430,7 @@ async def log_contact(
             if inbound_unknown
             else _point(situation, request.channel, request.party, request.contact_point_id)
         )
-        history = await uow.contacts.history(situation.borrower_id, at, point.id if point else None)
+        history = await uow.contacts.history(situation.borrower_id, at)
         allowance = assess(
             situation,
             channel=request.channel,
@@ -399,6 +462,7 @@ async def log_contact(
             consented=consented_call(point, at),
             profile_version=allowance.profile_version,
             idempotency_key=request.idempotency_key,
+            request_digest=request.digest() if request.idempotency_key else None,
         )
         await uow.contacts.add(contact)
         assert contact.id is not None

@@ -27,6 +27,7 @@ def facts_of(case: Case, today: date, closing_payment_reversed: bool = False) ->
         close_reason=reason,
         watch_until=case.watch_until,
         closing_payment_reversed=closing_payment_reversed,
+        held_when_closed=case.closed_while_held,
     )
 
 
@@ -54,11 +55,13 @@ def move(
     before_status, before_stage = CaseStatus(case.status), case.stage
     case.status, case.stage = result.status, result.stage
     if result.status is CaseStatus.CLOSED:
+        case.closed_while_held = before_status is CaseStatus.ON_HOLD
         case.close_reason = result.close_reason
         case.closed_at = at
         cured = result.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
         case.watch_until = policy.watch_until(facts.today) if cured else None
     else:
+        case.closed_while_held = False
         case.close_reason = None
         case.closed_at = None
         case.watch_until = None

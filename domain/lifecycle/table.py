@@ -68,6 +68,8 @@ class Facts:
     watch_until: date | None = None
     # The payment that closed the case was reversed: its reopening is not a new default.
     closing_payment_reversed: bool = False
+    # The case was ON_HOLD when it closed: reopening returns it to the hold, not to work.
+    held_when_closed: bool = False
 
     def holds(self, guard: Guard) -> bool:
         if guard is Guard.ARREARS_CLEARED:
@@ -214,7 +216,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         None,
         (Guard.CLOSED_BY_CURE, Guard.IN_ARREARS, Guard.WITHIN_WATCH_WINDOW),
-        "a new default inside the watch window, or the reversal of the closing payment",
+        "a new default inside the watch window, or the reversal of the closing payment "
+        "(back ON_HOLD if the case was on hold when it closed)",
     ),
 )
 
@@ -285,6 +288,8 @@ def decide(
             )
         close_reason = reason
     to_status = row.to_status or status
+    if trigger is Trigger.REOPEN and facts.held_when_closed:
+        to_status = CaseStatus.ON_HOLD
     return Move(
         row,
         to_status,
@@ -337,12 +342,14 @@ HELD_ACTIONS = frozenset(
 def blocked_actions(standing: Standing) -> dict[Action, tuple[ErrorCode, str]]:
     """Returns every action that may not be done now, with its (code, explanation): the first
     reason that applies, in this order: closed, on hold, placement, assignment, stage, and the
-    cease conditions of ``standing.blocks``."""
+    cease conditions of ``standing.blocks``. A closed case may still be recalled from its agency:
+    recall is housekeeping, not collection work (a cured case leaves the agency at once, not at
+    the placement's end)."""
     refused: dict[Action, tuple[ErrorCode, str]] = {}
     closed = standing.status is CaseStatus.CLOSED
     held = standing.status is CaseStatus.ON_HOLD
     for action in Action:
-        if closed:
+        if closed and action is not Action.RECALL:
             refused[action] = (ErrorCode.CASE_CLOSED, "the case is closed")
         elif held and action in HELD_ACTIONS:
             refused[action] = (ErrorCode.CASE_ON_HOLD, "collection on the case is on hold")

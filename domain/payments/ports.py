@@ -32,6 +32,15 @@ class PaymentRepository(Protocol):
         """Returns how a stored payment was applied (to reverse it exactly)."""
         ...
 
+    async def later_on_debt(self, payment: Payment) -> list[Payment]:
+        """Returns the payments on the same debt posted after this one and not reversed, in
+        the order they were posted (the case is locked: no other request changes them)."""
+        ...
+
+    async def replace_application(self, payment: Payment, application: Application) -> None:
+        """Replaces how a stored payment was applied (after a reversal re-applied it)."""
+        ...
+
 
 class PaymentUnitOfWork(PromiseUnitOfWork, Protocol):
     @property

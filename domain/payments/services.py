@@ -1,5 +1,6 @@
 """Use cases on payments: posting one (applied provisionally until the core's feed books it) and
-reversing one. Each moves, in one transaction, the schedule and components of the debt, the
+reversing one (the payments posted after it on the debt are applied again, as if it had never
+been made). Each moves, in one transaction, the schedule and components of the debt, the
 case's DPD, bucket, classification and outstanding, its life cycle (cure, pay in full, reopen)
 and the case's promises."""
 
@@ -19,14 +20,14 @@ from domain.errors import InvalidInput
 from domain.lifecycle.moves import after_balance_change
 from domain.money import Money, exact_amount
 from domain.payments import errors
-from domain.payments.events import PaymentPosted, PaymentReversed
+from domain.payments.events import PaymentPosted, PaymentReapplied, PaymentReversed
 from domain.payments.model import Payment, PaymentSource
 from domain.payments.ports import PaymentUnitOfWork
 from domain.payments.waterfall import (
     DEFAULT_WATERFALL,
     Waterfall,
     apply_payment,
-    reverse_application,
+    reverse_and_reapply,
 )
 from domain.portfolios import local_today
 
@@ -191,11 +192,15 @@ async def reverse_payment(
     reason: str,
     actor_id: int | None,
     *,
+    waterfall: Waterfall = DEFAULT_WATERFALL,
     policy: ClassificationPolicy = DEFAULT_POLICY,
 ) -> PaymentResult:
-    """Reverses a payment: gives back exactly what it moved on the debt's components and
-    schedule, then refreshes the case as after any balance change; a case that this payment's
-    posting closed (cured or paid in full) reopens. Reversing twice is refused."""
+    """Reverses a payment as if it had never been made: the payments posted after it on the
+    same debt are taken back (newest first), then it, and they are applied again in their order
+    (oldest instalment first, components by ``waterfall``), their stored allocations replaced.
+    The case is then refreshed as after any balance change; a case whose current closure this
+    payment's posting made (cured or paid in full) reopens if it is in arrears again. Reversing
+    twice is refused; a refusal changes nothing."""
     text = check_reason(reason)
     now = clock.now()
     async with uow_factory() as uow:
@@ -212,12 +217,28 @@ async def reverse_payment(
             raise errors.PaymentNotFound("no such payment", field="paymentId")
         today = local_today(case.portfolio, now)
         previous = max((d.days_past_due(today) for d in case.debts), default=0)
-        closed_by_it = payment.closed_case and case.status == CaseStatus.CLOSED
-        reverse_application(debt, await uow.payments.application_of(payment))
+        # Its posting closed the case, and that closure is the current one (a case reopened
+        # and closed again since was closed by something else: closed_at is that instant).
+        closed_by_it = (
+            payment.closed_case
+            and case.status == CaseStatus.CLOSED
+            and case.closed_at is not None
+            and case.closed_at == payment.created_at
+        )
+        later = await uow.payments.later_on_debt(payment)
+        reapplied = reverse_and_reapply(
+            debt,
+            await uow.payments.application_of(payment),
+            [await uow.payments.application_of(p) for p in later],
+            waterfall,
+        )
+        for other, application in zip(later, reapplied, strict=True):
+            await uow.payments.replace_application(other, application)
         payment.reversed = True
         payment.reversed_at = now
         payment.reversed_by = actor_id
         payment.reversal_reason = text
+        reapplied_ids = tuple(p.id for p in later if p.id is not None)
         case.events.append(
             PaymentReversed(
                 case.id,
@@ -228,8 +249,13 @@ async def reverse_payment(
                 payment.reference,
                 str(Money(payment.amount, payment.currency).rounded().amount),
                 payment.currency,
+                reapplied_ids,
             )
         )
+        for other_id in reapplied_ids:
+            case.events.append(
+                PaymentReapplied(case.id, now, actor_id, other_id, debt.id, payment.id)
+            )
         await _settle(
             uow, case, previous, policy, now, actor_id, closing_payment_reversed=closed_by_it
         )

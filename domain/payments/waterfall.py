@@ -5,17 +5,22 @@ balances in the order of a *waterfall*, which is versioned configuration (the de
 China's Civil Code art. 561: costs, then interest, then principal). Money above the outstanding is
 never refused: it stays on the payment as an ``UNAPPLIED`` credit. The returned ``Application``
 records every cent it moved, so that ``reverse_application`` restores the debt exactly.
+
+A reversal leaves the debt as if the reversed payment had never been made: ``reverse_and_reapply``
+takes back every later payment too, newest first, then the reversed one, and applies the later
+ones again in their order, so that their money moves to what the reversed payment had paid
+(oldest instalment first, waterfall order).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.debts.model import Debt, Instalment
-from domain.errors import ErrorCode, RuleViolation
+from domain.errors import DomainError, ErrorCode, RuleViolation
 from domain.money import Money, WrongCurrency, exact_amount
 
 
@@ -195,3 +200,30 @@ def reverse_application(debt: Debt, application: Application) -> None:
             continue
         attribute = BALANCE_ATTRIBUTES[allocation.component]
         setattr(debt, attribute, getattr(debt, attribute) + allocation.amount)
+
+
+def reverse_and_reapply(
+    debt: Debt,
+    reversed_: Application,
+    later: Sequence[Application],
+    waterfall: Waterfall = DEFAULT_WATERFALL,
+) -> tuple[Application, ...]:
+    """Takes a payment back as if it had never been made; returns the new applications of the
+    payments posted after it on this debt (``later``, in the order they were posted).
+
+    The later payments are taken back newest first, then the reversed one, and the later ones
+    are applied again in their order (oldest instalment first, components by ``waterfall``).
+    A refusal (``ApplicationNotReversible``, another currency) changes nothing."""
+    components = {attribute: getattr(debt, attribute) for attribute in BALANCE_ATTRIBUTES.values()}
+    paid = [(instalment, instalment.amount_paid) for instalment in debt.instalments]
+    try:
+        for application in reversed(later):
+            reverse_application(debt, application)
+        reverse_application(debt, reversed_)
+        return tuple(apply_payment(debt, Money(a.amount, a.currency), waterfall) for a in later)
+    except DomainError:
+        for attribute, value in components.items():
+            setattr(debt, attribute, value)
+        for instalment, amount in paid:
+            instalment.amount_paid = amount
+        raise

@@ -22,6 +22,7 @@ class EntryKind(enum.StrEnum):
     PROMISE = "PROMISE"
     PAYMENT = "PAYMENT"
     PAYMENT_REVERSED = "PAYMENT_REVERSED"
+    PAYMENT_REAPPLIED = "PAYMENT_REAPPLIED"  # applied again after an earlier one was reversed
     ASSIGNED = "ASSIGNED"
     PLACED = "PLACED"
     RECALLED = "RECALLED"
@@ -37,6 +38,7 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "CaseRecalled": EntryKind.RECALLED,
     "CaseReclassified": EntryKind.RECLASSIFIED,
     "CaseTransitioned": EntryKind.TRANSITION,
+    "PaymentReapplied": EntryKind.PAYMENT_REAPPLIED,
 }
 
 
@@ -95,6 +97,8 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         return f"Placed with an agency until {data.get('placement_ends_on')}"
     if kind is EntryKind.RECALLED:
         return "Recalled from the agency"
+    if kind is EntryKind.PAYMENT_REAPPLIED:
+        return "Payment re-applied after an earlier payment was reversed"
     if kind is EntryKind.RECLASSIFIED:
         before = (
             f"{data.get('previous_bucket')}/{data.get('previous_classification')}"

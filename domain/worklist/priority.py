@@ -3,8 +3,9 @@
 The order (computed in SQL by ``store.worklist_queries`` from the same facts, one row per case):
 
 1. ``CALLBACK_REQUESTED`` — the borrower asked to be called back, at a time that falls on or
-   before the end of the portfolio's local day, and the callback is still pending: no contact on
-   the case was completed (or logged) after the one that recorded it;
+   before the end of the portfolio's local day, and the callback is still pending: no completed
+   (or logged) voice contact with the borrower at or after the time asked for, and no call in
+   from the borrower after asking (a text, a refused attempt, an earlier call do not answer it);
 2. ``PROMISE_DUE_TODAY`` — an OPEN promise of the case falls due on the portfolio's local date;
 3. ``PROMISE_BROKEN`` — the case's latest promise (superseded and cancelled ones aside) is
    BROKEN, or still OPEN after its due date plus its grace days;

@@ -28,6 +28,9 @@ POLICY = [
     *((role, "contact", "make") for role in _MAKE_CONTACT),
     *((role, "contact", "log") for role in (*_MAKE_CONTACT, "integration")),
     *((role, "contact_point", "manage") for role in _POINTS),
+    # Lifting an opt-out or an invalid mark, recording consent or consented hours: not the
+    # collectors the rules constrain; the borrower's own self-service channel is integration.
+    *((role, "contact_point", "consent") for role in ("manager", "integration")),
     *((role, "promise", "record") for role in _PROMISE),
     *(
         (role, "payment", action)
@@ -192,6 +195,11 @@ def upgrade() -> None:
             sa.Column("closed_at", store.types.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("watch_until", sa.Date(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "closed_while_held", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("borrower_id", sa.Integer(), nullable=True))
@@ -221,6 +229,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("profile_version", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("idempotency_key", sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column("request_digest", sa.String(length=64), nullable=True))
         batch_op.alter_column(
             "party",
             existing_type=sa.VARCHAR(length=16),
@@ -314,6 +323,7 @@ def downgrade() -> None:
             type_=sa.VARCHAR(length=16),
             existing_nullable=False,
         )
+        batch_op.drop_column("request_digest")
         batch_op.drop_column("idempotency_key")
         batch_op.drop_column("profile_version")
         batch_op.drop_column("consented")
@@ -331,6 +341,7 @@ def downgrade() -> None:
         batch_op.drop_column("borrower_id")
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_column("closed_while_held")
         batch_op.drop_column("watch_until")
         batch_op.drop_column("closed_at")
         batch_op.drop_column("close_reason")

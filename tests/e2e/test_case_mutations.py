@@ -237,6 +237,41 @@ async def test_place_then_recall_round_trip(gql: Gql, engine: AsyncEngine) -> No
     assert [e.name for e in await events_of(engine, pk)] == ["CasePlaced", "CaseRecalled"]
 
 
+SEEN = "query($id: ID!) { case(id: $id) { id status } }"
+
+
+async def test_a_closed_placed_case_is_recalled_from_its_agency(
+    gql: Gql, engine: AsyncEngine
+) -> None:
+    pk, gid = await pick_case(engine, *pool())
+    placed = await gql("manager", PLACE, {"input": {"caseId": gid, "agencyName": "Acme Recovery"}})
+    assert placed["placeWithAgency"]["__typename"] == "PlaceWithAgencySuccess"
+    async with engine.begin() as conn:  # cured while placed
+        await conn.execute(
+            update(tables.cases)
+            .where(c.id == pk)
+            .values(status="CLOSED", close_reason="CURED", closed_at=datetime.now(UTC))
+        )
+    assert (await gql("acme.manager", SEEN, {"id": gid}))["case"] == {"id": gid, "status": "CLOSED"}
+    before = await case_row(engine, pk)
+    recalled = (await gql("admin", RECALL, {"input": {"caseId": gid}}))["recallFromAgency"]
+    assert recalled["__typename"] == "RecallFromAgencySuccess", recalled
+    case = recalled["case"]
+    assert (case["agency"], case["assignee"], case["version"]) == (None, None, before.version + 1)
+    row = await case_row(engine, pk)
+    assert (row.status, row.close_reason, row.agency_id, row.placed_at) == (
+        "CLOSED",
+        "CURED",
+        None,
+        None,
+    )
+    assert row.placement_ends_on is None
+    assert [e.name for e in await events_of(engine, pk)] == ["CasePlaced", "CaseRecalled"]
+    assert (await gql("acme.manager", SEEN, {"id": gid}))["case"] is None
+    twice = (await gql("admin", RECALL, {"input": {"caseId": gid}}))["recallFromAgency"]
+    assert (twice["code"], twice["field"]) == ("CASE_NOT_PLACED", "caseId")
+
+
 @pytest.mark.parametrize(("days", "accepted"), [(-1, False), (0, True), (60, True), (61, False)])
 async def test_place_until_a_date_within_the_contract_period(
     gql: Gql, engine: AsyncEngine, days: int, accepted: bool

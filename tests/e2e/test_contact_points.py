@@ -59,8 +59,12 @@ async def test_add_a_number_masked_and_audited_without_its_value(
         timeZone="Asia/Shanghai",
         consentedHours={"start": "09:00:00", "end": "18:00:00"},
         consented=True,
+        consentEvidence="rec-2026-0001",
     )
-    result, request_id = await send(gql, "collector1", ADD_POINT, variables)
+    # The collector the consent would free may not record it.
+    refused, _ = await send(gql, "collector1", ADD_POINT, variables)
+    assert (refused["code"], refused["field"]) == ("CONSENT_CHANGE_NOT_ALLOWED", "consented")
+    result, request_id = await send(gql, "manager", ADD_POINT, variables)
     assert result["__typename"] == "AddContactPointSuccess"
     added = result["contactPoint"]
     assert {k: added[k] for k in ("kind", "value", "owner", "status", "timeZone", "version")} == {
@@ -85,6 +89,9 @@ async def test_add_a_number_masked_and_audited_without_its_value(
         "owner": "GUARANTOR",
         "status": "UNVERIFIED",
         "timeZone": "Asia/Shanghai",
+        "consentedHours": "09:00-18:00",
+        "consentedAt": added["consentedAt"].replace("Z", "+00:00"),
+        "consentEvidence": "rec-2026-0001",
     }
     assert entries[1].fields == [{"name": "contact_point.phone", "clear": False}]
     assert "5678" not in str(entries[0]._mapping)
@@ -138,7 +145,11 @@ async def test_add_refusals(gql: Gql, engine: AsyncEngine, factory: Factory) -> 
             add_input(borrower, consentedHours={"start": "09:00:00", "end": "09:00:00"}),
             ("CONTACT_VALUE_INVALID", "consentedHours"),
         ),
-        (add_input(borrower, value="139 0000 1111"), ("CONTACT_POINT_EXISTS", "value")),
+        (add_input(borrower, consented=True), ("CONSENT_CHANGE_NOT_ALLOWED", "consented")),
+        (
+            add_input(borrower, consentedHours={"start": "09:00:00", "end": "18:00:00"}),
+            ("CONSENT_CHANGE_NOT_ALLOWED", "consentedHours"),
+        ),
     ):
         result, request_id = await send(gql, "acme.agent1", ADD_POINT, variables)
         assert (result["code"], result["field"]) == expected
@@ -172,7 +183,12 @@ async def test_update_status_zone_hours_and_consent(
         "consented": True,
         "expectedVersion": 1,
     }
-    result, request_id = await send(gql, "collector1", UPDATE_POINT, {"input": change})
+    refused, _ = await send(gql, "collector1", UPDATE_POINT, {"input": change})
+    assert (refused["code"], refused["field"]) == ("CONSENT_CHANGE_NOT_ALLOWED", "timeZone")
+    missing, _ = await send(gql, "manager", UPDATE_POINT, {"input": change})
+    assert (missing["code"], missing["field"]) == ("CONSENT_EVIDENCE_REQUIRED", "consentEvidence")
+    change["consentEvidence"] = "doc-4711"
+    result, request_id = await send(gql, "manager", UPDATE_POINT, {"input": change})
     updated = result["contactPoint"]
     assert (updated["status"], updated["timeZone"], updated["version"]) == (
         "OPTED_OUT",
@@ -187,13 +203,27 @@ async def test_update_status_zone_hours_and_consent(
     assert changes["status"] == {"before": "VERIFIED", "after": "OPTED_OUT"}
     assert changes["timeZone"] == {"before": "Asia/Shanghai", "after": "Asia/Urumqi"}
     assert changes["consentedHours"] == {"before": None, "after": "20:00-01:00"}
-    assert set(changes) == {"status", "timeZone", "consentedHours", "consentedAt"}
+    assert changes["consentEvidence"] == "doc-4711"
+    assert set(changes) == {
+        "status",
+        "timeZone",
+        "consentedHours",
+        "consentedAt",
+        "consentEvidence",
+    }
     # Absent fields stay as they are; null clears.
     cleared, _ = await send(
         gql,
-        "collector1",
+        "manager",
         UPDATE_POINT,
-        {"input": {"contactPointId": point_gid, "timeZone": None, "consentedHours": None}},
+        {
+            "input": {
+                "contactPointId": point_gid,
+                "timeZone": None,
+                "consentedHours": None,
+                "consentEvidence": "doc-4712",
+            }
+        },
     )
     assert cleared["contactPoint"]["status"] == "OPTED_OUT"
     assert cleared["contactPoint"]["timeZone"] is None
@@ -238,3 +268,142 @@ async def test_update_outside_scope(gql: Gql, factory: Factory) -> None:
     )
     result, _ = await send(gql, "acme.agent1", UPDATE_POINT, change)
     assert result["contactPoint"]["status"] == "INVALID"
+
+
+async def test_only_consent_holders_lift_what_protects_the_person(
+    gql: Gql, engine: AsyncEngine, factory: Factory
+) -> None:
+    """Collectors, team leads and agency staff mark points invalid or opted out, one way;
+    lifting either, and consent, is for managers and the integration account (the borrower's
+    self-service channel), with evidence for consent and an opt-out lifted."""
+    made = await factory.case(assignee="collector1", agency="Acme Recovery")
+    opted = await point(factory, made.borrower.id, status="OPTED_OUT", value="13900002222")
+    invalid = await point(factory, made.borrower.id, status="INVALID", value="13900003333")
+    fresh = await point(factory, made.borrower.id, status="UNVERIFIED", value="13900004444")
+
+    def change(pk: int, **fields: Any) -> dict[str, Any]:
+        return {"input": {"contactPointId": gid("ContactPoint", pk), **fields}}
+
+    for login in ("collector1", "lead1", "acme.agent1", "acme.manager"):
+        for target, status in ((opted, "VERIFIED"), (opted, "INVALID"), (invalid, "UNVERIFIED")):
+            result, request_id = await send(
+                gql, login, UPDATE_POINT, change(target.id, status=status, consentEvidence="r")
+            )
+            assert (result["code"], result["field"]) == ("CONSENT_CHANGE_NOT_ALLOWED", "status")
+            assert [
+                (e.action, e.outcome, e.changes) for e in await audit_of(engine, request_id)
+            ] == [("contact_point.update", "DENIED", {"refused": "CONSENT_CHANGE_NOT_ALLOWED"})]
+    # Agents verify a point and mark one opted out (one way).
+    verified, _ = await send(gql, "acme.agent1", UPDATE_POINT, change(fresh.id, status="VERIFIED"))
+    assert verified["contactPoint"]["status"] == "VERIFIED"
+    out, _ = await send(gql, "acme.agent1", UPDATE_POINT, change(fresh.id, status="OPTED_OUT"))
+    assert out["contactPoint"]["status"] == "OPTED_OUT"
+    # The integration account lifts an opt-out with evidence; a manager an invalid mark.
+    missing, _ = await send(gql, "core.banking", UPDATE_POINT, change(opted.id, status="VERIFIED"))
+    assert (missing["code"], missing["field"]) == ("CONSENT_EVIDENCE_REQUIRED", "consentEvidence")
+    lifted, request_id = await send(
+        gql,
+        "core.banking",
+        UPDATE_POINT,
+        change(opted.id, status="VERIFIED", consentEvidence="selfservice-8841"),
+    )
+    assert lifted["contactPoint"]["status"] == "VERIFIED"
+    assert (await audit_of(engine, request_id))[0].changes == {
+        "status": {"before": "OPTED_OUT", "after": "VERIFIED"},
+        "consentEvidence": "selfservice-8841",
+    }
+    valid, _ = await send(gql, "manager", UPDATE_POINT, change(invalid.id, status="VERIFIED"))
+    assert valid["contactPoint"]["status"] == "VERIFIED"
+
+
+async def test_withdrawn_consent_takes_its_hours_with_it(gql: Gql, factory: Factory) -> None:
+    made = await factory.case(assignee="collector1")
+    phone = await point(factory, made.borrower.id, zone="Asia/Shanghai")
+    pk = gid("ContactPoint", phone.id)
+    given, _ = await send(
+        gql,
+        "core.banking",
+        UPDATE_POINT,
+        {
+            "input": {
+                "contactPointId": pk,
+                "consented": True,
+                "consentedHours": {"start": "07:00:00", "end": "09:00:00"},
+                "consentEvidence": "selfservice-1",
+            }
+        },
+    )
+    assert given["contactPoint"]["consentedHours"] == {"start": "07:00:00", "end": "09:00:00"}
+    for login in ("collector1", "lead1"):
+        kept, _ = await send(
+            gql, login, UPDATE_POINT, {"input": {"contactPointId": pk, "consented": False}}
+        )
+        assert (kept["code"], kept["field"]) == ("CONSENT_CHANGE_NOT_ALLOWED", "consented")
+    withdrawn, _ = await send(
+        gql,
+        "core.banking",
+        UPDATE_POINT,
+        {"input": {"contactPointId": pk, "consented": False, "consentEvidence": "selfservice-2"}},
+    )
+    assert (
+        withdrawn["contactPoint"]["consentedAt"],
+        withdrawn["contactPoint"]["consentedHours"],
+    ) == (
+        None,
+        None,
+    )
+    # Hours without consent are refused.
+    hours, _ = await send(
+        gql,
+        "manager",
+        UPDATE_POINT,
+        {
+            "input": {
+                "contactPointId": pk,
+                "consentedHours": {"start": "07:00:00", "end": "09:00:00"},
+                "consentEvidence": "doc-1",
+            }
+        },
+    )
+    assert (hours["code"], hours["field"]) == ("CONTACT_VALUE_INVALID", "consentedHours")
+
+
+async def test_a_masked_duplicate_is_added_not_revealed(
+    gql: Gql, engine: AsyncEngine, factory: Factory
+) -> None:
+    """An agent who sees numbers masked adding one the borrower has: no refusal tells them so
+    (it would be an oracle for the masked digits); the copy shares the number's rules."""
+    made = await factory.case(agency="Acme Recovery")
+    await point(factory, made.borrower.id, value="13900001111", status="OPTED_OUT")
+    again, request_id = await send(
+        gql, "acme.agent1", ADD_POINT, add_input(made.borrower.id, value="139 0000 1111")
+    )
+    assert again["__typename"] == "AddContactPointSuccess"
+    assert (again["contactPoint"]["value"], again["contactPoint"]["status"]) == (
+        "139****1111",
+        "UNVERIFIED",
+    )
+    async with engine.connect() as conn:
+        values = (
+            await conn.execute(select(cp.value).where(cp.borrower_id == made.borrower.id))
+        ).scalars()
+        assert sorted(values) == ["13900001111", "13900001111"]
+    start = """
+    mutation($input: StartContactInput!) {
+      r: startContact(input: $input) { __typename ... on ComplianceViolation { rule } }
+    }
+    """
+    refused, _ = await send(
+        gql,
+        "acme.agent1",
+        start,
+        {
+            "input": {
+                "caseId": made.gid,
+                "channel": "PHONE",
+                "contactPointId": again["contactPoint"]["id"],
+            }
+        },
+    )
+    assert refused == {"__typename": "ComplianceViolation", "rule": "OPTED_OUT"}
+    assert request_id

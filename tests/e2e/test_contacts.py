@@ -354,6 +354,63 @@ async def test_connected_calls_count_every_case_of_the_borrower(gql: Gql, factor
     assert parse(result["nextAllowedAt"]) == next_morning(zone, now)
 
 
+async def test_a_call_in_progress_holds_the_last_connected_call(gql: Gql, factory: Factory) -> None:
+    """Two conversations today and an agent on the phone: the next call is refused, since the
+    call in progress may connect; once it ends unanswered, the call is granted."""
+    made, phone, zone = await midday_case(factory, assignee="collector1")
+    now = datetime.now(UTC)
+    for minutes in (30, 20):
+        await past_contact(
+            factory, made.case, now - timedelta(minutes=minutes), point_id=phone.id,
+            outcome="RIGHT_PARTY_CONTACT",
+        )  # fmt: skip
+    first, _ = await send(gql, "collector1", START, start_input(made.gid))
+    assert first["__typename"] == "StartContactSuccess"
+    second, _ = await send(gql, "lead1", START, start_input(made.gid))
+    assert (second["__typename"], second["rule"]) == (
+        "ComplianceViolation",
+        "CONNECTED_CALLS_PER_DAY",
+    )
+    assert parse(second["nextAllowedAt"]) == next_morning(zone, now)
+    done, _ = await send(
+        gql,
+        "collector1",
+        COMPLETE,
+        {"input": {"contactId": first["contact"]["id"], "outcome": "NO_ANSWER"}},
+    )
+    assert done["__typename"] == "CompleteContactSuccess"
+    third, _ = await send(gql, "lead1", START, start_input(made.gid))
+    assert third["__typename"] == "StartContactSuccess"
+
+
+async def test_a_case_on_hold_records_the_refused_attempt(
+    gql: Gql, engine: AsyncEngine, factory: Factory
+) -> None:
+    made, phone, _ = await midday_case(factory, assignee="collector1", status="ON_HOLD")
+    result, request_id = await send(gql, "collector1", START, start_input(made.gid))
+    assert (result["__typename"], result["code"], result["rule"], result["field"]) == (
+        "ComplianceViolation",
+        "COMPLIANCE_VIOLATION",
+        "CASE_ON_HOLD",
+        "caseId",
+    )
+    assert (result["nextAllowedAt"], result["breaches"]) == (None, ["CASE_ON_HOLD"])
+    row = await contact_row(engine, result["contact"]["id"])
+    assert (row.case_id, row.blocked, row.rule, row.next_allowed_at, row.contact_point_id) == (
+        made.case.id,
+        True,
+        "CASE_ON_HOLD",
+        None,
+        phone.id,
+    )
+    entries = await audit_of(engine, request_id)
+    assert [(e.action, e.outcome) for e in entries] == [("contact.start", "DENIED")]
+    assert (entries[0].changes["refused"], entries[0].changes["rule"]) == (
+        "COMPLIANCE_VIOLATION",
+        "CASE_ON_HOLD",
+    )
+
+
 async def test_start_refusals_that_waiting_does_not_lift(gql: Gql, factory: Factory) -> None:
     made, phone, zone = await midday_case(factory, assignee="collector1")
     opted = await point(
@@ -534,6 +591,37 @@ async def test_a_refused_attempt_cannot_be_completed(gql: Gql, factory: Factory)
         {"input": {"contactId": refused["contact"]["id"], "outcome": "NO_ANSWER"}},
     )
     assert (result["code"], result["field"]) == ("CONTACT_BLOCKED", "contactId")
+
+
+async def test_only_the_agent_a_team_lead_or_a_manager_completes_an_attempt(
+    gql: Gql, engine: AsyncEngine, factory: Factory
+) -> None:
+    def complete(contact_id: str) -> dict[str, Any]:
+        return {"input": {"contactId": contact_id, "outcome": "NO_ANSWER"}}
+
+    placed, _, _ = await midday_case(factory, agency="Acme Recovery")
+    by_agent, _ = await send(gql, "acme.agent1", START, start_input(placed.gid))
+    contact_id = by_agent["contact"]["id"]
+    # An agency manager sees the case, but the attempt is not theirs.
+    result, request_id = await send(gql, "acme.manager", COMPLETE, complete(contact_id))
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "RuleViolationError",
+        "NOT_YOUR_CONTACT",
+        "contactId",
+    )
+    assert [(e.action, e.outcome, e.changes) for e in await audit_of(engine, request_id)] == [
+        ("contact.complete", "DENIED", {"refused": "NOT_YOUR_CONTACT"})
+    ]
+    assert (await contact_row(engine, contact_id)).outcome is None
+    done, _ = await send(gql, "acme.agent1", COMPLETE, complete(contact_id))
+    assert done["contact"]["outcome"] == "NO_ANSWER"
+    # The lender's team lead and manager complete their collectors' attempts.
+    own, _, _ = await midday_case(factory, assignee="collector1")
+    for login in ("lead1", "manager"):
+        started, _ = await send(gql, "collector1", START, start_input(own.gid))
+        result, _ = await send(gql, login, COMPLETE, complete(started["contact"]["id"]))
+        assert result["__typename"] == "CompleteContactSuccess", login
+        assert result["contact"]["agent"] == {"login": "collector1"}
 
 
 async def test_complete_outside_scope_is_not_found(gql: Gql, factory: Factory) -> None:

@@ -153,19 +153,71 @@ async def test_logging_is_exactly_once_per_key(
     other = log_input(made.gid, idempotencyKey="log-7f1c", outcome="PROMISE_TO_PAY")
     reused, _ = await send(gql, "collector1", LOG, other)
     assert (reused["code"], reused["field"]) == ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
-    # Concurrent retries with one new key: one contact.
+    # Concurrent retries with one new key: one contact, and every retry answers with it.
     racing = log_input(made.gid, idempotencyKey="log-race", outcome="LEFT_MESSAGE")
     results = await asyncio.gather(*(send(gql, "collector1", LOG, racing) for _ in range(4)))
-    kinds = [r["__typename"] for r, _ in results]
-    assert set(kinds) <= {"LogContactSuccess", "ConflictError"}
-    assert "LogContactSuccess" in kinds
+    assert [r["__typename"] for r, _ in results] == ["LogContactSuccess"] * 4
+    assert len({r["contact"]["id"] for r, _ in results}) == 1
     settled, _ = await send(gql, "collector1", LOG, racing)
     async with engine.connect() as conn:
         count = (
             await conn.execute(select(func.count()).where(ct.case_id == made.case.id))
         ).scalar_one()
     assert count == 2
-    assert settled["contact"]["id"] in {r["contact"]["id"] for r, _ in results if "contact" in r}
+    assert settled == results[0][0]
+
+
+async def test_a_key_reused_with_any_other_input_is_refused(
+    gql: Gql, engine: AsyncEngine, factory: Factory
+) -> None:
+    made, phone = await shanghai_case(factory, assignee="collector1")
+    other_case, _ = await shanghai_case(factory, assignee="collector1")
+    second = await point(factory, made.borrower.id, value="13911110000", zone="Asia/Shanghai")
+    at = datetime(2026, 5, 1, 10, 0, tzinfo=SHANGHAI)
+    original = log_input(
+        made.gid,
+        idempotencyKey="log-every-field",
+        occurredAt=at.isoformat(),
+        notes="left a voicemail",
+        recordingRef="rec-1",
+        contactPointId=gid("ContactPoint", phone.id),
+    )
+    first, _ = await send(gql, "collector1", LOG, original)
+    assert first["__typename"] == "LogContactSuccess"
+    same_instant = {**original["input"], "occurredAt": at.astimezone(UTC).isoformat()}
+    again, _ = await send(gql, "collector1", LOG, {"input": same_instant})
+    assert again == first  # the same instant written another way is the same input
+    later = (at + timedelta(minutes=1)).isoformat()
+    callback = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    for field, value in (
+        ("caseId", other_case.gid),
+        ("channel", "AUTOMATED_CALL"),
+        ("direction", "INBOUND"),
+        ("party", "GUARANTOR"),
+        ("outcome", "CALLBACK_REQUESTED"),
+        ("contactPointId", gid("ContactPoint", second.id)),
+        ("contactPointId", None),  # the default point is not the point named
+        ("occurredAt", later),
+        ("occurredAt", None),
+        ("notes", "left two voicemails"),
+        ("recordingRef", "rec-2"),
+        ("callbackAt", callback),
+        ("secondAgentLogin", "collector2"),
+    ):
+        changed = {**original["input"], field: value}
+        result, _ = await send(gql, "collector1", LOG, {"input": changed})
+        assert (result["__typename"], result["code"], result["field"]) == (
+            "ValidationError",
+            "IDEMPOTENCY_KEY_REUSED",
+            "idempotencyKey",
+        ), field
+    async with engine.connect() as conn:
+        count = (
+            await conn.execute(
+                select(func.count()).where(ct.case_id.in_([made.case.id, other_case.case.id]))
+            )
+        ).scalar_one()
+    assert count == 1
 
 
 async def test_log_refusals(gql: Gql, engine: AsyncEngine, factory: Factory) -> None:

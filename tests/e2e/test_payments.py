@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import tables
@@ -272,8 +272,9 @@ async def test_a_default_inside_the_watch_window_reopens_the_same_case(
 ) -> None:
     # Instalments of 1000.00 due 40 and 10 days ago and in 20 days; principal 3000.00 only.
     # A (1000.00) pays the first: DPD 10. B (1000.00) pays the second: DPD 0, CURED, CLOSED
-    # with 1000.00 still owed. A bounces: the first instalment is unpaid again (DPD 40) inside
-    # the watch window, so the case B closed reopens — the same case, back in M2, 2000.00 owed.
+    # with 1000.00 still owed. A bounces: B is applied again, to the first instalment, so the
+    # second is unpaid (DPD 10) inside the watch window, and the case B closed reopens — the
+    # same case, in M1 (MILD), 2000.00 owed.
     loan = await make_loan(
         factory,
         engine,
@@ -297,12 +298,12 @@ async def test_a_default_inside_the_watch_window_reopens_the_same_case(
         "status": "OPEN",
         "closeReason": None,
         "watchUntil": None,
-        "daysPastDue": 40,
-        "bucket": "M2",
-        "classification": "MODERATE",
+        "daysPastDue": 10,
+        "bucket": "M1",
+        "classification": "MILD",
         "totalOutstanding": money("2000.00"),
     }
-    assert [str(x) for x in (await state(engine, loan))["paid"]] == ["0.00", "1000.00", "0.00"]
+    assert [str(x) for x in (await state(engine, loan))["paid"]] == ["1000.00", "0.00", "0.00"]
     async with engine.connect() as conn:
         ev = tables.case_events.c
         moves = (
@@ -313,6 +314,265 @@ async def test_a_default_inside_the_watch_window_reopens_the_same_case(
             )
         ).scalars()
         assert [m["trigger"] for m in moves] == ["CURE", "REOPEN"]
+
+
+PAYMENT = """
+query($id: ID!) {
+  r: node(id: $id) {
+    ... on Payment { reversed allocations { component amount { amount } } }
+  }
+}
+"""
+TIMELINE = """
+query($id: ID!) {
+  case(id: $id) {
+    timeline(first: 50) { edges { node { kind summary payment { id reversed } } } }
+  }
+}
+"""
+
+
+async def stored_credits(engine: AsyncEngine, payment_gid: str) -> list[tuple[int, str]]:
+    """A payment's stored credits by instalment (id, amount), as a reversal left them."""
+    pi = tables.payment_instalments.c
+    pk = int(base64.b64decode(payment_gid).decode().split(":")[1])
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(pi.instalment_id, pi.amount).where(pi.payment_id == pk).order_by(pi.id)
+        )
+        return [(row.instalment_id, str(row.amount)) for row in rows]
+
+
+async def test_reversing_an_older_payment_applies_the_later_ones_again(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # The loan of three_instalments (3215.50; 1071.84, 1071.83, 1071.83 due 95, 65 and 35 days
+    # ago). A 1071.84 pays the costs and interest (215.50), 856.34 of principal and the first
+    # instalment: DPD 65. B 1071.83 pays principal and the second: DPD 35 (M2), 1071.83 owed.
+    # A bounces. B, applied again as if alone: penalty 45.50, fee 20.00, interest 150.00,
+    # principal 856.33 (2143.67 left), and 1071.83 of the first instalment (0.01 short): the
+    # oldest unpaid due date is still 95 days ago (M4, SERIOUS) and 2143.67 is owed.
+    loan = await three_instalments(factory, engine)
+    pay_a = await post(gql, core, payment_input(loan, "1071.84", ref()))
+    assert pay_a["case"]["daysPastDue"] == 65
+    pay_b = await post(gql, core, payment_input(loan, "1071.83", ref()))
+    assert (pay_b["case"]["daysPastDue"], pay_b["case"]["totalOutstanding"]) == (
+        35,
+        money("1071.83"),
+    )
+    assert pay_b["payment"]["allocations"] == [
+        {"component": "PRINCIPAL", "amount": money("1071.83")}
+    ]
+    b_id = pay_b["payment"]["id"]
+    reason = "returned by the bank: account of Wang Fang closed"
+    response = await gql.raw(
+        core, REVERSE, {"input": {"paymentId": pay_a["payment"]["id"], "reason": reason}}
+    )
+    result = response.json()["data"]["r"]
+    assert result["case"] == {
+        "id": loan.case_gid,
+        "status": "OPEN",
+        "closeReason": None,
+        "watchUntil": None,
+        "daysPastDue": 95,
+        "bucket": "M4",
+        "classification": "SERIOUS",
+        "totalOutstanding": money("2143.67"),
+    }
+    stored = await state(engine, loan)
+    assert [str(x) for x in stored["components"]] == ["0.00", "0.00", "0.00", "2143.67"]
+    assert [str(x) for x in stored["paid"]] == ["1071.83", "0.00", "0.00"]
+    # B's stored allocations are replaced by the new ones.
+    again = (await gql("manager", PAYMENT, {"id": b_id}))["r"]
+    assert again == {
+        "reversed": False,
+        "allocations": [
+            {"component": "PENALTY", "amount": {"amount": "45.50"}},
+            {"component": "FEE", "amount": {"amount": "20.00"}},
+            {"component": "INTEREST", "amount": {"amount": "150.00"}},
+            {"component": "PRINCIPAL", "amount": {"amount": "856.33"}},
+        ],
+    }
+    assert await stored_credits(engine, b_id) == [(loan.instalment_ids[0], "1071.83")]
+    assert (await event_names(engine, loan.case_id))[-3:] == [
+        "PaymentReversed",
+        "PaymentReapplied",
+        "CaseReclassified",
+    ]
+    # The timeline says so, linking B; the audit entry names B by id, and the reason (free
+    # text) is on the payment only.
+    timeline = (await gql("manager", TIMELINE, {"id": loan.case_gid}))["case"]["timeline"]
+    reapplied = [e["node"] for e in timeline["edges"] if e["node"]["kind"] == "PAYMENT_REAPPLIED"]
+    assert reapplied == [
+        {
+            "kind": "PAYMENT_REAPPLIED",
+            "summary": "Payment re-applied after an earlier payment was reversed",
+            "payment": {"id": b_id, "reversed": False},
+        }
+    ]
+    a_pk = int(base64.b64decode(pay_a["payment"]["id"]).decode().split(":")[1])
+    b_pk = int(base64.b64decode(b_id).decode().split(":")[1])
+    async with engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                select(tables.audit_entries).where(a.request_id == response.headers["x-request-id"])
+            )
+        ).all()
+        kept = (
+            await conn.execute(
+                select(tables.payments.c.reversal_reason).where(tables.payments.c.id == a_pk)
+            )
+        ).scalar_one()
+    assert [(e.action, e.outcome) for e in entries] == [("payment.reverse", "ALLOWED")]
+    assert entries[0].changes == {
+        "payment_id": a_pk,
+        "debt_id": loan.debt_id,
+        "reference": pay_a["payment"]["reference"],
+        "amount": "1071.84",
+        "currency": "CNY",
+        "reapplied_payment_ids": [b_pk],
+    }
+    assert entries[0].reason_text is None
+    assert all("Wang" not in str(value) for e in entries for value in e)
+    assert kept == reason
+
+
+async def test_credit_left_unapplied_pays_what_a_bounced_payment_had_paid(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # cure_loan (2040.00: penalty 30.00, fee 10.00, interest 100.00, principal 1900.00;
+    # 1000.00 due 40 days ago, 1000.00 in 20 days). A 2040.00 pays everything: PAID_IN_FULL.
+    # B 2040.00 again is all UNAPPLIED. A bounces: B applied again pays everything (costs and
+    # interest 140.00, principal 1900.00, both instalments): nothing past due or owed, and the
+    # case A closed stays CLOSED — not reopened at DPD 40 beside 2040.00 of idle credit.
+    loan = await cure_loan(factory, engine)
+    pay_a = await post(gql, core, payment_input(loan, "2040.00", ref()))
+    assert (pay_a["case"]["status"], pay_a["case"]["closeReason"]) == ("CLOSED", "PAID_IN_FULL")
+    pay_b = await post(gql, core, payment_input(loan, "2040.00", ref()))
+    assert pay_b["payment"]["allocations"] == [
+        {"component": "UNAPPLIED", "amount": money("2040.00")}
+    ]
+    result = (
+        await gql(
+            core, REVERSE, {"input": {"paymentId": pay_a["payment"]["id"], "reason": "bounced"}}
+        )
+    )["r"]
+    assert result["case"] == {
+        "id": loan.case_gid,
+        "status": "CLOSED",
+        "closeReason": "PAID_IN_FULL",
+        "watchUntil": (today() + timedelta(days=60)).isoformat(),
+        "daysPastDue": 0,
+        "bucket": "M0",
+        "classification": "CURRENT",
+        "totalOutstanding": money("0.00"),
+    }
+    assert [str(x) for x in (await state(engine, loan))["paid"]] == ["1000.00", "1000.00"]
+    again = (await gql("manager", PAYMENT, {"id": pay_b["payment"]["id"]}))["r"]
+    assert again["allocations"] == [
+        {"component": "PENALTY", "amount": {"amount": "30.00"}},
+        {"component": "FEE", "amount": {"amount": "10.00"}},
+        {"component": "INTEREST", "amount": {"amount": "100.00"}},
+        {"component": "PRINCIPAL", "amount": {"amount": "1900.00"}},
+    ]
+
+
+async def test_a_payment_that_closed_the_case_once_does_not_reopen_a_later_closure(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # 1000.00 due 40 days ago, in 20 and in 50 days (principal 3000.00). A (1000.00) cures the
+    # case. The second instalment then falls due (moved to 5 days ago: the clock of the API
+    # cannot be moved) and C (0.01) reopens the case inside the watch window (DPD 5); B (999.99)
+    # cures and closes it again. B's watch window then passes (watch_until moved to yesterday).
+    # A bounces: C and B are applied again to the first instalment (1000.00), the second is
+    # unpaid (DPD 5), but A did not make the current closure: the case stays CLOSED. B bouncing
+    # next reopens it (B closed it): DPD 40, 2999.99 owed.
+    loan = await make_loan(
+        factory,
+        engine,
+        schedule=[(-40, "1000.00"), (20, "1000.00"), (50, "1000.00")],
+        principal="3000.00",
+    )
+    pay_a = await post(gql, core, payment_input(loan, "1000.00", ref()))
+    assert (pay_a["case"]["status"], pay_a["case"]["closeReason"]) == ("CLOSED", "CURED")
+    i = tables.instalments.c
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(tables.instalments)
+            .where(i.id == loan.instalment_ids[1])
+            .values(due_date=today() - timedelta(days=5))
+        )
+    pay_c = await post(gql, core, payment_input(loan, "0.01", ref()))
+    assert (pay_c["case"]["status"], pay_c["case"]["daysPastDue"]) == ("OPEN", 5)
+    pay_b = await post(gql, core, payment_input(loan, "999.99", ref()))
+    assert (pay_b["case"]["status"], pay_b["case"]["closeReason"]) == ("CLOSED", "CURED")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(tables.cases)
+            .where(tables.cases.c.id == loan.case_id)
+            .values(watch_until=today() - timedelta(days=1))
+        )
+    first = (
+        await gql(
+            core, REVERSE, {"input": {"paymentId": pay_a["payment"]["id"], "reason": "bounced"}}
+        )
+    )["r"]
+    assert (first["case"]["status"], first["case"]["closeReason"]) == ("CLOSED", "CURED")
+    assert first["case"]["daysPastDue"] == 5
+    assert [str(x) for x in (await state(engine, loan))["paid"]] == ["1000.00", "0.00", "0.00"]
+    second = (
+        await gql(
+            core, REVERSE, {"input": {"paymentId": pay_b["payment"]["id"], "reason": "bounced"}}
+        )
+    )["r"]
+    assert (second["case"]["status"], second["case"]["daysPastDue"]) == ("OPEN", 40)
+    assert second["case"]["totalOutstanding"] == money("2999.99")
+
+
+async def test_concurrent_reversals_on_one_debt_leave_the_later_payment_alone_applied(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # 1000.00 due 40 and 10 days ago and in 20 days (principal 3000.00). A 1000.00, B 1000.00,
+    # C 500.00; A and B bounce at once. Whichever goes first, the other waits for the case and
+    # then sees what the first left: C alone pays 500.00 of the first instalment (DPD 40,
+    # 2500.00 owed) — no deadlock, no credit lost or counted twice.
+    loan = await make_loan(
+        factory,
+        engine,
+        schedule=[(-40, "1000.00"), (-10, "1000.00"), (20, "1000.00")],
+        principal="3000.00",
+    )
+    pay_a = await post(gql, core, payment_input(loan, "1000.00", ref()))
+    pay_b = await post(gql, core, payment_input(loan, "1000.00", ref()))
+    pay_c = await post(gql, core, payment_input(loan, "500.00", ref()))
+    results = await asyncio.gather(
+        *(
+            gql(core, REVERSE, {"input": {"paymentId": p["payment"]["id"], "reason": "bounced"}})
+            for p in (pay_a, pay_b)
+        )
+    )
+    assert [r["r"]["__typename"] for r in results] == ["ReversePaymentSuccess"] * 2, results
+    stored = await state(engine, loan)
+    assert [str(x) for x in stored["paid"]] == ["500.00", "0.00", "0.00"]
+    assert stored["case"][3] == 40 and str(stored["case"][6]) == "2500.00"
+    assert await stored_credits(engine, pay_c["payment"]["id"]) == [
+        (loan.instalment_ids[0], "500.00")
+    ]
+
+
+async def test_one_payment_reversed_twice_at_once_is_reversed_once(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    loan = await three_instalments(factory, engine)
+    before = await state(engine, loan)
+    posted = await post(gql, core, payment_input(loan, "1500.00", ref()))
+    reversal = {"input": {"paymentId": posted["payment"]["id"], "reason": "bounced"}}
+    results = await asyncio.gather(*(gql(core, REVERSE, reversal) for _ in range(2)))
+    assert sorted(r["r"]["__typename"] for r in results) == [
+        "ReversePaymentSuccess",
+        "RuleViolationError",
+    ], results
+    assert {**await state(engine, loan), "payments": []} == {**before, "payments": []}
 
 
 async def test_payments_by_account_number_and_on_a_closed_case_are_taken(

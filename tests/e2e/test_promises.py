@@ -254,7 +254,95 @@ async def test_a_promise_from_a_contact_is_credited_to_whoever_made_it(
     assert (refused["code"], refused["field"]) == ("PROMISE_CONTACT_INVALID", "contactId")
 
 
+async def insert_contact(engine: AsyncEngine, target: Loan, login: str, **state: Any) -> int:
+    """A contact by ``login`` on the loan's case (logged with an outcome unless ``state`` says
+    otherwise: ``blocked``, ``outcome=None``)."""
+    async with engine.begin() as conn:
+        s = tables.staff.c
+        staff = (await conn.execute(select(s.id).where(s.login == login))).scalar_one()
+        values: dict[str, Any] = {
+            "case_id": target.case_id,
+            "borrower_id": target.made.borrower.id,
+            "staff_id": staff,
+            "at": datetime.now(UTC),
+            "channel": "PHONE",
+            "direction": "OUTBOUND",
+            "party": "BORROWER",
+            "outcome": "PROMISE_TO_PAY",
+            "notes": "",
+            "source": "LOGGED",
+            "blocked": False,
+            "breaches": [],
+            "consented": False,
+            **state,
+        }
+        inserted = await conn.execute(insert(tables.contacts).values(**values))
+        assert inserted.inserted_primary_key is not None
+        return int(inserted.inserted_primary_key[0])
+
+
+@pytest.mark.skipif("Contact" not in NODE_TYPES, reason="contacts have no global ID yet")
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [
+        # startContact refused it (a conduct rule): it never took place.
+        (
+            {"blocked": True, "outcome": None, "source": "STARTED", "rule": "CALL_FREQUENCY"},
+            "CONTACT_BLOCKED",
+        ),
+        # startContact granted it, and it has no outcome yet.
+        ({"outcome": None, "source": "STARTED"}, "CONTACT_NOT_COMPLETED"),
+    ],
+)
+async def test_a_promise_needs_a_contact_that_took_place(
+    gql: Gql, engine: AsyncEngine, factory: Factory, state: dict[str, Any], code: str
+) -> None:
+    target = await loan(factory, engine, assignee="collector1")
+    contact = await insert_contact(engine, target, "collector1", **state)
+    response = await gql.raw(
+        "collector1", RECORD, promise_input(target, contactId=global_id("Contact", contact))
+    )
+    refused = response.json()["data"]["r"]
+    assert (refused["__typename"], refused["code"], refused["field"]) == (
+        "RuleViolationError",
+        code,
+        "contactId",
+    )
+    assert await promises_of(gql, target) == []
+    async with engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                select(a.action, a.outcome, a.changes).where(
+                    a.request_id == response.headers["x-request-id"]
+                )
+            )
+        ).all()
+    assert [tuple(e) for e in entries] == [("promise.record", "DENIED", {"refused": code})]
+
+
 # ---- payments keep, partly keep and reopen promises -------------------------------------------
+
+
+async def test_a_reversal_supersedes_a_kept_promise_that_a_newer_one_followed(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # P1 (500.00) is KEPT by 500.00; P2 (300.00) is recorded (P1 stays KEPT, the 500.00 went
+    # to P1 first). The 500.00 bounces: P1 does not go back to OPEN beside P2, it is
+    # SUPERSEDED (0.00 counts toward it); P2 stays OPEN — one open promise on the case.
+    target = await loan(factory, engine, assignee="collector1")
+    await record(gql, "collector1", promise_input(target))
+    paid = await pay(gql, core, target, "500.00")
+    await record(gql, "collector1", promise_input(target, "300.00", due_in=7))
+    assert [(p["status"], p["paidAmount"]) for p in await promises_of(gql, target)] == [
+        ("OPEN", {"amount": "0.00"}),
+        ("KEPT", {"amount": "500.00"}),
+    ]
+    reversal = {"input": {"paymentId": paid["payment"]["id"], "reason": "bounced"}}
+    assert (await gql(core, REVERSE, reversal))["r"]["__typename"] == "ReversePaymentSuccess"
+    assert [(p["status"], p["paidAmount"]) for p in await promises_of(gql, target)] == [
+        ("OPEN", {"amount": "0.00"}),
+        ("SUPERSEDED", {"amount": "0.00"}),
+    ]
 
 
 async def test_paid_in_full_is_kept_at_once_and_a_reversal_reopens_it(

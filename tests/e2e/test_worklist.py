@@ -259,6 +259,51 @@ async def test_priority_order_and_reasons(wgql: Gql, desk: Desk) -> None:
     } == {(False, None)}
 
 
+async def test_only_a_voice_contact_with_the_borrower_answers_a_callback(
+    wgql: Gql, desk: Desk
+) -> None:
+    asked, due = NOW - timedelta(days=1), NOW - timedelta(hours=2)
+    after, early = due + timedelta(minutes=30), due - timedelta(seconds=1)
+    rpc, inbound = "RIGHT_PARTY_CONTACT", {"direction": "INBOUND"}
+    # (case, when the later contact happened, its outcome, its other columns, answers it?)
+    later: list[tuple[str, datetime, str | None, dict[str, Any], bool]] = [
+        ("a text delivered after the time", after, "DELIVERED", {"channel": "SMS"}, False),
+        ("a letter after the time", after, "DELIVERED", {"channel": "LETTER"}, False),
+        ("an unanswered call a second early", early, "NO_ANSWER", {}, False),
+        ("a conversation a second early", early, rpc, {}, False),
+        ("a call to the guarantor after the time", after, rpc, {"party": "GUARANTOR"}, False),
+        ("a refused attempt after the time", after, None, {"blocked": True}, False),
+        ("a call started, not completed", after, None, {}, False),
+        (
+            "the borrower texting in",
+            asked + timedelta(hours=1),
+            rpc,
+            {"channel": "SMS", **inbound},
+            False,
+        ),
+        ("the borrower calling in before asking", asked - timedelta(hours=1), rpc, inbound, False),
+        ("a guarantor calling in", early, rpc, {"party": "GUARANTOR", **inbound}, False),
+        ("an unanswered call at the time", due, "NO_ANSWER", {}, True),
+        ("an automated call after the time", after, rpc, {"channel": "AUTOMATED_CALL"}, True),
+        ("a logged call after the time", after, rpc, {"source": "LOGGED"}, True),
+        ("the borrower calling in after asking", asked + timedelta(hours=1), rpc, inbound, True),
+    ]
+    pending = set()
+    for n, (name, at, outcome, more, answers) in enumerate(later):
+        made = await desk.case(name, 10 + n)
+        await desk.contact(made, asked, "CALLBACK_REQUESTED", callback_at=due)
+        await desk.contact(made, at, outcome, **more)
+        if not answers:
+            pending.add(made.case.reference)
+    page = await worklist(wgql, desk.collector.login)
+    callback = f"CALLBACK_REQUESTED {instant(due)}"
+    waiting = {
+        e["node"]["case"]["reference"] for e in page["edges"] if callback in e["node"]["reasons"]
+    }
+    assert waiting == pending
+    assert len(page["edges"]) == len(later)
+
+
 async def test_equal_days_past_due_go_by_outstanding_then_id(wgql: Gql, desk: Desk) -> None:
     small = await desk.case("small", 30, debts=1)
     big = await desk.case("big", 30, debts=2)

@@ -1,6 +1,7 @@
 """The store of contact work on a real database: the history the conduct rules count (every
-case of the borrower, eight days back, refusals on a point whatever their age), the contact
-points' enums and versions, and a contact's round trip."""
+case of the borrower, eight days back, third parties' refusals whatever their age, each with its
+point's normalised value), the contact points' enums and versions, and a contact's round
+trip."""
 
 from __future__ import annotations
 
@@ -51,19 +52,25 @@ async def test_history_counts_every_case_of_the_borrower_for_eight_days(
         factory, retail.case, refusal_at, point_id=third.id, outcome="REFUSED_TO_PAY",
         party="UNRELATED_THIRD_PARTY",
     )  # fmt: skip
+    # A borrower's refusal long ago is not kept: only a third party's stays refused.
+    await past_contact(
+        factory, retail.case, refusal_at, point_id=phone.id, outcome="REFUSED_TO_PAY"
+    )
     sessions = session_factory(migrated)
     async with sessions() as session:
-        plain = await contacts_queries.history(session, borrower.id, AT, None)
-        with_third = await contacts_queries.history(session, borrower.id, AT, third.id)
-    assert sorted(p.at for p in plain) == sorted(row.at for row in inside)
-    assert all(isinstance(p.channel, ContactChannel) for p in plain)
-    assert {p.case_id for p in plain} == {retail.case.id, cards.case.id}
+        history = await contacts_queries.history(session, borrower.id, AT)
+    recent = [p for p in history if p.at != refusal_at]
+    assert sorted(p.at for p in recent) == sorted(row.at for row in inside)
+    assert all(isinstance(p.channel, ContactChannel) for p in history)
+    assert {p.case_id for p in recent} == {retail.case.id, cards.case.id}
+    assert {p.point_key for p in recent} == {f"PHONE:{phone.value}", None}
     refusal = PastContact(
         refusal_at, retail.case.id, ContactChannel.PHONE, ContactParty.UNRELATED_THIRD_PARTY,
         ContactDirection.OUTBOUND, third.id, ContactOutcome.REFUSED_TO_PAY,
+        point_key="PHONE:13911112222",
     )  # fmt: skip
-    assert refusal in with_third
-    assert len(with_third) == 3
+    assert refusal in history
+    assert len(history) == 3
 
 
 async def test_points_and_contacts_round_trip_with_their_enums(migrated: AsyncEngine) -> None:

@@ -20,6 +20,7 @@ READ = ["agency:read", "case:read", "staff:read"]
 CONTACT = ["contact:log", "contact:make"]
 WORK = [*CONTACT, "contact_point:manage", "promise:record"]
 PAYMENTS = ["payment:post", "payment:reverse"]
+CONSENT = ["contact_point:consent"]
 
 
 def reveal(*fields: str) -> list[str]:
@@ -46,6 +47,7 @@ EXPECTED = {
         "case:allocate",
         *WORK,
         *PAYMENTS,
+        *CONSENT,
     ],
     "team_lead": [
         *READ,
@@ -64,7 +66,7 @@ EXPECTED = {
     "auditor": [*READ, "audit:read"],
     "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read"],
     "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read"],
-    "integration": [*READ, "contact:log", "contact_point:manage", *PAYMENTS],
+    "integration": [*READ, "contact:log", "contact_point:manage", *PAYMENTS, *CONSENT],
 }
 
 

@@ -37,7 +37,7 @@ from domain.payments.waterfall import (
     DebtComponent,
     InstalmentAllocation,
     apply_payment,
-    reverse_application,
+    reverse_and_reapply,
 )
 from domain.portfolios import PORTFOLIOS, conduct_profile_of, local_date
 from store import tables
@@ -507,12 +507,19 @@ async def test_payments_are_applied_by_the_waterfall_and_a_reversal_undoes_one(
         moves = [(p.created_at, 0, p) for p in paid]
         moves += [(p.reversed_at, 1, p) for p in paid if p.reversed]
         applied: dict[int, Application] = {}
+        standing: list[int] = []  # applied and not reversed, in the order posted
         for _at, reverse, payment in sorted(moves, key=lambda m: (m[0], m[1], m[2].id)):
             if reverse:
-                reverse_application(debt, applied[payment.id])
+                # As reversePayment does: the payments posted after it are applied again.
+                later = standing[standing.index(payment.id) + 1 :]
+                redone = reverse_and_reapply(debt, applied[payment.id], [applied[i] for i in later])
+                applied.update(zip(later, redone, strict=True))
+                standing.remove(payment.id)
                 continue
-            application = apply_payment(debt, Money(payment.amount, payment.currency))
-            applied[payment.id] = application
+            applied[payment.id] = apply_payment(debt, Money(payment.amount, payment.currency))
+            standing.append(payment.id)
+        for payment in paid:  # the rows hold each payment's application as it stands
+            application = applied[payment.id]
             assert list(application.components) == components[payment.id], payment.reference
             assert list(application.instalments) == credits[payment.id], payment.reference
         assert (debt.principal, debt.interest, debt.penalty, debt.fee) == stood

@@ -22,6 +22,8 @@ CASE = 10
 OTHER_CASE = 11
 POINT = 1
 OTHER_POINT = 2
+# When a point's owner gave the consent that goes with its consented hours (long before).
+CONSENT_GIVEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def utc(*args: int) -> datetime:
@@ -43,7 +45,12 @@ def point(
     zone: str | None = SHANGHAI,
     consent: tuple[time, time] | None = None,
     consented_at: datetime | None = None,
+    key: str | None = None,
 ) -> PointFacts:
+    """A point's facts; consented hours come with consent (given at ``CONSENT_GIVEN`` unless
+    ``consented_at`` says otherwise), as they only apply while consent is recorded."""
+    if consent is not None and consented_at is None:
+        consented_at = CONSENT_GIVEN
     return PointFacts(
         id=id,
         kind=CHANNEL_KIND[channel],
@@ -53,6 +60,7 @@ def point(
         consent_start=consent[0] if consent else None,
         consent_end=consent[1] if consent else None,
         consented_at=consented_at,
+        key=key,
     )
 
 
@@ -96,6 +104,7 @@ def call(
     blocked: bool = False,
     consented: bool = False,
     agency_id: int | None = None,
+    key: str | None = None,
 ) -> PastContact:
     return PastContact(
         at=at,
@@ -108,6 +117,7 @@ def call(
         blocked=blocked,
         consented=consented,
         agency_id=agency_id,
+        point_key=key,
     )
 
 

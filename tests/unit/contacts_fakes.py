@@ -10,7 +10,7 @@ from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
 from domain.conduct.engine import PastContact
-from domain.contacts.model import Contact, ContactOutcome, ContactPoint
+from domain.contacts.model import Contact, ContactOutcome, ContactParty, ContactPoint
 from domain.contacts.ports import ContactRepository, ContactsUnitOfWork
 from domain.staff.model import Staff
 from tests.unit.fakes import FakeUnitOfWork
@@ -35,8 +35,11 @@ class FakeContactPointRepository:
 
 
 class FakeContactRepository:
-    def __init__(self, staff: list[Staff], cases: list[Case]) -> None:
+    def __init__(
+        self, staff: list[Staff], cases: list[Case], points: list[ContactPoint] | None = None
+    ) -> None:
         self.contacts: list[Contact] = []
+        self.points = points if points is not None else []  # shared with the points' fake
         self.staff = staff
         self.case_ids = {c.id for c in cases}
         self.locked: list[int] = []
@@ -53,9 +56,8 @@ class FakeContactRepository:
     async def lock_borrower(self, borrower_id: int) -> None:
         self.locked.append(borrower_id)
 
-    async def history(
-        self, borrower_id: int, at: datetime, point_id: int | None
-    ) -> list[PastContact]:
+    async def history(self, borrower_id: int, at: datetime) -> list[PastContact]:
+        keys = {p.id: p.key for p in self.points}
         return [
             PastContact(
                 c.at,
@@ -68,12 +70,13 @@ class FakeContactRepository:
                 c.blocked,
                 c.consented,
                 c.agency_id,
+                keys.get(c.contact_point_id),
             )
             for c in self.contacts
             if c.borrower_id == borrower_id
             and (
                 at - timedelta(days=8) < c.at <= at
-                or (point_id is not None and c.contact_point_id == point_id
+                or (c.party == ContactParty.UNRELATED_THIRD_PARTY
                     and c.outcome == ContactOutcome.REFUSED_TO_PAY)
             )
         ]  # fmt: skip
@@ -96,7 +99,7 @@ class FakeContactsUnitOfWork(FakeUnitOfWork):
     ) -> None:
         super().__init__(cases, staff, agencies or [], borrowers)
         self.contact_points = FakeContactPointRepository(points, {b.id for b in borrowers if b.id})
-        self.contacts = FakeContactRepository(staff, cases)
+        self.contacts = FakeContactRepository(staff, cases, self.contact_points.points)
         self._kept = (0, len(points))
 
     async def __aenter__(self) -> FakeContactsUnitOfWork:

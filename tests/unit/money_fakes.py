@@ -52,6 +52,18 @@ class FakePaymentRepository:
         assert payment.id is not None
         return self.applications[payment.id]
 
+    async def later_on_debt(self, payment: Payment) -> list[Payment]:
+        assert payment.id is not None
+        return [
+            p
+            for pid, p in sorted(self.by_id.items())
+            if pid > payment.id and p.debt_id == payment.debt_id and not p.reversed
+        ]
+
+    async def replace_application(self, payment: Payment, application: Application) -> None:
+        assert payment.id is not None
+        self.applications[payment.id] = application
+
 
 class FakePromiseRepository:
     def __init__(

@@ -289,8 +289,7 @@ async def test_recall_clears_the_agency_and_the_placement_dates(uow: FakeUnitOfW
         (99, None, errors.CaseNotFound, "CASE_NOT_FOUND", "caseId"),
         (1, None, errors.CaseNotPlaced, "CASE_NOT_PLACED", "caseId"),
         (4, None, errors.CaseNotPlaced, "CASE_NOT_PLACED", "caseId"),
-        (3, None, errors.CaseClosed, "CASE_CLOSED", "caseId"),
-        (6, None, errors.CaseClosed, "CASE_CLOSED", "caseId"),
+        (3, None, errors.CaseNotPlaced, "CASE_NOT_PLACED", "caseId"),  # closed, not placed
         (2, 5, ConcurrencyConflict, "CONFLICT", "expectedVersion"),
     ],
 )
@@ -304,6 +303,15 @@ async def test_recall_refusals_change_nothing(
 ) -> None:
     call = services.recall_from_agency(uow.factory, CLOCK, case_id, ACTOR, version)
     await assert_refused(uow, call, error, code, field)
+
+
+async def test_a_closed_case_is_recalled_from_its_agency_and_stays_closed(
+    uow: FakeUnitOfWork,
+) -> None:
+    case = await services.recall_from_agency(uow.factory, CLOCK, 6, ACTOR, expected_version=1)
+    assert (case.agency_id, case.placed_at, case.placement_ends_on) == (None, None, None)
+    assert case.status == CaseStatus.CLOSED
+    assert uow.events == [CaseRecalled(6, NOW, ACTOR, 1)]
 
 
 async def test_place_recall_then_assign_again(uow: FakeUnitOfWork) -> None:

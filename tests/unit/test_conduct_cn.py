@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from typing import Any
 
 import pytest
 
-from domain.conduct.engine import ContactRequest, PastContact, evaluate
+from domain.conduct.engine import ContactRequest, PastContact, PointFacts, evaluate
 from domain.conduct.profiles import CN, RuleName
 from domain.contacts.model import (
     ContactChannel,
     ContactDirection,
     ContactOutcome,
     ContactParty,
+    ContactPointKind,
     ContactPointStatus,
 )
 from tests.unit.conduct_builders import (
     NEW_YORK,
     OTHER_CASE,
     OTHER_POINT,
+    POINT,
     SHANGHAI,
     call,
     check,
@@ -137,6 +139,24 @@ def test_consented_hours_replace_the_window() -> None:
     assert "consented hours 07:00-09:00" in check(refused, R.QUIET_HOURS).detail
 
 
+def test_consented_hours_apply_only_while_consent_is_recorded() -> None:
+    """Hours kept without consent (withdrawn, or never given) are the profile's hours again; so
+    are hours whose consent was given only after the instant asked about."""
+    hours = (time(21, 0), time(1, 0))
+    at = local(SHANGHAI, 2026, 5, 1, 23, 30)
+    withdrawn = PointFacts(
+        POINT, ContactPointKind.PHONE, ContactParty.BORROWER, ContactPointStatus.VERIFIED,
+        SHANGHAI, *hours, consented_at=None,
+    )  # fmt: skip
+    refused = evaluate(CN, request(contact_point=withdrawn), [], at)
+    assert refused.breaches == (R.QUIET_HOURS,)
+    assert "allowed hours 08:00-22:00" in check(refused, R.QUIET_HOURS).detail
+    later = point(consent=hours, consented_at=at + timedelta(seconds=1))
+    assert evaluate(CN, request(contact_point=later), [], at).breaches == (R.QUIET_HOURS,)
+    given = point(consent=hours, consented_at=at)
+    assert evaluate(CN, request(contact_point=given), [], at).allowed
+
+
 def test_consented_hours_over_midnight() -> None:
     req = request(contact_point=point(consent=(time(21, 0), time(1, 0))))
     assert evaluate(CN, req, [], local(SHANGHAI, 2026, 5, 1, 23, 30)).allowed
@@ -243,6 +263,20 @@ def test_attempts_are_shared_by_the_lender_and_two_agencies() -> None:
     assert evaluate(CN, request(), history[:-1], local(SHANGHAI, *DAY, 12, 0)).allowed
 
 
+def test_attempts_on_a_duplicate_point_of_the_same_number_count_together() -> None:
+    """The number was added twice (points 1 and 2): attempts on either count against both."""
+    key = "PHONE:13900000001"
+    history = [*attempts(3, key=key), *attempts(3, point_id=OTHER_POINT, key=key)]
+    same_number = request(contact_point=point(key=key))
+    allowance = evaluate(CN, same_number, history, local(SHANGHAI, *DAY, 12, 0))
+    assert allowance.breaches == (R.DAILY_ATTEMPTS,)
+    assert allowance.attempts_left_today == 0
+    other_number = request(contact_point=point(key="PHONE:13900000002"))
+    assert evaluate(CN, other_number, history, local(SHANGHAI, *DAY, 12, 0)).allowed
+    # Without a key (as before), only the point's own attempts count.
+    assert evaluate(CN, request(), history, local(SHANGHAI, *DAY, 12, 0)).attempts_left_today == 3
+
+
 def test_consent_lifts_the_daily_limit() -> None:
     consented = point(consented_at=local(SHANGHAI, *DAY, 8, 30))
     allowance = evaluate(
@@ -321,6 +355,33 @@ def test_connected_calls_ignore_inbound_other_parties_and_the_previous_day() -> 
     assert evaluate(CN, request(), history, local(SHANGHAI, *DAY, 12, 0)).allowed
 
 
+def test_a_call_in_progress_is_reserved_as_connected() -> None:
+    """Two conversations today and a call in progress: a fourth is refused (the call in
+    progress may yet connect), so two agents asking at once cannot both get the third."""
+    in_progress = call(local(SHANGHAI, *DAY, 11, 0), None)
+    allowance = evaluate(CN, request(), [*connected(2), in_progress], local(SHANGHAI, *DAY, 11, 1))
+    assert allowance.breaches == (R.CONNECTED_CALLS_PER_DAY,)
+    rule = check(allowance, R.CONNECTED_CALLS_PER_DAY)
+    assert rule.detail.startswith("3 of 3 connected calls to this person today (1 in progress")
+    assert rule.next_allowed_at == local(SHANGHAI, 2026, 5, 2, 0, 0)
+    # Its outcome recorded as unanswered, the third connected call is allowed again.
+    finished = call(local(SHANGHAI, *DAY, 11, 0), O.NO_ANSWER)
+    assert evaluate(CN, request(), [*connected(2), finished], local(SHANGHAI, *DAY, 11, 1)).allowed
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        call(local(SHANGHAI, *DAY, 11, 0), None, blocked=True),
+        call(local(SHANGHAI, *DAY, 11, 0), None, channel=Ch.SMS),
+        call(local(SHANGHAI, *DAY, 11, 0), None, party=ContactParty.GUARANTOR, point_id=9),
+    ],
+    ids=["blocked", "sms", "other-person"],
+)
+def test_what_is_not_reserved_as_connected(other: PastContact) -> None:
+    assert evaluate(CN, request(), [*connected(2), other], local(SHANGHAI, *DAY, 12, 0)).allowed
+
+
 def test_consent_does_not_lift_the_connected_limit() -> None:
     consented = point(consented_at=local(SHANGHAI, *DAY, 8, 0))
     allowance = evaluate(
@@ -393,6 +454,20 @@ def test_never_again_once_the_third_party_refused() -> None:
     allowance = evaluate(CN, req, [refusal], local(SHANGHAI, *DAY, 12, 0))
     assert allowance.breaches == (R.THIRD_PARTY,)
     assert allowance.next_allowed_at is None
+    assert "refused" in check(allowance, R.THIRD_PARTY).detail
+
+
+def test_a_refusal_holds_for_a_duplicate_point_of_the_third_party() -> None:
+    key = "PHONE:13911112222"
+    refusal = call(
+        local(SHANGHAI, 2026, 4, 28, 10, 0), O.REFUSED_TO_PAY, point_id=THIRD_POINT + 1,
+        party=TP, key=key,
+    )  # fmt: skip
+    req = request(
+        party=TP, contact_point=point(id=THIRD_POINT, owner=TP, key=key), borrower_reachable=False
+    )
+    allowance = evaluate(CN, req, [refusal], local(SHANGHAI, *DAY, 12, 0))
+    assert allowance.breaches == (R.THIRD_PARTY,)
     assert "refused" in check(allowance, R.THIRD_PARTY).detail
 
 

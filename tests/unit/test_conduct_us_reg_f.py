@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.conduct.engine import ContactRequest, PastContact, evaluate
+from domain.conduct.engine import RESERVATION, ContactRequest, PastContact, evaluate
 from domain.conduct.profiles import US_REG_F, RuleName
 from domain.contacts.model import (
     ContactChannel,
@@ -177,11 +177,36 @@ def test_eight_calls_wait_for_the_second_oldest() -> None:
     assert refused.next_allowed_at == T0 + timedelta(days=8)
 
 
-@pytest.mark.parametrize("outcome", [None, O.NO_ANSWER, O.LEFT_MESSAGE])
-def test_unanswered_and_in_progress_calls_count(outcome: ContactOutcome | None) -> None:
+@pytest.mark.parametrize("outcome", [O.NO_ANSWER, O.LEFT_MESSAGE])
+def test_unanswered_calls_count(outcome: ContactOutcome | None) -> None:
     history = [*week_of_calls(6), call(T0 + timedelta(days=6), outcome)]
     refused = evaluate(US, ny_request(), history, T0 + timedelta(days=6, hours=1))
     assert refused.breaches == (R.WEEKLY_CALLS,)
+
+
+def test_a_call_in_progress_counts_and_may_be_a_conversation() -> None:
+    """A call still in progress is counted among the week's calls, and as a conversation until
+    its outcome says otherwise (or its reservation lapses): a second agent may not call
+    meanwhile."""
+    history = [*week_of_calls(6), call(T0 + timedelta(days=6), None)]
+    refused = evaluate(US, ny_request(), history, T0 + timedelta(days=6, minutes=30))
+    assert refused.breaches == (R.WEEKLY_CALLS, R.AFTER_CONVERSATION)
+    wait = check(refused, R.AFTER_CONVERSATION)
+    assert wait.next_allowed_at == T0 + timedelta(days=6) + RESERVATION
+    assert "in progress" in wait.detail
+
+
+def test_a_call_in_progress_alone_holds_the_next_call() -> None:
+    """Two agents asking at once: the first call is in progress, so the second is refused."""
+    at = T0 + timedelta(minutes=5)
+    in_progress = call(T0, None)
+    refused = evaluate(US, ny_request(), [in_progress], at)
+    assert refused.breaches == (R.AFTER_CONVERSATION,)
+    # Once its outcome says nobody answered, the next call is allowed at once.
+    assert evaluate(US, ny_request(), [call(T0, O.NO_ANSWER)], at).allowed
+    # Blocked attempts and in-progress calls about another case are not conversations.
+    for other in (call(T0, None, blocked=True), call(T0, None, case_id=OTHER_CASE)):
+        assert evaluate(US, ny_request(), [other], at).allowed
 
 
 @pytest.mark.parametrize("outcome", [O.BUSY_OR_NOT_CONNECTED, O.WRONG_NUMBER, O.FAILED])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,6 @@ from domain.contacts.model import (
     ContactPointStatus,
 )
 from domain.errors import ConcurrencyConflict, ErrorCode, InvalidInput
-from domain.lifecycle.table import CaseOnHold
 from domain.staff.model import Staff
 from tests.unit.contacts_fakes import FakeContactsUnitOfWork
 
@@ -110,8 +110,9 @@ async def test_add_contact_point_normalises_and_records_no_value(
     new = services.NewContactPoint(
         100, ContactPointKind.PHONE, " +86 (139) 1234-5678 ", ContactParty.GUARANTOR,
         time_zone="Asia/Shanghai", consent_hours=(time(9), time(18)), consented=True,
+        consent_evidence=" rec-2026-0501 ",
     )  # fmt: skip
-    point = await services.add_contact_point(uow.factory, CLOCK, ACTOR, new)
+    point = await services.add_contact_point(uow.factory, CLOCK, ACTOR, new, may_consent=True)
     assert (point.value, point.owner, point.status, point.consented_at) == (
         "+8613912345678",
         ContactParty.GUARANTOR,
@@ -121,9 +122,10 @@ async def test_add_contact_point_normalises_and_records_no_value(
     assert (point.consent_start, point.consent_end) == (time(9), time(18))
     assert uow.recorded == [
         ContactPointAdded(
-            100, point.id or 0, NOW, 1, "PHONE", "GUARANTOR", "UNVERIFIED", "Asia/Shanghai"
+            100, point.id or 0, NOW, 1, "PHONE", "GUARANTOR", "UNVERIFIED", "Asia/Shanghai",
+            "09:00-18:00", NOW, "rec-2026-0501",
         )
-    ]
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,7 @@ async def test_add_contact_point_refusals(
     uow: FakeContactsUnitOfWork, new: services.NewContactPoint, error: type, field: str
 ) -> None:
     with pytest.raises(error) as caught:
-        await services.add_contact_point(uow.factory, CLOCK, ACTOR, new)
+        await services.add_contact_point(uow.factory, CLOCK, ACTOR, new, sees_value=True)
     assert caught.value.field == field
     assert "13900001111" not in caught.value.message
     assert uow.recorded == []
@@ -156,7 +158,7 @@ async def test_add_contact_point_refusals(
 async def test_update_contact_point_records_what_changed(uow: FakeContactsUnitOfWork) -> None:
     point = await services.update_contact_point(
         uow.factory, CLOCK, ACTOR, 1, status=ContactPointStatus.INVALID, time_zone=None,
-        consented=True,
+        consented=True, may_consent=True, consent_evidence="doc-77",
     )  # fmt: skip
     assert (point.status, point.time_zone, point.consented_at) == (
         ContactPointStatus.INVALID,
@@ -174,6 +176,7 @@ async def test_update_contact_point_records_what_changed(uow: FakeContactsUnitOf
                 "timeZone": {"before": "Asia/Shanghai", "after": None},
                 "consentedAt": {"before": None, "after": NOW.isoformat()},
             },
+            "doc-77",
         )
     ]
     # Nothing to change: nothing recorded, nothing committed.
@@ -273,7 +276,6 @@ async def test_refusals_waiting_does_not_lift(
     [
         (services.StartRequest(99, Ch.PHONE), CaseNotFound, "caseId"),
         (services.StartRequest(11, Ch.PHONE), CaseClosed, "caseId"),
-        (services.StartRequest(12, Ch.PHONE), CaseOnHold, "caseId"),
         (services.StartRequest(10, Ch.PHONE, contact_point_id=3), errors.ContactPointMismatch,
          "contactPointId"),
         (services.StartRequest(10, Ch.PHONE, contact_point_id=4), errors.ContactPointMismatch,
@@ -431,3 +433,357 @@ async def test_log_refusals(uow: FakeContactsUnitOfWork) -> None:
     assert skewed.at == NOW + timedelta(minutes=5)
     with pytest.raises(CaseNotFound):
         await services.log_contact(uow.factory, CLOCK, ACTOR, log(case_id=99))
+
+
+# ---- review fixes: consent rights, duplicates, holds, whose contact, reachability ------------
+
+
+def consented_phone(pk: int) -> ContactPoint:
+    """A phone whose owner consented (an hour before NOW) to be called 07:00-09:00."""
+    return phone(
+        pk, consent_start=time(7), consent_end=time(9), consented_at=NOW - timedelta(hours=1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("point_id", "change", "field"),
+    [
+        (2, {"status": ContactPointStatus.VERIFIED}, "status"),  # lift an opt-out
+        (2, {"status": ContactPointStatus.UNVERIFIED}, "status"),
+        (2, {"status": ContactPointStatus.INVALID}, "status"),  # any move away from it
+        (5, {"status": ContactPointStatus.VERIFIED}, "status"),  # lift an invalid mark
+        (5, {"status": ContactPointStatus.OPTED_OUT}, "status"),
+        (1, {"consented": True}, "consented"),
+        (6, {"consented": False}, "consented"),  # withdrawing is a consent change too
+        (1, {"consent_hours": (time(7), time(23))}, "consentedHours"),
+        (6, {"consent_hours": None}, "consentedHours"),
+        (1, {"time_zone": "Asia/Urumqi"}, "timeZone"),  # a known zone is not replaced
+        (1, {"time_zone": None}, "timeZone"),
+    ],
+)
+async def test_agents_cannot_loosen_what_protects_the_person(
+    uow: FakeContactsUnitOfWork, point_id: int, change: dict[str, object], field: str
+) -> None:
+    uow.contact_points.points += [phone(5, status=ContactPointStatus.INVALID), consented_phone(6)]
+    before = [
+        (p.status, p.time_zone, p.consented_at, p.consent_start) for p in uow.contact_points.points
+    ]
+    with pytest.raises(errors.ConsentChangeNotAllowed) as caught:
+        await services.update_contact_point(
+            uow.factory,
+            CLOCK,
+            AGENT,
+            point_id,
+            consent_evidence="rec-1",
+            **change,  # type: ignore[arg-type]
+        )
+    assert (caught.value.code, caught.value.field) == (ErrorCode.CONSENT_CHANGE_NOT_ALLOWED, field)
+    after = [
+        (p.status, p.time_zone, p.consented_at, p.consent_start) for p in uow.contact_points.points
+    ]
+    assert after == before
+    assert uow.recorded == []
+
+
+@pytest.mark.parametrize(
+    ("point_id", "change", "expected"),
+    [
+        (7, {"status": ContactPointStatus.VERIFIED}, ("VERIFIED", None)),  # verified, once
+        (1, {"status": ContactPointStatus.OPTED_OUT}, ("OPTED_OUT", "Asia/Shanghai")),
+        (1, {"status": ContactPointStatus.INVALID}, ("INVALID", "Asia/Shanghai")),
+        (7, {"time_zone": "Asia/Urumqi"}, ("UNVERIFIED", "Asia/Urumqi")),  # none was known
+        (1, {"consented": False}, ("VERIFIED", "Asia/Shanghai")),  # nothing to withdraw
+    ],
+)
+async def test_agents_may_tighten_verify_and_give_a_first_zone(
+    uow: FakeContactsUnitOfWork,
+    point_id: int,
+    change: dict[str, object],
+    expected: tuple[str, str | None],
+) -> None:
+    uow.contact_points.points.append(phone(7, status=ContactPointStatus.UNVERIFIED, time_zone=None))
+    point = await services.update_contact_point(uow.factory, CLOCK, AGENT, point_id, **change)  # type: ignore[arg-type]
+    assert (point.status, point.time_zone) == expected
+
+
+async def test_lifting_an_opt_out_needs_consent_rights_and_evidence(
+    uow: FakeContactsUnitOfWork,
+) -> None:
+    lift = {"status": ContactPointStatus.VERIFIED, "may_consent": True}
+    for evidence in (None, "  "):
+        with pytest.raises(errors.ConsentEvidenceRequired) as caught:
+            await services.update_contact_point(
+                uow.factory,
+                CLOCK,
+                ACTOR,
+                2,
+                consent_evidence=evidence,
+                **lift,  # type: ignore[arg-type]
+            )
+        assert (caught.value.code, caught.value.field) == (
+            ErrorCode.CONSENT_EVIDENCE_REQUIRED,
+            "consentEvidence",
+        )
+    with pytest.raises(errors.ContactValueInvalid) as too_long:
+        await services.update_contact_point(
+            uow.factory,
+            CLOCK,
+            ACTOR,
+            2,
+            consent_evidence="r" * 201,
+            **lift,  # type: ignore[arg-type]
+        )
+    assert too_long.value.field == "consentEvidence"
+    assert uow.recorded == []
+    point = await services.update_contact_point(
+        uow.factory,
+        CLOCK,
+        ACTOR,
+        2,
+        consent_evidence=" call-rec-42 ",
+        **lift,  # type: ignore[arg-type]
+    )
+    assert point.status == ContactPointStatus.VERIFIED
+    assert uow.recorded == [
+        ContactPointUpdated(
+            100, 2, NOW, 1, {"status": {"before": "OPTED_OUT", "after": "VERIFIED"}}, "call-rec-42"
+        )
+    ]
+
+
+async def test_lifting_an_invalid_mark_needs_consent_rights_but_no_evidence(
+    uow: FakeContactsUnitOfWork,
+) -> None:
+    uow.contact_points.points.append(phone(5, status=ContactPointStatus.INVALID))
+    point = await services.update_contact_point(
+        uow.factory, CLOCK, ACTOR, 5, status=ContactPointStatus.VERIFIED, may_consent=True
+    )
+    assert point.status == ContactPointStatus.VERIFIED
+    assert isinstance(uow.recorded[-1], ContactPointUpdated)
+    assert uow.recorded[-1].consent_evidence is None
+
+
+async def test_withdrawing_consent_clears_the_consented_hours(uow: FakeContactsUnitOfWork) -> None:
+    uow.contact_points.points.append(consented_phone(6))
+    with pytest.raises(errors.ConsentEvidenceRequired):
+        await services.update_contact_point(
+            uow.factory, CLOCK, ACTOR, 6, consented=False, may_consent=True
+        )
+    point = await services.update_contact_point(
+        uow.factory, CLOCK, ACTOR, 6, consented=False, may_consent=True, consent_evidence="rec-9"
+    )
+    assert (point.consented_at, point.consent_start, point.consent_end) == (None, None, None)
+    event = uow.recorded[-1]
+    assert isinstance(event, ContactPointUpdated)
+    assert event.changes == {
+        "consentedAt": {"before": (NOW - timedelta(hours=1)).isoformat(), "after": None},
+        "consentedHours": {"before": "07:00-09:00", "after": None},
+    }
+    assert event.consent_evidence == "rec-9"
+
+
+async def test_consented_hours_go_with_consent(uow: FakeContactsUnitOfWork) -> None:
+    hours = (time(7), time(9))
+    changes: list[dict[str, Any]] = [
+        {"consent_hours": hours},  # no consent recorded
+        {"consent_hours": hours, "consented": False},
+    ]
+    for change in changes:
+        with pytest.raises(errors.ContactValueInvalid) as caught:
+            await services.update_contact_point(
+                uow.factory,
+                CLOCK,
+                ACTOR,
+                1,
+                may_consent=True,
+                consent_evidence="rec",
+                **change,
+            )
+        assert caught.value.field == "consentedHours"
+    point = await services.update_contact_point(
+        uow.factory, CLOCK, ACTOR, 1, consent_hours=hours, consented=True, may_consent=True,
+        consent_evidence="rec",
+    )  # fmt: skip
+    assert (point.consent_start, point.consented_at) == (time(7), NOW)
+
+
+async def test_hours_kept_without_consent_do_not_apply(uow: FakeContactsUnitOfWork) -> None:
+    """Data from before the fix: hours 07:00-09:00 but no consent. At 12:00 the profile's
+    08:00-22:00 apply (the hours would refuse), at 07:30 they refuse (the hours would allow)."""
+    uow.contact_points.points[0] = phone(1, consent_start=time(7), consent_end=time(9))
+    contact = await services.start_contact(
+        uow.factory, CLOCK, ACTOR, services.StartRequest(10, Ch.PHONE)
+    )
+    assert contact.in_progress
+    early = FixedClock(datetime(2026, 5, 1, 23, 30, tzinfo=UTC))  # 07:30 on 2 May in Shanghai
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(uow.factory, early, ACTOR, services.StartRequest(10, Ch.PHONE))
+    assert caught.value.rule == "QUIET_HOURS"
+
+
+@pytest.mark.parametrize(
+    ("new", "may_consent", "error", "field"),
+    [
+        (services.NewContactPoint(100, ContactPointKind.PHONE, "13900001111", consented=True,
+                                  consent_evidence="rec"), False, errors.ConsentChangeNotAllowed,
+         "consented"),
+        (services.NewContactPoint(100, ContactPointKind.PHONE, "13900001111", consented=True,
+                                  consent_hours=(time(9), time(18)), consent_evidence="rec"),
+         False, errors.ConsentChangeNotAllowed, "consented"),
+        (services.NewContactPoint(100, ContactPointKind.PHONE, "13900001111", consented=True),
+         True, errors.ConsentEvidenceRequired, "consentEvidence"),
+        (services.NewContactPoint(100, ContactPointKind.PHONE, "13900001111",
+                                  consent_hours=(time(9), time(18)), consent_evidence="rec"),
+         True, errors.ContactValueInvalid, "consentedHours"),
+    ],
+)  # fmt: skip
+async def test_adding_a_point_with_consent(
+    uow: FakeContactsUnitOfWork,
+    new: services.NewContactPoint,
+    may_consent: bool,
+    error: type,
+    field: str,
+) -> None:
+    with pytest.raises(error) as caught:
+        await services.add_contact_point(uow.factory, CLOCK, AGENT, new, may_consent=may_consent)
+    assert caught.value.field == field
+    assert len(uow.contact_points.points) == 4
+    assert uow.recorded == []
+
+
+async def test_a_duplicate_is_added_for_callers_who_see_masks_and_shares_the_rules(
+    uow: FakeContactsUnitOfWork,
+) -> None:
+    """Point 2 (opted out) is 139 0000 0002: an agent who sees it masked adds it again. No
+    refusal reveals the value; the copy is opted out for the rules all the same."""
+    new = services.NewContactPoint(100, ContactPointKind.PHONE, "139-0000-0002")
+    copy = await services.add_contact_point(uow.factory, CLOCK, AGENT, new)
+    assert (copy.status, copy.key) == (ContactPointStatus.UNVERIFIED, "PHONE:13900000002")
+    assert copy.id is not None
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(
+            uow.factory, CLOCK, AGENT, services.StartRequest(10, Ch.PHONE, contact_point_id=copy.id)
+        )
+    assert (caught.value.rule, caught.value.next_allowed_at) == ("OPTED_OUT", None)
+    # The copy is not the primary point either: the primary stays point 1.
+    granted = await services.start_contact(
+        uow.factory, CLOCK, AGENT, services.StartRequest(10, Ch.PHONE)
+    )
+    assert granted.contact_point_id == 1
+
+
+async def test_attempts_on_a_duplicate_count_for_the_number(uow: FakeContactsUnitOfWork) -> None:
+    attempts(uow, 6)  # six unanswered attempts on point 1 (139 0000 0001)
+    new = services.NewContactPoint(100, ContactPointKind.PHONE, "+86 139 0000 0001")
+    other = services.NewContactPoint(100, ContactPointKind.PHONE, "13900000001")
+    with_prefix = await services.add_contact_point(uow.factory, CLOCK, AGENT, new)
+    copy = await services.add_contact_point(uow.factory, CLOCK, AGENT, other)
+    assert copy.id is not None and with_prefix.id is not None
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(
+            uow.factory, CLOCK, AGENT, services.StartRequest(10, Ch.PHONE, contact_point_id=copy.id)
+        )
+    assert caught.value.rule == "DAILY_ATTEMPTS"
+    # +86 139… has other digits: another number as far as the rules can tell.
+    granted = await services.start_contact(
+        uow.factory, CLOCK, AGENT,
+        services.StartRequest(10, Ch.PHONE, contact_point_id=with_prefix.id),
+    )  # fmt: skip
+    assert granted.in_progress
+
+
+async def test_a_case_on_hold_records_the_refused_attempt(uow: FakeContactsUnitOfWork) -> None:
+    uow.contact_points.points.append(phone(9, borrower_id=102))
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(uow.factory, CLOCK, AGENT, services.StartRequest(12, Ch.PHONE))
+    violation = caught.value
+    assert (violation.code, violation.rule, violation.field, violation.next_allowed_at) == (
+        ErrorCode.COMPLIANCE_VIOLATION,
+        "CASE_ON_HOLD",
+        "caseId",
+        None,
+    )
+    blocked = uow.contacts.contacts[-1]
+    assert (blocked.id, blocked.case_id, blocked.blocked, blocked.rule, blocked.breaches) == (
+        violation.contact_id,
+        12,
+        True,
+        "CASE_ON_HOLD",
+        ["CASE_ON_HOLD"],
+    )
+    assert uow.committed
+    assert uow.recorded == [
+        ContactRefused(
+            12, 102, blocked.id or 0, NOW, 3, "PHONE", "BORROWER", 9, "CN-2026.1",
+            "CASE_ON_HOLD", ("CASE_ON_HOLD",), None,
+        )
+    ]  # fmt: skip
+
+
+async def test_a_closed_case_is_refused_without_a_record(uow: FakeContactsUnitOfWork) -> None:
+    uow.contact_points.points.append(phone(9, borrower_id=101))
+    with pytest.raises(CaseClosed):
+        await services.start_contact(uow.factory, CLOCK, AGENT, services.StartRequest(11, Ch.PHONE))
+    assert uow.contacts.contacts == []
+
+
+async def test_only_the_agent_or_a_supervisor_completes_an_attempt(
+    uow: FakeContactsUnitOfWork,
+) -> None:
+    started = await services.start_contact(
+        uow.factory, CLOCK, AGENT, services.StartRequest(10, Ch.PHONE)
+    )
+    assert started.id is not None
+    colleague = services.Actor(2)
+    with pytest.raises(errors.NotYourContact) as caught:
+        await services.complete_contact(uow.factory, CLOCK, colleague, started.id, O.NO_ANSWER)
+    assert (caught.value.code, caught.value.field) == (ErrorCode.NOT_YOUR_CONTACT, "contactId")
+    assert started.outcome is None
+    done = await services.complete_contact(
+        uow.factory, CLOCK, colleague, started.id, O.NO_ANSWER, may_complete_others=True
+    )
+    assert done.outcome == O.NO_ANSWER
+    own = await services.start_contact(
+        uow.factory, CLOCK, AGENT, services.StartRequest(10, Ch.PHONE)
+    )
+    assert own.id is not None
+    mine = await services.complete_contact(uow.factory, CLOCK, AGENT, own.id, O.NO_ANSWER)
+    assert mine.outcome == O.NO_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("status", "granted"),
+    [(ContactPointStatus.OPTED_OUT, False), (ContactPointStatus.INVALID, True)],
+)
+async def test_an_opt_out_does_not_make_the_borrower_unreachable(
+    uow: FakeContactsUnitOfWork, status: ContactPointStatus, granted: bool
+) -> None:
+    """The borrower's phones all opted out: they can still be reached (by other means), so an
+    unrelated third party stays out. All invalid: the third party may be asked."""
+    for point in uow.contact_points.points:
+        if point.owner == ContactParty.BORROWER and point.kind == ContactPointKind.PHONE:
+            point.status = status
+    request = services.StartRequest(10, Ch.PHONE, ContactParty.UNRELATED_THIRD_PARTY, 4)
+    if granted:
+        contact = await services.start_contact(uow.factory, CLOCK, ACTOR, request)
+        assert contact.in_progress
+        return
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(uow.factory, CLOCK, ACTOR, request)
+    assert (caught.value.rule, caught.value.field) == ("THIRD_PARTY", "party")
+
+
+async def test_log_keeps_the_digest_of_a_keyed_request(uow: FakeContactsUnitOfWork) -> None:
+    keyed = log(idempotency_key="k-1", notes="first")
+    contact = await services.log_contact(uow.factory, CLOCK, ACTOR, keyed)
+    assert contact.request_digest == keyed.digest()
+    assert log(idempotency_key="k-2", notes="first").digest() == keyed.digest()  # key aside
+    for other in (
+        log(idempotency_key="k-1", notes="second"),
+        log(idempotency_key="k-1", notes="first", contact_point_id=1),  # named, not defaulted
+        log(idempotency_key="k-1", notes="first", occurred_at=NOW),  # given, not defaulted
+        log(idempotency_key="k-1", notes="first", second_agent_login="c2"),
+    ):
+        assert other.digest() != keyed.digest()
+    unkeyed = await services.log_contact(uow.factory, CLOCK, ACTOR, log())
+    assert unkeyed.request_digest is None

@@ -426,8 +426,9 @@ STANDINGS = [
 
 
 def expected_refusal(standing: Standing, action: Action) -> str | None:
-    """The documented rules, in their order: closed, on hold, placement, assignment, stage."""
-    if standing.status is CLOSED:
+    """The documented rules, in their order: closed (recall aside), on hold, placement,
+    assignment, stage."""
+    if standing.status is CLOSED and action is not Action.RECALL:
         return "CASE_CLOSED"
     held = {Action.CONTACT, Action.PROMISE, Action.ESCALATE, Action.PLACE, Action.ALLOCATE}
     if standing.status is HELD and action in held:
@@ -483,6 +484,18 @@ def test_a_cease_condition_blocks_contact_only_and_names_its_rule() -> None:
         ensure_allowed(standing, Action.CONTACT, "AR-1")
     closed = replace(standing, status=CLOSED)
     assert blocked_actions(closed)[Action.CONTACT][0] == "CASE_CLOSED"
+
+
+def test_a_closed_case_may_be_recalled_from_its_agency_and_nothing_else() -> None:
+    for stage in CaseStage:
+        placed = Standing(CLOSED, stage, placed=True, assigned=False)
+        assert may(placed, Action.RECALL)
+        ensure_allowed(placed, Action.RECALL, "AR-1")  # does not raise
+        assert set(blocked_actions(placed)) == set(Action) - {Action.RECALL}
+        assert {code for code, _ in blocked_actions(placed).values()} == {"CASE_CLOSED"}
+        unplaced = replace(placed, placed=False)
+        with pytest.raises(CaseNotPlaced):
+            ensure_allowed(unplaced, Action.RECALL, "AR-1")
 
 
 def test_standing_of_a_case() -> None:

@@ -173,6 +173,71 @@ def test_without_a_date_a_lapsed_promise_stays_lapsed() -> None:
 # --- several promises ---------------------------------------------------------------------
 
 
+P2_MADE = date(2026, 6, 6)
+P2_DUE = date(2026, 6, 12)  # its window runs to 15 June
+
+
+@pytest.mark.parametrize("today", [date(2026, 6, 7), None])
+def test_an_older_promise_a_reversal_would_reopen_is_superseded_by_the_newer_one(
+    today: date | None,
+) -> None:
+    # P1 (500.00, made 1 June, due 10 June) was KEPT by 500.00 paid on 5 June; P2 (300.00,
+    # made 6 June, due 12 June) followed, P1 staying KEPT. The payment bounces on 7 June: P1
+    # would be OPEN again next to P2; it is SUPERSEDED (nothing counts toward it any more).
+    p1 = promise(status=PromiseStatus.KEPT, paid="500.00", pid=1)
+    p2 = promise("300.00", made=P2_MADE, due=P2_DUE, pid=2)
+    settle([p2, p1], [pay("500.00", date(2026, 6, 5), reversed=True)], today=today)
+    assert outcome(p1) == (PromiseStatus.SUPERSEDED, D("0.00"))
+    assert outcome(p2) == (PromiseStatus.OPEN, D("0.00"))
+
+
+def test_after_its_window_the_older_promise_is_judged_not_superseded() -> None:
+    # The same bounce judged on 14 June: P1's window (to 13 June) has passed, so it would not be
+    # open: BROKEN. P2's window runs to 15 June: OPEN.
+    p1 = promise(status=PromiseStatus.KEPT, paid="500.00", pid=1)
+    p2 = promise("300.00", made=P2_MADE, due=P2_DUE, pid=2)
+    settle([p1, p2], [pay("500.00", date(2026, 6, 5), reversed=True)], today=AFTER)
+    assert outcome(p1) == (PromiseStatus.BROKEN, D("0.00"))
+    assert outcome(p2) == (PromiseStatus.OPEN, D("0.00"))
+
+
+def test_a_superseded_promise_keeps_what_counted_and_a_second_evaluation_changes_nothing() -> None:
+    # P1 was KEPT by 300.00 (2 June) and 200.00 (6 June). The 200.00 bounces on 7 June: 300.00
+    # still counts toward P1, which would be OPEN: SUPERSEDED with 300.00. P1 out, the payments
+    # are shared again: 2 June is before P2 was made, so P2 has 0.00 and stays OPEN.
+    p1 = promise(status=PromiseStatus.KEPT, paid="500.00", pid=1)
+    p2 = promise("300.00", made=P2_MADE, due=P2_DUE, pid=2)
+    payments = [pay("300.00", date(2026, 6, 2), 1), pay("200.00", P2_MADE, 2, reversed=True)]
+    settle([p1, p2], payments, today=date(2026, 6, 7))
+    assert outcome(p1) == (PromiseStatus.SUPERSEDED, D("300.00"))
+    assert outcome(p2) == (PromiseStatus.OPEN, D("0.00"))
+    assert evaluate([p1, p2], payments, today=date(2026, 6, 7)) == []
+
+
+def test_once_the_older_promise_is_out_its_payments_go_to_the_newer_one() -> None:
+    # As above, but the 300.00 was paid on 6 June, the day P2 was made: with P1 superseded it
+    # counts toward P2 (300.00: KEPT).
+    p1 = promise(status=PromiseStatus.KEPT, paid="500.00", pid=1)
+    p2 = promise("300.00", made=P2_MADE, due=P2_DUE, pid=2)
+    payments = [pay("300.00", P2_MADE, 1), pay("200.00", P2_MADE, 2, reversed=True)]
+    changes = evaluate([p1, p2], payments, today=date(2026, 6, 7))
+    assert [(c.promise.id, c.status, c.paid_amount) for c in changes] == [
+        (1, PromiseStatus.SUPERSEDED, D("300.00")),
+        (2, PromiseStatus.KEPT, D("300.00")),
+    ]
+    for change in changes:
+        change.apply()
+    assert evaluate([p1, p2], payments, today=date(2026, 6, 7)) == []
+
+
+def test_a_newer_cancelled_promise_does_not_supersede() -> None:
+    p1 = promise(status=PromiseStatus.KEPT, paid="500.00", pid=1)
+    p2 = promise("300.00", made=P2_MADE, due=P2_DUE, status=PromiseStatus.CANCELLED, pid=2)
+    settle([p1, p2], [pay("500.00", date(2026, 6, 5), reversed=True)], today=date(2026, 6, 7))
+    assert outcome(p1) == (PromiseStatus.OPEN, D("0.00"))
+    assert p2.status == PromiseStatus.CANCELLED
+
+
 def test_oldest_payment_fills_the_oldest_promise_first() -> None:
     # A: 300.00 made 1 June, due 10 June. B: 200.00 made 5 June, due 20 June (A was still open
     # in this example's world of two live promises, e.g. after A was kept).

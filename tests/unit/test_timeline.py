@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from domain.cases import events
+from domain.payments import events as payment_events
 from domain.timeline.entries import (
     EVENT_KINDS,
     EntryKind,
@@ -28,9 +29,11 @@ def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> Non
         "CaseRecalled": EntryKind.RECALLED,
         "CaseReclassified": EntryKind.RECLASSIFIED,
         "CaseTransitioned": EntryKind.TRANSITION,
+        "PaymentReapplied": EntryKind.PAYMENT_REAPPLIED,
     }
     for name in EVENT_KINDS:
-        assert issubclass(getattr(events, name), events.CaseEvent)
+        kind = getattr(events, name, None) or getattr(payment_events, name)
+        assert issubclass(kind, events.CaseEvent)
 
 
 @pytest.mark.parametrize(

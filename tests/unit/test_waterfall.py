@@ -23,6 +23,7 @@ from domain.payments.waterfall import (
     InstalmentAllocation,
     Waterfall,
     apply_payment,
+    reverse_and_reapply,
     reverse_application,
 )
 
@@ -373,3 +374,77 @@ def test_an_application_rebuilt_from_stored_allocations_reverses_the_same() -> N
     assert state(debt) == state(loan(*THREE))
     assert rebuilt.to(U) == D("784.50")
     assert rebuilt.to(PR) == D("3000.00")
+
+
+def test_reversing_the_first_of_two_payments_reapplies_the_second_as_if_alone() -> None:
+    # 1500.00 (A) then 500.00 (B: 500.00 of principal, 500.00 on April). A is reversed as if it
+    # had never been made: B alone goes 45.50 to the penalty, 20.00 to the fee, 150.00 to
+    # interest and 284.50 to principal (2715.50 left), and 500.00 on March (15 March still the
+    # oldest unpaid: DPD 66 on 20 May) — not 500.00 on April with March unpaid.
+    debt = loan(*THREE)
+    first = apply_payment(debt, cny("1500.00"))
+    second = apply_payment(debt, cny("500.00"))
+    [again] = reverse_and_reapply(debt, first, [second])
+    assert again.components == (
+        ComponentAllocation(P, D("45.50")),
+        ComponentAllocation(F, D("20.00")),
+        ComponentAllocation(INT, D("150.00")),
+        ComponentAllocation(PR, D("284.50")),
+    )
+    assert again.instalments == (InstalmentAllocation(1, D("500.00"), 101),)
+    assert (debt.penalty, debt.fee, debt.interest, debt.principal) == (
+        D("0.00"),
+        D("0.00"),
+        D("0.00"),
+        D("2715.50"),
+    )
+    assert [i.amount_paid for i in debt.instalments] == [D("500.00"), D("0.00"), D("0.00")]
+    assert debt.days_past_due(date(2026, 5, 20)) == 66
+    # Reversing B in turn restores the loan exactly.
+    reverse_application(debt, again)
+    assert state(debt) == state(loan(*THREE))
+
+
+def test_reapplication_keeps_the_order_of_the_later_payments() -> None:
+    # A 1071.84 pays March; B 1000.00 and C 100.00 follow (April: 1000.00, then 71.83 and May
+    # 28.17). Reversing A: B first takes the costs and interest (215.50) and 784.50 of
+    # principal, and 1000.00 of March; C then 71.84 of March and 28.16 of April.
+    debt = loan(*THREE)
+    a = apply_payment(debt, cny("1071.84"))
+    b = apply_payment(debt, cny("1000.00"))
+    c = apply_payment(debt, cny("100.00"))
+    again_b, again_c = reverse_and_reapply(debt, a, [b, c])
+    assert again_b.instalments == (InstalmentAllocation(1, D("1000.00"), 101),)
+    assert again_b.to(PR) == D("784.50")
+    assert again_c.instalments == (
+        InstalmentAllocation(1, D("71.84"), 101),
+        InstalmentAllocation(2, D("28.16"), 102),
+    )
+    assert again_c.to(PR) == D("100.00")
+    assert debt.principal == D("2115.50")  # 3000.00 - 784.50 - 100.00
+
+
+def test_credit_above_the_balance_is_applied_once_the_reversed_payment_is_gone() -> None:
+    # A 3215.50 pays everything; B 100.00 is all UNAPPLIED. Reversing A: B pays the penalty
+    # (45.50), the fee (20.00), interest 34.50, and 100.00 of March.
+    debt = loan(*THREE)
+    a = apply_payment(debt, cny("3215.50"))
+    b = apply_payment(debt, cny("100.00"))
+    assert b.unapplied == D("100.00")
+    [again] = reverse_and_reapply(debt, a, [b])
+    assert again.unapplied == D("0")
+    assert (again.to(P), again.to(F), again.to(INT)) == (D("45.50"), D("20.00"), D("34.50"))
+    assert again.instalments == (InstalmentAllocation(1, D("100.00"), 101),)
+
+
+def test_a_reapplication_the_schedule_no_longer_holds_is_refused_and_changes_nothing() -> None:
+    # Taking B back works, then A cannot be taken back (March no longer holds its 1071.84):
+    # B's undoing is undone too.
+    debt = loan(*THREE)
+    first = apply_payment(debt, cny("1500.00"))
+    second = apply_payment(debt, cny("500.00"))
+    debt.instalments[0].amount_paid = D("1071.83")
+    before = state(debt)
+    with pytest.raises(ApplicationNotReversible):
+        reverse_and_reapply(debt, first, [second])
+    assert state(debt) == before
