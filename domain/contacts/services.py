@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from domain.borrowers.errors import BorrowerNotFound
 from domain.cases.errors import CaseNotFound
@@ -280,31 +281,13 @@ async def start_contact(
         situation = await _situation(uow, case)
         point = _point(situation, request.channel, request.party, request.contact_point_id)
         now = clock.now()
-        history = await uow.contacts.history(situation.borrower_id, now)
-        allowance = assess(
+        allowance, contact = await _judged(
+            uow,
             situation,
-            channel=request.channel,
-            party=request.party,
-            direction=ContactDirection.OUTBOUND,
-            point=point,
-            history=history,
-            at=now,
-            staff_count=2 if second else 1,
-        )
-        contact = Contact(
-            case_id=situation.case_id,
-            borrower_id=situation.borrower_id,
-            at=now,
-            channel=request.channel,
-            direction=ContactDirection.OUTBOUND,
-            party=request.party,
-            contact_point_id=point.id if point else None,
-            staff_id=actor.id,
-            second_staff_id=second.id if second else None,
-            agency_id=actor.agency_id,
+            actor,
+            _Attempt(request.channel, request.party, ContactDirection.OUTBOUND, point, second),
+            now,
             source=ContactSource.STARTED,
-            consented=consented_call(point, now),
-            profile_version=allowance.profile_version,
         )
         failure = allowance.first_failure
         if failure is not None:
@@ -430,40 +413,22 @@ async def log_contact(
             if inbound_unknown
             else _point(situation, request.channel, request.party, request.contact_point_id)
         )
-        history = await uow.contacts.history(situation.borrower_id, at)
-        allowance = assess(
+        allowance, contact = await _judged(
+            uow,
             situation,
-            channel=request.channel,
-            party=request.party,
-            direction=request.direction,
-            point=point,
-            history=history,
-            at=at,
-            staff_count=2 if second else 1,
-        )
-        contact = Contact(
-            case_id=situation.case_id,
-            borrower_id=situation.borrower_id,
-            at=at,
-            channel=request.channel,
-            direction=request.direction,
-            party=request.party,
-            contact_point_id=point.id if point else None,
-            staff_id=actor.id,
-            second_staff_id=second.id if second else None,
-            agency_id=actor.agency_id,
+            actor,
+            _Attempt(request.channel, request.party, request.direction, point, second),
+            at,
+            source=ContactSource.LOGGED,
             outcome=result.outcome,
             notes=result.notes,
             recording_ref=result.recording_ref,
             callback_at=result.callback_at,
             completed_at=now,
-            source=ContactSource.LOGGED,
-            breaches=list(allowance.breaches),
-            consented=consented_call(point, at),
-            profile_version=allowance.profile_version,
             idempotency_key=request.idempotency_key,
             request_digest=request.digest() if request.idempotency_key else None,
         )
+        contact.breaches = list(allowance.breaches)
         await uow.contacts.add(contact)
         assert contact.id is not None
         uow.record(
@@ -485,6 +450,57 @@ async def log_contact(
         )
         await uow.commit()
         return contact
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Who is contacted how: what the conduct engine judges."""
+
+    channel: ContactChannel
+    party: ContactParty
+    direction: ContactDirection
+    point: ContactPoint | None
+    second: Staff | None
+
+
+async def _judged(
+    uow: ContactsUnitOfWork,
+    situation: Situation,
+    actor: Actor,
+    attempt: _Attempt,
+    at: datetime,
+    **fields: Any,
+) -> tuple[Allowance, Contact]:
+    """Judges an attempt at ``at`` against the borrower's recent contacts (the lender's and every
+    agency's) and drafts its record; ``fields`` are the record's own (source, outcome, …)."""
+    point, second = attempt.point, attempt.second
+    history = await uow.contacts.history(situation.borrower_id, at)
+    allowance = assess(
+        situation,
+        channel=attempt.channel,
+        party=attempt.party,
+        direction=attempt.direction,
+        point=point,
+        history=history,
+        at=at,
+        staff_count=2 if second else 1,
+    )
+    contact = Contact(
+        case_id=situation.case_id,
+        borrower_id=situation.borrower_id,
+        at=at,
+        channel=attempt.channel,
+        direction=attempt.direction,
+        party=attempt.party,
+        contact_point_id=point.id if point else None,
+        staff_id=actor.id,
+        second_staff_id=second.id if second else None,
+        agency_id=actor.agency_id,
+        consented=consented_call(point, at),
+        profile_version=allowance.profile_version,
+        **fields,
+    )
+    return allowance, contact
 
 
 async def _situation(uow: ContactsUnitOfWork, case: Case) -> Situation:
