@@ -38,7 +38,9 @@ def mask_email(value: str) -> str:
 
 def mask_area(city: str, district: str) -> str:
     """Reduces an address to its city and district."""
-    return f"{city}{district}****"
+    # Chinese place names run together (上海市浦东新区); Latin ones need a space (Chicago IL).
+    latin = city[-1:].isascii() and district[:1].isascii()
+    return f"{city}{' ' if latin and city and district else ''}{district}****"
 
 
 # ---- Rules as data: how each role sees each confidential field -------------------------------

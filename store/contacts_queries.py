@@ -1,6 +1,6 @@
 """Read side of contact work: contact points by borrower or id, a borrower's recent contacts
-for the conduct rules, a case's contacts in keyset order, and the contact a logContact retry
-already made."""
+for the conduct rules, a case's contacts in keyset order, and the contact a logContact or
+startContact retry already made."""
 
 from __future__ import annotations
 
@@ -171,12 +171,12 @@ async def count(session: AsyncSession, case_id: int, scope: ColumnElement[bool])
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def logged_for_key(
+async def contact_for_key(
     session: AsyncSession, staff_id: int, key: str
 ) -> tuple[str, int | None, Contact | None] | None:
-    """Returns (operation, case id, the contact it logged or None) recorded for a caller's
-    idempotency key, or None when the key is new (the contact keeps the key it was logged
-    with, in the transaction that recorded the claim)."""
+    """Returns (operation, case id, the contact it made or None) recorded for a caller's
+    idempotency key, or None when the key is new (a contact logged, or started and granted or
+    refused, keeps the key it was sent with, in the transaction that recorded the claim)."""
     k = tables.idempotency_keys.c
     row = (
         await session.execute(

@@ -126,6 +126,12 @@ def masked(value: str) -> str:
     return f"{value[:3]}****{value[-4:]}"
 
 
+def area(city: str, district: str) -> str:
+    """An address masked to its area: Chinese names run together, Latin ones take a space."""
+    gap = " " if city and district and city[-1].isascii() and district[0].isascii() else ""
+    return f"{city}{gap}{district}****"
+
+
 def masks(row: Any) -> dict[str, str]:
     """How a borrower's confidential fields look to every role without a clear rule."""
     local, _, domain = row.email.partition("@")
@@ -133,7 +139,7 @@ def masks(row: Any) -> dict[str, str]:
         "nationalId": masked(row.national_id),
         "phone": masked(row.phone),
         "email": f"{local[0]}***@{domain}",
-        "address": f"{row.city}{row.district}****",
+        "address": area(row.city, row.district),
         "employer": "****",
         "income": "****",
     }

@@ -2,10 +2,15 @@
 
 A refusal rolls back and is audited on its own (``ctx.audit.refused``), except a
 ``ComplianceViolation`` of ``startContact``: that refused attempt is recorded and audited in its
-own committed transaction, and the typed error is its result."""
+own committed transaction, and the typed error is its result.
+
+``startContact`` and ``logContact`` take an idempotency key: the claim commits with the contact
+made (granted, refused and blocked, or logged), and a retry answers with that contact again
+(``_exactly_once``); a refusal that writes nothing records no key."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time
 from typing import Annotated
 
@@ -56,6 +61,13 @@ IDEMPOTENCY = (
     "same input returns the contact first logged instead of logging it again; the same key with "
     "any other input is refused (IDEMPOTENCY_KEY_REUSED)."
 )
+START_IDEMPOTENCY = (
+    "Any unique string (e.g. a UUID, at most 128 characters): a retry with the same key and the "
+    "same input answers as the first request did (the attempt it reserved, or the same "
+    "ComplianceViolation with the attempt it recorded) instead of asking again; the same key "
+    "with any other input is refused (IDEMPOTENCY_KEY_REUSED). A refusal that records no "
+    "attempt (CASE_NOT_FOUND, CASE_CLOSED, …) keeps no key."
+)
 MAX_KEY = 128
 # Who may loosen what protects a person: lift an opt-out or an invalid mark, record consent or
 # consented hours, replace a known time zone (managers, and the borrower's own self-service
@@ -89,6 +101,7 @@ class StartContactInput:
     second_agent_login: str | None = strawberry.field(
         default=None, description="The colleague on a field visit (CN: visits need two)."
     )
+    idempotency_key: str | None = strawberry.field(default=None, description=START_IDEMPOTENCY)
 
 
 @strawberry.input
@@ -280,18 +293,33 @@ def _violation(error: errors.ComplianceViolation) -> ComplianceViolation:
     )
 
 
-async def _replay(ctx: Context, key: str, request: services.LogRequest) -> DomainContact | None:
-    """Returns the contact a previous logContact with this key logged, or None if none did;
-    refuses the key if it was used for anything else: another operation, or a logContact whose
+def _key(text: str | None) -> str | None:
+    """The idempotency key sent (an empty one: none); refuses one longer than ``MAX_KEY``."""
+    key = text or None
+    if key is not None and len(key) > MAX_KEY:
+        raise IdempotencyKeyTooLong(
+            f"the idempotency key is longer than {MAX_KEY} characters", field="idempotencyKey"
+        )
+    return key
+
+
+KeyedRequest = services.StartRequest | services.LogRequest
+
+
+async def _replay(
+    ctx: Context, key: str, operation: AuditAction, request: KeyedRequest
+) -> DomainContact | None:
+    """Returns the contact a previous request of ``operation`` with this key made, or None if
+    none did; refuses the key if it was used for anything else: another operation, or one whose
     input differed in any field (compared through the digest kept with the contact)."""
     assert ctx.viewer.id is not None
     viewer_id = ctx.viewer.id
-    prior = await ctx.read(lambda s: contacts_queries.logged_for_key(s, viewer_id, key))
+    prior = await ctx.read(lambda s: contacts_queries.contact_for_key(s, viewer_id, key))
     if prior is None:
         return None
-    operation, case_id, contact = prior
+    used_for, case_id, contact = prior
     same = (
-        operation == AuditAction.CONTACT_LOG
+        used_for == operation
         and case_id == request.case_id
         and contact is not None
         and contact.case_id == request.case_id
@@ -306,6 +334,35 @@ async def _replay(ctx: Context, key: str, request: services.LogRequest) -> Domai
     return contact
 
 
+async def _exactly_once(
+    ctx: Context,
+    key: str | None,
+    operation: AuditAction,
+    request: KeyedRequest,
+    work: Callable[[services.UowFactory], Awaitable[DomainContact]],
+) -> DomainContact:
+    """Runs ``work`` in units of work that claim the key (if any) on commit, or returns the
+    contact an earlier request with the key made; a retry that lost the race for the claim
+    (``ConcurrencyConflict``) answers with the winner's contact. Whatever ``work`` raises before
+    it commits leaves the key unclaimed."""
+    claim = None
+    if key is not None:
+        replay = await _replay(ctx, key, operation, request)
+        if replay is not None:
+            return replay
+        assert ctx.viewer.id is not None
+        claim = IdempotencyClaim(ctx.viewer.id, key, operation, ctx.clock.now())
+    await ctx.release()
+    try:
+        return await work(lambda: ctx.unit_of_work(claim))
+    except ConcurrencyConflict:
+        # A retry with the same key committed first: answer with its result.
+        replay = await _replay(ctx, key, operation, request) if key is not None else None
+        if replay is None:
+            raise
+        return replay
+
+
 @strawberry.type
 class ContactMutation:
     @strawberry.mutation(
@@ -316,23 +373,31 @@ class ContactMutation:
     async def start_contact(self, info: Info, input: StartContactInput) -> StartContactPayload:
         ctx = info.context
         check_text("input.secondAgentLogin", input.second_agent_login)
+        check_text("input.idempotencyKey", input.idempotency_key)
         case_pk = pk_of(input.case_id, "Case")
-        await ctx.release()
         try:
+            key = _key(input.idempotency_key)
             request = services.StartRequest(
                 case_id=_case_pk(input.case_id),
                 channel=input.channel,
                 party=input.party,
                 contact_point_id=_point_pk(input.contact_point_id),
                 second_agent_login=input.second_agent_login,
+                idempotency_key=key,
             )
-            contact = await services.start_contact(
-                ctx.unit_of_work, ctx.clock, _actor(ctx), request
+            contact = await _exactly_once(
+                ctx,
+                key,
+                AuditAction.CONTACT_START,
+                request,
+                lambda uow: services.start_contact(uow, ctx.clock, _actor(ctx), request),
             )
         except errors.ComplianceViolation as violation:
             return _violation(violation)  # recorded and audited in its own transaction
         except DomainError as error:
             return await _refused(ctx, AuditAction.CONTACT_START, error, "Case", case_pk)
+        if contact.blocked:  # a retry of a refused request: the same refusal
+            return _violation(services.refusal_of(contact))
         return StartContactSuccess(contact=Contact.from_domain(contact))
 
     @strawberry.mutation(
@@ -385,15 +450,8 @@ class ContactMutation:
         occurred_at = utc_instant("input.occurredAt", input.occurred_at)
         callback_at = utc_instant("input.callbackAt", input.callback_at)
         case_pk = pk_of(input.case_id, "Case")
-        clock = ctx.clock
-        claim = None
-        key = input.idempotency_key or None
         try:
-            if key is not None and len(key) > MAX_KEY:
-                raise IdempotencyKeyTooLong(
-                    f"the idempotency key is longer than {MAX_KEY} characters",
-                    field="idempotencyKey",
-                )
+            key = _key(input.idempotency_key)
             request = services.LogRequest(
                 case_id=_case_pk(input.case_id),
                 channel=input.channel,
@@ -408,23 +466,13 @@ class ContactMutation:
                 second_agent_login=input.second_agent_login,
                 idempotency_key=key,
             )
-            if key is not None:
-                replay = await _replay(ctx, key, request)
-                if replay is not None:
-                    return LogContactSuccess(contact=Contact.from_domain(replay))
-                assert ctx.viewer.id is not None
-                claim = IdempotencyClaim(ctx.viewer.id, key, AuditAction.CONTACT_LOG, clock.now())
-            await ctx.release()
-            try:
-                contact = await services.log_contact(
-                    lambda: ctx.unit_of_work(claim), clock, _actor(ctx), request
-                )
-            except ConcurrencyConflict:
-                # A retry with the same key committed first: answer with its result.
-                replay = await _replay(ctx, key, request) if key is not None else None
-                if replay is None:
-                    raise
-                return LogContactSuccess(contact=Contact.from_domain(replay))
+            contact = await _exactly_once(
+                ctx,
+                key,
+                AuditAction.CONTACT_LOG,
+                request,
+                lambda uow: services.log_contact(uow, ctx.clock, _actor(ctx), request),
+            )
         except DomainError as error:
             return await _refused(ctx, AuditAction.CONTACT_LOG, error, "Case", case_pk)
         return LogContactSuccess(contact=Contact.from_domain(contact))

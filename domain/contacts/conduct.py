@@ -207,3 +207,24 @@ def rule_field(rule: str, situation: Situation) -> str | None:
         return RULE_FIELDS[rule]
     ceased = {name for name, _ in cease_conditions(situation.standing, lifecycle=True)}
     return "caseId" if rule in ceased else None
+
+
+# The rules about the moment of a contact (no input field is to blame).
+MOMENT_RULES = frozenset(
+    {
+        RuleName.QUIET_HOURS,
+        RuleName.DAILY_ATTEMPTS,
+        RuleName.CONNECTED_CALLS_PER_DAY,
+        RuleName.WEEKLY_CALLS,
+        RuleName.AFTER_CONVERSATION,
+    }
+)
+
+
+def recorded_rule_field(rule: str) -> str | None:
+    """``rule_field`` for a refusal recorded earlier, without the situation it was made in: a
+    rule that is neither a profile's rule about the moment nor about an input is one of the
+    case's cease conditions or its life cycle's refusal (the case)."""
+    if rule in RULE_FIELDS:
+        return RULE_FIELDS[rule]
+    return None if rule in MOMENT_RULES else "caseId"

@@ -435,7 +435,7 @@ class Contact:
     breaches: list[str] = field(default_factory=list)
     consented: bool = False
     profile_version: str | None = None
-    idempotency_key: str | None = None  # the key a logged contact was sent with
+    idempotency_key: str | None = None  # the key a logged or started contact was sent with
     request_digest: str | None = None  # with the key: the digest of the request it answered
     id: int | None = None
 

@@ -27,6 +27,7 @@ from domain.contacts.conduct import (
     assess,
     consented_call,
     default_point,
+    recorded_rule_field,
     rule_field,
     situation_of,
 )
@@ -227,28 +228,8 @@ async def update_contact_point(
 
 
 @dataclass(frozen=True)
-class StartRequest:
-    case_id: int
-    channel: ContactChannel
-    party: ContactParty = ContactParty.BORROWER
-    contact_point_id: int | None = None  # None: the party's primary point for the channel
-    second_agent_login: str | None = None
-
-
-@dataclass(frozen=True)
-class LogRequest:
-    case_id: int
-    channel: ContactChannel
-    direction: ContactDirection
-    outcome: ContactOutcome
-    party: ContactParty = ContactParty.BORROWER
-    contact_point_id: int | None = None
-    occurred_at: datetime | None = None  # None: now
-    notes: str | None = None
-    recording_ref: str | None = None
-    callback_at: datetime | None = None
-    second_agent_login: str | None = None
-    idempotency_key: str | None = None
+class KeyedRequest:
+    """A request that may carry an idempotency key (its last field, ``idempotency_key``)."""
 
     def digest(self) -> str:
         """Returns a digest of every field but the key, as given (an omitted point or time is
@@ -262,6 +243,32 @@ class LogRequest:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class StartRequest(KeyedRequest):
+    case_id: int
+    channel: ContactChannel
+    party: ContactParty = ContactParty.BORROWER
+    contact_point_id: int | None = None  # None: the party's primary point for the channel
+    second_agent_login: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class LogRequest(KeyedRequest):
+    case_id: int
+    channel: ContactChannel
+    direction: ContactDirection
+    outcome: ContactOutcome
+    party: ContactParty = ContactParty.BORROWER
+    contact_point_id: int | None = None
+    occurred_at: datetime | None = None  # None: now
+    notes: str | None = None
+    recording_ref: str | None = None
+    callback_at: datetime | None = None
+    second_agent_login: str | None = None
+    idempotency_key: str | None = None
+
+
 async def start_contact(
     uow_factory: UowFactory, clock: Clock, actor: Actor, request: StartRequest
 ) -> Contact:
@@ -269,7 +276,8 @@ async def start_contact(
     records the refused attempt (blocked, with the rule and the next allowed instant), commits,
     and raises ``ComplianceViolation``. A case on hold, or under a cease condition, is refused
     the same way (the rule named by its code, no next time); only a closed case is refused
-    before any attempt."""
+    before any attempt. A keyed request's attempt, granted or refused, keeps the key and the
+    request's digest (``refusal_of`` gives a retry the refusal again)."""
     async with uow_factory() as uow:
         case = await uow.cases.get(request.case_id)
         if case is None or case.id is None:
@@ -288,6 +296,8 @@ async def start_contact(
             _Attempt(request.channel, request.party, ContactDirection.OUTBOUND, point, second),
             now,
             source=ContactSource.STARTED,
+            idempotency_key=request.idempotency_key,
+            request_digest=request.digest() if request.idempotency_key else None,
         )
         failure = allowance.first_failure
         if failure is not None:
@@ -326,6 +336,21 @@ async def start_contact(
             contact_id=contact.id,
             field=rule_field(failure.rule, situation),
         )
+
+
+def refusal_of(contact: Contact) -> errors.ComplianceViolation:
+    """Returns the refusal a blocked attempt was recorded with, for a retry of the request that
+    made it: the same rule, breaches, next allowed instant and field (the first refusal's
+    explanation is not kept: the message names the rule only)."""
+    assert contact.blocked and contact.rule is not None and contact.id is not None
+    return errors.ComplianceViolation(
+        f"{contact.rule}: the attempt was refused (this request was already answered)",
+        rule=contact.rule,
+        breaches=tuple(contact.breaches),
+        next_allowed_at=contact.next_allowed_at,
+        contact_id=contact.id,
+        field=recorded_rule_field(contact.rule),
+    )
 
 
 def _started(contact: Contact, actor: Actor, allowance: Allowance) -> ContactStarted:

@@ -787,3 +787,84 @@ async def test_log_keeps_the_digest_of_a_keyed_request(uow: FakeContactsUnitOfWo
         assert other.digest() != keyed.digest()
     unkeyed = await services.log_contact(uow.factory, CLOCK, ACTOR, log())
     assert unkeyed.request_digest is None
+
+
+async def test_a_keyed_start_keeps_its_digest_granted_or_refused(
+    uow: FakeContactsUnitOfWork,
+) -> None:
+    keyed = services.StartRequest(10, Ch.PHONE, idempotency_key="s-1")
+    granted = await services.start_contact(uow.factory, CLOCK, ACTOR, keyed)
+    assert (granted.idempotency_key, granted.request_digest) == ("s-1", keyed.digest())
+    assert services.StartRequest(10, Ch.PHONE, idempotency_key="s-2").digest() == keyed.digest()
+    for other in (
+        services.StartRequest(11, Ch.PHONE, idempotency_key="s-1"),
+        services.StartRequest(10, Ch.SMS, idempotency_key="s-1"),
+        services.StartRequest(10, Ch.PHONE, ContactParty.GUARANTOR, idempotency_key="s-1"),
+        services.StartRequest(10, Ch.PHONE, contact_point_id=1, idempotency_key="s-1"),
+        services.StartRequest(10, Ch.PHONE, second_agent_login="c2", idempotency_key="s-1"),
+    ):
+        assert other.digest() != keyed.digest()
+    unkeyed = await services.start_contact(
+        uow.factory, CLOCK, ACTOR, services.StartRequest(10, Ch.PHONE)
+    )
+    assert (unkeyed.idempotency_key, unkeyed.request_digest) == (None, None)
+    night = services.StartRequest(10, Ch.PHONE, idempotency_key="s-3")
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(uow.factory, NIGHT, ACTOR, night)
+    blocked = uow.contacts.contacts[-1]
+    assert (blocked.blocked, blocked.idempotency_key, blocked.request_digest) == (
+        True,
+        "s-3",
+        night.digest(),
+    )
+    again = services.refusal_of(blocked)  # what a retry answers
+    raised = caught.value
+    assert (again.code, again.rule, again.breaches, again.next_allowed_at, again.field) == (
+        raised.code,
+        raised.rule,
+        raised.breaches,
+        raised.next_allowed_at,
+        raised.field,
+    )
+    assert again.contact_id == raised.contact_id == blocked.id
+
+
+@pytest.mark.parametrize(
+    ("request_", "rule", "field"),
+    [
+        (services.StartRequest(10, Ch.PHONE, contact_point_id=2), "OPTED_OUT", "contactPointId"),
+        (services.StartRequest(10, Ch.PHONE, ContactParty.UNRELATED_THIRD_PARTY, 4),
+         "THIRD_PARTY", "party"),
+        (services.StartRequest(12, Ch.PHONE), "CASE_ON_HOLD", "caseId"),
+    ],
+)  # fmt: skip
+async def test_a_recorded_refusal_names_the_field_the_first_did(
+    uow: FakeContactsUnitOfWork, request_: services.StartRequest, rule: str, field: str
+) -> None:
+    uow.contact_points.points.append(phone(9, borrower_id=102))
+    with pytest.raises(errors.ComplianceViolation) as caught:
+        await services.start_contact(uow.factory, CLOCK, ACTOR, request_)
+    again = services.refusal_of(uow.contacts.contacts[-1])
+    assert (caught.value.rule, caught.value.field) == (again.rule, again.field) == (rule, field)
+
+
+def test_recorded_rule_fields() -> None:
+    from domain.contacts.conduct import recorded_rule_field
+
+    expected = {
+        "QUIET_HOURS": None,
+        "DAILY_ATTEMPTS": None,
+        "CONNECTED_CALLS_PER_DAY": None,
+        "WEEKLY_CALLS": None,
+        "AFTER_CONVERSATION": None,
+        "THIRD_PARTY": "party",
+        "FIELD_VISIT_TWO_STAFF": "secondAgentLogin",
+        "CONTACT_POINT_INVALID": "contactPointId",
+        "OPTED_OUT": "contactPointId",
+        "OPEN_COMPLAINT": "caseId",
+        "OPEN_DISPUTE": "caseId",
+        "CEASE_COMMUNICATION": "caseId",
+        "FLAG_DECEASED": "caseId",
+        "CASE_ON_HOLD": "caseId",
+    }
+    assert {rule: recorded_rule_field(rule) for rule in expected} == expected

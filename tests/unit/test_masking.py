@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from authz.masking import DEFAULT_RULES, FULL_MASK, MIN_HIDDEN, apply, mask_partial
+from authz.masking import DEFAULT_RULES, FULL_MASK, MIN_HIDDEN, apply, mask_area, mask_partial
 from domain.borrowers.model import ConfidentialField
 
 
@@ -38,3 +38,9 @@ def test_the_phone_rule_applies_the_minimum() -> None:
 def test_a_suffix_alone_keeps_the_minimum() -> None:
     assert mask_partial("123456", 0, 4) == "****56"
     assert mask_partial("123456", 2, 0) == "12****"
+
+
+def test_an_area_reads_as_its_language_writes_it() -> None:
+    assert mask_area("上海市", "浦东新区") == "上海市浦东新区****"
+    assert mask_area("Chicago", "IL") == "Chicago IL****"
+    assert mask_area("", "IL") == "IL****"
