@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 from api.audit import RequestAudit
 from api.settings import Settings
 from authz.enforcer import Authorizer
+from authz.masking import depends_on_legal_stage
 from authz.scopes import Scope, assignable_staff_clause, scope_for
 from domain.agencies.model import Agency
 from domain.arrangements.promises import Promise
@@ -110,6 +111,13 @@ class Context:
         self.payment_counts = self._loader(nested_pages.payment_counts, case, cache=False)
         self.timeline_pages = self._loader(nested_pages.timeline_pages, case, cache=False)
         self.timeline_counts = self._loader(nested_pages.timeline_counts, case, cache=False)
+
+    async def legal_stage(self, borrower_id: int) -> bool:
+        """Whether masking treats the borrower as in legal proceedings for this viewer: asked
+        (in one statement per batch) only of roles whose rules depend on it."""
+        if not depends_on_legal_stage(self.viewer.roles):
+            return False
+        return await self.legal_borrowers.load(borrower_id)
 
     def allows(self, permission: str) -> bool:
         """Returns the enforcer's decision for the viewer, asked once per permission."""

@@ -118,6 +118,29 @@ class RuleViolation(DomainError):
     code = ErrorCode.RULE_VIOLATION
 
 
+class ReasonRequired(InvalidInput):
+    code = ErrorCode.REASON_REQUIRED
+
+
+class ReasonTooLong(InvalidInput):
+    code = ErrorCode.REASON_TOO_LONG
+
+
+# How long a stated reason may be (a reveal's, a reversal's): enough for a sentence or two.
+MAX_REASON = 500
+
+
+def stated_reason(text: str, field: str, missing: str) -> str:
+    """Returns a reason without surrounding blanks, or refuses an empty one (``missing`` says
+    what to state) or one longer than MAX_REASON."""
+    stripped = text.strip()
+    if not stripped:
+        raise ReasonRequired(missing, field=field)
+    if len(stripped) > MAX_REASON:
+        raise ReasonTooLong(f"the reason is longer than {MAX_REASON} characters", field=field)
+    return stripped
+
+
 class IdempotencyKeyReused(InvalidInput):
     """The idempotency key was already used for another operation (or another object)."""
 

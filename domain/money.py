@@ -112,7 +112,9 @@ def total(amounts: list[Money], currency: str) -> Money:
 
 # --- amounts received from outside (payments, promises) -----------------------------------
 
-# Above this an amount is a typing error, not money (and would not fit the ledger's columns).
+# Above this an amount received is a typing error, not money: a business cap, one digit below
+# what the amount columns can hold (NUMERIC(18, 2), ``store.keys.AMOUNT_LIMIT``), so a sum of a
+# few such amounts still fits them.
 MAX_AMOUNT = Decimal("1000000000000000")
 
 

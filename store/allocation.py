@@ -161,9 +161,6 @@ async def _assign(
         changed = (await uow.session.execute(statement)).rowcount  # type: ignore[attr-defined]
         if changed != len(chunk):
             raise ConcurrencyConflict("cases changed while they were allocated; try again")
-    events = [CaseAssigned(pk, at, actor_id, staff_id, None) for pk, staff_id in assignments]
-    rows = [
-        {"case_id": e.case_id, "at": e.at, "actor_id": e.actor_id, "name": e.name, "data": e.data()}
-        for e in events
-    ]
-    await uow.session.execute(tables.case_events.insert(), rows)
+    await uow.write_case_events(
+        [CaseAssigned(pk, at, actor_id, staff_id, None) for pk, staff_id in assignments]
+    )

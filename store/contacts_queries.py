@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.conduct.engine import PastContact
@@ -22,7 +22,7 @@ from domain.contacts.model import (
     ContactPointKind,
     value_key,
 )
-from store import keyset, tables
+from store import keyset, loaders, tables
 from store.keyset import InvalidCursor, Keyset
 
 cp, ct, cs = tables.contact_points.c, tables.contacts.c, tables.cases.c
@@ -74,13 +74,18 @@ async def contacts_by_id(
     return [found.get(i) for i in ids]
 
 
-async def history(session: AsyncSession, borrower_id: int, at: datetime) -> list[PastContact]:
-    """Returns what the conduct rules count for a borrower at ``at``: the contacts on any of
-    their cases in the ``HISTORY_DAYS`` before it (by every caller, refused attempts included),
-    and every refusal by an unrelated third party ever recorded (a third party who refused stays
-    refused), each with its point's ``value_key`` (duplicate points of a number count as one)."""
-    of_borrower = select(cs.id).where(cs.borrower_id == borrower_id).scalar_subquery()
-    mine = ct.case_id.in_(of_borrower)
+async def histories(
+    session: AsyncSession, borrower_ids: Sequence[int], at: datetime
+) -> dict[int, list[PastContact]]:
+    """Returns what the conduct rules count for each borrower at ``at``, in one statement for
+    them all: the borrower's contacts (on any of their cases) in the ``HISTORY_DAYS`` before it (by
+    every caller, lender and agencies alike, refused attempts included), and every refusal by an
+    unrelated third party ever recorded (a third party who refused stays refused), each with its
+    point's ``value_key`` (duplicate points of a number count as one, whoever owns the point),
+    oldest first. Every borrower asked for has an entry (empty: no contacts)."""
+    found: dict[int, list[PastContact]] = {i: [] for i in borrower_ids}
+    if not found:
+        return found
     recent = and_(ct.at > at - timedelta(days=HISTORY_DAYS), ct.at <= at)
     refused = and_(
         ct.outcome == ContactOutcome.REFUSED_TO_PAY.value,
@@ -88,6 +93,7 @@ async def history(session: AsyncSession, borrower_id: int, at: datetime) -> list
     )
     stmt = (
         select(
+            ct.borrower_id,
             ct.at,
             ct.case_id,
             ct.channel,
@@ -102,28 +108,35 @@ async def history(session: AsyncSession, borrower_id: int, at: datetime) -> list
             cp.value.label("point_value"),
         )
         .outerjoin(tables.contact_points, cp.id == ct.contact_point_id)
-        .where(mine, or_(recent, refused))
+        .where(ct.borrower_id.in_(sorted(found)), or_(recent, refused))
+        .order_by(ct.at, ct.id)
     )
-    return [
-        PastContact(
-            at=row.at,
-            case_id=row.case_id,
-            channel=ContactChannel(row.channel),
-            party=ContactParty(row.party),
-            direction=ContactDirection(row.direction),
-            contact_point_id=row.contact_point_id,
-            outcome=ContactOutcome(row.outcome) if row.outcome else None,
-            blocked=bool(row.blocked),
-            consented=bool(row.consented),
-            agency_id=row.agency_id,
-            point_key=(
-                value_key(ContactPointKind(row.point_kind), row.point_value)
-                if row.point_value is not None
-                else None
-            ),
+    for row in (await session.execute(stmt)).all():
+        found[row.borrower_id].append(
+            PastContact(
+                at=row.at,
+                case_id=row.case_id,
+                channel=ContactChannel(row.channel),
+                party=ContactParty(row.party),
+                direction=ContactDirection(row.direction),
+                contact_point_id=row.contact_point_id,
+                outcome=ContactOutcome(row.outcome) if row.outcome else None,
+                blocked=bool(row.blocked),
+                consented=bool(row.consented),
+                agency_id=row.agency_id,
+                point_key=(
+                    value_key(ContactPointKind(row.point_kind), row.point_value)
+                    if row.point_value is not None
+                    else None
+                ),
+            )
         )
-        for row in (await session.execute(stmt)).all()
-    ]
+    return found
+
+
+async def history(session: AsyncSession, borrower_id: int, at: datetime) -> list[PastContact]:
+    """Returns what the conduct rules count for one borrower at ``at`` (``histories``)."""
+    return (await histories(session, [borrower_id], at))[borrower_id]
 
 
 # ---- a case's contacts, newest first ---------------------------------------------------------
@@ -148,43 +161,16 @@ def decode_cursor(cursor: str) -> Keyset:
     return Keyset(at, found.id)
 
 
-def _of_case(case_id: int, scope: ColumnElement[bool]) -> Select[Contact]:
-    return _scoped_contacts(scope).where(ct.case_id == case_id)
-
-
-async def fetch_page(
-    session: AsyncSession,
-    case_id: int,
-    scope: ColumnElement[bool],
-    after: Keyset | None,
-    first: int,
-) -> tuple[list[Contact], bool]:
-    """Returns a page of a case's contacts, newest first (ties by id), and whether more follow."""
-    stmt = _of_case(case_id, scope).order_by(ct.at.desc(), ct.id)
-    if after is not None:
-        stmt = stmt.where(keyset.after_clause(ct.at, True, ct.id, after))
-    return await keyset.fetch_page(session, stmt, first)
-
-
-async def count(session: AsyncSession, case_id: int, scope: ColumnElement[bool]) -> int:
-    stmt = select(func.count()).select_from(_of_case(case_id, scope).subquery())
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def contact_for_key(
     session: AsyncSession, staff_id: int, key: str
 ) -> tuple[str, int | None, Contact | None] | None:
     """Returns (operation, case id, the contact it made or None) recorded for a caller's
     idempotency key, or None when the key is new (a contact logged, or started and granted or
     refused, keeps the key it was sent with, in the transaction that recorded the claim)."""
-    k = tables.idempotency_keys.c
-    row = (
-        await session.execute(
-            select(k.operation, k.case_id, k.created_at).where(k.staff_id == staff_id, k.key == key)
-        )
-    ).one_or_none()
-    if row is None:
+    claimed = await loaders.idempotent_result(session, staff_id, key)
+    if claimed is None:
         return None
+    operation, case_id = claimed
     stmt = select(Contact).where(ct.staff_id == staff_id, ct.idempotency_key == key)
     contact = (await session.execute(stmt.order_by(ct.id).limit(1))).scalar_one_or_none()
-    return str(row.operation), row.case_id, contact
+    return str(operation), case_id, contact

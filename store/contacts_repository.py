@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from domain.borrowers.model import Borrower
 from domain.conduct.engine import PastContact
 from domain.contacts.model import (
     Contact,
@@ -23,7 +24,7 @@ from domain.contacts.model import (
     ContactSource,
 )
 from domain.staff.model import Staff
-from store import contacts_queries, tables
+from store import contacts_queries, loaders, tables
 
 cp, ct = tables.contact_points.c, tables.contacts.c
 
@@ -56,8 +57,9 @@ class SqlContactPointRepository:
         return found[0]
 
     async def of_borrower(self, borrower_id: int) -> list[ContactPoint]:
-        stmt = select(ContactPoint).where(cp.borrower_id == borrower_id).order_by(cp.id)
-        return list((await self.session.execute(stmt)).scalars())
+        # Unscoped, as before: the caller has the borrower in scope already.
+        found = await contacts_queries.points_by_borrower_id(self.session, [borrower_id])
+        return found[0]
 
     async def add(self, point: ContactPoint) -> None:
         self.session.add(point)
@@ -82,15 +84,20 @@ class SqlContactRepository:
         self.session.add(contact)
         await self.session.flush()
 
-    async def lock_borrower(self, borrower_id: int) -> None:
+    async def lock_borrower(self, borrower_id: int) -> Borrower | None:
         # PostgreSQL: the borrower's row stays locked until commit. SQLite: the unit of work's
-        # IMMEDIATE transaction already holds the database's write lock.
-        b = tables.borrowers.c
-        await self.session.execute(select(b.id).where(b.id == borrower_id).with_for_update())
+        # IMMEDIATE transaction already holds the database's write lock. Unscoped: the borrower
+        # of a case the caller may see is one they may see.
+        stmt = (
+            select(Borrower)
+            .where(tables.borrowers.c.id == borrower_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def history(self, borrower_id: int, at: datetime) -> list[PastContact]:
         return await contacts_queries.history(self.session, borrower_id, at)
 
     async def staff_by_login(self, login: str) -> Staff | None:
-        stmt = select(Staff).where(tables.staff.c.login == login)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        return await loaders.staff_by_login(self.session, login)

@@ -90,7 +90,7 @@ async def _counts(
     return [found.get(i, 0) for i in case_ids]
 
 
-# ---- Contacts: newest first, ties by id (``contacts_queries.fetch_page``) ------------------------
+# ---- Contacts: newest first, ties by id (cursors: ``contacts_queries.encode_cursor``) ----------
 
 
 async def contact_pages(
@@ -125,7 +125,7 @@ async def contact_counts(
     )
 
 
-# ---- Payments: newest first by when paid, ties by id (``payment_queries.fetch_case_page``) -------
+# ---- Payments: newest first by when paid, ties by id (cursors: ``payment_queries``) -------------
 
 
 async def payment_pages(

@@ -8,12 +8,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.payments.model import Payment
 from domain.payments.waterfall import ComponentAllocation, DebtComponent
-from store import keyset, tables
+from store import keyset, loaders, tables
 from store.audit import AuditAction
 
 LISTING = "case-payments"
@@ -67,21 +67,6 @@ def decode_cursor(cursor: str) -> keyset.Keyset:
     return keyset.Keyset(paid_at, position.id)
 
 
-async def fetch_case_page(
-    session: AsyncSession, case_id: int, after: keyset.Keyset | None, first: int
-) -> tuple[list[Payment], bool]:
-    """Returns a page of a case's payments, newest first (by when paid, ties by id)."""
-    stmt = select(Payment).where(y.case_id == case_id).order_by(y.paid_at.desc(), y.id)
-    if after is not None:
-        stmt = stmt.where(keyset.after_clause(y.paid_at, True, y.id, after))
-    return await keyset.fetch_page(session, stmt, first)
-
-
-async def count_for_case(session: AsyncSession, case_id: int) -> int:
-    stmt = select(func.count()).where(y.case_id == case_id)
-    return int((await session.execute(stmt)).scalar_one())
-
-
 async def claimed_payment(
     session: AsyncSession, staff_id: int, key: str
 ) -> tuple[str, Payment | None] | None:
@@ -89,11 +74,10 @@ async def claimed_payment(
     the payment it made (None when the key is unused).
 
     The key's claim and the payment (which keeps the key) commit in one transaction."""
-    k = tables.idempotency_keys.c
-    stmt = select(k.operation).where(k.staff_id == staff_id, k.key == key)
-    operation = (await session.execute(stmt)).scalar_one_or_none()
-    if operation is None:
+    claimed = await loaders.idempotent_result(session, staff_id, key)
+    if claimed is None:
         return None
+    operation = claimed[0]
     if operation != AuditAction.PAYMENT_POST:
         return operation, None
     made = select(Payment).where(y.posted_by == staff_id, y.idempotency_key == key)

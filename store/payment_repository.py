@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from sqlalchemy import ColumnElement, UniqueConstraint, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,30 +63,33 @@ class SqlPaymentRepository:
                 f"a payment with reference {payment.reference!r} was already posted",
                 field="reference",
             ) from None
-        await self._write_application(payment, application)
+        await self._write_applications([(payment, application)])
 
-    async def _write_application(self, payment: Payment, application: Application) -> None:
-        assert payment.id is not None
-        await self.session.execute(
-            insert(tables.payment_allocations),
-            [
+    async def _write_applications(self, pairs: Sequence[tuple[Payment, Application]]) -> None:
+        """Inserts how each payment was applied: one multi-row insert per table."""
+        components, credits = [], []
+        for payment, application in pairs:
+            assert payment.id is not None
+            components += [
                 {"payment_id": payment.id, "component": str(a.component), "amount": a.amount}
                 for a in application.components
-            ],
-        )
-        if application.instalments:
-            await self.session.execute(
-                insert(tables.payment_instalments),
-                [
-                    {"payment_id": payment.id, "instalment_id": a.instalment_id, "amount": a.amount}
-                    for a in application.instalments
-                ],
-            )
+            ]
+            credits += [
+                {"payment_id": payment.id, "instalment_id": a.instalment_id, "amount": a.amount}
+                for a in application.instalments
+            ]
+        if components:
+            await self.session.execute(insert(tables.payment_allocations), components)
+        if credits:
+            await self.session.execute(insert(tables.payment_instalments), credits)
 
-    async def replace_application(self, payment: Payment, application: Application) -> None:
+    async def replace_applications(self, pairs: Sequence[tuple[Payment, Application]]) -> None:
+        if not pairs:
+            return
+        ids = [payment.id for payment, _ in pairs]
         for table in (tables.payment_allocations, tables.payment_instalments):
-            await self.session.execute(delete(table).where(table.c.payment_id == payment.id))
-        await self._write_application(payment, application)
+            await self.session.execute(delete(table).where(table.c.payment_id.in_(ids)))
+        await self._write_applications(pairs)
 
     async def later_on_debt(self, payment: Payment) -> list[Payment]:
         # Not locked: their rows do not change (only their allocations), and the case lock the
@@ -107,28 +113,41 @@ class SqlPaymentRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def application_of(self, payment: Payment) -> Application:
+    async def applications_of(self, payments: Sequence[Payment]) -> list[Application]:
+        """How each payment was applied, in the order given: one statement per table."""
+        if not payments:
+            return []
         a, pi, i = (
             tables.payment_allocations.c,
             tables.payment_instalments.c,
             tables.instalments.c,
         )
-        components = (
-            await self.session.execute(
-                select(a.component, a.amount).where(a.payment_id == payment.id).order_by(a.id)
-            )
-        ).all()
-        credits = (
-            await self.session.execute(
-                select(pi.instalment_id, pi.amount, i.sequence)
-                .join(tables.instalments, i.id == pi.instalment_id)
-                .where(pi.payment_id == payment.id)
-                .order_by(pi.id)
-            )
-        ).all()
-        return Application(
-            payment.currency,
-            payment.amount,
-            tuple(ComponentAllocation(DebtComponent(r.component), r.amount) for r in components),
-            tuple(InstalmentAllocation(r.sequence, r.amount, r.instalment_id) for r in credits),
+        ids = [p.id for p in payments]
+        components: dict[int, list[ComponentAllocation]] = defaultdict(list)
+        rows = await self.session.execute(
+            select(a.payment_id, a.component, a.amount).where(a.payment_id.in_(ids)).order_by(a.id)
         )
+        for row in rows:
+            components[row.payment_id].append(
+                ComponentAllocation(DebtComponent(row.component), row.amount)
+            )
+        credits: dict[int, list[InstalmentAllocation]] = defaultdict(list)
+        rows = await self.session.execute(
+            select(pi.payment_id, pi.instalment_id, pi.amount, i.sequence)
+            .join(tables.instalments, i.id == pi.instalment_id)
+            .where(pi.payment_id.in_(ids))
+            .order_by(pi.id)
+        )
+        for row in rows:
+            credits[row.payment_id].append(
+                InstalmentAllocation(row.sequence, row.amount, row.instalment_id)
+            )
+        return [
+            Application(
+                p.currency,
+                p.amount,
+                tuple(components.get(p.id or 0, ())),
+                tuple(credits.get(p.id or 0, ())),
+            )
+            for p in payments
+        ]

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.arrangements.promises import Promise
-from store import tables
+from store import loaders, tables
 from store.audit import AuditAction
 
 p = tables.promises.c
@@ -51,11 +51,10 @@ async def claimed_promise(
     """Returns the operation an idempotency key of a caller was used for and, for a promise,
     the promise it recorded (None when the key is unused): the claim and the promise (which
     keeps the key) commit in one transaction."""
-    k = tables.idempotency_keys.c
-    stmt = select(k.operation).where(k.staff_id == staff_id, k.key == key)
-    operation = (await session.execute(stmt)).scalar_one_or_none()
-    if operation is None:
+    claimed = await loaders.idempotent_result(session, staff_id, key)
+    if claimed is None:
         return None
+    operation = claimed[0]
     if operation != AuditAction.PROMISE_RECORD:
         return operation, None
     made = select(Promise).where(p.recorded_by == staff_id, p.idempotency_key == key)

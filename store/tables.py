@@ -179,7 +179,7 @@ contacts = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("case_id", ForeignKey("cases.id"), nullable=False),
-    Column("borrower_id", ForeignKey("borrowers.id"), nullable=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False),
     Column("contact_point_id", ForeignKey("contact_points.id"), nullable=True),
     Column("staff_id", ForeignKey("staff.id"), nullable=True),
     Column("second_staff_id", ForeignKey("staff.id"), nullable=True),

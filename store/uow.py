@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
+from domain.cases.events import CaseEvent
 from domain.cases.model import Case, CaseStatus
 from domain.debts.model import Debt
 from domain.errors import ConcurrencyConflict
@@ -213,16 +214,9 @@ class SqlUnitOfWork:
         await self.rollback()
         await self.session.close()
 
-    async def commit(self) -> None:
-        try:
-            # Flush first: a stale version fails here, before anything else is written.
-            await self.session.flush()
-        except StaleDataError:
-            await self.session.rollback()
-            raise ConcurrencyConflict(
-                "the case was changed by someone else; reload it and try again"
-            ) from None
-        events = [e for case in self.cases.seen for e in case.events]
+    async def write_case_events(self, events: Sequence[CaseEvent]) -> None:
+        """Writes case events to the timeline's table in one statement (the commit writes the
+        ones the aggregates recorded; set-based work writes its own through here)."""
         if events:
             await self.session.execute(
                 tables.case_events.insert(),
@@ -237,6 +231,18 @@ class SqlUnitOfWork:
                     for e in events
                 ],
             )
+
+    async def commit(self) -> None:
+        try:
+            # Flush first: a stale version fails here, before anything else is written.
+            await self.session.flush()
+        except StaleDataError:
+            await self.session.rollback()
+            raise ConcurrencyConflict(
+                "the case was changed by someone else; reload it and try again"
+            ) from None
+        events = [e for case in self.cases.seen for e in case.events]
+        await self.write_case_events(events)
         if self._idempotency is not None:
             await self._claim(self._idempotency)
         if self._audit is not None:

@@ -1,20 +1,19 @@
-"""The worklist in SQL: a caller's own OPEN cases in priority order, keyset-paginated, and the
-conduct facts of a page's borrowers in one statement each.
+"""The worklist in SQL: a caller's own OPEN cases in priority order, keyset-paginated.
 
 The priority (``domain.worklist.priority``) is computed per case from the same facts the
 reasons are written from: a pending callback due by the end of the portfolio's local day (one
 that no completed voice contact with the borrower at or after its time, and no call in from the
 borrower after it was asked for, has answered), an OPEN promise due on its local date, a broken
 promise; then days past due, outstanding and id.
-A page costs the same statements whatever its size: the page, the borrowers' contact points,
-the borrowers' recent contacts (and the count, when asked). Whether the borrower may be called
-now is then the conduct decision of ``domain.contacts.conduct.assess``, per item, in memory.
+The rank is computed once, in SQL; the page selects it, and a cursor carries it. A page costs
+the same statements whatever its size: the page here, then (``api.worklist``) the borrowers and
+their contact points through the request's loaders and their recent contacts through
+``store.contacts_queries.histories`` (and the count, when asked). Whether the borrower may be
+called now is then the conduct decision ``contactAllowance`` makes, per item, in memory.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -41,25 +40,17 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from domain.arrangements.promises import PromiseStatus
 from domain.cases.model import Case, CaseStatus
-from domain.conduct.engine import PastContact, local_instant
-from domain.contacts.model import (
-    VOICE_CHANNELS,
-    ContactChannel,
-    ContactDirection,
-    ContactOutcome,
-    ContactParty,
-    ContactPoint,
-)
+from domain.conduct.engine import local_instant
+from domain.contacts.model import VOICE_CHANNELS, ContactDirection, ContactParty
 from domain.money import Money
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
 from domain.worklist.priority import OTHER, RANKS, Reason, WorkFacts
 from store import keyset, tables
-from store.contacts_queries import HISTORY_DAYS
 from store.keys import is_amount, is_int
 from store.keyset import InvalidCursor
 from store.types import UTCDateTime
 
-c, b = tables.cases.c, tables.borrowers.c
+c = tables.cases.c
 LISTING = "worklist"
 
 
@@ -83,16 +74,16 @@ class WorklistOwner:
 
 @dataclass(frozen=True)
 class WorkRow:
-    """One worklist item as read: the case, the facts that place it, its borrower's time zone."""
+    """One worklist item as read: the case, the facts that place it, and its rank (the group
+    of ``domain.worklist.priority.RANKS``, or ``OTHER``) as the page's SQL computed it."""
 
     case: Case
     facts: WorkFacts
-    borrower_time_zone: str
-    borrower_has_phone: bool  # a number on the borrower's record (never the number itself)
+    rank: int
 
     @property
     def sort_value(self) -> list[Any]:
-        return [self.facts.rank, self.case.days_past_due, str(self.case.outstanding_amount)]
+        return [self.rank, self.case.days_past_due, str(self.case.outstanding_amount)]
 
 
 # ---- Dates per portfolio and date arithmetic ---------------------------------------------------
@@ -239,18 +230,13 @@ def page_statement(
     facts = _facts(owner, scope, now)
     rank = _rank(facts)
     order = [(rank, False), (c.days_past_due, True), (c.outstanding_amount, True)]
-    statement = (
-        select(
-            Case,
-            facts.c.callback_at,
-            facts.c.promise_due,
-            facts.c.broken_due,
-            b.time_zone,
-            (func.length(func.trim(b.phone)) > 0).label("has_phone"),
-        )
-        .join(facts, facts.c.case_id == c.id)
-        .join(tables.borrowers, b.id == c.borrower_id)
-    )
+    statement = select(
+        Case,
+        facts.c.callback_at,
+        facts.c.promise_due,
+        facts.c.broken_due,
+        rank.label("rank"),
+    ).join(facts, facts.c.case_id == c.id)
     if after is not None:
         statement = statement.where(keyset.after_row_clause(order, after.value, c.id, after.id))
     return statement.order_by(
@@ -272,7 +258,7 @@ async def fetch_page(
     )
     items = []
     for row in rows:
-        case_, callback_at, promise_due, broken_due, zone, has_phone = row
+        case_, callback_at, promise_due, broken_due, rank = row
         facts = WorkFacts(
             callback_at=callback_at,
             promise_due=promise_due,
@@ -280,7 +266,7 @@ async def fetch_page(
             days_past_due=case_.days_past_due,
             outstanding=Money(case_.outstanding_amount, case_.currency),
         )
-        items.append(WorkRow(case_, facts, zone, bool(has_phone)))
+        items.append(WorkRow(case_, facts, int(rank)))
     return items, more
 
 
@@ -315,75 +301,3 @@ def decode_cursor(cursor: str) -> keyset.Keyset:
     except (InvalidOperation, TypeError, ValueError):
         raise InvalidCursor("malformed cursor") from None
     return keyset.Keyset([rank, dpd, Decimal(outstanding)], position.id)
-
-
-# ---- Conduct facts of a page's borrowers -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConductFacts:
-    """Per borrower: their own contact points and their recent contacts."""
-
-    points: dict[int, list[ContactPoint]]
-    history: dict[int, list[PastContact]]
-
-
-async def conduct_facts(
-    session: AsyncSession, borrower_ids: Sequence[int], at: datetime
-) -> ConductFacts:
-    """Returns the borrowers' own contact points, and what the conduct rules count for them at
-    ``at`` (as ``contacts_queries.history`` reads it for one borrower): their contacts on every
-    case, by the lender and every agency, in the ``HISTORY_DAYS`` before ``at``. Two statements
-    for a whole page."""
-    points: dict[int, list[ContactPoint]] = defaultdict(list)
-    history: dict[int, list[PastContact]] = defaultdict(list)
-    if not borrower_ids:
-        return ConductFacts(points, history)
-    ids = sorted(set(borrower_ids))
-    cp = tables.contact_points.c
-    statement = (
-        select(ContactPoint)
-        .where(cp.borrower_id.in_(ids), cp.owner == ContactParty.BORROWER.value)
-        .order_by(cp.id)
-    )
-    for point in (await session.execute(statement)).scalars():
-        points[point.borrower_id].append(point)
-    # Each contact's point in its normalised form: attempts on duplicates of a number count
-    # together, as contactAllowance and startContact count them.
-    keys = {p.id: p.key for found in points.values() for p in found}
-    k = tables.contacts.c
-    statement = (
-        select(
-            c.borrower_id,
-            k.at,
-            k.case_id,
-            k.channel,
-            k.party,
-            k.direction,
-            k.contact_point_id,
-            k.outcome,
-            k.blocked,
-            k.consented,
-            k.agency_id,
-        )
-        .join(tables.cases, c.id == k.case_id)
-        .where(c.borrower_id.in_(ids), k.at > at - timedelta(days=HISTORY_DAYS), k.at <= at)
-        .order_by(k.at, k.id)
-    )
-    for r in (await session.execute(statement)).all():
-        history[r.borrower_id].append(
-            PastContact(
-                at=r.at,
-                case_id=r.case_id,
-                channel=ContactChannel(r.channel),
-                party=ContactParty(r.party),
-                direction=ContactDirection(r.direction),
-                contact_point_id=r.contact_point_id,
-                outcome=ContactOutcome(r.outcome) if r.outcome else None,
-                blocked=bool(r.blocked),
-                consented=bool(r.consented),
-                agency_id=r.agency_id,
-                point_key=keys.get(r.contact_point_id),
-            )
-        )
-    return ConductFacts(points, history)

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.arrangements.types import PromiseToPay
+from api.common.idempotency import UnitsOfWork, exactly_once
 from api.common.ids import pk_of
 from api.common.types import (
     ConflictError,
@@ -22,17 +23,9 @@ from api.permissions import needs
 from domain.arrangements import errors, services
 from domain.arrangements.promises import DEFAULT_PROMISE_POLICY
 from domain.cases.errors import CaseNotFound
-from domain.errors import (
-    ConcurrencyConflict,
-    DomainError,
-    IdempotencyKeyReused,
-    IdempotencyKeyTooLong,
-)
+from domain.errors import DomainError, IdempotencyKeyReused
 from store import promise_queries
 from store.audit import AuditAction
-from store.uow import IdempotencyClaim
-
-MAX_KEY = 128
 
 
 @strawberry.input
@@ -94,10 +87,10 @@ async def _replay(
             f"this idempotency key was already used for another {operation}",
             field="idempotencyKey",
         )
-    current = await ctx.promises.load(promise.id) if promise.id is not None else None
-    if current is None:
+    # The caller must still reach the case (the claimed promise was read without the scope).
+    if await ctx.cases.load(promise.case_id) is None:
         raise CaseNotFound("no such case", field="caseId")
-    return RecordPromiseSuccess(promise=PromiseToPay.from_domain(current))
+    return RecordPromiseSuccess(promise=PromiseToPay.from_domain(promise))
 
 
 async def record_promise(info: Info, data: RecordPromiseInput) -> RecordPromiseSuccess | UserErrors:
@@ -122,37 +115,25 @@ async def record_promise(info: Info, data: RecordPromiseInput) -> RecordPromiseS
             actor_agency_id=ctx.viewer.agency_id,
             idempotency_key=data.idempotency_key or None,
         )
-        claim = None
-        if data.idempotency_key:
-            key = data.idempotency_key
-            if len(key) > MAX_KEY:
-                raise IdempotencyKeyTooLong(
-                    f"the idempotency key is longer than {MAX_KEY} characters",
-                    field="idempotencyKey",
-                )
-            replay = await _replay(ctx, key, request)
-            if replay is not None:
-                return replay
-            assert ctx.viewer.id is not None
-            claim = IdempotencyClaim(ctx.viewer.id, key, AuditAction.PROMISE_RECORD, now)
-        await ctx.release()
-        try:
-            promise = await services.record_promise(
-                lambda: ctx.unit_of_work(claim), ctx.clock, request, at=now
-            )
-        except ConcurrencyConflict:
-            # A request with the same key committed first: answer with its result.
-            replay = await _replay(ctx, claim.key, request) if claim else None
-            if replay is None:
-                raise
-            return replay
+
+        async def work(units: UnitsOfWork) -> RecordPromiseSuccess:
+            promise = await services.record_promise(units, ctx.clock, request, at=now)
+            return RecordPromiseSuccess(promise=PromiseToPay.from_domain(promise))
+
+        return await exactly_once(
+            ctx,
+            data.idempotency_key,
+            AuditAction.PROMISE_RECORD,
+            lambda key: _replay(ctx, key, request),
+            work,
+            at=now,
+        )
     except DomainError as error:
         await ctx.release()
         await ctx.audit.refused(
             AuditAction.PROMISE_RECORD, error, resource_type="Case", resource_id=case_pk
         )
         return user_error(error)
-    return RecordPromiseSuccess(promise=PromiseToPay.from_domain(promise))
 
 
 @strawberry.type

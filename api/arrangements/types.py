@@ -49,12 +49,9 @@ class PromiseToPay(Node):
     async def collector(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-        from api.staff.types import Staff
+        from api.staff.types import load_staff
 
-        if self._staff_id is None:
-            return None
-        staff = await info.context.staff.load(self._staff_id)
-        return Staff.from_domain(staff) if staff else None
+        return await load_staff(info, self._staff_id)
 
     @strawberry.field(description="The agency it is credited to, when an agency made it.")
     async def agency(

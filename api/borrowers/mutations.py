@@ -20,7 +20,7 @@ from api.permissions import needs
 from authz.enforcer import reveal_permission
 from domain.borrowers import errors, services
 from domain.borrowers.model import ConfidentialField, RevealReason
-from domain.errors import DomainError, ErrorCode
+from domain.errors import MAX_REASON, DomainError, ErrorCode
 from store.audit import AuditAction
 
 strawberry.enum(ConfidentialField, name="ConfidentialField", description="A confidential field.")
@@ -37,8 +37,7 @@ class RevealConfidentialInput:
     field: ConfidentialField
     reason_code: RevealReason
     reason_text: str = strawberry.field(
-        description=f"What the value is needed for (not empty, at most {services.MAX_REASON} "
-        "characters)."
+        description=f"What the value is needed for (not empty, at most {MAX_REASON} characters)."
     )
 
 
@@ -127,7 +126,7 @@ class BorrowerMutation:
                 resource_id=pk,
                 fields=[{"name": input.field.value, "clear": False}],
                 reason_code=input.reason_code.value,
-                reason_text=input.reason_text.strip()[: services.MAX_REASON],
+                reason_text=input.reason_text.strip()[:MAX_REASON],
             )
             return _reveal_error(error)
         return RevealConfidentialSuccess(revealed=input.field, value=value)

@@ -18,7 +18,7 @@ from api.payments.types import Payment, payments_of_case
 from api.permissions import needs
 from api.timeline.queries import timeline_of_case
 from api.timeline.types import TimelineEntry
-from authz.masking import MaskedBorrower, depends_on_legal_stage, describe, mask_borrower
+from authz.masking import MaskedBorrower, describe, mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
 from domain.borrowers.model import ConfidentialField
 from domain.cases.classification import Classification as DomainClassification
@@ -110,9 +110,8 @@ async def borrower_view(ctx: Context, borrower_id: int) -> Borrower | None:
     if borrower is None:
         return None
     roles = ctx.viewer.roles
-    # In legal proceedings: one of their cases the viewer sees is LEGAL (asked only of roles
-    # whose rules depend on it, in one statement per batch).
-    legal = depends_on_legal_stage(roles) and await ctx.legal_borrowers.load(borrower_id)
+    # In legal proceedings: one of their cases the viewer sees is LEGAL.
+    legal = await ctx.legal_stage(borrower_id)
     return Borrower.from_domain(borrower, roles, legal_stage=legal)
 
 
@@ -228,12 +227,9 @@ class Case(Node):
     async def assignee(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-        from api.staff.types import Staff
+        from api.staff.types import load_staff
 
-        if self._assignee_id is None:
-            return None
-        staff = await info.context.staff.load(self._assignee_id)
-        return Staff.from_domain(staff) if staff else None
+        return await load_staff(info, self._assignee_id)
 
     @strawberry.field
     async def agency(

@@ -6,16 +6,16 @@ own committed transaction, and the typed error is its result.
 
 ``startContact`` and ``logContact`` take an idempotency key: the claim commits with the contact
 made (granted, refused and blocked, or logged), and a retry answers with that contact again
-(``_exactly_once``); a refusal that writes nothing records no key."""
+(``api.common.idempotency.exactly_once``); a refusal that writes nothing records no key."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, time
 from typing import Annotated
 
 import strawberry
 
+from api.common.idempotency import MAX_KEY, exactly_once, idempotency_key
 from api.common.ids import pk_of
 from api.common.inputs import check_text, utc_instant
 from api.common.types import (
@@ -29,7 +29,7 @@ from api.common.types import (
 from api.contacts.types import Contact, ContactPoint, contact_point_view
 from api.context import Context, Info
 from api.permissions import needs
-from authz.masking import CONTACT_POINT_FIELDS, depends_on_legal_stage, rule_for
+from authz.masking import CONTACT_POINT_FIELDS, rule_for
 from domain.borrowers.errors import BorrowerNotFound
 from domain.cases.errors import CaseNotFound
 from domain.contacts import errors, services
@@ -44,31 +44,23 @@ from domain.contacts.model import (
     Keep,
 )
 from domain.contacts.model import Contact as DomainContact
-from domain.errors import (
-    ConcurrencyConflict,
-    DomainError,
-    ErrorCode,
-    IdempotencyKeyReused,
-    IdempotencyKeyTooLong,
-)
+from domain.errors import DomainError, ErrorCode, IdempotencyKeyReused
 from domain.staff.model import Role
 from store import contacts_queries
 from store.audit import AuditAction
-from store.uow import IdempotencyClaim
 
 IDEMPOTENCY = (
-    "Any unique string (e.g. a UUID, at most 128 characters): a retry with the same key and the "
-    "same input returns the contact first logged instead of logging it again; the same key with "
-    "any other input is refused (IDEMPOTENCY_KEY_REUSED)."
+    f"Any unique string (e.g. a UUID, at most {MAX_KEY} characters): a retry with the same key "
+    "and the same input returns the contact first logged instead of logging it again; the same "
+    "key with any other input is refused (IDEMPOTENCY_KEY_REUSED)."
 )
 START_IDEMPOTENCY = (
-    "Any unique string (e.g. a UUID, at most 128 characters): a retry with the same key and the "
-    "same input answers as the first request did (the attempt it reserved, or the same "
+    f"Any unique string (e.g. a UUID, at most {MAX_KEY} characters): a retry with the same key "
+    "and the same input answers as the first request did (the attempt it reserved, or the same "
     "ComplianceViolation with the attempt it recorded) instead of asking again; the same key "
     "with any other input is refused (IDEMPOTENCY_KEY_REUSED). A refusal that records no "
     "attempt (CASE_NOT_FOUND, CASE_CLOSED, …) keeps no key."
 )
-MAX_KEY = 128
 # Who may loosen what protects a person: lift an opt-out or an invalid mark, record consent or
 # consented hours, replace a known time zone (managers, and the borrower's own self-service
 # channel through the integration account).
@@ -268,8 +260,8 @@ async def _sees_in_clear(ctx: Context, borrower_id: int, kind: ContactPointKind)
     """Whether the caller sees the borrower's values of this kind in clear (only then may a
     refusal say that the borrower already has a value)."""
     roles = ctx.viewer.roles
-    legal = depends_on_legal_stage(roles) and await ctx.legal_borrowers.load(borrower_id)
-    return rule_for(roles, CONTACT_POINT_FIELDS[kind], bool(legal)).clear
+    legal = await ctx.legal_stage(borrower_id)
+    return rule_for(roles, CONTACT_POINT_FIELDS[kind], legal).clear
 
 
 async def _refused(
@@ -291,16 +283,6 @@ def _violation(error: errors.ComplianceViolation) -> ComplianceViolation:
         breaches=list(error.breaches),
         _contact_id=error.contact_id,
     )
-
-
-def _key(text: str | None) -> str | None:
-    """The idempotency key sent (an empty one: none); refuses one longer than ``MAX_KEY``."""
-    key = text or None
-    if key is not None and len(key) > MAX_KEY:
-        raise IdempotencyKeyTooLong(
-            f"the idempotency key is longer than {MAX_KEY} characters", field="idempotencyKey"
-        )
-    return key
 
 
 KeyedRequest = services.StartRequest | services.LogRequest
@@ -334,35 +316,6 @@ async def _replay(
     return contact
 
 
-async def _exactly_once(
-    ctx: Context,
-    key: str | None,
-    operation: AuditAction,
-    request: KeyedRequest,
-    work: Callable[[services.UowFactory], Awaitable[DomainContact]],
-) -> DomainContact:
-    """Runs ``work`` in units of work that claim the key (if any) on commit, or returns the
-    contact an earlier request with the key made; a retry that lost the race for the claim
-    (``ConcurrencyConflict``) answers with the winner's contact. Whatever ``work`` raises before
-    it commits leaves the key unclaimed."""
-    claim = None
-    if key is not None:
-        replay = await _replay(ctx, key, operation, request)
-        if replay is not None:
-            return replay
-        assert ctx.viewer.id is not None
-        claim = IdempotencyClaim(ctx.viewer.id, key, operation, ctx.clock.now())
-    await ctx.release()
-    try:
-        return await work(lambda: ctx.unit_of_work(claim))
-    except ConcurrencyConflict:
-        # A retry with the same key committed first: answer with its result.
-        replay = await _replay(ctx, key, operation, request) if key is not None else None
-        if replay is None:
-            raise
-        return replay
-
-
 @strawberry.type
 class ContactMutation:
     @strawberry.mutation(
@@ -376,7 +329,7 @@ class ContactMutation:
         check_text("input.idempotencyKey", input.idempotency_key)
         case_pk = pk_of(input.case_id, "Case")
         try:
-            key = _key(input.idempotency_key)
+            key = idempotency_key(input.idempotency_key)
             request = services.StartRequest(
                 case_id=_case_pk(input.case_id),
                 channel=input.channel,
@@ -385,11 +338,11 @@ class ContactMutation:
                 second_agent_login=input.second_agent_login,
                 idempotency_key=key,
             )
-            contact = await _exactly_once(
+            contact = await exactly_once(
                 ctx,
                 key,
                 AuditAction.CONTACT_START,
-                request,
+                lambda k: _replay(ctx, k, AuditAction.CONTACT_START, request),
                 lambda uow: services.start_contact(uow, ctx.clock, _actor(ctx), request),
             )
         except errors.ComplianceViolation as violation:
@@ -451,7 +404,7 @@ class ContactMutation:
         callback_at = utc_instant("input.callbackAt", input.callback_at)
         case_pk = pk_of(input.case_id, "Case")
         try:
-            key = _key(input.idempotency_key)
+            key = idempotency_key(input.idempotency_key)
             request = services.LogRequest(
                 case_id=_case_pk(input.case_id),
                 channel=input.channel,
@@ -466,11 +419,11 @@ class ContactMutation:
                 second_agent_login=input.second_agent_login,
                 idempotency_key=key,
             )
-            contact = await _exactly_once(
+            contact = await exactly_once(
                 ctx,
                 key,
                 AuditAction.CONTACT_LOG,
-                request,
+                lambda k: _replay(ctx, k, AuditAction.CONTACT_LOG, request),
                 lambda uow: services.log_contact(uow, ctx.clock, _actor(ctx), request),
             )
         except DomainError as error:

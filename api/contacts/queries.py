@@ -13,7 +13,8 @@ from api.contacts.types import ContactAllowance, contact_point_view
 from api.context import Info
 from api.errors import BadUserInput
 from api.permissions import needs
-from domain.contacts.conduct import assess, default_point, situation_of
+from domain.contacts.conduct import assess, chosen_point, situation_of
+from domain.contacts.errors import ContactPointMismatch, ContactPointNotFound
 from domain.contacts.model import ContactChannel, ContactDirection, ContactParty
 from store import contacts_queries
 
@@ -53,17 +54,19 @@ class ContactQuery:
         borrower = await ctx.borrowers.load(case.borrower_id)
         assert borrower is not None  # the borrower of a case in scope is in scope
         points = await ctx.contact_points_of_borrower.load(case.borrower_id)
-        if contact_point_id is None:
-            point = default_point(points, party, channel)
-        else:
-            point_pk = pk_of(contact_point_id, "ContactPoint")
-            point = next((p for p in points if point_pk is not None and p.id == point_pk), None)
-            if point is None:
-                raise BadUserInput("contactPointId: no such contact point of the case's borrower")
+        situation = situation_of(case, borrower, points)
+        # The point startContact would take, refused as startContact refuses it (0: an id of
+        # no contact point, such as another type's, names none of the borrower's).
+        point_pk = (
+            None if contact_point_id is None else pk_of(contact_point_id, "ContactPoint") or 0
+        )
+        try:
+            point = chosen_point(situation, channel, party, point_pk)
+        except (ContactPointNotFound, ContactPointMismatch) as refused:
+            raise BadUserInput(f"{refused.field}: {refused.message}") from refused
         history = await ctx.read(
             lambda session: contacts_queries.history(session, case.borrower_id, instant)
         )
-        situation = situation_of(case, borrower, points)
         allowance = assess(
             situation,
             channel=channel,

@@ -14,7 +14,8 @@ from api.common.pagination import Connection, connection, page_size
 from api.common.types import Node
 from api.context import Context, Info
 from api.errors import BadUserInput
-from authz.masking import CONTACT_POINT_FIELDS, depends_on_legal_stage, mask_contact_point
+from api.staff.types import load_staff
+from authz.masking import CONTACT_POINT_FIELDS, mask_contact_point
 from domain.conduct.engine import Allowance
 from domain.conduct.engine import RuleCheck as DomainRuleCheck
 from domain.contacts.model import Contact as DomainContact
@@ -138,7 +139,7 @@ class ContactPoint(Node):
 async def contact_point_view(ctx: Context, point: DomainContactPoint) -> ContactPoint:
     """Returns a contact point as the viewer may see it: the one decision on its masking."""
     roles = ctx.viewer.roles
-    legal = depends_on_legal_stage(roles) and await ctx.legal_borrowers.load(point.borrower_id)
+    legal = await ctx.legal_stage(point.borrower_id)
     value, clear = mask_contact_point(ContactPointKind(point.kind), point.value, roles, legal)
     return ContactPoint.from_domain(point, value, clear)
 
@@ -200,13 +201,13 @@ class Contact(Node):
     async def agent(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-        return await _staff(info, self._staff_id)
+        return await load_staff(info, self._staff_id)
 
     @strawberry.field(description="The colleague on a field visit.")
     async def second_agent(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-        return await _staff(info, self._second_staff_id)
+        return await load_staff(info, self._second_staff_id)
 
     @strawberry.field(description="The point it went to (or came from), where known.")
     async def contact_point(self, info: Info) -> ContactPoint | None:
@@ -248,15 +249,6 @@ class Contact(Node):
             _point_id=contact.contact_point_id,
             _notes=contact.notes,
         )
-
-
-async def _staff(info: Info, staff_id: int | None) -> Staff | None:
-    from api.staff.types import Staff
-
-    if staff_id is None:
-        return None
-    staff = await info.context.staff.load(staff_id)
-    return Staff.from_domain(staff) if staff else None
 
 
 async def contact_node(ctx: Context, pk: int) -> Contact | None:

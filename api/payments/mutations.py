@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 
 from api.cases.types import Case, Debt
+from api.common.idempotency import UnitsOfWork, exactly_once
 from api.common.ids import pk_of
+from api.common.inputs import check_text, utc_instant
 from api.common.types import (
     ConflictError,
     NotFoundError,
@@ -20,19 +22,10 @@ from api.common.types import (
 from api.context import Context, Info
 from api.payments.types import Payment
 from api.permissions import needs
-from domain.errors import (
-    ConcurrencyConflict,
-    DomainError,
-    IdempotencyKeyReused,
-    IdempotencyKeyTooLong,
-)
+from domain.errors import MAX_REASON, ConcurrencyConflict, DomainError, IdempotencyKeyReused
 from domain.payments import errors, services
-from domain.payments.model import Payment as DomainPayment
 from store import payment_queries
 from store.audit import AuditAction
-from store.uow import IdempotencyClaim
-
-MAX_KEY = 128
 
 
 @strawberry.input(description="Give either debtId or accountNumber.")
@@ -60,7 +53,7 @@ class PostPaymentInput:
 class ReversePaymentInput:
     payment_id: strawberry.ID
     reason: str = strawberry.field(
-        description=f"Why (a bounced transfer, a mistake); 1 to {services.MAX_REASON} characters."
+        description=f"Why (a bounced transfer, a mistake); 1 to {MAX_REASON} characters."
     )
 
 
@@ -87,33 +80,37 @@ ReversePaymentPayload = Annotated[
 ]
 
 
-def _request(data: PostPaymentInput, actor_id: int | None) -> services.PaymentRequest:
-    debt_pk = None
-    if data.debt_id is not None:
-        debt_pk = pk_of(data.debt_id, "Debt")
-        if debt_pk is None:
-            raise errors.DebtNotFound("no such debt", field="debtId")
+def _request(
+    data: PostPaymentInput, debt_pk: int | None, actor_id: int | None
+) -> services.PaymentRequest:
+    if data.debt_id is not None and debt_pk is None:
+        raise errors.DebtNotFound("no such debt", field="debtId")
+    # An instant without an offset is left to the service, which refuses it as
+    # PAYMENT_DATE_INVALID; one with an offset is taken in UTC (or refused out of range).
+    paid_at = data.paid_at
+    if paid_at.tzinfo is not None:
+        paid_at = utc_instant("input.paidAt", paid_at) or paid_at
     return services.PaymentRequest(
         debt_id=debt_pk,
         account_number=data.account_number,
         amount=data.amount,
         currency=data.currency,
-        paid_at=data.paid_at,
+        paid_at=paid_at,
         reference=data.reference,
         actor_id=actor_id,
         idempotency_key=data.idempotency_key or None,
     )
 
 
-async def _success(ctx: Context, payment: DomainPayment) -> PostPaymentSuccess:
-    debt = await ctx.debts.load(payment.debt_id)
-    case = await ctx.cases.load(payment.case_id)
-    if debt is None or case is None:
-        raise errors.DebtNotFound("no such debt", field="debtId")
-    return PostPaymentSuccess(
-        payment=Payment.from_domain(payment),
-        debt=Debt.from_domain(debt),
-        case=Case.from_domain(case),
+Success = TypeVar("Success", PostPaymentSuccess, ReversePaymentSuccess)
+
+
+def _success(kind: type[Success], result: services.PaymentResult) -> Success:
+    """The payment, its debt and its case as a mutation answers with them."""
+    return kind(
+        payment=Payment.from_domain(result.payment),
+        debt=Debt.from_domain(result.debt),
+        case=Case.from_domain(result.case),
     )
 
 
@@ -134,56 +131,49 @@ async def _replay(
         and payment.paid_at == request.paid_at
         and payment.reference == request.reference.strip()
     )
-    if same and payment is not None:
-        if request.debt_id is not None:
-            same = payment.debt_id == request.debt_id
-        else:
-            debt = await ctx.debts.load(payment.debt_id)
-            same = debt is not None and debt.account_number == request.account_number
+    debt = await ctx.debts.load(payment.debt_id) if same and payment is not None else None
+    if request.debt_id is not None:
+        same = same and payment is not None and payment.debt_id == request.debt_id
+    else:
+        same = same and debt is not None and debt.account_number == request.account_number
     if not same or payment is None:
         raise IdempotencyKeyReused(
             f"this idempotency key was already used for another {operation}",
             field="idempotencyKey",
         )
-    return await _success(ctx, payment)
+    case = await ctx.cases.load(payment.case_id)
+    if debt is None or case is None:
+        raise errors.DebtNotFound("no such debt", field="debtId")
+    return _success(PostPaymentSuccess, services.PaymentResult(payment, debt, case))
 
 
 async def post_payment(info: Info, data: PostPaymentInput) -> PostPaymentSuccess | UserErrors:
     """Posts once per idempotency key, also when retries race: the loser of a race answers
-    with the winner's result."""
+    with the winner's result (a duplicate reference or a lost claim)."""
     ctx = info.context
+    for name, text in (
+        ("input.reference", data.reference),
+        ("input.accountNumber", data.account_number),
+        ("input.idempotencyKey", data.idempotency_key),
+    ):
+        check_text(name, text)
     now = ctx.clock.now()
     debt_pk = pk_of(data.debt_id, "Debt") if data.debt_id is not None else None
     try:
-        request = _request(data, ctx.viewer.id)
-        claim = None
-        if data.idempotency_key:
-            key = data.idempotency_key
-            if len(key) > MAX_KEY:
-                raise IdempotencyKeyTooLong(
-                    f"the idempotency key is longer than {MAX_KEY} characters",
-                    field="idempotencyKey",
-                )
-            replay = await _replay(ctx, key, request)
-            if replay is not None:
-                return replay
-            assert ctx.viewer.id is not None
-            claim = IdempotencyClaim(ctx.viewer.id, key, AuditAction.PAYMENT_POST, now)
-        await ctx.release()
-        try:
-            result = await services.post_payment(
-                lambda: ctx.unit_of_work(claim), ctx.clock, request, at=now
-            )
-        except (errors.PaymentReferenceDuplicate, ConcurrencyConflict):
-            # A request with the same key may have committed first: answer with its result.
-            replay = await _replay(ctx, claim.key, request) if claim else None
-            if replay is None:
-                raise
-            return replay
-        return PostPaymentSuccess(
-            payment=Payment.from_domain(result.payment),
-            debt=Debt.from_domain(result.debt),
-            case=Case.from_domain(result.case),
+        request = _request(data, debt_pk, ctx.viewer.id)
+
+        async def work(units: UnitsOfWork) -> PostPaymentSuccess:
+            result = await services.post_payment(units, ctx.clock, request, at=now)
+            return _success(PostPaymentSuccess, result)
+
+        return await exactly_once(
+            ctx,
+            data.idempotency_key,
+            AuditAction.PAYMENT_POST,
+            lambda key: _replay(ctx, key, request),
+            work,
+            retry_on=(errors.PaymentReferenceDuplicate, ConcurrencyConflict),
+            at=now,
         )
     except DomainError as error:
         await ctx.release()
@@ -197,6 +187,7 @@ async def reverse_payment(
     info: Info, data: ReversePaymentInput
 ) -> ReversePaymentSuccess | UserErrors:
     ctx = info.context
+    check_text("input.reason", data.reason)
     pk = pk_of(data.payment_id, "Payment")
     await ctx.release()
     try:
@@ -210,11 +201,7 @@ async def reverse_payment(
             AuditAction.PAYMENT_REVERSE, error, resource_type="Payment", resource_id=pk
         )
         return user_error(error)
-    return ReversePaymentSuccess(
-        payment=Payment.from_domain(result.payment),
-        debt=Debt.from_domain(result.debt),
-        case=Case.from_domain(result.case),
-    )
+    return _success(ReversePaymentSuccess, result)
 
 
 @strawberry.type

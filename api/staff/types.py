@@ -42,6 +42,15 @@ async def load_agency(info: Info, agency_id: int | None) -> Agency | None:
     return Agency.from_domain(agency) if agency else None
 
 
+async def load_staff(info: Info, staff_id: int | None) -> Staff | None:
+    """Returns the staff member through the request's batch loader (None when there is none, or
+    the viewer cannot see them)."""
+    if staff_id is None:
+        return None
+    staff = await info.context.staff.load(staff_id)
+    return Staff.from_domain(staff) if staff else None
+
+
 @strawberry.type(description="A person who works in the system, internal or at a partner agency.")
 class Staff(Node):
     login: str

@@ -48,13 +48,17 @@ class TimelineEntry:
     async def actor(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-        return await _staff(info, self._row.actor_id)
+        from api.staff.types import load_staff
+
+        return await load_staff(info, self._row.actor_id)
 
     @strawberry.field(description="ASSIGNED: whom the case was given to.")
     async def assignee(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-        return await _staff(info, self._row.assignee_id)
+        from api.staff.types import load_staff
+
+        return await load_staff(info, self._row.assignee_id)
 
     @strawberry.field(description="PLACED, RECALLED: the agency.")
     async def agency(
@@ -106,14 +110,3 @@ class TimelineEntry:
             summary=row.summary,
             _row=row,
         )
-
-
-async def _staff(
-    info: Info, staff_id: int | None
-) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:
-    from api.staff.types import Staff
-
-    if staff_id is None:
-        return None
-    staff = await info.context.staff.load(staff_id)
-    return Staff.from_domain(staff) if staff else None

@@ -11,11 +11,10 @@ from api.context import Info
 from api.errors import BadUserInput
 from api.permissions import needs
 from api.worklist.types import WorklistItem
-from domain.contacts.conduct import Situation
-from domain.lifecycle.moves import standing_of
+from domain.contacts.conduct import situation_of
 from domain.staff.model import AGENCY_ROLES, Role
 from domain.worklist.priority import call_allowance, reasons
-from store import worklist_queries
+from store import contacts_queries, worklist_queries
 from store.keyset import InvalidCursor
 from store.worklist_queries import WorklistOwner, WorkRow
 
@@ -51,9 +50,21 @@ class WorklistQuery:
         rows, more = await ctx.read(
             lambda session: worklist_queries.fetch_page(session, owner, scope, now, position, limit)
         )
-        borrower_ids = [row.case.borrower_id for row in rows]
-        conduct = await ctx.read(
-            lambda session: worklist_queries.conduct_facts(session, borrower_ids, now)
+        # The borrowers and every point of their records through the loaders contactAllowance
+        # reads them with, and their recent contacts: one statement each for the whole page.
+        borrower_ids = sorted({row.case.borrower_id for row in rows})
+        borrowers = dict(
+            zip(borrower_ids, await ctx.borrowers.load_many(borrower_ids), strict=True)
+        )
+        points = dict(
+            zip(
+                borrower_ids,
+                await ctx.contact_points_of_borrower.load_many(borrower_ids),
+                strict=True,
+            )
+        )
+        history = await ctx.read(
+            lambda session: contacts_queries.histories(session, borrower_ids, now)
         )
         for row in rows:
             assert row.case.id is not None
@@ -62,18 +73,10 @@ class WorklistQuery:
 
         def item(row: WorkRow) -> WorklistItem:
             case = row.case
-            assert case.id is not None
-            situation = Situation(
-                case_id=case.id,
-                reference=case.reference,
-                borrower_id=case.borrower_id,
-                portfolio=case.portfolio,
-                standing=standing_of(case),
-                borrower_time_zone=row.borrower_time_zone,
-                borrower_has_phone=row.borrower_has_phone,
-                points=tuple(conduct.points.get(case.borrower_id, [])),
-            )
-            allowance = call_allowance(situation, conduct.history.get(case.borrower_id, []), now)
+            borrower = borrowers[case.borrower_id]
+            assert borrower is not None  # the borrower of a case in scope is in scope
+            situation = situation_of(case, borrower, points[case.borrower_id])
+            allowance = call_allowance(situation, history[case.borrower_id], now)
             return WorklistItem(
                 case=Case.from_domain(case),
                 reasons=reasons(row.facts),

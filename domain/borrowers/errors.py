@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import ErrorCode, InvalidInput, NotFound, RuleViolation
+from domain.errors import ErrorCode, NotFound, RuleViolation
 
 
 class BorrowerNotFound(NotFound):
@@ -13,14 +13,6 @@ class RevealNotAllowed(RuleViolation):
     """The caller's roles may not see this field in clear."""
 
     code = ErrorCode.REVEAL_NOT_ALLOWED
-
-
-class ReasonRequired(InvalidInput):
-    code = ErrorCode.REASON_REQUIRED
-
-
-class ReasonTooLong(InvalidInput):
-    code = ErrorCode.REASON_TOO_LONG
 
 
 class RevealRateLimited(RuleViolation):

@@ -11,9 +11,9 @@ from domain.borrowers import errors
 from domain.borrowers.events import ConfidentialValueRevealed
 from domain.borrowers.model import ConfidentialField, RevealReason
 from domain.clock import Clock
+from domain.errors import stated_reason
 from domain.ports import UnitOfWork
 
-MAX_REASON = 500
 REVEAL_WINDOW = timedelta(hours=1)
 
 
@@ -30,14 +30,7 @@ class RevealRequest:
 
 def check_reason(reason_text: str) -> str:
     """Returns the stated reason without surrounding blanks, or refuses an empty or long one."""
-    text = reason_text.strip()
-    if not text:
-        raise errors.ReasonRequired("say why you need the value", field="reasonText")
-    if len(text) > MAX_REASON:
-        raise errors.ReasonTooLong(
-            f"the reason is longer than {MAX_REASON} characters", field="reasonText"
-        )
-    return text
+    return stated_reason(reason_text, "reasonText", "say why you need the value")
 
 
 async def reveal_confidential(

@@ -13,6 +13,7 @@ from domain.borrowers.model import Borrower
 from domain.cases.model import Case
 from domain.conduct.engine import Allowance, ContactRequest, PastContact, PointFacts, evaluate
 from domain.conduct.profiles import RuleName, profile
+from domain.contacts.errors import ContactPointMismatch, ContactPointNotFound
 from domain.contacts.model import (
     CHANNEL_KIND,
     USABLE_STATUSES,
@@ -36,7 +37,6 @@ class Situation:
     """What the rules need to know of a case, its borrower and the borrower's contact points."""
 
     case_id: int
-    reference: str
     borrower_id: int
     portfolio: str
     standing: Standing
@@ -54,7 +54,6 @@ def situation_of(case: Case, borrower: Borrower, points: Sequence[ContactPoint])
     assert case.id is not None and borrower.id is not None
     return Situation(
         case_id=case.id,
-        reference=case.reference,
         borrower_id=borrower.id,
         portfolio=case.portfolio,
         standing=standing_of(case),
@@ -92,6 +91,32 @@ def default_point(
         if p.owner == party and p.kind == kind and shared_status(p, points) in USABLE_STATUSES
     ]
     return min(usable, key=_rank) if usable else None
+
+
+def chosen_point(
+    situation: Situation, channel: ContactChannel, party: ContactParty, point_id: int | None
+) -> ContactPoint | None:
+    """Returns the point named (refused unless it is the borrower's, of the channel's kind and
+    the party's), or, without ``point_id``, the party's primary point for the channel."""
+    if point_id is None:
+        return default_point(situation.points, party, channel)
+    point = next((p for p in situation.points if p.id == point_id), None)
+    if point is None:
+        raise ContactPointNotFound(
+            "no such contact point of the case's borrower", field="contactPointId"
+        )
+    kind = CHANNEL_KIND[channel]
+    if point.kind != kind:
+        raise ContactPointMismatch(
+            f"{channel.value} needs a {kind.value} contact point", field="contactPointId"
+        )
+    if point.owner != party:
+        raise ContactPointMismatch(
+            f"the contact point is the {ContactParty(point.owner).value}'s, not the "
+            f"{party.value}'s",
+            field="contactPointId",
+        )
+    return point
 
 
 def point_facts(point: ContactPoint, points: Sequence[ContactPoint] = ()) -> PointFacts:
@@ -146,11 +171,11 @@ def lifecycle_refusal(standing: Standing) -> tuple[str, str] | None:
     return (str(refused[0]), refused[1]) if refused else None
 
 
-def cease_conditions(standing: Standing, *, lifecycle: bool) -> tuple[tuple[str, str], ...]:
+def cease_conditions(standing: Standing) -> tuple[tuple[str, str], ...]:
     """The conditions that stop contact on the case: the cease conditions of the standing
-    (complaints, flags), after the life cycle's own refusal when ``lifecycle``."""
+    (complaints, flags), after the life cycle's own refusal."""
     found = list(standing.blocks)
-    refusal = lifecycle_refusal(standing) if lifecycle else None
+    refusal = lifecycle_refusal(standing)
     if refusal is not None:
         found.insert(0, refusal)
     return tuple(found)
@@ -172,10 +197,9 @@ def assess(
     history: Sequence[PastContact],
     at: datetime,
     staff_count: int = 1,
-    lifecycle: bool = True,
 ) -> Allowance:
     """Evaluates the case's conduct profile for a contact at an instant; outbound contact also
-    meets the case's cease conditions (and, with ``lifecycle``, the life cycle's refusal)."""
+    meets the case's cease conditions and the life cycle's refusal."""
     outbound = direction == ContactDirection.OUTBOUND
     request = ContactRequest(
         case_id=situation.case_id,
@@ -186,27 +210,19 @@ def assess(
         person_time_zones=person_time_zones(situation, party),
         borrower_reachable=borrower_reachable(situation),
         staff_count=staff_count,
-        extra=cease_conditions(situation.standing, lifecycle=lifecycle) if outbound else (),
+        extra=cease_conditions(situation.standing) if outbound else (),
     )
     return evaluate(profile(situation.profile_name), request, history, at)
 
 
-# The input field a refusal by each rule is about (the others are about the moment; the life
-# cycle's refusal and the cease conditions are about the case: ``rule_field``).
+# The input field a refusal by each rule is about (the others are about the moment, or, for the
+# life cycle's refusal and the cease conditions, about the case: ``recorded_rule_field``).
 RULE_FIELDS: dict[str, str] = {
     RuleName.CONTACT_POINT_INVALID: "contactPointId",
     RuleName.OPTED_OUT: "contactPointId",
     RuleName.THIRD_PARTY: "party",
     RuleName.FIELD_VISIT_TWO_STAFF: "secondAgentLogin",
 }
-
-
-def rule_field(rule: str, situation: Situation) -> str | None:
-    """The input field a refusal by ``rule`` is about: the case for its cease conditions."""
-    if rule in RULE_FIELDS:
-        return RULE_FIELDS[rule]
-    ceased = {name for name, _ in cease_conditions(situation.standing, lifecycle=True)}
-    return "caseId" if rule in ceased else None
 
 
 # The rules about the moment of a contact (no input field is to blame).
@@ -222,8 +238,8 @@ MOMENT_RULES = frozenset(
 
 
 def recorded_rule_field(rule: str) -> str | None:
-    """``rule_field`` for a refusal recorded earlier, without the situation it was made in: a
-    rule that is neither a profile's rule about the moment nor about an input is one of the
+    """The input field a refusal by ``rule`` is about, as it is recorded (no situation needed):
+    a rule that is neither a profile's rule about the moment nor about an input is one of the
     case's cease conditions or its life cycle's refusal (the case)."""
     if rule in RULE_FIELDS:
         return RULE_FIELDS[rule]

@@ -144,11 +144,6 @@ class ContactPoint:
     id: int | None = None
     events: list[object] = field(default_factory=list, repr=False)
 
-    @property
-    def usable(self) -> bool:
-        """Whether contact may be attempted through the point at all (not invalid, opted out)."""
-        return self.status in USABLE_STATUSES
-
     def change(
         self,
         at: datetime,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from domain.borrowers.model import Borrower
 from domain.conduct.engine import PastContact
 from domain.contacts.model import Contact, ContactPoint
 from domain.ports import UnitOfWork
@@ -37,9 +38,10 @@ class ContactRepository(Protocol):
         """Adds a new contact and gives it its id."""
         ...
 
-    async def lock_borrower(self, borrower_id: int) -> None:
-        """Serialises contact work on one borrower until commit: every count the conduct rules
-        take after this sees the contacts committed before."""
+    async def lock_borrower(self, borrower_id: int) -> Borrower | None:
+        """Returns the borrower (None: there is none) with their contact work serialised until
+        commit: every count the conduct rules take after this sees the contacts committed
+        before."""
         ...
 
     async def history(self, borrower_id: int, at: datetime) -> list[PastContact]:

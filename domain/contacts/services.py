@@ -14,10 +14,9 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import Any
 
 from domain.borrowers.errors import BorrowerNotFound
-from domain.cases.errors import CaseNotFound
+from domain.cases.errors import CaseNotFound, StaffNotFound
 from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
 from domain.conduct.engine import Allowance
@@ -25,10 +24,9 @@ from domain.contacts import errors
 from domain.contacts.conduct import (
     Situation,
     assess,
+    chosen_point,
     consented_call,
-    default_point,
     recorded_rule_field,
-    rule_field,
     situation_of,
 )
 from domain.contacts.events import (
@@ -40,7 +38,6 @@ from domain.contacts.events import (
     ContactStarted,
 )
 from domain.contacts.model import (
-    CHANNEL_KIND,
     KEEP,
     Contact,
     ContactChannel,
@@ -58,7 +55,7 @@ from domain.contacts.model import (
     check_value,
 )
 from domain.contacts.ports import ContactsUnitOfWork
-from domain.errors import ConcurrencyConflict, ErrorCode, InvalidInput, NotFound
+from domain.errors import ConcurrencyConflict, InvalidInput
 from domain.lifecycle.moves import standing_of
 from domain.lifecycle.table import Action, ensure_allowed
 from domain.staff.model import Staff
@@ -67,10 +64,6 @@ from domain.staff.model import Staff
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 UowFactory = Callable[[], ContactsUnitOfWork]
-
-
-class SecondAgentNotFound(NotFound):
-    code = ErrorCode.STAFF_NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -128,9 +121,9 @@ async def add_contact_point(
             consented=new.consented or None,
             evidence=new.consent_evidence,
         )
-        existing = await uow.contact_points.of_borrower(borrower.id)
         if sees_value and any(
-            p.kind == new.kind and p.owner == new.owner and p.value == value for p in existing
+            p.kind == new.kind and p.owner == new.owner and p.value == value
+            for p in await uow.contact_points.of_borrower(borrower.id)
         ):
             raise errors.ContactPointExists(
                 f"the borrower already has this {new.kind.value.lower()} for {new.owner.value}",
@@ -287,7 +280,7 @@ async def start_contact(
             ensure_allowed(replace(standing, blocks=()), Action.CONTACT, case.reference)
         second = await _second_agent(uow, actor, request.second_agent_login, request.channel)
         situation = await _situation(uow, case)
-        point = _point(situation, request.channel, request.party, request.contact_point_id)
+        point = chosen_point(situation, request.channel, request.party, request.contact_point_id)
         now = clock.now()
         allowance, contact = await _judged(
             uow,
@@ -304,7 +297,6 @@ async def start_contact(
             contact.blocked = True
             contact.rule = failure.rule
             contact.next_allowed_at = allowance.next_allowed_at
-            contact.breaches = list(allowance.breaches)
         await uow.contacts.add(contact)
         assert contact.id is not None
         if failure is None:
@@ -328,23 +320,19 @@ async def start_contact(
             )
         )
         await uow.commit()
-        raise errors.ComplianceViolation(
-            f"{failure.rule}: {failure.detail}",
-            rule=failure.rule,
-            breaches=allowance.breaches,
-            next_allowed_at=allowance.next_allowed_at,
-            contact_id=contact.id,
-            field=rule_field(failure.rule, situation),
-        )
+        raise refusal_of(contact, failure.detail)
 
 
-def refusal_of(contact: Contact) -> errors.ComplianceViolation:
-    """Returns the refusal a blocked attempt was recorded with, for a retry of the request that
-    made it: the same rule, breaches, next allowed instant and field (the first refusal's
-    explanation is not kept: the message names the rule only)."""
+def refusal_of(contact: Contact, detail: str | None = None) -> errors.ComplianceViolation:
+    """Returns the refusal a blocked attempt was recorded with: the rule, breaches, next allowed
+    instant and field. ``detail`` explains the rule's refusal as it was made; a retry of the
+    request that made it has none (the explanation is not kept: the message names the rule
+    only)."""
     assert contact.blocked and contact.rule is not None and contact.id is not None
+    if detail is None:
+        detail = "the attempt was refused (this request was already answered)"
     return errors.ComplianceViolation(
-        f"{contact.rule}: the attempt was refused (this request was already answered)",
+        f"{contact.rule}: {detail}",
         rule=contact.rule,
         breaches=tuple(contact.breaches),
         next_allowed_at=contact.next_allowed_at,
@@ -436,7 +424,7 @@ async def log_contact(
         point = (
             None  # an inbound contact need not say where it came from
             if inbound_unknown
-            else _point(situation, request.channel, request.party, request.contact_point_id)
+            else chosen_point(situation, request.channel, request.party, request.contact_point_id)
         )
         allowance, contact = await _judged(
             uow,
@@ -453,7 +441,6 @@ async def log_contact(
             idempotency_key=request.idempotency_key,
             request_digest=request.digest() if request.idempotency_key else None,
         )
-        contact.breaches = list(allowance.breaches)
         await uow.contacts.add(contact)
         assert contact.id is not None
         uow.record(
@@ -494,10 +481,19 @@ async def _judged(
     actor: Actor,
     attempt: _Attempt,
     at: datetime,
-    **fields: Any,
+    *,
+    source: ContactSource,
+    outcome: ContactOutcome | None = None,
+    notes: str = "",
+    recording_ref: str | None = None,
+    callback_at: datetime | None = None,
+    completed_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    request_digest: str | None = None,
 ) -> tuple[Allowance, Contact]:
     """Judges an attempt at ``at`` against the borrower's recent contacts (the lender's and every
-    agency's) and drafts its record; ``fields`` are the record's own (source, outcome, …)."""
+    agency's) and drafts its record, with the rules it breaks (``breaches``; none for a granted
+    attempt) and the record's own fields (source, outcome, …)."""
     point, second = attempt.point, attempt.second
     history = await uow.contacts.history(situation.borrower_id, at)
     allowance = assess(
@@ -523,45 +519,26 @@ async def _judged(
         agency_id=actor.agency_id,
         consented=consented_call(point, at),
         profile_version=allowance.profile_version,
-        **fields,
+        breaches=list(allowance.breaches),
+        source=source,
+        outcome=outcome,
+        notes=notes,
+        recording_ref=recording_ref,
+        callback_at=callback_at,
+        completed_at=completed_at,
+        idempotency_key=idempotency_key,
+        request_digest=request_digest,
     )
     return allowance, contact
 
 
 async def _situation(uow: ContactsUnitOfWork, case: Case) -> Situation:
-    """Locks the borrower's contact work, then loads the borrower and their points."""
-    await uow.contacts.lock_borrower(case.borrower_id)
-    borrower = await uow.borrowers.get(case.borrower_id)
+    """Loads the borrower with their contact work locked, then their points."""
+    borrower = await uow.contacts.lock_borrower(case.borrower_id)
     if borrower is None:  # the borrower of a case in scope is in scope
         raise CaseNotFound("no such case", field="caseId")
     points = await uow.contact_points.of_borrower(case.borrower_id)
     return situation_of(case, borrower, points)
-
-
-def _point(
-    situation: Situation, channel: ContactChannel, party: ContactParty, point_id: int | None
-) -> ContactPoint | None:
-    """The point named (the borrower's, of the channel's kind and the party's), or the party's
-    primary point for the channel."""
-    if point_id is None:
-        return default_point(situation.points, party, channel)
-    point = next((p for p in situation.points if p.id == point_id), None)
-    if point is None:
-        raise errors.ContactPointNotFound(
-            "no such contact point of the case's borrower", field="contactPointId"
-        )
-    kind = CHANNEL_KIND[channel]
-    if point.kind != kind:
-        raise errors.ContactPointMismatch(
-            f"{channel.value} needs a {kind.value} contact point", field="contactPointId"
-        )
-    if point.owner != party:
-        raise errors.ContactPointMismatch(
-            f"the contact point is the {ContactParty(point.owner).value}'s, not the "
-            f"{party.value}'s",
-            field="contactPointId",
-        )
-    return point
 
 
 async def _second_agent(
@@ -575,7 +552,7 @@ async def _second_agent(
         raise InvalidInput("only a field visit names a second agent", field="secondAgentLogin")
     staff = await uow.contacts.staff_by_login(login)
     if staff is None or not staff.active or staff.agency_id != actor.agency_id:
-        raise SecondAgentNotFound(f"no colleague {login!r}", field="secondAgentLogin")
+        raise StaffNotFound(f"no colleague {login!r}", field="secondAgentLogin")
     if staff.id == actor.id:
         raise InvalidInput("the second agent must be someone else", field="secondAgentLogin")
     return staff

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from domain.cases.events import CaseTransitioned
 from domain.cases.model import Case, CaseStatus
 from domain.lifecycle.table import (
+    CURE_REASONS,
     DEFAULT_POLICY,
     CloseReason,
     Facts,
@@ -14,6 +15,7 @@ from domain.lifecycle.table import (
     Standing,
     Trigger,
     decide,
+    guards_hold,
 )
 
 
@@ -58,7 +60,7 @@ def move(
         case.closed_while_held = before_status is CaseStatus.ON_HOLD
         case.close_reason = result.close_reason
         case.closed_at = at
-        cured = result.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
+        cured = result.close_reason in CURE_REASONS
         case.watch_until = policy.watch_until(facts.today) if cured else None
     else:
         case.closed_while_held = False
@@ -95,18 +97,14 @@ def after_balance_change(
     by a cure reopens the same case inside the watch window (or when the closing payment was
     reversed). Returns the trigger applied, if any."""
     facts = facts_of(case, today, closing_payment_reversed)
-    status = CaseStatus(case.status)
-    if status is not CaseStatus.CLOSED:
-        if previous_days_past_due > 0 and case.days_past_due == 0:
-            trigger = Trigger.PAY_IN_FULL if case.outstanding_amount <= 0 else Trigger.CURE
-            move(case, trigger, facts, at, actor_id, policy=policy)
-            return trigger
-        return None
-    cured = facts.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
-    watched = facts.closing_payment_reversed or (
-        case.watch_until is not None and today <= case.watch_until
-    )
-    if case.days_past_due > 0 and cured and watched:
-        move(case, Trigger.REOPEN, facts, at, actor_id, policy=policy)
-        return Trigger.REOPEN
-    return None
+    if CaseStatus(case.status) is CaseStatus.CLOSED:
+        candidates: tuple[Trigger, ...] = (Trigger.REOPEN,)
+    elif previous_days_past_due > 0:  # only a case that was in arrears is cured
+        candidates = (Trigger.PAY_IN_FULL, Trigger.CURE)
+    else:
+        candidates = ()
+    # The table's own guards decide (cleared, nothing owed, a cure's closure, in the window).
+    trigger = next((t for t in candidates if guards_hold(t, facts)), None)
+    if trigger is not None:
+        move(case, trigger, facts, at, actor_id, policy=policy)
+    return trigger

@@ -32,6 +32,10 @@ class CloseReason(enum.StrEnum):
     UNCOLLECTIBLE = "UNCOLLECTIBLE"
 
 
+# The closures a cure makes: they are watched for a new default, and a reopening undoes them.
+CURE_REASONS = frozenset({CloseReason.CURED, CloseReason.PAID_IN_FULL})
+
+
 class Trigger(enum.StrEnum):
     """What moves a case: an operation or a fact observed by the system."""
 
@@ -82,7 +86,7 @@ class Facts:
             return self.closing_payment_reversed or (
                 self.watch_until is not None and self.today <= self.watch_until
             )
-        return self.close_reason in (CloseReason.CURED, CloseReason.PAID_IN_FULL)
+        return self.close_reason in CURE_REASONS
 
 
 GUARD_TEXT: Mapping[Guard, str] = MappingProxyType(
@@ -258,6 +262,11 @@ class Move:
 
 def transition_for(trigger: Trigger) -> Transition:
     return _BY_TRIGGER[trigger]
+
+
+def guards_hold(trigger: Trigger, facts: Facts) -> bool:
+    """Returns whether every guard of the trigger's row holds (``decide`` checks the same)."""
+    return all(facts.holds(guard) for guard in transition_for(trigger).guards)
 
 
 def decide(

@@ -27,11 +27,3 @@ class PaymentDateInvalid(InvalidInput):
     """The payment's instant is not an aware timestamp, or lies in the future."""
 
     code = ErrorCode.PAYMENT_DATE_INVALID
-
-
-class ReasonRequired(InvalidInput):
-    code = ErrorCode.REASON_REQUIRED
-
-
-class ReasonTooLong(InvalidInput):
-    code = ErrorCode.REASON_TOO_LONG

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from domain.arrangements.ports import PromiseUnitOfWork
@@ -28,8 +29,9 @@ class PaymentRepository(Protocol):
         """Returns a payment of a case the caller can see, locked for update, else None."""
         ...
 
-    async def application_of(self, payment: Payment) -> Application:
-        """Returns how a stored payment was applied (to reverse it exactly)."""
+    async def applications_of(self, payments: Sequence[Payment]) -> list[Application]:
+        """Returns how each stored payment was applied (to reverse it exactly), in the order
+        given."""
         ...
 
     async def later_on_debt(self, payment: Payment) -> list[Payment]:
@@ -37,8 +39,8 @@ class PaymentRepository(Protocol):
         the order they were posted (the case is locked: no other request changes them)."""
         ...
 
-    async def replace_application(self, payment: Payment, application: Application) -> None:
-        """Replaces how a stored payment was applied (after a reversal re-applied it)."""
+    async def replace_applications(self, pairs: Sequence[tuple[Payment, Application]]) -> None:
+        """Replaces how each stored payment was applied (after a reversal re-applied them)."""
         ...
 
 

@@ -16,7 +16,7 @@ from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
 from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
 from domain.debts.model import Debt
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, stated_reason
 from domain.lifecycle.moves import after_balance_change
 from domain.money import Money, exact_amount
 from domain.payments import errors
@@ -32,7 +32,6 @@ from domain.payments.waterfall import (
 from domain.portfolios import local_today
 
 MAX_REFERENCE = 64
-MAX_REASON = 500
 # A payment may carry an instant this far ahead of ours (the sender's clock may run fast).
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -78,14 +77,7 @@ def check_request(request: PaymentRequest, now: datetime) -> str:
 
 def check_reason(reason: str) -> str:
     """Returns a reversal's reason without surrounding blanks, or refuses an empty or long one."""
-    text = reason.strip()
-    if not text:
-        raise errors.ReasonRequired("say why the payment is reversed", field="reason")
-    if len(text) > MAX_REASON:
-        raise errors.ReasonTooLong(
-            f"the reason is longer than {MAX_REASON} characters", field="reason"
-        )
-    return text
+    return stated_reason(reason, "reason", "say why the payment is reversed")
 
 
 async def _settle(
@@ -226,14 +218,11 @@ async def reverse_payment(
             and case.closed_at == payment.created_at
         )
         later = await uow.payments.later_on_debt(payment)
-        reapplied = reverse_and_reapply(
-            debt,
-            await uow.payments.application_of(payment),
-            [await uow.payments.application_of(p) for p in later],
-            waterfall,
+        reversed_application, *later_applications = await uow.payments.applications_of(
+            [payment, *later]
         )
-        for other, application in zip(later, reapplied, strict=True):
-            await uow.payments.replace_application(other, application)
+        reapplied = reverse_and_reapply(debt, reversed_application, later_applications, waterfall)
+        await uow.payments.replace_applications(list(zip(later, reapplied, strict=True)))
         payment.reversed = True
         payment.reversed_at = now
         payment.reversed_by = actor_id

@@ -47,8 +47,7 @@ def _instant(value: datetime) -> str:
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    rounded = Money(amount, currency).rounded()
-    return f"{rounded.amount} {rounded.currency}"
+    return str(Money(amount, currency))  # rounded to the currency's minor unit
 
 
 def contact_summary(

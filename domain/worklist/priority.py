@@ -1,6 +1,7 @@
 """Why a case stands where it does on a worklist, and whether its borrower may be called now.
 
-The order (computed in SQL by ``store.worklist_queries`` from the same facts, one row per case):
+The order (computed in SQL by ``store.worklist_queries`` from the same facts, one row per case,
+and only there: the rank a page's cursor carries is the one the SQL computed):
 
 1. ``CALLBACK_REQUESTED`` — the borrower asked to be called back, at a time that falls on or
    before the end of the portfolio's local day, and the callback is still pending: no completed
@@ -51,16 +52,6 @@ class WorkFacts:
     days_past_due: int
     outstanding: Money
 
-    @property
-    def rank(self) -> int:
-        if self.callback_at is not None:
-            return RANKS[Reason.CALLBACK_REQUESTED]
-        if self.promise_due is not None:
-            return RANKS[Reason.PROMISE_DUE_TODAY]
-        if self.broken_promise_due is not None:
-            return RANKS[Reason.PROMISE_BROKEN]
-        return OTHER
-
 
 def _instant(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -86,6 +77,8 @@ def call_allowance(situation: Situation, history: Sequence[PastContact], at: dat
     is allowed at ``at``, and when it next will be: the one conduct decision that
     ``contactAllowance`` also asks (``domain.contacts.conduct.assess``), for the same call.
 
+    ``situation``: as ``situation_of`` builds it, with every contact point of the borrower's
+    record, whoever owns it (an opt-out on anyone's copy of a number holds for the number);
     ``history``: the borrower's recent contacts on every case, by the lender and every agency."""
     party, channel = ContactParty.BORROWER, ContactChannel.PHONE
     return assess(

@@ -263,8 +263,10 @@ def upgrade() -> None:
         "UPDATE contacts SET borrower_id = "
         "(SELECT cases.borrower_id FROM cases WHERE cases.id = contacts.case_id)"
     )
-    # The server defaults only filled the existing rows; the application always sets them.
+    # The server defaults only filled the existing rows; the application always sets them (and
+    # every contact now names its borrower: the conduct rules count by it).
     with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.alter_column("borrower_id", nullable=False, existing_type=sa.Integer())
         batch_op.alter_column(
             "source",
             server_default=None,

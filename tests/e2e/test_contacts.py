@@ -206,6 +206,25 @@ async def test_allowance_refuses_cases_and_points_outside_scope(gql: Gql, factor
     assert other.case.id != made.case.id
 
 
+async def test_allowance_refuses_a_point_startcontact_would_refuse(
+    gql: Gql, factory: Factory
+) -> None:
+    made, _, _ = await midday_case(factory, assignee="collector1")
+    email = await point(factory, made.borrower.id, kind="EMAIL", value="someone@example.org")
+    relative = await point(factory, made.borrower.id, owner="SPOUSE", value="13800000001")
+    variables = {"case": made.gid, "channel": "PHONE", "point": gid("ContactPoint", email.id)}
+    errors = await gql.errors("collector1", ALLOWANCE, variables)
+    assert_bad_input(errors, "contactPointId: PHONE needs a PHONE contact point")
+    assert "someone@example.org" not in errors[0]["message"]
+    variables["point"] = gid("ContactPoint", relative.id)
+    errors = await gql.errors("collector1", ALLOWANCE, variables)
+    assert_bad_input(errors, "the contact point is the SPOUSE's, not the BORROWER's")
+    assert "13800000001" not in errors[0]["message"]
+    variables["point"] = gid("Case", made.case.id)  # an id, but no contact point's
+    errors = await gql.errors("collector1", ALLOWANCE, variables)
+    assert_bad_input(errors, "contactPointId: no such contact point of the case's borrower")
+
+
 # ---- startContact -----------------------------------------------------------------------------
 
 

@@ -690,6 +690,50 @@ async def test_a_retry_with_the_same_key_posts_once(
     assert other_caller["__typename"] == "PostPaymentSuccess"
 
 
+@pytest.mark.parametrize("by", ["debtId", "accountNumber"])
+async def test_the_same_key_for_another_debt_is_refused(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str, by: str
+) -> None:
+    """The debt counts as much as the rest of the input, named by id or by account number."""
+    loan, other = await three_instalments(factory, engine), await three_instalments(factory, engine)
+    variables = payment_input(loan, "100.00", ref(), idempotencyKey=str(uuid.uuid4()))
+    if by == "accountNumber":
+        del variables["input"]["debtId"]
+        variables["input"]["accountNumber"] = loan.account_number
+    first = await post(gql, core, variables)
+    assert first["__typename"] == "PostPaymentSuccess", first
+    assert await post(gql, core, variables) == first
+    after_first = [await state(engine, loan), await state(engine, other)]
+    elsewhere = (
+        {"debtId": other.debt_gid} if by == "debtId" else {"accountNumber": other.account_number}
+    )
+    refused = await post(gql, core, {"input": {**variables["input"], **elsewhere}})
+    assert (refused["code"], refused["field"]) == ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
+    assert [await state(engine, loan), await state(engine, other)] == after_first
+    assert (await payment_count(engine, loan), await payment_count(engine, other)) == (1, 0)
+
+
+@pytest.mark.parametrize("field", ["reference", "accountNumber", "idempotencyKey"])
+async def test_a_nul_character_in_a_payments_text_is_refused_and_writes_nothing(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str, field: str
+) -> None:
+    """PostgreSQL cannot store NUL: it is refused as bad input (the request guard refuses it
+    before GraphQL runs; the mutation checks its text as well), never an internal error."""
+    loan = await three_instalments(factory, engine)
+    before = await state(engine, loan)
+    variables = payment_input(loan, "100.00", ref(), idempotencyKey=str(uuid.uuid4()))
+    if field == "accountNumber":
+        del variables["input"]["debtId"]
+    variables["input"][field] = "TX\u0000"
+    response = await gql.raw(core, POST, variables)
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "NUL characters" in error["message"]
+    assert await state(engine, loan) == before
+    assert await payment_count(engine, loan) == 0
+
+
 async def test_concurrent_retries_with_one_key_post_once(
     gql: Gql, engine: AsyncEngine, factory: Factory, core: str
 ) -> None:

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.common.ids import NODE_TYPES
 from store import tables
 from tests.e2e.payment_cases import (
     POST,
@@ -210,7 +209,6 @@ async def test_promises_only_on_cases_in_scope(
         assert_forbidden(await gql.errors(login, RECORD, promise_input(acme)))
 
 
-@pytest.mark.skipif("Contact" not in NODE_TYPES, reason="contacts have no global ID yet")
 async def test_a_promise_from_a_contact_is_credited_to_whoever_made_it(
     gql: Gql, engine: AsyncEngine, factory: Factory
 ) -> None:
@@ -281,7 +279,6 @@ async def insert_contact(engine: AsyncEngine, target: Loan, login: str, **state:
         return int(inserted.inserted_primary_key[0])
 
 
-@pytest.mark.skipif("Contact" not in NODE_TYPES, reason="contacts have no global ID yet")
 @pytest.mark.parametrize(
     ("state", "code"),
     [
@@ -394,16 +391,25 @@ async def test_a_payment_made_before_the_promise_does_not_count_one_made_today_d
     )
 
 
+@pytest.mark.parametrize("changed", ["amount", "currency", "dueDate", "contactId"])
 async def test_a_retry_with_the_same_key_records_once(
-    gql: Gql, engine: AsyncEngine, factory: Factory
+    gql: Gql, engine: AsyncEngine, factory: Factory, changed: str
 ) -> None:
+    """The same key with any one field of the input changed is refused (each field counts)."""
     target = await loan(factory, engine, assignee="collector1")
     variables = promise_input(target, idempotencyKey=str(uuid.uuid4()))
     first = await record(gql, "collector1", variables)
     again = await record(gql, "collector1", variables)
     assert again == first
     assert len(await promises_of(gql, target)) == 1
-    other = {"input": {**variables["input"], "amount": "600.00"}}
+    change: dict[str, Any] = {
+        "amount": {"amount": "600.00"},
+        "currency": {"currency": "USD"},
+        "dueDate": {"dueDate": (today() + timedelta(days=6)).isoformat()},
+    }.get(changed) or {
+        "contactId": global_id("Contact", await insert_contact(engine, target, "collector1"))
+    }
+    other = {"input": {**variables["input"], **change}}
     refused = await record(gql, "collector1", other)
     assert (refused["code"], refused["field"]) == ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
     assert len(await promises_of(gql, target)) == 1

@@ -25,6 +25,7 @@ from api.app import create_app
 from api.settings import Settings
 from store import tables
 from tests.e2e.conftest import StatementCounter
+from tests.e2e.contacts_support import ALLOWANCE
 from tests.factories import Factory, MadeCase
 from tests.helpers import Gql, assert_bad_input, assert_forbidden
 
@@ -172,6 +173,14 @@ async def desk(engine: AsyncEngine) -> AsyncIterator[Desk]:
 
 async def worklist(gql: Gql, login: str, first: int = 50, after: str | None = None) -> Any:
     return (await gql(login, WORKLIST, {"first": first, "after": after}))["myWorklist"]
+
+
+def decoded_cursor(cursor: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
+def cursor_value(cursor: str) -> Any:
+    return decoded_cursor(cursor)["v"]
 
 
 def references(page: Any) -> list[str]:
@@ -325,7 +334,11 @@ async def test_calling_now_counts_every_case_and_agency_and_keeps_the_quiet_hour
     )
     await desk.contact(busy, NOW - timedelta(minutes=90), "RIGHT_PARTY_CONTACT")
     await desk.contact(busy, NOW - timedelta(minutes=60), "PROMISE_TO_PAY")
-    await desk.contact(other, NOW - timedelta(minutes=30), "RIGHT_PARTY_CONTACT")
+    # Made by the agency (its id on the contact, as an agency agent's calls are recorded).
+    assert other.case.agency_id is not None
+    await desk.contact(
+        other, NOW - timedelta(minutes=30), "RIGHT_PARTY_CONTACT", agency_id=other.case.agency_id
+    )
     two = await desk.case("two connected calls today", 30)
     await desk.phone(two, zone="Asia/Shanghai")
     await desk.contact(two, NOW - timedelta(minutes=90), "RIGHT_PARTY_CONTACT")
@@ -355,6 +368,42 @@ async def test_calling_now_counts_every_case_and_agency_and_keeps_the_quiet_hour
     page = await worklist(wgql, desk.collector.login)
     node = next(e["node"] for e in page["edges"] if e["node"]["case"]["id"] == free.gid)
     assert (node["contactAllowedNow"], node["nextContactAt"]) == (True, shown(clock.at))
+
+
+async def test_an_opt_out_on_another_owner_s_copy_of_the_number_holds_as_in_contact_allowance(
+    wgql: Gql, desk: Desk
+) -> None:
+    shared = await desk.case("the spouse opted out of the borrower's number", 30)
+    await desk.phone(shared, zone="Asia/Shanghai")
+    # The same number (written another way) on the record as the spouse's, opted out.
+    await desk.insert(
+        tables.contact_points,
+        borrower_id=shared.borrower.id,
+        kind="PHONE",
+        value=f"139-0000-{desk.tag[:4]}",
+        owner="SPOUSE",
+        status="OPTED_OUT",
+        time_zone="Asia/Shanghai",
+        created_at=NOW - timedelta(days=20),
+        version=1,
+    )
+    own = await desk.case("the borrower's own number only", 20)
+    await desk.phone(own, zone="Asia/Shanghai")
+
+    page = await worklist(wgql, desk.collector.login)
+    nodes = {e["node"]["case"]["id"]: e["node"] for e in page["edges"]}
+    answers = {}
+    for made in (shared, own):
+        variables = {"case": made.gid, "channel": "PHONE"}
+        allowance = (await wgql(desk.collector.login, ALLOWANCE, variables))["r"]
+        node = nodes[made.gid]
+        assert (node["contactAllowedNow"], node["nextContactAt"]) == (
+            allowance["allowed"],
+            allowance["nextAllowedAt"],
+        )
+        answers[made.gid] = allowance["allowed"]
+    assert answers == {shared.gid: False, own.gid: True}
+    assert nodes[shared.gid]["nextContactAt"] is None  # waiting will not lift an opt-out
 
 
 async def test_a_team_lead_works_their_own_cases_not_the_team_s(wgql: Gql, desk: Desk) -> None:
@@ -401,8 +450,11 @@ async def test_pages_follow_one_another_without_gaps_or_repeats(wgql: Gql, desk:
     made = [await desk.case(f"c{n}", dpd) for n, dpd in enumerate((5, 9, 9, 2, 40, 7, 9))]
     due = await desk.case("due", 1)
     await desk.promise(due, DAY, "OPEN")
-    full = references(await worklist(wgql, desk.collector.login))
+    first_page = await worklist(wgql, desk.collector.login)
+    full = references(first_page)
     assert len(full) == len(made) + 1 and full[0] == due.case.reference
+    # Cursors carry the rank the page's SQL computed: the promise due today's group, then OTHER.
+    assert [cursor_value(e["cursor"])[0] for e in first_page["edges"][:2]] == [2, 4]
     seen: list[str] = []
     after = None
     while True:
@@ -422,7 +474,7 @@ async def test_cursors_hold_no_personal_data_and_bad_ones_are_refused(
     await desk.case("two", 6)
     page = await worklist(wgql, desk.collector.login, first=1)
     cursor = page["pageInfo"]["endCursor"]
-    decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    decoded = decoded_cursor(cursor)
     assert set(decoded) == {"l", "i", "v"}
     assert decoded["v"] == [4, 6, "20970.50"]
     bad_cursors = [

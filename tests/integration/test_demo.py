@@ -598,6 +598,9 @@ async def test_new_rows_after_seeding_get_fresh_ids(migrated: AsyncEngine) -> No
         contact = await conn.execute(
             insert(tables.contacts).values(
                 case_id=1,
+                borrower_id=select(tables.cases.c.borrower_id)
+                .where(tables.cases.c.id == 1)
+                .scalar_subquery(),
                 at=datetime.now(UTC),
                 channel="SMS",
                 direction="OUTBOUND",

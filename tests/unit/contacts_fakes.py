@@ -36,9 +36,14 @@ class FakeContactPointRepository:
 
 class FakeContactRepository:
     def __init__(
-        self, staff: list[Staff], cases: list[Case], points: list[ContactPoint] | None = None
+        self,
+        staff: list[Staff],
+        cases: list[Case],
+        points: list[ContactPoint] | None = None,
+        borrowers: list[Borrower] | None = None,
     ) -> None:
         self.contacts: list[Contact] = []
+        self.borrowers = {b.id: b for b in borrowers or []}
         self.points = points if points is not None else []  # shared with the points' fake
         self.staff = staff
         self.case_ids = {c.id for c in cases}
@@ -53,8 +58,9 @@ class FakeContactRepository:
         contact.id = next(self._ids)
         self.contacts.append(contact)
 
-    async def lock_borrower(self, borrower_id: int) -> None:
+    async def lock_borrower(self, borrower_id: int) -> Borrower | None:
         self.locked.append(borrower_id)
+        return self.borrowers.get(borrower_id)
 
     async def history(self, borrower_id: int, at: datetime) -> list[PastContact]:
         keys = {p.id: p.key for p in self.points}
@@ -99,7 +105,7 @@ class FakeContactsUnitOfWork(FakeUnitOfWork):
     ) -> None:
         super().__init__(cases, staff, agencies or [], borrowers)
         self.contact_points = FakeContactPointRepository(points, {b.id for b in borrowers if b.id})
-        self.contacts = FakeContactRepository(staff, cases, self.contact_points.points)
+        self.contacts = FakeContactRepository(staff, cases, self.contact_points.points, borrowers)
         self._kept = (0, len(points))
 
     async def __aenter__(self) -> FakeContactsUnitOfWork:

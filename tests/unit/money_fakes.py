@@ -4,6 +4,7 @@ work that also has ``payments`` and ``promises`` (``domain.payments.ports``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import count
 
 from domain.arrangements.ports import ContactCredit
@@ -48,9 +49,8 @@ class FakePaymentRepository:
     async def get(self, payment_id: int) -> Payment | None:
         return self.by_id.get(payment_id)
 
-    async def application_of(self, payment: Payment) -> Application:
-        assert payment.id is not None
-        return self.applications[payment.id]
+    async def applications_of(self, payments: Sequence[Payment]) -> list[Application]:
+        return [self.applications[p.id] for p in payments if p.id is not None]
 
     async def later_on_debt(self, payment: Payment) -> list[Payment]:
         assert payment.id is not None
@@ -60,9 +60,10 @@ class FakePaymentRepository:
             if pid > payment.id and p.debt_id == payment.debt_id and not p.reversed
         ]
 
-    async def replace_application(self, payment: Payment, application: Application) -> None:
-        assert payment.id is not None
-        self.applications[payment.id] = application
+    async def replace_applications(self, pairs: Sequence[tuple[Payment, Application]]) -> None:
+        for payment, application in pairs:
+            assert payment.id is not None
+            self.applications[payment.id] = application
 
 
 class FakePromiseRepository:

@@ -11,7 +11,7 @@ import pytest
 
 from domain.borrowers.errors import BorrowerNotFound
 from domain.borrowers.model import Borrower
-from domain.cases.errors import CaseClosed, CaseNotFound
+from domain.cases.errors import CaseClosed, CaseNotFound, StaffNotFound
 from domain.cases.model import Case, CaseStatus
 from domain.clock import FixedClock
 from domain.contacts import errors, services
@@ -285,9 +285,9 @@ async def test_refusals_waiting_does_not_lift(
         (services.StartRequest(10, Ch.PHONE, second_agent_login="c2"), InvalidInput,
          "secondAgentLogin"),
         (services.StartRequest(10, Ch.FIELD_VISIT, second_agent_login="gone"),
-         services.SecondAgentNotFound, "secondAgentLogin"),
+         StaffNotFound, "secondAgentLogin"),
         (services.StartRequest(10, Ch.FIELD_VISIT, second_agent_login="agent"),
-         services.SecondAgentNotFound, "secondAgentLogin"),
+         StaffNotFound, "secondAgentLogin"),
         (services.StartRequest(10, Ch.FIELD_VISIT, second_agent_login="c1"), InvalidInput,
          "secondAgentLogin"),
     ],

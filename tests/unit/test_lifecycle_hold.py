@@ -55,7 +55,7 @@ def test_a_case_cured_while_open_reopens_open() -> None:
     assert case.events[-1].data()["to_status"] == "OPEN"
 
 
-def test_closing_remembers_the_hold_and_reopening_forgets_it() -> None:
+def test_any_closing_remembers_the_hold() -> None:
     case = _case(CaseStatus.ON_HOLD, dpd=0)
     move(case, Trigger.CLOSE, facts_of(case, TODAY), AT, None, reason=CloseReason.DEBT_SOLD)
     assert case.closed_while_held is True

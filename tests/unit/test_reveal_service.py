@@ -10,8 +10,9 @@ import pytest
 from domain.borrowers import errors
 from domain.borrowers.events import ConfidentialValueRevealed
 from domain.borrowers.model import Borrower, ConfidentialField, RevealReason
-from domain.borrowers.services import MAX_REASON, RevealRequest, reveal_confidential
+from domain.borrowers.services import RevealRequest, reveal_confidential
 from domain.clock import FixedClock
+from domain.errors import MAX_REASON, ReasonRequired, ReasonTooLong
 from tests.unit.fakes import FakeUnitOfWork
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -72,8 +73,8 @@ async def test_a_reveal_returns_the_value_and_records_the_event_once(
         # An unseen borrower is absent even to a caller who may not reveal: nothing leaks.
         ([], False, "", errors.BorrowerNotFound),
         ([_borrower()], False, "call", errors.RevealNotAllowed),
-        ([_borrower()], True, "   ", errors.ReasonRequired),
-        ([_borrower()], True, "x" * (MAX_REASON + 1), errors.ReasonTooLong),
+        ([_borrower()], True, "   ", ReasonRequired),
+        ([_borrower()], True, "x" * (MAX_REASON + 1), ReasonTooLong),
     ],
 )
 async def test_each_refusal_names_its_rule_and_records_nothing(

@@ -357,7 +357,7 @@ def test_a_reversal_in_another_currency_is_refused() -> None:
     assert debt.penalty == D("45.50")
 
 
-def test_an_application_rebuilt_from_stored_allocations_reverses_the_same() -> None:
+def test_an_application_made_of_only_what_the_store_keeps_reverses_the_same() -> None:
     # What the store keeps (allocations by component, credits by instalment) is enough.
     debt = loan(*THREE)
     application = apply_payment(debt, cny("4000.00"))
