@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import itertools
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -273,7 +275,7 @@ class Factory:
         for table, pk in self.created:
             doomed.setdefault(table, set()).add(pk)
         ordered = tables.metadata.sorted_tables
-        async with self.engine.begin() as conn:
+        async with writing(self.engine) as conn:
             grown = True
             while grown:  # until no table has a row pointing at a doomed row
                 grown = False
@@ -299,13 +301,28 @@ class Factory:
         self.created.clear()
 
     async def _insert(self, table: Table, values: dict[str, Any]) -> Any:
-        async with self.engine.begin() as conn:
+        async with writing(self.engine) as conn:
             inserted = (await conn.execute(insert(table).values(**values))).inserted_primary_key
             assert inserted is not None
             pk = inserted[0]
             row = (await conn.execute(select(table).where(table.c.id == pk))).one()
         self.created.append((table, pk))
         return row
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that writes, begun as the application begins its own.
+
+    On SQLite a deferred transaction that reads before it writes fails at once with "database
+    is locked" when another connection (the app's background audit flushers, say) has written
+    since its read; BEGIN IMMEDIATE takes the write lock first and waits behind busy_timeout.
+    PostgreSQL ignores the option.
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            yield conn
 
 
 def _single_key(table: Table) -> Any:

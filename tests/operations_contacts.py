@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select
 
 from store import tables
 from tests.e2e.contacts_support import midday_zone
-from tests.factories import MadeCase, global_id
+from tests.factories import MadeCase, global_id, writing
 from tests.matrix import (
     CASE_TARGETS,
     EVERY_ROLE,
@@ -59,7 +59,7 @@ def _number() -> str:
 
 async def _point(cell: Cell, made: MadeCase, zone: str | None) -> tuple[int, str]:
     value = _number()
-    async with cell.engine.begin() as conn:
+    async with writing(cell.engine) as conn:
         inserted = await conn.execute(
             insert(tables.contact_points).values(
                 borrower_id=made.borrower.id,
@@ -79,7 +79,7 @@ async def _point(cell: Cell, made: MadeCase, zone: str | None) -> tuple[int, str
 async def _started(cell: Cell, made: MadeCase, point: int) -> int:
     """A contact in progress (as startContact leaves it) on the case, started by the caller
     (only its own agent, a team lead or a manager records its outcome)."""
-    async with cell.engine.begin() as conn:
+    async with writing(cell.engine) as conn:
         inserted = await conn.execute(
             insert(tables.contacts).values(
                 case_id=made.case.id,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from store import tables
-from tests.factories import global_id
+from tests.factories import global_id, writing
 from tests.helpers import portfolio_today
 from tests.matrix import (
     CASE_TARGETS,
@@ -255,7 +255,7 @@ def money_on_world_case(kind: str) -> Any:
         assert name is not None
         made = cell.world.cases[name]
         now = datetime.now(UTC)
-        async with cell.engine.begin() as conn:
+        async with writing(cell.engine) as conn:
             if kind == "Payment":
                 reference = _reference()
                 values: dict[str, Any] = {

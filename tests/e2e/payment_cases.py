@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import tables
-from tests.factories import Factory, MadeCase, classify, global_id
+from tests.factories import Factory, MadeCase, classify, global_id, writing
 from tests.helpers import portfolio_today
 
 c, d, i = tables.cases.c, tables.debts.c, tables.instalments.c
@@ -120,7 +120,7 @@ async def make_loan(
     debt_id = made.debts[0].id
     amounts = [Decimal(x) for x in (principal, interest, penalty, fee)]
     bucket, classification = classify(dpd)
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         await conn.execute(
             update(tables.debts)
             .where(d.id == debt_id)

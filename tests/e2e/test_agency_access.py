@@ -28,6 +28,7 @@ from store.db import create_engine
 from store.demo import seed_demo
 from store.migrate import upgrade
 from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET, _create_pg_database
+from tests.factories import writing
 from tests.helpers import Gql
 
 c, s, a, d = tables.cases.c, tables.staff.c, tables.agencies.c, tables.debts.c
@@ -78,7 +79,7 @@ class World:
     engine: AsyncEngine
 
     async def execute(self, statement: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with writing(self.engine) as conn:
             await conn.execute(statement)
 
     async def listed(self, login: str) -> tuple[set[str], int]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.common.ids import to_global_id
 from domain.portfolios import local_today
 from store import tables
+from tests.factories import writing
 from tests.helpers import Gql, assert_forbidden
 
 c = tables.cases.c
@@ -156,7 +157,7 @@ async def test_assign_unknown_case_is_not_found(gql: Gql, case_id: str) -> None:
 
 
 async def test_capacity_is_enforced(gql: Gql, engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         carried = (
             await conn.execute(
                 select(func.count()).where(
@@ -181,7 +182,7 @@ async def test_capacity_is_enforced(gql: Gql, engine: AsyncEngine) -> None:
         assert data["assignCase"]["code"] == "CAPACITY_EXCEEDED"
         assert f"{carried} of {carried}" in data["assignCase"]["message"]
     finally:
-        async with engine.begin() as conn:
+        async with writing(engine) as conn:
             await conn.execute(
                 update(tables.staff)
                 .where(tables.staff.c.login == "collector3")
@@ -246,7 +247,7 @@ async def test_a_closed_placed_case_is_recalled_from_its_agency(
     pk, gid = await pick_case(engine, *pool())
     placed = await gql("manager", PLACE, {"input": {"caseId": gid, "agencyName": "Acme Recovery"}})
     assert placed["placeWithAgency"]["__typename"] == "PlaceWithAgencySuccess"
-    async with engine.begin() as conn:  # cured while placed
+    async with writing(engine) as conn:  # cured while placed
         await conn.execute(
             update(tables.cases)
             .where(c.id == pk)

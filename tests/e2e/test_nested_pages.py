@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import keyset, tables
 from tests.e2e.conftest import StatementCounter
-from tests.factories import Factory, MadeCase, global_id
+from tests.factories import Factory, MadeCase, global_id, writing
 from tests.helpers import Gql
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
@@ -84,7 +84,7 @@ class Book:
     made: list[MadeCase] = field(default_factory=list)
 
     async def insert(self, table: Any, **values: Any) -> int:
-        async with self.engine.begin() as conn:
+        async with writing(self.engine) as conn:
             inserted = (await conn.execute(insert(table).values(**values))).inserted_primary_key
         assert inserted is not None
         return int(inserted[0])

@@ -33,7 +33,7 @@ from tests.e2e.payment_cases import (
     state,
     today,
 )
-from tests.factories import Factory, global_id
+from tests.factories import Factory, global_id, writing
 from tests.helpers import Gql, assert_forbidden
 
 a = tables.audit_entries.c
@@ -496,7 +496,7 @@ async def test_a_payment_that_closed_the_case_once_does_not_reopen_a_later_closu
     pay_a = await post(gql, core, payment_input(loan, "1000.00", ref()))
     assert (pay_a["case"]["status"], pay_a["case"]["closeReason"]) == ("CLOSED", "CURED")
     i = tables.instalments.c
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         await conn.execute(
             update(tables.instalments)
             .where(i.id == loan.instalment_ids[1])
@@ -506,7 +506,7 @@ async def test_a_payment_that_closed_the_case_once_does_not_reopen_a_later_closu
     assert (pay_c["case"]["status"], pay_c["case"]["daysPastDue"]) == ("OPEN", 5)
     pay_b = await post(gql, core, payment_input(loan, "999.99", ref()))
     assert (pay_b["case"]["status"], pay_b["case"]["closeReason"]) == ("CLOSED", "CURED")
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         await conn.execute(
             update(tables.cases)
             .where(tables.cases.c.id == loan.case_id)

@@ -30,7 +30,7 @@ from tests.e2e.payment_cases import (
     payment_input,
     today,
 )
-from tests.factories import Factory, global_id
+from tests.factories import Factory, global_id, writing
 from tests.helpers import Gql, assert_forbidden
 
 a = tables.audit_entries.c
@@ -213,7 +213,7 @@ async def test_a_promise_from_a_contact_is_credited_to_whoever_made_it(
     gql: Gql, engine: AsyncEngine, factory: Factory
 ) -> None:
     target = await loan(factory, engine, agency="Acme Recovery")
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         s, ag = tables.staff.c, tables.agencies.c
         agent = (await conn.execute(select(s.id).where(s.login == "acme.agent1"))).scalar_one()
         agency = (await conn.execute(select(ag.id).where(ag.name == "Acme Recovery"))).scalar_one()
@@ -255,7 +255,7 @@ async def test_a_promise_from_a_contact_is_credited_to_whoever_made_it(
 async def insert_contact(engine: AsyncEngine, target: Loan, login: str, **state: Any) -> int:
     """A contact by ``login`` on the loan's case (logged with an outcome unless ``state`` says
     otherwise: ``blocked``, ``outcome=None``)."""
-    async with engine.begin() as conn:
+    async with writing(engine) as conn:
         s = tables.staff.c
         staff = (await conn.execute(select(s.id).where(s.login == login))).scalar_one()
         values: dict[str, Any] = {

@@ -26,7 +26,7 @@ from api.settings import Settings
 from store import tables
 from tests.e2e.conftest import StatementCounter
 from tests.e2e.contacts_support import ALLOWANCE
-from tests.factories import Factory, MadeCase
+from tests.factories import Factory, MadeCase, writing
 from tests.helpers import Gql, assert_bad_input, assert_forbidden
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -110,7 +110,7 @@ class Desk:
         return made
 
     async def insert(self, table: Any, **values: Any) -> int:
-        async with self.engine.begin() as conn:
+        async with writing(self.engine) as conn:
             inserted = (await conn.execute(insert(table).values(**values))).inserted_primary_key
         assert inserted is not None
         return int(inserted[0])
