@@ -70,6 +70,9 @@ borrowers = Table(
     Column("income", Amount(), nullable=False),
     Column("income_currency", String(3), nullable=False),
     Column("time_zone", String(64), nullable=False),
+    # The core banking system's key for the person (the feed's upsert key); NULL for borrowers
+    # that came from elsewhere (the demo).
+    Column("external_id", String(64), nullable=True, unique=True),
 )
 
 cases = Table(
@@ -127,6 +130,16 @@ debts = Table(
     Column("opened_on", Date, nullable=False),
     Column("status", String(16), nullable=False),
     Column("paused_days", Integer, nullable=False, default=0),
+    # The core's own days past due as of ``core_dpd_as_of`` (the feed's ``daysPastDue``), when it
+    # sent one; the daily run prefers it (moved on by the days since) to the schedule's.
+    Column("core_dpd", Integer, nullable=True),
+    Column("core_dpd_as_of", Date, nullable=True),
+    # The feed date whose balances these are (NULL: provisional, never confirmed by the core).
+    Column("balances_as_of", Date, nullable=True),
+    # The debt's own standing as the last daily run aged it (the case is as late as its worst
+    # debt). Named apart from ``Debt.days_past_due(as_of)``, the schedule's rule.
+    Column("aged_dpd", Integer, nullable=False, default=0, server_default="0"),
+    Column("aged_bucket", String(4), nullable=False, default="M0", server_default="M0"),
 )
 
 instalments = Table(
@@ -362,4 +375,216 @@ idempotency_keys = Table(
     Column("case_id", ForeignKey("cases.id"), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("staff_id", "key", name="uq_idempotency_keys_staff_key"),
+)
+
+
+# ---- the daily cycle (issue 10) ----------------------------------------------------------------
+
+# One row per feed file imported: the header, its digest (the same file twice is recognised) and
+# the counts of the summary.
+feed_imports = Table(
+    "feed_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("summary", JSON, nullable=False, default=dict),
+)
+
+# Charge-offs the core booked (stored here; the debt-handling issue applies them).
+charge_offs = Table(
+    "charge_offs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("debt_id", ForeignKey("debts.id"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("imported_at", UTCDateTime(), nullable=False),
+    Column("applied_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("debt_id", "date", name="uq_charge_offs_debt_date"),
+)
+
+# The day's loan book per portfolio and product: the denominator of the overdue rate.
+loan_book = Table(
+    "loan_book",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("date", Date, nullable=False),
+    Column("portfolio", String(64), nullable=False),
+    Column("product_type", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal", Amount(), nullable=False),
+    UniqueConstraint("date", "portfolio", "product_type", "currency", name="uq_loan_book_date_key"),
+)
+
+# The cost of collection the core records (call centre, letters, legal fees…), per day.
+cost_records = Table(
+    "cost_records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("date", Date, nullable=False),
+    Column("portfolio", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    UniqueConstraint("date", "portfolio", "category", "currency", name="uq_cost_records_key"),
+)
+
+# A case's classification over time: one row per period (to_date NULL: the current one).
+classification_history = Table(
+    "classification_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("bucket", String(4), nullable=False),
+    Column("from_date", Date, nullable=False),
+    Column("to_date", Date, nullable=True),
+    Column("policy_version", String(32), nullable=False),
+    Index("ix_classification_history_case_from", "case_id", "from_date"),
+)
+
+# Each debt as the daily run left it on a date: what reports read (roll rates, aging, owners).
+debt_snapshots = Table(
+    "debt_snapshots",
+    metadata,
+    Column("debt_id", ForeignKey("debts.id"), primary_key=True, autoincrement=False),
+    Column("as_of", Date, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=True),
+    Column("portfolio", String(64), nullable=False),
+    Column("product_type", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance", Amount(), nullable=False),
+    Column("principal", Amount(), nullable=False),
+    Column("days_past_due", Integer, nullable=False),
+    Column("bucket", String(4), nullable=False),
+    Column("classification", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("assignee_id", ForeignKey("staff.id"), nullable=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    Index("ix_debt_snapshots_as_of", "as_of"),
+)
+
+# One row per date the daily run completed (idempotency and catch-up), with its summary.
+daily_runs = Table(
+    "daily_runs",
+    metadata,
+    Column("as_of", Date, primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("summary", JSON, nullable=False, default=dict),
+)
+
+# Locks of batch jobs on SQLite (PostgreSQL uses advisory locks): a row held while a job runs.
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(120), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+)
+
+# Early-warning signals (manual ch. 3): raised once per cause, then acknowledged and handled.
+warnings = Table(
+    "warnings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False),
+    Column("rule", String(40), nullable=False),
+    Column("rule_version", String(32), nullable=False),
+    # What raised it (an instalment, a promise, a signal, a DPD band…): one warning per cause.
+    Column("cause", String(120), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raised_at", UTCDateTime(), nullable=False),
+    # Whom it reached: the case's collector or agency when it was raised.
+    Column("assignee_id", ForeignKey("staff.id"), nullable=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("acknowledged_by", ForeignKey("staff.id"), nullable=True),
+    Column("handled_at", UTCDateTime(), nullable=True),
+    Column("handled_by", ForeignKey("staff.id"), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    UniqueConstraint("case_id", "rule", "cause", name="uq_warnings_case_rule_cause"),
+    Index("ix_warnings_raised_at_id", "raised_at", "id"),
+    Index("ix_warnings_status_id", "status", "id"),
+)
+
+# Signals from partner systems (credit bureau, the lender's risk engine) about a borrower.
+external_signals = Table(
+    "external_signals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("posted_by", ForeignKey("staff.id"), nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("request_digest", String(64), nullable=True),
+    Index("ix_external_signals_posted_by_key", "posted_by", "idempotency_key"),
+)
+
+# Complaints and disputes (manual 9.3): an open one stops outbound contact and the collection
+# clock on its case (never the contractual DPD).
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("written", Boolean, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("filed_at", UTCDateTime(), nullable=False),
+    Column("filed_by", ForeignKey("staff.id"), nullable=True),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", ForeignKey("staff.id"), nullable=True),
+    Column("resolution", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+# Special customer groups (manual 5.3): facts about the borrower, so they cover all their cases.
+# A flag is set once at a time: the row of a lifted flag stays, with who lifted it and why.
+borrower_flags = Table(
+    "borrower_flags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False),
+    Column("flag", String(24), nullable=False),
+    Column("evidence_ref", String(200), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("set_by", ForeignKey("staff.id"), nullable=True),
+    Column("set_at", UTCDateTime(), nullable=False),
+    Column("review_on", Date, nullable=True),
+    Column("lifted_at", UTCDateTime(), nullable=True),
+    Column("lifted_by", ForeignKey("staff.id"), nullable=True),
+    Column("lift_note", Text, nullable=True),
+    Index("ix_borrower_flags_borrower_flag", "borrower_id", "flag"),
+)
+
+# The decisions feed to core banking and the credit bureau: every decision once, in id order
+# (writers serialise their inserts so that ids commit in order; the id is the cursor).
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("case_id", ForeignKey("cases.id"), nullable=True, index=True),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=True),
+    Column("actor_id", ForeignKey("staff.id"), nullable=True),
+    Column("data", JSON, nullable=False),
 )

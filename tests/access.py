@@ -66,8 +66,17 @@ WORK = MAKE_CONTACT | {"contact_point:manage", "promise:record"}
 PAYMENTS = frozenset({"payment:post", "payment:reverse"})
 # Lifting an opt-out or an invalid mark, recording consent: not the agents the rules constrain.
 CONSENT = frozenset({"contact_point:consent"})
-_COLLECTOR = READ | reveal("phone", "email") | WORK | {"worklist:read"}
-_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"}
+# The daily cycle's (migration 0007): warnings, complaints, flags, signals, decisions.
+CYCLE_READ = frozenset({"warning:read"})
+CYCLE_WORK = CYCLE_READ | {"warning:handle", "complaint:file", "borrower:flag"}
+MANAGER_CYCLE = CYCLE_WORK | {
+    "signal:post",
+    "complaint:resolve",
+    "borrower:unflag",
+    "decision:read",
+}
+_COLLECTOR = READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK
+_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"} | CYCLE_WORK
 
 # Every demo login (CONTRACT.md), in the contract's order.
 LOGINS: dict[str, Role] = {
@@ -75,7 +84,7 @@ LOGINS: dict[str, Role] = {
         ("admin",),
         None,
         None,
-        READ | MANAGE | {"role:grant", "audit:read", "case:allocate"},
+        READ | MANAGE | CYCLE_READ | {"role:grant", "audit:read", "case:allocate", "decision:read"},
         "all",
     ),
     "manager": Role(
@@ -88,6 +97,7 @@ LOGINS: dict[str, Role] = {
         | WORK
         | PAYMENTS
         | CONSENT
+        | MANAGER_CYCLE
         | {"case:allocate"},
         "all",
     ),
@@ -103,10 +113,14 @@ LOGINS: dict[str, Role] = {
         None,
         READ
         | reveal("national_id", "phone", "email", "address", "employer", "income")
-        | MAKE_CONTACT,
+        | MAKE_CONTACT
+        | CYCLE_READ
+        | {"complaint:file", "borrower:flag"},
         "legal",
     ),
-    "auditor1": Role(("auditor",), None, None, READ | {"audit:read"}, "all"),
+    "auditor1": Role(
+        ("auditor",), None, None, READ | CYCLE_READ | {"audit:read", "decision:read"}, "all"
+    ),
     "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY, "agency"),
     "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY, "agency"),
     "zenith.agent1": Role(("agency_agent",), None, "Zenith Collections", _AGENCY, "agency"),
@@ -114,7 +128,18 @@ LOGINS: dict[str, Role] = {
         ("integration",),
         None,
         None,
-        READ | PAYMENTS | CONSENT | {"contact:log", "contact_point:manage"},
+        READ
+        | PAYMENTS
+        | CONSENT
+        | CYCLE_READ
+        | {
+            "contact:log",
+            "contact_point:manage",
+            "signal:post",
+            "complaint:file",
+            "borrower:flag",
+            "decision:read",
+        },
         "all",
     ),
 }

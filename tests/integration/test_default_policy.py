@@ -21,6 +21,16 @@ CONTACT = ["contact:log", "contact:make"]
 WORK = [*CONTACT, "contact_point:manage", "promise:record"]
 PAYMENTS = ["payment:post", "payment:reverse"]
 CONSENT = ["contact_point:consent"]
+# The daily cycle's grants (migration 0007).
+CYCLE_READ = ["warning:read"]
+CYCLE_WORK = [*CYCLE_READ, "warning:handle", "complaint:file", "borrower:flag"]
+MANAGER_CYCLE = [
+    *CYCLE_WORK,
+    "signal:post",
+    "complaint:resolve",
+    "borrower:unflag",
+    "decision:read",
+]
 
 
 def reveal(*fields: str) -> list[str]:
@@ -37,6 +47,8 @@ EXPECTED = {
         "case:recall",
         "role:grant",
         "case:allocate",
+        *CYCLE_READ,
+        "decision:read",
     ],
     "manager": [
         *READ,
@@ -48,6 +60,7 @@ EXPECTED = {
         *WORK,
         *PAYMENTS,
         *CONSENT,
+        *MANAGER_CYCLE,
     ],
     "team_lead": [
         *READ,
@@ -56,17 +69,32 @@ EXPECTED = {
         "case:allocate",
         *WORK,
         "worklist:read",
+        *CYCLE_WORK,
     ],
-    "collector": [*READ, *reveal("email", "phone"), *WORK, "worklist:read"],
+    "collector": [*READ, *reveal("email", "phone"), *WORK, "worklist:read", *CYCLE_WORK],
     "legal": [
         *READ,
         *reveal("address", "email", "employer", "income", "national_id", "phone"),
         *CONTACT,
+        *CYCLE_READ,
+        "complaint:file",
+        "borrower:flag",
     ],
-    "auditor": [*READ, "audit:read"],
-    "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read"],
-    "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read"],
-    "integration": [*READ, "contact:log", "contact_point:manage", *PAYMENTS, *CONSENT],
+    "auditor": [*READ, "audit:read", *CYCLE_READ, "decision:read"],
+    "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK],
+    "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK],
+    "integration": [
+        *READ,
+        "contact:log",
+        "contact_point:manage",
+        *PAYMENTS,
+        *CONSENT,
+        *CYCLE_READ,
+        "signal:post",
+        "complaint:file",
+        "borrower:flag",
+        "decision:read",
+    ],
 }
 
 
