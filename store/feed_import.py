@@ -1,0 +1,820 @@
+"""The set-based half of a feed import: referential checks over the staging tables and the
+merge into the stored tables, all in the caller's transaction.
+
+Every statement works on whole staging tables (INSERT … SELECT … ON CONFLICT DO UPDATE,
+UPDATE … FROM, DELETE … WHERE IN (SELECT …)); nothing loops over rows in Python. The SQL is
+the same on both databases except for what ``_Dialect`` says (date differences, JSON objects,
+"is distinct from", references).
+
+What the merge does (CONTRACT.md, "Daily cycle"):
+- borrowers upsert by ``external_id`` (a stored borrower without one, with the same national ID,
+  is adopted); the borrower's phone is kept as a PHONE contact point of the BORROWER;
+- contact points upsert by borrower, kind and value (an OPTED_OUT point stays opted out: an
+  opt-out is lifted only through the API, with its evidence);
+- debts upsert by ``account_number``; components, the core's DPD and the schedule are replaced
+  by the feed's (instalments no longer sent are deleted, with the API payments' credits to them);
+- a debt overdue (DPD ≥ 1) that needs a case gets one: the borrower's case in that portfolio,
+  opened if none (OPEN; EARLY up to 30 DPD, else COLLECTION); a case closed by a cure reopens
+  inside its watch window (REOPEN of the life-cycle table: back ON_HOLD if it closed on hold),
+  and a case closed otherwise (or cured before the window) starts a new episode (NEW_DEFAULT:
+  OPEN, stage by DPD, opened on the feed's date). The case's DPD, outstanding, bucket and
+  classification are set from the debts as of the feed's date (provisional until the daily run);
+- payments are inserted once per reference (a reference already stored, from the API or an
+  earlier feed, is left alone) with source FEED, never applied: the balances already hold them;
+- reversals mark the payment reversed with the reason (no balance moves);
+- charge-offs, loan-book totals and cost records upsert on their keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.cases.classification import ClassificationPolicy
+from domain.lifecycle.table import CURE_REASONS
+from domain.portfolios import PORTFOLIOS
+from store.types import UTCDateTime
+
+CURED = ", ".join(f"'{reason}'" for reason in sorted(CURE_REASONS))
+EARLY_UNTIL_DPD = 30  # a case opened later than this is opened in COLLECTION (store/demo.py)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A referential problem of a staged row (``rec``: where it came from)."""
+
+    rec: int
+    field: str
+    problem: str
+
+
+@dataclass
+class Counts:
+    """What happened to one record type's rows."""
+
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass
+class MergeSummary:
+    """The counts of a merge (no values: it goes to the audit trail)."""
+
+    types: dict[str, Counts] = field(default_factory=dict)
+    instalments_deleted: int = 0
+    cases_opened: int = 0
+    cases_reopened: int = 0
+    cases_renewed: int = 0
+    debts_attached: int = 0
+    cases_refigured: int = 0
+    payments_deduplicated: int = 0
+    reversals_applied: int = 0
+    borrowers_adopted: int = 0
+    phone_points_added: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "types": {name: counts.as_dict() for name, counts in self.types.items()},
+            "instalmentsDeleted": self.instalments_deleted,
+            "casesOpened": self.cases_opened,
+            "casesReopened": self.cases_reopened,
+            "casesRenewed": self.cases_renewed,
+            "debtsAttached": self.debts_attached,
+            "casesRefigured": self.cases_refigured,
+            "paymentsDeduplicated": self.payments_deduplicated,
+            "reversalsApplied": self.reversals_applied,
+            "borrowersAdopted": self.borrowers_adopted,
+            "phonePointsAdded": self.phone_points_added,
+        }
+
+
+class _Dialect:
+    """The few places where PostgreSQL and SQLite spell the same thing differently."""
+
+    def __init__(self, name: str) -> None:
+        self.pg = name == "postgresql"
+
+    @property
+    def distinct(self) -> str:
+        return "IS DISTINCT FROM" if self.pg else "IS NOT"
+
+    def days(self, later: str, earlier: str) -> str:
+        """Whole days from ``earlier`` to ``later`` (two dates)."""
+        if self.pg:
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def json(self, pairs: Mapping[str, str]) -> str:
+        items = ", ".join(f"'{key}', {value}" for key, value in pairs.items())
+        return f"json_build_object({items})" if self.pg else f"json_object({items})"
+
+    def reference(self, year: int, id_: str) -> str:
+        """A new case's reference from its id: AR-<year>-<id, at least six digits>."""
+        if self.pg:
+            return f"'AR-{year}-' || lpad({id_}::text, greatest(6, length({id_}::text)), '0')"
+        return f"printf('AR-{year}-%06d', {id_})"
+
+    @property
+    def new_case_id(self) -> str:
+        """The id of the next new case in a SELECT over feed_groups ``g`` (the sequence on
+        PostgreSQL; on SQLite, whose one writer holds the database, after the largest)."""
+        if self.pg:
+            return "nextval(pg_get_serial_sequence('cases', 'id'))"
+        return (
+            "(SELECT COALESCE(MAX(id), 0) FROM cases) + "
+            "row_number() OVER (ORDER BY g.borrower_id, g.portfolio)"
+        )
+
+    def day(self, value: date) -> str:
+        """A date as a literal (our own parsed date: never text from the file)."""
+        return f"DATE '{value.isoformat()}'" if self.pg else f"'{value.isoformat()}'"
+
+
+def _params(**values: Any) -> list[Any]:
+    return [bindparam(name, value, type_=UTCDateTime()) for name, value in values.items()]
+
+
+async def _run(conn: AsyncConnection, sql: str, **values: Any) -> int:
+    statement = text(sql).bindparams(*_params(**values)) if values else text(sql)
+    result = await conn.execute(statement)
+    return int(result.rowcount or 0)
+
+
+async def _rows(conn: AsyncConnection, sql: str, **values: Any) -> list[Any]:
+    statement = text(sql).bindparams(*_params(**values)) if values else text(sql)
+    return list((await conn.execute(statement)).all())
+
+
+async def _analyze(conn: AsyncConnection, table: str) -> None:
+    """PostgreSQL never analyses temporary tables on its own; the plans that join them need it."""
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+# ---- referential checks ---------------------------------------------------------------------
+
+_KNOWN_BORROWER = (
+    "(EXISTS (SELECT 1 FROM feed_borrowers fb WHERE fb.external_id = {col}) "
+    "OR EXISTS (SELECT 1 FROM borrowers b WHERE b.external_id = {col}){excuse})"
+)
+_KNOWN_ACCOUNT = (
+    "(EXISTS (SELECT 1 FROM feed_debts fd WHERE fd.account_number = {col}) "
+    "OR EXISTS (SELECT 1 FROM debts d WHERE d.account_number = {col}){excuse})"
+)
+# The currency of a debt as the file gives it, else as stored.
+_DEBT_CURRENCY = (
+    "COALESCE((SELECT fd.currency FROM feed_debts fd WHERE fd.account_number = {col}), "
+    "(SELECT d.currency FROM debts d WHERE d.account_number = {col}))"
+)
+
+
+def _excuse(kind: str, col: str, excused: bool) -> str:
+    if not excused:
+        return ""
+    return (
+        f" OR EXISTS (SELECT 1 FROM feed_rejected_keys rk WHERE rk.kind = '{kind}' "
+        f"AND rk.key = {col})"
+    )
+
+
+def _checks(dialect: _Dialect, excused: bool) -> list[tuple[str, str, str]]:
+    """(field, problem, SQL selecting the rec of each staged row with that problem)."""
+    borrower = "a borrower with this externalId is neither in the file nor stored"
+    account = "a debt with this accountNumber is neither in the file nor stored"
+
+    def known_borrower(col: str) -> str:
+        return _KNOWN_BORROWER.format(col=col, excuse=_excuse("borrower", col, excused))
+
+    def known_account(col: str) -> str:
+        return _KNOWN_ACCOUNT.format(col=col, excuse=_excuse("debt", col, excused))
+
+    currency = _DEBT_CURRENCY
+    return [
+        (
+            "borrowerExternalId",
+            borrower,
+            "SELECT s.rec FROM feed_contact_points s WHERE NOT "
+            + known_borrower("s.borrower_external_id"),
+        ),
+        (
+            "borrowerExternalId",
+            borrower,
+            "SELECT s.rec FROM feed_debts s WHERE NOT " + known_borrower("s.borrower_external_id"),
+        ),
+        (
+            "nationalId",
+            "belongs to another stored borrower",
+            "SELECT s.rec FROM feed_borrowers s JOIN borrowers b ON b.national_id = s.national_id "
+            f"WHERE b.external_id {dialect.distinct} s.external_id AND (b.external_id IS NOT NULL "
+            "OR EXISTS (SELECT 1 FROM borrowers o WHERE o.external_id = s.external_id))",
+        ),
+        (
+            "borrowerExternalId",
+            "the account belongs to another borrower",
+            "SELECT s.rec FROM feed_debts s JOIN debts d ON d.account_number = s.account_number "
+            "JOIN borrowers b ON b.id = d.borrower_id WHERE COALESCE(b.external_id, (SELECT "
+            "fb.external_id FROM feed_borrowers fb WHERE fb.national_id = b.national_id)) "
+            f"{dialect.distinct} s.borrower_external_id"
+            + (
+                " AND NOT EXISTS (SELECT 1 FROM feed_rejected_keys rk WHERE rk.kind = "
+                "'borrower' AND rk.key = s.borrower_external_id)"
+                if excused
+                else ""
+            ),
+        ),
+        (
+            "portfolio",
+            "the account's case is in another portfolio",
+            "SELECT s.rec FROM feed_debts s JOIN debts d ON d.account_number = s.account_number "
+            "JOIN cases c ON c.id = d.case_id WHERE c.portfolio <> s.portfolio",
+        ),
+        (
+            "accountNumber",
+            account,
+            "SELECT s.rec FROM feed_payments s WHERE NOT " + known_account("s.account_number"),
+        ),
+        (
+            "currency",
+            "not the currency of the debt",
+            "SELECT s.rec FROM feed_payments s WHERE s.currency <> "
+            + currency.format(col="s.account_number"),
+        ),
+        (
+            "accountNumber",
+            "the debt has no collection case (it is not overdue), so its payments cannot be kept",
+            "SELECT s.rec FROM feed_payments s WHERE "
+            + known_account("s.account_number")
+            + " AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reference = s.reference) "
+            "AND NOT EXISTS (SELECT 1 FROM feed_debts fd WHERE fd.account_number = "
+            "s.account_number AND fd.dpd >= 1) AND NOT EXISTS (SELECT 1 FROM debts d WHERE "
+            "d.account_number = s.account_number AND d.case_id IS NOT NULL)"
+            + (
+                " AND NOT EXISTS (SELECT 1 FROM feed_rejected_keys rk WHERE rk.kind = 'debt' "
+                "AND rk.key = s.account_number)"
+                if excused
+                else ""
+            ),
+        ),
+        (
+            "reference",
+            "a payment with this reference is neither in the file nor stored",
+            "SELECT s.rec FROM feed_reversals s WHERE NOT (EXISTS (SELECT 1 FROM feed_payments "
+            "fp WHERE fp.reference = s.reference) OR EXISTS (SELECT 1 FROM payments p WHERE "
+            "p.reference = s.reference)" + _excuse("payment", "s.reference", excused) + ")",
+        ),
+        (
+            "accountNumber",
+            account,
+            "SELECT s.rec FROM feed_charge_offs s WHERE NOT " + known_account("s.account_number"),
+        ),
+        (
+            "currency",
+            "not the currency of the debt",
+            "SELECT s.rec FROM feed_charge_offs s WHERE s.currency <> "
+            + currency.format(col="s.account_number"),
+        ),
+    ]
+
+
+async def check_references(conn: AsyncConnection, *, excuse_rejected: bool) -> list[Problem]:
+    """Returns every referential problem of the staged rows: references to borrowers, debts and
+    payments neither in the file nor stored, currencies that are not the debt's, national IDs
+    and accounts that belong to someone else, payments for debts without a case.
+    ``excuse_rejected``: a reference to a row already refused is not reported again."""
+    dialect = _Dialect(conn.dialect.name)
+    found: list[Problem] = []
+    for name, problem, sql in _checks(dialect, excuse_rejected):
+        found += [Problem(int(row.rec), name, problem) for row in await _rows(conn, sql)]
+    return found
+
+
+async def discard(conn: AsyncConnection, recs: set[int]) -> None:
+    """Removes the staged rows of rejected records (a temporary table of their recs, joined)."""
+    if not recs:
+        return
+    await conn.exec_driver_sql("DROP TABLE IF EXISTS feed_discard")
+    await conn.exec_driver_sql("CREATE TEMPORARY TABLE feed_discard (rec BIGINT PRIMARY KEY)")
+    ordered = sorted(recs)
+    for start in range(0, len(ordered), 10_000):
+        chunk = ordered[start : start + 10_000]
+        await conn.execute(
+            text("INSERT INTO feed_discard (rec) VALUES (:rec)"), [{"rec": r} for r in chunk]
+        )
+    for name in (
+        "feed_borrowers",
+        "feed_contact_points",
+        "feed_debts",
+        "feed_instalments",
+        "feed_payments",
+        "feed_reversals",
+        "feed_charge_offs",
+        "feed_loan_book",
+        "feed_costs",
+    ):
+        await conn.exec_driver_sql(
+            f"DELETE FROM {name} WHERE rec IN (SELECT rec FROM feed_discard)"
+        )
+    await conn.exec_driver_sql("DROP TABLE feed_discard")
+
+
+# ---- the merge --------------------------------------------------------------------------------
+
+
+async def _counted(
+    conn: AsyncConnection, staged: str, target: str, on: str, differs: str
+) -> Counts:
+    """Counts staged rows, those whose key is stored, and those of them that differ."""
+    total = (await _rows(conn, f"SELECT count(*) AS n FROM {staged} s"))[0].n
+    row = (
+        await _rows(
+            conn,
+            f"SELECT count(*) AS n, COALESCE(SUM(CASE WHEN {differs} THEN 1 ELSE 0 END), 0) "
+            f"AS changed FROM {staged} s JOIN {target} t ON {on}",
+        )
+    )[0]
+    existing, changed = int(row.n), int(row.changed)
+    return Counts(int(total), int(total) - existing, changed, existing - changed)
+
+
+def _row(prefix: str, columns: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"{prefix}.{c}" for c in columns) + ")"
+
+
+_BORROWER_COLUMNS = (
+    "full_name",
+    "national_id",
+    "phone",
+    "email",
+    "address",
+    "city",
+    "district",
+    "employer",
+    "income",
+    "income_currency",
+    "time_zone",
+)
+
+
+async def _merge_borrowers(
+    conn: AsyncConnection, d: _Dialect, now: datetime, out: MergeSummary
+) -> None:
+    # A stored borrower without an external id (from before the feed) is adopted by the
+    # national ID the file gives it, when that external id is new.
+    out.borrowers_adopted = await _run(
+        conn,
+        "UPDATE borrowers SET external_id = s.external_id FROM feed_borrowers s "
+        "WHERE borrowers.national_id = s.national_id AND borrowers.external_id IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM borrowers o WHERE o.external_id = s.external_id)",
+    )
+    cols = _BORROWER_COLUMNS
+    out.types["borrower"] = await _counted(
+        conn,
+        "feed_borrowers",
+        "borrowers",
+        "t.external_id = s.external_id",
+        f"{_row('t', cols)} {d.distinct} {_row('s', cols)}",
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols)
+    await _run(
+        conn,
+        f"INSERT INTO borrowers (external_id, {', '.join(cols)}) "
+        f"SELECT s.external_id, {', '.join('s.' + c for c in cols)} FROM feed_borrowers s "
+        f"WHERE true ON CONFLICT (external_id) DO UPDATE SET {updates} "
+        f"WHERE {_row('borrowers', cols)} {d.distinct} {_row('excluded', cols)}",
+    )
+    # The borrower's phone is its primary contact point.
+    out.phone_points_added = await _run(
+        conn,
+        "INSERT INTO contact_points (borrower_id, kind, value, owner, status, time_zone, "
+        "created_at, version) SELECT b.id, 'PHONE', s.phone, 'BORROWER', 'UNVERIFIED', "
+        "s.time_zone, :now, 1 FROM feed_borrowers s JOIN borrowers b ON b.external_id = "
+        "s.external_id WHERE NOT EXISTS (SELECT 1 FROM contact_points p WHERE p.borrower_id = "
+        "b.id AND p.kind = 'PHONE' AND p.value = s.phone)",
+        now=now,
+    )
+
+
+async def _merge_contact_points(
+    conn: AsyncConnection, d: _Dialect, now: datetime, out: MergeSummary
+) -> None:
+    staged = (
+        "(SELECT b.id AS borrower_id, f.kind, f.value, f.owner, f.status, f.time_zone "
+        "FROM feed_contact_points f JOIN borrowers b ON b.external_id = f.borrower_external_id)"
+    )
+    on = "t.borrower_id = s.borrower_id AND t.kind = s.kind AND t.value = s.value"
+    new_status = "CASE WHEN t.status = 'OPTED_OUT' THEN t.status ELSE s.status END"
+    new_zone = "COALESCE(s.time_zone, t.time_zone)"
+    differs = f"(t.owner, t.status, t.time_zone) {d.distinct} (s.owner, {new_status}, {new_zone})"
+    out.types["contactPoint"] = await _counted(conn, staged, "contact_points", on, differs)
+    await _run(
+        conn,
+        f"UPDATE contact_points SET owner = s.owner, status = CASE WHEN contact_points.status "
+        f"= 'OPTED_OUT' THEN contact_points.status ELSE s.status END, time_zone = "
+        f"COALESCE(s.time_zone, contact_points.time_zone), version = contact_points.version + 1 "
+        f"FROM {staged} s WHERE {on.replace('t.', 'contact_points.')} AND "
+        f"{differs.replace('t.', 'contact_points.')}",
+    )
+    await _run(
+        conn,
+        "INSERT INTO contact_points (borrower_id, kind, value, owner, status, time_zone, "
+        f"created_at, version) SELECT s.borrower_id, s.kind, s.value, s.owner, s.status, "
+        f"s.time_zone, :now, 1 FROM {staged} s WHERE NOT EXISTS (SELECT 1 FROM contact_points "
+        f"t WHERE {on})",
+        now=now,
+    )
+
+
+_DEBT_COLUMNS = (
+    "product_type",
+    "currency",
+    "principal",
+    "interest",
+    "penalty",
+    "fee",
+    "opened_on",
+    "status",
+    "core_dpd",
+    "core_dpd_as_of",
+    "balances_as_of",
+)
+
+
+async def _merge_debts(conn: AsyncConnection, d: _Dialect, as_of: date, out: MergeSummary) -> None:
+    staged = (
+        "(SELECT b.id AS borrower_id, f.account_number, f.product_type, f.currency, "
+        "f.principal, f.interest, f.penalty, f.fee, f.opened_on, CASE WHEN f.dpd >= 1 THEN "
+        "'DELINQUENT' ELSE 'CURRENT' END AS status, f.core_dpd, CASE WHEN f.core_dpd IS NULL "
+        f"THEN NULL ELSE {d.day(as_of)} END AS core_dpd_as_of, {d.day(as_of)} AS "
+        "balances_as_of FROM feed_debts f JOIN borrowers b ON b.external_id = "
+        "f.borrower_external_id)"
+    )
+    # A debt restructured, settled, written off or closed keeps that status: the feed's
+    # CURRENT / DELINQUENT only moves a debt between those two.
+    keep = "CASE WHEN {t}.status IN ('CURRENT', 'DELINQUENT') THEN {s}.status ELSE {t}.status END"
+    compared = tuple(c for c in _DEBT_COLUMNS if c != "status")
+
+    def differs(t: str, s: str) -> str:
+        return (
+            f"({', '.join(f'{t}.{c}' for c in compared)}, {t}.status) {d.distinct} "
+            f"({', '.join(f'{s}.{c}' for c in compared)}, {keep.format(t=t, s=s)})"
+        )
+
+    out.types["debt"] = await _counted(
+        conn, staged, "debts", "t.account_number = s.account_number", differs("t", "s")
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in compared)
+    await _run(
+        conn,
+        f"INSERT INTO debts (borrower_id, account_number, {', '.join(_DEBT_COLUMNS)}, "
+        f"paused_days) SELECT s.borrower_id, s.account_number, "
+        f"{', '.join('s.' + c for c in _DEBT_COLUMNS)}, 0 FROM {staged} s WHERE true "
+        f"ON CONFLICT (account_number) DO UPDATE SET {updates}, "
+        f"status = {keep.format(t='debts', s='excluded')} WHERE {differs('debts', 'excluded')}",
+    )
+    # The schedule is replaced: instalments no longer sent go (with the credits that API
+    # payments gave them), the others are upserted on (debt, sequence).
+    gone = (
+        "SELECT i.id FROM instalments i JOIN debts dd ON dd.id = i.debt_id JOIN feed_debts f "
+        "ON f.account_number = dd.account_number WHERE NOT EXISTS (SELECT 1 FROM "
+        "feed_instalments fi WHERE fi.account_number = dd.account_number AND fi.sequence = "
+        "i.sequence)"
+    )
+    await _run(conn, f"DELETE FROM payment_instalments WHERE instalment_id IN ({gone})")
+    out.instalments_deleted = await _run(conn, f"DELETE FROM instalments WHERE id IN ({gone})")
+    cols = ("due_date", "amount_due", "amount_paid")
+    staged_instalments = (
+        "(SELECT dd.id AS debt_id, fi.sequence, fi.due_date, fi.amount_due, fi.amount_paid "
+        "FROM feed_instalments fi JOIN debts dd ON dd.account_number = fi.account_number)"
+    )
+    out.types["instalment"] = await _counted(
+        conn,
+        staged_instalments,
+        "instalments",
+        "t.debt_id = s.debt_id AND t.sequence = s.sequence",
+        f"{_row('t', cols)} {d.distinct} {_row('s', cols)}",
+    )
+    await _run(
+        conn,
+        f"INSERT INTO instalments (debt_id, sequence, {', '.join(cols)}) SELECT s.debt_id, "
+        f"s.sequence, {', '.join('s.' + c for c in cols)} FROM {staged_instalments} s WHERE "
+        f"true ON CONFLICT (debt_id, sequence) DO UPDATE SET "
+        f"{', '.join(f'{c} = excluded.{c}' for c in cols)} WHERE {_row('instalments', cols)} "
+        f"{d.distinct} {_row('excluded', cols)}",
+    )
+
+
+def _case_of_portfolio(column: str, attribute: str) -> str:
+    """A CASE over the known portfolios (validated before staging)."""
+    branches = " ".join(
+        f"WHEN '{name}' THEN '{getattr(p, attribute)}'" for name, p in PORTFOLIOS.items()
+    )
+    return f"CASE {column} {branches} END"
+
+
+def _stage_for(dpd: str) -> str:
+    return f"CASE WHEN {dpd} > {EARLY_UNTIL_DPD} THEN 'COLLECTION' ELSE 'EARLY' END"
+
+
+async def _open_cases(
+    conn: AsyncConnection, d: _Dialect, as_of: date, now: datetime, out: MergeSummary
+) -> int:
+    """Gives each overdue debt that needs one a case; returns the last case event id before."""
+    before = (await _rows(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM case_events"))[0].n
+    # Who needs a case: overdue debts not on one, and overdue debts of a case closed by a cure
+    # (a new default); per borrower and portfolio, with the worst DPD.
+    await conn.exec_driver_sql(
+        "CREATE TEMPORARY TABLE feed_groups AS SELECT dd.borrower_id, "
+        "COALESCE(c.portfolio, f.portfolio) AS portfolio, MAX(f.dpd) AS dpd "
+        "FROM feed_debts f JOIN debts dd ON dd.account_number = f.account_number "
+        "LEFT JOIN cases c ON c.id = dd.case_id WHERE f.dpd >= 1 AND (dd.case_id IS NULL OR "
+        f"(c.status = 'CLOSED' AND c.close_reason IN ({CURED}))) "
+        "GROUP BY dd.borrower_id, COALESCE(c.portfolio, f.portfolio)"
+    )
+    await _analyze(conn, "feed_groups")
+    await _run(
+        conn,
+        "CREATE TEMPORARY TABLE feed_moves AS SELECT c.id AS case_id, g.dpd, CASE WHEN "
+        f"c.close_reason IN ({CURED}) AND c.watch_until >= {d.day(as_of)} THEN 'REOPEN' "
+        "ELSE 'NEW_DEFAULT' END AS move FROM cases c JOIN feed_groups g ON g.borrower_id = "
+        "c.borrower_id AND g.portfolio = c.portfolio WHERE c.status = 'CLOSED'",
+    )
+    to_status = "CASE WHEN m.move = 'REOPEN' AND c.closed_while_held THEN 'ON_HOLD' ELSE 'OPEN' END"
+    to_stage = f"CASE WHEN m.move = 'REOPEN' THEN c.stage ELSE {_stage_for('m.dpd')} END"
+    data = d.json(
+        {
+            "trigger": "m.move",
+            "from_status": "c.status",
+            "to_status": to_status,
+            "from_stage": "c.stage",
+            "to_stage": to_stage,
+            "close_reason": "NULL",
+        }
+    )
+    await _run(
+        conn,
+        "INSERT INTO case_events (case_id, at, actor_id, name, data) SELECT c.id, :now, NULL, "
+        f"'CaseTransitioned', {data} FROM feed_moves m JOIN cases c ON c.id = m.case_id",
+        now=now,
+    )
+    moved = await _rows(conn, "SELECT move, count(*) AS n FROM feed_moves GROUP BY move")
+    counts = {row.move: int(row.n) for row in moved}
+    out.cases_reopened = counts.get("REOPEN", 0)
+    out.cases_renewed = counts.get("NEW_DEFAULT", 0)
+    await _run(
+        conn,
+        f"UPDATE cases SET status = {to_status.replace('c.', 'cases.')}, "
+        f"stage = {to_stage.replace('c.', 'cases.')}, opened_on = CASE WHEN m.move = 'REOPEN' "
+        f"THEN cases.opened_on ELSE {d.day(as_of)} END, close_reason = NULL, closed_at = NULL, "
+        "watch_until = NULL, closed_while_held = FALSE, version = cases.version + 1 "
+        "FROM feed_moves m WHERE cases.id = m.case_id",
+    )
+    currency = _case_of_portfolio("n.portfolio", "currency")
+    out.cases_opened = await _run(
+        conn,
+        "INSERT INTO cases (id, reference, borrower_id, portfolio, currency, opened_on, status, "
+        "stage, days_past_due, bucket, classification, policy_version, outstanding_amount, "
+        f"closed_while_held, version) SELECT n.id, {d.reference(as_of.year, 'n.id')}, "
+        f"n.borrower_id, n.portfolio, {currency}, {d.day(as_of)}, 'OPEN', {_stage_for('n.dpd')}, "
+        "0, 'M0', 'CURRENT', '', 0, FALSE, 1 FROM (SELECT "
+        f"{d.new_case_id} AS id, g.borrower_id, g.portfolio, g.dpd FROM feed_groups g WHERE NOT "
+        "EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = g.borrower_id AND c.portfolio = "
+        "g.portfolio)) n",
+    )
+    out.debts_attached = await _run(
+        conn,
+        "UPDATE debts SET case_id = s.case_id FROM (SELECT dd.id AS debt_id, c.id AS case_id "
+        "FROM feed_debts f JOIN debts dd ON dd.account_number = f.account_number JOIN cases c "
+        "ON c.borrower_id = dd.borrower_id AND c.portfolio = f.portfolio WHERE f.dpd >= 1 AND "
+        "dd.case_id IS NULL) s WHERE debts.id = s.debt_id",
+    )
+    return int(before)
+
+
+def _verdict_sql(policy: ClassificationPolicy, dpd: str) -> tuple[str, str]:
+    """The policy's bucket and classification of a DPD expression, as SQL CASEs."""
+    buckets = ["WHEN {dpd} = 0 THEN 'M0'"]
+    for n in range(1, policy.max_bucket):
+        buckets.append(f"WHEN {{dpd}} <= {n * policy.bucket_days} THEN 'M{n}'")
+    bucket = "CASE " + " ".join(buckets).format(dpd=dpd) + f" ELSE 'M{policy.max_bucket}' END"
+    bands = [
+        f"WHEN {dpd} <= {band.max_dpd} THEN '{band.classification}'"
+        for band in policy.bands
+        if band.max_dpd is not None
+    ]
+    classification = f"CASE {' '.join(bands)} ELSE '{policy.bands[-1].classification}' END"
+    return bucket, classification
+
+
+async def _refigure_cases(
+    conn: AsyncConnection,
+    d: _Dialect,
+    policy: ClassificationPolicy,
+    as_of: date,
+    now: datetime,
+    out: MergeSummary,
+) -> None:
+    """Sets DPD, outstanding, bucket and classification of every case with a debt in the file,
+    from all its debts as of the feed's date (records CaseReclassified where they change)."""
+    day = d.day(as_of)
+    # A debt not in the file is aged as the daily run ages it (domain.debts.ageing): the core's
+    # figure moved on where it was above 0, else the schedule's (after the core's date, when the
+    # core called it current).
+    schedule = (
+        f"COALESCE((SELECT {d.days(day, 'MIN(i.due_date)')} FROM instalments i WHERE "
+        f"i.debt_id = dd.id AND i.amount_paid < i.amount_due AND i.due_date < {day} AND "
+        "(dd.core_dpd IS NULL OR dd.core_dpd_as_of IS NULL OR i.due_date > dd.core_dpd_as_of)"
+        "), 0)"
+    )
+    moved_on = f"dd.core_dpd + {d.days(day, 'dd.core_dpd_as_of')}"
+    debt_dpd = (
+        "CASE WHEN f.rec IS NOT NULL THEN f.dpd WHEN dd.status IN ('SETTLED', 'CLOSED') "
+        "THEN 0 WHEN dd.core_dpd > 0 AND dd.core_dpd_as_of IS NOT NULL THEN CASE WHEN "
+        f"{moved_on} > 0 THEN {moved_on} ELSE 0 END ELSE {schedule} END"
+    )
+    await _run(
+        conn,
+        f"CREATE TEMPORARY TABLE feed_figures AS SELECT dd.case_id, MAX({debt_dpd}) AS dpd, "
+        "SUM(dd.principal + dd.interest + dd.penalty + dd.fee) AS outstanding FROM debts dd "
+        "LEFT JOIN feed_debts f ON f.account_number = dd.account_number WHERE dd.case_id IN "
+        "(SELECT d2.case_id FROM debts d2 JOIN feed_debts f2 ON f2.account_number = "
+        "d2.account_number WHERE d2.case_id IS NOT NULL) GROUP BY dd.case_id",
+    )
+    await _analyze(conn, "feed_figures")
+    bucket, classification = _verdict_sql(policy, "f.dpd")
+    version = f"'{policy.version}'"
+    reclassified = (
+        f"(c.bucket, c.classification, c.policy_version) {d.distinct} "
+        f"({bucket}, {classification}, {version})"
+    )
+    data = d.json(
+        {
+            "days_past_due": "f.dpd",
+            "bucket": bucket,
+            "classification": classification,
+            "previous_bucket": "CASE WHEN c.policy_version = '' THEN NULL ELSE c.bucket END",
+            "previous_classification": "CASE WHEN c.policy_version = '' THEN NULL "
+            "ELSE c.classification END",
+            "policy_version": version,
+        }
+    )
+    await _run(
+        conn,
+        "INSERT INTO case_events (case_id, at, actor_id, name, data) SELECT c.id, :now, NULL, "
+        f"'CaseReclassified', {data} FROM cases c JOIN feed_figures f ON f.case_id = c.id "
+        f"WHERE {reclassified}",
+        now=now,
+    )
+    figures = (
+        f"(c.days_past_due, c.outstanding_amount, c.bucket, c.classification, "
+        f"c.policy_version, c.dpd_as_of) {d.distinct} (f.dpd, f.outstanding, {bucket}, "
+        f"{classification}, {version}, {day})"
+    )
+    out.cases_refigured = await _run(
+        conn,
+        "UPDATE cases SET days_past_due = f.dpd, outstanding_amount = f.outstanding, "
+        f"bucket = {bucket}, classification = {classification}, policy_version = {version}, "
+        f"dpd_as_of = {day}, version = CASE WHEN cases.policy_version = '' THEN cases.version "
+        "ELSE cases.version + 1 END FROM feed_figures f WHERE cases.id = f.case_id AND "
+        + figures.replace("c.", "cases."),
+    )
+
+
+async def _merge_money(
+    conn: AsyncConnection, d: _Dialect, now: datetime, out: MergeSummary
+) -> None:
+    total = (await _rows(conn, "SELECT count(*) AS n FROM feed_payments"))[0].n
+    out.payments_deduplicated = (
+        await _rows(
+            conn,
+            "SELECT count(*) AS n FROM feed_payments s WHERE EXISTS (SELECT 1 FROM payments p "
+            "WHERE p.reference = s.reference)",
+        )
+    )[0].n
+    inserted = await _run(
+        conn,
+        "INSERT INTO payments (case_id, debt_id, amount, currency, paid_at, reference, source, "
+        "created_at, reversed, closed_case, version) SELECT dd.case_id, dd.id, s.amount, "
+        "s.currency, s.paid_at, s.reference, 'FEED', :now, FALSE, FALSE, 1 FROM feed_payments "
+        "s JOIN debts dd ON dd.account_number = s.account_number WHERE dd.case_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reference = s.reference)",
+        now=now,
+    )
+    out.types["payment"] = Counts(int(total), inserted, 0, int(total) - inserted)
+    total = (await _rows(conn, "SELECT count(*) AS n FROM feed_reversals"))[0].n
+    out.reversals_applied = await _run(
+        conn,
+        "UPDATE payments SET reversed = TRUE, reversed_at = :now, reversal_reason = s.reason, "
+        "version = payments.version + 1 FROM feed_reversals s WHERE payments.reference = "
+        "s.reference AND payments.reversed = FALSE",
+        now=now,
+    )
+    out.types["paymentReversal"] = Counts(
+        int(total), 0, out.reversals_applied, int(total) - out.reversals_applied
+    )
+    staged = (
+        "(SELECT dd.id AS debt_id, f.date, f.amount, f.currency FROM feed_charge_offs f "
+        "JOIN debts dd ON dd.account_number = f.account_number)"
+    )
+    cols = ("amount", "currency")
+    out.types["chargeOff"] = await _counted(
+        conn,
+        staged,
+        "charge_offs",
+        "t.debt_id = s.debt_id AND t.date = s.date",
+        f"{_row('t', cols)} {d.distinct} {_row('s', cols)}",
+    )
+    await _run(
+        conn,
+        f"INSERT INTO charge_offs (debt_id, date, amount, currency, imported_at) SELECT "
+        f"s.debt_id, s.date, s.amount, s.currency, :now FROM {staged} s WHERE true ON CONFLICT "
+        "(debt_id, date) DO UPDATE SET amount = excluded.amount, currency = excluded.currency "
+        f"WHERE {_row('charge_offs', cols)} {d.distinct} {_row('excluded', cols)}",
+        now=now,
+    )
+    await _upsert_totals(
+        conn,
+        d,
+        out,
+        "loanBook",
+        "feed_loan_book",
+        "loan_book",
+        ("date", "portfolio", "product_type", "currency"),
+        "principal",
+    )
+    await _upsert_totals(
+        conn,
+        d,
+        out,
+        "cost",
+        "feed_costs",
+        "cost_records",
+        ("date", "portfolio", "category", "currency"),
+        "amount",
+    )
+
+
+async def _upsert_totals(
+    conn: AsyncConnection,
+    d: _Dialect,
+    out: MergeSummary,
+    kind: str,
+    staged: str,
+    target: str,
+    key: tuple[str, ...],
+    value: str,
+) -> None:
+    on = " AND ".join(f"t.{c} = s.{c}" for c in key)
+    out.types[kind] = await _counted(conn, staged, target, on, f"t.{value} {d.distinct} s.{value}")
+    cols = ", ".join((*key, value))
+    await _run(
+        conn,
+        f"INSERT INTO {target} ({cols}) SELECT {', '.join('s.' + c for c in (*key, value))} "
+        f"FROM {staged} s WHERE true ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        f"{value} = excluded.{value} WHERE {target}.{value} {d.distinct} excluded.{value}",
+    )
+
+
+async def merge(
+    conn: AsyncConnection,
+    policy: ClassificationPolicy,
+    as_of: date,
+    now: datetime,
+    step: Any = None,
+) -> tuple[MergeSummary, int]:
+    """Merges the staged rows into the stored tables (see the module's docstring); returns the
+    summary and the id of the last case event written before (for the decisions feed).
+    ``step(name)`` is called before each step (progress)."""
+    d = _Dialect(conn.dialect.name)
+    out = MergeSummary()
+
+    def report(name: str) -> None:
+        if step is not None:
+            step(name)
+
+    report("borrowers")
+    await _merge_borrowers(conn, d, now, out)
+    report("contact points")
+    await _merge_contact_points(conn, d, now, out)
+    report("debts")
+    await _merge_debts(conn, d, as_of, out)
+    report("cases")
+    last_event = await _open_cases(conn, d, as_of, now, out)
+    await _refigure_cases(conn, d, policy, as_of, now, out)
+    report("payments")
+    await _merge_money(conn, d, now, out)
+    return out, last_event
