@@ -1,0 +1,341 @@
+"""The daily run (``arrears daily``): everything that happens because a day passed.
+
+For one date D, in ONE transaction:
+
+1. locks (PostgreSQL) the rows of the cases it will change, so a payment either commits before
+   the run reads or waits for it;
+2. re-ages every debt of the cases it looks after (open, on hold, and closed by a cure inside the
+   watch window) — the core's days past due moved on where it sent one, else the schedule's —
+   and writes ``aged_dpd`` / ``aged_bucket``;
+3. re-ages those cases (worst debt, total outstanding, bucket, class, policy version,
+   ``dpd_as_of`` = D; ``version`` bumped where a figure changed) and applies the moves of the
+   life-cycle table that ageing fires: PAY_IN_FULL / CURE (arrears cleared), REOPEN (a new
+   default inside the watch window), ESCALATE (EARLY → COLLECTION past
+   ``LifecyclePolicy.escalate_after_days``), with CaseReclassified and CaseTransitioned events;
+4. keeps the classification history (a new period from D when class, bucket or policy changed);
+5. returns cases whose placement is no longer current to the pool (CaseRecalled, reason EXPIRED);
+6. takes the snapshot of every aged debt for D;
+7. judges promises whose window has passed through the collection-work service
+   (``domain.arrangements.services.reevaluate``, in a unit of work joined to the run's
+   transaction, so its events, timeline and audit are written the normal way);
+8. raises the early warnings (``store.warnings_queries.raise_warnings``);
+9. projects the decisions of the events it wrote (``store.decisions``), writes its audit entries
+   and records D in ``daily_runs`` with the summary.
+
+Then, once per invocation, an audit checkpoint when ``ARREARS_AUDIT_CHECKPOINT_DIR`` is set.
+
+A date already in ``daily_runs`` is not run again ("nothing to do"); after the last completed
+date L, the run catches up L+1 … D one day (one transaction) at a time; a date before L is
+refused, and so is a date after today in every portfolio. The whole invocation holds the job's
+lock (``jobs.locks``): a concurrent run is refused, a crashed one never blocks the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.arrangements.events import PromiseEvaluated
+from domain.arrangements.services import reevaluate
+from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
+from domain.clock import Clock
+from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
+from domain.lifecycle.table import LifecyclePolicy
+from domain.portfolios import TIME_ZONES, local_date
+from jobs.locks import job_lock
+from store import ageing, audit_checkpoints, daily_queries
+from store.audit import AuditAction, AuditRecord, Outcome, append, verify
+from store.audit_keys import CheckpointError
+from store.decisions import append_decisions_from_events
+from store.uow import SqlUnitOfWork
+from store.warnings_queries import raise_warnings
+
+JOB = "daily"
+ACTOR = "system:daily"
+STEPS = (
+    "locking cases",
+    "re-ageing debts",
+    "re-ageing cases",
+    "classification history",
+    "placement expiry",
+    "snapshots",
+    "promises",
+    "early warnings",
+    "decisions",
+    "recording the run",
+)
+
+
+class DailyRefused(Exception):
+    """The run cannot be made for that date (said in one line)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Progress: step ``index`` (1-based) of ``total`` for the date ``as_of``."""
+
+    as_of: date
+    name: str
+    index: int
+    total: int
+
+
+Progress = Callable[[Step], None]
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Where audit checkpoints go and what signs them (``arrears audit checkpoint``'s settings)."""
+
+    directory: str | None
+    signing_key_file: str | None
+    env: str
+
+
+@dataclass
+class DayResult:
+    """What the run changed on one date."""
+
+    as_of: date
+    debts_reaged: int = 0  # debts whose aged DPD or bucket changed
+    cases_aged: int = 0  # cases the run looked after
+    cases_changed: int = 0  # cases whose figures or life-cycle state changed (version bumped)
+    cases_reclassified: int = 0  # bucket, class or policy version changed
+    escalated: int = 0
+    cured: int = 0
+    reopened: int = 0
+    periods_opened: int = 0
+    snapshots: int = 0
+    promises_resolved: int = 0
+    placements_expired: int = 0
+    warnings_raised: dict[str, int] = field(default_factory=dict)
+    decisions: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        data["warnings_raised_total"] = sum(self.warnings_raised.values())
+        return data
+
+
+@dataclass
+class DailyOutcome:
+    """An invocation: the days it ran (none: ``nothing_to_do`` says why) and the checkpoint."""
+
+    days: list[DayResult]
+    nothing_to_do: str | None = None
+    checkpoint: str | None = None
+    checkpoint_error: str | None = None
+
+
+def latest_business_date(now: datetime) -> date:
+    """The latest calendar date anywhere the portfolios are (or in UTC) at ``now``: a run for a
+    later date would age debts into the future."""
+    return max([now.date(), *(local_date(zone, now) for zone in TIME_ZONES.values())])
+
+
+async def run_daily(
+    engine: AsyncEngine,
+    clock: Clock,
+    audit_key: bytes,
+    *,
+    as_of: date | None = None,
+    checkpoints: CheckpointConfig | None = None,
+    progress: Progress | None = None,
+    policy: ClassificationPolicy = DEFAULT_POLICY,
+    lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
+) -> DailyOutcome:
+    """Runs the daily cycle up to ``as_of`` (default: the clock's date, UTC), catching up the
+    dates missed since the last completed run. Raises JobLocked when another run holds the
+    lock, DailyRefused for a date before the last completed run or in the future."""
+    target = as_of or clock.today()
+    latest = latest_business_date(clock.now())
+    if target > latest:
+        raise DailyRefused(f"{target} is in the future (the latest business date is {latest})")
+    async with job_lock(engine, JOB):
+        async with engine.connect() as conn:
+            last = await daily_queries.last_run(conn)
+            done = await daily_queries.has_run(conn, target)
+        if done:
+            return DailyOutcome([], nothing_to_do=f"the run for {target} already completed")
+        if last is not None and target < last:
+            raise DailyRefused(
+                f"cannot run for {target}: the last completed run is for {last} "
+                "(the daily run only moves forward)"
+            )
+        first = target if last is None else last + timedelta(days=1)
+        days = [first + timedelta(days=n) for n in range((target - first).days + 1)]
+        results = []
+        for day in days:
+            results.append(
+                await _run_day(engine, clock, audit_key, day, progress, policy, lifecycle)
+            )
+        outcome = DailyOutcome(results)
+        try:
+            outcome.checkpoint = await _checkpoint(engine, clock, audit_key, checkpoints)
+        except CheckpointError as exc:
+            outcome.checkpoint_error = str(exc)
+        return outcome
+
+
+async def _run_day(
+    engine: AsyncEngine,
+    clock: Clock,
+    audit_key: bytes,
+    day: date,
+    progress: Progress | None,
+    policy: ClassificationPolicy,
+    lifecycle: LifecyclePolicy,
+) -> DayResult:
+    """One date, one transaction."""
+    result = DayResult(day)
+    steps = iter(range(1, len(STEPS) + 1))
+
+    def step(name: str) -> None:
+        if progress is not None:
+            progress(Step(day, name, next(steps), len(STEPS)))
+
+    started = clock.now()
+    async with engine.connect() as conn:
+        await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            first_event = await ageing.last_event_id(conn)
+            step(STEPS[0])
+            await ageing.lock_cases(conn, day, started)
+            step(STEPS[1])
+            result.debts_reaged = await ageing.age_debts(conn, day, policy)
+            step(STEPS[2])
+            result.cases_aged = await ageing.compute_figures(conn, day, policy, lifecycle)
+            result.cases_reclassified, moved = await ageing.write_case_events(
+                conn, day, started, policy
+            )
+            result.cases_changed = await ageing.apply_figures(conn, day, started, policy, lifecycle)
+            result.escalated = len(moved.get("ESCALATE", []))
+            result.cured = len(moved.get("CURE", [])) + len(moved.get("PAY_IN_FULL", []))
+            result.reopened = len(moved.get("REOPEN", []))
+            step(STEPS[3])
+            result.periods_opened = await ageing.record_history(conn, day)
+            step(STEPS[4])
+            expired = await ageing.expire_placements(conn, started)
+            result.placements_expired = len(expired)
+            step(STEPS[5])
+            result.snapshots = await ageing.take_snapshots(conn, day, policy)
+            await ageing.drop_figures(conn)
+            step(STEPS[6])
+            result.promises_resolved = await _judge_promises(conn, audit_key, day, started)
+            step(STEPS[7])
+            result.warnings_raised = await raise_warnings(conn, day, started)
+            step(STEPS[8])
+            # Last: it serialises the writers of decisions until this transaction commits.
+            result.decisions = await append_decisions_from_events(conn, first_event)
+            step(STEPS[9])
+            await append(conn, audit_key, _audit_records(day, started, result, moved, expired))
+            await daily_queries.record_run(conn, day, started, clock.now(), result.summary())
+    return result
+
+
+def _record(day: date, at: datetime, action: str, **details: Any) -> AuditRecord:
+    return AuditRecord(
+        at=at,
+        action=action,
+        outcome=Outcome.ALLOWED,
+        actor_login=ACTOR,
+        request_id=f"{JOB}:{day.isoformat()}",
+        operation_name=JOB,
+        operation_type="job",
+        **details,
+    )
+
+
+def _audit_records(
+    day: date,
+    at: datetime,
+    result: DayResult,
+    moved: dict[str, list[int]],
+    expired: Sequence[int],
+) -> list[AuditRecord]:
+    """The run's own entry (its summary), one entry naming the cases each move changed and one
+    naming the placements that expired. Reclassifications are in the summary and the timeline."""
+    records = [_record(day, at, AuditAction.DAILY_RUN, changes=result.summary())]
+    for trigger, case_ids in sorted(moved.items()):
+        records.append(
+            _record(
+                day,
+                at,
+                AuditAction.CASE_TRANSITION,
+                resource_type="Case",
+                case_ids=list(case_ids),
+                changes={"trigger": trigger, "as_of": day.isoformat()},
+            )
+        )
+    if expired:
+        records.append(
+            _record(
+                day,
+                at,
+                AuditAction.CASE_RECALL,
+                resource_type="Case",
+                case_ids=list(expired),
+                changes={"reason": ageing.EXPIRED, "as_of": day.isoformat()},
+            )
+        )
+    return records
+
+
+async def _judge_promises(conn: AsyncConnection, audit_key: bytes, day: date, at: datetime) -> int:
+    """Judges the promises whose window has passed, case by case through the collection-work
+    service, in a unit of work inside the run's transaction (a small set: only cases with an
+    OPEN promise past its due date and grace days; a promise already judged is never taken
+    again). Returns how many promises it resolved."""
+    case_ids = await ageing.cases_with_lapsed_promises(conn, day)
+    if not case_ids:
+        return 0
+
+    def audit(events: list[Any]) -> tuple[bytes, list[AuditRecord]]:
+        judged = [e for e in events if isinstance(e, PromiseEvaluated)]
+        if not judged:
+            return audit_key, []
+        return audit_key, [
+            _record(
+                day,
+                at,
+                AuditAction.PROMISE_EVALUATE,
+                resource_type="Case",
+                case_ids=sorted({e.case_id for e in judged if e.case_id is not None}),
+                changes={"promises": [e.data() for e in judged], "as_of": day.isoformat()},
+            )
+        ]
+
+    resolved = 0
+    async with SqlUnitOfWork(daily_queries.sessions_in(conn), audit=audit) as uow:
+        for case_id in case_ids:
+            case = await uow.cases.get(case_id)
+            if case is None:
+                continue
+            changes = await reevaluate(uow, case, day, at, None)
+            resolved += sum(1 for change in changes if change.status != change.previous_status)
+        await uow.commit()
+    return resolved
+
+
+async def _checkpoint(
+    engine: AsyncEngine, clock: Clock, audit_key: bytes, config: CheckpointConfig | None
+) -> str:
+    """Writes a signed checkpoint of the audit chain heads, after verifying the chains (never
+    vouching for a broken trail); says why not when checkpoints are not configured."""
+    if config is None or not config.directory:
+        return "skipped: ARREARS_AUDIT_CHECKPOINT_DIR is not set"
+    directory, signer = audit_checkpoints.signing_key(
+        config.directory, config.signing_key_file, config.env
+    )
+    async with engine.connect() as conn:
+        _checked, breaks = await verify(conn, audit_key)
+        if breaks:
+            raise CheckpointError(f"audit trail broken at {breaks[0]}; no checkpoint written")
+        heads = await audit_checkpoints.read_heads(conn)
+    path = audit_checkpoints.write(directory, signer, heads, clock.now())
+    return f"written: {path}"

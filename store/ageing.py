@@ -1,0 +1,693 @@
+"""The daily run in SQL: re-ageing every debt and case the run looks after, the moves of the life
+cycle that ageing decides, classification history, placement expiry and the snapshot of the day.
+
+Every statement is set-based (INSERT…SELECT, UPDATE…FROM) and runs in the caller's transaction;
+none loops over rows in Python. The numbers come from the rules' own data, never from here:
+
+- a debt's days past due: ``domain.debts.ageing.aged_days_past_due`` (the core's figure moved on,
+  else the schedule's), as ``debt_ages``;
+- bucket and classification: the CASE expressions are generated from the versioned policy
+  (``ClassificationPolicy.bands``, ``bucket_days``, ``max_bucket``) by ``bucket_sql`` and
+  ``classification_sql``;
+- a case's figures: ``domain.cases.classification.assess`` (as late as its worst debt, the sum of
+  their outstanding amounts);
+- moves of the life cycle: the rows of ``domain.lifecycle.table`` for the triggers a change of
+  ageing can fire (``after_balance_change``: PAY_IN_FULL, CURE, REOPEN; and ESCALATE past
+  ``LifecyclePolicy.escalate_after_days``), with their statuses, stages, guards and close reasons;
+- placement expiry: ``store.case_queries.current_placement_clause``, the SQL twin of
+  ``domain.agencies.placement.placement_is_current``.
+
+Dates are the run's date ``as_of`` (the portfolios' business date); the only date arithmetic is
+``days_between``, the one dialect helper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    not_,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.arrangements.promises import PromiseStatus
+from domain.cases.classification import ClassificationPolicy
+from domain.cases.events import CaseRecalled, CaseReclassified, CaseTransitioned
+from domain.cases.model import CaseStatus
+from domain.debts.model import DebtStatus
+from domain.lifecycle.table import (
+    CURE_REASONS,
+    Guard,
+    LifecyclePolicy,
+    Trigger,
+    transition_for,
+)
+from store import tables
+from store.case_queries import current_placement_clause
+from store.types import Amount, UTCDateTime
+
+c = tables.cases.c
+d = tables.debts.c
+i = tables.instalments.c
+h = tables.classification_history.c
+p = tables.promises.c
+snap = tables.debt_snapshots.c
+
+# The figures of the day per case, computed once and read by every later statement of the run;
+# a temporary table of the run's transaction (never part of the schema's metadata).
+_scratch = MetaData()
+figures = Table(
+    "daily_figures",
+    _scratch,
+    Column("case_id", Integer, primary_key=True),
+    # The case before the run: what the life cycle's guards and the events compare against.
+    Column("status", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("close_reason", String(24), nullable=True),
+    Column("watch_until", Date, nullable=True),
+    Column("closed_while_held", Boolean, nullable=False),
+    Column("previous_dpd", Integer, nullable=False),
+    # The case as of the run's date.
+    Column("dpd", Integer, nullable=False),
+    Column("outstanding", Amount(), nullable=False),
+    Column("bucket", String(4), nullable=False),
+    Column("classification", String(16), nullable=False),
+    # The move of the life cycle this ageing fires, if any, and where it leads.
+    Column("trigger", String(16), nullable=True),
+    Column("new_status", String(16), nullable=True),
+    Column("new_stage", String(16), nullable=True),
+    # No open classification period (noted by ``record_history`` before it opens them).
+    Column("needs_period", Boolean, nullable=True),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+f = figures.c
+
+_ACTIVE = (CaseStatus.OPEN.value, CaseStatus.ON_HOLD.value)
+_NOT_AGED = (DebtStatus.SETTLED.value, DebtStatus.CLOSED.value)
+# The triggers a change of ageing fires, in the order ``moves.after_balance_change`` tries them
+# (the first whose row allows the case and whose guards hold), then the stage's escalation.
+BATCH_TRIGGERS = (Trigger.PAY_IN_FULL, Trigger.CURE, Trigger.REOPEN, Trigger.ESCALATE)
+# The ``reason`` of a CaseRecalled event the run writes (a recall by hand has none: RECALLED).
+EXPIRED = "EXPIRED"
+
+
+def is_postgresql(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def days_between(conn: AsyncConnection, later: Any, earlier: Any) -> ColumnElement[int]:
+    """Returns ``later - earlier`` in days (the one dialect difference of the run)."""
+    if is_postgresql(conn):
+        return (later - earlier).label(None)  # type: ignore[no-any-return]
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def _date(value: date) -> ColumnElement[date]:
+    return literal(value, Date)
+
+
+def aged_cases(as_of: date) -> ColumnElement[bool]:
+    """The cases the run ages on ``as_of``: open or on hold, and those closed by a cure whose
+    watch window is still open (a new default reopens them)."""
+    return or_(
+        c.status.in_(_ACTIVE),
+        and_(
+            c.status == CaseStatus.CLOSED.value,
+            c.close_reason.in_(sorted(CURE_REASONS)),
+            c.watch_until >= as_of,
+        ),
+    )
+
+
+def bucket_sql(policy: ClassificationPolicy, dpd: Any) -> ColumnElement[str]:
+    """``policy.bucket(dpd)`` as a CASE expression built from the policy's data."""
+    whens: list[tuple[ColumnElement[bool], str]] = [(dpd <= 0, policy.bucket(0))]
+    for n in range(1, policy.max_bucket):
+        last = n * policy.bucket_days
+        whens.append((dpd <= last, policy.bucket(last)))
+    return case(*whens, else_=policy.bucket((policy.max_bucket - 1) * policy.bucket_days + 1))
+
+
+def classification_sql(policy: ClassificationPolicy, dpd: Any) -> ColumnElement[str]:
+    """``policy.classify(dpd).classification`` as a CASE expression from the policy's bands."""
+    whens = [
+        (dpd <= band.max_dpd, band.classification.value)
+        for band in policy.bands
+        if band.max_dpd is not None
+    ]
+    return case(*whens, else_=policy.bands[-1].classification.value)
+
+
+def debt_ages(conn: AsyncConnection, as_of: date) -> Select[Any]:
+    """(debt id, days past due on ``as_of``) of every debt of the cases the run ages, by
+    ``domain.debts.ageing.aged_days_past_due``."""
+    joined = tables.debts.join(tables.cases, c.id == d.case_id)
+    oldest = (
+        select(i.debt_id, func.min(i.due_date).label("due"))
+        .select_from(tables.instalments.join(joined, d.id == i.debt_id))
+        .where(
+            aged_cases(as_of),
+            i.amount_paid < i.amount_due,
+            i.due_date <= as_of,
+            # After the core said "current", only later due dates can make the debt late.
+            or_(d.core_dpd.is_(None), d.core_dpd_as_of.is_(None), i.due_date > d.core_dpd_as_of),
+        )
+        .group_by(i.debt_id)
+        .subquery("oldest")
+    )
+    moved_on = d.core_dpd + days_between(conn, _date(as_of), d.core_dpd_as_of)
+    dpd = case(
+        (d.status.in_(_NOT_AGED), 0),
+        (
+            and_(d.core_dpd.is_not(None), d.core_dpd_as_of.is_not(None), d.core_dpd > 0),
+            case((moved_on > 0, moved_on), else_=0),
+        ),
+        (oldest.c.due.is_(None), 0),
+        else_=days_between(conn, _date(as_of), oldest.c.due),
+    )
+    return (
+        select(d.id.label("id"), dpd.label("dpd"))
+        .select_from(joined.outerjoin(oldest, oldest.c.debt_id == d.id))
+        .where(aged_cases(as_of))
+    )
+
+
+async def lock_cases(conn: AsyncConnection, as_of: date, at: datetime) -> None:
+    """PostgreSQL: locks the rows of every case the run will change, in id order, so that a
+    payment or a placement committed meanwhile is either seen whole or waits for the run (SQLite:
+    the run's transaction holds the database's write lock already)."""
+    if not is_postgresql(conn):
+        return
+    mine = or_(aged_cases(as_of), _expired(at))
+    locked = select(c.id).where(mine).order_by(c.id).with_for_update().subquery()
+    await conn.execute(select(func.count()).select_from(locked))
+
+
+async def age_debts(conn: AsyncConnection, as_of: date, policy: ClassificationPolicy) -> int:
+    """Writes each aged debt's ``aged_dpd`` and ``aged_bucket``; returns how many changed."""
+    ages = debt_ages(conn, as_of).subquery("ages")
+    aged = select(ages.c.id, ages.c.dpd, bucket_sql(policy, ages.c.dpd).label("bucket")).subquery(
+        "aged"
+    )
+    result = await conn.execute(
+        update(tables.debts)
+        .where(d.id == aged.c.id, or_(d.aged_dpd != aged.c.dpd, d.aged_bucket != aged.c.bucket))
+        .values(aged_dpd=aged.c.dpd, aged_bucket=aged.c.bucket)
+    )
+    return max(result.rowcount or 0, 0)
+
+
+# ---- the cases' figures and the moves they fire --------------------------------------------------
+
+
+def _guards(as_of: date) -> Mapping[Guard, ColumnElement[bool]]:
+    """Each guard of the life-cycle table over the figures (``Facts.holds`` in SQL). The reversal
+    of a closing payment is the payments' own path, never the daily run's."""
+    return {
+        Guard.ARREARS_CLEARED: f.dpd == 0,
+        Guard.NOTHING_OWED: f.outstanding <= 0,
+        Guard.IN_ARREARS: f.dpd > 0,
+        Guard.WITHIN_WATCH_WINDOW: f.watch_until >= as_of,
+        Guard.CLOSED_BY_CURE: f.close_reason.in_(sorted(CURE_REASONS)),
+    }
+
+
+def _fires(trigger: Trigger, as_of: date, lifecycle: LifecyclePolicy) -> ColumnElement[bool]:
+    """Whether the table's row for ``trigger`` moves a case of the figures now."""
+    row = transition_for(trigger)
+    guards = _guards(as_of)
+    condition = [
+        f.status.in_(sorted(row.from_status)),
+        f.stage.in_(sorted(row.from_stage)),
+        *(guards[guard] for guard in row.guards),
+    ]
+    if trigger in (Trigger.PAY_IN_FULL, Trigger.CURE):
+        condition.append(f.previous_dpd > 0)  # only a case that was in arrears is cured
+    if trigger is Trigger.ESCALATE:
+        condition.append(f.dpd > lifecycle.escalate_after_days)
+    return and_(*condition)
+
+
+async def compute_figures(
+    conn: AsyncConnection,
+    as_of: date,
+    policy: ClassificationPolicy,
+    lifecycle: LifecyclePolicy,
+) -> int:
+    """Fills the run's ``daily_figures``: each aged case as it stands and as of ``as_of``, and the
+    move its ageing fires; returns the number of cases."""
+    if not is_postgresql(conn):
+        await conn.run_sync(lambda sync: figures.drop(sync, checkfirst=True))
+    await conn.run_sync(lambda sync: figures.create(sync))
+    per_case = (
+        select(
+            d.case_id,
+            func.max(d.aged_dpd).label("dpd"),
+            func.sum(d.principal + d.interest + d.penalty + d.fee).label("outstanding"),
+        )
+        .group_by(d.case_id)
+        .subquery("per_case")
+    )
+    base = (
+        select(
+            c.id.label("case_id"),
+            c.status,
+            c.stage,
+            c.close_reason,
+            c.watch_until,
+            c.closed_while_held,
+            c.days_past_due.label("previous_dpd"),
+            func.coalesce(per_case.c.dpd, 0).label("dpd"),
+            func.coalesce(per_case.c.outstanding, 0).label("outstanding"),
+        )
+        .select_from(tables.cases.outerjoin(per_case, per_case.c.case_id == c.id))
+        .where(aged_cases(as_of))
+        .subquery("base")
+    )
+    columns = [
+        "case_id",
+        "status",
+        "stage",
+        "close_reason",
+        "watch_until",
+        "closed_while_held",
+        "previous_dpd",
+        "dpd",
+        "outstanding",
+    ]
+    result = await conn.execute(
+        insert(figures).from_select(
+            [*columns, "bucket", "classification"],
+            select(
+                *(base.c[name] for name in columns),
+                bucket_sql(policy, base.c.dpd),
+                classification_sql(policy, base.c.dpd),
+            ),
+        )
+    )
+    if is_postgresql(conn):
+        await conn.exec_driver_sql("ANALYZE daily_figures")
+    moves = case(
+        *((_fires(t, as_of, lifecycle), t.value) for t in BATCH_TRIGGERS),
+        else_=null(),
+    )
+    await conn.execute(update(figures).values(trigger=moves))
+    await conn.execute(
+        update(figures)
+        .where(f.trigger.is_not(None))
+        .values(new_status=_new_status(), new_stage=_new_stage())
+    )
+    return max(result.rowcount or 0, 0)
+
+
+def _new_status() -> ColumnElement[str]:
+    """Where each batch trigger leads the status (``table.decide``: a reopening returns a case
+    closed while on hold to the hold)."""
+    whens: list[tuple[ColumnElement[bool], Any]] = []
+    for trigger in BATCH_TRIGGERS:
+        row = transition_for(trigger)
+        if trigger is Trigger.REOPEN:
+            whens.append(
+                (
+                    and_(f.trigger == trigger.value, f.closed_while_held.is_(True)),
+                    CaseStatus.ON_HOLD.value,
+                )
+            )
+        whens.append(
+            (f.trigger == trigger.value, row.to_status.value if row.to_status else f.status)
+        )
+    return case(*whens, else_=f.status)
+
+
+def _new_stage() -> ColumnElement[str]:
+    whens = [
+        (f.trigger == t.value, transition_for(t).to_stage.value)  # type: ignore[union-attr]
+        for t in BATCH_TRIGGERS
+        if transition_for(t).to_stage is not None
+    ]
+    return case(*whens, else_=f.stage) if whens else f.stage
+
+
+def _closing_triggers() -> list[Trigger]:
+    return [t for t in BATCH_TRIGGERS if transition_for(t).to_status is CaseStatus.CLOSED]
+
+
+def json_object(conn: AsyncConnection, pairs: Mapping[str, Any]) -> ColumnElement[Any]:
+    """A JSON object built in SQL from constant keys and column values."""
+    arguments: list[Any] = []
+    for key, value in pairs.items():
+        arguments += [literal_column(f"'{key}'"), value]
+    build = func.json_build_object if is_postgresql(conn) else func.json_object
+    return build(*arguments)
+
+
+def _text(value: str | None) -> ColumnElement[Any]:
+    return null() if value is None else cast(literal(value), String)
+
+
+def _event_data(
+    conn: AsyncConnection, event: type[Any], pairs: Mapping[str, Any], extra: Sequence[str] = ()
+) -> ColumnElement[Any]:
+    """An event's ``data`` in SQL: exactly the fields ``CaseEvent.data`` gives the domain event
+    (and ``extra`` keys the batch adds), so that the timeline reads both alike."""
+    fields = {name for name in event.__slots__ if name not in ("case_id", "at", "actor_id")}
+    if set(pairs) != fields | set(extra):
+        raise AssertionError(f"{event.__name__} data must have {sorted(fields)}: {sorted(pairs)}")
+    return json_object(conn, pairs)
+
+
+def _event_rows(
+    conn: AsyncConnection, name: str, at: datetime, data: ColumnElement[Any]
+) -> list[Any]:
+    return [c.id, literal(at, UTCDateTime()), cast(null(), Integer), literal(name, String), data]
+
+
+_EVENT_COLUMNS = ["case_id", "at", "actor_id", "name", "data"]
+
+
+async def write_case_events(
+    conn: AsyncConnection, as_of: date, at: datetime, policy: ClassificationPolicy
+) -> tuple[int, dict[str, list[int]]]:
+    """Writes CaseReclassified for every case whose bucket, class or policy changes and
+    CaseTransitioned for every move, before the cases change (the events carry the previous
+    values); returns the number reclassified and the cases moved by each trigger."""
+    joined = tables.cases.join(figures, f.case_id == c.id)
+    changed = or_(
+        c.bucket != f.bucket,
+        c.classification != f.classification,
+        c.policy_version != policy.version,
+    )
+    classified = c.policy_version != ""
+    reclassified = _event_data(
+        conn,
+        CaseReclassified,
+        {
+            "days_past_due": f.dpd,
+            "bucket": f.bucket,
+            "classification": f.classification,
+            "previous_bucket": case((classified, c.bucket), else_=null()),
+            "previous_classification": case((classified, c.classification), else_=null()),
+            "policy_version": _text(policy.version),
+        },
+    )
+    result = await conn.execute(
+        insert(tables.case_events).from_select(
+            _EVENT_COLUMNS,
+            select(*_event_rows(conn, "CaseReclassified", at, reclassified))
+            .select_from(joined)
+            .where(changed)
+            .order_by(c.id),
+        )
+    )
+    closing = [t.value for t in _closing_triggers()]
+    reason_whens = [
+        (f.trigger == t.value, transition_for(t).close_reason.value)  # type: ignore[union-attr]
+        for t in _closing_triggers()
+    ]
+    transitioned = _event_data(
+        conn,
+        CaseTransitioned,
+        {
+            "trigger": f.trigger,
+            "from_status": f.status,
+            "to_status": f.new_status,
+            "from_stage": f.stage,
+            "to_stage": f.new_stage,
+            "close_reason": case(*reason_whens, else_=null()) if closing else cast(null(), String),
+        },
+    )
+    await conn.execute(
+        insert(tables.case_events).from_select(
+            _EVENT_COLUMNS,
+            select(*_event_rows(conn, "CaseTransitioned", at, transitioned))
+            .select_from(joined)
+            .where(f.trigger.is_not(None))
+            .order_by(c.id),
+        )
+    )
+    moved: dict[str, list[int]] = {}
+    for row in await conn.execute(
+        select(f.trigger, f.case_id).where(f.trigger.is_not(None)).order_by(f.case_id)
+    ):
+        moved.setdefault(row.trigger, []).append(row.case_id)
+    return max(result.rowcount or 0, 0), moved
+
+
+async def apply_figures(
+    conn: AsyncConnection,
+    as_of: date,
+    at: datetime,
+    policy: ClassificationPolicy,
+    lifecycle: LifecyclePolicy,
+) -> int:
+    """Writes each aged case's figures, policy version, ``dpd_as_of`` and move (as
+    ``moves.move`` does: a closure by a cure sets the watch window, a reopening clears the
+    closure); bumps ``version`` of the cases that changed. Returns how many changed."""
+    closing = _closing_triggers()
+    closes = f.trigger.in_([t.value for t in closing])
+    reopens = and_(
+        f.trigger.is_not(None),
+        f.status == CaseStatus.CLOSED.value,
+        f.new_status != CaseStatus.CLOSED.value,
+    )
+    reason = case(
+        *(
+            (f.trigger == t.value, transition_for(t).close_reason.value)  # type: ignore[union-attr]
+            for t in closing
+        ),
+        else_=null(),
+    )
+    cured = f.trigger.in_(
+        [t.value for t in closing if transition_for(t).close_reason in CURE_REASONS]
+    )
+    changed = or_(
+        c.days_past_due != f.dpd,
+        c.outstanding_amount != f.outstanding,
+        c.bucket != f.bucket,
+        c.classification != f.classification,
+        c.policy_version != policy.version,
+        f.trigger.is_not(None),
+    )
+    result = await conn.execute(
+        update(tables.cases)
+        .where(
+            c.id == f.case_id,
+            or_(changed, c.dpd_as_of.is_(None), c.dpd_as_of != as_of),
+        )
+        .values(
+            days_past_due=f.dpd,
+            outstanding_amount=f.outstanding,
+            bucket=f.bucket,
+            classification=f.classification,
+            policy_version=policy.version,
+            dpd_as_of=as_of,
+            status=func.coalesce(f.new_status, c.status),
+            stage=func.coalesce(f.new_stage, c.stage),
+            close_reason=case((closes, reason), (reopens, null()), else_=c.close_reason),
+            closed_at=case(
+                (closes, literal(at, UTCDateTime())), (reopens, null()), else_=c.closed_at
+            ),
+            watch_until=case(
+                (cured, _date(lifecycle.watch_until(as_of))),
+                (or_(closes, reopens), null()),
+                else_=c.watch_until,
+            ),
+            closed_while_held=case(
+                (closes, f.status == CaseStatus.ON_HOLD.value),
+                (reopens, False),
+                else_=c.closed_while_held,
+            ),
+            version=c.version + case((changed, 1), else_=0),
+        )
+    )
+    return max(result.rowcount or 0, 0)
+
+
+async def record_history(conn: AsyncConnection, as_of: date) -> int:
+    """Keeps each aged case's classification history: the open period whose class, bucket or
+    policy version is not the case's any more ends the day before ``as_of`` (periods are
+    inclusive: ``[from_date, to_date]``), and a new one opens on ``as_of`` for every aged case
+    without an open period. Returns the number of periods opened."""
+    aged = c.id.in_(select(f.case_id))
+    differs = or_(
+        c.classification != h.classification,
+        c.bucket != h.bucket,
+        c.policy_version != h.policy_version,
+    )
+    history = tables.classification_history
+    await conn.execute(
+        update(history)
+        .where(h.case_id == c.id, aged, h.to_date.is_(None), h.from_date < as_of, differs)
+        .values(to_date=as_of - timedelta(days=1))
+    )
+    # A period opened on this very date (the demo seeds one) is corrected, not closed empty.
+    await conn.execute(
+        update(history)
+        .where(h.case_id == c.id, aged, h.to_date.is_(None), h.from_date >= as_of, differs)
+        .values(classification=c.classification, bucket=c.bucket, policy_version=c.policy_version)
+    )
+    # Which cases lack an open period, noted before inserting: an INSERT that reads the table it
+    # writes (NOT EXISTS) is planned on stale statistics, and on a first run that is quadratic.
+    is_open = select(h.id).where(h.case_id == f.case_id, h.to_date.is_(None))
+    await conn.execute(update(figures).values(needs_period=~exists(is_open)))
+    result = await conn.execute(
+        insert(history).from_select(
+            ["case_id", "classification", "bucket", "from_date", "to_date", "policy_version"],
+            select(
+                c.id,
+                c.classification,
+                c.bucket,
+                _date(as_of),
+                cast(null(), Date),
+                c.policy_version,
+            )
+            .select_from(tables.cases.join(figures, f.case_id == c.id))
+            .where(f.needs_period.is_(True))
+            .order_by(c.id),
+        )
+    )
+    return max(result.rowcount or 0, 0)
+
+
+# ---- placements, snapshots, promises ------------------------------------------------------------
+
+
+def _expired(at: datetime) -> ColumnElement[bool]:
+    """Placements that are not current at the instant ``at`` by the one rule (none without an
+    end date: fail closed)."""
+    return and_(
+        c.agency_id.is_not(None),
+        or_(c.placement_ends_on.is_(None), not_(current_placement_clause(at))),
+    )
+
+
+async def expire_placements(conn: AsyncConnection, at: datetime) -> list[int]:
+    """Returns every case whose placement is no longer current at ``at`` to the unassigned pool,
+    with a CaseRecalled event (reason EXPIRED) each; returns their ids."""
+    expired = _expired(at)
+    ids = list((await conn.execute(select(c.id).where(expired).order_by(c.id))).scalars())
+    if not ids:
+        return []
+    data = _event_data(
+        conn,
+        CaseRecalled,
+        {"agency_id": c.agency_id, "reason": _text(EXPIRED)},
+        extra=("reason",),
+    )
+    await conn.execute(
+        insert(tables.case_events).from_select(
+            _EVENT_COLUMNS,
+            select(*_event_rows(conn, "CaseRecalled", at, data)).where(expired).order_by(c.id),
+        )
+    )
+    await conn.execute(
+        update(tables.cases)
+        .where(expired)
+        .values(agency_id=None, placed_at=None, placement_ends_on=None, version=c.version + 1)
+    )
+    return ids
+
+
+async def take_snapshots(conn: AsyncConnection, as_of: date, policy: ClassificationPolicy) -> int:
+    """Writes each aged debt as it stands on ``as_of`` (balance, principal, days past due,
+    bucket, class, status, the case's collector or agency); a debt already taken on that date is
+    left as it is. Returns the number written."""
+    # Snapshots of the date exist only when its run committed and is run again (its record
+    # deleted by hand): only then is each debt checked, which on an empty date would make the
+    # INSERT read the table it writes, row by row.
+    again = (await conn.execute(select(snap.debt_id).where(snap.as_of == as_of).limit(1))).first()
+    taken = select(snap.debt_id).where(snap.debt_id == d.id, snap.as_of == as_of)
+    source = select(
+        d.id,
+        _date(as_of),
+        d.case_id,
+        c.portfolio,
+        d.product_type,
+        d.currency,
+        d.principal + d.interest + d.penalty + d.fee,
+        d.principal,
+        d.aged_dpd,
+        d.aged_bucket,
+        classification_sql(policy, d.aged_dpd),
+        d.status,
+        c.assignee_id,
+        c.agency_id,
+    ).select_from(
+        tables.debts.join(tables.cases, c.id == d.case_id).join(figures, f.case_id == c.id)
+    )
+    if again is not None:
+        source = source.where(~exists(taken))
+    result = await conn.execute(
+        insert(tables.debt_snapshots).from_select(
+            [
+                "debt_id",
+                "as_of",
+                "case_id",
+                "portfolio",
+                "product_type",
+                "currency",
+                "balance",
+                "principal",
+                "days_past_due",
+                "bucket",
+                "classification",
+                "status",
+                "assignee_id",
+                "agency_id",
+            ],
+            source,
+        )
+    )
+    return max(result.rowcount or 0, 0)
+
+
+async def cases_with_lapsed_promises(conn: AsyncConnection, as_of: date) -> list[int]:
+    """Cases with an OPEN promise whose window (due date plus grace days) ended before
+    ``as_of``: the ones the collection-work service must judge today (a small set)."""
+    lapsed = days_between(conn, _date(as_of), p.due_date) > p.grace_days
+    stmt = (
+        select(p.case_id)
+        .where(p.status == PromiseStatus.OPEN.value, lapsed)
+        .distinct()
+        .order_by(p.case_id)
+    )
+    return list((await conn.execute(stmt)).scalars())
+
+
+async def drop_figures(conn: AsyncConnection) -> None:
+    """SQLite keeps a temporary table for the connection's life: drop it (PostgreSQL drops it at
+    commit)."""
+    if not is_postgresql(conn):
+        await conn.run_sync(lambda sync: figures.drop(sync, checkfirst=True))
+
+
+async def last_event_id(conn: AsyncConnection) -> int:
+    return int(
+        (
+            await conn.execute(select(func.coalesce(func.max(tables.case_events.c.id), 0)))
+        ).scalar_one()
+    )
