@@ -1,0 +1,1 @@
+"""Early warning in GraphQL: the warnings listing, its two steps, and partner signals."""
