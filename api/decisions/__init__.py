@@ -1,0 +1,1 @@
+"""The decisions feed for core banking and the credit bureau: ``decisions(first, after)``."""
