@@ -11,11 +11,14 @@ from typing import Any
 
 from api.common.ids import to_global_id
 from api.contacts.audit import contact_record
+from api.flags.audit import flag_record
+from api.warnings.audit import warning_record
 from domain.allocation.events import CasesAllocated
 from domain.arrangements.events import PromiseRecorded
 from domain.borrowers.events import ConfidentialValueRevealed
 from domain.cases.events import CaseAssigned, CaseEvent, CasePlaced, CaseRecalled
 from domain.clock import Clock
+from domain.complaints.events import ComplaintFiled, ComplaintResolved
 from domain.errors import DomainError
 from domain.payments.events import PaymentPosted, PaymentReversed
 from domain.staff.events import RolesChanged
@@ -31,6 +34,8 @@ _CASE_ACTIONS: dict[type[CaseEvent], AuditAction] = {
     PaymentPosted: AuditAction.PAYMENT_POST,
     PaymentReversed: AuditAction.PAYMENT_REVERSE,
     PromiseRecorded: AuditAction.PROMISE_RECORD,
+    ComplaintFiled: AuditAction.COMPLAINT_FILE,
+    ComplaintResolved: AuditAction.COMPLAINT_RESOLVE,
 }
 
 
@@ -78,6 +83,7 @@ class RequestAudit:
         self._borrower_fields: dict[int, dict[str, bool]] = {}
         self._case_ids: set[int] = set()
         self._read_action = AuditAction.API_READ
+        self._read_changes: dict[str, Any] | None = None
 
     def saw_borrower_field(self, borrower_id: int, name: str, clear: bool) -> None:
         """Notes that a confidential field of a borrower was returned (masked or clear)."""
@@ -89,6 +95,15 @@ class RequestAudit:
         self._case_ids.update(case_ids)
         if self._read_action == AuditAction.API_READ:
             self._read_action = AuditAction.CASE_READ
+
+    def read_decisions(
+        self, case_ids: Sequence[int], count: int, sequences: tuple[int, int] | None
+    ) -> None:
+        """Notes a page of the decisions feed: its cases, how many, and from which to which."""
+        self._case_ids.update(case_ids)
+        self._read_action = AuditAction.DECISION_READ
+        first, last = sequences or (None, None)
+        self._read_changes = {"decisions": count, "firstSequence": first, "lastSequence": last}
 
     def read_audit_trail(self) -> None:
         """Notes that the request reads the audit trail itself."""
@@ -139,6 +154,7 @@ class RequestAudit:
             case_ids=sorted(self._case_ids),
             borrower_ids=sorted(self._borrower_fields),
             fields=[{"name": n, "clear": c} for n, c in sorted(fields.items())],
+            changes=self._read_changes,
         )
 
     def record(self, action: str, outcome: str, **details: Any) -> AuditRecord:
@@ -221,6 +237,10 @@ class RequestAudit:
                 )
             elif (contact := contact_record(self.record, event)) is not None:
                 records.append(contact)
+            elif (warning := warning_record(self.record, event)) is not None:
+                records.append(warning)
+            elif (flag := flag_record(self.record, event)) is not None:
+                records.append(flag)
         self.entries_written += len(records)
         return self.key, records
 

@@ -480,6 +480,260 @@ def audit_export(
     typer.echo(f"exported {written} audit entries", err=True)
 
 
+SHOWN_PROBLEMS = 50  # problems printed by `arrears import` (all go to the rejects file)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[
+        str, typer.Argument(help="A JSON Lines feed file, or a directory of CSV files.")
+    ],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: csv for a directory).")
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Import the valid rows; write the rejected ones."),
+    ] = False,
+    rejects: Annotated[
+        str | None,
+        typer.Option(help="Where --skip-invalid writes rejected rows (<PATH>.rejects.jsonl)."),
+    ] = None,
+) -> None:
+    """Imports a core banking feed in one transaction; exits 1 naming each rejected row (file,
+    line, field, problem) — without --skip-invalid nothing is imported then."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from jobs.importing import ImportReport, import_feed
+    from jobs.locks import JobLocked
+    from store.db import create_engine
+
+    if fmt not in (None, "jsonl", "csv"):
+        _fail(f"--format must be jsonl or csv, not {fmt!r}")
+    feed = Path(path)
+    if not feed.exists():
+        _fail(f"no such file or directory: {path}")
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+    async def work() -> ImportReport:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        console = Console(stderr=True)
+        try:
+            with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+                task = bar.add_task("Reading", total=None)
+                try:
+                    return await import_feed(
+                        engine,
+                        feed,
+                        audit_key=key,
+                        fmt=fmt,
+                        skip_invalid=skip_invalid,
+                        rejects=Path(rejects) if rejects else None,
+                        progress=lambda phase, done, total: bar.update(
+                            task, description=phase, completed=done, total=total
+                        ),
+                    )
+                except (JobLocked, ValueError, FileNotFoundError) as exc:
+                    raise CommandError(str(exc)) from None
+        finally:
+            await engine.dispose()
+
+    report = _run(work)
+    for problem in report.errors[:SHOWN_PROBLEMS]:
+        typer.echo(f"  {problem}", err=True)
+    if len(report.errors) > SHOWN_PROBLEMS:
+        typer.echo(f"  … and {len(report.errors) - SHOWN_PROBLEMS} more problems", err=True)
+    if not report.imported:
+        _fail(
+            f"nothing imported: {report.rejected} of {report.records} rows have problems "
+            "(fix them, or pass --skip-invalid to import the rest)"
+        )
+    header = report.header
+    assert header is not None
+    typer.echo(
+        f"imported the {header.source} feed of {header.as_of}: "
+        f"{report.records - report.rejected} rows, {report.rejected} rejected"
+    )
+    summary = report.summary
+    for kind, counts in summary["types"].items():
+        typer.echo(
+            f"  {kind}: {counts['rows']} rows, {counts['inserted']} inserted, "
+            f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+        )
+    typer.echo(
+        f"  cases: {summary['casesOpened']} opened, {summary['casesReopened']} reopened, "
+        f"{summary['casesRenewed']} new episodes, {summary['casesRefigured']} refigured; "
+        f"{summary['debtsAttached']} debts attached"
+    )
+    typer.echo(
+        f"  payments: {summary['paymentsDeduplicated']} deduplicated; "
+        f"reversals: {summary['reversalsApplied']} applied"
+    )
+    if report.rejects_path is not None:
+        typer.echo(f"rejected rows written to {report.rejects_path}", err=True)
+        raise typer.Exit(1)
+
+
+export_app = typer.Typer(help="Feeds out to other systems.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("decisions")
+def export_decisions(
+    after: Annotated[
+        str | None,
+        typer.Option(help="The cursor the previous export printed (default: from the start)."),
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Writes the decisions after a cursor as JSON Lines, oldest first; prints on stderr how many,
+    and, as its last line, the cursor to pass as --after next time."""
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from api.common.ids import to_global_id
+    from jobs.export_decisions import ExportSummary
+    from jobs.export_decisions import export_decisions as export
+    from store.db import create_engine
+    from store.decisions import decode_cursor
+    from store.keyset import InvalidCursor
+
+    if after:
+        try:
+            decode_cursor(after)  # before --output is created
+        except InvalidCursor as exc:
+            _fail(f"--after: {exc}")
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+    async def work(sink: TextIO) -> ExportSummary:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        # A bar only for a person watching: piped or logged, stderr gets the summary alone.
+        console = Console(stderr=True)
+        try:
+            with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+                task: TaskID = bar.add_task("Exporting decisions", total=None)
+                return await export(
+                    engine,
+                    sink,
+                    after=after,
+                    audit_key=key,
+                    case_global_id=lambda pk: to_global_id("Case", pk),
+                    now=lambda: datetime.now(UTC),
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        except InvalidCursor as exc:
+            raise CommandError(f"--after: {exc}") from None
+        finally:
+            await engine.dispose()
+
+    if output:
+        with open(output, "w", encoding="utf-8") as sink:
+            summary = _run(lambda: work(sink))
+    else:
+        summary = _run(lambda: work(sys.stdout))
+    typer.echo(f"exported {summary.written} decisions; next time pass --after:", err=True)
+    typer.echo(summary.cursor, err=True)
+
+
+@app.command()
+def daily(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The date to run for (ISO-8601; default: today, UTC)."),
+    ] = None,
+) -> None:
+    """Runs the daily cycle for a date, catching up missed dates one by one: re-ageing,
+    classification history, snapshots, promises, placement expiry, early warnings, decisions and
+    an audit checkpoint. Exits 1 when another daily run is in progress."""
+    from datetime import date
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from domain.clock import SystemClock
+    from jobs.daily import CheckpointConfig, DailyOutcome, DailyRefused, Step, run_daily
+    from jobs.locks import JobLocked
+    from store.db import create_engine
+
+    day: date | None = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            _fail(f"--as-of is not an ISO-8601 date: {as_of!r}")
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    checkpoints = CheckpointConfig(
+        settings.audit_checkpoint_dir, settings.audit_signing_key_file, settings.env
+    )
+
+    async def work() -> DailyOutcome:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        # A bar only for a person watching: from cron, stderr gets the summary alone.
+        console = Console(stderr=True)
+        try:
+            with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+                task = bar.add_task("Daily run", total=None)
+
+                def progress(step: Step) -> None:
+                    bar.update(
+                        task,
+                        description=f"{step.as_of}: {step.name}",
+                        completed=step.index,
+                        total=step.total,
+                    )
+
+                try:
+                    return await run_daily(
+                        engine,
+                        SystemClock(),
+                        key,
+                        as_of=day,
+                        checkpoints=checkpoints,
+                        progress=progress,
+                    )
+                except (JobLocked, DailyRefused) as exc:
+                    raise CommandError(str(exc)) from None
+        finally:
+            await engine.dispose()
+
+    outcome = _run(work)
+    if outcome.nothing_to_do:
+        typer.echo(f"nothing to do: {outcome.nothing_to_do}")
+    for result in outcome.days:
+        warnings = sum(result.warnings_raised.values())
+        typer.echo(
+            f"{result.as_of}: {result.debts_reaged} debts re-aged, {result.cases_aged} cases aged "
+            f"({result.cases_reclassified} reclassified, {result.escalated} escalated, "
+            f"{result.cured} cured, {result.reopened} reopened), "
+            f"{result.periods_opened} classification periods opened, {result.snapshots} "
+            f"snapshots, {result.promises_resolved} promises resolved, "
+            f"{result.placements_expired} placements expired, {warnings} warnings raised, "
+            f"{result.decisions} decisions"
+        )
+    if outcome.checkpoint:
+        typer.echo(f"audit checkpoint {outcome.checkpoint}")
+    if outcome.checkpoint_error:
+        _fail(f"the run completed, but no audit checkpoint was written: {outcome.checkpoint_error}")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

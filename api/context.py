@@ -24,12 +24,25 @@ from domain.arrangements.promises import Promise
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
 from domain.clock import Clock
+from domain.complaints.model import Complaint
 from domain.contacts.model import Contact, ContactPoint
 from domain.debts.model import Debt, Instalment
+from domain.flags.effects import Protection
+from domain.flags.model import BorrowerFlag
 from domain.payments.model import Payment
 from domain.payments.waterfall import ComponentAllocation
 from domain.staff.model import Staff
-from store import contacts_queries, loaders, nested_pages, payment_queries, promise_queries
+from domain.warnings.model import EarlyWarning
+from store import (
+    contacts_queries,
+    loaders,
+    nested_pages,
+    payment_queries,
+    promise_queries,
+    protections_queries,
+    warnings_queries,
+)
+from store.daily_queries import ClassificationPeriod, periods_by_case_id
 from store.db import Clause, Session, Sessions
 from store.nested_pages import Page, PageKey
 from store.timeline_queries import TimelineRow
@@ -79,6 +92,18 @@ class Context:
     payment_counts: DataLoader[int, int] = field(init=False)
     timeline_pages: DataLoader[PageKey, Page[TimelineRow]] = field(init=False)
     timeline_counts: DataLoader[int, int] = field(init=False)
+    # A case's classification periods, as the daily run keeps them (through the case scope).
+    classification_history: DataLoader[int, list[ClassificationPeriod]] = field(init=False)
+    # Complaints (by id, by case) and the protections in force on cases (complaints, flags),
+    # through the case scope; active flags by borrower, through the borrower scope. Not cached
+    # where a mutation of the same request changes them.
+    complaints: DataLoader[int, tuple[Complaint, str] | None] = field(init=False)
+    complaints_of_case: DataLoader[int, list[Complaint]] = field(init=False)
+    flags_of_borrower: DataLoader[int, list[BorrowerFlag]] = field(init=False)
+    protections: DataLoader[int, Protection] = field(init=False)
+    clock_pauses: DataLoader[int, list[protections_queries.Span]] = field(init=False)
+    # Warnings by id, through their case's scope (domain.warnings).
+    warnings: DataLoader[int, EarlyWarning | None] = field(init=False)
     _session: Session | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
@@ -111,6 +136,16 @@ class Context:
         self.payment_counts = self._loader(nested_pages.payment_counts, case, cache=False)
         self.timeline_pages = self._loader(nested_pages.timeline_pages, case, cache=False)
         self.timeline_counts = self._loader(nested_pages.timeline_counts, case, cache=False)
+        self.classification_history = self._loader(periods_by_case_id, case)
+        protections = protections_queries
+        self.complaints = self._loader(protections.complaints_by_id, case)
+        self.complaints_of_case = self._loader(protections.complaints_by_case_id, case, cache=False)
+        self.flags_of_borrower = self._loader(
+            protections.active_flags_by_borrower_id, self.scope.borrower, cache=False
+        )
+        self.protections = self._loader(protections.protections_by_case_id, case, cache=False)
+        self.clock_pauses = self._loader(protections.clock_pauses_by_case_id, case, cache=False)
+        self.warnings = self._loader(warnings_queries.warnings_by_id, case)
 
     async def legal_stage(self, borrower_id: int) -> bool:
         """Whether masking treats the borrower as in legal proceedings for this viewer: asked

@@ -17,21 +17,30 @@ from api.cases.mutations import CaseMutation
 from api.cases.queries import CaseQuery
 from api.cases.types import Borrower, Case, Debt
 from api.common.queries import CommonQuery
+from api.complaints.mutations import ComplaintMutation
+from api.complaints.types import Complaint
 from api.contacts.mutations import ContactMutation
 from api.contacts.queries import ContactQuery
 from api.contacts.types import Contact, ContactPoint
+from api.decisions.queries import DecisionQuery
 from api.errors import MaskInternalErrors
 from api.extensions import AuditOperation
+from api.flags.mutations import FlagMutation
 from api.limits_extension import RequestLimits, bound_overlap_validation
 from api.logging import log_unexpected_error
 from api.payments.mutations import PaymentMutation
 from api.payments.types import Payment
 from api.staff.types import Agency, Staff
+from api.warnings.mutations import WarningMutation
+from api.warnings.queries import WarningQuery
+from api.warnings.types import WarningNode
 from api.worklist.queries import WorklistQuery
 
 
 @strawberry.type
-class Query(CommonQuery, CaseQuery, AuditQuery, WorklistQuery, ContactQuery):
+class Query(
+    CommonQuery, CaseQuery, AuditQuery, WorklistQuery, ContactQuery, WarningQuery, DecisionQuery
+):
     pass
 
 
@@ -44,6 +53,9 @@ class Mutation(
     PaymentMutation,
     ArrangementMutation,
     ContactMutation,
+    WarningMutation,
+    ComplaintMutation,
+    FlagMutation,
 ):
     pass
 
@@ -78,7 +90,19 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     return ArrearsSchema(
         query=Query,
         mutation=Mutation,
-        types=[Case, Borrower, Debt, Staff, Agency, Payment, PromiseToPay, ContactPoint, Contact],
+        types=[
+            Case,
+            Borrower,
+            Debt,
+            Staff,
+            Agency,
+            Payment,
+            PromiseToPay,
+            ContactPoint,
+            Contact,
+            WarningNode,
+            Complaint,
+        ],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

@@ -9,6 +9,7 @@ from typing import Protocol
 from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
+from domain.flags.effects import Protection
 from domain.staff.model import Staff
 
 
@@ -52,6 +53,13 @@ class RevealLedger(Protocol):
         ...
 
 
+class ProtectionReader(Protocol):
+    async def of_case(self, case_id: int, borrower_id: int) -> Protection:
+        """Returns the protections in force on a case: its open complaints and disputes and
+        its borrower's active flags (``domain.flags.effects``)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def cases(self) -> CaseRepository: ...
@@ -67,6 +75,9 @@ class UnitOfWork(Protocol):
 
     @property
     def reveals(self) -> RevealLedger: ...
+
+    @property
+    def protections(self) -> ProtectionReader: ...
 
     def record(self, event: object) -> None:
         """Records an event that belongs to no aggregate (e.g. a reveal) for the commit."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, select, update
 
 from domain.allocation.errors import NoCollectorCapacity, TeamNotFound
 from domain.allocation.events import CasesAllocated
@@ -35,6 +35,7 @@ from domain.lifecycle.table import Action, where_allowed
 from domain.staff.model import Staff
 from store import tables
 from store.case_queries import CaseFilterSpec, filter_clauses
+from store.protections_queries import refused_clause
 from store.uow import SqlUnitOfWork
 
 c = tables.cases.c
@@ -51,8 +52,9 @@ class Allocation:
 
 
 def allocatable_clause() -> ColumnElement[bool]:
-    """Returns the WHERE clause of the cases allocation may take: unassigned, not placed, and
-    in a status and stage where the life cycle allows ALLOCATE (the SQL twin of ``may``)."""
+    """Returns the WHERE clause of the cases allocation may take: unassigned, not placed, in a
+    status and stage where the life cycle allows ALLOCATE, and with no protection (an open
+    complaint, a flag) that forbids it (the SQL twin of ``may``)."""
     allowed = where_allowed(Action.ALLOCATE, placed=False, assigned=False)
     if not allowed:
         return false()
@@ -62,7 +64,12 @@ def allocatable_clause() -> ColumnElement[bool]:
             for status, stages in allowed.items()
         )
     )
-    return and_(c.assignee_id.is_(None), c.agency_id.is_(None), standing)
+    return and_(
+        c.assignee_id.is_(None),
+        c.agency_id.is_(None),
+        standing,
+        not_(refused_clause(Action.ALLOCATE)),
+    )
 
 
 async def allocate(

@@ -45,12 +45,26 @@ class AuditAction(enum.StrEnum):
     PROMISE_RECORD = "promise.record"
     PAYMENT_POST = "payment.post"
     PAYMENT_REVERSE = "payment.reverse"
+    WARNING_ACKNOWLEDGE = "warning.acknowledge"
+    WARNING_HANDLE = "warning.handle"
+    SIGNAL_POST = "signal.post"
+    COMPLAINT_FILE = "complaint.file"
+    COMPLAINT_RESOLVE = "complaint.resolve"
+    BORROWER_FLAG = "borrower.flag"
+    BORROWER_UNFLAG = "borrower.unflag"
     BORROWER_REVEAL = "borrower.reveal"
     AUTHZ_DENIED = "authz.denied"
     AUTH_FAILED = "auth.failed"
     REQUEST_REFUSED = "request.refused"
     POLICY_CHANGE = "policy.change"
     AUDIT_READ = "audit.read"
+    DECISION_READ = "decision.read"
+    # Batch jobs (actor_login ``system:<job>``, no actor id): the daily run's own entry, and
+    # the promises it judged when their window passed.
+    DAILY_RUN = "job.daily"
+    # A core banking feed imported (``arrears import``): counts only, never a row's values.
+    FEED_IMPORTED = "job.import"
+    PROMISE_EVALUATE = "promise.evaluate"
 
 
 class Outcome(enum.StrEnum):

@@ -27,7 +27,9 @@ the collector least loaded for their share (``COLLECTORS``), and collectors carr
 closed and legal-stage cases are left unassigned. The stage, status and close reason of each
 case are reached by legal moves of the life-cycle table (``domain.lifecycle.table.decide``); the
 seed writes no ``case_events`` (a seeded case's timeline starts with its contacts, promises and
-payments, and the events of the changes made to it afterwards).
+payments, and the events of the changes made to it afterwards). Each debt carries its own aged
+DPD and bucket, and each case one open classification period (from the day it entered its
+bucket and class), as the daily run (``jobs.daily``) keeps them.
 
 Rows get explicit ids and are inserted with Core executemany, chunk by chunk, in one
 transaction; on PostgreSQL the id sequences are moved past the seeded rows afterwards.
@@ -159,6 +161,7 @@ _FILLED = (
     tables.borrowers,
     tables.contact_points,
     tables.cases,
+    tables.classification_history,
     tables.debts,
     tables.instalments,
     tables.contacts,
@@ -178,6 +181,7 @@ class DemoSummary:
     """How many rows of each kind ``seed_demo`` wrote."""
 
     cases: int
+    classification_history: int
     borrowers: int
     contact_points: int
     debts: int
@@ -430,6 +434,17 @@ class _Generator:
                 **placement,
             }
         )
+        rows[tables.classification_history].append(
+            {
+                "id": n,
+                "case_id": n,
+                "classification": verdict.classification.value,
+                "bucket": verdict.bucket,
+                "from_date": max(opened_on, self._period_start(standing.days_past_due)),
+                "to_date": None,
+                "policy_version": verdict.policy_version,
+            }
+        )
         self._debt_rows(n, portfolio, debts, rows)
         rows[tables.contacts].extend(entry.row for entry in contacts)
         rows[tables.promises].extend(money.promises)
@@ -437,9 +452,17 @@ class _Generator:
         rows[tables.payment_allocations].extend(money.allocations)
         rows[tables.payment_instalments].extend(money.instalments)
 
+    def _period_start(self, dpd: int) -> date:
+        """The day a case of ``dpd`` days past due on the as-of date entered its bucket and class
+        (its first classification period, as the daily run would have opened it)."""
+        verdict, first = self.policy.classify(dpd), dpd
+        while first > 0 and self.policy.classify(first - 1) == verdict:
+            first -= 1
+        return self.as_of - timedelta(days=dpd - first)
+
     def _stage_and_status(self, dpd: int, forced: bool) -> tuple[CaseStage, CaseStatus]:
         rng = self.rng
-        if dpd <= 30:
+        if dpd <= LIFECYCLE.escalate_after_days:
             stage = CaseStage.EARLY
         elif dpd > 90 and not forced and rng.random() < 0.4:
             stage = CaseStage.LEGAL
@@ -509,7 +532,7 @@ class _Generator:
         def facts(day: date) -> Facts:
             return Facts((day - opened_on).days, owed, day)
 
-        day = opened_on + timedelta(days=31)
+        day = opened_on + timedelta(days=LIFECYCLE.escalate_after_days + 1)
         life.move(Trigger.ESCALATE, datetime.combine(day, time(0, 20), UTC), facts(day))
         if stage is CaseStage.LEGAL:
             day = opened_on + timedelta(days=91 + rng.randint(0, dpd - 91))
@@ -644,6 +667,8 @@ class _Generator:
         self, n: int, portfolio: Portfolio, debts: list[Debt], rows: dict[Table, list[Row]]
     ) -> None:
         for debt in debts:
+            # Aged as the daily run ages it (each debt's own DPD; the demo sends no core DPD).
+            aged = debt.days_past_due(self.as_of)
             rows[tables.debts].append(
                 {
                     "id": debt.id,
@@ -659,6 +684,8 @@ class _Generator:
                     "opened_on": debt.opened_on,
                     "status": debt.status.value,
                     "paused_days": 0,
+                    "aged_dpd": aged,
+                    "aged_bucket": self.policy.bucket(aged),
                 }
             )
             rows[tables.instalments].extend(

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, text
 
 from store.types import Amount, UTCDateTime
 
@@ -448,6 +448,14 @@ classification_history = Table(
     Column("to_date", Date, nullable=True),
     Column("policy_version", String(32), nullable=False),
     Index("ix_classification_history_case_from", "case_id", "from_date"),
+    # At most one open period per case (the daily run closes it before opening the next).
+    Index(
+        "uq_classification_history_open",
+        "case_id",
+        unique=True,
+        postgresql_where=text("to_date IS NULL"),
+        sqlite_where=text("to_date IS NULL"),
+    ),
 )
 
 # Each debt as the daily run left it on a date: what reports read (roll rates, aging, owners).
@@ -576,7 +584,9 @@ borrower_flags = Table(
 )
 
 # The decisions feed to core banking and the credit bureau: every decision once, in id order
-# (writers serialise their inserts so that ids commit in order; the id is the cursor).
+# (writers serialise their inserts so that ids commit in order; the id is the cursor). A decision
+# projected from a case event names it (``event_id``: once per event); ``borrower_id`` is set only
+# for a decision about a borrower as a whole (a case's decision reaches its borrower via the case).
 decisions = Table(
     "decisions",
     metadata,
@@ -586,5 +596,6 @@ decisions = Table(
     Column("case_id", ForeignKey("cases.id"), nullable=True, index=True),
     Column("borrower_id", ForeignKey("borrowers.id"), nullable=True),
     Column("actor_id", ForeignKey("staff.id"), nullable=True),
+    Column("event_id", ForeignKey("case_events.id"), nullable=True, unique=True),
     Column("data", JSON, nullable=False),
 )

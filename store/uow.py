@@ -19,13 +19,18 @@ from domain.borrowers.model import Borrower
 from domain.cases.events import CaseEvent
 from domain.cases.model import Case, CaseStatus
 from domain.debts.model import Debt
+from domain.decisions import is_decision
 from domain.errors import ConcurrencyConflict
 from domain.staff.model import Staff
-from store import audit, tables
+from store import audit, decisions, tables
 from store.audit import AuditRecord
+from store.complaints_repository import SqlComplaintRepository
 from store.contacts_repository import SqlContactPointRepository, SqlContactRepository
+from store.flags_repository import SqlFlagRepository
 from store.payment_repository import SqlPaymentRepository
 from store.promise_repository import SqlPromiseRepository
+from store.protections_queries import SqlProtectionReader
+from store.warnings_repository import SqlWarningRepository
 
 # The one constraint a retried mutation can collide with: one key per caller.
 IDEMPOTENCY_UNIQUE = next(
@@ -180,6 +185,7 @@ class SqlUnitOfWork:
         self._recorded: list[Any] = []
         self._audit_records: list[AuditRecord] = []
         self._audit_key: bytes | None = None
+        self._decision_events: list[int] = []  # ids of written case events that are decisions
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self.session = self._sessions()
@@ -194,6 +200,10 @@ class SqlUnitOfWork:
         self.contacts = SqlContactRepository(self.session, self._case_scope)
         self.payments = SqlPaymentRepository(self.session, self._case_scope)
         self.promises = SqlPromiseRepository(self.session)
+        self.complaints = SqlComplaintRepository(self.session, self._case_scope)
+        self.flags = SqlFlagRepository(self.session)
+        self.protections = SqlProtectionReader(self.session)
+        self.warnings = SqlWarningRepository(self.session, self._case_scope, self._borrower_scope)
         return self
 
     def record(self, event: object) -> None:
@@ -217,20 +227,28 @@ class SqlUnitOfWork:
     async def write_case_events(self, events: Sequence[CaseEvent]) -> None:
         """Writes case events to the timeline's table in one statement (the commit writes the
         ones the aggregates recorded; set-based work writes its own through here)."""
-        if events:
-            await self.session.execute(
-                tables.case_events.insert(),
-                [
-                    {
-                        "case_id": e.case_id,
-                        "at": e.at,
-                        "actor_id": e.actor_id,
-                        "name": e.name,
-                        "data": e.data(),
-                    }
-                    for e in events
-                ],
-            )
+        rows = [
+            {
+                "case_id": e.case_id,
+                "at": e.at,
+                "actor_id": e.actor_id,
+                "name": e.name,
+                "data": e.data(),
+            }
+            for e in events
+        ]
+        if not rows:
+            return
+        worthy = [is_decision(e.name, e.data()) for e in events]
+        if not any(worthy):
+            await self.session.execute(tables.case_events.insert(), rows)
+            return
+        # The decisions among them are projected when the unit of work commits (store.decisions).
+        insert = tables.case_events.insert().returning(
+            tables.case_events.c.id, sort_by_parameter_order=True
+        )
+        ids = (await self.session.execute(insert, rows)).scalars().all()
+        self._decision_events += [pk for pk, w in zip(ids, worthy, strict=True) if w]
 
     async def commit(self) -> None:
         try:
@@ -242,9 +260,14 @@ class SqlUnitOfWork:
                 "the case was changed by someone else; reload it and try again"
             ) from None
         events = [e for case in self.cases.seen for e in case.events]
-        await self.write_case_events(events)
+        # Case events recorded without their aggregate (a flag on each case of its borrower).
+        recorded = [e for e in self._recorded if isinstance(e, CaseEvent)]
+        await self.write_case_events([*events, *recorded])
         if self._idempotency is not None:
             await self._claim(self._idempotency)
+        # The decisions feed's writers queue here until commit (store.decisions): after every
+        # lock of the change itself, before the audit chain's head (the order of every writer).
+        await decisions.project_events(self.session, self._decision_events)
         if self._audit is not None:
             changes = [*events, *(e for s in self.staff.seen for e in s.events), *self._recorded]
             key, records = self._audit(changes)
@@ -252,6 +275,7 @@ class SqlUnitOfWork:
         if self._audit_records and self._audit_key is not None:
             await audit.append(self.session, self._audit_key, self._audit_records)
         await self.session.commit()
+        self._decision_events.clear()
         for case in self.cases.seen:
             case.events.clear()
         for staff in self.staff.seen:
@@ -281,4 +305,5 @@ class SqlUnitOfWork:
             ) from None
 
     async def rollback(self) -> None:
+        self._decision_events.clear()
         await self.session.rollback()

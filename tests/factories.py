@@ -298,6 +298,11 @@ class Factory:
                 key = _single_key(table)
                 if ids and key is not None:
                     await conn.execute(delete(table).where(key.in_(sorted(ids))))
+                elif key is None:  # a composite key (debt_snapshots): by the rows it points at
+                    for fk in table.foreign_keys:
+                        targets = doomed.get(fk.column.table)
+                        if targets:
+                            await conn.execute(delete(table).where(fk.parent.in_(sorted(targets))))
         self.created.clear()
 
     async def _insert(self, table: Table, values: dict[str, Any]) -> Any:

@@ -38,7 +38,10 @@ from tests.matrix import (
     Target,
 )
 from tests.operations_contacts import CONTACT_OPERATIONS
+from tests.operations_decisions import DECISION_OPERATIONS
 from tests.operations_payments import PAYMENT_OPERATIONS
+from tests.operations_protections import PROTECTION_OPERATIONS
+from tests.operations_warnings import WARNING_OPERATIONS
 from tests.operations_work import WORK_OPERATIONS
 
 c, s, a = tables.cases.c, tables.staff.c, tables.agencies.c
@@ -618,3 +621,12 @@ OPERATIONS = (*OPERATIONS, *WORK_OPERATIONS)
 
 # Collection work: contacts and contact points (tests/operations_contacts.py).
 OPERATIONS = (*OPERATIONS, *CONTACT_OPERATIONS)
+
+# The daily cycle: early warning (tests/operations_warnings.py).
+OPERATIONS = (*OPERATIONS, *WARNING_OPERATIONS)
+
+# The daily cycle: complaints and borrower flags (tests/operations_protections.py).
+OPERATIONS = (*OPERATIONS, *PROTECTION_OPERATIONS)
+
+# The daily cycle: the decisions feed (tests/operations_decisions.py).
+OPERATIONS = (*OPERATIONS, *DECISION_OPERATIONS)

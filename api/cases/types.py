@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from api.ageing.types import ClassificationPeriod, classification_history_of
 from api.arrangements.types import PromiseToPay, promises_of_case
 from api.common.ids import to_global_id
 from api.common.pagination import Connection
 from api.common.types import Money, Node
+from api.complaints.types import Complaint, complaints_of_case
 from api.contacts.types import Contact, ContactPoint, contact_points_of, contacts_of_case
 from api.context import Context, Info
+from api.flags.types import BorrowerFlag, flags_of_borrower
 from api.payments.types import Payment, payments_of_case
 from api.permissions import needs
 from api.timeline.queries import timeline_of_case
@@ -25,6 +28,7 @@ from domain.cases.classification import Classification as DomainClassification
 from domain.cases.model import Case as DomainCase
 from domain.cases.model import CaseStage as DomainCaseStage
 from domain.cases.model import CaseStatus as DomainCaseStatus
+from domain.complaints.model import clock_days_at
 from domain.debts.model import Debt as DomainDebt
 from domain.debts.model import DebtStatus as DomainDebtStatus
 from domain.debts.model import Instalment as DomainInstalment
@@ -87,6 +91,13 @@ class Borrower(Node):
     )
     async def contact_points(self, info: Info) -> list[ContactPoint]:
         return await contact_points_of(info.context, self._pk)
+
+    @strawberry.field(
+        description="The borrower's active flags (special customer groups), oldest first: each "
+        "covers every case of theirs (effects: the API guide's flag-effects table)."
+    )
+    async def flags(self, info: Info) -> list[BorrowerFlag]:
+        return await flags_of_borrower(info, self._pk)
 
     @classmethod
     def from_domain(
@@ -249,6 +260,19 @@ class Case(Node):
     ) -> Connection[Payment]:
         return await payments_of_case(info, self._pk, first, after)
 
+    @strawberry.field(description="Complaints and disputes about the case, newest first.")
+    async def complaints(self, info: Info) -> list[Complaint]:
+        return await complaints_of_case(info, self._pk, self.portfolio)
+
+    @strawberry.field(
+        description="Days the collection clock has run since the case opened: days spent "
+        "under an open complaint or dispute, or a pausing flag (HARDSHIP), do not count. "
+        "Escalation timers read it; daysPastDue (contractual) never pauses."
+    )
+    async def collection_clock_days(self, info: Info) -> int:
+        spans = await info.context.clock_pauses.load(self._pk)
+        return clock_days_at(self.opened_on, self.portfolio, spans, info.context.clock.now())
+
     @strawberry.field(description="The conduct profile that governs contact: CN or US_REG_F.")
     def conduct_profile(self) -> str:
         return conduct_profile_of(self.portfolio)
@@ -269,6 +293,13 @@ class Case(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[TimelineEntry]:
         return await timeline_of_case(info, self._pk, first, after)
+
+    @strawberry.field(
+        description="The case's classification over time, oldest first: one period per "
+        "class and bucket it was in, as the daily run keeps them (the last one current)."
+    )
+    async def classification_history(self, info: Info) -> list[ClassificationPeriod]:
+        return await classification_history_of(info, self._pk)
 
     @classmethod
     def from_domain(cls, case: DomainCase) -> Case:

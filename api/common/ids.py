@@ -19,6 +19,8 @@ NODE_TYPES = (
     "PromiseToPay",
     "ContactPoint",
     "Contact",
+    "Warning",
+    "Complaint",
 )
 
 

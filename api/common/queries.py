@@ -8,11 +8,13 @@ from api.arrangements.types import promise_node
 from api.cases.types import Case, Debt, borrower_view
 from api.common.ids import InvalidGlobalId, from_global_id
 from api.common.types import Node
+from api.complaints.types import complaint_node
 from api.contacts.types import contact_node, contact_point_node
 from api.context import Info
 from api.payments.types import payment_node
 from api.permissions import needs
 from api.staff.types import Agency, Staff, Viewer
+from api.warnings.types import warning_node
 
 
 @strawberry.type
@@ -51,6 +53,10 @@ class CommonQuery:
             return await contact_point_node(ctx, pk)
         if type_name == "Contact":
             return await contact_node(ctx, pk)
+        if type_name == "Warning":
+            return await warning_node(info, pk)
+        if type_name == "Complaint":
+            return await complaint_node(info, pk)
         if type_name == "Staff":
             staff = await ctx.staff.load(pk)
             return Staff.from_domain(staff) if staff else None

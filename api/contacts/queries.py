@@ -54,7 +54,8 @@ class ContactQuery:
         borrower = await ctx.borrowers.load(case.borrower_id)
         assert borrower is not None  # the borrower of a case in scope is in scope
         points = await ctx.contact_points_of_borrower.load(case.borrower_id)
-        situation = situation_of(case, borrower, points)
+        protection = await ctx.protections.load(case.id)
+        situation = situation_of(case, borrower, points, protection)
         # The point startContact would take, refused as startContact refuses it (0: an id of
         # no contact point, such as another type's, names none of the borrower's).
         point_pk = (

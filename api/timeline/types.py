@@ -31,7 +31,8 @@ _ID_TYPES = {
     description="One thing that happened on a case. `kind`: CONTACT, CONTACT_BLOCKED (an attempt "
     "a conduct rule refused), PROMISE, PAYMENT, PAYMENT_REVERSED, PAYMENT_REAPPLIED (applied "
     "again after an earlier payment was reversed), ASSIGNED, PLACED, RECALLED, RECLASSIFIED, "
-    "TRANSITION (a move of the life cycle). The summary holds codes, amounts, dates and rule "
+    "TRANSITION (a move of the life cycle), COMPLAINT_FILED, COMPLAINT_RESOLVED, "
+    "BORROWER_FLAGGED, BORROWER_UNFLAGGED. The summary holds codes, amounts, dates and rule "
     "names only, never notes or contact details."
 )
 class TimelineEntry:

@@ -66,6 +66,9 @@ class WorklistQuery:
         history = await ctx.read(
             lambda session: contacts_queries.histories(session, borrower_ids, now)
         )
+        # Open complaints and flags: what stops or limits contact (one batch for the page).
+        case_ids = [row.case.id for row in rows if row.case.id is not None]
+        protections = dict(zip(case_ids, await ctx.protections.load_many(case_ids), strict=True))
         for row in rows:
             assert row.case.id is not None
             ctx.cases.prime(row.case.id, row.case)
@@ -75,7 +78,8 @@ class WorklistQuery:
             case = row.case
             borrower = borrowers[case.borrower_id]
             assert borrower is not None  # the borrower of a case in scope is in scope
-            situation = situation_of(case, borrower, points[case.borrower_id])
+            assert case.id is not None
+            situation = situation_of(case, borrower, points[case.borrower_id], protections[case.id])
             allowance = call_allowance(situation, history[case.borrower_id], now)
             return WorklistItem(
                 case=Case.from_domain(case),

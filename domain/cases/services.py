@@ -14,8 +14,15 @@ from domain.cases.model import Case
 from domain.clock import Clock
 from domain.errors import ConcurrencyConflict
 from domain.lifecycle.moves import standing_of
-from domain.lifecycle.table import Action, ensure_allowed
+from domain.lifecycle.table import Action, Standing, ensure_allowed
 from domain.ports import UnitOfWork
+
+
+async def _standing(uow: UnitOfWork, case: Case) -> Standing:
+    """The case's standing with the protections in force on it (complaints, flags)."""
+    assert case.id is not None
+    protection = await uow.protections.of_case(case.id, case.borrower_id)
+    return protection.protect(standing_of(case))
 
 
 async def _load_case(uow: UnitOfWork, case_id: int, expected_version: int | None) -> Case:
@@ -44,7 +51,7 @@ async def assign_case(
         if collector is None or collector.id is None:
             raise errors.StaffNotFound(f"no staff member {assignee_login!r}", field="assigneeLogin")
         case = await _load_case(uow, case_id, expected_version)
-        ensure_allowed(standing_of(case), Action.ASSIGN, case.reference)
+        ensure_allowed(await _standing(uow, case), Action.ASSIGN, case.reference)
         open_cases = await uow.cases.count_open_assigned_to(collector.id)
         case.assign(collector, open_cases, clock.now(), actor_id)
         await uow.commit()
@@ -66,7 +73,7 @@ async def place_with_agency(
         if agency is None:
             raise errors.AgencyNotFound(f"no agency {agency_name!r}", field="agencyName")
         case = await _load_case(uow, case_id, expected_version)
-        ensure_allowed(standing_of(case), Action.PLACE, case.reference)
+        ensure_allowed(await _standing(uow, case), Action.PLACE, case.reference)
         case.place_with(agency, clock.now(), actor_id, until)
         await uow.commit()
         return case
@@ -82,7 +89,7 @@ async def recall_from_agency(
     """Recalls a case from its agency into the unassigned pool."""
     async with uow_factory() as uow:
         case = await _load_case(uow, case_id, expected_version)
-        ensure_allowed(standing_of(case), Action.RECALL, case.reference)
+        ensure_allowed(await _standing(uow, case), Action.RECALL, case.reference)
         case.recall(clock.now(), actor_id)
         await uow.commit()
         return case

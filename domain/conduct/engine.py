@@ -100,11 +100,26 @@ class ContactRequest:
     borrower_reachable: bool = True
     staff_count: int = 1
     extra: tuple[tuple[str, str], ...] = ()
+    attempt_limit: AttemptLimit | None = None
 
     def __post_init__(self) -> None:
         for zone in self.person_time_zones:
             if not is_time_zone(zone):
                 raise ValueError("unknown time zone for the person")
+
+
+@dataclass(frozen=True)
+class AttemptLimit:
+    """A lower daily attempt limit for the person reached (a protecting flag, ``rule``): the
+    profile's ``DAILY_ATTEMPTS`` counts against the lower of both, and no consent lifts it; a
+    profile without that rule gets it with this limit."""
+
+    limit: int
+    rule: str
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise ValueError("an attempt limit cannot be negative")
 
 
 # How long an attempt reserved by startContact, still without an outcome, may yet turn out to be a
@@ -208,11 +223,40 @@ def _check_all(
     at: datetime,
 ) -> tuple[tuple[RuleCheck, ...], int | None]:
     context = _Context(profile, request, [c for c in history if c.at <= at], at)
-    results = [_check(rule, context) for rule in profile.rules]
+    results = [_check(rule, context) for rule in _rules_for(profile, request)]
     checks = [r.check for r in results]
     checks.extend(RuleCheck(rule, False, detail) for rule, detail in request.extra)
     attempts = [r.attempts_left for r in results if r.attempts_left is not None]
     return tuple(checks), (min(attempts) if attempts else None)
+
+
+def _rules_for(profile: ConductProfile, request: ContactRequest) -> tuple[ConductRule, ...]:
+    """The profile's rules, with a person's lower attempt limit applied to ``DAILY_ATTEMPTS``
+    (added with that limit when the profile has no such rule)."""
+    lower = request.attempt_limit
+    if lower is None:
+        return profile.rules
+    reason = f"reduced to {lower.limit} by {lower.rule}"
+    rules: list[ConductRule] = []
+    found = False
+    for rule in profile.rules:
+        if isinstance(rule, DailyAttempts):
+            found = True
+            if lower.limit < rule.limit or rule.consent_lifts:
+                rule = DailyAttempts(
+                    min(rule.limit, lower.limit), False, f"{rule.explanation} ({reason})"
+                )
+        rules.append(rule)
+    if not found:
+        rules.append(
+            DailyAttempts(
+                lower.limit,
+                False,
+                f"At most {lower.limit} unanswered call attempts per number per local day "
+                f"({reason}).",
+            )
+        )
+    return tuple(rules)
 
 
 def _next_allowed(
@@ -462,7 +506,11 @@ def _daily_attempts(rule: DailyAttempts, c: _Context) -> _Result:
         and p.at >= day_start
     )
     left = max(0, rule.limit - used)
-    detail = f"{used} of {rule.limit} unanswered call attempts on this number today ({zone})"
+    lower = request.attempt_limit
+    reduced = f", limit reduced by {lower.rule}" if lower and lower.limit == rule.limit else ""
+    detail = (
+        f"{used} of {rule.limit} unanswered call attempts on this number today ({zone}{reduced})"
+    )
     if used < rule.limit:
         return _pass(rule, detail, left)
     return _fail(rule, f"{detail}: the limit is reached", day_end, left)

@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
-from domain.conduct.engine import Allowance, ContactRequest, PastContact, PointFacts, evaluate
+from domain.conduct.engine import (
+    Allowance,
+    AttemptLimit,
+    ContactRequest,
+    PastContact,
+    PointFacts,
+    evaluate,
+)
 from domain.conduct.profiles import RuleName, profile
 from domain.contacts.errors import ContactPointMismatch, ContactPointNotFound
 from domain.contacts.model import (
@@ -24,12 +31,15 @@ from domain.contacts.model import (
     ContactPointKind,
     ContactPointStatus,
 )
+from domain.flags.effects import NO_PROTECTION, Protection
 from domain.lifecycle.moves import standing_of
 from domain.lifecycle.table import Action, Standing, blocked_actions
 from domain.portfolios import conduct_profile_of
 
 # A call placed within this long after the person consented is a consented call (Reg F).
 CONSENT_WINDOW = timedelta(days=7)
+# The channels a letters-only protection leaves open.
+WRITTEN_CHANNELS = frozenset({ContactChannel.LETTER})
 
 
 @dataclass(frozen=True)
@@ -43,23 +53,32 @@ class Situation:
     borrower_time_zone: str
     borrower_has_phone: bool  # the borrower record's own number (before any contact point)
     points: tuple[ContactPoint, ...]
+    # Open complaints and the borrower's flags (already in ``standing``'s cease conditions).
+    protection: Protection = NO_PROTECTION
 
     @property
     def profile_name(self) -> str:
         return conduct_profile_of(self.portfolio)
 
 
-def situation_of(case: Case, borrower: Borrower, points: Sequence[ContactPoint]) -> Situation:
-    """Returns the facts of a case for the conduct rules."""
+def situation_of(
+    case: Case,
+    borrower: Borrower,
+    points: Sequence[ContactPoint],
+    protection: Protection = NO_PROTECTION,
+) -> Situation:
+    """Returns the facts of a case for the conduct rules, with the protections in force on it
+    (open complaints, the borrower's flags)."""
     assert case.id is not None and borrower.id is not None
     return Situation(
         case_id=case.id,
         borrower_id=borrower.id,
         portfolio=case.portfolio,
-        standing=standing_of(case),
+        standing=protection.protect(standing_of(case)),
         borrower_time_zone=borrower.time_zone,
         borrower_has_phone=bool(borrower.phone.strip()),
         points=tuple(points),
+        protection=protection,
     )
 
 
@@ -199,8 +218,14 @@ def assess(
     staff_count: int = 1,
 ) -> Allowance:
     """Evaluates the case's conduct profile for a contact at an instant; outbound contact also
-    meets the case's cease conditions and the life cycle's refusal."""
+    meets the case's cease conditions, the life cycle's refusal, a letters-only protection on
+    any other channel, and a protection's lower attempt limit."""
     outbound = direction == ContactDirection.OUTBOUND
+    protection = situation.protection
+    extra = cease_conditions(situation.standing) if outbound else ()
+    if outbound and channel not in WRITTEN_CHANNELS:
+        extra += protection.letters_only
+    lower = protection.attempt_limit
     request = ContactRequest(
         case_id=situation.case_id,
         channel=channel,
@@ -210,7 +235,8 @@ def assess(
         person_time_zones=person_time_zones(situation, party),
         borrower_reachable=borrower_reachable(situation),
         staff_count=staff_count,
-        extra=cease_conditions(situation.standing) if outbound else (),
+        extra=extra,
+        attempt_limit=AttemptLimit(*lower) if lower else None,
     )
     return evaluate(profile(situation.profile_name), request, history, at)
 

@@ -533,12 +533,15 @@ async def _judged(
 
 
 async def _situation(uow: ContactsUnitOfWork, case: Case) -> Situation:
-    """Loads the borrower with their contact work locked, then their points."""
+    """Loads the borrower with their contact work locked, then their points and the
+    protections in force on the case."""
     borrower = await uow.contacts.lock_borrower(case.borrower_id)
     if borrower is None:  # the borrower of a case in scope is in scope
         raise CaseNotFound("no such case", field="caseId")
     points = await uow.contact_points.of_borrower(case.borrower_id)
-    return situation_of(case, borrower, points)
+    assert case.id is not None
+    protection = await uow.protections.of_case(case.id, case.borrower_id)
+    return situation_of(case, borrower, points, protection)
 
 
 async def _second_agent(

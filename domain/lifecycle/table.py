@@ -233,9 +233,12 @@ MANUAL_CLOSE_REASONS = frozenset({CloseReason.DEBT_SOLD, CloseReason.UNCOLLECTIB
 
 @dataclass(frozen=True)
 class LifecyclePolicy:
-    """Configuration of the life cycle: how long a cured case is watched for a new default."""
+    """Configuration of the life cycle: how long a cured case is watched for a new default, and
+    the days past due above which the daily cycle escalates an open case from EARLY to
+    COLLECTION (the end of M1: early reminders give way to collection work)."""
 
     watch_days: int = 60
+    escalate_after_days: int = 30
 
     def watch_until(self, cured_on: date) -> date:
         return cured_on + timedelta(days=self.watch_days)
@@ -338,8 +341,12 @@ class Standing:
     stage: CaseStage
     placed: bool
     assigned: bool
-    # Cease conditions added by later issues (complaints, flags): (rule, explanation).
+    # Cease conditions (open complaints and disputes, protecting flags): (rule, explanation);
+    # each stops outbound contact on the case.
     blocks: tuple[tuple[str, str], ...] = ()
+    # Other work the same protections forbid: (action, rule, explanation), refused with
+    # ACTION_NOT_ALLOWED naming the rule (``domain.flags.effects`` derives them from its table).
+    forbidden: tuple[tuple[Action, str, str], ...] = ()
 
 
 # Work that stops while collection on a case is on hold (a complaint, a dispute, a flag).
@@ -350,10 +357,10 @@ HELD_ACTIONS = frozenset(
 
 def blocked_actions(standing: Standing) -> dict[Action, tuple[ErrorCode, str]]:
     """Returns every action that may not be done now, with its (code, explanation): the first
-    reason that applies, in this order: closed, on hold, placement, assignment, stage, and the
-    cease conditions of ``standing.blocks``. A closed case may still be recalled from its agency:
-    recall is housekeeping, not collection work (a cured case leaves the agency at once, not at
-    the placement's end)."""
+    reason that applies, in this order: closed, on hold, placement, assignment, stage, the
+    cease conditions of ``standing.blocks`` and the protections' ``standing.forbidden``. A
+    closed case may still be recalled from its agency: recall is housekeeping, not collection
+    work (a cured case leaves the agency at once, not at the placement's end)."""
     refused: dict[Action, tuple[ErrorCode, str]] = {}
     closed = standing.status is CaseStatus.CLOSED
     held = standing.status is CaseStatus.ON_HOLD
@@ -367,6 +374,8 @@ def blocked_actions(standing: Standing) -> dict[Action, tuple[ErrorCode, str]]:
     if standing.blocks and Action.CONTACT not in refused:
         rule, why = standing.blocks[0]
         refused[Action.CONTACT] = (ErrorCode.ACTION_NOT_ALLOWED, f"{rule}: {why}")
+    for action, rule, why in standing.forbidden:
+        refused.setdefault(action, (ErrorCode.ACTION_NOT_ALLOWED, f"{rule}: {why}"))
     return refused
 
 

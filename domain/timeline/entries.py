@@ -28,6 +28,10 @@ class EntryKind(enum.StrEnum):
     RECALLED = "RECALLED"
     RECLASSIFIED = "RECLASSIFIED"
     TRANSITION = "TRANSITION"
+    COMPLAINT_FILED = "COMPLAINT_FILED"
+    COMPLAINT_RESOLVED = "COMPLAINT_RESOLVED"
+    BORROWER_FLAGGED = "BORROWER_FLAGGED"
+    BORROWER_UNFLAGGED = "BORROWER_UNFLAGGED"
 
 
 # The case events the timeline shows, by name (domain.cases.events): a whitelist, so that events
@@ -39,6 +43,10 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "CaseReclassified": EntryKind.RECLASSIFIED,
     "CaseTransitioned": EntryKind.TRANSITION,
     "PaymentReapplied": EntryKind.PAYMENT_REAPPLIED,
+    "ComplaintFiled": EntryKind.COMPLAINT_FILED,
+    "ComplaintResolved": EntryKind.COMPLAINT_RESOLVED,
+    "BorrowerFlagged": EntryKind.BORROWER_FLAGGED,
+    "BorrowerUnflagged": EntryKind.BORROWER_UNFLAGGED,
 }
 
 
@@ -98,6 +106,16 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         return "Recalled from the agency"
     if kind is EntryKind.PAYMENT_REAPPLIED:
         return "Payment re-applied after an earlier payment was reversed"
+    if kind is EntryKind.COMPLAINT_FILED:
+        written = "written" if data.get("written") else "oral"
+        return f"{data.get('kind')} filed ({written}, by {data.get('channel')})"
+    if kind is EntryKind.COMPLAINT_RESOLVED:
+        return f"{data.get('kind')} resolved after {data.get('days_to_resolve')} days"
+    if kind is EntryKind.BORROWER_FLAGGED:
+        review = data.get("review_on")
+        return f"Borrower flagged {data.get('flag')}" + (f", review on {review}" if review else "")
+    if kind is EntryKind.BORROWER_UNFLAGGED:
+        return f"Borrower's flag {data.get('flag')} lifted"
     if kind is EntryKind.RECLASSIFIED:
         before = (
             f"{data.get('previous_bucket')}/{data.get('previous_classification')}"

@@ -186,6 +186,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_classification_history_case_from", ["case_id", "from_date"], unique=False
         )
+        batch_op.create_index(
+            "uq_classification_history_open",
+            ["case_id"],
+            unique=True,
+            postgresql_where=sa.text("to_date IS NULL"),
+            sqlite_where=sa.text("to_date IS NULL"),
+        )
 
     op.create_table(
         "complaints",
@@ -231,6 +238,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("borrower_id", sa.Integer(), nullable=True),
         sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("event_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_id"], ["staff.id"], name=op.f("fk_decisions_actor_id_staff")
@@ -239,7 +247,11 @@ def upgrade() -> None:
             ["borrower_id"], ["borrowers.id"], name=op.f("fk_decisions_borrower_id_borrowers")
         ),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_decisions_case_id_cases")),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["case_events.id"], name=op.f("fk_decisions_event_id_case_events")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decisions")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_decisions_event_id")),
     )
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_decisions_case_id"), ["case_id"], unique=False)
@@ -407,6 +419,7 @@ def downgrade() -> None:
 
     op.drop_table("complaints")
     with op.batch_alter_table("classification_history", schema=None) as batch_op:
+        batch_op.drop_index("uq_classification_history_open")
         batch_op.drop_index("ix_classification_history_case_from")
 
     op.drop_table("classification_history")

@@ -64,23 +64,29 @@ async def test_missing_or_malformed_credentials_get_401(
     assert message in error["message"]
 
 
+# The claims are built when the test runs, not when it is collected: a token minted at
+# collection would expire before a long suite reaches the test.
 @pytest.mark.parametrize(
-    ("claims", "key", "message"),
+    ("login", "overrides", "key", "message"),
     [
-        (_claims("admin"), "some-other-key-that-is-long-enough-to-sign-x", "invalid token"),
-        (_claims("admin", exp=int(time.time()) - 10), None, "token expired"),
-        (_claims("admin", iss="someone-else"), None, "invalid token"),
-        (_claims("nobody"), None, "unknown or deactivated"),
-        (_claims("collector9"), None, "unknown or deactivated"),
+        ("admin", {}, "some-other-key-that-is-long-enough-to-sign-x", "invalid token"),
+        ("admin", {"exp": -10}, None, "token expired"),
+        ("admin", {"iss": "someone-else"}, None, "invalid token"),
+        ("nobody", {}, None, "unknown or deactivated"),
+        ("collector9", {}, None, "unknown or deactivated"),
     ],
 )
 async def test_forged_expired_or_unknown_tokens_get_401(
     client: httpx.AsyncClient,
     settings: Settings,
-    claims: dict[str, object],
+    login: str,
+    overrides: dict[str, int | str],
     key: str | None,
     message: str,
 ) -> None:
+    if "exp" in overrides:  # seconds from now
+        overrides = {**overrides, "exp": int(time.time()) + int(overrides["exp"])}
+    claims = _claims(login, **overrides)
     token = jwt.encode(claims, key or settings.secret_key, algorithm="HS256")
     response = await _post(client, {"Authorization": f"Bearer {token}"})
     assert response.status_code == 401

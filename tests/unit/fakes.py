@@ -14,6 +14,7 @@ from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.events import CaseEvent
 from domain.cases.model import Case, CaseStatus
+from domain.flags.effects import NO_PROTECTION, Protection
 from domain.ports import (
     AgencyRepository,
     BorrowerRepository,
@@ -99,6 +100,16 @@ class FakeRevealLedger:
         return len(times), min(times, default=None)
 
 
+class FakeProtectionReader:
+    """The protections in force per case id (none unless set)."""
+
+    def __init__(self) -> None:
+        self.by_case: dict[int, Protection] = {}
+
+    async def of_case(self, case_id: int, borrower_id: int) -> Protection:
+        return self.by_case.get(case_id, NO_PROTECTION)
+
+
 class FakeUnitOfWork:
     """Records whether (and how often) it committed and keeps the events it persisted."""
 
@@ -114,6 +125,7 @@ class FakeUnitOfWork:
         self.agencies = FakeAgencyRepository(agencies)
         self.borrowers = FakeBorrowerRepository(borrowers or [])
         self.reveals = FakeRevealLedger()
+        self.protections = FakeProtectionReader()
         self.recorded: list[object] = []
         self._pending: list[object] = []
         self.committed = False

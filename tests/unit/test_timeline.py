@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from domain.cases import events
+from domain.complaints import events as complaint_events
+from domain.flags import events as flag_events
 from domain.payments import events as payment_events
 from domain.timeline.entries import (
     EVENT_KINDS,
@@ -30,9 +32,14 @@ def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> Non
         "CaseReclassified": EntryKind.RECLASSIFIED,
         "CaseTransitioned": EntryKind.TRANSITION,
         "PaymentReapplied": EntryKind.PAYMENT_REAPPLIED,
+        "ComplaintFiled": EntryKind.COMPLAINT_FILED,
+        "ComplaintResolved": EntryKind.COMPLAINT_RESOLVED,
+        "BorrowerFlagged": EntryKind.BORROWER_FLAGGED,
+        "BorrowerUnflagged": EntryKind.BORROWER_UNFLAGGED,
     }
+    modules = (events, payment_events, complaint_events, flag_events)
     for name in EVENT_KINDS:
-        kind = getattr(events, name, None) or getattr(payment_events, name)
+        kind = next(getattr(m, name) for m in modules if hasattr(m, name))
         assert issubclass(kind, events.CaseEvent)
 
 
