@@ -513,6 +513,8 @@ def import_command(
 
     if fmt not in (None, "jsonl", "csv"):
         _fail(f"--format must be jsonl or csv, not {fmt!r}")
+    if rejects is not None and not skip_invalid:
+        _fail("--rejects needs --skip-invalid (without it nothing is imported)")
     feed = Path(path)
     if not feed.exists():
         _fail(f"no such file or directory: {path}")

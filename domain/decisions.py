@@ -115,6 +115,13 @@ RULES: tuple[Rule, ...] = (
         (Field("status", "to_status"), Field("stage", "to_stage")),
         when=(("trigger", "REOPEN"),),
     ),
+    # A new episode of a closed case (the feed): reopened too, with data reason NEW_DEFAULT.
+    Rule(
+        "CaseTransitioned",
+        DecisionKind.CASE_REOPENED,
+        (Field("status", "to_status"), Field("stage", "to_stage"), Field("reason", "trigger")),
+        when=(("trigger", "NEW_DEFAULT"),),
+    ),
     *(
         Rule(
             "PromiseEvaluated",

@@ -46,7 +46,7 @@ from domain.clock import Clock
 from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
 from domain.lifecycle.table import LifecyclePolicy
 from domain.portfolios import TIME_ZONES, local_date
-from jobs.locks import job_lock
+from jobs.locks import DAILY_CYCLE, job_lock
 from store import ageing, audit_checkpoints, daily_queries
 from store.audit import AuditAction, AuditRecord, Outcome, append, verify
 from store.audit_keys import CheckpointError
@@ -156,7 +156,7 @@ async def run_daily(
     latest = latest_business_date(clock.now())
     if target > latest:
         raise DailyRefused(f"{target} is in the future (the latest business date is {latest})")
-    async with job_lock(engine, JOB):
+    async with job_lock(engine, JOB, lock=DAILY_CYCLE):
         async with engine.connect() as conn:
             last = await daily_queries.last_run(conn)
             done = await daily_queries.has_run(conn, target)

@@ -15,13 +15,14 @@ logs; the caller prints the report.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
@@ -43,7 +44,7 @@ from domain.feeds.records import (
 )
 from domain.feeds.validation import FirstSeen, parse_header, parse_record
 from jobs.feed_files import FeedFiles, Line
-from jobs.locks import job_lock
+from jobs.locks import DAILY_CYCLE, job_lock
 from store import audit, feed_import, feed_staging, tables
 from store.audit import AuditAction, AuditRecord, Outcome
 from store.decisions import append_decisions_from_events
@@ -71,6 +72,10 @@ class ImportReport:
     summary: dict[str, Any] = field(default_factory=dict)
     rejects_path: Path | None = None
     feed_import_id: int | None = None
+
+
+class FeedRefused(ValueError):
+    """The feed as a whole may not be imported (one line, no value from the file)."""
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -327,8 +332,20 @@ async def _record(
     return feed_id
 
 
+def _open_rejects(target: Path) -> int:
+    """Opens (creates or empties) the rejects file before anything is imported, readable by its
+    owner only (it holds the feed's own lines: as confidential as the feed); raises FeedRefused
+    if it cannot be written."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise FeedRefused(f"cannot write the rejects file {target}: {exc.strerror}") from None
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode otherwise
+    return fd
+
+
 def _write_rejects(
-    target: Path,
+    fd: int,
     files: FeedFiles,
     problems: dict[int, list[RowError]],
     schedules: dict[int, list[int]],
@@ -339,7 +356,7 @@ def _write_rejects(
     for rec in problems:
         wanted.update(schedules.get(rec, ()))
     original = files.original_lines(wanted)
-    with target.open("w", encoding="utf-8") as out:
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
         for rec, errors in sorted(problems.items()):
             first = errors[0].where
             entry: dict[str, Any] = {
@@ -374,11 +391,54 @@ async def import_feed(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Imports a feed in one transaction (see the module's docstring); returns the report.
-    Raises ``jobs.locks.JobLocked`` while another import runs."""
+    Raises ``jobs.locks.JobLocked`` while another import or a daily run holds the daily cycle's
+    lock, FeedRefused for a feed older than the newest imported or an unwritable rejects file
+    (nothing imported)."""
+    if rejects is not None and not skip_invalid:
+        raise FeedRefused("--rejects needs --skip-invalid (without it nothing is imported)")
     files = FeedFiles(path, fmt)
     started = datetime.now(UTC)
     at = now or started
-    async with job_lock(engine, JOB), engine.connect() as conn:
+    rejects_path = (rejects or default_rejects_path(path)) if skip_invalid else None
+    rejects_fd = _open_rejects(rejects_path) if rejects_path is not None else None
+    try:
+        problems, schedules, report = await _import(
+            engine, files, path, skip_invalid, started, at, policy, progress, audit_key
+        )
+    except BaseException:
+        if rejects_fd is not None:
+            os.close(rejects_fd)
+            assert rejects_path is not None
+            rejects_path.unlink(missing_ok=True)
+        raise
+    if rejects_fd is not None:
+        assert rejects_path is not None
+        if report.imported and problems:
+            _write_rejects(rejects_fd, files, problems, schedules)
+            return replace(report, rejects_path=rejects_path)
+        os.close(rejects_fd)
+        rejects_path.unlink(missing_ok=True)
+    return report
+
+
+async def _newest_as_of(conn: AsyncConnection) -> date | None:
+    newest = await conn.execute(select(func.max(tables.feed_imports.c.as_of)))
+    value: date | None = newest.scalar()
+    return value
+
+
+async def _import(
+    engine: AsyncEngine,
+    files: FeedFiles,
+    path: Path,
+    skip_invalid: bool,
+    started: datetime,
+    at: datetime,
+    policy: ClassificationPolicy,
+    progress: Progress | None,
+    audit_key: bytes,
+) -> tuple[dict[int, list[RowError]], dict[int, list[int]], ImportReport]:
+    async with job_lock(engine, JOB, lock=DAILY_CYCLE), engine.connect() as conn:
         await conn.execution_options(sqlite_begin="IMMEDIATE")
         transaction = await conn.begin()
         try:
@@ -386,6 +446,12 @@ async def import_feed(
             reader = _Reader(conn, files, progress)
             await reader.read()
             header = reader.header
+            newest = await _newest_as_of(conn)
+            if header is not None and newest is not None and header.as_of < newest:
+                raise FeedRefused(
+                    f"the feed of {header.as_of} is older than the newest imported "
+                    f"({newest}): nothing imported"
+                )
             await feed_staging.index(conn)
             if progress is not None:
                 progress("Checking", 0, 1)
@@ -402,8 +468,12 @@ async def import_feed(
             errors = _report_errors(problems)
             if header is None or (problems and not skip_invalid):
                 await transaction.rollback()
-                return ImportReport(
-                    path, files.digest, header, reader.records, len(problems), False, errors
+                return (
+                    problems,
+                    reader.schedule_of,
+                    ImportReport(
+                        path, files.digest, header, reader.records, len(problems), False, errors
+                    ),
                 )
             if skip_invalid:
                 await feed_import.discard(conn, set(problems))
@@ -415,6 +485,9 @@ async def import_feed(
             merged, last_event = await feed_import.merge(conn, policy, header.as_of, at, step)
             summary = merged.as_dict()
             imported_rows = reader.records - len(problems)
+            # The decisions lock before the audit chain's head: the order of every writer
+            # (store.decisions), or an import and a change on a case could wait for each other.
+            await append_decisions_from_events(conn, last_event)
             feed_id = await _record(
                 conn,
                 header,
@@ -427,29 +500,28 @@ async def import_feed(
                 audit_key,
             )
             await feed_staging.drop(conn)
-            await append_decisions_from_events(conn, last_event)
             await transaction.commit()
         except BaseException:
             if transaction.is_active:
                 await transaction.rollback()
             raise
-    rejects_path = None
-    if skip_invalid and problems:
-        rejects_path = rejects or default_rejects_path(path)
-        _write_rejects(rejects_path, files, problems, reader.schedule_of)
     if progress is not None:
         progress("Done", 1, 1)
-    return ImportReport(
-        path,
-        files.digest,
-        header,
-        reader.records,
-        len(problems),
-        True,
-        errors,
-        summary,
-        rejects_path,
-        feed_id,
+    return (
+        problems,
+        reader.schedule_of,
+        ImportReport(
+            path,
+            files.digest,
+            header,
+            reader.records,
+            len(problems),
+            True,
+            errors,
+            summary,
+            None,
+            feed_id,
+        ),
     )
 
 

@@ -20,6 +20,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+# The jobs of the daily cycle (the feed import, the daily run) change the same debts and cases:
+# they share one lock, so that an import and a daily run never run at the same time.
+DAILY_CYCLE = "daily"
+
 
 class JobLocked(Exception):
     """Another run of the job holds its lock."""
@@ -40,24 +44,29 @@ def lock_file(engine: AsyncEngine, job: str) -> Path:
 
 
 @asynccontextmanager
-async def job_lock(engine: AsyncEngine, job: str) -> AsyncIterator[None]:
-    """Holds the job's lock for the block, or raises JobLocked at once if another run holds it."""
+async def job_lock(
+    engine: AsyncEngine, job: str, *, lock: str | None = None
+) -> AsyncIterator[None]:
+    """Holds the lock ``lock`` (default: the job's own) for the block, or raises JobLocked at once
+    if another run holds it; jobs that share a lock (``DAILY_CYCLE``) exclude each other."""
+    name = lock or job
+    holders = job if name == job else f"{job} or {name}"
     if engine.dialect.name == "postgresql":
-        async with _advisory(engine, job):
+        async with _advisory(engine, name, holders):
             yield
     else:
-        with _flocked(lock_file(engine, job), job):
+        with _flocked(lock_file(engine, name), holders):
             yield
 
 
 @asynccontextmanager
-async def _advisory(engine: AsyncEngine, job: str) -> AsyncIterator[None]:
+async def _advisory(engine: AsyncEngine, job: str, holders: str) -> AsyncIterator[None]:
     key = advisory_key(job)
     async with engine.connect() as conn:
         taken = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
         await conn.commit()  # the lock belongs to the session, not to this transaction
         if not taken:
-            raise JobLocked(f"another {job} run is in progress")
+            raise JobLocked(f"another {holders} run is in progress")
         try:
             yield
         finally:

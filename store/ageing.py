@@ -18,7 +18,7 @@ none loops over rows in Python. The numbers come from the rules' own data, never
   ``domain.agencies.placement.placement_is_current``.
 
 Dates are the run's date ``as_of`` (the portfolios' business date); the only date arithmetic is
-``days_between``, the one dialect helper.
+``store.dialect.days_between``, the one dialect helper.
 """
 
 from __future__ import annotations
@@ -60,13 +60,16 @@ from domain.cases.model import CaseStatus
 from domain.debts.model import DebtStatus
 from domain.lifecycle.table import (
     CURE_REASONS,
+    Action,
     Guard,
     LifecyclePolicy,
     Trigger,
     transition_for,
 )
-from store import tables
+from store import dialect, tables
 from store.case_queries import current_placement_clause
+from store.dialect import days_between, is_postgresql
+from store.protections_queries import held_case_ids_clause, refused_clause
 from store.types import Amount, UTCDateTime
 
 c = tables.cases.c
@@ -115,17 +118,6 @@ BATCH_TRIGGERS = (Trigger.PAY_IN_FULL, Trigger.CURE, Trigger.REOPEN, Trigger.ESC
 EXPIRED = "EXPIRED"
 
 
-def is_postgresql(conn: AsyncConnection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
-def days_between(conn: AsyncConnection, later: Any, earlier: Any) -> ColumnElement[int]:
-    """Returns ``later - earlier`` in days (the one dialect difference of the run)."""
-    if is_postgresql(conn):
-        return (later - earlier).label(None)  # type: ignore[no-any-return]
-    return cast(func.julianday(later) - func.julianday(earlier), Integer)
-
-
 def _date(value: date) -> ColumnElement[date]:
     return literal(value, Date)
 
@@ -162,15 +154,18 @@ def classification_sql(policy: ClassificationPolicy, dpd: Any) -> ColumnElement[
     return case(*whens, else_=policy.bands[-1].classification.value)
 
 
-def debt_ages(conn: AsyncConnection, as_of: date) -> Select[Any]:
-    """(debt id, days past due on ``as_of``) of every debt of the cases the run ages, by
-    ``domain.debts.ageing.aged_days_past_due``."""
+def debt_ages(
+    conn: AsyncConnection, as_of: date, cases: ColumnElement[bool] | None = None
+) -> Select[Any]:
+    """(debt id, days past due on ``as_of``) of every debt of the cases the run ages (or of the
+    ``cases`` given, a condition on ``cases``), by ``domain.debts.ageing.aged_days_past_due``."""
+    scope = aged_cases(as_of) if cases is None else cases
     joined = tables.debts.join(tables.cases, c.id == d.case_id)
     oldest = (
         select(i.debt_id, func.min(i.due_date).label("due"))
         .select_from(tables.instalments.join(joined, d.id == i.debt_id))
         .where(
-            aged_cases(as_of),
+            scope,
             i.amount_paid < i.amount_due,
             i.due_date <= as_of,
             # After the core said "current", only later due dates can make the debt late.
@@ -192,7 +187,7 @@ def debt_ages(conn: AsyncConnection, as_of: date) -> Select[Any]:
     return (
         select(d.id.label("id"), dpd.label("dpd"))
         .select_from(joined.outerjoin(oldest, oldest.c.debt_id == d.id))
-        .where(aged_cases(as_of))
+        .where(scope)
     )
 
 
@@ -249,6 +244,10 @@ def _fires(trigger: Trigger, as_of: date, lifecycle: LifecyclePolicy) -> ColumnE
         condition.append(f.previous_dpd > 0)  # only a case that was in arrears is cured
     if trigger is Trigger.ESCALATE:
         condition.append(f.dpd > lifecycle.escalate_after_days)
+        # The protections in force (an open complaint or dispute, a flag) forbid escalation or
+        # stop the collection clock the timer runs on: the effects table decides which.
+        held = or_(refused_clause(Action.ESCALATE), held_case_ids_clause())
+        condition.append(f.case_id.not_in(select(c.id).where(held)))
     return and_(*condition)
 
 
@@ -319,50 +318,55 @@ async def compute_figures(
     await conn.execute(
         update(figures)
         .where(f.trigger.is_not(None))
-        .values(new_status=_new_status(), new_stage=_new_stage())
+        .values(
+            new_status=new_status(f.trigger, f.status, f.closed_while_held),
+            new_stage=new_stage(f.trigger, f.stage),
+        )
     )
     return max(result.rowcount or 0, 0)
 
 
-def _new_status() -> ColumnElement[str]:
-    """Where each batch trigger leads the status (``table.decide``: a reopening returns a case
-    closed while on hold to the hold)."""
+def new_status(
+    trigger: Any,
+    status: Any,
+    closed_while_held: Any,
+    triggers: Sequence[Trigger] = BATCH_TRIGGERS,
+) -> ColumnElement[str]:
+    """Where each of ``triggers`` (a column of trigger names) leads the status, by the table
+    (``table.decide``: a reopening returns a case closed while on hold to the hold)."""
     whens: list[tuple[ColumnElement[bool], Any]] = []
-    for trigger in BATCH_TRIGGERS:
-        row = transition_for(trigger)
-        if trigger is Trigger.REOPEN:
+    for each in triggers:
+        row = transition_for(each)
+        if each is Trigger.REOPEN:
             whens.append(
-                (
-                    and_(f.trigger == trigger.value, f.closed_while_held.is_(True)),
-                    CaseStatus.ON_HOLD.value,
-                )
+                (and_(trigger == each.value, closed_while_held.is_(True)), CaseStatus.ON_HOLD.value)
             )
-        whens.append(
-            (f.trigger == trigger.value, row.to_status.value if row.to_status else f.status)
-        )
-    return case(*whens, else_=f.status)
+        whens.append((trigger == each.value, row.to_status.value if row.to_status else status))
+    return case(*whens, else_=status)
 
 
-def _new_stage() -> ColumnElement[str]:
+def new_stage(
+    trigger: Any, stage: Any, triggers: Sequence[Trigger] = BATCH_TRIGGERS
+) -> ColumnElement[str]:
+    """Where each of ``triggers`` leads the stage, by the table."""
     whens = [
-        (f.trigger == t.value, transition_for(t).to_stage.value)  # type: ignore[union-attr]
-        for t in BATCH_TRIGGERS
+        (trigger == t.value, transition_for(t).to_stage.value)  # type: ignore[union-attr]
+        for t in triggers
         if transition_for(t).to_stage is not None
     ]
-    return case(*whens, else_=f.stage) if whens else f.stage
+    return case(*whens, else_=stage) if whens else stage
 
 
 def _closing_triggers() -> list[Trigger]:
     return [t for t in BATCH_TRIGGERS if transition_for(t).to_status is CaseStatus.CLOSED]
 
 
-def json_object(conn: AsyncConnection, pairs: Mapping[str, Any]) -> ColumnElement[Any]:
+def json_object(pairs: Mapping[str, Any]) -> ColumnElement[Any]:
     """A JSON object built in SQL from constant keys and column values."""
     arguments: list[Any] = []
     for key, value in pairs.items():
         arguments += [literal_column(f"'{key}'"), value]
-    build = func.json_build_object if is_postgresql(conn) else func.json_object
-    return build(*arguments)
+    return dialect.json_object(*arguments)
 
 
 def _text(value: str | None) -> ColumnElement[Any]:
@@ -377,7 +381,7 @@ def _event_data(
     fields = {name for name in event.__slots__ if name not in ("case_id", "at", "actor_id")}
     if set(pairs) != fields | set(extra):
         raise AssertionError(f"{event.__name__} data must have {sorted(fields)}: {sorted(pairs)}")
-    return json_object(conn, pairs)
+    return json_object(pairs)
 
 
 def _event_rows(

@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     FromClause,
     Select,
@@ -50,6 +49,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from domain.decisions import LOOKUP_KEYS, RULES, Field, Lookup, Rule
 from store import keyset, tables
+from store.dialect import json_object
 from store.types import Amount
 
 # The advisory lock that serialises decision writers on PostgreSQL (pg_advisory_xact_lock):
@@ -204,23 +204,6 @@ def _literal(value: str) -> ColumnElement[str]:
     if not _NAME.match(value):
         raise ValueError(f"not a plain name: {value!r}")
     return literal_column(f"'{value}'", String)
-
-
-class json_object(FunctionElement[Any]):
-    """A JSON object of alternating keys and values (the one dialect difference here)."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(json_object)
-def _json_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object, "postgresql")
-def _json_build_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
 
 
 class money_text(FunctionElement[str]):

@@ -14,7 +14,8 @@ What the merge does (CONTRACT.md, "Daily cycle"):
 - debts upsert by ``account_number``; components, the core's DPD and the schedule are replaced
   by the feed's (instalments no longer sent are deleted, with the API payments' credits to them);
 - a debt overdue (DPD ≥ 1) that needs a case gets one: the borrower's case in that portfolio,
-  opened if none (OPEN; EARLY up to 30 DPD, else COLLECTION); a case closed by a cure reopens
+  opened if none (OPEN; EARLY, escalated at once past the life-cycle policy's
+  escalate_after_days); a case closed by a cure reopens
   inside its watch window (REOPEN of the life-cycle table: back ON_HOLD if it closed on hold),
   and a case closed otherwise (or cured before the window) starts a new episode (NEW_DEFAULT:
   OPEN, stage by DPD, opened on the feed's date). The case's DPD, outstanding, bucket and
@@ -32,16 +33,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import ColumnElement, Select, bindparam, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ClauseElement
 
 from domain.cases.classification import ClassificationPolicy
-from domain.lifecycle.table import CURE_REASONS
+from domain.cases.model import CaseStage
+from domain.lifecycle.table import (
+    CURE_REASONS,
+    DEFAULT_POLICY,
+    LifecyclePolicy,
+    Trigger,
+    transition_for,
+)
 from domain.portfolios import PORTFOLIOS
+from store import ageing, dialect, tables
 from store.types import UTCDateTime
 
 CURED = ", ".join(f"'{reason}'" for reason in sorted(CURE_REASONS))
-EARLY_UNTIL_DPD = 30  # a case opened later than this is opened in COLLECTION (store/demo.py)
+# The moves the import makes on a closed case of a debt in arrears (the life-cycle table's rows).
+MOVES = (Trigger.REOPEN, Trigger.NEW_DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -104,24 +115,22 @@ class MergeSummary:
 
 
 class _Dialect:
-    """The few places where PostgreSQL and SQLite spell the same thing differently."""
+    """The few places where PostgreSQL and SQLite spell the same thing differently (date
+    differences and JSON objects come from ``store.dialect``, rendered as SQL text)."""
 
-    def __init__(self, name: str) -> None:
-        self.pg = name == "postgresql"
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+
+    def sql(self, expression: ClauseElement) -> str:
+        return dialect.render(self.conn, expression)
 
     @property
     def distinct(self) -> str:
         return "IS DISTINCT FROM" if self.pg else "IS NOT"
 
-    def days(self, later: str, earlier: str) -> str:
-        """Whole days from ``earlier`` to ``later`` (two dates)."""
-        if self.pg:
-            return f"({later} - {earlier})"
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-
     def json(self, pairs: Mapping[str, str]) -> str:
-        items = ", ".join(f"'{key}', {value}" for key, value in pairs.items())
-        return f"json_build_object({items})" if self.pg else f"json_object({items})"
+        return self.sql(ageing.json_object({k: literal_column(v) for k, v in pairs.items()}))
 
     def reference(self, year: int, id_: str) -> str:
         """A new case's reference from its id: AR-<year>-<id, at least six digits>."""
@@ -296,7 +305,7 @@ async def check_references(conn: AsyncConnection, *, excuse_rejected: bool) -> l
     payments neither in the file nor stored, currencies that are not the debt's, national IDs
     and accounts that belong to someone else, payments for debts without a case.
     ``excuse_rejected``: a reference to a row already refused is not reported again."""
-    dialect = _Dialect(conn.dialect.name)
+    dialect = _Dialect(conn)
     found: list[Problem] = []
     for name, problem, sql in _checks(dialect, excuse_rejected):
         found += [Problem(int(row.rec), name, problem) for row in await _rows(conn, sql)]
@@ -526,12 +535,39 @@ def _case_of_portfolio(column: str, attribute: str) -> str:
     return f"CASE {column} {branches} END"
 
 
-def _stage_for(dpd: str) -> str:
-    return f"CASE WHEN {dpd} > {EARLY_UNTIL_DPD} THEN 'COLLECTION' ELSE 'EARLY' END"
+def _stage_for(d: _Dialect, lifecycle: LifecyclePolicy, dpd: str, start: str) -> str:
+    """The stage a case starts a new episode in: ``start`` (SQL), escalated at once as the
+    table's ESCALATE row does when its DPD is past ``escalate_after_days``."""
+    row = transition_for(Trigger.ESCALATE)
+    assert row.to_stage is not None
+    stages = ", ".join(f"'{stage}'" for stage in sorted(row.from_stage))
+    return (
+        f"CASE WHEN {dpd} > {lifecycle.escalate_after_days} AND ({start}) IN ({stages}) "
+        f"THEN '{row.to_stage}' ELSE {start} END"
+    )
+
+
+def _moves_sql(d: _Dialect, case: str) -> tuple[str, str]:
+    """The status and stage each move of ``feed_moves m`` leads the case ``case`` to, from the
+    life-cycle table (``store.ageing.new_status``/``new_stage``, as the daily run derives them)."""
+    move: ColumnElement[str] = literal_column("m.move")
+    status = ageing.new_status(
+        move,
+        literal_column(f"{case}.status"),
+        literal_column(f"{case}.closed_while_held"),
+        MOVES,
+    )
+    stage = ageing.new_stage(move, literal_column(f"{case}.stage"), MOVES)
+    return d.sql(status), d.sql(stage)
 
 
 async def _open_cases(
-    conn: AsyncConnection, d: _Dialect, as_of: date, now: datetime, out: MergeSummary
+    conn: AsyncConnection,
+    d: _Dialect,
+    lifecycle: LifecyclePolicy,
+    as_of: date,
+    now: datetime,
+    out: MergeSummary,
 ) -> int:
     """Gives each overdue debt that needs one a case; returns the last case event id before."""
     before = (await _rows(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM case_events"))[0].n
@@ -553,8 +589,14 @@ async def _open_cases(
         "ELSE 'NEW_DEFAULT' END AS move FROM cases c JOIN feed_groups g ON g.borrower_id = "
         "c.borrower_id AND g.portfolio = c.portfolio WHERE c.status = 'CLOSED'",
     )
-    to_status = "CASE WHEN m.move = 'REOPEN' AND c.closed_while_held THEN 'ON_HOLD' ELSE 'OPEN' END"
-    to_stage = f"CASE WHEN m.move = 'REOPEN' THEN c.stage ELSE {_stage_for('m.dpd')} END"
+    new_default = f"m.move = '{Trigger.NEW_DEFAULT}'"
+
+    def moved(case: str) -> tuple[str, str]:
+        status, stage = _moves_sql(d, case)
+        escalated = _stage_for(d, lifecycle, "m.dpd", stage)
+        return status, f"CASE WHEN {new_default} THEN {escalated} ELSE {stage} END"
+
+    to_status, to_stage = moved("c")
     data = d.json(
         {
             "trigger": "m.move",
@@ -571,25 +613,27 @@ async def _open_cases(
         f"'CaseTransitioned', {data} FROM feed_moves m JOIN cases c ON c.id = m.case_id",
         now=now,
     )
-    moved = await _rows(conn, "SELECT move, count(*) AS n FROM feed_moves GROUP BY move")
-    counts = {row.move: int(row.n) for row in moved}
+    per_move = await _rows(conn, "SELECT move, count(*) AS n FROM feed_moves GROUP BY move")
+    counts = {row.move: int(row.n) for row in per_move}
     out.cases_reopened = counts.get("REOPEN", 0)
     out.cases_renewed = counts.get("NEW_DEFAULT", 0)
     await _run(
         conn,
-        f"UPDATE cases SET status = {to_status.replace('c.', 'cases.')}, "
-        f"stage = {to_stage.replace('c.', 'cases.')}, opened_on = CASE WHEN m.move = 'REOPEN' "
-        f"THEN cases.opened_on ELSE {d.day(as_of)} END, close_reason = NULL, closed_at = NULL, "
+        f"UPDATE cases SET status = {moved('cases')[0]}, stage = {moved('cases')[1]}, "
+        f"opened_on = CASE WHEN {new_default} THEN {d.day(as_of)} ELSE cases.opened_on END, "
+        "close_reason = NULL, closed_at = NULL, "
         "watch_until = NULL, closed_while_held = FALSE, version = cases.version + 1 "
         "FROM feed_moves m WHERE cases.id = m.case_id",
     )
     currency = _case_of_portfolio("n.portfolio", "currency")
+    first_stage = f"'{CaseStage.EARLY}'"  # a case opens in the first stage
     out.cases_opened = await _run(
         conn,
         "INSERT INTO cases (id, reference, borrower_id, portfolio, currency, opened_on, status, "
         "stage, days_past_due, bucket, classification, policy_version, outstanding_amount, "
         f"closed_while_held, version) SELECT n.id, {d.reference(as_of.year, 'n.id')}, "
-        f"n.borrower_id, n.portfolio, {currency}, {d.day(as_of)}, 'OPEN', {_stage_for('n.dpd')}, "
+        f"n.borrower_id, n.portfolio, {currency}, {d.day(as_of)}, 'OPEN', "
+        f"{_stage_for(d, lifecycle, 'n.dpd', first_stage)}, "
         "0, 'M0', 'CURRENT', '', 0, FALSE, 1 FROM (SELECT "
         f"{d.new_case_id} AS id, g.borrower_id, g.portfolio, g.dpd FROM feed_groups g WHERE NOT "
         "EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = g.borrower_id AND c.portfolio = "
@@ -605,21 +649,6 @@ async def _open_cases(
     return int(before)
 
 
-def _verdict_sql(policy: ClassificationPolicy, dpd: str) -> tuple[str, str]:
-    """The policy's bucket and classification of a DPD expression, as SQL CASEs."""
-    buckets = ["WHEN {dpd} = 0 THEN 'M0'"]
-    for n in range(1, policy.max_bucket):
-        buckets.append(f"WHEN {{dpd}} <= {n * policy.bucket_days} THEN 'M{n}'")
-    bucket = "CASE " + " ".join(buckets).format(dpd=dpd) + f" ELSE 'M{policy.max_bucket}' END"
-    bands = [
-        f"WHEN {dpd} <= {band.max_dpd} THEN '{band.classification}'"
-        for band in policy.bands
-        if band.max_dpd is not None
-    ]
-    classification = f"CASE {' '.join(bands)} ELSE '{policy.bands[-1].classification}' END"
-    return bucket, classification
-
-
 async def _refigure_cases(
     conn: AsyncConnection,
     d: _Dialect,
@@ -630,32 +659,26 @@ async def _refigure_cases(
 ) -> None:
     """Sets DPD, outstanding, bucket and classification of every case with a debt in the file,
     from all its debts as of the feed's date (records CaseReclassified where they change)."""
-    day = d.day(as_of)
-    # A debt not in the file is aged as the daily run ages it (domain.debts.ageing): the core's
-    # figure moved on where it was above 0, else the schedule's (after the core's date, when the
-    # core called it current).
-    schedule = (
-        f"COALESCE((SELECT {d.days(day, 'MIN(i.due_date)')} FROM instalments i WHERE "
-        f"i.debt_id = dd.id AND i.amount_paid < i.amount_due AND i.due_date < {day} AND "
-        "(dd.core_dpd IS NULL OR dd.core_dpd_as_of IS NULL OR i.due_date > dd.core_dpd_as_of)"
-        "), 0)"
+    # A debt not in the file is aged as the daily run ages it (store.ageing.debt_ages).
+    with_feed_debt: Select[Any] = select(literal_column("d2.case_id")).select_from(
+        text("debts d2 JOIN feed_debts f2 ON f2.account_number = d2.account_number")
     )
-    moved_on = f"dd.core_dpd + {d.days(day, 'dd.core_dpd_as_of')}"
-    debt_dpd = (
-        "CASE WHEN f.rec IS NOT NULL THEN f.dpd WHEN dd.status IN ('SETTLED', 'CLOSED') "
-        "THEN 0 WHEN dd.core_dpd > 0 AND dd.core_dpd_as_of IS NOT NULL THEN CASE WHEN "
-        f"{moved_on} > 0 THEN {moved_on} ELSE 0 END ELSE {schedule} END"
-    )
+    ages = d.sql(ageing.debt_ages(conn, as_of, tables.cases.c.id.in_(with_feed_debt)))
     await _run(
         conn,
-        f"CREATE TEMPORARY TABLE feed_figures AS SELECT dd.case_id, MAX({debt_dpd}) AS dpd, "
+        "CREATE TEMPORARY TABLE feed_figures AS SELECT dd.case_id, MAX(CASE WHEN f.rec IS NOT "
+        "NULL THEN f.dpd ELSE COALESCE(a.dpd, 0) END) AS dpd, "
         "SUM(dd.principal + dd.interest + dd.penalty + dd.fee) AS outstanding FROM debts dd "
-        "LEFT JOIN feed_debts f ON f.account_number = dd.account_number WHERE dd.case_id IN "
-        "(SELECT d2.case_id FROM debts d2 JOIN feed_debts f2 ON f2.account_number = "
-        "d2.account_number WHERE d2.case_id IS NOT NULL) GROUP BY dd.case_id",
+        f"LEFT JOIN feed_debts f ON f.account_number = dd.account_number LEFT JOIN ({ages}) a "
+        "ON a.id = dd.id WHERE dd.case_id IN (SELECT d2.case_id FROM debts d2 JOIN feed_debts "
+        "f2 ON f2.account_number = d2.account_number WHERE d2.case_id IS NOT NULL) "
+        "GROUP BY dd.case_id",
     )
     await _analyze(conn, "feed_figures")
-    bucket, classification = _verdict_sql(policy, "f.dpd")
+    day = d.day(as_of)
+    dpd: ColumnElement[int] = literal_column("f.dpd")
+    bucket = d.sql(ageing.bucket_sql(policy, dpd))
+    classification = d.sql(ageing.classification_sql(policy, dpd))
     version = f"'{policy.version}'"
     reclassified = (
         f"(c.bucket, c.classification, c.policy_version) {d.distinct} "
@@ -711,7 +734,8 @@ async def _merge_money(
         "created_at, reversed, closed_case, version) SELECT dd.case_id, dd.id, s.amount, "
         "s.currency, s.paid_at, s.reference, 'FEED', :now, FALSE, FALSE, 1 FROM feed_payments "
         "s JOIN debts dd ON dd.account_number = s.account_number WHERE dd.case_id IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.reference = s.reference)",
+        # A reference stored meanwhile (postPayment racing the import) is skipped, not an error.
+        "ON CONFLICT (reference) DO NOTHING",
         now=now,
     )
     out.types["payment"] = Counts(int(total), inserted, 0, int(total) - inserted)
@@ -795,11 +819,12 @@ async def merge(
     as_of: date,
     now: datetime,
     step: Any = None,
+    lifecycle: LifecyclePolicy = DEFAULT_POLICY,
 ) -> tuple[MergeSummary, int]:
     """Merges the staged rows into the stored tables (see the module's docstring); returns the
     summary and the id of the last case event written before (for the decisions feed).
     ``step(name)`` is called before each step (progress)."""
-    d = _Dialect(conn.dialect.name)
+    d = _Dialect(conn)
     out = MergeSummary()
 
     def report(name: str) -> None:
@@ -813,7 +838,7 @@ async def merge(
     report("debts")
     await _merge_debts(conn, d, as_of, out)
     report("cases")
-    last_event = await _open_cases(conn, d, as_of, now, out)
+    last_event = await _open_cases(conn, d, lifecycle, as_of, now, out)
     await _refigure_cases(conn, d, policy, as_of, now, out)
     report("payments")
     await _merge_money(conn, d, now, out)

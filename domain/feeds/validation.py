@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from domain.contacts.errors import ContactValueInvalid
@@ -57,6 +57,9 @@ _NATIONAL_ID = re.compile(r"[0-9A-Za-z]{1,18}")
 _CATEGORY = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 _EMAIL_LIMIT = 200  # borrowers.email
 _PLACES = Decimal("0.01")
+# A plain decimal amount: digits, then at most two decimal places (no sign, exponent or spaces
+# inside); checked before Decimal() ever sees the text ("1e40", "+5", "5." are refused).
+_AMOUNT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 _KIND_PROBLEM = {
     ContactPointKind.PHONE: "invalid phone number",
     ContactPointKind.EMAIL: "invalid e-mail address",
@@ -67,12 +70,22 @@ _KIND_PROBLEM = {
 class _Fields:
     """Reads the fields of one row, collecting problems instead of stopping at the first."""
 
-    def __init__(self, where: Where, row: Row, allowed: Iterable[str], prefix: str = "") -> None:
+    def __init__(
+        self,
+        where: Where,
+        row: Row,
+        allowed: Iterable[str],
+        prefix: str = "",
+        *,
+        top: bool = True,
+        csv: bool = False,
+    ) -> None:
         self.where = where
         self.row = row
         self.prefix = prefix
+        self.csv = csv  # a CSV cell is text: a whole number may come as digits
         self.errors: list[RowError] = []
-        known = set(allowed) | {"type"}
+        known = set(allowed) | ({"type"} if top else set())
         for name in sorted(set(row) - known):
             self.error(name, "unknown field")
 
@@ -110,17 +123,19 @@ class _Fields:
         if not isinstance(value, str):
             self.error(name, "must be a decimal string")
             return Decimal(0)
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            self.error(name, "not a decimal amount")
-            return Decimal(0)
-        if not amount.is_finite():
-            self.error(name, "not a decimal amount")
-        elif amount != amount.quantize(_PLACES):
-            self.error(name, "more than 2 decimal places")
-        elif amount < 0 or (positive and amount == 0):
+        text = value.strip()
+        if text.startswith("-") and _AMOUNT.fullmatch(text[1:]):
             self.error(name, "must be above zero" if positive else "must not be negative")
+            return Decimal(0)
+        if not _AMOUNT.fullmatch(text):
+            if re.fullmatch(r"[0-9]+\.[0-9]{3,}", text):
+                self.error(name, "more than 2 decimal places")
+            else:
+                self.error(name, "not a decimal amount")
+            return Decimal(0)
+        amount = Decimal(text)
+        if positive and amount == 0:
+            self.error(name, "must be above zero")
         elif amount >= MAX_AMOUNT:
             self.error(name, f"must be below {MAX_AMOUNT}")
         else:
@@ -160,7 +175,7 @@ class _Fields:
         value = self._get(name, required)
         if value is None:
             return None
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+        if self.csv and isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(name, "must be a whole number")
@@ -280,10 +295,11 @@ _INSTALMENT_FIELDS = ("sequence", "dueDate", "amountDue", "amountPaid")
 
 
 def parse_instalment(
-    where: Where, row: Row, prefix: str = "", *, extra: Sequence[str] = ()
+    where: Where, row: Row, prefix: str = "", *, extra: Sequence[str] = (), csv: bool = False
 ) -> InstalmentRecord | list[RowError]:
-    """Returns one instalment of a schedule (``extra``: the key columns of a CSV row)."""
-    fields = _Fields(where, row, (*_INSTALMENT_FIELDS, *extra), prefix)
+    """Returns one instalment of a schedule (``extra``: the key columns of a CSV row, which
+    may name its ``type``; an instalment inside a debt's JSON record may not)."""
+    fields = _Fields(where, row, (*_INSTALMENT_FIELDS, *extra), prefix, top=csv, csv=csv)
     sequence = fields.integer("sequence", 1, MAX_INSTALMENTS)
     due = fields.day("dueDate")
     amount_due = fields.amount("amountDue")
@@ -328,7 +344,7 @@ def _debt(
                 schedule.append(parsed)
     else:
         for where, item in instalment_rows:
-            parsed = parse_instalment(where, item, extra=("accountNumber",))
+            parsed = parse_instalment(where, item, extra=("accountNumber",), csv=True)
             if isinstance(parsed, list):
                 fields.errors.extend(parsed)
             else:
@@ -468,6 +484,7 @@ def parse_record(
     problem it has. ``instalment_rows``: a debt's schedule given apart (CSV), each with its own
     line."""
     declared = row.get("type")
+    csv = kind is not None  # a CSV file names its record type; a JSON line declares it
     if kind is None:
         if not isinstance(declared, str) or declared not in set(RecordType):
             return [RowError(where, "type", f"must be one of {', '.join(_FIELDS)}")]
@@ -479,7 +496,7 @@ def parse_record(
     allowed = _FIELDS[kind]
     if kind is RecordType.DEBT and instalment_rows is not None:
         allowed = tuple(f for f in allowed if f != "instalments")
-    fields = _Fields(where, row, allowed)
+    fields = _Fields(where, row, allowed, csv=csv)
     build: Callable[[], Record]
     if kind is RecordType.BORROWER:
         build = _borrower(fields)

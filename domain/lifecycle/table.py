@@ -49,6 +49,7 @@ class Trigger(enum.StrEnum):
     SETTLE = "SETTLE"
     CLOSE = "CLOSE"
     REOPEN = "REOPEN"
+    NEW_DEFAULT = "NEW_DEFAULT"
 
 
 class Guard(enum.StrEnum):
@@ -222,6 +223,21 @@ TRANSITIONS: tuple[Transition, ...] = (
         (Guard.CLOSED_BY_CURE, Guard.IN_ARREARS, Guard.WITHIN_WATCH_WINDOW),
         "a new default inside the watch window, or the reversal of the closing payment "
         "(back ON_HOLD if the case was on hold when it closed)",
+    ),
+    # A new episode of the same case (one case per borrower and portfolio): opened anew, from
+    # the first stage. The feed fires it for a debt of a case closed by a cure that defaults
+    # after the watch window, and for a new loan in arrears on a case closed for any reason (a
+    # case closed DEBT_SOLD or UNCOLLECTIBLE is not reopened by its own debts).
+    Transition(
+        Trigger.NEW_DEFAULT,
+        frozenset({CaseStatus.CLOSED}),
+        _ANY_STAGE,
+        CaseStatus.OPEN,
+        CaseStage.EARLY,
+        None,
+        (Guard.IN_ARREARS,),
+        "the feed: a debt in arrears again after the watch window, or a new loan in arrears "
+        "on a closed case (a new episode, opened on the feed's date)",
     ),
 )
 

@@ -66,6 +66,38 @@ async def test_a_payment_posted_through_the_api_is_not_fed_twice(
     assert await state(engine, loan) == before
 
 
+async def test_a_fed_payment_refuses_the_same_reference_through_the_api(
+    gql: Gql, engine: AsyncEngine, factory: Factory, tmp_path: Path
+) -> None:
+    core = str((await factory.staff(roles=("integration",))).login)
+    loan = await make_loan(
+        factory, engine, schedule=[(-40, "1000.00"), (-10, "1000.00")], principal="2000.00"
+    )
+    reference = f"TX-{uuid.uuid4().hex[:12]}"
+    fed = {
+        "type": "payment",
+        "accountNumber": loan.account_number,
+        "reference": reference,
+        "amount": "600.00",
+        "currency": "CNY",
+        "paidAt": an_hour_ago(),
+    }
+    report = await import_feed(
+        engine, write_feed(tmp_path / "feed.jsonl", [fed], as_of=today()), audit_key=KEY
+    )
+    assert report.imported, report.errors
+    assert report.summary["types"]["payment"]["inserted"] == 1
+    before = await state(engine, loan)
+    posted = (await gql(core, POST, payment_input(loan, "600.00", reference)))["r"]
+    assert (posted["code"], posted["field"]) == ("PAYMENT_REFERENCE_DUPLICATE", "reference")
+    assert await state(engine, loan) == before
+    async with engine.connect() as conn:
+        kept = (
+            await conn.execute(select(p.source, p.amount).where(p.reference == reference))
+        ).all()
+    assert [(row.source, str(row.amount)) for row in kept] == [("FEED", "600.00")]
+
+
 async def test_the_api_shows_the_fed_balances(
     gql: Gql, engine: AsyncEngine, factory: Factory, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from domain.feeds.records import (
     DebtRecord,
     InstalmentRecord,
     PaymentRecord,
+    RecordType,
     RowError,
     Where,
     days_past_due,
@@ -111,6 +112,41 @@ def test_a_bad_borrower_field_is_named_without_its_value(
             assert all(value not in str(e) for e in result)  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("income", "problem"),
+    [
+        ("1e40", "not a decimal amount"),
+        ("1e2", "not a decimal amount"),
+        ("1E+2", "not a decimal amount"),
+        ("+5", "not a decimal amount"),
+        ("5.", "not a decimal amount"),
+        (".5", "not a decimal amount"),
+        ("1 000", "not a decimal amount"),
+        ("NaN", "not a decimal amount"),
+        ("Infinity", "not a decimal amount"),
+        ("-0.01", "must not be negative"),
+        ("0.001", "more than 2 decimal places"),
+        ("5", None),
+        ("5.1", None),
+        ("0.00", None),
+        (" 5.10 ", None),
+    ],
+)
+def test_only_a_plain_decimal_is_an_amount(income: str, problem: str | None) -> None:
+    result = parse_record(HERE, borrower(income=income))
+    if problem is None:
+        assert isinstance(result, BorrowerRecord)
+        assert result.income == Decimal(income.strip())
+    else:
+        assert problems(result) == [("income", problem)]
+
+
+def test_a_whole_number_as_digits_is_accepted_only_from_csv() -> None:
+    assert isinstance(parse_record(HERE, debt(daysPastDue="31"), kind=RecordType.DEBT), DebtRecord)
+    as_json = parse_record(HERE, debt(daysPastDue="31"))
+    assert problems(as_json) == [("daysPastDue", "must be a whole number")]
+
+
 def test_the_largest_amount_below_the_limit_and_two_places_are_accepted() -> None:
     record = parse_record(HERE, borrower(income="999999999999999.99"))
     assert isinstance(record, BorrowerRecord)
@@ -144,7 +180,20 @@ def test_schedule_dpd_ignores_paid_and_future_instalments() -> None:
         ),
         ({"openedOn": "2026-13-01"}, [("openedOn", "not an ISO-8601 date (YYYY-MM-DD)")]),
         ({"daysPastDue": -1}, [("daysPastDue", "must be between 0 and 100000")]),
-        ({"daysPastDue": "31"}, []),
+        ({"daysPastDue": "31"}, [("daysPastDue", "must be a whole number")]),  # JSON: a number
+        (
+            {
+                "instalments": [
+                    {
+                        "sequence": 1,
+                        "dueDate": "2026-01-01",
+                        "amountDue": "1.00",
+                        "type": "instalment",
+                    }
+                ]
+            },
+            [("instalments[0].type", "unknown field")],
+        ),
         ({"daysPastDue": 1.5}, [("daysPastDue", "must be a whole number")]),
         (
             {"instalments": [{"sequence": 1, "dueDate": "2026-01-01", "amountDue": "1.001"}]},

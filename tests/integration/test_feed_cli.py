@@ -3,12 +3,14 @@ imported without --skip-invalid), the summary on stdout, problems on stderr with
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from jobs.locks import DAILY_CYCLE, job_lock
 from tests.cli import invoke_aside
-from tests.feeds.support import SAMPLE, SAMPLE_CSV, count
+from tests.feeds.support import AS_OF, SAMPLE, SAMPLE_CSV, borrower, count, write_feed
 
 
 async def test_a_clean_feed_exits_0_with_a_summary(
@@ -59,3 +61,42 @@ async def test_usage_errors_exit_1(migrated: AsyncEngine, empty_database_url: st
     )
     wrong = invoke_aside("import", str(SAMPLE), "--format", "xml", url=empty_database_url)
     assert wrong.returncode == 1 and "--format must be jsonl or csv" in wrong.stderr
+
+
+async def test_rejects_without_skip_invalid_is_refused_in_one_line(
+    migrated: AsyncEngine, empty_database_url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "r.jsonl"
+    ran = invoke_aside("import", str(SAMPLE), "--rejects", str(target), url=empty_database_url)
+    assert (ran.returncode, ran.stderr) == (
+        1,
+        "arrears: --rejects needs --skip-invalid (without it nothing is imported)\n",
+    )
+    assert not target.exists() and await count(migrated, "borrowers") == 0
+
+
+async def test_an_unwritable_rejects_file_an_older_feed_and_a_held_lock_fail_in_one_line(
+    migrated: AsyncEngine, empty_database_url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "missing" / "r.jsonl"
+    ran = invoke_aside(
+        "import", str(SAMPLE), "--skip-invalid", "--rejects", str(target), url=empty_database_url
+    )
+    assert ran.returncode == 1
+    assert ran.stderr.startswith(f"arrears: cannot write the rejects file {target}: ")
+    assert len(ran.stderr.splitlines()) == 1 and await count(migrated, "borrowers") == 0
+    async with job_lock(migrated, "daily", lock=DAILY_CYCLE):
+        held = invoke_aside("import", str(SAMPLE), url=empty_database_url)
+    assert (held.returncode, held.stderr) == (
+        1,
+        "arrears: another import or daily run is in progress\n",
+    )
+    newer = write_feed(tmp_path / "newer.jsonl", [borrower(9)], as_of=AS_OF + timedelta(days=1))
+    assert invoke_aside("import", str(newer), url=empty_database_url).returncode == 0
+    older = invoke_aside("import", str(SAMPLE), url=empty_database_url)
+    assert (older.returncode, older.stderr) == (
+        1,
+        f"arrears: the feed of {AS_OF} is older than the newest imported "
+        f"({AS_OF + timedelta(days=1)}): nothing imported\n",
+    )
+    assert await count(migrated, "borrowers") == 1

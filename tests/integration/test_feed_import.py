@@ -5,7 +5,10 @@ data in the report, the audit trail or the logs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import stat
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,10 +18,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.cases import services
+from domain.clock import FixedClock
 from domain.feeds.records import RowError, Where
-from jobs.importing import ImportReport, import_feed
+from jobs.daily import run_daily
+from jobs.feed_files import FeedFiles
+from jobs.importing import FeedRefused, ImportReport, import_feed
+from jobs.locks import DAILY_CYCLE, JobLocked, job_lock
 from store import feed_import, tables
-from tests.factories import writing
+from store.audit import AuditRecord, chain_for
+from store.db import session_factory
+from store.uow import SqlUnitOfWork
+from tests.factories import Factory, writing
 from tests.feeds.support import (
     AS_OF,
     KEY,
@@ -448,6 +459,18 @@ async def test_a_cured_case_reopens_inside_its_watch_window_and_not_after(
             "close_reason": None,
         }
     ]
+    # Both kinds of reopening are decisions the core books (a new episode says so).
+    reason = {} if trigger == "REOPEN" else {"reason": "NEW_DEFAULT"}
+    assert await decided(migrated, case.id) == [
+        ("CASE_REOPENED", {"status": status, "stage": stage, **reason})
+    ]
+
+
+async def decided(engine: AsyncEngine, case_id: int) -> list[tuple[str, dict[str, Any]]]:
+    dc = tables.decisions.c
+    async with engine.connect() as conn:
+        stmt = select(dc.kind, dc.data).where(dc.case_id == case_id).order_by(dc.id)
+        return [(row.kind, row.data) for row in (await conn.execute(stmt)).all()]
 
 
 async def test_a_case_closed_otherwise_stays_closed_for_its_own_debts(
@@ -469,6 +492,9 @@ async def test_a_case_closed_otherwise_stays_closed_for_its_own_debts(
         "EARLY",
         later,
     )
+    assert await decided(migrated, case.id) == [
+        ("CASE_REOPENED", {"status": "OPEN", "stage": "EARLY", "reason": "NEW_DEFAULT"})
+    ]
 
 
 # ---- shapes and guarantees ----------------------------------------------------------------------
@@ -533,3 +559,139 @@ async def test_personal_data_is_never_in_the_report_or_the_logs(
     for value in (*secrets, *(v for k, v in sample_lines()[1].items() if k != "type")):
         assert value not in said
         assert value not in logged
+
+
+# ---- refusals of the feed as a whole, the rejects file, the shared lock -------------------------
+
+
+async def test_a_feed_older_than_the_newest_imported_is_refused(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    later = AS_OF + timedelta(days=1)
+    await run(migrated, write_feed(tmp_path / "a.jsonl", [borrower(1)], as_of=later))
+    older = write_feed(tmp_path / "b.jsonl", [borrower(2)], as_of=AS_OF)
+    with pytest.raises(FeedRefused) as refused:
+        await run(migrated, older)
+    assert str(refused.value) == (
+        f"the feed of {AS_OF} is older than the newest imported ({later}): nothing imported"
+    )
+    assert await count(migrated, "borrowers") == 1
+    assert await count(migrated, "feed_imports") == 1
+    # The same date again is no older: imported (the same feed twice changes nothing).
+    again = await run(migrated, write_feed(tmp_path / "c.jsonl", [borrower(2)], as_of=later))
+    assert again.imported and await count(migrated, "borrowers") == 2
+
+
+async def test_the_rejects_file_is_readable_by_its_owner_only(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    target = tmp_path / "rejects.jsonl"
+    target.write_text("old\n", encoding="utf-8")
+    target.chmod(0o644)  # an existing file is made private too
+    report = await run(migrated, with_bad_principal(tmp_path), skip_invalid=True, rejects=target)
+    assert report.rejects_path == target
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "old" not in target.read_text(encoding="utf-8")
+    (tmp_path / "x").mkdir()
+    fresh = await run(migrated, with_bad_principal(tmp_path / "x"), skip_invalid=True)
+    assert fresh.rejects_path is not None
+    assert stat.S_IMODE(fresh.rejects_path.stat().st_mode) == 0o600
+
+
+async def test_an_unwritable_rejects_file_fails_before_anything_is_imported(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-directory" / "rejects.jsonl"
+    with pytest.raises(FeedRefused, match=r"^cannot write the rejects file .*rejects\.jsonl: "):
+        await run(migrated, with_bad_principal(tmp_path), skip_invalid=True, rejects=target)
+    assert await count(migrated, "borrowers") == 0
+    assert await count(migrated, "feed_imports") == 0
+
+
+async def test_rejects_without_skip_invalid_is_refused(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    target = tmp_path / "rejects.jsonl"
+    with pytest.raises(FeedRefused, match="--rejects needs --skip-invalid"):
+        await run(migrated, with_bad_principal(tmp_path), rejects=target)
+    assert not target.exists()
+
+
+async def test_a_clean_feed_with_skip_invalid_leaves_no_rejects_file(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    report = await run(migrated, SAMPLE, skip_invalid=True, rejects=tmp_path / "r.jsonl")
+    assert report.imported and report.rejects_path is None
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+async def test_an_import_and_a_daily_run_share_one_lock(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    feed = write_feed(tmp_path / "a.jsonl", [borrower(1)])
+    async with job_lock(migrated, "daily", lock=DAILY_CYCLE):
+        with pytest.raises(JobLocked, match=r"^another import or daily run is in progress$"):
+            await run(migrated, feed)
+    assert await count(migrated, "borrowers") == 0
+    async with job_lock(migrated, "import", lock=DAILY_CYCLE):
+        with pytest.raises(JobLocked):
+            await run_daily(migrated, FixedClock(NOW), KEY, as_of=AS_OF)
+    assert await count(migrated, "daily_runs") == 0
+    assert (await run(migrated, feed)).imported  # released: the next one proceeds
+
+
+async def test_an_import_and_changes_on_cases_never_deadlock(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    """The import takes the decisions lock before the audit chain's head, as every writer does:
+    units of work appending to the very chain the import appends to, all the while an import
+    runs — none waits for the other in a cycle (PostgreSQL detects one and fails a side)."""
+    factory = Factory(migrated)
+    await factory.agency("Acme Recovery")
+    staff = await factory.staff("placer", roles=("manager",))
+    case_ids = [(await factory.case()).case.id for _ in range(6)]
+    feeds = [
+        write_feed(tmp_path / f"{n}.jsonl", [borrower(n), debt(n, f"CL-{n}", dpd=40)])
+        for n in range(1, 7)
+    ]
+    chains = {chain_for(f"import-{FeedFiles(feed).digest[:16]}") for feed in feeds}
+    sessions = session_factory(migrated)
+    clock = FixedClock(NOW)
+    importing = True
+
+    def uow_for(chain: int) -> SqlUnitOfWork:
+        def entries(_events: list[Any]) -> tuple[bytes, list[AuditRecord]]:
+            record = AuditRecord(at=NOW, action="case.place", outcome="ALLOWED")
+            return KEY, [replace(record, request_id=_request_on(chain))]
+
+        return SqlUnitOfWork(sessions, audit=entries)
+
+    async def change(case_id: int, chain: int) -> None:
+        while importing:
+            await services.place_with_agency(
+                lambda: uow_for(chain), clock, case_id, "Acme Recovery", staff.id
+            )
+            await services.recall_from_agency(lambda: uow_for(chain), clock, case_id, staff.id)
+
+    async def imports() -> list[ImportReport]:
+        nonlocal importing
+        try:
+            return [await run(migrated, feed) for feed in feeds]
+        finally:
+            importing = False
+
+    ordered = sorted(chains)
+    results = await asyncio.gather(
+        imports(),
+        *(change(pk, ordered[n % len(ordered)]) for n, pk in enumerate(case_ids)),
+    )
+    assert all(report.imported for report in results[0])
+    assert await count(migrated, "decisions", "kind = 'CASE_PLACED'") >= len(case_ids)
+
+
+def _request_on(chain: int) -> str:
+    """A request id whose audit entries go to ``chain``."""
+    n = 0
+    while chain_for(f"r{n}") != chain:
+        n += 1
+    return f"r{n}"

@@ -105,6 +105,7 @@ EXPECTED: dict[
         None,
         (Guard.CLOSED_BY_CURE, Guard.IN_ARREARS, Guard.WITHIN_WATCH_WINDOW),
     ),
+    Trigger.NEW_DEFAULT: ({CLOSED}, set(ALL_STAGES), OPEN, EARLY, None, (Guard.IN_ARREARS,)),
 }
 
 # Facts under which every guard holds, and for each guard the change that makes it fail alone.
