@@ -31,6 +31,12 @@ payments, and the events of the changes made to it afterwards). Each debt carrie
 DPD and bucket, and each case one open classification period (from the day it entered its
 bucket and class), as the daily run (``jobs.daily``) keeps them.
 
+Then (``store.demo_protections``) the latest open cases of no story get the daily cycle's
+protections: open and resolved complaints and disputes, every borrower flag (one overdue for
+review, one lifted), partner signals, each dated after the case's last outbound contact so the
+contact history stays lawful; and the warnings of the as-of date are raised by the daily run's own
+statements, a few acknowledged and one handled.
+
 Rows get explicit ids and are inserted with Core executemany, chunk by chunk, in one
 transaction; on PostgreSQL the id sequences are moved past the seeded rows afterwards.
 """
@@ -60,6 +66,7 @@ from store import tables
 from store.demo_contacts import CaseView, Contacts, local_at
 from store.demo_money import Closing, Ledger, MoneyCase
 from store.demo_people import Needs, People, cents
+from store.demo_protections import seed_protections
 from store.demo_staff import (
     AGENCIES,
     AGENCY_IDS,
@@ -171,6 +178,9 @@ _FILLED = (
     tables.payment_instalments,
 )
 
+# Written after the cases (``store.demo_protections``), with explicit ids; warnings are raised.
+_PROTECTIONS = (tables.complaints, tables.borrower_flags, tables.external_signals)
+
 
 class DatabaseNotEmpty(Exception):
     """The database already holds data; demo data is only seeded into an empty database."""
@@ -193,6 +203,10 @@ class DemoSummary:
     payment_instalments: int
     staff: int
     agencies: int
+    complaints: int = 0
+    borrower_flags: int = 0
+    external_signals: int = 0
+    warnings: int = 0
 
 
 def _add_months(day: date, months: int) -> date:
@@ -271,6 +285,11 @@ class _Generator:
         ]
         rng.shuffle(plan)
         return [*(_Slot(b, h) for b, h in plan), _Slot(7, None)]
+
+    def scripted(self, n: int) -> bool:
+        """Whether case ``n`` is one of the opening plan's or tells a story."""
+        slot = self._slot(n)
+        return slot.holder is not None or slot.story is not None
 
     def _slot(self, n: int) -> _Slot:
         if n >= self.first_us:
@@ -756,12 +775,15 @@ async def seed_demo(
                     counts[table] += len(rows)
                 if progress is not None:
                     progress(size)
+            protected = await seed_protections(
+                conn, seed, generator.as_of, generator.now, generator.scripted
+            )
             if engine.dialect.name == "postgresql":
-                for table in _FILLED:
+                for table in (*_FILLED, *_PROTECTIONS):
                     await conn.execute(
                         text(
                             f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                             f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}), false)"
                         )
                     )
-    return DemoSummary(**{table.name: held for table, held in counts.items()})
+    return DemoSummary(**{table.name: held for table, held in counts.items()}, **protected)

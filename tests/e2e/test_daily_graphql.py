@@ -90,16 +90,31 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             await drop()
 
 
+async def protections_and_warnings(engine: AsyncEngine) -> dict[str, list[Any]]:
+    """The demo's complaints, flags, signals and warnings as they stand."""
+    held = (tables.complaints, tables.borrower_flags, tables.external_signals, tables.warnings)
+    async with engine.connect() as conn:
+        return {
+            t.name: [tuple(r) for r in await conn.execute(select(t).order_by(t.c.id))] for t in held
+        }
+
+
 async def test_the_demo_is_already_as_the_run_leaves_it(world: World) -> None:
+    """A run on the demo's own date changes no case and raises no warning anew (the demo's were
+    raised by the same statements); its complaints, flags and signals stay as they are."""
     async with world.engine.connect() as conn:
         before = dict((await conn.execute(select(c.id, c.version))).all())
+    held = await protections_and_warnings(world.engine)
+    assert all(held.values()), {name: len(rows) for name, rows in held.items()}
     outcome = await world.run(AS_OF)
     day = outcome.days[0]
     assert (day.debts_reaged, day.cases_changed, day.cases_reclassified) == (0, 0, 0)
     assert (day.periods_opened, day.escalated, day.cured, day.reopened) == (0, 0, 0, 0)
     assert day.placements_expired == 0 and day.snapshots > day.cases_aged > 100
+    assert sum(day.warnings_raised.values()) == 0, day.warnings_raised
     async with world.engine.connect() as conn:
         assert dict((await conn.execute(select(c.id, c.version))).all()) == before
+    assert await protections_and_warnings(world.engine) == held
 
 
 async def test_classification_history_costs_the_same_for_any_page(world: World) -> None:

@@ -54,6 +54,10 @@ ALL_TABLES = (
     tables.payments,
     tables.payment_allocations,
     tables.payment_instalments,
+    tables.complaints,
+    tables.borrower_flags,
+    tables.external_signals,
+    tables.warnings,
 )
 # login: (roles, team, agency, active) as CONTRACT.md lists them, plus the inactive collector.
 EXPECTED_STAFF = {
@@ -129,6 +133,8 @@ async def test_same_seed_gives_identical_rows_whatever_the_chunk_size(
         assert first.debts >= 40 and first.instalments >= 3 * first.debts
         assert first.contact_points >= 3 * first.borrowers
         assert min(first.promises, first.payments, first.payment_allocations) > 0
+        assert min(first.complaints, first.borrower_flags, first.external_signals) > 0
+        assert first.warnings > first.cases
         rows = await dump(migrated, *ALL_TABLES)
         assert rows == await dump(other, *ALL_TABLES)
         assert len(rows["cases"]) == 40 and len(rows["contacts"]) == first.contacts > 0

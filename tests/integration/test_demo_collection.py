@@ -1,7 +1,8 @@
 """The demo's collection work holds together by the domain's own rules, read back from the rows:
-each contact is what the conduct engine says of it, each promise what the promise rule makes of
-the payments, each payment's allocation what the waterfall moves; a case closed by a payment
-is watched.
+each contact is what the conduct engine says of it (with the complaints and flags then in force),
+each promise what the promise rule makes of the payments, each payment's allocation what the
+waterfall moves; a case closed by a payment is watched; the daily cycle's complaints, flags,
+signals and warnings are all there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.arrangements.promises import PaymentFact, Promise, PromiseStatus
 from domain.arrangements.promises import evaluate as judge_promises
-from domain.conduct.engine import ContactRequest, PastContact, PointFacts
+from domain.complaints.model import ComplaintKind
+from domain.conduct.engine import AttemptLimit, ContactRequest, PastContact, PointFacts
 from domain.conduct.engine import evaluate as check_conduct
 from domain.conduct.profiles import profile
 from domain.contacts.model import (
@@ -30,6 +32,8 @@ from domain.contacts.model import (
     ContactPointStatus,
 )
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
+from domain.flags.effects import FLAG_RULES, Protection, protection_of
+from domain.flags.model import BorrowerFlagKind
 from domain.money import Money
 from domain.payments.waterfall import (
     Application,
@@ -40,6 +44,7 @@ from domain.payments.waterfall import (
     reverse_and_reapply,
 )
 from domain.portfolios import PORTFOLIOS, conduct_profile_of, local_date
+from domain.warnings.model import WarningStatus
 from store import tables
 from store.db import create_engine
 from store.demo import seed_demo
@@ -192,14 +197,41 @@ def past(contact: Row[Any]) -> PastContact:
     )
 
 
+def protection_at(
+    case_id: int, borrower_id: int, at: datetime, complaints: list[Row[Any]], flags: list[Row[Any]]
+) -> Protection:
+    """The protections in force on a case at an instant: the complaints open then, the
+    borrower's flags set then."""
+    return protection_of(
+        [
+            r.kind
+            for r in complaints
+            if r.case_id == case_id and r.filed_at <= at and (r.resolved_at or NOW) > at
+        ],
+        [
+            r.flag
+            for r in flags
+            if r.borrower_id == borrower_id and r.set_at <= at and (r.lifted_at or NOW) > at
+        ],
+    )
+
+
 async def test_every_contact_is_what_the_conduct_engine_says_of_it(seeded: AsyncEngine) -> None:
     """Re-evaluated from the rows: a granted attempt was allowed, a refused one refused by the
     rule it names with the engine's next allowed instant, a logged one carries exactly the
-    breaches the engine finds (ordinary history none). A number marked invalid was usable until
-    the call that found it wrong."""
+    breaches the engine finds (ordinary history none), with the complaints and flags in force
+    at the time (none stops or limits a contact the demo made). A number marked invalid was
+    usable until the call that found it wrong."""
     data = await everything(
-        seeded, tables.cases, tables.borrowers, tables.contact_points, tables.contacts
+        seeded,
+        tables.cases,
+        tables.borrowers,
+        tables.contact_points,
+        tables.contacts,
+        tables.complaints,
+        tables.borrower_flags,
     )
+    assert data["complaints"] and data["borrower_flags"]
     cases = {c.id: c for c in data["cases"]}
     borrowers = {b.id: b for b in data["borrowers"]}
     points = {p.id: p for p in data["contact_points"]}
@@ -231,6 +263,14 @@ async def test_every_contact_is_what_the_conduct_engine_says_of_it(seeded: Async
             p.kind == "PHONE" and p.owner == "BORROWER" and p.status in USABLE
             for p in own[borrower.id]
         )
+        protection = protection_at(
+            case.id, borrower.id, contact.at, data["complaints"], data["borrower_flags"]
+        )
+        outbound = contact.direction == "OUTBOUND"
+        extra = protection.blocks if outbound else ()
+        if outbound and contact.channel != "LETTER":
+            extra += protection.letters_only
+        lower = protection.attempt_limit
         request = ContactRequest(
             case.id,
             ContactChannel(contact.channel),
@@ -240,6 +280,8 @@ async def test_every_contact_is_what_the_conduct_engine_says_of_it(seeded: Async
             tuple(zones) if party is ContactParty.BORROWER else (),
             reachable,
             2 if contact.second_staff_id else 1,
+            extra,
+            AttemptLimit(*lower) if lower else None,
         )
         earlier = [past(c) for c in history[borrower.id] if c.at < contact.at]
         conduct = profile(conduct_profile_of(case.portfolio))
@@ -560,3 +602,105 @@ async def test_closed_cases_have_a_reason_and_cured_ones_are_watched(seeded: Asy
             assert case.close_reason == "UNCOLLECTIBLE" or case.stage != "WRITTEN_OFF"
     assert reasons >= {("CURED", "retail"), ("CURED", "us-cards"), ("PAID_IN_FULL", "retail")}
     assert {r for r, _p in reasons} == {"CURED", "PAID_IN_FULL", "DEBT_SOLD", "UNCOLLECTIBLE"}
+
+
+# --- the daily cycle -----------------------------------------------------------------------------
+
+
+async def test_the_demo_shows_complaints_flags_signals_and_warnings(seeded: AsyncEngine) -> None:
+    """Every flag set on some borrower (evidence and review dates where the table requires
+    them; one overdue for review, one lifted), complaints and disputes open and resolved, written
+    and oral, on collectors' and agencies' cases; partner signals; warnings of several rules in
+    every status, worked by the case's own people; no outbound contact while a complaint was open
+    or a flag set; nothing after "now"."""
+    data = await everything(
+        seeded,
+        tables.cases,
+        tables.staff,
+        tables.contacts,
+        tables.complaints,
+        tables.borrower_flags,
+        tables.external_signals,
+        tables.warnings,
+    )
+    cases = {c.id: c for c in data["cases"]}
+    logins = {s.id: s.login for s in data["staff"]}
+    of_borrower = {c.borrower_id: c for c in data["cases"]}
+    outbound: dict[int, list[datetime]] = defaultdict(list)
+    for contact in data["contacts"]:
+        if contact.direction == "OUTBOUND":
+            outbound[contact.case_id].append(max(contact.at, contact.callback_at or contact.at))
+
+    flags = data["borrower_flags"]
+    active = [f for f in flags if f.lifted_at is None]
+    assert {f.flag for f in active} == set(BorrowerFlagKind)
+    for f in flags:
+        rule = FLAG_RULES[BorrowerFlagKind(f.flag)]
+        assert f.evidence_ref or not rule.evidence_required, f.flag
+        assert f.review_on or not rule.review_required, f.flag
+        assert f.set_at <= (f.lifted_at or NOW) <= NOW and logins[f.set_by] != "admin"
+        case = of_borrower[f.borrower_id]
+        assert case.status == "OPEN" and f.set_at.date() >= case.opened_on
+        assert all(at < f.set_at for at in outbound[case.id]), f.flag
+    overdue = [f for f in active if f.review_on is not None and f.review_on < AS_OF]
+    assert len(overdue) == 1
+    lifted = [f for f in flags if f.lifted_at is not None]
+    assert len(lifted) == 1 and lifted[0].lift_note and logins[lifted[0].lifted_by] == "manager"
+
+    complaints = data["complaints"]
+    shown = {(r.kind, r.status) for r in complaints}
+    assert shown == {(k, s) for k in ComplaintKind for s in ("OPEN", "RESOLVED")}
+    assert {r.written for r in complaints} == {True, False}
+    assert len({r.channel for r in complaints}) >= 5
+    holders = {"agency" if cases[r.case_id].agency_id else "collector" for r in complaints}
+    assert holders == {"agency", "collector"}
+    assert {cases[r.case_id].portfolio for r in complaints} == {"retail", "us-cards"}
+    for r in complaints:
+        case = cases[r.case_id]
+        assert r.borrower_id == case.borrower_id and case.status == "OPEN"
+        assert r.written == (r.channel not in ("PHONE", "IN_PERSON")) and r.description
+        assert all(at < r.filed_at for at in outbound[case.id]), case.reference
+        if r.status == "OPEN":
+            assert (r.resolved_at, r.resolved_by, r.resolution, r.version) == (None, None, None, 1)
+        else:
+            assert r.filed_at < r.resolved_at <= NOW and r.resolution and r.version == 2
+            assert logins[r.resolved_by] == "manager"
+
+    signals = data["external_signals"]
+    assert {s.kind for s in signals} >= {"CREDIT_BUREAU_HIT", "JOB_LOSS"}
+    for s in signals:
+        assert of_borrower[s.borrower_id].status == "OPEN"
+        assert NOW - timedelta(days=30) < s.received_at <= NOW
+        assert logins[s.posted_by] == "core.banking"
+
+    warnings = data["warnings"]
+    assert len({w.rule for w in warnings}) >= 4
+    assert {w.rule for w in warnings} >= {"EXTERNAL_SIGNAL", "FLAG_REVIEW_DUE"}
+    assert {w.status for w in warnings} == set(WarningStatus)
+    assert {(w.case_id, w.cause) for w in warnings if w.rule == "FLAG_REVIEW_DUE"} == {
+        (of_borrower[f.borrower_id].id, f"flag:{f.id}") for f in overdue
+    }
+    assert {w.cause for w in warnings if w.rule == "EXTERNAL_SIGNAL"} == {
+        f"signal:{s.id}" for s in signals
+    }
+    worked = [w for w in warnings if w.status != "RAISED"]
+    assert len(worked) >= 3 and any(w.agency_id for w in worked)
+    for w in warnings:
+        case = cases[w.case_id]
+        assert w.raised_at == NOW and case.status != "CLOSED"
+        assert (w.assignee_id, w.agency_id) == (case.assignee_id, case.agency_id)
+        if w.status == "RAISED":
+            assert (w.acknowledged_at, w.handled_at, w.version) == (None, None, 1)
+            continue
+        who = w.acknowledged_by
+        if w.agency_id:
+            agency = next(s for s in data["staff"] if s.id == who).agency_id
+            assert agency == w.agency_id
+        else:
+            assert who == w.assignee_id
+        assert w.raised_at <= w.acknowledged_at <= NOW
+        if w.status == "HANDLED":
+            assert (w.handled_by, w.version) == (who, 3) and w.note
+            assert w.acknowledged_at <= w.handled_at <= NOW
+        else:
+            assert (w.handled_at, w.note, w.version) == (None, None, 2)
