@@ -161,7 +161,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         None,
         (),
-        "an open complaint or dispute, a protecting flag",
+        "a pause decided by a person (no operation holds a case yet; the demo seeds held "
+        "cases). Complaints, disputes and flags do not hold a case: each refuses the work it "
+        "forbids by its own rule",
     ),
     Transition(
         Trigger.RESUME,
@@ -171,7 +173,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         None,
         (),
-        "the complaint, dispute or flag is resolved",
+        "the pause is lifted",
     ),
     Transition(
         Trigger.CURE,
