@@ -52,6 +52,10 @@ T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 
+# Who reads free text about a collection in clear (``Context.may_read_notes``): the roles that
+# work cases.
+NOTES_PERMISSION = "contact:make"
+
 
 @dataclass
 class Context:
@@ -153,6 +157,13 @@ class Context:
         if not depends_on_legal_stage(self.viewer.roles):
             return False
         return await self.legal_borrowers.load(borrower_id)
+
+    def may_read_notes(self) -> bool:
+        """Whether the viewer reads free text written about a collection in clear (contact
+        notes, complaint descriptions and resolutions, flag notes and evidence references,
+        warning notes): only the roles that work cases (``NOTES_PERMISSION``); text can say
+        anything, so every other role (auditors, integrations) gets null."""
+        return self.allows(NOTES_PERMISSION)
 
     def allows(self, permission: str) -> bool:
         """Returns the enforcer's decision for the viewer, asked once per permission."""

@@ -82,7 +82,6 @@ class ErrorCode(enum.StrEnum):
     WARNING_NOT_FOUND = "WARNING_NOT_FOUND"
     WARNING_ALREADY_HANDLED = "WARNING_ALREADY_HANDLED"
     WARNING_ALREADY_ACKNOWLEDGED = "WARNING_ALREADY_ACKNOWLEDGED"
-    SIGNAL_KIND_INVALID = "SIGNAL_KIND_INVALID"
     COMPLAINT_NOT_FOUND = "COMPLAINT_NOT_FOUND"
     COMPLAINT_ALREADY_RESOLVED = "COMPLAINT_ALREADY_RESOLVED"
     DESCRIPTION_REQUIRED = "DESCRIPTION_REQUIRED"
@@ -152,6 +151,22 @@ def stated_reason(text: str, field: str, missing: str) -> str:
     if len(stripped) > MAX_REASON:
         raise ReasonTooLong(f"the reason is longer than {MAX_REASON} characters", field=field)
     return stripped
+
+
+class TextTooLong(InvalidInput):
+    """Free text (a description, a note, a reference) longer than its limit."""
+
+    code = ErrorCode.TEXT_TOO_LONG
+
+
+def free_text(value: str | None, field: str, limit: int, what: str | None = None) -> str | None:
+    """Returns free text without surrounding blanks (None when empty), or refuses text longer
+    than ``limit`` characters (TEXT_TOO_LONG, naming ``what``, else the field). The one checker
+    of complaint, flag and warning text."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise TextTooLong(f"{what or field} is longer than {limit} characters", field=field)
+    return text or None
 
 
 class IdempotencyKeyReused(InvalidInput):

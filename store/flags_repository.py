@@ -4,8 +4,10 @@ a lock on the borrower's row), new and lifted flags, and the borrower's cases.""
 from __future__ import annotations
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.flags.errors import FlagAlreadySet
 from domain.flags.model import BorrowerFlag
 from store import tables
 from store.protections_queries import flag_of
@@ -38,7 +40,16 @@ class SqlFlagRepository:
             set_at=flag.set_at,
             review_on=flag.review_on,
         )
-        inserted = (await self.session.execute(stmt.returning(bf.id))).scalar_one()
+        try:
+            inserted = (await self.session.execute(stmt.returning(bf.id))).scalar_one()
+        except IntegrityError as error:
+            # uq_borrower_flags_active: the flag is set already (a writer that skipped the
+            # borrower's lock); the unit of work rolls back.
+            if "unique" not in str(error.orig).lower():
+                raise
+            raise FlagAlreadySet(
+                f"the borrower is already flagged {flag.flag.value}", field="flag"
+            ) from None
         flag.id = int(inserted)
 
     async def save(self, flag: BorrowerFlag) -> None:

@@ -126,7 +126,12 @@ class SqlProtectionReader:
         self.session = session
 
     async def of_case(self, case_id: int, borrower_id: int) -> Protection:
-        del borrower_id  # the case's own row names it (the statement joins on it)
+        """Locks the borrower's row until commit before reading (PostgreSQL ``FOR UPDATE``;
+        SQLite serialises writers already): flag work takes the same lock, so work judged on
+        this standing (a placement, a contact) and a new flag on the borrower never overlap —
+        one waits for the other and sees it."""
+        b = tables.borrowers.c
+        await self.session.execute(select(b.id).where(b.id == borrower_id).with_for_update())
         return (await protections_by_case_id(self.session, [case_id]))[0]
 
 

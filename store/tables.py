@@ -581,6 +581,15 @@ borrower_flags = Table(
     Column("lifted_by", ForeignKey("staff.id"), nullable=True),
     Column("lift_note", Text, nullable=True),
     Index("ix_borrower_flags_borrower_flag", "borrower_id", "flag"),
+    # A flag is set at most once at a time per borrower (flagBorrower: FLAG_ALREADY_SET).
+    Index(
+        "uq_borrower_flags_active",
+        "borrower_id",
+        "flag",
+        unique=True,
+        postgresql_where=text("lifted_at IS NULL"),
+        sqlite_where=text("lifted_at IS NULL"),
+    ),
 )
 
 # The decisions feed to core banking and the credit bureau: every decision once, in id order

@@ -2,8 +2,9 @@
 per cause), and the scoped, keyset-paginated reading of warnings.
 
 A warning is raised once per (case, rule, cause): the cause names what raised it —
-``instalment:<id>`` (a missed first instalment, a part-paid one), ``instalments:<debt>:<first
-sequence>`` (a run of late instalments), ``promise:<id>`` (the broken promise that reached the
+``instalment:<id>`` (a missed first instalment, a part-paid one), ``instalments:<debt>:<sequence>``
+(a run of late instalments, keyed on the instalment that brought it to the threshold),
+``promise:<id>`` (the broken promise that reached the
 threshold), ``contacts:<first id>`` (a run of failed attempts), ``bucket:<bucket>`` (rising
 DPD), ``outstanding:<currency> <amount>``, ``signal:<id>``, ``flag:<id>``. The unique constraint
 on the three (and ON CONFLICT DO NOTHING) makes a second run for the same date, the next date or
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +28,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     literal,
@@ -79,6 +81,13 @@ def _text(value: Any) -> ColumnElement[str]:
     return cast(value, String)
 
 
+def _cutoff(as_of: date, at: datetime) -> datetime:
+    """The last instant the rules look at for ``as_of``: the run's instant ``at``, but never
+    past the end of ``as_of`` (in UTC), so that a catch-up of an earlier date counts only what
+    had happened by then (the date rules compare dates with ``as_of`` alike)."""
+    return min(at, datetime.combine(as_of + timedelta(days=1), time(0), UTC))
+
+
 def _open_case() -> ColumnElement[bool]:
     return c.status != CaseStatus.CLOSED.value
 
@@ -126,11 +135,16 @@ async def _insert(conn: AsyncConnection, source: Select[Any], returning: bool = 
 
 
 def missed_first_payment(rules: WarningRules, rule: Rule, as_of: date, at: datetime) -> Select[Any]:
-    """The first instalment (lowest sequence) of a debt is ``threshold`` days past due, unpaid."""
+    """The first instalment (lowest sequence) of a debt is ``threshold`` days past due, unpaid.
+
+    The feed sends a debt's whole schedule (paid instalments included), so the lowest sequence
+    stored is the schedule's first; its number need not be 1, and the reason names it."""
     other = tables.instalments.alias("first_of_debt")
     first = select(func.min(other.c.sequence)).where(other.c.debt_id == i.debt_id)
     reason = (
-        literal("Missed first payment: instalment 1 fell due on ", String)
+        literal("Missed first payment: instalment ", String)
+        + _text(i.sequence)
+        + literal(", the first of the schedule, fell due on ", String)
         + _text(i.due_date)
         + literal(" and nothing was paid.", String)
     )
@@ -164,7 +178,13 @@ def consecutive_late_instalments(
     rules: WarningRules, rule: Rule, as_of: date, at: datetime
 ) -> Select[Any]:
     """A run of ``threshold`` or more late instalments in a row of one debt (gaps and islands:
-    the place in the schedule minus the place among late ones is constant along a run)."""
+    the place in the schedule minus the place among late ones is constant along a run).
+
+    The cause is the instalment that brought the run to the threshold (its ``threshold``-th). A
+    run holding an instalment some earlier warning of the rule was keyed on is the same episode
+    and raises nothing: paying the head of a run (which moves its ``threshold``-th along) or the
+    run growing raises nothing new; only newly late instalments that make a run of their own
+    long enough again do."""
     placed = _late_instalments(as_of)
     late = (
         select(
@@ -178,27 +198,48 @@ def consecutive_late_instalments(
         .where(placed.c.late.is_(True))
         .subquery("late")
     )
-    runs = (
+    keyed = (
+        literal("instalments:", String)
+        + _text(late.c.debt_id)
+        + literal(":", String)
+        + _text(late.c.sequence)
+    )
+    warned = exists().where(w.c.rule == rule.name.value, w.c.cause == keyed)
+    along = (
         select(
             late.c.debt_id,
-            func.min(late.c.sequence).label("first"),
+            late.c.sequence,
+            late.c.run,
+            func.row_number()
+            .over(partition_by=(late.c.debt_id, late.c.run), order_by=late.c.sequence)
+            .label("nth"),
+            case((warned, 1), else_=0).label("warned"),
+        )
+    ).subquery("along")
+    runs = (
+        select(
+            along.c.debt_id,
+            func.min(along.c.sequence).label("first"),
+            func.max(case((along.c.nth == rule.threshold, along.c.sequence))).label("reached"),
             func.count().label("length"),
         )
-        .group_by(late.c.debt_id, late.c.run)
-        .having(func.count() >= rule.threshold)
+        .group_by(along.c.debt_id, along.c.run)
+        .having(func.count() >= rule.threshold, func.max(along.c.warned) == 0)
         .subquery("runs")
     )
     cause = (
         literal("instalments:", String)
         + _text(runs.c.debt_id)
         + literal(":", String)
-        + _text(runs.c.first)
+        + _text(runs.c.reached)
     )
     reason = (
         _text(runs.c.length)
         + literal(" instalments in a row past due and not paid in full, from instalment ", String)
         + _text(runs.c.first)
-        + literal(".", String)
+        + literal(" (the threshold reached at instalment ", String)
+        + _text(runs.c.reached)
+        + literal(").", String)
     )
     return (
         select(*_raising(rules, rule, at, cause, reason))
@@ -269,8 +310,10 @@ def repeated_failed_contact(
     rules: WarningRules, rule: Rule, as_of: date, at: datetime
 ) -> Select[Any]:
     """A run of ``threshold`` or more outbound attempts in a row that reached nobody, among the
-    case's contacts that took place (not refused, with an outcome) up to ``at``."""
+    case's contacts that took place (not refused, with an outcome) by the end of ``as_of``
+    (never after ``at``)."""
     t = tables.contacts.c
+    until = _cutoff(as_of, at)
     failed = and_(t.direction == "OUTBOUND", t.outcome.in_(FAILED_OUTCOMES))
     placed = (
         select(
@@ -280,7 +323,7 @@ def repeated_failed_contact(
             failed.label("failed"),
             func.row_number().over(partition_by=t.case_id, order_by=(t.at, t.id)).label("place"),
         )
-        .where(t.blocked.is_(False), t.outcome.is_not(None), t.at <= at)
+        .where(t.blocked.is_(False), t.outcome.is_not(None), t.at < until)
         .subquery("attempts")
     )
     fails = (
@@ -383,11 +426,13 @@ def _signal_warnings(
 
 
 def external_signal(rules: WarningRules, rule: Rule, as_of: date, at: datetime) -> Select[Any]:
-    """Signals received in the last ``threshold`` days, on every open case of their borrower
-    that lacks them (postExternalSignal raises them at once; this catches cases opened since)."""
+    """Signals received in the ``threshold`` days up to the end of ``as_of`` (never after
+    ``at``), on every open case of their borrower that lacks them (postExternalSignal raises
+    them at once; this catches cases opened since)."""
     g = tables.external_signals.c
-    since = at - timedelta(days=rule.threshold)
-    return _signal_warnings(rules, rule, at, g.received_at > since, g.received_at <= at)
+    until = _cutoff(as_of, at)
+    since = until - timedelta(days=rule.threshold)
+    return _signal_warnings(rules, rule, at, g.received_at > since, g.received_at < until)
 
 
 def flag_review_due(rules: WarningRules, rule: Rule, as_of: date, at: datetime) -> Select[Any]:

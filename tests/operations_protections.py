@@ -114,14 +114,16 @@ mutation($input: ResolveComplaintInput!) {{
 FLAG = f"""
 mutation($input: FlagBorrowerInput!) {{
   r: flagBorrower(input: $input) {{
-    {PAYLOAD} ... on FlagBorrowerSuccess {{ flag {{ flag setBy {{ login }} }} }}
+    {PAYLOAD} ... on FlagBorrowerSuccess {{ borrowerFlag {{ flag setBy {{ login }} }} }}
   }}
 }}
 """
 UNFLAG = f"""
 mutation($input: UnflagBorrowerInput!) {{
   r: unflagBorrower(input: $input) {{
-    {PAYLOAD} ... on UnflagBorrowerSuccess {{ borrower {{ flags {{ flag }} }} }}
+    {PAYLOAD} ... on UnflagBorrowerSuccess {{
+      borrowerFlag {{ flag }} borrower {{ flags {{ flag }} }}
+    }}
   }}
 }}
 """
@@ -203,7 +205,7 @@ async def check_flag(op: Operation, cell: Cell) -> None:
     result, request_id = await cell.result(op.document, op.variables(cell.target))
     assert result == {
         "__typename": "FlagBorrowerSuccess",
-        "flag": {"flag": "HARDSHIP", "setBy": {"login": cell.login}},
+        "borrowerFlag": {"flag": "HARDSHIP", "setBy": {"login": cell.login}},
     }
     [row] = await flags_of(cell)
     assert (row.flag, row.lifted_at) == ("HARDSHIP", None)
@@ -212,7 +214,11 @@ async def check_flag(op: Operation, cell: Cell) -> None:
 
 async def check_unflag(op: Operation, cell: Cell) -> None:
     result, request_id = await cell.result(op.document, op.variables(cell.target))
-    assert result == {"__typename": "UnflagBorrowerSuccess", "borrower": {"flags": []}}
+    assert result == {
+        "__typename": "UnflagBorrowerSuccess",
+        "borrowerFlag": {"flag": "HARDSHIP"},
+        "borrower": {"flags": []},
+    }
     [row] = await flags_of(cell)
     assert (row.lifted_by, row.lift_note) == (cell.world.staff[cell.login].id, "matrix")
     assert await _entries(cell, request_id) == [("borrower.unflag", "ALLOWED")]

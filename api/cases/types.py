@@ -28,7 +28,7 @@ from domain.cases.classification import Classification as DomainClassification
 from domain.cases.model import Case as DomainCase
 from domain.cases.model import CaseStage as DomainCaseStage
 from domain.cases.model import CaseStatus as DomainCaseStatus
-from domain.complaints.model import clock_days_at
+from domain.complaints.model import clock_days_at, paused_days_at
 from domain.debts.model import Debt as DomainDebt
 from domain.debts.model import DebtStatus as DomainDebtStatus
 from domain.debts.model import Instalment as DomainInstalment
@@ -155,11 +155,21 @@ class Debt(Node):
     fee: Money
     outstanding: Money = strawberry.field(description="Principal + interest + penalty + fee.")
     opened_on: date
-    paused_days: int = strawberry.field(
-        description="Days the collection clock stood still (complaints, hardship); DPD runs on."
-    )
     _pk: strawberry.Private[int]
     _debt: strawberry.Private[DomainDebt]
+
+    @strawberry.field(
+        description="Days its case's collection clock stood still since the case opened "
+        "(complaints, disputes, pausing flags such as HARDSHIP), as Case.collectionClockDays "
+        "counts them; DPD runs on."
+    )
+    async def paused_days(self, info: Info) -> int:
+        case_id = self._debt.case_id
+        case = await info.context.cases.load(case_id) if case_id is not None else None
+        if case_id is None or case is None:
+            return 0
+        spans = await info.context.clock_pauses.load(case_id)
+        return paused_days_at(case.opened_on, case.portfolio, spans, info.context.clock.now())
 
     @strawberry.field(description="The schedule, in order of due date.")
     async def instalments(self, info: Info) -> list[Instalment]:
@@ -186,7 +196,6 @@ class Debt(Node):
             fee=Money.from_domain(debt.fee_money),
             outstanding=Money.from_domain(debt.outstanding),
             opened_on=debt.opened_on,
-            paused_days=debt.paused_days,
             _pk=debt.id,
             _debt=debt,
         )

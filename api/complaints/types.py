@@ -40,17 +40,31 @@ class Complaint(Node):
     kind: ComplaintKind
     channel: ComplaintChannel
     written: bool = strawberry.field(description="Made in writing (a letter, an e-mail, a form).")
-    description: str
     status: ComplaintStatus
     filed_at: datetime
     resolved_at: datetime | None
-    resolution: str | None
     days_to_resolve: int | None = strawberry.field(
         description="Calendar days from filing to resolution in the portfolio's time zone "
         "(null while open)."
     )
     _filed_by: strawberry.Private[int | None]
     _resolved_by: strawberry.Private[int | None]
+    _description: strawberry.Private[str]
+    _resolution: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="What the borrower complains of or disputes; null unless your role works "
+        "cases (contact:make), as for contact notes."
+    )
+    def description(self, info: Info) -> str | None:
+        return self._description if info.context.may_read_notes() else None
+
+    @strawberry.field(
+        description="How it was resolved; null while open, and unless your role works cases "
+        "(contact:make)."
+    )
+    def resolution(self, info: Info) -> str | None:
+        return self._resolution if info.context.may_read_notes() else None
 
     @strawberry.field(description="Who recorded it.")
     async def filed_by(
@@ -76,11 +90,11 @@ class Complaint(Node):
             kind=complaint.kind,
             channel=complaint.channel,
             written=complaint.written,
-            description=complaint.description,
             status=complaint.status,
             filed_at=complaint.filed_at,
             resolved_at=complaint.resolved_at,
-            resolution=complaint.resolution,
+            _description=complaint.description,
+            _resolution=complaint.resolution,
             days_to_resolve=complaint.days_to_resolve(portfolio),
             _filed_by=complaint.filed_by,
             _resolved_by=complaint.resolved_by,

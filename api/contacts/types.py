@@ -67,9 +67,6 @@ strawberry.enum(
     "recorded after the fact through logContact.",
 )
 
-# Who sees a contact's notes: the roles that work cases (notes can say anything).
-NOTES_PERMISSION = "contact:make"
-
 
 @strawberry.type(
     description="Local hours the person agreed to be contacted in (start "
@@ -195,7 +192,7 @@ class Contact(Node):
 
     @strawberry.field(description="Notes; null unless your role works cases (contact:make).")
     def notes(self, info: Info) -> str | None:
-        return self._notes if info.context.allows(NOTES_PERMISSION) else None
+        return self._notes if info.context.may_read_notes() else None
 
     @strawberry.field(description="Who made it (null: a system, or staff you cannot see).")
     async def agent(

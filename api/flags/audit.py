@@ -1,5 +1,6 @@
 """The audit records of flag work's events (``api.audit.RequestAudit.for_changes`` asks here):
-one per change, naming the borrower and every case of theirs; never the free-text note."""
+one per change, naming the borrower and every case of theirs; never the free-text note nor the
+evidence reference (only whether one was given)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def flag_record(record: Record, event: object) -> AuditRecord | None:
     changes: dict[str, Any] = {"flag": event.flag, "flagId": event.flag_id}
     if isinstance(event, BorrowerFlagSet):
         changes["reviewOn"] = event.review_on.isoformat() if event.review_on else None
-        changes["evidenceRef"] = event.evidence_ref
+        changes["evidenceGiven"] = event.evidence_given  # never the reference itself
     return record(
         AuditAction.BORROWER_FLAG
         if isinstance(event, BorrowerFlagSet)

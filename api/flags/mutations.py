@@ -57,12 +57,13 @@ class UnflagBorrowerInput:
 
 @strawberry.type
 class FlagBorrowerSuccess:
-    flag: BorrowerFlag
+    borrower_flag: BorrowerFlag = strawberry.field(description="The flag set.")
     borrower: Borrower
 
 
 @strawberry.type
 class UnflagBorrowerSuccess:
+    borrower_flag: BorrowerFlag = strawberry.field(description="The flag lifted (liftedAt set).")
     borrower: Borrower
 
 
@@ -110,7 +111,7 @@ class FlagMutation:
             )
             return user_error(error)
         return FlagBorrowerSuccess(
-            flag=BorrowerFlag.from_domain(flag), borrower=await _borrower(ctx, flag)
+            borrower_flag=BorrowerFlag.from_domain(flag), borrower=await _borrower(ctx, flag)
         )
 
     @strawberry.mutation(
@@ -139,4 +140,6 @@ class FlagMutation:
                 resource_id=pk,
             )
             return user_error(error)
-        return UnflagBorrowerSuccess(borrower=await _borrower(ctx, flag))
+        return UnflagBorrowerSuccess(
+            borrower_flag=BorrowerFlag.from_domain(flag), borrower=await _borrower(ctx, flag)
+        )

@@ -28,15 +28,29 @@ BorrowerFlagKind = DomainBorrowerFlagKind
 )
 class BorrowerFlag:
     flag: BorrowerFlagKind
-    evidence_ref: str | None = strawberry.field(
-        description="Reference of the evidence (a document, a court notice)."
-    )
-    note: str | None = strawberry.field(description="Why it was set.")
     set_at: datetime
     review_on: date | None = strawberry.field(
         description="When it is to be reviewed (a FLAG_REVIEW_DUE warning once it has passed)."
     )
+    lifted_at: datetime | None = strawberry.field(
+        description="When it was lifted (null while set; Borrower.flags lists only those set)."
+    )
     _set_by: strawberry.Private[int | None]
+    _evidence_ref: strawberry.Private[str | None]
+    _note: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="Reference of the evidence (a document, a court notice); null unless your "
+        "role works cases (contact:make)."
+    )
+    def evidence_ref(self, info: Info) -> str | None:
+        return self._evidence_ref if info.context.may_read_notes() else None
+
+    @strawberry.field(
+        description="Why it was set; null unless your role works cases (contact:make)."
+    )
+    def note(self, info: Info) -> str | None:
+        return self._note if info.context.may_read_notes() else None
 
     @strawberry.field(description="Who set it.")
     async def set_by(
@@ -50,11 +64,12 @@ class BorrowerFlag:
     def from_domain(cls, flag: DomainBorrowerFlag) -> BorrowerFlag:
         return cls(
             flag=flag.flag,
-            evidence_ref=flag.evidence_ref,
-            note=flag.note,
             set_at=flag.set_at,
             review_on=flag.review_on,
+            lifted_at=flag.lifted_at,
             _set_by=flag.set_by,
+            _evidence_ref=flag.evidence_ref,
+            _note=flag.note,
         )
 
 

@@ -20,16 +20,13 @@ from api.common.types import (
 )
 from api.context import Context, Info
 from api.permissions import needs
-from api.warnings.types import ExternalSignal, Severity, WarningNode
+from api.warnings.types import ExternalSignal, ExternalSignalKind, Severity, WarningNode
 from domain.borrowers.errors import BorrowerNotFound
 from domain.errors import DomainError, IdempotencyKeyReused
 from domain.warnings import errors, services
 from domain.warnings.model import MAX_NOTE
-from domain.warnings.rules import SignalKind
 from store import warnings_queries
 from store.audit import AuditAction
-
-SIGNAL_KINDS = ", ".join(kind.value for kind in SignalKind)
 
 
 @strawberry.input
@@ -53,7 +50,7 @@ class HandleWarningInput:
 
 @strawberry.input(description="Give exactly one of borrowerId and borrowerExternalId.")
 class PostExternalSignalInput:
-    kind: str = strawberry.field(description=f"One of {SIGNAL_KINDS}.")
+    kind: ExternalSignalKind
     severity: Severity
     details: str = strawberry.field(
         description=f"The partner's summary (at most {services.MAX_DETAILS} characters); kept "
@@ -119,7 +116,7 @@ async def _signal_success(
     found = await ctx.warnings.load_many(list(warning_ids))
     return PostExternalSignalSuccess(
         external_signal=ExternalSignal(
-            kind=kind,
+            kind=ExternalSignalKind(kind),
             severity=Severity(severity),
             received_at=received_at,
             _borrower_id=borrower_id,
@@ -165,7 +162,6 @@ async def post_external_signal(
     winner's result). The details never reach a log, an error or the audit trail."""
     ctx = info.context
     for name, text in (
-        ("input.kind", data.kind),
         ("input.details", data.details),
         ("input.borrowerExternalId", data.borrower_external_id),
         ("input.idempotencyKey", data.idempotency_key),

@@ -13,6 +13,7 @@ from api.context import Info
 from domain.warnings.model import EarlyWarning
 from domain.warnings.model import WarningStatus as DomainWarningStatus
 from domain.warnings.rules import Severity as DomainSeverity
+from domain.warnings.rules import SignalKind as DomainSignalKind
 
 if TYPE_CHECKING:
     from api.cases.types import Borrower, Case
@@ -25,7 +26,13 @@ strawberry.enum(
     description="RAISED by a rule; ACKNOWLEDGED: somebody has seen it; HANDLED: acted on "
     "(from RAISED or ACKNOWLEDGED), with a note.",
 )
+strawberry.enum(
+    DomainSignalKind,
+    name="ExternalSignalKind",
+    description="What a partner system reports about a borrower (postExternalSignal).",
+)
 Severity = DomainSeverity
+ExternalSignalKind = DomainSignalKind
 WarningStatus = DomainWarningStatus
 
 
@@ -43,7 +50,6 @@ class WarningNode(Node):
     reason: str = strawberry.field(description="What triggered it, in one sentence.")
     acknowledged_at: datetime | None
     handled_at: datetime | None
-    note: str | None = strawberry.field(description="What was done, as handled.")
     version: int = strawberry.field(description="Changes with each step (expectedVersion).")
     _pk: strawberry.Private[int]
     _case_id: strawberry.Private[int]
@@ -51,6 +57,13 @@ class WarningNode(Node):
     _agency_id: strawberry.Private[int | None]
     _acknowledged_by: strawberry.Private[int | None]
     _handled_by: strawberry.Private[int | None]
+    _note: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="What was done, as handled; null unless your role works cases (contact:make)."
+    )
+    def note(self, info: Info) -> str | None:
+        return self._note if info.context.may_read_notes() else None
 
     @strawberry.field(description="The case it is about.")
     async def case(self, info: Info) -> Annotated[Case, strawberry.lazy("api.cases.types")]:
@@ -105,7 +118,6 @@ class WarningNode(Node):
             reason=warning.reason,
             acknowledged_at=warning.acknowledged_at,
             handled_at=warning.handled_at,
-            note=warning.note,
             version=warning.version,
             _pk=warning.id,
             _case_id=warning.case_id,
@@ -113,6 +125,7 @@ class WarningNode(Node):
             _agency_id=warning.agency_id,
             _acknowledged_by=warning.acknowledged_by,
             _handled_by=warning.handled_by,
+            _note=warning.note,
         )
 
 
@@ -127,7 +140,7 @@ async def warning_node(info: Info, pk: int) -> WarningNode | None:
     "with it and shown nowhere)."
 )
 class ExternalSignal:
-    kind: str = strawberry.field(description="One of the documented signal kinds.")
+    kind: ExternalSignalKind
     severity: Severity
     received_at: datetime
     _borrower_id: strawberry.Private[int]

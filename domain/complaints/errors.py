@@ -15,7 +15,3 @@ class ComplaintAlreadyResolved(RuleViolation):
 
 class DescriptionRequired(InvalidInput):
     code = ErrorCode.DESCRIPTION_REQUIRED
-
-
-class TextTooLong(InvalidInput):
-    code = ErrorCode.TEXT_TOO_LONG

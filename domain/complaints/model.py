@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from domain.complaints import errors
+from domain.errors import free_text
 from domain.portfolios import local_today
 
 # Longest description or resolution kept (characters).
@@ -42,11 +43,9 @@ class ComplaintChannel(enum.StrEnum):
 def check_text(value: str | None, field: str, *, what: str) -> str:
     """Returns the text stripped; refuses an empty one (DESCRIPTION_REQUIRED) or one longer
     than ``MAX_TEXT`` (TEXT_TOO_LONG)."""
-    text = (value or "").strip()
-    if not text:
+    text = free_text(value, field, MAX_TEXT, what)
+    if text is None:
         raise errors.DescriptionRequired(f"{what} is required", field=field)
-    if len(text) > MAX_TEXT:
-        raise errors.TextTooLong(f"{what} is longer than {MAX_TEXT} characters", field=field)
     return text
 
 
@@ -101,12 +100,10 @@ class Pause:
     end: date | None
 
 
-def collection_clock_days(
-    opened_on: date, today: date, pauses: list[Pause] | tuple[Pause, ...]
-) -> int:
-    """Days the collection clock has run on a case: days from ``opened_on`` to ``today``, less
-    every day inside a pause (overlapping pauses count once). Escalation timers read this;
-    days past due never do (they are contractual and never paused)."""
+def paused_days(opened_on: date, today: date, pauses: list[Pause] | tuple[Pause, ...]) -> int:
+    """Days from ``opened_on`` to ``today`` that lie inside a pause of the collection clock
+    (overlapping pauses count once): the one home of the concept (``Case.collectionClockDays``
+    and ``Debt.pausedDays`` both read it)."""
     if today <= opened_on:
         return 0
     spans = sorted((max(p.start, opened_on), min(p.end or today, today)) for p in pauses)
@@ -117,7 +114,25 @@ def collection_clock_days(
         if end > start:
             paused += (end - start).days
             cursor = end
-    return (today - opened_on).days - paused
+    return paused
+
+
+def collection_clock_days(
+    opened_on: date, today: date, pauses: list[Pause] | tuple[Pause, ...]
+) -> int:
+    """Days the collection clock has run on a case: days from ``opened_on`` to ``today``, less
+    every day inside a pause. Escalation timers read this; days past due never do (they are
+    contractual and never paused)."""
+    if today <= opened_on:
+        return 0
+    return (today - opened_on).days - paused_days(opened_on, today, pauses)
+
+
+def _local_pauses(portfolio: str, spans: list[tuple[datetime, datetime | None]]) -> list[Pause]:
+    return [
+        Pause(local_today(portfolio, start), local_today(portfolio, end) if end else None)
+        for start, end in spans
+    ]
 
 
 def clock_days_at(
@@ -128,8 +143,16 @@ def clock_days_at(
 ) -> int:
     """``collection_clock_days`` of a case at an instant, its pauses given as instants (from,
     until or None), counted in the portfolio's calendar."""
-    pauses = [
-        Pause(local_today(portfolio, start), local_today(portfolio, end) if end else None)
-        for start, end in spans
-    ]
+    pauses = _local_pauses(portfolio, spans)
     return collection_clock_days(opened_on, local_today(portfolio, now), pauses)
+
+
+def paused_days_at(
+    opened_on: date,
+    portfolio: str,
+    spans: list[tuple[datetime, datetime | None]],
+    now: datetime,
+) -> int:
+    """``paused_days`` of a case at an instant (as ``clock_days_at`` counts them)."""
+    pauses = _local_pauses(portfolio, spans)
+    return paused_days(opened_on, local_today(portfolio, now), pauses)

@@ -507,13 +507,16 @@ def _daily_attempts(rule: DailyAttempts, c: _Context) -> _Result:
     )
     left = max(0, rule.limit - used)
     lower = request.attempt_limit
-    reduced = f", limit reduced by {lower.rule}" if lower and lower.limit == rule.limit else ""
+    binding = lower is not None and lower.limit == rule.limit
+    reduced = f", limit reduced by {lower.rule}" if lower and binding else ""
     detail = (
         f"{used} of {rule.limit} unanswered call attempts on this number today ({zone}{reduced})"
     )
+    # A limit a protection reduced is that protection's rule: its check (and refusal) names it.
+    name = lower.rule if lower and binding else rule.name
     if used < rule.limit:
-        return _pass(rule, detail, left)
-    return _fail(rule, f"{detail}: the limit is reached", day_end, left)
+        return _Result(RuleCheck(name, True, detail), left)
+    return _Result(RuleCheck(name, False, f"{detail}: the limit is reached", day_end), left)
 
 
 def _connected_calls(rule: ConnectedCallsPerDay, c: _Context) -> _Result:

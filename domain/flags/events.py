@@ -20,7 +20,7 @@ class BorrowerFlagSet:
     actor_id: int | None
     flag: str
     review_on: date | None
-    evidence_ref: str | None
+    evidence_given: bool  # whether an evidence reference was given (never the reference)
     case_ids: tuple[int, ...]
 
 

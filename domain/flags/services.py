@@ -12,7 +12,7 @@ from datetime import date
 
 from domain.borrowers.errors import BorrowerNotFound
 from domain.clock import Clock
-from domain.complaints.errors import TextTooLong
+from domain.errors import free_text
 from domain.flags import errors
 from domain.flags.effects import FLAG_RULES
 from domain.flags.events import (
@@ -40,13 +40,6 @@ class FlagRequest:
     review_on: date | None = None
 
 
-def _text(value: str | None, field: str, limit: int) -> str | None:
-    text = (value or "").strip()
-    if len(text) > limit:
-        raise TextTooLong(f"{field} is longer than {limit} characters", field=field)
-    return text or None
-
-
 async def flag_borrower(
     uow_factory: UowFactory, clock: Clock, actor_id: int | None, request: FlagRequest
 ) -> BorrowerFlag:
@@ -59,8 +52,8 @@ async def flag_borrower(
         borrower = await uow.borrowers.get(request.borrower_id)
         if borrower is None or borrower.id is None:
             raise BorrowerNotFound("no such borrower", field="borrowerId")
-        evidence = _text(request.evidence_ref, "evidenceRef", MAX_EVIDENCE_REF)
-        note = _text(request.note, "note", MAX_NOTE)
+        evidence = free_text(request.evidence_ref, "evidenceRef", MAX_EVIDENCE_REF)
+        note = free_text(request.note, "note", MAX_NOTE)
         if row.evidence_required and evidence is None:
             raise errors.EvidenceRequired(
                 f"{request.flag.value} needs an evidence reference", field="evidenceRef"
@@ -103,7 +96,7 @@ async def flag_borrower(
                 actor_id,
                 request.flag.value,
                 request.review_on,
-                evidence,
+                evidence is not None,
                 case_ids,
             )
         )
@@ -136,7 +129,7 @@ async def unflag_borrower(
         borrower = await uow.borrowers.get(borrower_id)
         if borrower is None or borrower.id is None:
             raise BorrowerNotFound("no such borrower", field="borrowerId")
-        text = _text(note, "note", MAX_NOTE)
+        text = free_text(note, "note", MAX_NOTE)
         active = await uow.flags.active(borrower.id)
         flag = next((f for f in active if f.flag == flag_kind), None)
         if flag is None or flag.id is None:

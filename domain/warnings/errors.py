@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import ErrorCode, InvalidInput, NotFound, RuleViolation
+from domain.errors import ErrorCode, NotFound, RuleViolation
 
 
 class WarningNotFound(NotFound):
@@ -17,11 +17,3 @@ class WarningAlreadyAcknowledged(RuleViolation):
 
 class WarningAlreadyHandled(RuleViolation):
     code = ErrorCode.WARNING_ALREADY_HANDLED
-
-
-class TextTooLong(InvalidInput):
-    code = ErrorCode.TEXT_TOO_LONG
-
-
-class SignalKindInvalid(InvalidInput):
-    code = ErrorCode.SIGNAL_KIND_INVALID

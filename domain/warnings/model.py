@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.errors import free_text
 from domain.warnings import errors
 
 # How long a handling note may be: a paragraph, not a file.
@@ -62,7 +63,4 @@ class EarlyWarning:
 def handling_note(text: str | None) -> str | None:
     """Returns the note without surrounding blanks (None when empty), or refuses one longer
     than MAX_NOTE characters."""
-    stripped = (text or "").strip()
-    if len(stripped) > MAX_NOTE:
-        raise errors.TextTooLong(f"the note is longer than {MAX_NOTE} characters", field="note")
-    return stripped or None
+    return free_text(text, "note", MAX_NOTE, "the note")

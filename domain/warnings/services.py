@@ -11,7 +11,7 @@ from datetime import datetime
 from domain.borrowers.errors import BorrowerNotFound
 from domain.cases.model import Case
 from domain.clock import Clock
-from domain.errors import ConcurrencyConflict, InvalidInput
+from domain.errors import ConcurrencyConflict, InvalidInput, TextTooLong
 from domain.warnings import errors
 from domain.warnings.events import ExternalSignalPosted, WarningAcknowledged, WarningHandled
 from domain.warnings.model import EarlyWarning, handling_note
@@ -95,7 +95,7 @@ class SignalRequest:
 
     borrower_id: int | None
     borrower_external_id: str | None
-    kind: str
+    kind: SignalKind
     severity: str
     details: str
     actor_id: int | None
@@ -121,14 +121,10 @@ class SignalResult:
 def _checked(request: SignalRequest) -> SignalRequest:
     if (request.borrower_id is None) == (request.borrower_external_id is None):
         raise InvalidInput("give exactly one of borrowerId and borrowerExternalId", "borrowerId")
-    if request.kind not in SignalKind.__members__:
-        raise errors.SignalKindInvalid(f"unknown signal kind {request.kind!r}", field="kind")
     if request.severity not in Severity.__members__:
         raise InvalidInput("unknown severity", field="severity")
     if len(request.details) > MAX_DETAILS:
-        raise errors.TextTooLong(
-            f"the details are longer than {MAX_DETAILS} characters", field="details"
-        )
+        raise TextTooLong(f"the details are longer than {MAX_DETAILS} characters", field="details")
     return request
 
 

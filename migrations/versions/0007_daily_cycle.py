@@ -138,6 +138,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_borrower_flags_borrower_flag", ["borrower_id", "flag"], unique=False
         )
+        batch_op.create_index(
+            "uq_borrower_flags_active",
+            ["borrower_id", "flag"],
+            unique=True,
+            postgresql_where=sa.text("lifted_at IS NULL"),
+            sqlite_where=sa.text("lifted_at IS NULL"),
+        )
 
     op.create_table(
         "external_signals",
@@ -429,6 +436,7 @@ def downgrade() -> None:
 
     op.drop_table("external_signals")
     with op.batch_alter_table("borrower_flags", schema=None) as batch_op:
+        batch_op.drop_index("uq_borrower_flags_active")
         batch_op.drop_index("ix_borrower_flags_borrower_flag")
 
     op.drop_table("borrower_flags")

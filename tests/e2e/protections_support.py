@@ -33,14 +33,18 @@ FLAG = f"""
 mutation($input: FlagBorrowerInput!) {{
   r: flagBorrower(input: $input) {{
     {PAYLOAD}
-    ... on FlagBorrowerSuccess {{ flag {{ {FLAG_FIELDS} }} borrower {{ id flags {{ flag }} }} }}
+    ... on FlagBorrowerSuccess {{
+      borrowerFlag {{ {FLAG_FIELDS} }} borrower {{ id flags {{ flag }} }}
+    }}
   }}
 }}
 """
 UNFLAG = f"""
 mutation($input: UnflagBorrowerInput!) {{
   r: unflagBorrower(input: $input) {{
-    {PAYLOAD} ... on UnflagBorrowerSuccess {{ borrower {{ id flags {{ flag }} }} }}
+    {PAYLOAD} ... on UnflagBorrowerSuccess {{
+      borrowerFlag {{ flag liftedAt }} borrower {{ id flags {{ flag }} }}
+    }}
   }}
 }}
 """

@@ -137,6 +137,9 @@ async def test_an_open_complaint_stops_outbound_contact_until_resolved(
     assert (again["code"], again["field"]) == ("COMPLAINT_ALREADY_RESOLVED", "complaintId")
 
 
+DEBTS = "query($id: ID!) { r: case(id: $id) { debts { daysPastDue pausedDays } } }"
+
+
 async def test_the_clock_stops_while_dpd_runs_on(
     gql: Gql, factory: Factory, engine: AsyncEngine
 ) -> None:
@@ -145,32 +148,49 @@ async def test_the_clock_stops_while_dpd_runs_on(
     opened = made.case.opened_on
     elapsed = shown["collectionClockDays"]
     assert elapsed == (portfolio_today() - opened).days  # retail's calendar (Asia/Shanghai)
-    dpd = shown["daysPastDue"]
+    [before] = (await result(gql, "collector1", DEBTS, {"id": made.gid}))["debts"]
+    assert before["pausedDays"] == 0
+    dpd = before["daysPastDue"]
 
     filed = await file_complaint(gql, "collector1", made.gid)
-    # Backdate the filing by 10 days: the clock stood still since, DPD did not.
+    # Ten days pass under the complaint: everything the case dates moves 10 days back (the
+    # opening, the schedule, the filing), as if filed 10 days ago on a case 10 days older.
     pk = await _complaint_pk(engine, made.case.id)
+    it = tables.instalments.c
     async with writing(engine) as conn:
         await conn.execute(
             update(tables.complaints)
             .where(cm.id == pk)
             .values(filed_at=datetime.now(UTC) - timedelta(days=10))
         )
+        await conn.execute(
+            update(tables.cases)
+            .where(tables.cases.c.id == made.case.id)
+            .values(opened_on=opened - timedelta(days=10))
+        )
+        for instalment in made.instalments:
+            await conn.execute(
+                update(tables.instalments)
+                .where(it.id == instalment.id)
+                .values(due_date=instalment.due_date - timedelta(days=10))
+            )
     held = await result(gql, "collector1", CASE_PROTECTIONS, {"id": made.gid})
-    assert held["collectionClockDays"] == elapsed - 10
-    assert held["daysPastDue"] == dpd
-    debts = "query($id: ID!) { r: case(id: $id) { debts { daysPastDue } } }"
-    assert (await result(gql, "collector1", debts, {"id": made.gid}))["debts"] == [
-        {"daysPastDue": dpd}
+    assert held["collectionClockDays"] == elapsed  # the ten days did not count
+    # DPD ran on through them; the debt's paused days are the case's clock's pause.
+    assert (await result(gql, "collector1", DEBTS, {"id": made.gid}))["debts"] == [
+        {"daysPastDue": dpd + 10, "pausedDays": 10}
     ]
     await result(
         gql, "manager", RESOLVE, {"input": {"complaintId": filed["complaint"]["id"],
                                             "resolution": "Explained the fees."}}
     )  # fmt: skip
     resolved = await result(gql, "collector1", CASE_PROTECTIONS, {"id": made.gid})
-    assert resolved["collectionClockDays"] == elapsed - 10  # the paused days stay paused
+    assert resolved["collectionClockDays"] == elapsed  # the paused days stay paused
+    assert (await result(gql, "collector1", DEBTS, {"id": made.gid}))["debts"] == [
+        {"daysPastDue": dpd + 10, "pausedDays": 10}
+    ]
     [complaint] = resolved["complaints"]
-    assert complaint["daysToResolve"] in (10, 11)  # local calendar days around the backdating
+    assert complaint["daysToResolve"] == 10  # Asia/Shanghai keeps no summer time
     kinds = [e["node"]["kind"] for e in resolved["timeline"]["edges"]]
     assert kinds[:2] == ["COMPLAINT_RESOLVED", "COMPLAINT_FILED"]
 

@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from domain.flags.effects import FLAG_RULES, Effect
-from domain.flags.model import BorrowerFlagKind
+from domain.flags.errors import FlagAlreadySet
+from domain.flags.model import BorrowerFlag, BorrowerFlagKind
 from store import tables
+from store.flags_repository import SqlFlagRepository
+from tests.access import LOGINS
 from tests.e2e.contacts_support import (
     ALLOWANCE,
     LOG,
@@ -32,12 +35,15 @@ from tests.e2e.protections_support import (
     CASE_PROTECTIONS,
     FLAG,
     PLACE,
+    RESOLVE,
     UNFLAG,
+    file_complaint,
     flag,
     result,
 )
-from tests.factories import Factory, MadeCase
+from tests.factories import Factory, MadeCase, global_id, writing
 from tests.helpers import Gql, assert_forbidden, portfolio_today
+from tests.operations_warnings import insert_warning
 
 bf, ev = tables.borrower_flags.c, tables.case_events.c
 ALLOCATE = """
@@ -89,8 +95,8 @@ async def test_each_flag_s_effects_on_every_case_of_the_borrower(
     row = FLAG_RULES[kind]
     set_ = await flag(gql, "collector1", borrower.id, kind.value, **evidence(kind))
     assert set_["__typename"] == "FlagBorrowerSuccess", set_
-    assert set_["flag"]["flag"] == kind.value
-    assert set_["flag"]["setBy"] == {"login": "collector1"}
+    assert set_["borrowerFlag"]["flag"] == kind.value
+    assert set_["borrowerFlag"]["setBy"] == {"login": "collector1"}
     assert set_["borrower"]["flags"] == [{"flag": kind.value}]
     for made in (first, second):
         phone = await allowance(gql, made.gid, "PHONE")
@@ -104,8 +110,10 @@ async def test_each_flag_s_effects_on_every_case_of_the_borrower(
             assert phone["allowed"] is True, phone
         if Effect.REDUCED_ATTEMPTS in row.effects:
             assert phone["attemptsLeftToday"] == row.attempt_limit
-            check = next(c for c in phone["checks"] if c["rule"] == "DAILY_ATTEMPTS")
+            # The reduced limit is the flag's rule: its check names it, not DAILY_ATTEMPTS.
+            check = next(c for c in phone["checks"] if c["rule"] == row.rule)
             assert row.rule in check["detail"]
+            assert "DAILY_ATTEMPTS" not in [c["rule"] for c in phone["checks"]]
     agency = await factory.agency()
     placed = await result(
         gql, "manager", PLACE, {"input": {"caseId": first.gid, "agencyName": agency.name}}
@@ -123,8 +131,10 @@ async def test_each_flag_s_effects_on_every_case_of_the_borrower(
     )  # fmt: skip
     assert lifted == {
         "__typename": "UnflagBorrowerSuccess",
+        "borrowerFlag": {"flag": kind.value, "liftedAt": lifted["borrowerFlag"]["liftedAt"]},
         "borrower": {"id": gid("Borrower", borrower.id), "flags": []},
     }
+    assert lifted["borrowerFlag"]["liftedAt"] is not None
     assert (await allowance(gql, second.gid, "PHONE"))["allowed"] is True
 
 
@@ -162,12 +172,12 @@ async def test_hardship_reduces_the_daily_attempts_to_two(gql: Gql, factory: Fac
     assert before["allowed"] is True and before["attemptsLeftToday"] == 4  # 2 of 6 used
     await flag(gql, "collector1", borrower.id, "HARDSHIP")
     after = await allowance(gql, made.gid, "PHONE")
-    assert failing(after) == ["DAILY_ATTEMPTS"]
+    assert failing(after) == ["FLAG_HARDSHIP"]  # the refusal names the flag's rule
     assert after["attemptsLeftToday"] == 0
     assert after["nextAllowedAt"] is not None  # the next local day
     refused = await result(gql, "collector1", START, {"input": {"caseId": made.gid,
                                                                  "channel": "PHONE"}})  # fmt: skip
-    assert refused["rule"] == "DAILY_ATTEMPTS"
+    assert refused["rule"] == "FLAG_HARDSHIP"
 
 
 async def test_allocation_leaves_a_case_whose_flag_forbids_it(gql: Gql, factory: Factory) -> None:
@@ -220,7 +230,7 @@ async def test_refusals_each_with_its_code_and_field(
     assert stored == []
     # DECEASED needs no review date; a flag is set once at a time.
     first = await flag(gql, "collector1", borrower, "DECEASED", reviewOn=None)
-    assert first["flag"]["reviewOn"] is None
+    assert first["borrowerFlag"]["reviewOn"] is None
     again = await flag(gql, "collector1", borrower, "DECEASED")
     assert (again["code"], again["field"]) == ("FLAG_ALREADY_SET", "flag")
     # Only a manager lifts a flag, and only one that is set.
@@ -252,11 +262,11 @@ async def test_set_and_lift_are_audited_shown_and_kept(
                                             "flag": "MILITARY_SERVICE", "evidenceRef": "ORD-7",
                                             "note": "deployed", "reviewOn": "2099-06-30"}}
     )  # fmt: skip
-    assert body["flag"] == {
+    assert body["borrowerFlag"] == {
         "flag": "MILITARY_SERVICE",
         "evidenceRef": "ORD-7",
         "note": "deployed",
-        "setAt": body["flag"]["setAt"],
+        "setAt": body["borrowerFlag"]["setAt"],
         "reviewOn": "2099-06-30",
         "setBy": {"login": "collector1"},
     }
@@ -267,7 +277,11 @@ async def test_set_and_lift_are_audited_shown_and_kept(
         "borrower.flag", "ALLOWED", [borrower.id], sorted([first.case.id, second.case.id]),
     )  # fmt: skip
     assert entries[0].changes["flag"] == "MILITARY_SERVICE"
+    # Whether evidence was given, never the reference (nor the note).
+    assert entries[0].changes["evidenceGiven"] is True
+    assert "evidenceRef" not in entries[0].changes
     assert "deployed" not in str(entries[0]._mapping)
+    assert "ORD-7" not in str(entries[0]._mapping)
     for made in (first, second):
         shown = await result(gql, "collector1", CASE_PROTECTIONS, {"id": made.gid})
         assert [f["flag"] for f in shown["borrower"]["flags"]] == ["MILITARY_SERVICE"]
@@ -280,6 +294,8 @@ async def test_set_and_lift_are_audited_shown_and_kept(
                                            "flag": "MILITARY_SERVICE", "note": "returned"}}
     )  # fmt: skip
     assert lifted["borrower"]["flags"] == []
+    assert lifted["borrowerFlag"]["flag"] == "MILITARY_SERVICE"
+    assert lifted["borrowerFlag"]["liftedAt"] is not None
     [lift_entry] = [e for e in await audit_of(engine, lift_request) if e.action != "case.read"]
     assert (lift_entry.action, lift_entry.borrower_ids) == ("borrower.unflag", [borrower.id])
     async with engine.connect() as conn:
@@ -291,6 +307,104 @@ async def test_set_and_lift_are_audited_shown_and_kept(
         "MILITARY_SERVICE", "returned", True,
     )  # fmt: skip
     assert list(names)[-2:] == ["BorrowerFlagged", "BorrowerUnflagged"]
-    # The flag may be set again once lifted.
-    again = await flag(gql, "collector1", borrower.id, "MILITARY_SERVICE")
+    # The flag may be set again once lifted; without evidence the audit says so.
+    again, again_request = await send(
+        gql, "collector1", FLAG, {"input": {"borrowerId": gid("Borrower", borrower.id),
+                                            "flag": "HARDSHIP", "reviewOn": "2099-06-30"}}
+    )  # fmt: skip
     assert again["__typename"] == "FlagBorrowerSuccess"
+    [set_entry] = [e for e in await audit_of(engine, again_request) if e.action == "borrower.flag"]
+    assert set_entry.changes["evidenceGiven"] is False
+    relifted = await flag(gql, "collector1", borrower.id, "MILITARY_SERVICE", evidenceRef="ORD-8")
+    assert relifted["__typename"] == "FlagBorrowerSuccess"
+
+
+FREE_TEXT = """
+query($id: ID!, $w: ID!) {
+  r: case(id: $id) {
+    complaints { description resolution }
+    borrower { flags { note evidenceRef } }
+  }
+  w: node(id: $w) { ... on Warning { note } }
+}
+"""
+
+
+async def test_free_text_is_shown_only_to_roles_that_work_cases(
+    gql: Gql, factory: Factory, engine: AsyncEngine
+) -> None:
+    """Complaint descriptions and resolutions, flag notes and evidence references and warning
+    notes are shown in clear only to roles holding contact:make (as contact notes are);
+    auditors, administrators and integrations read null."""
+    made = await factory.case(assignee="collector1")
+    filed = await file_complaint(gql, "collector1", made.gid)
+    await result(
+        gql, "manager", RESOLVE, {"input": {"complaintId": filed["complaint"]["id"],
+                                            "resolution": "Apologised for the calls."}}
+    )  # fmt: skip
+    await flag(gql, "collector1", made.borrower.id, "MILITARY_SERVICE", note="on tour")
+    warning = await insert_warning(engine, made)
+    async with writing(engine) as conn:  # handled, as handleWarning stores it
+        await conn.execute(
+            update(tables.warnings)
+            .where(tables.warnings.c.id == warning)
+            .values(status="HANDLED", note="Called the employer.", handled_at=datetime.now(UTC))
+        )
+    clear = {
+        "r": {
+            "complaints": [
+                {
+                    "description": "The collector called four times in one evening.",
+                    "resolution": "Apologised for the calls.",
+                }
+            ],
+            "borrower": {"flags": [{"note": "on tour", "evidenceRef": "DOC-1"}]},
+        },
+        "w": {"note": "Called the employer."},
+    }
+    hidden = {
+        "r": {
+            "complaints": [{"description": None, "resolution": None}],
+            "borrower": {"flags": [{"note": None, "evidenceRef": None}]},
+        },
+        "w": {"note": None},
+    }
+    variables = {"id": made.gid, "w": global_id("Warning", warning)}
+    for login, expected in (
+        ("collector1", clear),
+        ("manager", clear),
+        ("lead1", clear),
+        ("auditor1", hidden),
+        ("admin", hidden),
+        ("core.banking", hidden),
+    ):
+        assert ("contact:make" in LOGINS[login].permissions) == (expected is clear), login
+        assert await gql(login, FREE_TEXT, variables) == expected, login
+
+
+async def test_the_database_sets_a_flag_once_at_a_time(
+    factory: Factory, engine: AsyncEngine
+) -> None:
+    """uq_borrower_flags_active: a second active row of the same flag is refused (a writer
+    that skipped the borrower's lock gets FLAG_ALREADY_SET); lifted rows do not count."""
+    borrower = await factory.borrower()
+    at = datetime.now(UTC)
+    async with AsyncSession(engine) as session, session.begin():
+        repository = SqlFlagRepository(session)
+        lifted = BorrowerFlag(borrower.id, BorrowerFlagKind.HARDSHIP, at, None)
+        await repository.add(lifted)
+        lifted.lift(at, None, "reviewed")
+        await repository.save(lifted)
+        await repository.add(BorrowerFlag(borrower.id, BorrowerFlagKind.HARDSHIP, at, None))
+        await repository.add(BorrowerFlag(borrower.id, BorrowerFlagKind.DECEASED, at, None))
+    with pytest.raises(FlagAlreadySet) as refused:
+        async with AsyncSession(engine) as session, session.begin():
+            await SqlFlagRepository(session).add(
+                BorrowerFlag(borrower.id, BorrowerFlagKind.HARDSHIP, at, None)
+            )
+    assert (refused.value.code, refused.value.field) == ("FLAG_ALREADY_SET", "flag")
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(bf.flag).where(bf.borrower_id == borrower.id))).all()
+    assert sorted(r.flag for r in rows) == ["DECEASED", "HARDSHIP", "HARDSHIP"]
+    async with writing(engine) as conn:
+        await conn.execute(delete(tables.borrower_flags).where(bf.borrower_id == borrower.id))

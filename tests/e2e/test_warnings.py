@@ -402,7 +402,6 @@ async def test_signal_refusals(gql: Gql, engine: AsyncEngine, factory: Factory) 
             {**base, "borrowerId": borrower_id, "borrowerExternalId": "X"},
             ("INVALID_INPUT", "borrowerId"),
         ),
-        ({**base, "borrowerId": borrower_id, "kind": "GOSSIP"}, ("SIGNAL_KIND_INVALID", "kind")),
         ({**base, "borrowerId": borrower_id, "details": "d" * 2001}, ("TEXT_TOO_LONG", "details")),
         (
             {**base, "borrowerId": global_id("Borrower", 2_000_000_000)},
@@ -412,6 +411,12 @@ async def test_signal_refusals(gql: Gql, engine: AsyncEngine, factory: Factory) 
         ({**base, "borrowerExternalId": "NO-SUCH"}, ("BORROWER_NOT_FOUND", "borrowerExternalId")),
     ):
         assert await refusal(gql, "manager", POST, data) == expected, data
+    # The kind is the ExternalSignalKind enum: anything else fails validation.
+    unknown = await gql.errors(
+        "manager", POST, {"input": {**base, "borrowerId": borrower_id, "kind": "GOSSIP"}}
+    )
+    assert unknown[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "ExternalSignalKind" in unknown[0]["message"]
     assert await signals_of(engine, made.borrower.id) == []
     for login in ("collector1", "acme.agent1", "auditor1", "admin", "legal1", "lead1"):
         assert "signal:post" not in LOGINS[login].permissions

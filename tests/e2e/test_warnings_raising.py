@@ -125,7 +125,8 @@ async def test_missed_first_payment(private: AsyncEngine, factory: Factory) -> N
     assert raised.rule_version == DEFAULT_RULES.version
     assert raised.raised_at == noon(due + timedelta(days=1))
     assert raised.reason == (
-        f"Missed first payment: instalment 1 fell due on {due.isoformat()} and nothing was paid."
+        f"Missed first payment: instalment 1, the first of the schedule, fell due on "
+        f"{due.isoformat()} and nothing was paid."
     )
     # It reached the case's collector.
     assert (raised.assignee_id, raised.agency_id) == (made.case.assignee_id, None)
@@ -138,6 +139,19 @@ async def test_missed_first_payment(private: AsyncEngine, factory: Factory) -> N
     assert [x.cause for x in await warnings_of(private, other, part_paid)] == [
         f"instalment:{other.instalments[0].id}"
     ]
+    # A schedule whose lowest sequence is not 1: the reason names the instalment it judged.
+    renumbered = await factory.case(days_past_due=10)
+    async with writing(private) as conn:
+        for instalment in renumbered.instalments:
+            await conn.execute(
+                update(tables.instalments)
+                .where(i.id == instalment.id)
+                .values(sequence=instalment.sequence + 6)
+            )
+    assert await run(private, TODAY, rules) == {"MISSED_FIRST_PAYMENT": 1}
+    [judged] = await warnings_of(private, renumbered)
+    assert judged.cause == f"instalment:{renumbered.instalments[0].id}"
+    assert judged.reason.startswith("Missed first payment: instalment 7, the first of the")
 
 
 async def test_closed_cases_raise_nothing(private: AsyncEngine, factory: Factory) -> None:
@@ -160,18 +174,37 @@ async def test_consecutive_late_instalments(private: AsyncEngine, factory: Facto
     assert await run(private, third.due_date + timedelta(days=1), rules) == {}
     [raised] = await warnings_of(private, made)
     debt = made.debts[0].id
-    assert (raised.cause, raised.severity) == (f"instalments:{debt}:1", "MEDIUM")
-    assert (
-        raised.reason == "2 instalments in a row past due and not paid in full, from instalment 1."
+    # Keyed on the instalment that brought the run to the threshold (the second).
+    assert (raised.cause, raised.severity) == (f"instalments:{debt}:2", "MEDIUM")
+    assert raised.reason == (
+        "2 instalments in a row past due and not paid in full, from instalment 1 "
+        "(the threshold reached at instalment 2)."
     )
-    # The first is paid in full: the late ones now run from the second, a new run.
+    # The borrower pays the head of the run: the late ones now run 2-3, the same episode.
     await set_paid(private, first.id, "1500.00")
-    assert await run(private, third.due_date + timedelta(days=1), rules) == {
+    assert await run(private, third.due_date + timedelta(days=1), rules) == {}
+    # The second is paid too: the third alone is below the threshold.
+    await set_paid(private, second.id, "1500.00")
+    assert await run(private, third.due_date + timedelta(days=1), rules) == {}
+    # A newly late fourth instalment makes a run of its own (3-4): a new warning, keyed on it.
+    fourth = third.due_date + timedelta(days=30)
+    async with writing(private) as conn:
+        await conn.execute(
+            insert(tables.instalments).values(
+                debt_id=debt,
+                sequence=4,
+                due_date=fourth,
+                amount_due=Decimal("1500.00"),
+                amount_paid=Decimal("0.00"),
+            )
+        )
+    assert await run(private, fourth, rules) == {}  # due today: not late yet
+    assert await run(private, fourth + timedelta(days=1), rules) == {
         "CONSECUTIVE_LATE_INSTALMENTS": 1
     }
     assert [x.cause for x in await warnings_of(private, made)] == [
-        f"instalments:{debt}:1",
         f"instalments:{debt}:2",
+        f"instalments:{debt}:4",
     ]
 
 
@@ -345,6 +378,22 @@ async def test_an_inbound_contact_ends_a_run(private: AsyncEngine, factory: Fact
     assert await run(private, TODAY, rules) == {}
 
 
+async def test_a_catch_up_counts_no_later_attempts(private: AsyncEngine, factory: Factory) -> None:
+    """A run catching up an earlier date (at a later instant) counts only the attempts made by
+    the end of that date: the fifth failure, made the next day, raises on the next date only."""
+    rules = only(RuleName.REPEATED_FAILED_CONTACT)
+    made = await factory.case()
+    day = TODAY - timedelta(days=5)
+    for n in range(4):
+        await contact(private, made, noon(day) + timedelta(hours=n))
+    await contact(private, made, datetime.combine(day + timedelta(days=1), time(0), UTC))
+    late = noon(TODAY)  # the run's real instant, days after the date it catches up
+    assert await run(private, day, rules, late) == {}
+    assert await run(private, day + timedelta(days=1), rules, late) == {
+        "REPEATED_FAILED_CONTACT": 1
+    }
+
+
 # ---- RISING_DPD ---------------------------------------------------------------------------------
 
 
@@ -505,6 +554,22 @@ async def test_external_signals_reach_every_open_case(
         (retail.case.id, f"signal:{recent}", "HIGH", "External signal: JOB_LOSS."),
         (cards.case.id, f"signal:{recent}", "HIGH", "External signal: JOB_LOSS."),
     ]
+
+
+async def test_a_catch_up_sees_no_later_signal(private: AsyncEngine, factory: Factory) -> None:
+    """A catch-up of an earlier date raises no warning for a signal received after that date;
+    the catch-up of the date it arrived on does (at the run's instant)."""
+    rules = only(RuleName.EXTERNAL_SIGNAL)
+    borrower = await factory.borrower()
+    made = await factory.case(borrower=borrower)
+    day = TODAY - timedelta(days=5)
+    received = datetime.combine(day + timedelta(days=1), time(0), UTC)
+    recent = await signal(private, borrower.id, received, "MEDIUM")
+    late = noon(TODAY)
+    assert await run(private, day, rules, late) == {}
+    assert await run(private, day + timedelta(days=1), rules, late) == {"EXTERNAL_SIGNAL": 1}
+    [raised] = await warnings_of(private, made)
+    assert (raised.cause, raised.raised_at) == (f"signal:{recent}", late)
 
 
 # ---- FLAG_REVIEW_DUE ----------------------------------------------------------------------------

@@ -198,8 +198,8 @@ def test_a_reduced_attempt_limit_refuses_the_third_attempt_of_the_day(
     assert failed(one) == []
     assert one.attempts_left_today == 1  # type: ignore[attr-defined]
     two = allowance([flag], history=unanswered(2))
-    assert failed(two) == ["DAILY_ATTEMPTS"]
-    check = next(c for c in two.checks if c.rule == "DAILY_ATTEMPTS")  # type: ignore[attr-defined]
+    assert failed(two) == [RULE[flag]]  # the refusal names the flag's rule
+    check = next(c for c in two.checks if c.rule == RULE[flag])  # type: ignore[attr-defined]
     assert "2 of 2 unanswered call attempts" in check.detail
     assert RULE[flag] in check.detail
     assert check.next_allowed_at is not None  # tomorrow, local time
@@ -219,7 +219,7 @@ def test_a_reduced_limit_applies_in_a_profile_without_a_daily_attempts_rule() ->
     ]  # fmt: skip
     who = borrower(100)
     who.time_zone = "America/Chicago"
-    for flags, refused in (([], []), ([F.HARDSHIP], ["DAILY_ATTEMPTS"])):
+    for flags, refused in (([], []), ([F.HARDSHIP], ["FLAG_HARDSHIP"])):
         situation = situation_of(made, who, points, protection_of([], flags))
         result = assess(
             situation,
