@@ -3,7 +3,8 @@
 
 Builds a fresh database (migrated, then filled with set-based ``generate_series`` inserts: a
 borrower and a case per 1.5 debts, six monthly instalments per debt, one debt in ten with a DPD
-from the core), then times:
+from the core, one case in ten placed with an agency whose placement ends around the first date,
+one case in a hundred with a promise falling due then), then times:
 
 1. the first run (every case classified for the first time: a CaseReclassified event and a
    classification period for each);
@@ -28,7 +29,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -38,10 +39,22 @@ from jobs.daily import DailyOutcome, Step, run_daily
 from store.audit import audit_key
 from store.db import create_engine
 from store.migrate import upgrade
-from tests.daily_support import MovableClock, noon
 
 AS_OF = date(2026, 11, 27)
 KEY = audit_key("bench-audit-secret-that-is-long-enough-for-the-chain")
+
+
+class FixedClock:
+    """The clock of a run: noon UTC on its date (that date in every demo portfolio)."""
+
+    def __init__(self, day: date) -> None:
+        self.at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def today(self) -> date:
+        return self.at.date()
 
 
 def fill(debts: int) -> list[str]:
@@ -84,9 +97,27 @@ def fill(debts: int) -> list[str]:
             CASE WHEN s <= (g % 3) THEN 1000.00 ELSE 0.00 END
         FROM generate_series(1, {debts}) AS g, generate_series(1, 6) AS s
         """,
+        # One case in ten placed with an agency, its placement ending the day before the first
+        # date, on it or the day after (recalled by the first run, the next one, or neither).
+        """
+        INSERT INTO agencies (id, name, commission_rate, placement_days, active)
+        VALUES (1, 'Bench Agency', 0.1500, 90, true)
+        """,
+        """
+        UPDATE cases SET agency_id = 1, placed_at = :d - 30, placement_ends_on = :d - 1 + id % 3
+        WHERE id % 10 = 7
+        """,
+        # One case in a hundred with an open promise due two days before the first date, the
+        # day before or on it (grace 0): judged by the first run or the next one.
+        f"""
+        INSERT INTO promises (id, case_id, amount, currency, promised_on, due_date, grace_days,
+            status, paid_amount, created_at, version)
+        SELECT g, g, 500.00, 'CNY', :d - 10, :d - 2 + g % 3, 0, 'OPEN', 0.00, :d - 10, 1
+        FROM generate_series(1, {cases}) AS g WHERE g % 100 = 3
+        """,
         *(
             f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT max(id) FROM {t}))"
-            for t in ("borrowers", "cases", "debts", "instalments")
+            for t in ("borrowers", "cases", "debts", "instalments", "agencies", "promises")
         ),
         "ANALYZE",
     ]
@@ -104,7 +135,7 @@ async def timed_run(engine: AsyncEngine, day: date) -> tuple[float, DailyOutcome
         last[0], last[1] = now, step.name
 
     started = time.perf_counter()
-    outcome = await run_daily(engine, MovableClock(noon(day)), KEY, as_of=day, progress=progress)
+    outcome = await run_daily(engine, FixedClock(day), KEY, as_of=day, progress=progress)
     finished = time.perf_counter()
     steps[str(last[1])] += finished - float(last[0])
     return finished - started, outcome, dict(steps)
@@ -119,6 +150,8 @@ def report(title: str, seconds: float, outcome: DailyOutcome, steps: dict[str, f
         f"    debts re-aged {result.debts_reaged}, cases aged {result.cases_aged}, "
         f"reclassified {result.cases_reclassified}, escalated {result.escalated}, "
         f"periods opened {result.periods_opened}, snapshots {result.snapshots}, "
+        f"placements expired {result.placements_expired}, "
+        f"promises resolved {result.promises_resolved}, "
         f"warnings {sum(result.warnings_raised.values())}, decisions {result.decisions}"
     )
 

@@ -24,6 +24,13 @@ For one date D, in ONE transaction:
 
 Then, once per invocation, an audit checkpoint when ``ARREARS_AUDIT_CHECKPOINT_DIR`` is set.
 
+Every step of date D uses D itself (ageing, promise windows, placement expiry: a placement's end
+date is inclusive, so it is recalled by the run of the day after) and ONE instant of D
+(``day_instant``: D's last microsecond where D ends first among the portfolios, capped at the
+wall clock) for everything it stamps, so a catch-up writes each missed date as if it had run on
+time; only the run's audit entries and ``daily_runs`` carry the wall clock. Without a date, the
+run covers ``default_as_of``: the latest date that has ended in every portfolio's time zone.
+
 A date already in ``daily_runs`` is not run again ("nothing to do"); after the last completed
 date L, the run catches up L+1 … D one day (one transaction) at a time; a date before L is
 refused, and so is a date after today in every portfolio. The whole invocation holds the job's
@@ -34,8 +41,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,7 +53,7 @@ from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
 from domain.clock import Clock
 from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
 from domain.lifecycle.table import LifecyclePolicy
-from domain.portfolios import TIME_ZONES, local_date
+from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
 from jobs.locks import DAILY_CYCLE, job_lock
 from store import ageing, audit_checkpoints, daily_queries
 from store.audit import AuditAction, AuditRecord, Outcome, append, verify
@@ -135,7 +143,28 @@ class DailyOutcome:
 def latest_business_date(now: datetime) -> date:
     """The latest calendar date anywhere the portfolios are (or in UTC) at ``now``: a run for a
     later date would age debts into the future."""
-    return max([now.date(), *(local_date(zone, now) for zone in TIME_ZONES.values())])
+    return max([now.date(), *(local_date(zone, now) for zone in _ZONES)])
+
+
+_ZONES = sorted({*TIME_ZONES.values(), DEFAULT_TIME_ZONE})
+
+
+def default_as_of(now: datetime) -> date:
+    """The date a run without ``--as-of`` covers: the latest date that has ENDED in every
+    portfolio's time zone at ``now`` (the day before the earliest local date), so that the
+    default run never ages a portfolio to a day still under way there."""
+    return min(local_date(zone, now) for zone in _ZONES) - timedelta(days=1)
+
+
+def day_instant(day: date, now: datetime) -> datetime:
+    """The one instant the run for ``day`` stamps on everything it writes (events, closures,
+    promise verdicts, warnings) and counts contacts and signals up to: the last microsecond of
+    ``day`` where the day ends first among the portfolios' time zones — an instant that is
+    ``day`` in every portfolio's calendar — but never later than ``now`` (a run for today)."""
+    ends = min(
+        datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(zone)) for zone in _ZONES
+    )
+    return min(ends.astimezone(UTC) - timedelta(microseconds=1), now)
 
 
 async def run_daily(
@@ -149,10 +178,11 @@ async def run_daily(
     policy: ClassificationPolicy = DEFAULT_POLICY,
     lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
 ) -> DailyOutcome:
-    """Runs the daily cycle up to ``as_of`` (default: the clock's date, UTC), catching up the
-    dates missed since the last completed run. Raises JobLocked when another run holds the
-    lock, DailyRefused for a date before the last completed run or in the future."""
-    target = as_of or clock.today()
+    """Runs the daily cycle up to ``as_of`` (default: ``default_as_of``, the latest date that
+    has ended in every portfolio), catching up the dates missed since the last completed run.
+    Raises JobLocked when another run holds the lock, DailyRefused for a date before the last
+    completed run or in the future."""
+    target = as_of or default_as_of(clock.now())
     latest = latest_business_date(clock.now())
     if target > latest:
         raise DailyRefused(f"{target} is in the future (the latest business date is {latest})")
@@ -200,35 +230,36 @@ async def _run_day(
             progress(Step(day, name, next(steps), len(STEPS)))
 
     started = clock.now()
+    # The day's instant: every step stamps it and judges by it (never the wall clock, which on a
+    # catch-up is days later); the wall clock only dates the run's audit entries and record.
+    at = day_instant(day, started)
     async with engine.connect() as conn:
         await conn.execution_options(sqlite_begin="IMMEDIATE")
         async with conn.begin():
             first_event = await ageing.last_event_id(conn)
             step(STEPS[0])
-            await ageing.lock_cases(conn, day, started)
+            await ageing.lock_cases(conn, day)
             step(STEPS[1])
             result.debts_reaged = await ageing.age_debts(conn, day, policy)
             step(STEPS[2])
             result.cases_aged = await ageing.compute_figures(conn, day, policy, lifecycle)
-            result.cases_reclassified, moved = await ageing.write_case_events(
-                conn, day, started, policy
-            )
-            result.cases_changed = await ageing.apply_figures(conn, day, started, policy, lifecycle)
+            result.cases_reclassified, moved = await ageing.write_case_events(conn, day, at, policy)
+            result.cases_changed = await ageing.apply_figures(conn, day, at, policy, lifecycle)
             result.escalated = len(moved.get("ESCALATE", []))
             result.cured = len(moved.get("CURE", [])) + len(moved.get("PAY_IN_FULL", []))
             result.reopened = len(moved.get("REOPEN", []))
             step(STEPS[3])
             result.periods_opened = await ageing.record_history(conn, day)
             step(STEPS[4])
-            expired = await ageing.expire_placements(conn, started)
+            expired = await ageing.expire_placements(conn, day, at)
             result.placements_expired = len(expired)
             step(STEPS[5])
             result.snapshots = await ageing.take_snapshots(conn, day, policy)
             await ageing.drop_figures(conn)
             step(STEPS[6])
-            result.promises_resolved = await _judge_promises(conn, audit_key, day, started)
+            result.promises_resolved = await _judge_promises(conn, audit_key, day, at, started)
             step(STEPS[7])
-            result.warnings_raised = await raise_warnings(conn, day, started)
+            result.warnings_raised = await raise_warnings(conn, day, at)
             step(STEPS[8])
             # Last: it serialises the writers of decisions until this transaction commits.
             result.decisions = await append_decisions_from_events(conn, first_event)
@@ -286,7 +317,9 @@ def _audit_records(
     return records
 
 
-async def _judge_promises(conn: AsyncConnection, audit_key: bytes, day: date, at: datetime) -> int:
+async def _judge_promises(
+    conn: AsyncConnection, audit_key: bytes, day: date, at: datetime, started: datetime
+) -> int:
     """Judges the promises whose window has passed, case by case through the collection-work
     service, in a unit of work inside the run's transaction (a small set: only cases with an
     OPEN promise past its due date and grace days; a promise already judged is never taken
@@ -302,7 +335,7 @@ async def _judge_promises(conn: AsyncConnection, audit_key: bytes, day: date, at
         return audit_key, [
             _record(
                 day,
-                at,
+                started,
                 AuditAction.PROMISE_EVALUATE,
                 resource_type="Case",
                 case_ids=sorted({e.case_id for e in judged if e.case_id is not None}),

@@ -25,8 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 DAILY_CYCLE = "daily"
 
 
+# How a refusal names whoever may hold a shared lock.
+_HOLDERS = {DAILY_CYCLE: "import or daily"}
+
+
 class JobLocked(Exception):
     """Another run of the job holds its lock."""
+
+
+class LockUnavailable(JobLocked):
+    """The job cannot be kept apart from other runs with this configuration (a database that
+    other processes cannot see, such as an in-memory SQLite database)."""
 
 
 def advisory_key(job: str) -> int:
@@ -38,8 +47,17 @@ def advisory_key(job: str) -> int:
 def lock_file(engine: AsyncEngine, job: str) -> Path:
     """Returns the lock file of a job on a SQLite database (beside the database file)."""
     database = engine.url.database
-    if not database or database == ":memory:":
-        raise JobLocked(f"{job}: a SQLite database in memory cannot be locked between processes")
+    if (
+        not database
+        or database == ":memory:"
+        or database.startswith("file::memory:")
+        or engine.url.query.get("mode") == "memory"
+    ):
+        raise LockUnavailable(
+            f"configuration error: the {job} job needs a SQLite database file or PostgreSQL "
+            "(ARREARS_DATABASE_URL names an in-memory SQLite database, which no other run could "
+            "see or lock)"
+        )
     return Path(f"{database}.{job}.lock")
 
 
@@ -50,7 +68,7 @@ async def job_lock(
     """Holds the lock ``lock`` (default: the job's own) for the block, or raises JobLocked at once
     if another run holds it; jobs that share a lock (``DAILY_CYCLE``) exclude each other."""
     name = lock or job
-    holders = job if name == job else f"{job} or {name}"
+    holders = _HOLDERS.get(name, job if name == job else f"{job} or {name}")
     if engine.dialect.name == "postgresql":
         async with _advisory(engine, name, holders):
             yield

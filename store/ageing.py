@@ -4,8 +4,8 @@ cycle that ageing decides, classification history, placement expiry and the snap
 Every statement is set-based (INSERT…SELECT, UPDATE…FROM) and runs in the caller's transaction;
 none loops over rows in Python. The numbers come from the rules' own data, never from here:
 
-- a debt's days past due: ``domain.debts.ageing.aged_days_past_due`` (the core's figure moved on,
-  else the schedule's), as ``debt_ages``;
+- a debt's days past due: ``domain.debts.ageing.aged_days_past_due`` (the core's figure moved on
+  while an instalment is unpaid, else the schedule's), as ``debt_ages``;
 - bucket and classification: the CASE expressions are generated from the versioned policy
   (``ClassificationPolicy.bands``, ``bucket_days``, ``max_bucket``) by ``bucket_sql`` and
   ``classification_sql``;
@@ -14,8 +14,9 @@ none loops over rows in Python. The numbers come from the rules' own data, never
 - moves of the life cycle: the rows of ``domain.lifecycle.table`` for the triggers a change of
   ageing can fire (``after_balance_change``: PAY_IN_FULL, CURE, REOPEN; and ESCALATE past
   ``LifecyclePolicy.escalate_after_days``), with their statuses, stages, guards and close reasons;
-- placement expiry: ``store.case_queries.current_placement_clause``, the SQL twin of
-  ``domain.agencies.placement.placement_is_current``.
+- placement expiry: ``store.case_queries.placement_current_on``, the SQL twin of
+  ``domain.agencies.placement.placement_is_current``, on the run's date (the end date is
+  inclusive: a placement ending on D is current in D's run and recalled in D+1's).
 
 Dates are the run's date ``as_of`` (the portfolios' business date); the only date arithmetic is
 ``store.dialect.days_between``, the one dialect helper.
@@ -67,7 +68,7 @@ from domain.lifecycle.table import (
     transition_for,
 )
 from store import dialect, tables
-from store.case_queries import current_placement_clause
+from store.case_queries import placement_current_on
 from store.dialect import days_between, is_postgresql
 from store.protections_queries import held_case_ids_clause, refused_clause
 from store.types import Amount, UTCDateTime
@@ -168,8 +169,14 @@ def debt_ages(
             scope,
             i.amount_paid < i.amount_due,
             i.due_date <= as_of,
-            # After the core said "current", only later due dates can make the debt late.
-            or_(d.core_dpd.is_(None), d.core_dpd_as_of.is_(None), i.due_date > d.core_dpd_as_of),
+            # After the core said "current", only later due dates can make the debt late (a
+            # late core figure counts only while some instalment is still unpaid: any of them).
+            or_(
+                d.core_dpd.is_(None),
+                d.core_dpd_as_of.is_(None),
+                d.core_dpd > 0,
+                i.due_date > d.core_dpd_as_of,
+            ),
         )
         .group_by(i.debt_id)
         .subquery("oldest")
@@ -178,7 +185,20 @@ def debt_ages(
     dpd = case(
         (d.status.in_(_NOT_AGED), 0),
         (
-            and_(d.core_dpd.is_not(None), d.core_dpd_as_of.is_not(None), d.core_dpd > 0),
+            and_(
+                d.core_dpd.is_not(None),
+                d.core_dpd_as_of.is_not(None),
+                d.core_dpd > 0,
+                # Something is overdue: an unpaid instalment due by then (without a schedule:
+                # anything owed).
+                or_(
+                    oldest.c.due.is_not(None),
+                    and_(
+                        ~exists(select(i.id).where(i.debt_id == d.id)),
+                        d.principal + d.interest + d.penalty + d.fee > 0,
+                    ),
+                ),
+            ),
             case((moved_on > 0, moved_on), else_=0),
         ),
         (oldest.c.due.is_(None), 0),
@@ -191,13 +211,13 @@ def debt_ages(
     )
 
 
-async def lock_cases(conn: AsyncConnection, as_of: date, at: datetime) -> None:
+async def lock_cases(conn: AsyncConnection, as_of: date) -> None:
     """PostgreSQL: locks the rows of every case the run will change, in id order, so that a
     payment or a placement committed meanwhile is either seen whole or waits for the run (SQLite:
     the run's transaction holds the database's write lock already)."""
     if not is_postgresql(conn):
         return
-    mine = or_(aged_cases(as_of), _expired(at))
+    mine = or_(aged_cases(as_of), _expired(as_of))
     locked = select(c.id).where(mine).order_by(c.id).with_for_update().subquery()
     await conn.execute(select(func.count()).select_from(locked))
 
@@ -470,7 +490,8 @@ async def apply_figures(
 ) -> int:
     """Writes each aged case's figures, policy version, ``dpd_as_of`` and move (as
     ``moves.move`` does: a closure by a cure sets the watch window, a reopening clears the
-    closure); bumps ``version`` of the cases that changed. Returns how many changed."""
+    closure); bumps ``version`` of the cases that changed. Returns how many changed (the
+    version bumps)."""
     closing = _closing_triggers()
     closes = f.trigger.in_([t.value for t in closing])
     reopens = and_(
@@ -496,7 +517,16 @@ async def apply_figures(
         c.policy_version != policy.version,
         f.trigger.is_not(None),
     )
-    result = await conn.execute(
+    # Counted before the update: the cases whose version it bumps (a case whose only change is
+    # ``dpd_as_of`` moving on is written but not counted).
+    bumped = (
+        await conn.execute(
+            select(func.count())
+            .select_from(tables.cases.join(figures, f.case_id == c.id))
+            .where(changed)
+        )
+    ).scalar_one()
+    await conn.execute(
         update(tables.cases)
         .where(
             c.id == f.case_id,
@@ -528,7 +558,7 @@ async def apply_figures(
             version=c.version + case((changed, 1), else_=0),
         )
     )
-    return max(result.rowcount or 0, 0)
+    return int(bumped)
 
 
 async def record_history(conn: AsyncConnection, as_of: date) -> int:
@@ -580,19 +610,20 @@ async def record_history(conn: AsyncConnection, as_of: date) -> int:
 # ---- placements, snapshots, promises ------------------------------------------------------------
 
 
-def _expired(at: datetime) -> ColumnElement[bool]:
-    """Placements that are not current at the instant ``at`` by the one rule (none without an
-    end date: fail closed)."""
+def _expired(as_of: date) -> ColumnElement[bool]:
+    """Placements that are not current on the run's date ``as_of`` (the business date of every
+    portfolio) by the one rule (none without an end date: fail closed)."""
     return and_(
         c.agency_id.is_not(None),
-        or_(c.placement_ends_on.is_(None), not_(current_placement_clause(at))),
+        or_(c.placement_ends_on.is_(None), not_(placement_current_on(as_of))),
     )
 
 
-async def expire_placements(conn: AsyncConnection, at: datetime) -> list[int]:
-    """Returns every case whose placement is no longer current at ``at`` to the unassigned pool,
-    with a CaseRecalled event (reason EXPIRED) each; returns their ids."""
-    expired = _expired(at)
+async def expire_placements(conn: AsyncConnection, as_of: date, at: datetime) -> list[int]:
+    """Returns every case whose placement is no longer current on ``as_of`` to the unassigned
+    pool, with a CaseRecalled event (reason EXPIRED) at the day's instant ``at`` each; returns
+    their ids."""
+    expired = _expired(as_of)
     ids = list((await conn.execute(select(c.id).where(expired).order_by(c.id))).scalars())
     if not ids:
         return []

@@ -45,6 +45,12 @@ _ORDERS: dict[CaseOrder, tuple[Any, bool, str]] = {
 }
 
 
+def placement_current_on(today: date) -> ColumnElement[bool]:
+    """Returns the WHERE clause over ``cases`` for placements current on the business date
+    ``today`` in every portfolio (a batch run's date): ``placement_is_current`` in SQL."""
+    return c.placement_ends_on >= today
+
+
 def current_placement_clause(now: datetime) -> ColumnElement[bool]:
     """Returns the WHERE clause over ``cases`` for placements current at ``now``: the SQL twin
     of ``domain.agencies.placement.placement_is_current`` (end date inclusive, none is not)."""
@@ -57,11 +63,11 @@ def current_placement_clause(now: datetime) -> ColumnElement[bool]:
         if today != default:
             others[today].append(portfolio)
     if not others:
-        return c.placement_ends_on >= default
+        return placement_current_on(default)
     apart = [p for portfolios in others.values() for p in portfolios]
     return or_(
-        *(and_(c.portfolio.in_(ps), c.placement_ends_on >= today) for today, ps in others.items()),
-        and_(c.portfolio.not_in(apart), c.placement_ends_on >= default),
+        *(and_(c.portfolio.in_(ps), placement_current_on(today)) for today, ps in others.items()),
+        and_(c.portfolio.not_in(apart), placement_current_on(default)),
     )
 
 

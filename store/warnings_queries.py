@@ -28,7 +28,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -163,15 +162,21 @@ def missed_first_payment(rules: WarningRules, rule: Rule, as_of: date, at: datet
 
 
 def _late_instalments(as_of: date) -> Any:
-    """Every instalment with its place in its debt's schedule and whether it is late: past due
-    (before ``as_of``) and not paid in full."""
-    return select(
-        i.id,
-        i.debt_id,
-        i.sequence,
-        (and_(i.due_date < as_of, i.amount_paid < i.amount_due)).label("late"),
-        func.row_number().over(partition_by=i.debt_id, order_by=i.sequence).label("place"),
-    ).subquery("placed")
+    """Every instalment of a debt on a case with its place in its debt's schedule and whether it
+    is late: past due (before ``as_of``) and not paid in full."""
+    return (
+        select(
+            i.id,
+            i.debt_id,
+            d.case_id,
+            i.sequence,
+            (and_(i.due_date < as_of, i.amount_paid < i.amount_due)).label("late"),
+            func.row_number().over(partition_by=i.debt_id, order_by=i.sequence).label("place"),
+        )
+        .join(tables.debts, d.id == i.debt_id)
+        .where(d.case_id.is_not(None))
+        .subquery("placed")
+    )
 
 
 def consecutive_late_instalments(
@@ -189,6 +194,7 @@ def consecutive_late_instalments(
     late = (
         select(
             placed.c.debt_id,
+            placed.c.case_id,
             placed.c.sequence,
             (
                 placed.c.place
@@ -204,7 +210,9 @@ def consecutive_late_instalments(
         + literal(":", String)
         + _text(late.c.sequence)
     )
-    warned = exists().where(w.c.rule == rule.name.value, w.c.cause == keyed)
+    # The warnings of the rule already raised, joined on the unique key (case, rule, cause) —
+    # one index probe or one hash join, never a scan of the warnings per late instalment.
+    earlier = select(w.c.case_id, w.c.cause).where(w.c.rule == rule.name.value).subquery("earlier")
     along = (
         select(
             late.c.debt_id,
@@ -213,8 +221,10 @@ def consecutive_late_instalments(
             func.row_number()
             .over(partition_by=(late.c.debt_id, late.c.run), order_by=late.c.sequence)
             .label("nth"),
-            case((warned, 1), else_=0).label("warned"),
+            case((earlier.c.case_id.is_not(None), 1), else_=0).label("warned"),
         )
+        .select_from(late)
+        .outerjoin(earlier, and_(earlier.c.case_id == late.c.case_id, earlier.c.cause == keyed))
     ).subquery("along")
     runs = (
         select(

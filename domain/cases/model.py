@@ -17,6 +17,7 @@ from domain.cases.events import (
     CaseRecalled,
     CaseReclassified,
 )
+from domain.debts.ageing import debt_days_past_due
 from domain.debts.model import Debt
 from domain.money import Money
 from domain.portfolios import local_today
@@ -145,7 +146,7 @@ class Case:
             if debt.currency != self.currency:
                 raise ValueError(f"debt {debt.account_number} is not in {self.currency}")
         standing = assess(
-            policy, ((d.days_past_due(as_of), d.outstanding.amount) for d in self.debts)
+            policy, ((debt_days_past_due(d, as_of), d.outstanding.amount) for d in self.debts)
         )
         verdict = standing.verdict
         changed = (verdict.bucket, verdict.classification) != (self.bucket, self.classification)

@@ -65,6 +65,10 @@ class Debt:
     borrower_id: int | None = None
     case_id: int | None = None
     id: int | None = None
+    # The core banking system's own days past due as of ``core_dpd_as_of`` (the feed's), if it
+    # sent one: ``domain.debts.ageing.aged_days_past_due`` weighs it against the schedule.
+    core_dpd: int | None = None
+    core_dpd_as_of: date | None = None
 
     def _money(self, amount: Decimal) -> Money:
         return Money(amount, self.currency)

@@ -15,6 +15,7 @@ from domain.arrangements.services import reevaluate
 from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
 from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
+from domain.debts.ageing import debt_days_past_due
 from domain.debts.model import Debt
 from domain.errors import InvalidInput, stated_reason
 from domain.lifecycle.moves import after_balance_change
@@ -140,7 +141,7 @@ async def post_payment(
                 f"a payment with reference {reference!r} was already posted", field="reference"
             )
         today = local_today(case.portfolio, now)
-        previous = max((d.days_past_due(today) for d in case.debts), default=0)
+        previous = max((debt_days_past_due(d, today) for d in case.debts), default=0)
         application = apply_payment(debt, money, waterfall)
         payment = Payment(
             case_id=case.id,
@@ -208,7 +209,7 @@ async def reverse_payment(
         if case is None or case.id is None or debt is None or debt.id is None:
             raise errors.PaymentNotFound("no such payment", field="paymentId")
         today = local_today(case.portfolio, now)
-        previous = max((d.days_past_due(today) for d in case.debts), default=0)
+        previous = max((debt_days_past_due(d, today) for d in case.debts), default=0)
         # Its posting closed the case, and that closure is the current one (a case reopened
         # and closed again since was closed by something else: closed_at is that instant).
         closed_by_it = (

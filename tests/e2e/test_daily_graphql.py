@@ -1,7 +1,7 @@
 """The daily run seen through GraphQL, on a demo database of its own with the app's clock moved
 day by day: the demo's figures survive a run unchanged, ``Case.classificationHistory`` loads in
 statements independent of the page size, and an ended placement returns the case to the pool
-(the agency loses it; end dates are inclusive, in the portfolio's time zone)."""
+(the agency loses it; end dates are inclusive: recalled by the run of the day after)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,8 @@ async def test_debt_ages_agree_with_the_domain_rule(migrated: AsyncEngine) -> No
                     "x",
                     ProductType.CONSUMER_LOAN,
                     "CNY",
-                    *(Decimal(0),) * 4,
+                    Decimal("5000.00"),  # the principal make_case stores
+                    *(Decimal(0),) * 3,
                     AS_OF,
                     status=DebtStatus(status),
                 )

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from jobs.daily import DailyOutcome, run_daily
+from jobs.daily import DailyOutcome, default_as_of, run_daily
 from jobs.locks import JobLocked, job_lock
 from store import tables
 from tests.cli import ROOT, invoke_aside
@@ -45,7 +45,7 @@ def _url(engine: AsyncEngine) -> str:
 async def test_a_run_while_another_holds_the_lock_is_refused(migrated: AsyncEngine) -> None:
     await make_case(migrated, [[D0 - timedelta(days=3)]])
     async with job_lock(migrated, "daily"):
-        with pytest.raises(JobLocked, match="another daily run is in progress"):
+        with pytest.raises(JobLocked, match=r"^another import or daily run is in progress$"):
             await run(migrated, D0)
     assert (await run(migrated, D0)).days  # released: the next run proceeds
 
@@ -113,13 +113,13 @@ async def test_the_command(migrated: AsyncEngine, tmp_path: Path) -> None:
     async with job_lock(migrated, "daily"):
         locked = await asyncio.to_thread(invoke_aside, "daily", url=url)
     assert locked.returncode == 1
-    assert locked.stderr.strip() == "arrears: another daily run is in progress"
+    assert locked.stderr.strip() == "arrears: another import or daily run is in progress"
     checkpoints = tmp_path / "checkpoints"
     ran = await asyncio.to_thread(
         invoke_aside, "daily", url=url, ARREARS_AUDIT_CHECKPOINT_DIR=str(checkpoints)
     )
     assert ran.returncode == 0, ran.stderr
-    today = datetime.now(UTC).date()
+    today = default_as_of(datetime.now(UTC))  # the latest date ended in every portfolio
     assert ran.stdout.startswith(f"{today}: 1 debts re-aged, 1 cases aged (1 reclassified")
     assert "1 snapshots" in ran.stdout
     assert "audit checkpoint written: " in ran.stdout
