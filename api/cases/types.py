@@ -29,11 +29,11 @@ from domain.cases.model import Case as DomainCase
 from domain.cases.model import CaseStage as DomainCaseStage
 from domain.cases.model import CaseStatus as DomainCaseStatus
 from domain.complaints.model import clock_days_at, paused_days_at
+from domain.debts.ageing import aged_days_past_due
 from domain.debts.model import Debt as DomainDebt
 from domain.debts.model import DebtStatus as DomainDebtStatus
 from domain.debts.model import Instalment as DomainInstalment
 from domain.debts.model import ProductType as DomainProductType
-from domain.debts.model import days_past_due
 from domain.money import Money as DomainMoney
 from domain.portfolios import conduct_profile_of
 
@@ -176,10 +176,19 @@ class Debt(Node):
         schedule = await info.context.instalments.load(self._pk)
         return [Instalment.from_domain(i, self.currency) for i in schedule]
 
-    @strawberry.field(description="Days since the oldest unpaid due date, as of today (UTC).")
+    @strawberry.field(
+        description=(
+            "Days since the oldest unpaid due date as of today (UTC), or the core banking "
+            "system's figure moved on to today while something is overdue: the rule of the "
+            "daily run and of every payment."
+        )
+    )
     async def days_past_due(self, info: Info) -> int:
         schedule = await info.context.instalments.load(self._pk)
-        return days_past_due(self._debt, schedule, info.context.clock.today())
+        debt = self._debt
+        return aged_days_past_due(
+            debt, schedule, info.context.clock.today(), debt.core_dpd, debt.core_dpd_as_of
+        )
 
     @classmethod
     def from_domain(cls, debt: DomainDebt) -> Debt:

@@ -23,7 +23,7 @@ p = tables.payments.c
 
 CASE = """
 query($id: ID!) { r: case(id: $id) { daysPastDue bucket classification status
-  totalOutstanding { amount currency } } }
+  totalOutstanding { amount currency } debts { daysPastDue } } }
 """
 
 
@@ -127,4 +127,6 @@ async def test_the_api_shows_the_fed_balances(
         "classification": "SERIOUS",
         "status": "OPEN",
         "totalOutstanding": {"amount": "725.00", "currency": "CNY"},
+        # The debt says what its case says: the core's figure, by the one rule.
+        "debts": [{"daysPastDue": 95}],
     }
