@@ -147,14 +147,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def rules_of(name: str) -> tuple[Rule, ...]:
-    """The rules of events with this name (none: the event is no decision)."""
-    return tuple(rule for rule in RULES if rule.event == name)
-
-
 def is_decision(name: str, data: Mapping[str, object]) -> bool:
     """Whether an event with this name and data is a decision of some kind."""
     return any(rule.matches(name, data) for rule in RULES)
-
-
-EVENT_NAMES = frozenset(rule.event for rule in RULES)

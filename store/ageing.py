@@ -394,7 +394,7 @@ def _text(value: str | None) -> ColumnElement[Any]:
 
 
 def _event_data(
-    conn: AsyncConnection, event: type[Any], pairs: Mapping[str, Any], extra: Sequence[str] = ()
+    event: type[Any], pairs: Mapping[str, Any], extra: Sequence[str] = ()
 ) -> ColumnElement[Any]:
     """An event's ``data`` in SQL: exactly the fields ``CaseEvent.data`` gives the domain event
     (and ``extra`` keys the batch adds), so that the timeline reads both alike."""
@@ -404,9 +404,7 @@ def _event_data(
     return json_object(pairs)
 
 
-def _event_rows(
-    conn: AsyncConnection, name: str, at: datetime, data: ColumnElement[Any]
-) -> list[Any]:
+def _event_rows(name: str, at: datetime, data: ColumnElement[Any]) -> list[Any]:
     return [c.id, literal(at, UTCDateTime()), cast(null(), Integer), literal(name, String), data]
 
 
@@ -427,7 +425,6 @@ async def write_case_events(
     )
     classified = c.policy_version != ""
     reclassified = _event_data(
-        conn,
         CaseReclassified,
         {
             "days_past_due": f.dpd,
@@ -441,7 +438,7 @@ async def write_case_events(
     result = await conn.execute(
         insert(tables.case_events).from_select(
             _EVENT_COLUMNS,
-            select(*_event_rows(conn, "CaseReclassified", at, reclassified))
+            select(*_event_rows("CaseReclassified", at, reclassified))
             .select_from(joined)
             .where(changed)
             .order_by(c.id),
@@ -453,7 +450,6 @@ async def write_case_events(
         for t in _closing_triggers()
     ]
     transitioned = _event_data(
-        conn,
         CaseTransitioned,
         {
             "trigger": f.trigger,
@@ -467,7 +463,7 @@ async def write_case_events(
     await conn.execute(
         insert(tables.case_events).from_select(
             _EVENT_COLUMNS,
-            select(*_event_rows(conn, "CaseTransitioned", at, transitioned))
+            select(*_event_rows("CaseTransitioned", at, transitioned))
             .select_from(joined)
             .where(f.trigger.is_not(None))
             .order_by(c.id),
@@ -628,7 +624,6 @@ async def expire_placements(conn: AsyncConnection, as_of: date, at: datetime) ->
     if not ids:
         return []
     data = _event_data(
-        conn,
         CaseRecalled,
         {"agency_id": c.agency_id, "reason": _text(EXPIRED)},
         extra=("reason",),
@@ -636,7 +631,7 @@ async def expire_placements(conn: AsyncConnection, as_of: date, at: datetime) ->
     await conn.execute(
         insert(tables.case_events).from_select(
             _EVENT_COLUMNS,
-            select(*_event_rows(conn, "CaseRecalled", at, data)).where(expired).order_by(c.id),
+            select(*_event_rows("CaseRecalled", at, data)).where(expired).order_by(c.id),
         )
     )
     await conn.execute(

@@ -67,11 +67,6 @@ async def record_run(
     )
 
 
-async def run_summary(conn: AsyncConnection, as_of: date) -> dict[str, Any] | None:
-    row = (await conn.execute(select(r.summary).where(r.as_of == as_of))).first()
-    return dict(row.summary) if row is not None else None
-
-
 async def periods_by_case_id(
     session: AsyncSession, case_ids: Sequence[int], scope: ColumnElement[bool] | None = None
 ) -> list[list[ClassificationPeriod]]:

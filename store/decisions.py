@@ -274,7 +274,6 @@ async def fetch_page(
             d.c.borrower_id,
             d.c.data,
             c.reference,
-            c.borrower_id.label("case_borrower_id"),
             b.external_id,
             s.login,
         )

@@ -535,7 +535,7 @@ def _case_of_portfolio(column: str, attribute: str) -> str:
     return f"CASE {column} {branches} END"
 
 
-def _stage_for(d: _Dialect, lifecycle: LifecyclePolicy, dpd: str, start: str) -> str:
+def _stage_for(lifecycle: LifecyclePolicy, dpd: str, start: str) -> str:
     """The stage a case starts a new episode in: ``start`` (SQL), escalated at once as the
     table's ESCALATE row does when its DPD is past ``escalate_after_days``."""
     row = transition_for(Trigger.ESCALATE)
@@ -570,7 +570,7 @@ async def _open_cases(
     out: MergeSummary,
 ) -> int:
     """Gives each overdue debt that needs one a case; returns the last case event id before."""
-    before = (await _rows(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM case_events"))[0].n
+    before = await ageing.last_event_id(conn)
     # Who needs a case: overdue debts not on one, and overdue debts of a case closed by a cure
     # (a new default); per borrower and portfolio, with the worst DPD.
     await conn.exec_driver_sql(
@@ -593,7 +593,7 @@ async def _open_cases(
 
     def moved(case: str) -> tuple[str, str]:
         status, stage = _moves_sql(d, case)
-        escalated = _stage_for(d, lifecycle, "m.dpd", stage)
+        escalated = _stage_for(lifecycle, "m.dpd", stage)
         return status, f"CASE WHEN {new_default} THEN {escalated} ELSE {stage} END"
 
     to_status, to_stage = moved("c")
@@ -617,9 +617,10 @@ async def _open_cases(
     counts = {row.move: int(row.n) for row in per_move}
     out.cases_reopened = counts.get("REOPEN", 0)
     out.cases_renewed = counts.get("NEW_DEFAULT", 0)
+    status, stage = moved("cases")
     await _run(
         conn,
-        f"UPDATE cases SET status = {moved('cases')[0]}, stage = {moved('cases')[1]}, "
+        f"UPDATE cases SET status = {status}, stage = {stage}, "
         f"opened_on = CASE WHEN {new_default} THEN {d.day(as_of)} ELSE cases.opened_on END, "
         "close_reason = NULL, closed_at = NULL, "
         "watch_until = NULL, closed_while_held = FALSE, version = cases.version + 1 "
@@ -633,7 +634,7 @@ async def _open_cases(
         "stage, days_past_due, bucket, classification, policy_version, outstanding_amount, "
         f"closed_while_held, version) SELECT n.id, {d.reference(as_of.year, 'n.id')}, "
         f"n.borrower_id, n.portfolio, {currency}, {d.day(as_of)}, 'OPEN', "
-        f"{_stage_for(d, lifecycle, 'n.dpd', first_stage)}, "
+        f"{_stage_for(lifecycle, 'n.dpd', first_stage)}, "
         "0, 'M0', 'CURRENT', '', 0, FALSE, 1 FROM (SELECT "
         f"{d.new_case_id} AS id, g.borrower_id, g.portfolio, g.dpd FROM feed_groups g WHERE NOT "
         "EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = g.borrower_id AND c.portfolio = "
@@ -646,7 +647,7 @@ async def _open_cases(
         "ON c.borrower_id = dd.borrower_id AND c.portfolio = f.portfolio WHERE f.dpd >= 1 AND "
         "dd.case_id IS NULL) s WHERE debts.id = s.debt_id",
     )
-    return int(before)
+    return before
 
 
 async def _refigure_cases(

@@ -9,7 +9,7 @@ row's values ever leaving the database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -222,9 +222,3 @@ async def load(conn: AsyncConnection, table: Table, rows: Sequence[Sequence[Any]
         await driver.copy_records_to_table(table.name, records=rows, columns=names)
         return
     await conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
-
-
-def as_rows(table: Table, records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """Returns mappings as tuples in the table's column order."""
-    names = [c.name for c in table.columns]
-    return [tuple(record[name] for name in names) for record in records]

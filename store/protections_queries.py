@@ -11,7 +11,6 @@ from the effects table ``domain.flags.effects``, never from a list written here)
   escalation timers skip these cases; days past due never do.
 - ``refused_clause(action)``: the protections forbid ``action`` on the case (``Action.PLACE``,
   ``Action.ESCALATE``, ``Action.ALLOCATE``), the SQL twin of ``Standing.forbidden``.
-- ``open_complaint_clause()``: the case has an open complaint or dispute, whatever its kind.
 
 Every reader of many keys answers with a fixed number of statements per batch.
 """
@@ -78,11 +77,6 @@ def refused_clause(action: Action) -> ColumnElement[bool]:
     """The protections in force on the case forbid ``action``."""
     effects = sorted(action_effects(action))
     return or_(*(protected_clause(e) for e in effects)) if effects else false()
-
-
-def open_complaint_clause() -> ColumnElement[bool]:
-    """The case has an open complaint or dispute."""
-    return exists().where(cm.case_id == cs.id, cm.status == OPEN)
 
 
 # ---- protections ------------------------------------------------------------------------------
@@ -187,8 +181,7 @@ async def complaints_by_case_id(
         .where(cm.case_id.in_(case_ids))
         .order_by(cm.filed_at.desc(), cm.id.desc())
     )
-    if scope is not None:
-        stmt = stmt.where(scope)
+    stmt = _scoped(stmt, scope)
     grouped: dict[int, list[Complaint]] = defaultdict(list)
     for row in (await session.execute(stmt)).all():
         grouped[row.case_id].append(complaint_of(row))
@@ -204,8 +197,7 @@ async def complaints_by_id(
         .join(tables.cases, cs.id == cm.case_id)
         .where(cm.id.in_(ids))
     )
-    if scope is not None:
-        stmt = stmt.where(scope)
+    stmt = _scoped(stmt, scope)
     found = {
         row.id: (complaint_of(row), str(row.case_portfolio))
         for row in (await session.execute(stmt)).all()
@@ -266,7 +258,6 @@ __all__ = [
     "clock_pauses_by_case_id",
     "complaints_by_case_id",
     "held_case_ids_clause",
-    "open_complaint_clause",
     "protected_clause",
     "protections_by_case_id",
     "refused_clause",

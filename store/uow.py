@@ -227,19 +227,20 @@ class SqlUnitOfWork:
     async def write_case_events(self, events: Sequence[CaseEvent]) -> None:
         """Writes case events to the timeline's table in one statement (the commit writes the
         ones the aggregates recorded; set-based work writes its own through here)."""
+        datas = [e.data() for e in events]
         rows = [
             {
                 "case_id": e.case_id,
                 "at": e.at,
                 "actor_id": e.actor_id,
                 "name": e.name,
-                "data": e.data(),
+                "data": data,
             }
-            for e in events
+            for e, data in zip(events, datas, strict=True)
         ]
         if not rows:
             return
-        worthy = [is_decision(e.name, e.data()) for e in events]
+        worthy = [is_decision(e.name, data) for e, data in zip(events, datas, strict=True)]
         if not any(worthy):
             await self.session.execute(tables.case_events.insert(), rows)
             return

@@ -51,7 +51,6 @@ class WarningNode(Node):
     acknowledged_at: datetime | None
     handled_at: datetime | None
     version: int = strawberry.field(description="Changes with each step (expectedVersion).")
-    _pk: strawberry.Private[int]
     _case_id: strawberry.Private[int]
     _assignee_id: strawberry.Private[int | None]
     _agency_id: strawberry.Private[int | None]
@@ -119,7 +118,6 @@ class WarningNode(Node):
             acknowledged_at=warning.acknowledged_at,
             handled_at=warning.handled_at,
             version=warning.version,
-            _pk=warning.id,
             _case_id=warning.case_id,
             _assignee_id=warning.assignee_id,
             _agency_id=warning.agency_id,

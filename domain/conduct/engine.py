@@ -26,6 +26,7 @@ from domain.conduct.profiles import (
     QuietHours,
     ThirdParty,
     WeeklyCalls,
+    hhmm,
 )
 from domain.contacts.model import (
     CHANNEL_KIND,
@@ -292,10 +293,6 @@ class _Context:
     def inbound(self) -> bool:
         return self.request.direction is ContactDirection.INBOUND
 
-    @property
-    def outbound_call(self) -> bool:
-        return not self.inbound and self.request.channel in VOICE_CHANNELS
-
     def same_person(self, contact: PastContact) -> bool:
         """Whether a past contact reached the person this request reaches: the borrower through
         any of their points; anyone else through the same point."""
@@ -377,14 +374,14 @@ def _quiet_hours(rule: QuietHours, c: _Context) -> _Result:
     assumed = not zones
     if assumed:
         zones = list(rule.fallback_time_zones)
-    window = f"{label} {_hhmm(start)}-{_hhmm(end)}"
+    window = f"{label} {hhmm(start)}-{hhmm(end)}"
     intervals = _common_intervals(zones, start, end, c.at)
     here = [(s, e) for s, e in intervals if s <= c.at < e]
     assumption = f" (no time zone known: assumed {', '.join(zones)})" if assumed else ""
     if here:
         return _pass(rule, f"inside the {window} in {', '.join(zones)}{assumption}")
     outside = [
-        f"{_hhmm(c.at.astimezone(ZoneInfo(z)).time())} local time in {z}"
+        f"{hhmm(c.at.astimezone(ZoneInfo(z)).time())} local time in {z}"
         for z in zones
         if not any(s <= c.at < e for s, e in _intervals(ZoneInfo(z), start, end, c.at))
     ]
@@ -403,10 +400,6 @@ def _zones_of(request: ContactRequest) -> list[str]:
         zones.append(request.point.time_zone)
     zones.extend(z for z in request.person_time_zones if z not in zones)
     return zones
-
-
-def _hhmm(value: time) -> str:
-    return value.strftime("%H:%M")
 
 
 def _intervals(
@@ -507,13 +500,12 @@ def _daily_attempts(rule: DailyAttempts, c: _Context) -> _Result:
     )
     left = max(0, rule.limit - used)
     lower = request.attempt_limit
-    binding = lower is not None and lower.limit == rule.limit
-    reduced = f", limit reduced by {lower.rule}" if lower and binding else ""
+    # A limit a protection reduced is that protection's rule: its check (and refusal) names it.
+    name = lower.rule if lower is not None and lower.limit == rule.limit else rule.name
+    reduced = f", limit reduced by {name}" if name != rule.name else ""
     detail = (
         f"{used} of {rule.limit} unanswered call attempts on this number today ({zone}{reduced})"
     )
-    # A limit a protection reduced is that protection's rule: its check (and refusal) names it.
-    name = lower.rule if lower and binding else rule.name
     if used < rule.limit:
         return _Result(RuleCheck(name, True, detail), left)
     return _Result(RuleCheck(name, False, f"{detail}: the limit is reached", day_end), left)

@@ -53,7 +53,8 @@ TIMED_CHANNELS = frozenset(
 )
 
 
-def _hhmm(value: time) -> str:
+def hhmm(value: time) -> str:
+    """A time of day as HH:MM."""
     return value.strftime("%H:%M")
 
 
@@ -72,8 +73,8 @@ class QuietHours:
 
     def parameters(self) -> dict[str, str]:
         return {
-            "allowedFrom": _hhmm(self.allowed_from),
-            "allowedUntil": _hhmm(self.allowed_until),
+            "allowedFrom": hhmm(self.allowed_from),
+            "allowedUntil": hhmm(self.allowed_until),
             "channels": ",".join(sorted(self.channels)),
             "fallbackTimeZones": ",".join(self.fallback_time_zones),
         }

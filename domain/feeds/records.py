@@ -110,10 +110,6 @@ class DebtRecord:
     days_past_due: int | None
     instalments: tuple[InstalmentRecord, ...]
 
-    @property
-    def outstanding(self) -> Decimal:
-        return self.principal + self.interest + self.penalty + self.fee
-
 
 @dataclass(frozen=True, slots=True)
 class PaymentRecord:
