@@ -131,6 +131,8 @@ async def test_an_open_complaint_stops_outbound_contact_until_resolved(
     assert resolved["complaint"]["daysToResolve"] == 0
     after = await allowance(gql, made.gid)
     assert after["allowed"] is True, after
+    replaced = await result(gql, "manager", PLACE, place)
+    assert replaced["__typename"] == "PlaceWithAgencySuccess", replaced
     again = await result(
         gql, "manager", RESOLVE, {"input": {"complaintId": complaint["id"], "resolution": "x"}}
     )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.common.ids import pk_of
@@ -353,6 +353,11 @@ async def test_every_reader_sees_the_whole_stream(
     page = (await gql(login, FEED, {"first": 1}))["decisions"]
     async with engine.connect() as conn:
         assert page["totalCount"] == await decisions.count(conn)
+        dt = tables.decisions.c
+        stored = (await conn.execute(select(func.count(), func.min(dt.id)))).one()
+    # Counted and paged independently of the code under test: the oldest decision comes first.
+    assert page["totalCount"] == stored[0]
+    assert [e["node"]["sequence"] for e in page["edges"]] == ([stored[1]] if stored[1] else [])
 
 
 @pytest.mark.parametrize("login", ["collector1", "lead1", "legal1", "acme.agent1", "acme.manager"])

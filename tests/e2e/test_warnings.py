@@ -304,7 +304,8 @@ async def test_refusals(gql: Gql, engine: AsyncEngine, factory: Factory) -> None
     # Roles without warning:handle are refused by authorisation.
     for login in ("auditor1", "legal1", "admin", "core.banking"):
         assert "warning:handle" not in LOGINS[login].permissions
-        assert_forbidden(await gql.errors(login, ACK, {"input": {"warningId": wid(pk)}}))
+        for document in (ACK, HANDLE):
+            assert_forbidden(await gql.errors(login, document, {"input": {"warningId": wid(pk)}}))
     assert await row(engine, pk) == before
     # The note at the limit is taken.
     data = await gql("collector1", HANDLE, {"input": {"warningId": wid(pk), "note": "y" * 2000}})

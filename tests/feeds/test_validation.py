@@ -195,6 +195,9 @@ def test_schedule_dpd_ignores_paid_and_future_instalments() -> None:
             [("instalments[0].type", "unknown field")],
         ),
         ({"daysPastDue": 1.5}, [("daysPastDue", "must be a whole number")]),
+        ({"daysPastDue": 0}, []),
+        ({"daysPastDue": 100_000}, []),
+        ({"daysPastDue": 100_001}, [("daysPastDue", "must be between 0 and 100000")]),
         (
             {"instalments": [{"sequence": 1, "dueDate": "2026-01-01", "amountDue": "1.001"}]},
             [("instalments[0].amountDue", "more than 2 decimal places")],

@@ -349,6 +349,9 @@ async def test_the_unit_of_work_projects_exactly_the_events_it_writes(
         case.recall(AT, staff.id)
         await work.rollback()
     assert len(await _stored(migrated)) == 1
+    async with migrated.connect() as conn:
+        recalled = select(ev.id).where(ev.case_id == made.case.id, ev.name == "CaseRecalled")
+        assert (await conn.execute(recalled)).all() == []
     await services.recall_from_agency(uow, clock, made.case.id, staff.id)
     kinds = [row[0] for row in await _stored(migrated)]
     assert kinds == ["CASE_PLACED", "CASE_RECALLED"]
