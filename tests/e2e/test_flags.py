@@ -136,6 +136,14 @@ async def test_each_flag_s_effects_on_every_case_of_the_borrower(
     }
     assert lifted["borrowerFlag"]["liftedAt"] is not None
     assert (await allowance(gql, second.gid, "PHONE"))["allowed"] is True
+    # (``first`` may have gone to the agency above, out of the caller's sight: ``second`` stays.)
+    for channel in ("PHONE", "LETTER"):
+        assert failing(await allowance(gql, second.gid, channel)) == [], (kind, channel)
+    if Effect.NO_AGENCY_PLACEMENT in row.effects:
+        again = await result(
+            gql, "manager", PLACE, {"input": {"caseId": first.gid, "agencyName": agency.name}}
+        )
+        assert again["__typename"] == "PlaceWithAgencySuccess", again
 
 
 async def test_a_stopping_flag_refuses_start_and_marks_log_but_not_inbound(

@@ -462,3 +462,6 @@ async def test_the_runs_audit_entry_holds_its_summary(migrated: AsyncEngine) -> 
     assert entry.actor_login == "system:daily" and entry.request_id == f"daily:{D0}"
     assert entry.changes == outcome.days[0].summary()
     assert count >= 1
+    # The figures themselves, for the one case with one debt three days late.
+    figures = ("as_of", "cases_aged", "debts_reaged", "snapshots", "periods_opened")
+    assert [entry.changes[k] for k in figures] == [D0.isoformat(), 1, 1, 1, 1]
