@@ -16,7 +16,7 @@ from api.common.types import (
     NotFoundError,
     RuleViolationError,
     ValidationError,
-    user_error,
+    refused,
 )
 from api.context import Context, Info
 from api.permissions import needs
@@ -129,11 +129,7 @@ async def record_promise(info: Info, data: RecordPromiseInput) -> RecordPromiseS
             at=now,
         )
     except DomainError as error:
-        await ctx.release()
-        await ctx.audit.refused(
-            AuditAction.PROMISE_RECORD, error, resource_type="Case", resource_id=case_pk
-        )
-        return user_error(error)
+        return await refused(ctx, AuditAction.PROMISE_RECORD, error, "Case", case_pk)
 
 
 @strawberry.type

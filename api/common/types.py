@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import strawberry
 
 from domain.errors import ConcurrencyConflict, DomainError, ErrorCode, NotFound, RuleViolation
 from domain.money import Money as DomainMoney
+from store.audit import AuditAction
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 strawberry.enum(
     ErrorCode,
@@ -74,3 +79,13 @@ def user_error(
     else:
         kind = ValidationError
     return kind(code=ErrorCode(error.code), message=error.message, field=error.field)
+
+
+async def refused(
+    ctx: Context, action: AuditAction, error: DomainError, resource_type: str, pk: int | None
+) -> ValidationError | NotFoundError | RuleViolationError | ConflictError:
+    """A refused mutation's answer: the request's read session released, the refusal audited
+    (naming the object it was about), and the error as its GraphQL type."""
+    await ctx.release()
+    await ctx.audit.refused(action, error, resource_type=resource_type, resource_id=pk)
+    return user_error(error)

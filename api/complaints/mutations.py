@@ -13,7 +13,7 @@ from api.common.types import (
     NotFoundError,
     RuleViolationError,
     ValidationError,
-    user_error,
+    refused,
 )
 from api.complaints.types import Complaint, ComplaintChannel, ComplaintKind
 from api.context import Context, Info
@@ -96,11 +96,7 @@ class ComplaintMutation:
                 ctx.unit_of_work, ctx.clock, ctx.viewer.id, request
             )
         except DomainError as error:
-            await ctx.release()
-            await ctx.audit.refused(
-                AuditAction.COMPLAINT_FILE, error, resource_type="Case", resource_id=case_pk
-            )
-            return user_error(error)
+            return await refused(ctx, AuditAction.COMPLAINT_FILE, error, "Case", case_pk)
         case = await _case(ctx, complaint.case_id)
         return FileComplaintSuccess(
             complaint=Complaint.from_domain(complaint, case.portfolio), case=case
@@ -124,11 +120,7 @@ class ComplaintMutation:
                 ctx.unit_of_work, ctx.clock, ctx.viewer.id, pk, input.resolution
             )
         except DomainError as error:
-            await ctx.release()
-            await ctx.audit.refused(
-                AuditAction.COMPLAINT_RESOLVE, error, resource_type="Complaint", resource_id=pk
-            )
-            return user_error(error)
+            return await refused(ctx, AuditAction.COMPLAINT_RESOLVE, error, "Complaint", pk)
         return ResolveComplaintSuccess(
             complaint=Complaint.from_domain(complaint, portfolio),
             case=await _case(ctx, complaint.case_id),

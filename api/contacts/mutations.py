@@ -24,7 +24,7 @@ from api.common.types import (
     RuleViolationError,
     UserError,
     ValidationError,
-    user_error,
+    refused,
 )
 from api.contacts.types import Contact, ContactPoint, contact_point_view
 from api.context import Context, Info
@@ -264,14 +264,6 @@ async def _sees_in_clear(ctx: Context, borrower_id: int, kind: ContactPointKind)
     return rule_for(roles, CONTACT_POINT_FIELDS[kind], legal).clear
 
 
-async def _refused(
-    ctx: Context, action: AuditAction, error: DomainError, resource_type: str, pk: int | None
-) -> UserErrors:
-    await ctx.release()
-    await ctx.audit.refused(action, error, resource_type=resource_type, resource_id=pk)
-    return user_error(error)
-
-
 def _violation(error: errors.ComplianceViolation) -> ComplianceViolation:
     assert error.contact_id is not None
     return ComplianceViolation(
@@ -348,7 +340,7 @@ class ContactMutation:
         except errors.ComplianceViolation as violation:
             return _violation(violation)  # recorded and audited in its own transaction
         except DomainError as error:
-            return await _refused(ctx, AuditAction.CONTACT_START, error, "Case", case_pk)
+            return await refused(ctx, AuditAction.CONTACT_START, error, "Case", case_pk)
         if contact.blocked:  # a retry of a refused request: the same refusal
             return _violation(services.refusal_of(contact))
         return StartContactSuccess(contact=Contact.from_domain(contact))
@@ -382,7 +374,7 @@ class ContactMutation:
                 may_complete_others=_supervises(ctx),
             )
         except DomainError as error:
-            return await _refused(ctx, AuditAction.CONTACT_COMPLETE, error, "Contact", pk)
+            return await refused(ctx, AuditAction.CONTACT_COMPLETE, error, "Contact", pk)
         return CompleteContactSuccess(contact=Contact.from_domain(contact))
 
     @strawberry.mutation(
@@ -427,7 +419,7 @@ class ContactMutation:
                 lambda uow: services.log_contact(uow, ctx.clock, _actor(ctx), request),
             )
         except DomainError as error:
-            return await _refused(ctx, AuditAction.CONTACT_LOG, error, "Case", case_pk)
+            return await refused(ctx, AuditAction.CONTACT_LOG, error, "Case", case_pk)
         return LogContactSuccess(contact=Contact.from_domain(contact))
 
     @strawberry.mutation(
@@ -466,7 +458,7 @@ class ContactMutation:
                 sees_value=sees_value,
             )
         except DomainError as error:
-            return await _refused(ctx, AuditAction.CONTACT_POINT_ADD, error, "Borrower", pk)
+            return await refused(ctx, AuditAction.CONTACT_POINT_ADD, error, "Borrower", pk)
         return AddContactPointSuccess(contact_point=await contact_point_view(ctx, point))
 
     @strawberry.mutation(
@@ -501,5 +493,5 @@ class ContactMutation:
                 consent_evidence=input.consent_evidence,
             )
         except DomainError as error:
-            return await _refused(ctx, AuditAction.CONTACT_POINT_UPDATE, error, "ContactPoint", pk)
+            return await refused(ctx, AuditAction.CONTACT_POINT_UPDATE, error, "ContactPoint", pk)
         return UpdateContactPointSuccess(contact_point=await contact_point_view(ctx, point))

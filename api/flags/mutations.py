@@ -14,7 +14,7 @@ from api.common.types import (
     NotFoundError,
     RuleViolationError,
     ValidationError,
-    user_error,
+    refused,
 )
 from api.context import Context, Info
 from api.flags.types import BorrowerFlag, BorrowerFlagKind
@@ -102,14 +102,7 @@ class FlagMutation:
             await ctx.release()
             flag = await services.flag_borrower(ctx.unit_of_work, ctx.clock, ctx.viewer.id, request)
         except DomainError as error:
-            await ctx.release()
-            await ctx.audit.refused(
-                AuditAction.BORROWER_FLAG,
-                error,
-                resource_type="Borrower",
-                resource_id=pk,
-            )
-            return user_error(error)
+            return await refused(ctx, AuditAction.BORROWER_FLAG, error, "Borrower", pk)
         return FlagBorrowerSuccess(
             borrower_flag=BorrowerFlag.from_domain(flag), borrower=await _borrower(ctx, flag)
         )
@@ -132,14 +125,7 @@ class FlagMutation:
                 ctx.unit_of_work, ctx.clock, ctx.viewer.id, pk, input.flag, input.note
             )
         except DomainError as error:
-            await ctx.release()
-            await ctx.audit.refused(
-                AuditAction.BORROWER_UNFLAG,
-                error,
-                resource_type="Borrower",
-                resource_id=pk,
-            )
-            return user_error(error)
+            return await refused(ctx, AuditAction.BORROWER_UNFLAG, error, "Borrower", pk)
         return UnflagBorrowerSuccess(
             borrower_flag=BorrowerFlag.from_domain(flag), borrower=await _borrower(ctx, flag)
         )

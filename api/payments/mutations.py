@@ -17,6 +17,7 @@ from api.common.types import (
     NotFoundError,
     RuleViolationError,
     ValidationError,
+    refused,
     user_error,
 )
 from api.context import Context, Info
@@ -176,11 +177,7 @@ async def post_payment(info: Info, data: PostPaymentInput) -> PostPaymentSuccess
             at=now,
         )
     except DomainError as error:
-        await ctx.release()
-        await ctx.audit.refused(
-            AuditAction.PAYMENT_POST, error, resource_type="Debt", resource_id=debt_pk
-        )
-        return user_error(error)
+        return await refused(ctx, AuditAction.PAYMENT_POST, error, "Debt", debt_pk)
 
 
 async def reverse_payment(

@@ -16,6 +16,7 @@ from api.common.types import (
     NotFoundError,
     RuleViolationError,
     ValidationError,
+    refused,
     user_error,
 )
 from api.context import Context, Info
@@ -202,11 +203,7 @@ async def post_external_signal(
             at=now,
         )
     except DomainError as error:
-        await ctx.release()
-        await ctx.audit.refused(
-            AuditAction.SIGNAL_POST, error, resource_type="Borrower", resource_id=borrower_pk
-        )
-        return user_error(error)
+        return await refused(ctx, AuditAction.SIGNAL_POST, error, "Borrower", borrower_pk)
 
 
 @strawberry.type
