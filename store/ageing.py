@@ -59,6 +59,7 @@ from domain.cases.classification import ClassificationPolicy
 from domain.cases.events import CaseRecalled, CaseReclassified, CaseTransitioned
 from domain.cases.model import CaseStatus
 from domain.debts.model import DebtStatus
+from domain.flags.effects import Effect
 from domain.lifecycle.table import (
     CURE_REASONS,
     Action,
@@ -70,7 +71,7 @@ from domain.lifecycle.table import (
 from store import dialect, tables
 from store.case_queries import placement_current_on
 from store.dialect import days_between, is_postgresql
-from store.protections_queries import held_case_ids_clause, refused_clause
+from store.protections_queries import refused_clause
 from store.types import Amount, UTCDateTime
 
 c = tables.cases.c
@@ -266,7 +267,8 @@ def _fires(trigger: Trigger, as_of: date, lifecycle: LifecyclePolicy) -> ColumnE
         condition.append(f.dpd > lifecycle.escalate_after_days)
         # The protections in force (an open complaint or dispute, a flag) forbid escalation or
         # stop the collection clock the timer runs on: the effects table decides which.
-        held = or_(refused_clause(Action.ESCALATE), held_case_ids_clause())
+        # Forbidden by a protection, or its collection clock stands still.
+        held = refused_clause(Action.ESCALATE, Effect.PAUSE_CLOCK)
         condition.append(f.case_id.not_in(select(c.id).where(held)))
     return and_(*condition)
 

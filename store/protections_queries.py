@@ -5,12 +5,12 @@ clock, and SQL clauses for work over many rows.
 Clauses for jobs and set-based work (each a correlated condition on ``tables.cases``, built
 from the effects table ``domain.flags.effects``, never from a list written here):
 
-- ``protected_clause(effect)``: the case has an open complaint or dispute, or its borrower an
-  active flag, whose row has ``effect`` (e.g. ``Effect.STOP_CONTACT``).
-- ``held_case_ids_clause()``: the case's collection clock stands still now (``PAUSE_CLOCK``):
-  escalation timers skip these cases; days past due never do.
-- ``refused_clause(action)``: the protections forbid ``action`` on the case (``Action.PLACE``,
-  ``Action.ESCALATE``, ``Action.ALLOCATE``), the SQL twin of ``Standing.forbidden``.
+- ``protected_clause(*effects)``: the case has an open complaint or dispute, or its borrower an
+  active flag, whose row has one of ``effects`` (e.g. ``Effect.STOP_CONTACT``).
+- ``refused_clause(action, *also)``: the protections forbid ``action`` on the case
+  (``Action.PLACE``, ``Action.ESCALATE``, ``Action.ALLOCATE``), the SQL twin of
+  ``Standing.forbidden``; the daily run adds ``Effect.PAUSE_CLOCK`` (escalation timers skip a
+  case whose collection clock stands still; days past due never do).
 
 Every reader of many keys answers with a fixed number of statements per batch.
 """
@@ -51,10 +51,11 @@ OPEN = ComplaintStatus.OPEN.value
 # ---- clauses ----------------------------------------------------------------------------------
 
 
-def protected_clause(effect: Effect) -> ColumnElement[bool]:
-    """The case (``tables.cases``) is under a protection with ``effect``."""
-    kinds = sorted(k.value for k in complaint_kinds_with(effect))
-    flags = sorted(f.value for f in flags_with(effect))
+def protected_clause(*effects: Effect) -> ColumnElement[bool]:
+    """The case (``tables.cases``) is under a protection with any of ``effects``: one EXISTS
+    on its complaints and one on its borrower's flags, whatever the number of effects."""
+    kinds = sorted({k.value for e in effects for k in complaint_kinds_with(e)})
+    flags = sorted({f.value for e in effects for f in flags_with(e)})
     found: list[ColumnElement[bool]] = []
     if kinds:
         found.append(exists().where(cm.case_id == cs.id, cm.status == OPEN, cm.kind.in_(kinds)))
@@ -67,16 +68,9 @@ def protected_clause(effect: Effect) -> ColumnElement[bool]:
     return or_(*found) if found else false()
 
 
-def held_case_ids_clause() -> ColumnElement[bool]:
-    """The case's collection clock stands still now (an open complaint or dispute, a pausing
-    flag): escalation timers must skip it."""
-    return protected_clause(Effect.PAUSE_CLOCK)
-
-
-def refused_clause(action: Action) -> ColumnElement[bool]:
-    """The protections in force on the case forbid ``action``."""
-    effects = sorted(action_effects(action))
-    return or_(*(protected_clause(e) for e in effects)) if effects else false()
+def refused_clause(action: Action, *also: Effect) -> ColumnElement[bool]:
+    """The protections in force on the case forbid ``action`` (or have one of ``also``)."""
+    return protected_clause(*action_effects(action), *also)
 
 
 # ---- protections ------------------------------------------------------------------------------
@@ -257,7 +251,6 @@ __all__ = [
     "active_flags_by_borrower_id",
     "clock_pauses_by_case_id",
     "complaints_by_case_id",
-    "held_case_ids_clause",
     "protected_clause",
     "protections_by_case_id",
     "refused_clause",
