@@ -660,20 +660,18 @@ async def _refigure_cases(
 ) -> None:
     """Sets DPD, outstanding, bucket and classification of every case with a debt in the file,
     from all its debts as of the feed's date (records CaseReclassified where they change)."""
-    # A debt not in the file is aged as the daily run ages it (store.ageing.debt_ages).
+    # Every debt of those cases is aged by the one rule (store.ageing.debt_ages): the merge has
+    # already stored the file's schedules and core figures, so the import and the daily run
+    # cannot disagree.
     with_feed_debt: Select[Any] = select(literal_column("d2.case_id")).select_from(
         text("debts d2 JOIN feed_debts f2 ON f2.account_number = d2.account_number")
     )
     ages = d.sql(ageing.debt_ages(conn, as_of, tables.cases.c.id.in_(with_feed_debt)))
     await _run(
         conn,
-        "CREATE TEMPORARY TABLE feed_figures AS SELECT dd.case_id, MAX(CASE WHEN f.rec IS NOT "
-        "NULL THEN f.dpd ELSE COALESCE(a.dpd, 0) END) AS dpd, "
+        "CREATE TEMPORARY TABLE feed_figures AS SELECT dd.case_id, MAX(a.dpd) AS dpd, "
         "SUM(dd.principal + dd.interest + dd.penalty + dd.fee) AS outstanding FROM debts dd "
-        f"LEFT JOIN feed_debts f ON f.account_number = dd.account_number LEFT JOIN ({ages}) a "
-        "ON a.id = dd.id WHERE dd.case_id IN (SELECT d2.case_id FROM debts d2 JOIN feed_debts "
-        "f2 ON f2.account_number = d2.account_number WHERE d2.case_id IS NOT NULL) "
-        "GROUP BY dd.case_id",
+        f"JOIN ({ages}) a ON a.id = dd.id GROUP BY dd.case_id",
     )
     await _analyze(conn, "feed_figures")
     day = d.day(as_of)
