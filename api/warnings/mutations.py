@@ -17,7 +17,6 @@ from api.common.types import (
     RuleViolationError,
     ValidationError,
     refused,
-    user_error,
 )
 from api.context import Context, Info
 from api.permissions import needs
@@ -99,8 +98,8 @@ PostExternalSignalPayload = Annotated[
 ]
 
 
-def _warning_pk(global_id: str) -> int:
-    pk = pk_of(global_id, "Warning")
+def _warning_pk(pk: int | None) -> int:
+    """The decoded warning id, or the refusal of an id that names no warning."""
     if pk is None:
         raise errors.WarningNotFound("no such warning", field="warningId")
     return pk
@@ -222,15 +221,12 @@ class WarningMutation:
             warning = await services.acknowledge(
                 ctx.unit_of_work,
                 ctx.clock,
-                _warning_pk(input.warning_id),
+                _warning_pk(pk),
                 ctx.viewer.id,
                 input.expected_version,
             )
         except DomainError as error:
-            await ctx.audit.refused(
-                AuditAction.WARNING_ACKNOWLEDGE, error, resource_type="Warning", resource_id=pk
-            )
-            return user_error(error)
+            return await refused(ctx, AuditAction.WARNING_ACKNOWLEDGE, error, "Warning", pk)
         return AcknowledgeWarningSuccess(warning=WarningNode.from_domain(warning))
 
     @strawberry.mutation(
@@ -247,16 +243,13 @@ class WarningMutation:
             warning = await services.handle(
                 ctx.unit_of_work,
                 ctx.clock,
-                _warning_pk(input.warning_id),
+                _warning_pk(pk),
                 ctx.viewer.id,
                 input.note,
                 input.expected_version,
             )
         except DomainError as error:
-            await ctx.audit.refused(
-                AuditAction.WARNING_HANDLE, error, resource_type="Warning", resource_id=pk
-            )
-            return user_error(error)
+            return await refused(ctx, AuditAction.WARNING_HANDLE, error, "Warning", pk)
         return HandleWarningSuccess(warning=WarningNode.from_domain(warning))
 
     @strawberry.mutation(
