@@ -383,6 +383,15 @@ def _closing_triggers() -> list[Trigger]:
     return [t for t in BATCH_TRIGGERS if transition_for(t).to_status is CaseStatus.CLOSED]
 
 
+def _close_reason(trigger: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The close reason the table gives a closing ``trigger`` (NULL for any other)."""
+    whens = [
+        (trigger == t.value, transition_for(t).close_reason.value)  # type: ignore[union-attr]
+        for t in _closing_triggers()
+    ]
+    return case(*whens, else_=null()) if whens else cast(null(), String)
+
+
 def json_object(pairs: Mapping[str, Any]) -> ColumnElement[Any]:
     """A JSON object built in SQL from constant keys and column values."""
     arguments: list[Any] = []
@@ -446,11 +455,6 @@ async def write_case_events(
             .order_by(c.id),
         )
     )
-    closing = [t.value for t in _closing_triggers()]
-    reason_whens = [
-        (f.trigger == t.value, transition_for(t).close_reason.value)  # type: ignore[union-attr]
-        for t in _closing_triggers()
-    ]
     transitioned = _event_data(
         CaseTransitioned,
         {
@@ -459,7 +463,7 @@ async def write_case_events(
             "to_status": f.new_status,
             "from_stage": f.stage,
             "to_stage": f.new_stage,
-            "close_reason": case(*reason_whens, else_=null()) if closing else cast(null(), String),
+            "close_reason": _close_reason(f.trigger),
         },
     )
     await conn.execute(
@@ -497,13 +501,7 @@ async def apply_figures(
         f.status == CaseStatus.CLOSED.value,
         f.new_status != CaseStatus.CLOSED.value,
     )
-    reason = case(
-        *(
-            (f.trigger == t.value, transition_for(t).close_reason.value)  # type: ignore[union-attr]
-            for t in closing
-        ),
-        else_=null(),
-    )
+    reason = _close_reason(f.trigger)
     cured = f.trigger.in_(
         [t.value for t in closing if transition_for(t).close_reason in CURE_REASONS]
     )
