@@ -29,6 +29,17 @@ class DecisionKind(enum.StrEnum):
     PROMISE_BROKEN = "PROMISE_BROKEN"
     COMPLAINT_FILED = "COMPLAINT_FILED"
     COMPLAINT_RESOLVED = "COMPLAINT_RESOLVED"
+    # Debt handling (issue 11): restructurings, legal status, write-offs.
+    PLAN_AGREED = "PLAN_AGREED"
+    SETTLEMENT_AGREED = "SETTLEMENT_AGREED"
+    PENALTY_WAIVED = "PENALTY_WAIVED"
+    PLAN_BROKEN = "PLAN_BROKEN"
+    PLAN_COMPLETED = "PLAN_COMPLETED"
+    SETTLEMENT_PAID = "SETTLEMENT_PAID"
+    LEGAL_REFERRED = "LEGAL_REFERRED"
+    LEGAL_ACTION = "LEGAL_ACTION"
+    CHARGE_OFF_REQUESTED = "CHARGE_OFF_REQUESTED"
+    CASE_WRITTEN_OFF = "CASE_WRITTEN_OFF"
 
 
 class Lookup(enum.StrEnum):
@@ -144,6 +155,10 @@ RULES: tuple[Rule, ...] = (
     # its description or resolution (free text).
     Rule("ComplaintFiled", DecisionKind.COMPLAINT_FILED, (Field("complaintKind", "kind"),)),
     Rule("ComplaintResolved", DecisionKind.COMPLAINT_RESOLVED, (Field("complaintKind", "kind"),)),
+    # ---- restructuring: approvals (issue 11) ----
+    # ---- restructuring: plans and settlements in effect (issue 11) ----
+    # ---- legal escalation (issue 11) ----
+    # ---- write-off (issue 11) ----
 )
 
 

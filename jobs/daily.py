@@ -70,8 +70,10 @@ STEPS = (
     "re-ageing cases",
     "classification history",
     "placement expiry",
+    "charge-offs",
     "snapshots",
     "promises",
+    "restructurings",
     "early warnings",
     "decisions",
     "recording the run",
@@ -226,6 +228,7 @@ async def _run_day(
     steps = iter(range(1, len(STEPS) + 1))
 
     def step(name: str) -> None:
+        assert name in STEPS, name
         if progress is not None:
             progress(Step(day, name, next(steps), len(STEPS)))
 
@@ -237,33 +240,37 @@ async def _run_day(
         await conn.execution_options(sqlite_begin="IMMEDIATE")
         async with conn.begin():
             first_event = await ageing.last_event_id(conn)
-            step(STEPS[0])
+            step("locking cases")
             await ageing.lock_cases(conn, day)
-            step(STEPS[1])
+            step("re-ageing debts")
             result.debts_reaged = await ageing.age_debts(conn, day, policy)
-            step(STEPS[2])
+            step("re-ageing cases")
             result.cases_aged = await ageing.compute_figures(conn, day, policy, lifecycle)
             result.cases_reclassified, moved = await ageing.write_case_events(conn, day, at, policy)
             result.cases_changed = await ageing.apply_figures(conn, day, at, policy, lifecycle)
             result.escalated = len(moved.get("ESCALATE", []))
             result.cured = len(moved.get("CURE", [])) + len(moved.get("PAY_IN_FULL", []))
             result.reopened = len(moved.get("REOPEN", []))
-            step(STEPS[3])
+            step("classification history")
             result.periods_opened = await ageing.record_history(conn, day)
-            step(STEPS[4])
+            step("placement expiry")
             expired = await ageing.expire_placements(conn, day, at)
             result.placements_expired = len(expired)
-            step(STEPS[5])
+            step("charge-offs")
+            # ---- charge-offs of the core applied (issue 11, write-off) ----
+            step("snapshots")
             result.snapshots = await ageing.take_snapshots(conn, day, policy)
             await ageing.drop_figures(conn)
-            step(STEPS[6])
+            step("promises")
             result.promises_resolved = await _judge_promises(conn, audit_key, day, at, started)
-            step(STEPS[7])
+            step("restructurings")
+            # ---- plans broken, settlements lapsed (issue 11, restructuring) ----
+            step("early warnings")
             result.warnings_raised = await raise_warnings(conn, day, at)
-            step(STEPS[8])
+            step("decisions")
             # Last: it serialises the writers of decisions until this transaction commits.
             result.decisions = await append_decisions_from_events(conn, first_event)
-            step(STEPS[9])
+            step("recording the run")
             await append(conn, audit_key, _audit_records(day, started, result, moved, expired))
             await daily_queries.record_run(conn, day, started, clock.now(), result.summary())
     return result

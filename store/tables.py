@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -273,6 +274,8 @@ payments = Table(
     Column("reversal_reason", Text, nullable=True),
     # The posting cured or paid off the case and closed it: its reversal reopens the case.
     Column("closed_case", Boolean, nullable=False, default=False),
+    # Received while the case was WRITTEN_OFF: a recovery, reported as such (debt handling).
+    Column("recovery", Boolean, nullable=False, default=False, server_default=false()),
     # The key the poster sent, so that a retry finds this payment (one per poster and key).
     Column("idempotency_key", String(128), nullable=True),
     Column("version", Integer, nullable=False),
@@ -607,4 +610,177 @@ decisions = Table(
     Column("actor_id", ForeignKey("staff.id"), nullable=True),
     Column("event_id", ForeignKey("case_events.id"), nullable=True, unique=True),
     Column("data", JSON, nullable=False),
+)
+
+
+# ---- debt handling (issue 11) ------------------------------------------------------------------
+
+# Restructurings and settlements (manual ch. 6), proposed by one person and decided by another
+# whose approval limits cover the concession. ``concession`` is what the lender gives up (a
+# settlement's discount, a waiver's amount, interest capitalised away by a plan), counted
+# cumulatively per case against the limits; ``required_authority`` names the lowest role whose
+# limits cover it (NULL: none does).
+restructurings = Table(
+    "restructurings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    # The case's outstanding balance when proposed (the base of the share limits).
+    Column("balance", Amount(), nullable=False),
+    Column("concession", Amount(), nullable=False),
+    Column("settlement_amount", Amount(), nullable=True),
+    Column("settle_by", Date, nullable=True),
+    Column("waiver_amount", Amount(), nullable=True),
+    # A plan: the amount its schedule replaces and what it capitalises (shown line by line).
+    Column("replaced_amount", Amount(), nullable=True),
+    Column("capitalised_interest", Amount(), nullable=True),
+    Column("grace_days", Integer, nullable=False, default=0),
+    Column("required_authority", String(32), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("proposed_by", ForeignKey("staff.id"), nullable=False),
+    Column("proposed_at", UTCDateTime(), nullable=False),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    Column("decided_by", ForeignKey("staff.id"), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    # What the case was when the plan took effect: a broken plan returns it there.
+    Column("previous_stage", String(16), nullable=True),
+    # Plan payments made on time in a row (no cure before the configured number).
+    Column("payments_in_row", Integer, nullable=False, default=0),
+    Column("paid_amount", Amount(), nullable=False, default=0),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_restructurings_case_id", "case_id", "id"),
+    Index("ix_restructurings_status_id", "status", "id"),
+    Index("ix_restructurings_proposed_by_key", "proposed_by", "idempotency_key"),
+)
+
+# A plan's new schedule: the overlay on the core's schedule until the core books it.
+restructuring_instalments = Table(
+    "restructuring_instalments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("restructuring_id", ForeignKey("restructurings.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("amount_paid", Amount(), nullable=False, default=0),
+    Column("paid_on", Date, nullable=True),
+    UniqueConstraint("restructuring_id", "sequence", name="uq_restructuring_instalments_seq"),
+)
+
+# Referrals to legal: made when every condition holds, approved by a manager who re-checks them.
+legal_referrals = Table(
+    "legal_referrals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    # Every condition with its result when referred (and again when decided).
+    Column("conditions", JSON, nullable=False),
+    Column("referred_by", ForeignKey("staff.id"), nullable=False),
+    Column("referred_at", UTCDateTime(), nullable=False),
+    Column("decided_by", ForeignKey("staff.id"), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_legal_referrals_case_id", "case_id", "id"),
+    # At most one pending referral per case.
+    Index(
+        "uq_legal_referrals_pending",
+        "case_id",
+        unique=True,
+        postgresql_where=text("status = 'PENDING'"),
+        sqlite_where=text("status = 'PENDING'"),
+    ),
+)
+
+# The legal route of a case and its steps (filed, hearing, judgment, enforcement, closed).
+legal_actions = Table(
+    "legal_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("body", String(200), nullable=True),
+    Column("reference", String(100), nullable=True),
+    Column("occurred_on", Date, nullable=False),
+    Column("amount", Amount(), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("recorded_by", ForeignKey("staff.id"), nullable=True),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Index("ix_legal_actions_case_id", "case_id", "occurred_on", "id"),
+)
+
+# Write-offs: the core's charge-off applied, or a manager's decision (sent out as a request).
+write_offs = Table(
+    "write_offs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("reason_code", String(32), nullable=False),
+    Column("reason_text", Text, nullable=True),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("charge_off_id", ForeignKey("charge_offs.id"), nullable=True),
+    Column("written_off_by", ForeignKey("staff.id"), nullable=True),
+    Column("written_off_at", UTCDateTime(), nullable=False),
+)
+
+# Evidence packs: the zip as generated (its parts' hashes in the manifest), for download.
+evidence_packs = Table(
+    "evidence_packs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),
+    Column("manifest", JSON, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("clear", Boolean, nullable=False),
+    Column("generated_by", ForeignKey("staff.id"), nullable=False),
+    Column("generated_at", UTCDateTime(), nullable=False),
+)
+
+# Maker–checker over rules and power: a change (role grant, conduct profile, waterfall,
+# approval limits, warning rules, legal policy) proposed by one person and approved by another.
+rule_changes = Table(
+    "rule_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("effective_from", UTCDateTime(), nullable=False),
+    Column("proposed_by", ForeignKey("staff.id"), nullable=False),
+    Column("proposed_at", UTCDateTime(), nullable=False),
+    Column("decided_by", ForeignKey("staff.id"), nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_rule_changes_status_id", "status", "id"),
+)
+
+# The approved versions of each rule set (kind, name): the loader takes the latest version in
+# effect at an instant, else the checked-in default beside the code that reads it.
+rule_set_versions = Table(
+    "rule_set_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("effective_from", UTCDateTime(), nullable=False),
+    Column("change_id", ForeignKey("rule_changes.id"), nullable=True),
+    UniqueConstraint("kind", "name", "version", name="uq_rule_set_versions_kind_name_version"),
+    Index("ix_rule_set_versions_lookup", "kind", "name", "effective_from"),
 )

@@ -75,8 +75,21 @@ MANAGER_CYCLE = CYCLE_WORK | {
     "borrower:unflag",
     "decision:read",
 }
-_COLLECTOR = READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK
-_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"} | CYCLE_WORK
+# Debt handling's (migration 0008): restructurings, legal escalation, write-off, rule changes.
+PROPOSE = frozenset({"restructuring:propose"})
+RULE_CHANGES = frozenset({"rule_change:propose", "rule_change:approve", "rule_change:read"})
+MANAGER_DEBT = PROPOSE | {
+    "restructuring:approve",
+    "legal:refer",
+    "legal:approve",
+    "legal:act",
+    "evidence:generate",
+    "case:write_off",
+}
+_COLLECTOR = (READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE) | {
+    "legal:refer"
+}
+_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE
 
 # Every demo login (CONTRACT.md), in the contract's order.
 LOGINS: dict[str, Role] = {
@@ -84,7 +97,11 @@ LOGINS: dict[str, Role] = {
         ("admin",),
         None,
         None,
-        READ | MANAGE | CYCLE_READ | {"role:grant", "audit:read", "case:allocate", "decision:read"},
+        READ
+        | MANAGE
+        | CYCLE_READ
+        | RULE_CHANGES
+        | {"role:grant", "audit:read", "case:allocate", "decision:read"},
         "all",
     ),
     "manager": Role(
@@ -98,11 +115,17 @@ LOGINS: dict[str, Role] = {
         | PAYMENTS
         | CONSENT
         | MANAGER_CYCLE
+        | MANAGER_DEBT
+        | RULE_CHANGES
         | {"case:allocate"},
         "all",
     ),
     "lead1": Role(
-        ("team_lead",), "East", None, _COLLECTOR | {"case:assign", "case:allocate"}, "team"
+        ("team_lead",),
+        "East",
+        None,
+        _COLLECTOR | {"case:assign", "case:allocate", "restructuring:approve"},
+        "team",
     ),
     "collector1": Role(("collector",), "East", None, _COLLECTOR, "own"),
     "collector2": Role(("collector",), "East", None, _COLLECTOR, "own"),
@@ -115,11 +138,15 @@ LOGINS: dict[str, Role] = {
         | reveal("national_id", "phone", "email", "address", "employer", "income")
         | MAKE_CONTACT
         | CYCLE_READ
-        | {"complaint:file", "borrower:flag"},
+        | {"complaint:file", "borrower:flag", "legal:refer", "legal:act", "evidence:generate"},
         "legal",
     ),
     "auditor1": Role(
-        ("auditor",), None, None, READ | CYCLE_READ | {"audit:read", "decision:read"}, "all"
+        ("auditor",),
+        None,
+        None,
+        READ | CYCLE_READ | {"audit:read", "decision:read", "rule_change:read"},
+        "all",
     ),
     "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY, "agency"),
     "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY, "agency"),

@@ -32,6 +32,11 @@ MANAGER_CYCLE = [
     "decision:read",
 ]
 
+# Debt handling's grants (migration 0008).
+PROPOSE = ["restructuring:propose"]
+APPROVE = ["restructuring:approve"]
+RULE_CHANGES = ["rule_change:propose", "rule_change:approve", "rule_change:read"]
+
 
 def reveal(*fields: str) -> list[str]:
     return [f"borrower:reveal:{field}" for field in fields]
@@ -49,6 +54,7 @@ EXPECTED = {
         "case:allocate",
         *CYCLE_READ,
         "decision:read",
+        *RULE_CHANGES,
     ],
     "manager": [
         *READ,
@@ -61,6 +67,14 @@ EXPECTED = {
         *PAYMENTS,
         *CONSENT,
         *MANAGER_CYCLE,
+        *PROPOSE,
+        *APPROVE,
+        "legal:refer",
+        "legal:approve",
+        "legal:act",
+        "evidence:generate",
+        "case:write_off",
+        *RULE_CHANGES,
     ],
     "team_lead": [
         *READ,
@@ -70,8 +84,19 @@ EXPECTED = {
         *WORK,
         "worklist:read",
         *CYCLE_WORK,
+        *PROPOSE,
+        *APPROVE,
+        "legal:refer",
     ],
-    "collector": [*READ, *reveal("email", "phone"), *WORK, "worklist:read", *CYCLE_WORK],
+    "collector": [
+        *READ,
+        *reveal("email", "phone"),
+        *WORK,
+        "worklist:read",
+        *CYCLE_WORK,
+        *PROPOSE,
+        "legal:refer",
+    ],
     "legal": [
         *READ,
         *reveal("address", "email", "employer", "income", "national_id", "phone"),
@@ -79,10 +104,13 @@ EXPECTED = {
         *CYCLE_READ,
         "complaint:file",
         "borrower:flag",
+        "legal:refer",
+        "legal:act",
+        "evidence:generate",
     ],
-    "auditor": [*READ, "audit:read", *CYCLE_READ, "decision:read"],
-    "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK],
-    "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK],
+    "auditor": [*READ, "audit:read", *CYCLE_READ, "decision:read", "rule_change:read"],
+    "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK, *PROPOSE],
+    "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK, *PROPOSE],
     "integration": [
         *READ,
         "contact:log",

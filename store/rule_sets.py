@@ -1,0 +1,44 @@
+"""The one loader of stored rule-set versions (``domain.rulesets``): the latest approved version
+of a (kind, name) in effect at an instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from domain.rulesets import RuleSetKind
+from store import tables
+
+v = tables.rule_set_versions.c
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """An approved version of a rule set: its number, content and when it took effect."""
+
+    kind: RuleSetKind
+    name: str
+    version: int
+    payload: dict[str, Any]
+    effective_from: datetime
+
+
+async def in_effect(
+    db: AsyncConnection | AsyncSession, kind: RuleSetKind, name: str, at: datetime
+) -> StoredVersion | None:
+    """Returns the latest version of (kind, name) in effect at ``at``, or None (the reader then
+    uses its checked-in default)."""
+    stmt = (
+        select(v.version, v.payload, v.effective_from)
+        .where(v.kind == kind.value, v.name == name, v.effective_from <= at)
+        .order_by(v.effective_from.desc(), v.version.desc())
+        .limit(1)
+    )
+    row = (await db.execute(stmt)).first()
+    if row is None:
+        return None
+    return StoredVersion(kind, name, int(row.version), dict(row.payload), row.effective_from)
