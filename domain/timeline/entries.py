@@ -32,6 +32,10 @@ class EntryKind(enum.StrEnum):
     COMPLAINT_RESOLVED = "COMPLAINT_RESOLVED"
     BORROWER_FLAGGED = "BORROWER_FLAGGED"
     BORROWER_UNFLAGGED = "BORROWER_UNFLAGGED"
+    # Debt handling (issue 11).
+    RESTRUCTURING = "RESTRUCTURING"  # proposed, approved, rejected, broken, completed
+    LEGAL = "LEGAL"  # referred, referral approved, a legal action's step
+    WRITTEN_OFF = "WRITTEN_OFF"
 
 
 # The case events the timeline shows, by name (domain.cases.events): a whitelist, so that events
@@ -47,6 +51,9 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "ComplaintResolved": EntryKind.COMPLAINT_RESOLVED,
     "BorrowerFlagged": EntryKind.BORROWER_FLAGGED,
     "BorrowerUnflagged": EntryKind.BORROWER_UNFLAGGED,
+    # ---- restructuring (issue 11) ----
+    # ---- legal escalation (issue 11) ----
+    # ---- write-off (issue 11) ----
 }
 
 
@@ -116,6 +123,7 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         return f"Borrower flagged {data.get('flag')}" + (f", review on {review}" if review else "")
     if kind is EntryKind.BORROWER_UNFLAGGED:
         return f"Borrower's flag {data.get('flag')} lifted"
+    # ---- debt handling's summaries (issue 11): one `if kind is …` block per slice ----
     if kind is EntryKind.RECLASSIFIED:
         before = (
             f"{data.get('previous_bucket')}/{data.get('previous_classification')}"
