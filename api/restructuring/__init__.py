@@ -1,0 +1,2 @@
+"""Restructurings over GraphQL: proposeRestructuring, approveRestructuring, rejectRestructuring
+and the Restructuring node (``Case.restructurings``)."""
