@@ -1,0 +1,1 @@
+"""Evidence packs: ``evidencePack`` and the download route of a generated pack."""
