@@ -24,6 +24,7 @@ from strawberry.asgi import GraphQL
 from api.audit import RequestAudit, RequestInfo
 from api.auth import AuthenticationError, bearer_token, verify_token
 from api.context import Context
+from api.evidence.download import Handler, evidence_download
 from api.guards import (
     AddressLimiter,
     CallerSlots,
@@ -80,33 +81,36 @@ class GraphQLApp(GraphQL[Context, None]):
             else:
                 await (await self.render_graphql_ide(request))(scope, receive, send)
             return
+        response = await self.guarded(request, self._authenticated)
+        await response(scope, receive, send)
+
+    async def guarded(self, request: Request, handler: Handler) -> Response:
+        """The gate of every authenticated route (``/graphql``, evidence packs): the bearer token
+        (401, or 429 for an address over its limit), the caller's share and the process's (429
+        ``TOO_MANY_CONCURRENT_REQUESTS``), then the handler with the caller and their address."""
         guards: Guards = request.app.state.guards
         address = client_address(request, guards.trusted)
-        response: Response
         try:
             claims = verify_token(self.settings, bearer_token(request.headers.get("authorization")))
         except AuthenticationError as exc:
-            response = await self._refuse_unauthenticated(request, address, str(exc))
-            await response(scope, receive, send)
-            return
+            return await self._refuse_unauthenticated(request, address, str(exc))
         # The caller's share is taken before any database work, and the process's before the
         # first connection: neither a flood from one caller nor many callers exhaust the pool.
         if not await guards.slots.acquire(claims.login):
-            response = await self._refuse_busy(request, address, claims.login, guards)
-            await response(scope, receive, send)
-            return
+            return await self._refuse_busy(request, address, claims.login, guards)
         try:
             async with guards.running:
-                response = await self._authenticated(request, address, claims.login)
+                try:
+                    viewer = await self._staff(request, claims.login)
+                except AuthenticationError as exc:
+                    return await self._refuse_unauthenticated(request, address, str(exc))
+                return await handler(request, viewer, address)
         finally:
             guards.slots.release(claims.login)
-        await response(scope, receive, send)
 
-    async def _authenticated(self, request: Request, address: str | None, login: str) -> Response:
-        try:
-            viewer = await self._staff(request, login)
-        except AuthenticationError as exc:
-            return await self._refuse_unauthenticated(request, address, str(exc))
+    async def _authenticated(
+        self, request: Request, viewer: Staff, address: str | None
+    ) -> Response:
         sessions = request.app.state.sessions
         info = _request_info(request, address)
         context = Context(
@@ -439,6 +443,11 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route(
+                "/evidence-packs/{pack_id:int}",
+                evidence_download(settings, the_clock, graphql.guarded),
+                methods=["GET"],
+            ),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},

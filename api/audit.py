@@ -9,10 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.changes.audit import change_record
 from api.common.ids import to_global_id
 from api.contacts.audit import contact_record
 from api.flags.audit import flag_record
+from api.legal.audit import legal_record
+from api.restructuring.audit import restructuring_record
 from api.warnings.audit import warning_record
+from api.writeoff.audit import write_off_record
 from domain.allocation.events import CasesAllocated
 from domain.arrangements.events import PromiseRecorded
 from domain.borrowers.events import ConfidentialValueRevealed
@@ -241,6 +245,14 @@ class RequestAudit:
                 records.append(warning)
             elif (flag := flag_record(self.record, event)) is not None:
                 records.append(flag)
+            elif (written_off := write_off_record(self.record, event)) is not None:
+                records.append(written_off)
+            elif (rule_change := change_record(self.record, event)) is not None:
+                records.append(rule_change)
+            elif (legal := legal_record(self.record, event)) is not None:
+                records.append(legal)
+            elif (restructuring := restructuring_record(self.record, event)) is not None:
+                records.append(restructuring)
         self.entries_written += len(records)
         return self.key, records
 

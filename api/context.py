@@ -29,17 +29,21 @@ from domain.contacts.model import Contact, ContactPoint
 from domain.debts.model import Debt, Instalment
 from domain.flags.effects import Protection
 from domain.flags.model import BorrowerFlag
+from domain.legal.model import LegalAction, LegalReferral
 from domain.payments.model import Payment
 from domain.payments.waterfall import ComponentAllocation
+from domain.restructuring.model import Restructuring
 from domain.staff.model import Staff
 from domain.warnings.model import EarlyWarning
 from store import (
     contacts_queries,
+    legal_queries,
     loaders,
     nested_pages,
     payment_queries,
     promise_queries,
     protections_queries,
+    restructuring_queries,
     warnings_queries,
 )
 from store.daily_queries import ClassificationPeriod, periods_by_case_id
@@ -108,6 +112,16 @@ class Context:
     clock_pauses: DataLoader[int, list[protections_queries.Span]] = field(init=False)
     # Warnings by id, through their case's scope (domain.warnings).
     warnings: DataLoader[int, EarlyWarning | None] = field(init=False)
+    # Restructurings (by id, by case), through the case scope; fresh after a mutation.
+    restructurings: DataLoader[int, Restructuring | None] = field(init=False)
+    restructurings_of_case: DataLoader[int, list[Restructuring]] = field(init=False)
+    # A restructuring's maker by restructuring id, through the case scope but not the staff
+    # scope (api.restructuring.types: the maker of a concession on a case you see is shown).
+    restructuring_proposers: DataLoader[int, Staff | None] = field(init=False)
+    # Legal escalation: referrals (by id, by case) and legal actions (by case), case scope.
+    legal_referrals: DataLoader[int, LegalReferral | None] = field(init=False)
+    legal_referrals_of_case: DataLoader[int, list[LegalReferral]] = field(init=False)
+    legal_actions_of_case: DataLoader[int, list[LegalAction]] = field(init=False)
     _session: Session | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
@@ -150,6 +164,14 @@ class Context:
         self.protections = self._loader(protections.protections_by_case_id, case, cache=False)
         self.clock_pauses = self._loader(protections.clock_pauses_by_case_id, case, cache=False)
         self.warnings = self._loader(warnings_queries.warnings_by_id, case)
+        rq = restructuring_queries
+        self.restructurings = self._loader(rq.restructurings_by_id, case, cache=False)
+        self.restructurings_of_case = self._loader(rq.restructurings_by_case_id, case, cache=False)
+        self.restructuring_proposers = self._loader(rq.proposers_by_restructuring_id, case)
+        legal = legal_queries
+        self.legal_referrals = self._loader(legal.referrals_by_id, case, cache=False)
+        self.legal_referrals_of_case = self._loader(legal.referrals_by_case_id, case, cache=False)
+        self.legal_actions_of_case = self._loader(legal.legal_actions_by_case_id, case, cache=False)
 
     async def legal_stage(self, borrower_id: int) -> bool:
         """Whether masking treats the borrower as in legal proceedings for this viewer: asked

@@ -16,6 +16,8 @@ from api.borrowers.mutations import BorrowerMutation
 from api.cases.mutations import CaseMutation
 from api.cases.queries import CaseQuery
 from api.cases.types import Borrower, Case, Debt
+from api.changes.mutations import ChangeMutation
+from api.changes.queries import ChangeQuery
 from api.common.queries import CommonQuery
 from api.complaints.mutations import ComplaintMutation
 from api.complaints.types import Complaint
@@ -24,22 +26,36 @@ from api.contacts.queries import ContactQuery
 from api.contacts.types import Contact, ContactPoint
 from api.decisions.queries import DecisionQuery
 from api.errors import MaskInternalErrors
+from api.evidence.queries import EvidenceQuery
 from api.extensions import AuditOperation
 from api.flags.mutations import FlagMutation
+from api.legal.mutations import LegalMutation
+from api.legal.types import LegalReferral
 from api.limits_extension import RequestLimits, bound_overlap_validation
 from api.logging import log_unexpected_error
 from api.payments.mutations import PaymentMutation
 from api.payments.types import Payment
+from api.restructuring.mutations import RestructuringMutation
+from api.restructuring.types import Restructuring
 from api.staff.types import Agency, Staff
 from api.warnings.mutations import WarningMutation
 from api.warnings.queries import WarningQuery
 from api.warnings.types import WarningNode
 from api.worklist.queries import WorklistQuery
+from api.writeoff.mutations import WriteOffMutation
 
 
 @strawberry.type
 class Query(
-    CommonQuery, CaseQuery, AuditQuery, WorklistQuery, ContactQuery, WarningQuery, DecisionQuery
+    CommonQuery,
+    CaseQuery,
+    AuditQuery,
+    WorklistQuery,
+    ContactQuery,
+    WarningQuery,
+    DecisionQuery,
+    EvidenceQuery,
+    ChangeQuery,
 ):
     pass
 
@@ -56,6 +72,10 @@ class Mutation(
     WarningMutation,
     ComplaintMutation,
     FlagMutation,
+    LegalMutation,
+    RestructuringMutation,
+    WriteOffMutation,
+    ChangeMutation,
 ):
     pass
 
@@ -102,6 +122,8 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
             Contact,
             WarningNode,
             Complaint,
+            LegalReferral,
+            Restructuring,
         ],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 
 from domain.cases.model import CaseStage
+from domain.legal.model import ReferralStatus
 from domain.staff.model import AGENCY_ROLES, Role, Staff
 from store import tables
 from store.case_queries import current_placement_clause
@@ -48,6 +49,17 @@ def _own_active_agency(viewer: Staff) -> Select[tuple[int]]:
     return select(a.id).where(a.id == viewer.agency_id, a.active.is_(True)).correlate(None)
 
 
+def legal_cases_clause() -> ColumnElement[bool]:
+    """The legal team's cases: in stage LEGAL, and those written off after an approved referral
+    (a case written off from LEGAL stays the legal team's to pursue)."""
+    lr = tables.legal_referrals.c
+    referred = exists().where(lr.case_id == cases.id, lr.status == ReferralStatus.APPROVED.value)
+    return or_(
+        cases.stage == CaseStage.LEGAL.value,
+        and_(cases.stage == CaseStage.WRITTEN_OFF.value, referred),
+    )
+
+
 def case_clause(viewer: Staff, now: datetime) -> ColumnElement[bool]:
     """Returns the WHERE clause over ``cases`` for the cases the viewer may see at ``now``."""
     roles = set(viewer.roles)
@@ -67,7 +79,7 @@ def case_clause(viewer: Staff, now: datetime) -> ColumnElement[bool]:
             )
         )
     if Role.LEGAL in roles:
-        clauses.append(cases.stage == CaseStage.LEGAL.value)
+        clauses.append(legal_cases_clause())
     return _any(clauses)
 
 

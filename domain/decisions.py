@@ -119,6 +119,8 @@ RULES: tuple[Rule, ...] = (
         DecisionKind.CASE_CLOSED,
         (Field("closeReason", "close_reason"), Field("stage", "to_stage")),
         when=(("to_status", "CLOSED"),),
+        # A move that keeps a case closed (a charge-off of a closed case) closes nothing.
+        changed=("from_status", "to_status"),
     ),
     Rule(
         "CaseTransitioned",
@@ -156,9 +158,110 @@ RULES: tuple[Rule, ...] = (
     Rule("ComplaintFiled", DecisionKind.COMPLAINT_FILED, (Field("complaintKind", "kind"),)),
     Rule("ComplaintResolved", DecisionKind.COMPLAINT_RESOLVED, (Field("complaintKind", "kind"),)),
     # ---- restructuring: approvals (issue 11) ----
+    # An approved restructuring, by its kind: what the core books (never the stated reason).
+    # A plan's schedule lists its instalments as due-date=amount, separated by commas.
+    Rule(
+        "RestructuringApproved",
+        DecisionKind.PLAN_AGREED,
+        (
+            Field("currency", "currency"),
+            Field("replacedAmount", "balance"),
+            Field("waiverAmount", "waiver_amount"),
+            Field("instalmentTotal", "instalment_total"),
+            Field("schedule", "schedule"),
+        ),
+        when=(("kind", "INSTALMENT_PLAN"),),
+    ),
+    Rule(
+        "RestructuringApproved",
+        DecisionKind.SETTLEMENT_AGREED,
+        (
+            Field("currency", "currency"),
+            Field("settlementAmount", "settlement_amount"),
+            Field("settleBy", "settle_by"),
+            Field("discount", "concession"),
+        ),
+        when=(("kind", "SETTLEMENT"),),
+    ),
+    Rule(
+        "RestructuringApproved",
+        DecisionKind.PENALTY_WAIVED,
+        (Field("currency", "currency"), Field("waiverAmount", "waiver_amount")),
+        when=(("kind", "PENALTY_WAIVER"),),
+    ),
     # ---- restructuring: plans and settlements in effect (issue 11) ----
+    # A plan or settlement not paid within its grace days (the daily run), by its kind.
+    Rule(
+        "RestructuringBroken",
+        DecisionKind.PLAN_BROKEN,
+        (
+            Field("restructuringKind", "kind"),
+            Field("paidAmount", "paid_amount"),
+            Field("currency", "currency"),
+            Field("brokenOn", "broken_on"),
+        ),
+    ),
+    Rule(
+        "RestructuringCompleted",
+        DecisionKind.PLAN_COMPLETED,
+        (Field("paid", "paid"), Field("currency", "currency")),
+        when=(("kind", "INSTALMENT_PLAN"),),
+    ),
+    # A settled case reopened: a payment its settlement counted was reversed (data reason UNSETTLE).
+    Rule(
+        "CaseTransitioned",
+        DecisionKind.CASE_REOPENED,
+        (Field("status", "to_status"), Field("stage", "to_stage"), Field("reason", "trigger")),
+        when=(("trigger", "UNSETTLE"),),
+    ),
+    # The discount is what the lender gives up, for the core to book as such (never a payment).
+    Rule(
+        "RestructuringCompleted",
+        DecisionKind.SETTLEMENT_PAID,
+        (Field("paid", "paid"), Field("discount", "discount"), Field("currency", "currency")),
+        when=(("kind", "SETTLEMENT"),),
+    ),
     # ---- legal escalation (issue 11) ----
+    # The case went to LEGAL (approved referral): from which stage, by which policy version.
+    Rule(
+        "LegalReferralApproved",
+        DecisionKind.LEGAL_REFERRED,
+        (Field("fromStage", "from_stage"), Field("policyVersion", "policy_version")),
+    ),
+    # A step of a legal route (its body and reference stay in legal_actions).
+    Rule(
+        "LegalActionRecorded",
+        DecisionKind.LEGAL_ACTION,
+        (
+            Field("legalKind", "kind"),
+            Field("step", "step"),
+            Field("occurredOn", "occurred_on"),
+            Field("amount", "amount"),
+            Field("currency", "currency"),
+        ),
+    ),
     # ---- write-off (issue 11) ----
+    # Every write-off, the core's charge-off or a manager's (source CHARGE_OFF | MANAGER); a
+    # manager's also asks the core to book it (its own event: a decision is keyed by its event).
+    Rule(
+        "CaseWrittenOff",
+        DecisionKind.CASE_WRITTEN_OFF,
+        (
+            Field("source", "source"),
+            Field("reasonCode", "reason_code"),
+            Field("amount", "amount"),
+            Field("currency", "currency"),
+        ),
+    ),
+    Rule(
+        "ChargeOffRequested",
+        DecisionKind.CHARGE_OFF_REQUESTED,
+        (
+            Field("reasonCode", "reason_code"),
+            Field("amount", "amount"),
+            Field("currency", "currency"),
+        ),
+    ),
 )
 
 

@@ -111,6 +111,12 @@ class ErrorCode(enum.StrEnum):
     CHANGE_INVALID = "CHANGE_INVALID"
     CANNOT_GRANT_OWN_ROLE = "CANNOT_GRANT_OWN_ROLE"
     EFFECTIVE_TIME_INVALID = "EFFECTIVE_TIME_INVALID"
+    # An admin revoke that would leave no active admin (checked at proposal and approval).
+    LAST_ADMIN = "LAST_ADMIN"
+    # An approval that needs a right the approver lacks (role:grant for the admin role), or a
+    # change whose proposer no longer holds the right to propose it (or is inactive).
+    APPROVER_NOT_ENTITLED = "APPROVER_NOT_ENTITLED"
+    PROPOSER_NOT_ENTITLED = "PROPOSER_NOT_ENTITLED"
     # Retries.
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_TOO_LONG = "IDEMPOTENCY_KEY_TOO_LONG"

@@ -2,8 +2,9 @@
 
 Each kind has checked-in defaults beside the code that reads them (the version a fresh database
 uses) and stored, approved versions in ``rule_set_versions``: the one loader
-(``store.rule_sets.in_effect``) returns the latest version in effect at an instant, else nothing,
-and the reader falls back to its default. A rule set is named within its kind (a conduct profile
+(``store.rule_sets.in_effect``) returns the newest approved version whose start has passed at an
+instant (a later approval supersedes an earlier one from its own start on), else nothing, and
+the reader falls back to its default. A rule set is named within its kind (a conduct profile
 by its name, approval limits and legal policy per conduct profile or ``default``).
 """
 

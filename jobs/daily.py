@@ -52,10 +52,18 @@ from domain.arrangements.services import reevaluate
 from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
 from domain.clock import Clock
 from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
-from domain.lifecycle.table import LifecyclePolicy
+from domain.lifecycle.table import LifecyclePolicy, Trigger
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
+from domain.restructuring.execution import reevaluate_for_run
 from jobs.locks import DAILY_CYCLE, job_lock
-from store import ageing, audit_checkpoints, daily_queries
+from store import (
+    ageing,
+    audit_checkpoints,
+    changes_queries,
+    daily_queries,
+    plan_queries,
+    writeoff_queries,
+)
 from store.audit import AuditAction, AuditRecord, Outcome, append, verify
 from store.audit_keys import CheckpointError
 from store.decisions import append_decisions_from_events
@@ -122,6 +130,8 @@ class DayResult:
     snapshots: int = 0
     promises_resolved: int = 0
     placements_expired: int = 0
+    restructurings_broken: int = 0  # plans and settlements not paid within their grace days
+    charge_offs_applied: int = 0  # the core's charge-offs applied (cases moved: WRITE_OFF)
     warnings_raised: dict[str, int] = field(default_factory=dict)
     decisions: int = 0
 
@@ -242,10 +252,15 @@ async def _run_day(
             first_event = await ageing.last_event_id(conn)
             step("locking cases")
             await ageing.lock_cases(conn, day)
+            # ---- plans and settlements re-evaluated from the core's payments (issue 11) ----
+            await _reevaluate_plans(conn, day, at, policy)
             step("re-ageing debts")
             result.debts_reaged = await ageing.age_debts(conn, day, policy)
             step("re-ageing cases")
-            result.cases_aged = await ageing.compute_figures(conn, day, policy, lifecycle)
+            in_row = await plan_queries.payments_in_row_in_effect(conn, at)
+            result.cases_aged = await ageing.compute_figures(
+                conn, day, policy, lifecycle, plan_payments_in_row=in_row
+            )
             result.cases_reclassified, moved = await ageing.write_case_events(conn, day, at, policy)
             result.cases_changed = await ageing.apply_figures(conn, day, at, policy, lifecycle)
             result.escalated = len(moved.get("ESCALATE", []))
@@ -258,6 +273,10 @@ async def _run_day(
             result.placements_expired = len(expired)
             step("charge-offs")
             # ---- charge-offs of the core applied (issue 11, write-off) ----
+            charged = await writeoff_queries.apply_charge_offs(conn, day, at)
+            result.charge_offs_applied = charged.applied
+            if charged.moved:
+                moved[str(Trigger.WRITE_OFF)] = charged.moved
             step("snapshots")
             result.snapshots = await ageing.take_snapshots(conn, day, policy)
             await ageing.drop_figures(conn)
@@ -265,13 +284,19 @@ async def _run_day(
             result.promises_resolved = await _judge_promises(conn, audit_key, day, at, started)
             step("restructurings")
             # ---- plans broken, settlements lapsed (issue 11, restructuring) ----
+            broken = await plan_queries.break_lapsed(conn, day, at)
+            result.restructurings_broken = len(broken)
             step("early warnings")
-            result.warnings_raised = await raise_warnings(conn, day, at)
+            # The rules in effect at the run's instant (maker–checker versions them).
+            warning_rules = await changes_queries.warning_rules_in_effect(conn, at)
+            result.warnings_raised = await raise_warnings(conn, day, at, rules=warning_rules)
             step("decisions")
             # Last: it serialises the writers of decisions until this transaction commits.
             result.decisions = await append_decisions_from_events(conn, first_event)
             step("recording the run")
-            await append(conn, audit_key, _audit_records(day, started, result, moved, expired))
+            records = _audit_records(day, started, result, moved, expired)
+            records += _broken_records(day, started, broken)
+            await append(conn, audit_key, records)
             await daily_queries.record_run(conn, day, started, clock.now(), result.summary())
     return result
 
@@ -322,6 +347,42 @@ def _audit_records(
             )
         )
     return records
+
+
+def _broken_records(day: date, at: datetime, case_ids: Sequence[int]) -> list[AuditRecord]:
+    """One entry naming the cases whose plan or settlement the run broke (none: no entry)."""
+    if not case_ids:
+        return []
+    return [
+        _record(
+            day,
+            at,
+            AuditAction.RESTRUCTURING_BREAK,
+            resource_type="Case",
+            case_ids=list(case_ids),
+            changes={"status": "BROKEN", "as_of": day.isoformat()},
+        )
+    ]
+
+
+async def _reevaluate_plans(
+    conn: AsyncConnection, day: date, at: datetime, policy: ClassificationPolicy
+) -> int:
+    """Counts the payments and reversals that came since (the core's feed evaluates nothing)
+    against the plans and settlements they concern, case by case through the same evaluation
+    as a payment's, in a unit of work inside the run's transaction, before the run ages the
+    cases and breaks what lapsed (``store.plan_queries.cases_to_reevaluate``: a small set).
+    Returns how many cases it took."""
+    case_ids = await plan_queries.cases_to_reevaluate(conn, day)
+    if not case_ids:
+        return 0
+    async with SqlUnitOfWork(daily_queries.sessions_in(conn)) as uow:
+        for case_id in case_ids:
+            case = await uow.cases.get_with_debts(case_id)
+            if case is not None:
+                await reevaluate_for_run(uow, case, day, at, policy)
+        await uow.commit()
+    return len(case_ids)
 
 
 async def _judge_promises(

@@ -68,7 +68,8 @@ from domain.lifecycle.table import (
     Trigger,
     transition_for,
 )
-from store import dialect, tables
+from domain.restructuring.plans import DEFAULT_PAYMENTS_IN_ROW
+from store import dialect, plan_queries, tables
 from store.case_queries import placement_current_on
 from store.dialect import days_between, is_postgresql
 from store.protections_queries import refused_clause
@@ -240,29 +241,41 @@ async def age_debts(conn: AsyncConnection, as_of: date, policy: ClassificationPo
 # ---- the cases' figures and the moves they fire --------------------------------------------------
 
 
-def _guards(as_of: date) -> Mapping[Guard, ColumnElement[bool]]:
+def _guards(conn: AsyncConnection, as_of: date, in_row: int) -> Mapping[Guard, ColumnElement[bool]]:
     """Each guard of the life-cycle table over the figures (``Facts.holds`` in SQL). The reversal
-    of a closing payment is the payments' own path, never the daily run's."""
+    of a closing payment is the payments' own path, never the daily run's. ``in_row``: the plan
+    payments in a row a cure needs (``store.plan_queries``)."""
     return {
         Guard.ARREARS_CLEARED: f.dpd == 0,
         Guard.NOTHING_OWED: f.outstanding <= 0,
         Guard.IN_ARREARS: f.dpd > 0,
         Guard.WITHIN_WATCH_WINDOW: f.watch_until >= as_of,
         Guard.CLOSED_BY_CURE: f.close_reason.in_(sorted(CURE_REASONS)),
+        Guard.NOT_ON_PLAN_PROBATION: f.case_id.not_in(plan_queries.probation_cases(in_row)),
+        Guard.NO_PLAN_IN_EFFECT: f.case_id.not_in(plan_queries.in_effect_cases(conn, as_of)),
     }
 
 
-def _fires(trigger: Trigger, as_of: date, lifecycle: LifecyclePolicy) -> ColumnElement[bool]:
+def _fires(
+    conn: AsyncConnection,
+    trigger: Trigger,
+    as_of: date,
+    lifecycle: LifecyclePolicy,
+    in_row: int,
+) -> ColumnElement[bool]:
     """Whether the table's row for ``trigger`` moves a case of the figures now."""
     row = transition_for(trigger)
-    guards = _guards(as_of)
+    guards = _guards(conn, as_of, in_row)
     condition = [
         f.status.in_(sorted(row.from_status)),
         f.stage.in_(sorted(row.from_stage)),
         *(guards[guard] for guard in row.guards),
     ]
     if trigger in (Trigger.PAY_IN_FULL, Trigger.CURE):
-        condition.append(f.previous_dpd > 0)  # only a case that was in arrears is cured
+        # Only a case that was in arrears is cured, or one whose cure a plan may have held
+        # (``after_balance_change``'s ``cure_held``): at DPD 0 and no longer on probation.
+        cure_held = f.case_id.in_(plan_queries.cure_held_cases())
+        condition.append(or_(f.previous_dpd > 0, cure_held))
     if trigger is Trigger.ESCALATE:
         condition.append(f.dpd > lifecycle.escalate_after_days)
         # The protections in force (an open complaint or dispute, a flag) forbid escalation or
@@ -278,9 +291,12 @@ async def compute_figures(
     as_of: date,
     policy: ClassificationPolicy,
     lifecycle: LifecyclePolicy,
+    *,
+    plan_payments_in_row: int = DEFAULT_PAYMENTS_IN_ROW,
 ) -> int:
     """Fills the run's ``daily_figures``: each aged case as it stands and as of ``as_of``, and the
-    move its ageing fires; returns the number of cases."""
+    move its ageing fires (a plan in effect holds escalation, its probation a cure); returns the
+    number of cases."""
     if not is_postgresql(conn):
         await conn.run_sync(lambda sync: figures.drop(sync, checkfirst=True))
     await conn.run_sync(lambda sync: figures.create(sync))
@@ -333,7 +349,10 @@ async def compute_figures(
     if is_postgresql(conn):
         await conn.exec_driver_sql("ANALYZE daily_figures")
     moves = case(
-        *((_fires(t, as_of, lifecycle), t.value) for t in BATCH_TRIGGERS),
+        *(
+            (_fires(conn, t, as_of, lifecycle, plan_payments_in_row), t.value)
+            for t in BATCH_TRIGGERS
+        ),
         else_=null(),
     )
     await conn.execute(update(figures).values(trigger=moves))

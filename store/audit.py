@@ -59,12 +59,28 @@ class AuditAction(enum.StrEnum):
     POLICY_CHANGE = "policy.change"
     AUDIT_READ = "audit.read"
     DECISION_READ = "decision.read"
+    # Write-off (debt handling): a manager's write-off, with its reason code and text.
+    CASE_WRITE_OFF = "case.write_off"
+    # Evidence packs (debt handling): generated with a stated reason, and downloaded.
+    EVIDENCE_GENERATE = "evidence.generate"
+    EVIDENCE_DOWNLOAD = "evidence.download"
+    # Legal escalation (debt handling): referral made, approved or rejected; an action recorded.
+    LEGAL_REFER = "legal.refer"
+    LEGAL_APPROVE = "legal.approve"
+    LEGAL_REJECT = "legal.reject"
+    LEGAL_ACT = "legal.act"
+    # Restructurings (debt handling): proposed, approved or rejected (maker and checker named).
+    RESTRUCTURING_PROPOSE = "restructuring.propose"
+    RESTRUCTURING_APPROVE = "restructuring.approve"
+    RESTRUCTURING_REJECT = "restructuring.reject"
     # Batch jobs (actor_login ``system:<job>``, no actor id): the daily run's own entry, and
     # the promises it judged when their window passed.
     DAILY_RUN = "job.daily"
     # A core banking feed imported (``arrears import``): counts only, never a row's values.
     FEED_IMPORTED = "job.import"
     PROMISE_EVALUATE = "promise.evaluate"
+    # The plans and settlements the daily run found broken (not paid within their grace days).
+    RESTRUCTURING_BREAK = "restructuring.break"
 
 
 class Outcome(enum.StrEnum):

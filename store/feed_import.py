@@ -42,12 +42,13 @@ from domain.cases.model import CaseStage
 from domain.lifecycle.table import (
     CURE_REASONS,
     DEFAULT_POLICY,
+    Guard,
     LifecyclePolicy,
     Trigger,
     transition_for,
 )
 from domain.portfolios import PORTFOLIOS
-from store import ageing, dialect, tables
+from store import ageing, dialect, plan_queries, tables, writeoff_queries
 from store.types import UTCDateTime
 
 CURED = ", ".join(f"'{reason}'" for reason in sorted(CURE_REASONS))
@@ -91,6 +92,9 @@ class MergeSummary:
     cases_opened: int = 0
     cases_reopened: int = 0
     cases_renewed: int = 0
+    # Closed written-off cases (stage WRITTEN_OFF) given a debt in arrears and left as they are:
+    # never a new episode (it would mix the written-off debts into EARLY work); reported.
+    cases_kept_written_off: int = 0
     debts_attached: int = 0
     cases_refigured: int = 0
     payments_deduplicated: int = 0
@@ -105,6 +109,7 @@ class MergeSummary:
             "casesOpened": self.cases_opened,
             "casesReopened": self.cases_reopened,
             "casesRenewed": self.cases_renewed,
+            "casesKeptWrittenOff": self.cases_kept_written_off,
             "debtsAttached": self.debts_attached,
             "casesRefigured": self.cases_refigured,
             "paymentsDeduplicated": self.payments_deduplicated,
@@ -535,15 +540,17 @@ def _case_of_portfolio(column: str, attribute: str) -> str:
     return f"CASE {column} {branches} END"
 
 
-def _stage_for(lifecycle: LifecyclePolicy, dpd: str, start: str) -> str:
+def _stage_for(lifecycle: LifecyclePolicy, dpd: str, start: str, held: str = "FALSE") -> str:
     """The stage a case starts a new episode in: ``start`` (SQL), escalated at once as the
-    table's ESCALATE row does when its DPD is past ``escalate_after_days``."""
+    table's ESCALATE row does when its DPD is past ``escalate_after_days`` — unless ``held``
+    (SQL: the table's NO_PLAN_IN_EFFECT guard fails, a plan or settlement is in effect)."""
     row = transition_for(Trigger.ESCALATE)
     assert row.to_stage is not None
+    assert Guard.NO_PLAN_IN_EFFECT in row.guards
     stages = ", ".join(f"'{stage}'" for stage in sorted(row.from_stage))
     return (
         f"CASE WHEN {dpd} > {lifecycle.escalate_after_days} AND ({start}) IN ({stages}) "
-        f"THEN '{row.to_stage}' ELSE {start} END"
+        f"AND NOT ({held}) THEN '{row.to_stage}' ELSE {start} END"
     )
 
 
@@ -582,18 +589,31 @@ async def _open_cases(
         "GROUP BY dd.borrower_id, COALESCE(c.portfolio, f.portfolio)"
     )
     await _analyze(conn, "feed_groups")
+    # A case the table's NEW_DEFAULT row does not take (a written-off one) starts no new
+    # episode: it stays as it is (a recovery is never returned to an earlier stage).
+    renewable = ", ".join(f"'{s}'" for s in sorted(transition_for(Trigger.NEW_DEFAULT).from_stage))
+    reopens = f"c.close_reason IN ({CURED}) AND c.watch_until >= {d.day(as_of)}"
     await _run(
         conn,
-        "CREATE TEMPORARY TABLE feed_moves AS SELECT c.id AS case_id, g.dpd, CASE WHEN "
-        f"c.close_reason IN ({CURED}) AND c.watch_until >= {d.day(as_of)} THEN 'REOPEN' "
-        "ELSE 'NEW_DEFAULT' END AS move FROM cases c JOIN feed_groups g ON g.borrower_id = "
-        "c.borrower_id AND g.portfolio = c.portfolio WHERE c.status = 'CLOSED'",
+        f"CREATE TEMPORARY TABLE feed_moves AS SELECT c.id AS case_id, g.dpd, CASE WHEN "
+        f"{reopens} THEN 'REOPEN' ELSE 'NEW_DEFAULT' END AS move FROM cases c JOIN feed_groups "
+        "g ON g.borrower_id = c.borrower_id AND g.portfolio = c.portfolio WHERE c.status = "
+        f"'CLOSED' AND (({reopens}) OR c.stage IN ({renewable}))",
     )
+    kept = await _rows(
+        conn,
+        "SELECT count(*) AS n FROM cases c JOIN feed_groups g ON g.borrower_id = c.borrower_id "
+        f"AND g.portfolio = c.portfolio WHERE c.status = 'CLOSED' AND c.stage NOT IN "
+        f"({renewable}) AND NOT COALESCE({reopens}, FALSE)",
+    )
+    out.cases_kept_written_off = int(kept[0].n)
     new_default = f"m.move = '{Trigger.NEW_DEFAULT}'"
+
+    in_effect = d.sql(plan_queries.in_effect_cases(conn, as_of))
 
     def moved(case: str) -> tuple[str, str]:
         status, stage = _moves_sql(d, case)
-        escalated = _stage_for(lifecycle, "m.dpd", stage)
+        escalated = _stage_for(lifecycle, "m.dpd", stage, f"{case}.id IN ({in_effect})")
         return status, f"CASE WHEN {new_default} THEN {escalated} ELSE {stage} END"
 
     to_status, to_stage = moved("c")
@@ -727,12 +747,22 @@ async def _merge_money(
             "WHERE p.reference = s.reference)",
         )
     )[0].n
+    since = writeoff_queries.recovery_since(literal_column("dd.id"), literal_column("dd.case_id"))
+    recovery = d.sql(
+        writeoff_queries.is_recovery(
+            literal_column("dd.status"), literal_column("s.paid_at"), since
+        )
+    )
     inserted = await _run(
         conn,
         "INSERT INTO payments (case_id, debt_id, amount, currency, paid_at, reference, source, "
-        "created_at, reversed, closed_case, version) SELECT dd.case_id, dd.id, s.amount, "
-        "s.currency, s.paid_at, s.reference, 'FEED', :now, FALSE, FALSE, 1 FROM feed_payments "
-        "s JOIN debts dd ON dd.account_number = s.account_number WHERE dd.case_id IS NOT NULL "
+        "created_at, reversed, closed_case, recovery, version) SELECT dd.case_id, dd.id, "
+        "s.amount, s.currency, s.paid_at, s.reference, 'FEED', :now, FALSE, FALSE, "
+        # Paid on a written-off debt from its write-off on: a recovery (as postPayment marks
+        # it; by the debt, not the case's stage).
+        f"CASE WHEN {recovery} THEN TRUE ELSE FALSE END, 1 FROM "
+        "feed_payments s JOIN debts dd ON dd.account_number = s.account_number "
+        "WHERE dd.case_id IS NOT NULL "
         # A reference stored meanwhile (postPayment racing the import) is skipped, not an error.
         "ON CONFLICT (reference) DO NOTHING",
         now=now,

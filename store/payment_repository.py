@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, UniqueConstraint, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +45,11 @@ class SqlPaymentRepository:
             stmt = stmt.where(d.account_number == account_number)
         row = (await self.session.execute(stmt)).one_or_none()
         return (row.id, row.case_id) if row else None
+
+    async def written_off_since(self, debt_id: int, case_id: int) -> datetime | None:
+        from store.writeoff_queries import written_off_since
+
+        return await written_off_since(self.session, debt_id, case_id)
 
     async def reference_taken(self, reference: str) -> bool:
         stmt = select(exists().where(y.reference == reference))

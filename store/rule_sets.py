@@ -1,5 +1,7 @@
-"""The one loader of stored rule-set versions (``domain.rulesets``): the latest approved version
-of a (kind, name) in effect at an instant."""
+"""The one loader of stored rule-set versions (``domain.rulesets``): the version of a (kind,
+name) in effect at an instant — the newest approved one (highest version number) whose start has
+passed. A version approved later therefore supersedes an earlier-approved one from its own start
+on, even where the earlier one's start comes later: the later approval is the later decision."""
 
 from __future__ import annotations
 
@@ -30,12 +32,12 @@ class StoredVersion:
 async def in_effect(
     db: AsyncConnection | AsyncSession, kind: RuleSetKind, name: str, at: datetime
 ) -> StoredVersion | None:
-    """Returns the latest version of (kind, name) in effect at ``at``, or None (the reader then
-    uses its checked-in default)."""
+    """Returns the newest approved version of (kind, name) whose start is at or before ``at``, or
+    None (the reader then uses its checked-in default)."""
     stmt = (
         select(v.version, v.payload, v.effective_from)
         .where(v.kind == kind.value, v.name == name, v.effective_from <= at)
-        .order_by(v.effective_from.desc(), v.version.desc())
+        .order_by(v.version.desc())
         .limit(1)
     )
     row = (await db.execute(stmt)).first()

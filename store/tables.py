@@ -652,6 +652,13 @@ restructurings = Table(
     Column("payments_in_row", Integer, nullable=False, default=0),
     Column("paid_amount", Amount(), nullable=False, default=0),
     Column("ended_at", UTCDateTime(), nullable=True),
+    # A settlement: the debts it covers (ids, recorded when it is first evaluated after its
+    # approval) and, once paid, each settled debt's status before (a reversal restores it).
+    Column("debt_ids", JSON, nullable=True),
+    Column("debt_statuses", JSON, nullable=True),
+    # When payments were last counted against it (the daily run takes those paid or reversed
+    # since, e.g. by the core's feed).
+    Column("evaluated_at", UTCDateTime(), nullable=True),
     Column("idempotency_key", String(128), nullable=True),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_restructurings_case_id", "case_id", "id"),
@@ -715,7 +722,10 @@ legal_actions = Table(
     Column("currency", String(3), nullable=True),
     Column("recorded_by", ForeignKey("staff.id"), nullable=True),
     Column("recorded_at", UTCDateTime(), nullable=False),
+    # The recorder's idempotency key (idempotency_keys makes the pair unique).
+    Column("idempotency_key", String(128), nullable=True),
     Index("ix_legal_actions_case_id", "case_id", "occurred_on", "id"),
+    Index("ix_legal_actions_recorded_by_key", "recorded_by", "idempotency_key"),
 )
 
 # Write-offs: the core's charge-off applied, or a manager's decision (sent out as a request).
@@ -731,7 +741,10 @@ write_offs = Table(
     Column("currency", String(3), nullable=False),
     Column("charge_off_id", ForeignKey("charge_offs.id"), nullable=True),
     Column("written_off_by", ForeignKey("staff.id"), nullable=True),
+    # From the start of a charge-off's date in the portfolio's time zone; a manager's: now.
     Column("written_off_at", UTCDateTime(), nullable=False),
+    # The write-off policy version a manager's write-off was judged by (a charge-off: none).
+    Column("policy_version", String(32), nullable=True),
 )
 
 # Evidence packs: the zip as generated (its parts' hashes in the manifest), for download.

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import ColumnElement, UniqueConstraint, func, select, true
+from sqlalchemy import ColumnElement, Index, UniqueConstraint, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -24,13 +24,19 @@ from domain.errors import ConcurrencyConflict
 from domain.staff.model import Staff
 from store import audit, decisions, tables
 from store.audit import AuditRecord
+from store.changes_queries import SqlRuleSetReader
+from store.changes_repository import SqlChangeRepository
 from store.complaints_repository import SqlComplaintRepository
 from store.contacts_repository import SqlContactPointRepository, SqlContactRepository
 from store.flags_repository import SqlFlagRepository
+from store.legal_repository import SqlLegalRepository
 from store.payment_repository import SqlPaymentRepository
+from store.plan_repository import SqlPlanRepository
 from store.promise_repository import SqlPromiseRepository
 from store.protections_queries import SqlProtectionReader
+from store.restructuring_repository import SqlRestructuringRepository
 from store.warnings_repository import SqlWarningRepository
+from store.writeoff_queries import SqlWriteOffRepository
 
 # The one constraint a retried mutation can collide with: one key per caller.
 IDEMPOTENCY_UNIQUE = next(
@@ -38,10 +44,11 @@ IDEMPOTENCY_UNIQUE = next(
 )
 
 
-def is_violation_of(error: IntegrityError, unique: UniqueConstraint) -> bool:
-    """Returns whether an integrity error is a violation of this unique constraint.
+def is_violation_of(error: IntegrityError, unique: UniqueConstraint | Index) -> bool:
+    """Returns whether an integrity error is a violation of this unique constraint (or unique
+    index, partial ones included).
 
-    PostgreSQL names the constraint; SQLite names its columns instead."""
+    PostgreSQL names the constraint (or index); SQLite names its columns instead."""
     original = error.orig
     cause = getattr(original, "__cause__", None)
     name = getattr(cause, "constraint_name", None) or getattr(original, "constraint_name", None)
@@ -200,10 +207,17 @@ class SqlUnitOfWork:
         self.contacts = SqlContactRepository(self.session, self._case_scope)
         self.payments = SqlPaymentRepository(self.session, self._case_scope)
         self.promises = SqlPromiseRepository(self.session)
+        self.plans = SqlPlanRepository(self.session)
         self.complaints = SqlComplaintRepository(self.session, self._case_scope)
+        self.restructurings = SqlRestructuringRepository(self.session, self._case_scope)
         self.flags = SqlFlagRepository(self.session)
         self.protections = SqlProtectionReader(self.session)
         self.warnings = SqlWarningRepository(self.session, self._case_scope, self._borrower_scope)
+        # Maker–checker's changes, and the rule sets in effect (read in this transaction).
+        self.changes = SqlChangeRepository(self.session)
+        self.rule_sets = SqlRuleSetReader(self.session)
+        self.legal = SqlLegalRepository(self.session, self._case_scope)
+        self.write_offs = SqlWriteOffRepository(self.session)
         return self
 
     def record(self, event: object) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store import tables
@@ -138,7 +138,7 @@ LOGINS: dict[str, Role] = {
         | reveal("national_id", "phone", "email", "address", "employer", "income")
         | MAKE_CONTACT
         | CYCLE_READ
-        | {"complaint:file", "borrower:flag", "legal:refer", "legal:act", "evidence:generate"},
+        | {"complaint:file", "borrower:flag", "legal:act", "evidence:generate"},
         "legal",
     ),
     "auditor1": Role(
@@ -226,7 +226,10 @@ async def case_rule(conn: AsyncConnection, login: str) -> ColumnElement[bool]:
     if role.cases == "team":
         return c.assignee_id.in_(select(s.id).where(s.team == role.team))
     if role.cases == "legal":
-        return c.stage == "LEGAL"
+        # In LEGAL, or written off after an approved referral (still the legal team's).
+        lr = tables.legal_referrals.c
+        referred = exists().where(lr.case_id == c.id, lr.status == "APPROVED")
+        return or_(c.stage == "LEGAL", and_(c.stage == "WRITTEN_OFF", referred))
     return agency_cases_rule(me.agency_id)
 
 

@@ -37,12 +37,17 @@ from tests.matrix import (
     Refused,
     Target,
 )
+from tests.operations_changes import CHANGE_OPERATIONS
 from tests.operations_contacts import CONTACT_OPERATIONS
 from tests.operations_decisions import DECISION_OPERATIONS
+from tests.operations_evidence import EVIDENCE_OPERATIONS
+from tests.operations_legal import LEGAL_OPERATIONS
 from tests.operations_payments import PAYMENT_OPERATIONS
 from tests.operations_protections import PROTECTION_OPERATIONS
+from tests.operations_restructuring import RESTRUCTURING_OPERATIONS
 from tests.operations_warnings import WARNING_OPERATIONS
 from tests.operations_work import WORK_OPERATIONS
+from tests.operations_writeoff import WRITE_OFF_OPERATIONS
 
 c, s, a = tables.cases.c, tables.staff.c, tables.agencies.c
 
@@ -401,14 +406,14 @@ def role_change(field_name: str) -> str:
     return f"""
 mutation($input: RoleChangeInput!) {{
   r: {field_name}(input: $input) {{
-    {PAYLOAD} ... on RoleChangeSuccess {{ staff {{ login roles }} }}
+    {PAYLOAD} ... on RoleChangeSuccess {{ staff {{ login roles }} change {{ kind status }} }}
   }}
 }}
 """
 
 
 def role_variables(target: Target) -> dict[str, Any]:
-    return {"input": {"login": target.login, "role": target.role}}
+    return {"input": {"login": target.login, "role": target.role, "reason": "covers the team"}}
 
 
 async def roles_of(cell: Cell) -> list[str]:
@@ -419,7 +424,8 @@ async def roles_of(cell: Cell) -> list[str]:
 
 
 def role_change_check(grant: bool) -> Check:
-    """An administrator's change on a fresh staff member: the roles change, audited."""
+    """An administrator's proposal on a fresh staff member: a pending change, audited; the roles
+    change only when a second person approves it (tests/e2e/test_changes.py)."""
 
     async def check(op: Operation, cell: Cell) -> None:
         before, role = await roles_of(cell), cell.target.role
@@ -428,12 +434,13 @@ def role_change_check(grant: bool) -> Check:
         result, request_id = await cell.result(op.document, op.variables(cell.target))
         assert result == {
             "__typename": "RoleChangeSuccess",
-            "staff": {"login": cell.target.login, "roles": after},
+            "staff": {"login": cell.target.login, "roles": before},
+            "change": {"kind": "ROLE_GRANT" if grant else "ROLE_REVOKE", "status": "PENDING"},
         }
-        assert await roles_of(cell) == after
+        assert await roles_of(cell) == before
         entries = await cell.entries(request_id)
-        assert [(x.action, x.outcome, x.changes) for x in entries] == [
-            ("policy.change", "ALLOWED", {"roles": {"before": before, "after": after}})
+        assert [(x.action, x.outcome, x.resource_type, x.changes["change"]) for x in entries] == [
+            ("policy.change", "ALLOWED", "RuleChange", "PROPOSED")
         ]
 
     return check
@@ -630,3 +637,18 @@ OPERATIONS = (*OPERATIONS, *PROTECTION_OPERATIONS)
 
 # The daily cycle: the decisions feed (tests/operations_decisions.py).
 OPERATIONS = (*OPERATIONS, *DECISION_OPERATIONS)
+
+# Debt handling: restructurings and their maker–checker (tests/operations_restructuring.py).
+OPERATIONS = (*OPERATIONS, *RESTRUCTURING_OPERATIONS)
+
+# Debt handling: legal escalation (tests/operations_legal.py).
+OPERATIONS = (*OPERATIONS, *LEGAL_OPERATIONS)
+
+# Debt handling: evidence packs (tests/operations_evidence.py).
+OPERATIONS = (*OPERATIONS, *EVIDENCE_OPERATIONS)
+
+# Debt handling: write-off and recovery (tests/operations_writeoff.py).
+OPERATIONS = (*OPERATIONS, *WRITE_OFF_OPERATIONS)
+
+# Debt handling: maker–checker of rules and roles (tests/operations_changes.py).
+OPERATIONS = (*OPERATIONS, *CHANGE_OPERATIONS)

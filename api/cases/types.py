@@ -17,8 +17,15 @@ from api.complaints.types import Complaint, complaints_of_case
 from api.contacts.types import Contact, ContactPoint, contact_points_of, contacts_of_case
 from api.context import Context, Info
 from api.flags.types import BorrowerFlag, flags_of_borrower
+from api.legal.types import (
+    LegalAction,
+    LegalReferral,
+    legal_actions_of_case,
+    legal_referrals_of_case,
+)
 from api.payments.types import Payment, payments_of_case
 from api.permissions import needs
+from api.restructuring.types import Restructuring, restructurings_of_case
 from api.timeline.queries import timeline_of_case
 from api.timeline.types import TimelineEntry
 from authz.masking import MaskedBorrower, describe, mask_borrower
@@ -281,6 +288,20 @@ class Case(Node):
     @strawberry.field(description="Complaints and disputes about the case, newest first.")
     async def complaints(self, info: Info) -> list[Complaint]:
         return await complaints_of_case(info, self._pk, self.portfolio)
+
+    @strawberry.field(
+        description="Restructurings (plans, settlements, penalty waivers), newest first."
+    )
+    async def restructurings(self, info: Info) -> list[Restructuring]:
+        return await restructurings_of_case(info, self._pk)
+
+    @strawberry.field(description="Legal actions (a route's steps), in the order they happened.")
+    async def legal_actions(self, info: Info) -> list[LegalAction]:
+        return await legal_actions_of_case(info, self._pk)
+
+    @strawberry.field(description="Referrals to legal, newest first.")
+    async def legal_referrals(self, info: Info) -> list[LegalReferral]:
+        return await legal_referrals_of_case(info, self._pk)
 
     @strawberry.field(
         description="Days the collection clock has run since the case opened: days spent "

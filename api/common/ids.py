@@ -21,6 +21,9 @@ NODE_TYPES = (
     "Contact",
     "Warning",
     "Complaint",
+    "Restructuring",
+    "LegalReferral",
+    "RuleChange",  # node(id:) answers it to rule_change:read only
 )
 
 

@@ -6,13 +6,16 @@ import strawberry
 
 from api.arrangements.types import promise_node
 from api.cases.types import Case, Debt, borrower_view
+from api.changes.types import rule_change_node
 from api.common.ids import InvalidGlobalId, from_global_id
 from api.common.types import Node
 from api.complaints.types import complaint_node
 from api.contacts.types import contact_node, contact_point_node
 from api.context import Info
+from api.legal.types import legal_referral_node
 from api.payments.types import payment_node
 from api.permissions import needs
+from api.restructuring.types import restructuring_node
 from api.staff.types import Agency, Staff, Viewer
 from api.warnings.types import warning_node
 
@@ -57,8 +60,16 @@ class CommonQuery:
             return await warning_node(info, pk)
         if type_name == "Complaint":
             return await complaint_node(info, pk)
+        if type_name == "LegalReferral":
+            return await legal_referral_node(info, pk)
+        if type_name == "Restructuring":
+            return await restructuring_node(info, pk)
         if type_name == "Staff":
             staff = await ctx.staff.load(pk)
             return Staff.from_domain(staff) if staff else None
+        if type_name == "RuleChange":
+            return await rule_change_node(info, pk)
+        if type_name != "Agency":
+            return None
         agency = await ctx.agencies.load(pk)
         return Agency.from_domain(agency) if agency else None

@@ -16,7 +16,7 @@ from api.permissions import needs
 from domain.contacts.conduct import assess, chosen_point, situation_of
 from domain.contacts.errors import ContactPointMismatch, ContactPointNotFound
 from domain.contacts.model import ContactChannel, ContactDirection, ContactParty
-from store import contacts_queries
+from store import changes_queries, contacts_queries
 
 MAX_STAFF = 10
 
@@ -68,6 +68,11 @@ class ContactQuery:
         history = await ctx.read(
             lambda session: contacts_queries.history(session, case.borrower_id, instant)
         )
+        conduct = await ctx.read(
+            lambda session: changes_queries.conduct_profile_in_effect(
+                session, situation.profile_name, instant
+            )
+        )
         allowance = assess(
             situation,
             channel=channel,
@@ -77,6 +82,7 @@ class ContactQuery:
             history=history,
             at=instant,
             staff_count=staff_count,
+            conduct=conduct,
         )
         shown = await contact_point_view(ctx, point) if point else None
         return ContactAllowance.from_domain(allowance, situation.profile_name, shown)

@@ -48,6 +48,10 @@ class Payment(Node):
     reference: str = strawberry.field(description="The sender's reference (unique).")
     reversed: bool
     reversed_at: datetime | None = strawberry.field(description="When it was reversed, if it was.")
+    recovery: bool = strawberry.field(
+        description="Received while the case was WRITTEN_OFF: a recovery after write-off "
+        "(it never returns the case to an earlier stage)."
+    )
     _pk: strawberry.Private[int]
     _debt_id: strawberry.Private[int]
     _currency: strawberry.Private[str]
@@ -84,6 +88,7 @@ class Payment(Node):
             reference=payment.reference,
             reversed=payment.reversed,
             reversed_at=payment.reversed_at,
+            recovery=payment.recovery,
             _pk=payment.id,
             _debt_id=payment.debt_id,
             _currency=payment.currency,

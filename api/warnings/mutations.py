@@ -25,7 +25,7 @@ from domain.borrowers.errors import BorrowerNotFound
 from domain.errors import DomainError, IdempotencyKeyReused
 from domain.warnings import errors, services
 from domain.warnings.model import MAX_NOTE
-from store import warnings_queries
+from store import changes_queries, warnings_queries
 from store.audit import AuditAction
 
 
@@ -182,8 +182,13 @@ async def post_external_signal(
             idempotency_key=data.idempotency_key or None,
         )
 
+        # The early-warning rules in effect now (their EXTERNAL_SIGNAL rule raises the warnings).
+        rules = await ctx.read(lambda s: changes_queries.warning_rules_in_effect(s, now))
+
         async def work(units: UnitsOfWork) -> PostExternalSignalSuccess:
-            result = await services.post_external_signal(units, ctx.clock, request, at=now)
+            result = await services.post_external_signal(
+                units, ctx.clock, request, at=now, rules=rules
+            )
             return await _signal_success(
                 ctx,
                 result.borrower_id,

@@ -12,9 +12,10 @@ from api.errors import BadUserInput
 from api.permissions import needs
 from api.worklist.types import WorklistItem
 from domain.contacts.conduct import situation_of
+from domain.portfolios import conduct_profile_of
 from domain.staff.model import AGENCY_ROLES, Role
 from domain.worklist.priority import call_allowance, reasons
-from store import contacts_queries, worklist_queries
+from store import changes_queries, contacts_queries, worklist_queries
 from store.keyset import InvalidCursor
 from store.worklist_queries import WorklistOwner, WorkRow
 
@@ -69,6 +70,11 @@ class WorklistQuery:
         # Open complaints and flags: what stops or limits contact (one batch for the page).
         case_ids = [row.case.id for row in rows if row.case.id is not None]
         protections = dict(zip(case_ids, await ctx.protections.load_many(case_ids), strict=True))
+        # The conduct profiles in effect now, each read once for the page (one statement).
+        names = [conduct_profile_of(row.case.portfolio) for row in rows]
+        conduct = await ctx.read(
+            lambda session: changes_queries.conduct_profiles_in_effect(session, names, now)
+        )
         for row in rows:
             assert row.case.id is not None
             ctx.cases.prime(row.case.id, row.case)
@@ -80,7 +86,9 @@ class WorklistQuery:
             assert borrower is not None  # the borrower of a case in scope is in scope
             assert case.id is not None
             situation = situation_of(case, borrower, points[case.borrower_id], protections[case.id])
-            allowance = call_allowance(situation, history[case.borrower_id], now)
+            allowance = call_allowance(
+                situation, history[case.borrower_id], now, conduct[situation.profile_name]
+            )
             return WorklistItem(
                 case=Case.from_domain(case),
                 reasons=reasons(row.facts),

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from domain.arrangements.promises import PaymentFact, Promise
 from domain.ports import UnitOfWork
+from domain.restructuring.execution import PlanRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,5 +43,10 @@ class PromiseRepository(Protocol):
 class PromiseUnitOfWork(UnitOfWork, Protocol):
     @property
     def promises(self) -> PromiseRepository: ...
+
+    @property
+    def plans(self) -> PlanRepository:
+        """The case's plan or settlement in effect (payments count against it here too)."""
+        ...
 
     async def __aenter__(self) -> PromiseUnitOfWork: ...

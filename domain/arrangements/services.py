@@ -26,6 +26,7 @@ from domain.clock import Clock
 from domain.lifecycle.moves import standing_of
 from domain.lifecycle.table import Action, ensure_allowed
 from domain.portfolios import local_today, time_zone_of
+from domain.restructuring.execution import PlanStanding, reevaluate_in_effect
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,20 @@ async def reevaluate(
             )
         )
     return changes
+
+
+async def reevaluate_plan(
+    uow: PromiseUnitOfWork,
+    case: Case,
+    today: date,
+    at: datetime,
+    actor_id: int | None = None,
+) -> PlanStanding:
+    """Counts the case's payments against its plan or settlement in effect (after a payment or
+    a reversal, once the case is reclassified and before its life cycle moves): instalments
+    covered, payments in a row, a plan completed, a settlement paid in full closing the case.
+    Returns what the life cycle must know (a plan's probation: no cure yet)."""
+    return await reevaluate_in_effect(uow, case, today, at, actor_id)
 
 
 async def record_promise(

@@ -19,7 +19,7 @@ from domain.conduct.engine import (
     PointFacts,
     evaluate,
 )
-from domain.conduct.profiles import RuleName, profile
+from domain.conduct.profiles import ConductProfile, RuleName, profile
 from domain.contacts.errors import ContactPointMismatch, ContactPointNotFound
 from domain.contacts.model import (
     CHANNEL_KIND,
@@ -216,10 +216,12 @@ def assess(
     history: Sequence[PastContact],
     at: datetime,
     staff_count: int = 1,
+    conduct: ConductProfile | None = None,
 ) -> Allowance:
     """Evaluates the case's conduct profile for a contact at an instant; outbound contact also
     meets the case's cease conditions, the life cycle's refusal, a letters-only protection on
-    any other channel, and a protection's lower attempt limit."""
+    any other channel, and a protection's lower attempt limit. ``conduct``: the version of the
+    case's profile in effect at ``at`` (default: its checked-in version)."""
     outbound = direction == ContactDirection.OUTBOUND
     protection = situation.protection
     extra = cease_conditions(situation.standing) if outbound else ()
@@ -238,7 +240,8 @@ def assess(
         extra=extra,
         attempt_limit=AttemptLimit(*lower) if lower else None,
     )
-    return evaluate(profile(situation.profile_name), request, history, at)
+    rules = conduct if conduct is not None else profile(situation.profile_name)
+    return evaluate(rules, request, history, at)
 
 
 # The input field a refusal by each rule is about (the others are about the moment, or, for the

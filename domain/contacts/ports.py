@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.borrowers.model import Borrower
+from domain.changes.ports import RuleSetReader
 from domain.conduct.engine import PastContact
 from domain.contacts.model import Contact, ContactPoint
 from domain.ports import UnitOfWork
@@ -63,3 +64,6 @@ class ContactsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def contacts(self) -> ContactRepository: ...
+
+    @property
+    def rule_sets(self) -> RuleSetReader: ...

@@ -496,6 +496,8 @@ async def _judged(
     attempt) and the record's own fields (source, outcome, …)."""
     point, second = attempt.point, attempt.second
     history = await uow.contacts.history(situation.borrower_id, at)
+    # The version of the case's conduct profile in effect at the contact's instant.
+    conduct = await uow.rule_sets.conduct_profile(situation.profile_name, at)
     allowance = assess(
         situation,
         channel=attempt.channel,
@@ -505,6 +507,7 @@ async def _judged(
         history=history,
         at=at,
         staff_count=2 if second else 1,
+        conduct=conduct,
     )
     contact = Contact(
         case_id=situation.case_id,

@@ -50,6 +50,7 @@ class Trigger(enum.StrEnum):
     CLOSE = "CLOSE"
     REOPEN = "REOPEN"
     NEW_DEFAULT = "NEW_DEFAULT"
+    UNSETTLE = "UNSETTLE"  # a payment a settlement counted was reversed (debt handling)
 
 
 class Guard(enum.StrEnum):
@@ -60,6 +61,10 @@ class Guard(enum.StrEnum):
     IN_ARREARS = "IN_ARREARS"
     WITHIN_WATCH_WINDOW = "WITHIN_WATCH_WINDOW"
     CLOSED_BY_CURE = "CLOSED_BY_CURE"
+    # Debt handling: plans and settlements in effect (domain.restructuring.plans).
+    NOT_ON_PLAN_PROBATION = "NOT_ON_PLAN_PROBATION"
+    NO_PLAN_IN_EFFECT = "NO_PLAN_IN_EFFECT"
+    SETTLEMENT_UNPAID = "SETTLEMENT_UNPAID"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ class Facts:
     closing_payment_reversed: bool = False
     # The case was ON_HOLD when it closed: reopening returns it to the hold, not to work.
     held_when_closed: bool = False
+    # An ACTIVE instalment plan with fewer than the configured plan payments in a row, or an
+    # ACTIVE settlement: no cure (``domain.restructuring.plans.on_probation``).
+    on_plan_probation: bool = False
+    # An ACTIVE plan or settlement, not yet broken: the case is not escalated.
+    plan_in_effect: bool = False
 
     def holds(self, guard: Guard) -> bool:
         if guard is Guard.ARREARS_CLEARED:
@@ -87,6 +97,12 @@ class Facts:
             return self.closing_payment_reversed or (
                 self.watch_until is not None and self.today <= self.watch_until
             )
+        if guard is Guard.NOT_ON_PLAN_PROBATION:
+            return not self.on_plan_probation
+        if guard is Guard.NO_PLAN_IN_EFFECT:
+            return not self.plan_in_effect
+        if guard is Guard.SETTLEMENT_UNPAID:
+            return self.close_reason is CloseReason.SETTLED and self.closing_payment_reversed
         return self.close_reason in CURE_REASONS
 
 
@@ -98,6 +114,12 @@ GUARD_TEXT: Mapping[Guard, str] = MappingProxyType(
         Guard.WITHIN_WATCH_WINDOW: "inside the watch window after the cure, or the payment "
         "that closed the case was reversed",
         Guard.CLOSED_BY_CURE: "the case was closed as CURED or PAID_IN_FULL",
+        Guard.NOT_ON_PLAN_PROBATION: "no instalment plan in effect with fewer than the "
+        "configured plan payments in a row, nor a settlement in effect not yet paid",
+        Guard.NO_PLAN_IN_EFFECT: "no instalment plan or settlement in effect (ACTIVE and not "
+        "yet missed beyond its grace days)",
+        Guard.SETTLEMENT_UNPAID: "the case was closed as SETTLED and a payment the settlement "
+        "counted was reversed",
     }
 )
 
@@ -130,7 +152,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         CaseStage.COLLECTION,
         None,
-        (Guard.IN_ARREARS,),
+        (Guard.IN_ARREARS, Guard.NO_PLAN_IN_EFFECT),
         "the daily cycle or a strategy step",
     ),
     Transition(
@@ -143,15 +165,19 @@ TRANSITIONS: tuple[Transition, ...] = (
         (Guard.IN_ARREARS,),
         "referToLegal, approved (debt handling)",
     ),
+    # A closed case is written off too (the core's charge-off of its debt), keeping its status
+    # and close reason: REOPEN then brings it back in WRITTEN_OFF, and NEW_DEFAULT leaves it. A
+    # manager writes off only an open or on-hold case (``domain.writeoff.services``).
     Transition(
         Trigger.WRITE_OFF,
-        _ACTIVE,
+        frozenset(CaseStatus),
         _NOT_WRITTEN_OFF,
         None,
         CaseStage.WRITTEN_OFF,
         None,
         (),
-        "a charge-off from the core's feed, or an approved write-off",
+        "a charge-off from the core's feed (a closed case too, which stays closed), or a "
+        "manager's write-off (open or on hold)",
     ),
     Transition(
         Trigger.HOLD,
@@ -178,11 +204,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(
         Trigger.CURE,
         _ACTIVE,
-        _ANY_STAGE,
+        # A written-off case leaves collection only paid in full, settled or closed by hand: a
+        # recovery that clears the arrears leaves it open.
+        _NOT_WRITTEN_OFF,
         CaseStatus.CLOSED,
         None,
         CloseReason.CURED,
-        (Guard.ARREARS_CLEARED,),
+        (Guard.ARREARS_CLEARED, Guard.NOT_ON_PLAN_PROBATION),
         "a payment (postPayment, the feed) that clears the arrears",
     ),
     Transition(
@@ -229,17 +257,31 @@ TRANSITIONS: tuple[Transition, ...] = (
     # A new episode of the same case (one case per borrower and portfolio): opened anew, from
     # the first stage. The feed fires it for a debt of a case closed by a cure that defaults
     # after the watch window, and for a new loan in arrears on a case closed for any reason (a
-    # case closed DEBT_SOLD or UNCOLLECTIBLE is not reopened by its own debts).
+    # case closed DEBT_SOLD or UNCOLLECTIBLE is not reopened by its own debts). Never on a
+    # written-off case: a recovery does not return to an earlier stage (the feed leaves it).
     Transition(
         Trigger.NEW_DEFAULT,
         frozenset({CaseStatus.CLOSED}),
-        _ANY_STAGE,
+        _NOT_WRITTEN_OFF,
         CaseStatus.OPEN,
         CaseStage.EARLY,
         None,
         (Guard.IN_ARREARS,),
         "the feed: a debt in arrears again after the watch window, or a new loan in arrears "
         "on a closed case (a new episode, opened on the feed's date)",
+    ),
+    # The settlement that closed a case is no longer paid in full: the case reopens whether or
+    # not it is in arrears (the settlement is in effect again, or lapses and breaks).
+    Transition(
+        Trigger.UNSETTLE,
+        frozenset({CaseStatus.CLOSED}),
+        _ANY_STAGE,
+        CaseStatus.OPEN,
+        None,
+        None,
+        (Guard.SETTLEMENT_UNPAID,),
+        "the reversal of a payment a settlement counted (debt handling; back ON_HOLD if the "
+        "case was on hold when it closed)",
     ),
 )
 
@@ -290,6 +332,13 @@ def guards_hold(trigger: Trigger, facts: Facts) -> bool:
     return all(facts.holds(guard) for guard in transition_for(trigger).guards)
 
 
+def fires(trigger: Trigger, status: CaseStatus, stage: CaseStage, facts: Facts) -> bool:
+    """Returns whether the trigger's row takes a case from ``status``/``stage`` and every guard
+    holds (``decide`` would move it, not refuse)."""
+    row = transition_for(trigger)
+    return status in row.from_status and stage in row.from_stage and guards_hold(trigger, facts)
+
+
 def decide(
     status: CaseStatus,
     stage: CaseStage,
@@ -318,7 +367,7 @@ def decide(
             )
         close_reason = reason
     to_status = row.to_status or status
-    if trigger is Trigger.REOPEN and facts.held_when_closed:
+    if trigger in (Trigger.REOPEN, Trigger.UNSETTLE) and facts.held_when_closed:
         to_status = CaseStatus.ON_HOLD
     return Move(
         row,
@@ -407,6 +456,13 @@ def _standing_rules(standing: Standing) -> Iterable[tuple[Action, ErrorCode, str
         yield Action.RECALL, ErrorCode.CASE_NOT_PLACED, "the case is not placed with an agency"
     if standing.assigned:
         yield Action.ALLOCATE, ErrorCode.ACTION_NOT_ALLOWED, "the case is already assigned"
+    if standing.stage is CaseStage.LEGAL:
+        # Approving a referral takes the case from its collector: the legal team works it.
+        yield (
+            Action.ALLOCATE,
+            ErrorCode.ACTION_NOT_ALLOWED,
+            "a case in stage LEGAL is worked by the legal team, not allocated to collectors",
+        )
     if standing.stage not in (CaseStage.EARLY, CaseStage.COLLECTION):
         yield (
             Action.ESCALATE,

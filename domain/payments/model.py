@@ -34,6 +34,7 @@ class Payment:
     reversed_by: int | None = None
     reversal_reason: str | None = None
     closed_case: bool = False  # its posting closed the case (cured or paid in full)
+    recovery: bool = False  # received while the case was WRITTEN_OFF (a recovery)
     idempotency_key: str | None = None
     version: int = 1
     id: int | None = None

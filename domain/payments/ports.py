@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from domain.arrangements.ports import PromiseUnitOfWork
@@ -19,6 +20,11 @@ class PaymentRepository(Protocol):
         ...
 
     async def reference_taken(self, reference: str) -> bool: ...
+
+    async def written_off_since(self, debt_id: int, case_id: int) -> datetime | None:
+        """Returns the instant the debt was written off, if a write-off of it is stored (a
+        payment on a WRITTEN_OFF debt paid from then on is a recovery)."""
+        ...
 
     async def add(self, payment: Payment, application: Application) -> None:
         """Adds a payment with its application and gives it its id; refuses a duplicate

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from domain.arrangements.services import reevaluate
+from domain.arrangements.services import reevaluate, reevaluate_plan
 from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
 from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
 from domain.debts.ageing import debt_days_past_due
-from domain.debts.model import Debt
+from domain.debts.model import Debt, DebtStatus
 from domain.errors import InvalidInput, stated_reason
 from domain.lifecycle.moves import after_balance_change
 from domain.money import Money, exact_amount
@@ -92,18 +92,34 @@ async def _settle(
     closing_payment_reversed: bool = False,
 ) -> None:
     """What a balance change moves on its case: DPD, bucket, class and outstanding as of the
-    portfolio's today, the life cycle, and the promises."""
+    portfolio's today, its plan or settlement in effect, the life cycle, and the promises."""
     today = local_today(case.portfolio, now)
     case.reclassify(policy, today, now)
+    plan = await reevaluate_plan(uow, case, today, now, actor_id)
+    if plan.debts_changed:  # a settlement paid (debts SETTLED) or taken back
+        case.reclassify(policy, today, now)
     after_balance_change(
         case,
         previous_days_past_due,
         today,
         now,
         actor_id,
-        closing_payment_reversed=closing_payment_reversed,
+        closing_payment_reversed=plan.closing_undone(closing_payment_reversed),
+        on_plan_probation=plan.on_probation,
+        cure_held=plan.cure_held,
+        plan_in_effect=plan.plan_in_effect,
     )
     await reevaluate(uow, case, today, now, actor_id)
+
+
+async def _is_recovery(uow: PaymentUnitOfWork, debt: Debt, case_id: int, paid_at: datetime) -> bool:
+    """Whether a payment on ``debt`` paid at ``paid_at`` is a recovery: the debt is WRITTEN_OFF
+    and the payment was made on or after its write-off (any time if none is stored: the core
+    sent the debt written off)."""
+    if DebtStatus(debt.status) is not DebtStatus.WRITTEN_OFF or debt.id is None:
+        return False
+    since = await uow.payments.written_off_since(debt.id, case_id)
+    return since is None or paid_at >= since
 
 
 async def post_payment(
@@ -154,6 +170,9 @@ async def post_payment(
             posted_by=request.actor_id,
             created_at=now,
             idempotency_key=request.idempotency_key,
+            # Paid on a written-off debt from its write-off on: a recovery (by the debt, not
+            # the case's stage; it never reopens earlier stages).
+            recovery=await _is_recovery(uow, debt, case.id, request.paid_at),
         )
         await uow.payments.add(payment, application)
         assert payment.id is not None

@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from domain.money import Money
+from domain.restructuring.events import summary as restructuring_summary
+from domain.restructuring.plan_events import summary as plan_summary
 
 
 class EntryKind(enum.StrEnum):
@@ -36,6 +38,7 @@ class EntryKind(enum.StrEnum):
     RESTRUCTURING = "RESTRUCTURING"  # proposed, approved, rejected, broken, completed
     LEGAL = "LEGAL"  # referred, referral approved, a legal action's step
     WRITTEN_OFF = "WRITTEN_OFF"
+    EVIDENCE_PACK = "EVIDENCE_PACK"  # an evidence pack generated (who, clear or masked)
 
 
 # The case events the timeline shows, by name (domain.cases.events): a whitelist, so that events
@@ -52,8 +55,21 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "BorrowerFlagged": EntryKind.BORROWER_FLAGGED,
     "BorrowerUnflagged": EntryKind.BORROWER_UNFLAGGED,
     # ---- restructuring (issue 11) ----
+    "PlanPaymentCounted": EntryKind.RESTRUCTURING,
+    "RestructuringCompleted": EntryKind.RESTRUCTURING,
+    "RestructuringBroken": EntryKind.RESTRUCTURING,
+    "RestructuringProposed": EntryKind.RESTRUCTURING,
+    "RestructuringApproved": EntryKind.RESTRUCTURING,
+    "RestructuringRejected": EntryKind.RESTRUCTURING,
     # ---- legal escalation (issue 11) ----
+    "LegalReferralMade": EntryKind.LEGAL,
+    "LegalReferralApproved": EntryKind.LEGAL,
+    "LegalReferralRejected": EntryKind.LEGAL,
+    "LegalActionRecorded": EntryKind.LEGAL,
     # ---- write-off (issue 11) ----
+    "CaseWrittenOff": EntryKind.WRITTEN_OFF,
+    # ---- evidence pack (issue 11) ----
+    "EvidencePackGenerated": EntryKind.EVIDENCE_PACK,
 }
 
 
@@ -124,6 +140,21 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
     if kind is EntryKind.BORROWER_UNFLAGGED:
         return f"Borrower's flag {data.get('flag')} lifted"
     # ---- debt handling's summaries (issue 11): one `if kind is …` block per slice ----
+    # Proposed, approved, rejected (by the data's status); None: another slice's event.
+    if kind is EntryKind.RESTRUCTURING and (text := restructuring_summary(data)) is not None:
+        return text
+    # A plan's payments counted, a plan or settlement completed or broken (their own keys).
+    if kind is EntryKind.RESTRUCTURING and (text := plan_summary(data)) is not None:
+        return text
+    if kind is EntryKind.LEGAL:
+        return _legal_summary(data)
+    if kind is EntryKind.WRITTEN_OFF:
+        by = "the core's charge-off" if data.get("source") == "CHARGE_OFF" else "a manager"
+        amount = _money(Decimal(str(data.get("amount"))), str(data.get("currency")))
+        return f"Written off by {by}: {amount} ({data.get('reason_code')}); recovery continues"
+    if kind is EntryKind.EVIDENCE_PACK:
+        shown = "personal data in clear" if data.get("clear") else "personal data masked"
+        return f"Evidence pack generated ({shown}), SHA-256 {str(data.get('sha256'))[:12]}…"
     if kind is EntryKind.RECLASSIFIED:
         before = (
             f"{data.get('previous_bucket')}/{data.get('previous_classification')}"
@@ -140,3 +171,18 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
     )
     reason = data.get("close_reason")
     return f"{text} ({reason})" if reason else text
+
+
+def _legal_summary(data: Mapping[str, object]) -> str:
+    """A legal referral (by its status after the event) or a legal action's step."""
+    if "step" in data:
+        text = f"Legal action {data.get('kind')}: {data.get('step')} on {data.get('occurred_on')}"
+        if data.get("amount") is not None:
+            text += f", {_money(Decimal(str(data.get('amount'))), str(data.get('currency')))}"
+        return text
+    status = data.get("status")
+    if status == "APPROVED":
+        return f"Legal referral approved: {data.get('from_stage')} → LEGAL"
+    if status == "REJECTED":
+        return "Legal referral rejected"
+    return f"Referred to legal (policy {data.get('policy_version')}); awaiting approval"

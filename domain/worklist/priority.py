@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from domain.conduct.engine import Allowance, PastContact
+from domain.conduct.profiles import ConductProfile
 from domain.contacts.conduct import Situation, assess, default_point
 from domain.contacts.model import ContactChannel, ContactDirection, ContactParty
 from domain.money import Money
@@ -72,14 +73,20 @@ def reasons(facts: WorkFacts) -> list[str]:
     return found
 
 
-def call_allowance(situation: Situation, history: Sequence[PastContact], at: datetime) -> Allowance:
+def call_allowance(
+    situation: Situation,
+    history: Sequence[PastContact],
+    at: datetime,
+    conduct: ConductProfile | None = None,
+) -> Allowance:
     """Whether an outbound PHONE call to the borrower through their primary usable phone point
     is allowed at ``at``, and when it next will be: the one conduct decision that
     ``contactAllowance`` also asks (``domain.contacts.conduct.assess``), for the same call.
 
     ``situation``: as ``situation_of`` builds it, with every contact point of the borrower's
     record, whoever owns it (an opt-out on anyone's copy of a number holds for the number);
-    ``history``: the borrower's recent contacts on every case, by the lender and every agency."""
+    ``history``: the borrower's recent contacts on every case, by the lender and every agency;
+    ``conduct``: the version of the case's profile in effect at ``at`` (as ``assess`` takes it)."""
     party, channel = ContactParty.BORROWER, ContactChannel.PHONE
     return assess(
         situation,
@@ -89,4 +96,5 @@ def call_allowance(situation: Situation, history: Sequence[PastContact], at: dat
         point=default_point(situation.points, party, channel),
         history=history,
         at=at,
+        conduct=conduct,
     )

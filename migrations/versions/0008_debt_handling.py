@@ -26,8 +26,9 @@ POLICY = [
     # Restructuring: proposed by whoever works the case; approved within a role's limits.
     *((role, "restructuring", "propose") for role in _PROPOSERS),
     *((role, "restructuring", "approve") for role in ("team_lead", "manager")),
-    # Legal escalation: referred by internal staff, approved by a manager, worked by legal.
-    *((role, "legal", "refer") for role in ("collector", "team_lead", "manager", "legal")),
+    # Legal escalation: referred by internal staff who work EARLY/COLLECTION cases (not legal,
+    # which sees only LEGAL cases), approved by a manager, worked by legal.
+    *((role, "legal", "refer") for role in ("collector", "team_lead", "manager")),
     ("manager", "legal", "approve"),
     *((role, "legal", "act") for role in ("legal", "manager")),
     *((role, "evidence", "generate") for role in ("legal", "manager")),
@@ -101,6 +102,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("recorded_by", sa.Integer(), nullable=True),
         sa.Column("recorded_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_legal_actions_case_id_cases")
         ),
@@ -112,6 +114,9 @@ def upgrade() -> None:
     with op.batch_alter_table("legal_actions", schema=None) as batch_op:
         batch_op.create_index(
             "ix_legal_actions_case_id", ["case_id", "occurred_on", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_legal_actions_recorded_by_key", ["recorded_by", "idempotency_key"], unique=False
         )
 
     op.create_table(
@@ -175,6 +180,9 @@ def upgrade() -> None:
         sa.Column("payments_in_row", sa.Integer(), nullable=False),
         sa.Column("paid_amount", store.types.Amount(precision=18, scale=2), nullable=False),
         sa.Column("ended_at", store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("debt_ids", sa.JSON(), nullable=True),
+        sa.Column("debt_statuses", sa.JSON(), nullable=True),
+        sa.Column("evaluated_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("idempotency_key", sa.String(length=128), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -253,6 +261,7 @@ def upgrade() -> None:
         sa.Column("charge_off_id", sa.Integer(), nullable=True),
         sa.Column("written_off_by", sa.Integer(), nullable=True),
         sa.Column("written_off_at", store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("policy_version", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_write_offs_case_id_cases")
         ),
@@ -323,6 +332,7 @@ def downgrade() -> None:
 
     op.drop_table("legal_referrals")
     with op.batch_alter_table("legal_actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_legal_actions_recorded_by_key")
         batch_op.drop_index("ix_legal_actions_case_id")
 
     op.drop_table("legal_actions")

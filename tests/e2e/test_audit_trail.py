@@ -111,7 +111,7 @@ GRANT = """
 mutation Grant($input: RoleChangeInput!) {
   grantRole(input: $input) {
     __typename
-    ... on RoleChangeSuccess { staff { login roles } }
+    ... on RoleChangeSuccess { staff { login roles } change { id effectiveFrom } }
     ... on UserError { code }
   }
 }
@@ -274,10 +274,12 @@ class Script:
     read_borrower_ids: list[int]
     request_ids: list[str]
     staff: dict[str, int]
+    grant: dict[str, str]  # the proposed role change: its id and start
 
 
 async def run_script(world: World) -> Script:
-    """Reads, reveals, a refusal, a denial, a change, a refused change, a role grant, a 401."""
+    """Reads, reveals, a refusal, a denial, a change, a refused change, a proposed role grant
+    (maker–checker: it waits for a second person's approval), a 401."""
     (case_id, borrower_id), *_ = await world.cases_of("collector1")
     case_gid = to_global_id("Case", case_id)
     ids: list[str] = []
@@ -324,10 +326,10 @@ async def run_script(world: World) -> Script:
     }
 
     granted, rid = await world.sent(
-        "admin", GRANT, {"input": {"login": "collector2", "role": "legal"}}
+        "admin", GRANT, {"input": {"login": "collector2", "role": "legal", "reason": "cover"}}
     )
     ids.append(rid)
-    assert granted["grantRole"]["staff"] == {"login": "collector2", "roles": ["collector", "legal"]}
+    assert granted["grantRole"]["staff"] == {"login": "collector2", "roles": ["collector"]}
 
     failed = await world.post(None, VIEWER, token="forged.token.value")
     ids.append(failed.headers["x-request-id"])
@@ -343,6 +345,7 @@ async def run_script(world: World) -> Script:
         read_borrower_ids=sorted({pk_of(n["borrower"]["id"]) for n in nodes}),
         request_ids=ids,
         staff=staff,
+        grant=granted["grantRole"]["change"],
     )
 
 
@@ -437,9 +440,16 @@ async def test_the_trail_lists_exactly_what_the_sequence_did_newest_first(world:
     assert rule["documentHash"] == sha256(ASSIGN)
 
     assert grant["actorRoles"] == ["admin"]
-    assert grant["resourceType"] == "Staff"
-    assert grant["resourceIds"] == [to_global_id("Staff", script.staff["collector2"])]
-    assert grant["changes"] == {"roles": {"before": ["collector"], "after": ["collector", "legal"]}}
+    assert grant["resourceType"] == "RuleChange"
+    staff_gid = to_global_id("Staff", script.staff["collector2"])
+    assert grant["resourceIds"] == [script.grant["id"], staff_gid]
+    assert grant["changes"] == {
+        "change": "PROPOSED",
+        "kind": "ROLE_GRANT",
+        "name": "collector2",
+        "effectiveFrom": datetime.fromisoformat(script.grant["effectiveFrom"]).isoformat(),
+        "proposedBy": to_global_id("Staff", await world.staff_id("admin")),
+    }
     assert (grant["operationName"], grant["operationType"]) == ("Grant", "mutation")
     assert grant["documentHash"] == sha256(GRANT)
 

@@ -1,7 +1,8 @@
-"""grantRole / revokeRole: effective on the next request (also in another server process), typed
-refusals, and a policy.change audit row for every change. That only administrators may change
-roles (FORBIDDEN, an authz.denied entry, nothing changed) is a cell of the access matrix
-(tests/operations.py, tests/e2e/test_access_matrix.py)."""
+"""grantRole / revokeRole propose a role change; approved by a second person (approveRuleChange)
+it is effective on the next request (also in another server process); typed refusals, and a
+policy.change audit row for every step and every change of roles. That only administrators may
+propose role changes (FORBIDDEN, an authz.denied entry, nothing changed) is a cell of the access
+matrix (tests/operations.py, tests/e2e/test_access_matrix.py)."""
 
 from __future__ import annotations
 
@@ -27,15 +28,24 @@ s, audit = tables.staff.c, tables.audit_entries.c
 CHANGE = """
 mutation Change($input: RoleChangeInput!, $grant: Boolean!) {
   grantRole(input: $input) @include(if: $grant) {
-    __typename ... on RoleChangeSuccess { staff { id login roles } }
+    __typename ... on RoleChangeSuccess { staff { id login roles } change { id kind status } }
     ... on UserError { code field message }
   }
   revokeRole(input: $input) @skip(if: $grant) {
-    __typename ... on RoleChangeSuccess { staff { id login roles } }
+    __typename ... on RoleChangeSuccess { staff { id login roles } change { id kind status } }
     ... on UserError { code field message }
   }
 }
 """
+APPROVE = """
+mutation Approve($id: ID!) {
+  approveRuleChange(input: {changeId: $id}) {
+    __typename ... on ApproveRuleChangeSuccess { staff { id login roles } }
+    ... on UserError { code field message }
+  }
+}
+"""
+CHECKER = "manager"  # approves what the admin proposes
 PERMISSIONS = "{ viewer { login roles permissions } }"
 
 
@@ -70,8 +80,16 @@ async def factory(engine: AsyncEngine) -> AsyncIterator[Factory]:
 
 
 async def change(gql: Gql, login: str, role: str, grant: bool, actor: str = "admin") -> Any:
-    data = await gql(actor, CHANGE, {"input": {"login": login, "role": role}, "grant": grant})
+    """The proposal's payload."""
+    variables = {"input": {"login": login, "role": role, "reason": "covers the team"}}
+    data = await gql(actor, CHANGE, {**variables, "grant": grant})
     return data["grantRole" if grant else "revokeRole"]
+
+
+async def approve(gql: Gql, proposed: Any, checker: str = CHECKER) -> Any:
+    assert proposed["__typename"] == "RoleChangeSuccess", proposed
+    assert proposed["change"]["status"] == "PENDING"
+    return (await gql(checker, APPROVE, {"id": proposed["change"]["id"]}))["approveRuleChange"]
 
 
 async def test_a_granted_role_applies_on_the_next_request_and_a_revoke_removes_it(
@@ -82,16 +100,21 @@ async def test_a_granted_role_applies_on_the_next_request_and_a_revoke_removes_i
     staff_gid = global_id("Staff", target.id)
     assert "case:assign" not in (await gql(login, PERMISSIONS))["viewer"]["permissions"]
     since = await last_audit_id(engine)
-    granted = await change(gql, login, "team_lead", grant=True)
+    proposed = await change(gql, login, "team_lead", grant=True)
+    assert proposed["staff"] == {"id": staff_gid, "login": login, "roles": original}
+    assert proposed["change"]["kind"] == "ROLE_GRANT"
+    # Nothing changes before a second person approves.
+    assert (await gql(login, PERMISSIONS))["viewer"]["roles"] == original
+    granted = await approve(gql, proposed)
     assert granted == {
-        "__typename": "RoleChangeSuccess",
+        "__typename": "ApproveRuleChangeSuccess",
         "staff": {"id": staff_gid, "login": login, "roles": [*original, "team_lead"]},
     }
     viewer = (await gql(login, PERMISSIONS))["viewer"]
     assert viewer["roles"] == [*original, "team_lead"]
     assert "case:assign" in viewer["permissions"]
 
-    revoked = await change(gql, login, "team_lead", grant=False)
+    revoked = await approve(gql, await change(gql, login, "team_lead", grant=False))
     assert revoked["staff"]["roles"] == original
     viewer = (await gql(login, PERMISSIONS))["viewer"]
     assert viewer["roles"] == original
@@ -99,34 +122,46 @@ async def test_a_granted_role_applies_on_the_next_request_and_a_revoke_removes_i
     assert list((await staff_row(engine, login)).roles) == original
 
     rows = await policy_rows(engine, since)
+    assert [(r.actor_login, r.resource_type, (r.changes or {}).get("change")) for r in rows] == [
+        ("admin", "RuleChange", "PROPOSED"),
+        (CHECKER, "Staff", None),
+        (CHECKER, "RuleChange", "APPROVED"),
+        ("admin", "RuleChange", "PROPOSED"),
+        (CHECKER, "Staff", None),
+        (CHECKER, "RuleChange", "APPROVED"),
+    ]
     assert [
-        (r.actor_login, r.outcome, r.resource_type, r.resource_ids, r.changes) for r in rows
+        (r.actor_login, r.outcome, r.resource_ids, r.changes)
+        for r in rows
+        if r.resource_type == "Staff"
     ] == [
         (
-            "admin",
+            CHECKER,
             "ALLOWED",
-            "Staff",
             [staff_gid],
             {"roles": {"before": original, "after": [*original, "team_lead"]}},
         ),
         (
-            "admin",
+            CHECKER,
             "ALLOWED",
-            "Staff",
             [staff_gid],
             {"roles": {"before": [*original, "team_lead"], "after": original}},
         ),
     ]
 
 
-async def test_granting_a_role_already_held_changes_nothing(gql: Gql, engine: AsyncEngine) -> None:
+async def test_granting_a_role_already_held_is_refused(gql: Gql, engine: AsyncEngine) -> None:
     before = list((await staff_row(engine, "collector3")).roles)
     since = await last_audit_id(engine)
     result = await change(gql, "collector3", "collector", grant=True)
-    assert result["__typename"] == "RoleChangeSuccess"
-    assert result["staff"]["roles"] == before
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "ValidationError",
+        "CHANGE_INVALID",
+        "role",
+    )
     assert list((await staff_row(engine, "collector3")).roles) == before
-    assert await policy_rows(engine, since) == []
+    rows = await policy_rows(engine, since)
+    assert [(r.outcome, r.changes["refused"]) for r in rows] == [("DENIED", "CHANGE_INVALID")]
 
 
 @pytest.mark.parametrize(
@@ -263,9 +298,11 @@ async def test_a_role_granted_through_one_process_takes_effect_in_the_other(
     original = list(viewer["roles"])
     assert role not in original and permission not in viewer["permissions"]
     assert permission not in _permissions(server_b, login)  # B has answered before the grant
-    variables = {"input": {"login": login, "role": role}, "grant": True}
+    variables = {"input": {"login": login, "role": role, "reason": "cover"}, "grant": True}
     try:
-        granted = _post(server_a, "admin", CHANGE, variables)["grantRole"]
+        proposed = _post(server_a, "admin", CHANGE, variables)["grantRole"]
+        approval = {"id": proposed["change"]["id"]}
+        granted = _post(server_a, CHECKER, APPROVE, approval)["approveRuleChange"]
         assert granted["staff"]["roles"] == [*original, role]
         _wait_until(
             lambda: permission in _permissions(server_b, login),
@@ -274,7 +311,9 @@ async def test_a_role_granted_through_one_process_takes_effect_in_the_other(
         # The new role widens the row scope in B too: legal-stage cases become visible.
         assert _post(server_b, login, LEGAL_COUNT)["cases"]["totalCount"] == all_legal
 
-        revoked = _post(server_b, "admin", CHANGE, {**variables, "grant": False})["revokeRole"]
+        proposed = _post(server_b, "admin", CHANGE, {**variables, "grant": False})["revokeRole"]
+        approval = {"id": proposed["change"]["id"]}
+        revoked = _post(server_b, CHECKER, APPROVE, approval)["approveRuleChange"]
         assert revoked["staff"]["roles"] == original
         _wait_until(
             lambda: permission not in _permissions(server_a, login),
@@ -284,5 +323,6 @@ async def test_a_role_granted_through_one_process_takes_effect_in_the_other(
     finally:
         roles = _post(server_a, login, PERMISSIONS)["viewer"]["roles"]
         if role in roles and role not in original:
-            _post(server_a, "admin", CHANGE, {**variables, "grant": False})
+            undo = _post(server_a, "admin", CHANGE, {**variables, "grant": False})["revokeRole"]
+            _post(server_a, CHECKER, APPROVE, {"id": undo["change"]["id"]})
     assert _post(server_b, login, PERMISSIONS)["viewer"]["roles"] == original

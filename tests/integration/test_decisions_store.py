@@ -192,6 +192,162 @@ async def test_each_decision_worthy_event_is_projected_once_with_its_data(
                 days_to_resolve=3,
             ),
         ]
+        # ---- restructuring: approvals (issue 11) ----
+        approved = {
+            "status": "ACTIVE",
+            "currency": "CNY",
+            "balance": "20970.50",
+            "proposed_by": staff.id,
+        }
+        plan_agreed = await _event(
+            conn,
+            case_id,
+            "RestructuringApproved",
+            staff.id,
+            **approved,
+            kind="INSTALMENT_PLAN",
+            concession="120.50",
+            waiver_amount="120.50",
+            instalment_count=2,
+            instalment_total="20850.00",
+            schedule="2026-12-01=10000.00,2027-01-01=10850.00",
+        )
+        settlement_agreed = await _event(
+            conn,
+            case_id,
+            "RestructuringApproved",
+            staff.id,
+            **approved,
+            kind="SETTLEMENT",
+            concession="2970.50",
+            settlement_amount="18000.00",
+            settle_by="2026-12-31",
+        )
+        penalty_waived = await _event(
+            conn,
+            case_id,
+            "RestructuringApproved",
+            staff.id,
+            **{**approved, "status": "APPROVED"},
+            kind="PENALTY_WAIVER",
+            concession="120.50",
+            waiver_amount="120.50",
+        )
+        # A proposal or a rejection is no decision.
+        await _event(conn, case_id, "RestructuringProposed", staff.id, kind="SETTLEMENT")
+        await _event(conn, case_id, "RestructuringRejected", staff.id, kind="SETTLEMENT")
+        events += [plan_agreed, settlement_agreed, penalty_waived]
+        # ---- restructuring: plans and settlements in effect (issue 11) ----
+        in_effect = {"restructuring_id": 5, "currency": "CNY"}
+        plan_broken = await _event(
+            conn,
+            case_id,
+            "RestructuringBroken",
+            None,
+            **in_effect,
+            kind="SETTLEMENT",
+            paid_amount="100.00",
+            broken_on="2026-12-02",
+            previous_stage="EARLY",
+            stage="COLLECTION",
+        )
+        plan_completed = await _event(
+            conn,
+            case_id,
+            "RestructuringCompleted",
+            None,
+            **in_effect,
+            kind="INSTALMENT_PLAN",
+            paid="20850.00",
+            discount="120.50",
+        )
+        settlement_paid = await _event(
+            conn,
+            case_id,
+            "RestructuringCompleted",
+            staff.id,
+            **in_effect,
+            kind="SETTLEMENT",
+            paid="18000.00",
+            discount="2970.50",
+        )
+        unsettled = await _event(
+            conn,
+            case_id,
+            "CaseTransitioned",
+            staff.id,
+            trigger="UNSETTLE",
+            from_status="CLOSED",
+            to_status="OPEN",
+            from_stage="EARLY",
+            to_stage="EARLY",
+            close_reason=None,
+        )
+        # A payment counted is no decision.
+        await _event(conn, case_id, "PlanPaymentCounted", None, **in_effect, kind="INSTALMENT_PLAN")
+        events += [plan_broken, plan_completed, settlement_paid, unsettled]
+        # ---- legal escalation (issue 11) ----
+        legal_referred = await _event(
+            conn,
+            case_id,
+            "LegalReferralApproved",
+            staff.id,
+            referral_id=7,
+            status="APPROVED",
+            referred_by=staff.id,
+            policy_version="CN@builtin",
+            from_stage="COLLECTION",
+            previous_assignee_id=None,
+            recalled_agency_id=None,
+        )
+        legal_action = await _event(
+            conn,
+            case_id,
+            "LegalActionRecorded",
+            staff.id,
+            action_id=3,
+            kind="LITIGATION",
+            step="JUDGMENT",
+            occurred_on="2026-03-02",
+            amount="18000.00",
+            currency="CNY",
+        )
+        events += [legal_referred, legal_action]
+        # ---- write-off (issue 11) ----
+        written_off = await _event(
+            conn,
+            case_id,
+            "CaseWrittenOff",
+            staff.id,
+            source="MANAGER",
+            reason_code="UNCOLLECTIBLE",
+            amount="20970.50",
+            currency="CNY",
+            policy_version="default@builtin",
+            charge_off_id=None,
+        )
+        charge_off_requested = await _event(
+            conn,
+            case_id,
+            "ChargeOffRequested",
+            staff.id,
+            reason_code="UNCOLLECTIBLE",
+            amount="20970.50",
+            currency="CNY",
+        )
+        charged_off = await _event(
+            conn,
+            case_id,
+            "CaseWrittenOff",
+            None,
+            source="CHARGE_OFF",
+            reason_code="CORE_CHARGE_OFF",
+            amount="20970.50",
+            currency="CNY",
+            policy_version=None,
+            charge_off_id=4,
+        )
+        events += [written_off, charge_off_requested, charged_off]
         added = await decisions.append_decisions_from_events(conn, 0)
     s, e = staff.id, events
     expected = [
@@ -232,6 +388,99 @@ async def test_each_decision_worthy_event_is_projected_once_with_its_data(
         ("BORROWER_UNFLAGGED", s, e[12], {"flag": "HARDSHIP"}),
         ("COMPLAINT_FILED", s, e[13], {"complaintKind": "DISPUTE"}),
         ("COMPLAINT_RESOLVED", s, e[14], {"complaintKind": "DISPUTE"}),
+        # ---- restructuring: approvals (issue 11) ----
+        (
+            "PLAN_AGREED",
+            s,
+            plan_agreed,
+            {
+                "currency": "CNY",
+                "replacedAmount": "20970.50",
+                "waiverAmount": "120.50",
+                "instalmentTotal": "20850.00",
+                "schedule": "2026-12-01=10000.00,2027-01-01=10850.00",
+            },
+        ),
+        (
+            "SETTLEMENT_AGREED",
+            s,
+            settlement_agreed,
+            {
+                "currency": "CNY",
+                "settlementAmount": "18000.00",
+                "settleBy": "2026-12-31",
+                "discount": "2970.50",
+            },
+        ),
+        ("PENALTY_WAIVED", s, penalty_waived, {"currency": "CNY", "waiverAmount": "120.50"}),
+        # ---- restructuring: plans and settlements in effect (issue 11) ----
+        (
+            "PLAN_BROKEN",
+            None,
+            plan_broken,
+            {
+                "restructuringKind": "SETTLEMENT",
+                "paidAmount": "100.00",
+                "currency": "CNY",
+                "brokenOn": "2026-12-02",
+            },
+        ),
+        ("PLAN_COMPLETED", None, plan_completed, {"paid": "20850.00", "currency": "CNY"}),
+        (
+            "SETTLEMENT_PAID",
+            s,
+            settlement_paid,
+            {"paid": "18000.00", "discount": "2970.50", "currency": "CNY"},
+        ),
+        ("CASE_REOPENED", s, unsettled, {"status": "OPEN", "stage": "EARLY", "reason": "UNSETTLE"}),
+        # ---- legal escalation (issue 11) ----
+        (
+            "LEGAL_REFERRED",
+            s,
+            legal_referred,
+            {"fromStage": "COLLECTION", "policyVersion": "CN@builtin"},
+        ),
+        (
+            "LEGAL_ACTION",
+            s,
+            legal_action,
+            {
+                "legalKind": "LITIGATION",
+                "step": "JUDGMENT",
+                "occurredOn": "2026-03-02",
+                "amount": "18000.00",
+                "currency": "CNY",
+            },
+        ),
+        # ---- write-off (issue 11) ----
+        (
+            "CASE_WRITTEN_OFF",
+            s,
+            written_off,
+            {
+                "source": "MANAGER",
+                "reasonCode": "UNCOLLECTIBLE",
+                "amount": "20970.50",
+                "currency": "CNY",
+            },
+        ),
+        (
+            "CHARGE_OFF_REQUESTED",
+            s,
+            charge_off_requested,
+            {"reasonCode": "UNCOLLECTIBLE", "amount": "20970.50", "currency": "CNY"},
+        ),
+        (
+            "CASE_WRITTEN_OFF",
+            None,
+            charged_off,
+            {
+                "source": "CHARGE_OFF",
+                "reasonCode": "CORE_CHARGE_OFF",
+                "amount": "20970.50",
+                "currency": "CNY",
+            },
+        ),
     ]
     assert added == len(expected)
     assert await _stored(migrated) == [

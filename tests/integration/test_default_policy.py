@@ -104,7 +104,6 @@ EXPECTED = {
         *CYCLE_READ,
         "complaint:file",
         "borrower:flag",
-        "legal:refer",
         "legal:act",
         "evidence:generate",
     ],

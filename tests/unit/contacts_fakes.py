@@ -10,6 +10,7 @@ from domain.agencies.model import Agency
 from domain.borrowers.model import Borrower
 from domain.cases.model import Case
 from domain.conduct.engine import PastContact
+from domain.conduct.profiles import ConductProfile, profile
 from domain.contacts.model import Contact, ContactOutcome, ContactParty, ContactPoint
 from domain.contacts.ports import ContactRepository, ContactsUnitOfWork
 from domain.staff.model import Staff
@@ -91,6 +92,13 @@ class FakeContactRepository:
         return next((s for s in self.staff if s.login == login), None)
 
 
+class FakeRuleSets:
+    """No approved versions: every conduct profile is its checked-in version."""
+
+    async def conduct_profile(self, name: str, at: datetime) -> ConductProfile:
+        return profile(name)
+
+
 class FakeContactsUnitOfWork(FakeUnitOfWork):
     """The shared fake unit of work with contact points and contacts; only what a commit keeps
     is kept (a rolled-back unit of work drops the contacts and points it added)."""
@@ -106,6 +114,7 @@ class FakeContactsUnitOfWork(FakeUnitOfWork):
         super().__init__(cases, staff, agencies or [], borrowers)
         self.contact_points = FakeContactPointRepository(points, {b.id for b in borrowers if b.id})
         self.contacts = FakeContactRepository(staff, cases, self.contact_points.points, borrowers)
+        self.rule_sets = FakeRuleSets()
         self._kept = (0, len(points))
 
     async def __aenter__(self) -> FakeContactsUnitOfWork:

@@ -5,6 +5,7 @@ work that also has ``payments`` and ``promises`` (``domain.payments.ports``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from itertools import count
 
 from domain.arrangements.ports import ContactCredit
@@ -15,6 +16,7 @@ from domain.payments.model import Payment
 from domain.payments.waterfall import Application
 from domain.portfolios import local_date
 from tests.unit.fakes import FakeCaseRepository, FakeUnitOfWork
+from tests.unit.plans_fakes import FakePlanRepository
 
 
 class FakePaymentRepository:
@@ -22,6 +24,7 @@ class FakePaymentRepository:
         self.cases = cases
         self.by_id: dict[int, Payment] = {}
         self.applications: dict[int, Application] = {}
+        self.written_off: dict[int, datetime] = {}  # debt id: its write-off's instant
         self._ids = count(1)
 
     async def locate_debt(
@@ -35,6 +38,9 @@ class FakePaymentRepository:
                     assert debt.id is not None and case.id is not None
                     return debt.id, case.id
         return None
+
+    async def written_off_since(self, debt_id: int, case_id: int) -> datetime | None:
+        return self.written_off.get(debt_id)
 
     async def reference_taken(self, reference: str) -> bool:
         return any(p.reference == reference for p in self.by_id.values())
@@ -94,12 +100,13 @@ class FakePromiseRepository:
 
 
 class FakeMoneyUnitOfWork(FakeUnitOfWork):
-    """The fake unit of work with payments and promises."""
+    """The fake unit of work with payments, promises and plans in effect."""
 
     def __init__(self, cases: list[Case], contacts: dict[int, ContactCredit] | None = None) -> None:
         super().__init__(cases, [], [])
         self.payments = FakePaymentRepository(self.cases)
         self.promises = FakePromiseRepository(self.payments, contacts)
+        self.plans = FakePlanRepository(self.payments)
 
     async def __aenter__(self) -> FakeMoneyUnitOfWork:
         return self

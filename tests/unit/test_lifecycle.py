@@ -74,18 +74,34 @@ EXPECTED: dict[
         tuple[Guard, ...],
     ],
 ] = {
-    Trigger.ESCALATE: ({OPEN}, {EARLY}, None, COLLECTION, None, (Guard.IN_ARREARS,)),
+    Trigger.ESCALATE: (
+        {OPEN},
+        {EARLY},
+        None,
+        COLLECTION,
+        None,
+        (Guard.IN_ARREARS, Guard.NO_PLAN_IN_EFFECT),
+    ),
     Trigger.REFER_TO_LEGAL: ({OPEN}, {EARLY, COLLECTION}, None, LEGAL, None, (Guard.IN_ARREARS,)),
-    Trigger.WRITE_OFF: ({OPEN, HELD}, {EARLY, COLLECTION, LEGAL}, None, WRITTEN_OFF, None, ()),
+    # A closed case too (the core's charge-off), keeping its status.
+    Trigger.WRITE_OFF: (
+        {OPEN, HELD, CLOSED},
+        {EARLY, COLLECTION, LEGAL},
+        None,
+        WRITTEN_OFF,
+        None,
+        (),
+    ),
     Trigger.HOLD: ({OPEN}, set(ALL_STAGES), HELD, None, None, ()),
     Trigger.RESUME: ({HELD}, set(ALL_STAGES), OPEN, None, None, ()),
+    # A written-off case is not cured: it stays open for recovery until paid, settled or closed.
     Trigger.CURE: (
         {OPEN, HELD},
-        set(ALL_STAGES),
+        set(ALL_STAGES) - {WRITTEN_OFF},
         CLOSED,
         None,
         CloseReason.CURED,
-        (Guard.ARREARS_CLEARED,),
+        (Guard.ARREARS_CLEARED, Guard.NOT_ON_PLAN_PROBATION),
     ),
     Trigger.PAY_IN_FULL: (
         {OPEN, HELD},
@@ -105,7 +121,16 @@ EXPECTED: dict[
         None,
         (Guard.CLOSED_BY_CURE, Guard.IN_ARREARS, Guard.WITHIN_WATCH_WINDOW),
     ),
-    Trigger.NEW_DEFAULT: ({CLOSED}, set(ALL_STAGES), OPEN, EARLY, None, (Guard.IN_ARREARS,)),
+    # Never on a written-off case: a recovery does not return to an earlier stage.
+    Trigger.NEW_DEFAULT: (
+        {CLOSED},
+        set(ALL_STAGES) - {WRITTEN_OFF},
+        OPEN,
+        EARLY,
+        None,
+        (Guard.IN_ARREARS,),
+    ),
+    Trigger.UNSETTLE: ({CLOSED}, set(ALL_STAGES), OPEN, None, None, (Guard.SETTLEMENT_UNPAID,)),
 }
 
 # Facts under which every guard holds, and for each guard the change that makes it fail alone.
@@ -115,6 +140,12 @@ HOLDING = {
     Guard.IN_ARREARS: {"days_past_due": 12},
     Guard.WITHIN_WATCH_WINDOW: {"watch_until": TODAY},
     Guard.CLOSED_BY_CURE: {"close_reason": CloseReason.CURED},
+    Guard.NOT_ON_PLAN_PROBATION: {"on_plan_probation": False},
+    Guard.NO_PLAN_IN_EFFECT: {"plan_in_effect": False},
+    Guard.SETTLEMENT_UNPAID: {
+        "close_reason": CloseReason.SETTLED,
+        "closing_payment_reversed": True,
+    },
 }
 FAILING = {
     Guard.ARREARS_CLEARED: {"days_past_due": 1},
@@ -122,6 +153,9 @@ FAILING = {
     Guard.IN_ARREARS: {"days_past_due": 0},
     Guard.WITHIN_WATCH_WINDOW: {"watch_until": TODAY - timedelta(days=1)},
     Guard.CLOSED_BY_CURE: {"close_reason": CloseReason.DEBT_SOLD},
+    Guard.NOT_ON_PLAN_PROBATION: {"on_plan_probation": True},
+    Guard.NO_PLAN_IN_EFFECT: {"plan_in_effect": True},
+    Guard.SETTLEMENT_UNPAID: {"closing_payment_reversed": False},
 }
 
 
@@ -366,11 +400,21 @@ def test_a_reversal_that_leaves_the_arrears_cleared_does_not_reopen() -> None:
     assert case.status is CLOSED
 
 
-@pytest.mark.parametrize("reason", ["DEBT_SOLD", "UNCOLLECTIBLE", "SETTLED"])
+@pytest.mark.parametrize("reason", ["DEBT_SOLD", "UNCOLLECTIBLE"])
 def test_a_case_closed_otherwise_is_never_reopened_by_a_default(reason: str) -> None:
     case = cured_case(watch_until=TODAY, reason=reason)
     assert after_balance_change(case, 0, TODAY, AT, None, closing_payment_reversed=True) is None
     assert case.status is CLOSED and case.events == []
+
+
+def test_a_settled_case_reopens_only_when_a_payment_its_settlement_counted_is_reversed() -> None:
+    case = cured_case(watch_until=TODAY, reason="SETTLED")
+    assert after_balance_change(case, 0, TODAY, AT, None) is None  # a default: no
+    assert case.status is CLOSED and case.events == []
+    # In arrears or not (the settlement is in effect again, or lapses and breaks).
+    case.days_past_due = 0
+    reopened = after_balance_change(case, 0, TODAY, AT, None, closing_payment_reversed=True)
+    assert reopened is Trigger.UNSETTLE and case.status is OPEN and case.close_reason is None
 
 
 def schedule_debt(due: list[date], paid: list[str]) -> Debt:
@@ -440,6 +484,8 @@ def expected_refusal(standing: Standing, action: Action) -> str | None:
         return "CASE_NOT_PLACED"
     if standing.assigned and action is Action.ALLOCATE:
         return "ACTION_NOT_ALLOWED"
+    if action is Action.ALLOCATE and standing.stage is LEGAL:  # the legal team works it
+        return "ACTION_NOT_ALLOWED"
     if action is Action.ESCALATE and standing.stage in (LEGAL, WRITTEN_OFF):
         return "ACTION_NOT_ALLOWED"
     return None
@@ -506,8 +552,10 @@ def test_standing_of_a_case() -> None:
     assert standing_of(case) == Standing(OPEN, CaseStage.EARLY, placed=False, assigned=True)
 
 
-def test_where_allocation_may_happen_is_the_open_unplaced_unassigned_case_in_any_stage() -> None:
-    assert where_allowed(Action.ALLOCATE, placed=False, assigned=False) == {OPEN: ALL_STAGES}
+def test_where_allocation_may_happen_is_the_open_unplaced_unassigned_case_but_legal() -> None:
+    assert where_allowed(Action.ALLOCATE, placed=False, assigned=False) == {
+        OPEN: ALL_STAGES - {LEGAL}
+    }
     assert where_allowed(Action.ALLOCATE, placed=True, assigned=False) == {}
     assert where_allowed(Action.ALLOCATE, placed=False, assigned=True) == {}
     assert where_allowed(Action.ESCALATE, placed=False, assigned=True) == {

@@ -9,8 +9,12 @@ import pytest
 
 from domain.cases import events
 from domain.complaints import events as complaint_events
+from domain.evidence import events as evidence_events
 from domain.flags import events as flag_events
+from domain.legal import events as legal_events
 from domain.payments import events as payment_events
+from domain.restructuring import events as restructuring_events
+from domain.restructuring import plan_events
 from domain.timeline.entries import (
     EVENT_KINDS,
     EntryKind,
@@ -20,6 +24,7 @@ from domain.timeline.entries import (
     promise_summary,
     reversal_summary,
 )
+from domain.writeoff import events as writeoff_events
 
 AT = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 
@@ -36,8 +41,30 @@ def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> Non
         "ComplaintResolved": EntryKind.COMPLAINT_RESOLVED,
         "BorrowerFlagged": EntryKind.BORROWER_FLAGGED,
         "BorrowerUnflagged": EntryKind.BORROWER_UNFLAGGED,
+        "EvidencePackGenerated": EntryKind.EVIDENCE_PACK,
+        "LegalReferralMade": EntryKind.LEGAL,
+        "LegalReferralApproved": EntryKind.LEGAL,
+        "LegalReferralRejected": EntryKind.LEGAL,
+        "LegalActionRecorded": EntryKind.LEGAL,
+        "RestructuringProposed": EntryKind.RESTRUCTURING,
+        "RestructuringApproved": EntryKind.RESTRUCTURING,
+        "RestructuringRejected": EntryKind.RESTRUCTURING,
+        "PlanPaymentCounted": EntryKind.RESTRUCTURING,
+        "RestructuringCompleted": EntryKind.RESTRUCTURING,
+        "RestructuringBroken": EntryKind.RESTRUCTURING,
+        "CaseWrittenOff": EntryKind.WRITTEN_OFF,
     }
-    modules = (events, payment_events, complaint_events, flag_events)
+    modules = (
+        events,
+        payment_events,
+        complaint_events,
+        flag_events,
+        evidence_events,
+        legal_events,
+        restructuring_events,
+        plan_events,
+        writeoff_events,
+    )
     for name in EVENT_KINDS:
         kind = next(getattr(m, name) for m in modules if hasattr(m, name))
         assert issubclass(kind, events.CaseEvent)
