@@ -727,8 +727,9 @@ def daily(
             f"{result.cured} cured, {result.reopened} reopened), "
             f"{result.periods_opened} classification periods opened, {result.snapshots} "
             f"snapshots, {result.promises_resolved} promises resolved, "
-            f"{result.placements_expired} placements expired, {warnings} warnings raised, "
-            f"{result.decisions} decisions"
+            f"{result.placements_expired} placements expired, {result.charge_offs_applied} "
+            f"charge-offs applied, {result.restructurings_broken} restructurings broken, "
+            f"{warnings} warnings raised, {result.decisions} decisions"
         )
     if outcome.checkpoint:
         typer.echo(f"audit checkpoint {outcome.checkpoint}")

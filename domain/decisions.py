@@ -214,11 +214,18 @@ RULES: tuple[Rule, ...] = (
         (Field("status", "to_status"), Field("stage", "to_stage"), Field("reason", "trigger")),
         when=(("trigger", "UNSETTLE"),),
     ),
-    # The discount is what the lender gives up, for the core to book as such (never a payment).
+    # The discount is what the lender gives up, for the core to book as such (never a payment);
+    # writtenOffDebts > 0: a recovery settlement, the discount is of a balance already written
+    # off (booked against it, not a second loss).
     Rule(
         "RestructuringCompleted",
         DecisionKind.SETTLEMENT_PAID,
-        (Field("paid", "paid"), Field("discount", "discount"), Field("currency", "currency")),
+        (
+            Field("paid", "paid"),
+            Field("discount", "discount"),
+            Field("currency", "currency"),
+            Field("writtenOffDebts", "written_off_debts"),
+        ),
         when=(("kind", "SETTLEMENT"),),
     ),
     # ---- legal escalation (issue 11) ----

@@ -85,7 +85,8 @@ def _source(code: int) -> ColumnElement[int]:
 
 def _branches(case_ids: Sequence[int] | Select[tuple[int]]) -> list[Select[Any]]:
     """One SELECT per source, with the same columns: src, id, at, actor_id, t1…t5 (text),
-    flag, at2, amount, currency, day, data, case_id."""
+    flag (a contact: blocked; a payment: a recovery; a reversal: reversed), at2, amount,
+    currency, day, data, case_id."""
     ct, p, pay, ev = (
         tables.contacts.c,
         tables.promises.c,
@@ -130,7 +131,7 @@ def _branches(case_ids: Sequence[int] | Select[tuple[int]]) -> list[Select[Any]]
         p.case_id,
     ).where(p.case_id.in_(case_ids))
 
-    def payment_branch(code: int, at: Any, actor: Any, *where: Any) -> Select[Any]:
+    def payment_branch(code: int, at: Any, actor: Any, flag: Any, *where: Any) -> Select[Any]:
         return select(
             _source(code),
             pay.id,
@@ -141,7 +142,7 @@ def _branches(case_ids: Sequence[int] | Select[tuple[int]]) -> list[Select[Any]]
             none_text,
             none_text,
             none_text,
-            pay.reversed,
+            flag,
             _typed_null(UTCDateTime()),
             pay.amount,
             pay.currency,
@@ -171,11 +172,12 @@ def _branches(case_ids: Sequence[int] | Select[tuple[int]]) -> list[Select[Any]]
     return [
         contacts,
         promises,
-        payment_branch(Source.PAYMENT, pay.paid_at, pay.posted_by),
+        payment_branch(Source.PAYMENT, pay.paid_at, pay.posted_by, pay.recovery),
         payment_branch(
             Source.REVERSAL,
             pay.reversed_at,
             pay.reversed_by,
+            pay.reversed,
             pay.reversed.is_(True),
             pay.reversed_at.is_not(None),
         ),
@@ -221,7 +223,7 @@ def row_of(r: Any) -> TimelineRow:
         summary = promise_summary(Decimal(r.amount), r.currency, r.day, r.t1)
         return TimelineRow(**common, kind=EntryKind.PROMISE, summary=summary, promise_id=r.id)
     if r.src == Source.PAYMENT:
-        summary = payment_summary(Decimal(r.amount), r.currency, r.t1)
+        summary = payment_summary(Decimal(r.amount), r.currency, r.t1, bool(r.flag))
         return TimelineRow(**common, kind=EntryKind.PAYMENT, summary=summary, payment_id=r.id)
     if r.src == Source.REVERSAL:
         summary = reversal_summary(Decimal(r.amount), r.currency)

@@ -55,8 +55,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from domain.cases.events import CaseTransitioned
 from domain.cases.model import CaseStage
 from domain.debts.model import DebtStatus
+from domain.legal.model import ReferralStatus
 from domain.lifecycle.table import Trigger, transition_for
 from domain.portfolios import time_zone_of
+from domain.restructuring.model import RestructuringStatus
 from domain.writeoff.events import CaseWrittenOff
 from domain.writeoff.policy import (
     CHARGE_OFF_REASON,
@@ -68,6 +70,7 @@ from domain.writeoff.policy import (
     from_payload,
     version_name,
 )
+from domain.writeoff.rules import PendingWork
 from domain.writeoff.services import WriteOff
 from store import rule_sets, tables
 from store.ageing import json_object
@@ -80,6 +83,9 @@ co = tables.charge_offs.c
 w = tables.write_offs.c
 p = tables.payments.c
 _EVENT_COLUMNS = ["case_id", "at", "actor_id", "name", "data"]
+# What a manager's write-off waits for (``domain.writeoff.rules.check_no_pending_work``).
+_WAITING = (RestructuringStatus.PROPOSED.value, RestructuringStatus.ACTIVE.value)
+_REFERRAL_PENDING = ReferralStatus.PENDING.value
 
 
 async def policy_in_effect(db: AsyncConnection | AsyncSession, at: datetime) -> WriteOffPolicy:
@@ -118,6 +124,14 @@ class SqlWriteOffRepository:
             .returning(w.id)
         )
         return int(result.scalar_one())
+
+    async def pending_work(self, case_id: int) -> PendingWork:
+        r, lr = tables.restructurings.c, tables.legal_referrals.c
+        waiting = select(r.kind, r.status).where(r.case_id == case_id, r.status.in_(_WAITING))
+        rows = (await self.session.execute(waiting.order_by(r.id))).all()
+        referral = select(lr.id).where(lr.case_id == case_id, lr.status == _REFERRAL_PENDING)
+        referred = (await self.session.execute(referral.limit(1))).first() is not None
+        return PendingWork(tuple((row.kind, row.status) for row in rows), referred)
 
 
 # ---- the core's charge-offs, applied by the daily run ------------------------------------------

@@ -230,8 +230,9 @@ class LegalMutation:
         )
 
     @strawberry.mutation(
-        description="Records a step of a legal route on a case in stage LEGAL "
-        "(LEGAL_ACTION_INVALID otherwise, naming what is wrong); once per idempotencyKey.",
+        description="Records a step of a legal route on a case in stage LEGAL, or WRITTEN_OFF "
+        "after an approved legal referral (LEGAL_ACTION_INVALID otherwise, naming what is "
+        "wrong); once per idempotencyKey.",
         extensions=needs("legal:act"),
     )
     async def record_legal_action(

@@ -49,7 +49,7 @@ class Payment(Node):
     reversed: bool
     reversed_at: datetime | None = strawberry.field(description="When it was reversed, if it was.")
     recovery: bool = strawberry.field(
-        description="Received while the case was WRITTEN_OFF: a recovery after write-off "
+        description="A recovery: paid on a debt that is WRITTEN_OFF, on or after its write-off "
         "(it never returns the case to an earlier stage)."
     )
     _pk: strawberry.Private[int]

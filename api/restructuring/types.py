@@ -97,8 +97,10 @@ class Restructuring(Node):
         description="A plan's new schedule, in order (empty for other kinds)."
     )
     required_authority: str | None = strawberry.field(
-        description="The lowest role whose approval limits cover the case's cumulative "
-        "concession with this one, when proposed (team_lead, manager)."
+        description="The authority it needed when proposed: the lowest role whose approval "
+        "limits then covered the case's cumulative concession with this one (team_lead, "
+        "manager). Not recomputed (an APPROVAL_LIMITS change may make it stale): approval "
+        "judges the limits in effect then."
     )
     grace_days: int = strawberry.field(
         description="Days after a plan instalment's (a settlement's) due date before it is missed."

@@ -73,7 +73,9 @@ class WriteOffMutation:
     @strawberry.mutation(
         description="Writes off a case: allowed from stage LEGAL or at the write-off policy's "
         "days past due (default 180; WRITE_OFF_NOT_ALLOWED names the rule), never on a closed "
-        "or already written-off case (ILLEGAL_TRANSITION). The case moves to stage WRITTEN_OFF "
+        "or already written-off case (ILLEGAL_TRANSITION), nor while a restructuring is "
+        "PROPOSED or ACTIVE (RESTRUCTURING_PENDING) or a legal referral is PENDING "
+        "(REFERRAL_PENDING). The case moves to stage WRITTEN_OFF "
         "and stays open for recovery; its debts are marked WRITTEN_OFF; the decisions feed "
         "gets CASE_WRITTEN_OFF and CHARGE_OFF_REQUESTED (the core is asked to book it).",
         extensions=needs("case:write_off"),

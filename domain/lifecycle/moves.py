@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from domain.cases.events import CaseTransitioned
-from domain.cases.model import Case, CaseStatus
+from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.lifecycle.table import (
     CURE_REASONS,
     DEFAULT_POLICY,
@@ -49,7 +49,7 @@ def standing_of(case: Case) -> Standing:
     """Returns what decides the work allowed on a case (``table.blocked_actions``)."""
     return Standing(
         status=CaseStatus(case.status),
-        stage=case.stage,
+        stage=CaseStage(case.stage),  # the store may hand the stage over as text
         placed=case.agency_id is not None,
         assigned=case.assignee_id is not None,
     )

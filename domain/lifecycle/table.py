@@ -463,6 +463,12 @@ def _standing_rules(standing: Standing) -> Iterable[tuple[Action, ErrorCode, str
             ErrorCode.ACTION_NOT_ALLOWED,
             "a case in stage LEGAL is worked by the legal team, not allocated to collectors",
         )
+        # Approving a referral recalls the case from its agency: it stays with the legal team.
+        yield (
+            Action.PLACE,
+            ErrorCode.ACTION_NOT_ALLOWED,
+            "a case in stage LEGAL is worked by the legal team, not placed with an agency",
+        )
     if standing.stage not in (CaseStage.EARLY, CaseStage.COLLECTION):
         yield (
             Action.ESCALATE,

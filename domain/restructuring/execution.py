@@ -25,8 +25,9 @@ from domain.restructuring.plan_events import PlanPaymentCounted, RestructuringCo
 from domain.restructuring.plans import InEffect, PlanPayment
 
 _ACTIVE_CASE = frozenset({CaseStatus.OPEN, CaseStatus.ON_HOLD})
-# Statuses a settlement never takes from a debt (the core closed or wrote it off: it stays so).
-_KEPT = frozenset({DebtStatus.SETTLED, DebtStatus.CLOSED, DebtStatus.WRITTEN_OFF})
+# Statuses a settlement never takes from a debt (settled already, or the core closed it). A
+# WRITTEN_OFF debt is settled too (a recovery settlement), its status kept for a reversal.
+_KEPT = frozenset({DebtStatus.SETTLED, DebtStatus.CLOSED})
 ZERO = Decimal("0.00")
 
 
@@ -178,7 +179,8 @@ def _amount(amount: Decimal, currency: str) -> str:
 
 def _owing(case: Case) -> tuple[int, ...]:
     """The debts a settlement covers, recorded at its first evaluation after approval: those
-    of the case that owe something and are neither settled nor closed."""
+    of the case that owe something and are neither settled nor closed (a WRITTEN_OFF one is
+    covered: the borrower may still settle it)."""
     return tuple(
         sorted(
             d.id
@@ -198,13 +200,16 @@ def _complete(
     actor_id: int | None,
     paid_off: bool,
 ) -> tuple[InEffect, bool]:
-    """Records the completion. A settlement SETTLES the debts it covers (not one the core wrote
-    off or closed: it keeps its status), each one's status before kept for a reversal; its
-    discount is the concession approved (balance − settlement amount: interest accrued since,
-    or a debt it does not cover, stays owed), and its case closes as SETTLED (the table's
-    SETTLE) unless a debt it does not cover is in arrears. On a case closed PAID_IN_FULL it
-    merely ends (nothing was given up). Returns the restructuring as completed and whether a
-    debt's status changed."""
+    """Records the completion. A settlement SETTLES the debts it covers (not one the core
+    closed: it keeps its status), each one's status before kept for a reversal; a WRITTEN_OFF
+    one is settled too (a recovery settlement: the write-off, a manager's or the core's charge-
+    off, came while the settlement was in effect or before it was proposed), and the event
+    counts them (``written_off_debts``) so the core books the discount against the balance it
+    already wrote off. Its discount is the concession approved (balance − settlement amount:
+    interest accrued since, or a debt it does not cover, stays owed), and its case closes as
+    SETTLED (the table's SETTLE) unless a debt it does not cover is in arrears. On a case
+    closed PAID_IN_FULL it merely ends (nothing was given up). Returns the restructuring as
+    completed and whether a debt's status changed."""
     assert case.id is not None
     discount = after.concession
     settled: dict[str, str] = {}
@@ -232,6 +237,7 @@ def _complete(
             _amount(discount, after.currency),
             after.currency,
             settled,
+            sum(1 for before in settled.values() if before == DebtStatus.WRITTEN_OFF.value),
         )
     )
     statuses = tuple(sorted((int(k), v) for k, v in settled.items()))

@@ -31,7 +31,9 @@ class RestructuringCompleted(CaseEvent):
     """A plan was paid in full, or a settlement its amount: ``discount`` is what the lender
     gives up (the concession approved: a settlement's balance − settlement amount, a plan's
     waiver), never a payment. ``settled_debts``: a settlement's debts now SETTLED, by id, with
-    the status each had before (a reversal that takes the settlement back restores it)."""
+    the status each had before (a reversal that takes the settlement back restores it).
+    ``written_off_debts``: how many of them had been WRITTEN_OFF (a recovery settlement): the
+    core books the discount against a balance already written off, not as a second loss."""
 
     restructuring_id: int
     kind: str
@@ -39,6 +41,7 @@ class RestructuringCompleted(CaseEvent):
     discount: str
     currency: str
     settled_debts: dict[str, str]
+    written_off_debts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +69,13 @@ def summary(data: Mapping[str, object]) -> str | None:
         )
     if "discount" in data:
         if kind == "SETTLEMENT":
-            return (
+            text = (
                 f"SETTLEMENT paid in full: {data.get('paid')} {currency} paid, "
                 f"{data.get('discount')} {currency} discount"
             )
+            if data.get("written_off_debts"):
+                text += f"; a recovery: {data.get('written_off_debts')} written-off debt(s) settled"
+            return text
         return f"{kind} completed: {data.get('paid')} {currency} paid"
     if "payments_in_row" in data:
         text = (

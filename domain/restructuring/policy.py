@@ -227,28 +227,22 @@ def limits_to_payload(limits: ApprovalLimits) -> dict[str, Any]:
     }
 
 
-_POLICY_KEYS = {
-    "cumulative_period_days",
-    "payments_in_row_to_cure",
-    "grace_days",
-    "max_instalments",
-}
+_POLICY_KEYS = {"cumulativePeriodDays", "paymentsInRowToCure", "graceDays", "maxInstalments"}
 
 
 def policy_from_payload(
     payload: Mapping[str, Any], version: str = version_label(DEFAULT_NAME, None)
 ) -> RestructuringPolicy:
-    """Returns the restructuring policy of a stored payload, or refuses it (CHANGE_INVALID)."""
+    """Returns the restructuring policy of a stored payload, or refuses it (CHANGE_INVALID).
+    Keys are camelCase, as in every rule set's payload."""
     body = _mapping(payload, "restructuring policy", _POLICY_KEYS)
     return RestructuringPolicy(
         cumulative_period_days=_whole(
-            body["cumulative_period_days"], "cumulative_period_days", 1, 3660
+            body["cumulativePeriodDays"], "cumulativePeriodDays", 1, 3660
         ),
-        payments_in_row_to_cure=_whole(
-            body["payments_in_row_to_cure"], "payments_in_row_to_cure", 1, 120
-        ),
-        grace_days=_whole(body["grace_days"], "grace_days", 0, 90),
-        max_instalments=_whole(body["max_instalments"], "max_instalments", 1, 360),
+        payments_in_row_to_cure=_whole(body["paymentsInRowToCure"], "paymentsInRowToCure", 1, 120),
+        grace_days=_whole(body["graceDays"], "graceDays", 0, 90),
+        max_instalments=_whole(body["maxInstalments"], "maxInstalments", 1, 360),
         version=version,
     )
 
@@ -256,10 +250,10 @@ def policy_from_payload(
 def policy_to_payload(policy: RestructuringPolicy) -> dict[str, Any]:
     """The stored form of the restructuring policy."""
     return {
-        "cumulative_period_days": policy.cumulative_period_days,
-        "payments_in_row_to_cure": policy.payments_in_row_to_cure,
-        "grace_days": policy.grace_days,
-        "max_instalments": policy.max_instalments,
+        "cumulativePeriodDays": policy.cumulative_period_days,
+        "paymentsInRowToCure": policy.payments_in_row_to_cure,
+        "graceDays": policy.grace_days,
+        "maxInstalments": policy.max_instalments,
     }
 
 

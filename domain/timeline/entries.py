@@ -111,8 +111,10 @@ def promise_summary(amount: Decimal, currency: str, due: date, status: str) -> s
     return f"Promise to pay {_money(amount, currency)} by {due.isoformat()}: {status}"
 
 
-def payment_summary(amount: Decimal, currency: str, source: str) -> str:
-    return f"Payment of {_money(amount, currency)} received ({source})"
+def payment_summary(amount: Decimal, currency: str, source: str, recovery: bool = False) -> str:
+    """A payment received; a recovery (paid on a written-off debt) says so."""
+    recovered = ", a recovery after write-off" if recovery else ""
+    return f"Payment of {_money(amount, currency)} received ({source}){recovered}"
 
 
 def reversal_summary(amount: Decimal, currency: str) -> str:

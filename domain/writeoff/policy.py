@@ -1,15 +1,15 @@
 """The write-off policy as versioned data (rule-set kind WRITE_OFF_POLICY, name "default"): when
 a manager may write a case off, and the reason codes a write-off gives.
 
-A manager's write-off is allowed when the case is in one of ``from_stages`` (LEGAL: the law has
-run its course) OR its days past due are at least ``min_days_past_due`` (default 180, the usual
+A manager's write-off is allowed when the case is in one of ``fromStages`` (LEGAL: the law has
+run its course) OR its days past due are at least ``minDaysPastDue`` (default 180, the usual
 charge-off point of consumer credit). The stored version in effect is read with
 ``store.rule_sets.in_effect`` (``store.writeoff_queries.policy_in_effect``); without one, the
 checked-in ``DEFAULT`` applies, recorded as version ``default@builtin``.
 
 Payload (JSON, the maker–checker slice validates proposals with ``from_payload``)::
 
-    {"min_days_past_due": 180, "from_stages": ["LEGAL"]}
+    {"minDaysPastDue": 180, "fromStages": ["LEGAL"]}
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class WriteOffPolicy:
 
 
 DEFAULT = WriteOffPolicy()
-_KEYS = {"min_days_past_due", "from_stages"}
+_KEYS = {"minDaysPastDue", "fromStages"}
 
 
 def from_payload(payload: Mapping[str, Any], version: str = f"{NAME}@{BUILTIN}") -> WriteOffPolicy:
@@ -74,19 +74,19 @@ def from_payload(payload: Mapping[str, Any], version: str = f"{NAME}@{BUILTIN}")
         raise InvalidWriteOffPolicy(
             f"unknown keys in the write-off policy: {', '.join(unknown)}", field="payload"
         )
-    days = payload.get("min_days_past_due", DEFAULT.min_days_past_due)
+    days = payload.get("minDaysPastDue", DEFAULT.min_days_past_due)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
         raise InvalidWriteOffPolicy(
-            "min_days_past_due must be a whole number from 1 to 3650", field="payload"
+            "minDaysPastDue must be a whole number from 1 to 3650", field="payload"
         )
-    stages = payload.get("from_stages", sorted(DEFAULT.from_stages))
+    stages = payload.get("fromStages", sorted(DEFAULT.from_stages))
     if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
-        raise InvalidWriteOffPolicy("from_stages must be a list of stages", field="payload")
+        raise InvalidWriteOffPolicy("fromStages must be a list of stages", field="payload")
     allowed = {str(s) for s in CaseStage} - {CaseStage.WRITTEN_OFF.value}
     wrong = sorted(set(stages) - allowed)
     if wrong:
         raise InvalidWriteOffPolicy(
-            f"from_stages may hold {', '.join(sorted(allowed))}, not {', '.join(wrong)}",
+            f"fromStages may hold {', '.join(sorted(allowed))}, not {', '.join(wrong)}",
             field="payload",
         )
     return WriteOffPolicy(days, frozenset(CaseStage(s) for s in stages), version)
@@ -95,8 +95,8 @@ def from_payload(payload: Mapping[str, Any], version: str = f"{NAME}@{BUILTIN}")
 def to_payload(policy: WriteOffPolicy) -> dict[str, Any]:
     """Returns the payload of a policy (``from_payload`` reads it back to an equal policy)."""
     return {
-        "min_days_past_due": policy.min_days_past_due,
-        "from_stages": sorted(str(stage) for stage in policy.from_stages),
+        "minDaysPastDue": policy.min_days_past_due,
+        "fromStages": sorted(str(stage) for stage in policy.from_stages),
     }
 
 

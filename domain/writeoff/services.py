@@ -28,7 +28,7 @@ from domain.portfolios import local_today
 from domain.ports import CaseRepository
 from domain.writeoff.events import CaseWrittenOff, ChargeOffRequested, WriteOffDecided
 from domain.writeoff.policy import ReasonCode, WriteOffPolicy, WriteOffSource
-from domain.writeoff.rules import check_write_off
+from domain.writeoff.rules import PendingWork, check_no_pending_work, check_write_off
 
 # Debts that are no longer owed here are not written off (nor counted in the amount).
 _FINISHED = frozenset({DebtStatus.SETTLED, DebtStatus.CLOSED, DebtStatus.WRITTEN_OFF})
@@ -58,6 +58,11 @@ class WriteOffRepository(Protocol):
 
     async def add(self, write_off: WriteOff) -> int:
         """Stores a write-off; returns its id."""
+        ...
+
+    async def pending_work(self, case_id: int) -> PendingWork:
+        """Returns the case's PROPOSED and ACTIVE restructurings and whether a legal referral of
+        it is PENDING (read after the case is locked)."""
         ...
 
 
@@ -113,7 +118,9 @@ async def write_off(
 ) -> WriteOffResult:
     """Writes off a case the caller may see: refused with ILLEGAL_TRANSITION where the
     life-cycle table forbids it (closed, already written off), then WRITE_OFF_NOT_ALLOWED where
-    the policy in effect does not allow it (not LEGAL and DPD below its threshold)."""
+    the policy in effect does not allow it (not LEGAL and DPD below its threshold), then
+    RESTRUCTURING_PENDING or REFERRAL_PENDING while a restructuring is proposed or in effect or
+    a legal referral awaits its decision (``rules.check_no_pending_work``)."""
     code = parse_reason_code(request.reason_code)
     text = stated_reason(request.reason_text, "reasonText", "say why the debt is written off")
     now = clock.now()
@@ -137,6 +144,7 @@ async def write_off(
         days_past_due = max((debt_days_past_due(d, today) for d in case.debts), default=0)
         policy = await uow.write_offs.policy(now)
         check_write_off(policy, CaseStage(case.stage), days_past_due)
+        check_no_pending_work(case.reference, await uow.write_offs.pending_work(case.id))
         debts = [d for d in case.debts if DebtStatus(d.status) not in _FINISHED]
         amount = sum((d.outstanding.amount for d in debts), Decimal("0.00"))
         from_stage = str(case.stage)

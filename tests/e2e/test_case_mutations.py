@@ -63,7 +63,8 @@ async def pick_case(engine: AsyncEngine, *where: Any) -> tuple[int, str]:
 
 
 def pool() -> list[Any]:
-    return [c.status == "OPEN", c.assignee_id.is_(None), c.agency_id.is_(None)]
+    # Not LEGAL: the legal team works those cases, never placed with an agency nor allocated.
+    return [c.status == "OPEN", c.assignee_id.is_(None), c.agency_id.is_(None), c.stage != "LEGAL"]
 
 
 async def case_row(engine: AsyncEngine, pk: int) -> Any:

@@ -23,6 +23,7 @@ from domain.legal.model import LegalReferral
 from domain.legal.policy import add_years
 from store import tables
 from store.legal_repository import SqlLegalRepository
+from tests.e2e.protections_support import PLACE
 from tests.factories import Factory, MadeCase, global_id, writing
 from tests.helpers import Gql, portfolio_today
 from tests.legal_support import (
@@ -604,6 +605,25 @@ async def test_an_approved_legal_case_is_never_allocated_to_collectors(
     assert result["__typename"] == "AllocateCasesSuccess", result
     assert [a["case"]["id"] for a in result["assignments"]] == [control.gid]
     assert (await case_row(engine, made)).assignee_id is None
+
+
+async def test_an_approved_legal_case_is_never_placed_with_an_agency(
+    gql: Gql, factory: Factory, engine: AsyncEngine
+) -> None:
+    made = await referable_case(factory)
+    approved = await approve(gql, (await refer(gql, made))["referral"]["id"])
+    assert approved["case"]["stage"] == "LEGAL", approved
+    placed = await gql(
+        "manager", PLACE, {"input": {"caseId": made.gid, "agencyName": "Acme Recovery"}}
+    )
+    refused = placed["r"]
+    assert (refused["__typename"], refused["code"], refused["field"]) == (
+        "RuleViolationError",
+        "ACTION_NOT_ALLOWED",
+        "caseId",
+    )
+    assert "worked by the legal team, not placed with an agency" in refused["message"]
+    assert (await case_row(engine, made)).agency_id is None
 
 
 async def test_the_maker_cannot_reject_their_own_referral(gql: Gql, factory: Factory) -> None:

@@ -58,6 +58,9 @@ mutation($input: ReversePaymentInput!) {{
   }}
 }}
 """
+TIMELINE = """
+query($id: ID!) { case(id: $id) { timeline(first: 50) { edges { node { kind summary } } } } }
+"""
 REASON = "no assets found after tracing"
 dc, a = tables.decisions.c, tables.audit_entries.c
 
@@ -227,6 +230,17 @@ async def test_a_recovery_never_returns_the_case_to_an_earlier_stage(
     )
     kinds = [kind for kind, _ in await decisions_of(engine, target.case_id)]
     assert kinds == ["CASE_WRITTEN_OFF", "CHARGE_OFF_REQUESTED", "CASE_CLOSED", "CASE_REOPENED"]
+    timeline = await gql("manager", TIMELINE, {"id": target.case_gid})
+    received = [
+        e["node"]["summary"]
+        for e in timeline["case"]["timeline"]["edges"]
+        if e["node"]["kind"] == "PAYMENT"
+    ]
+    assert received == [  # newest first: the recoveries say so
+        "Payment of 1500.00 CNY received (API), a recovery after write-off",
+        "Payment of 400.00 CNY received (API), a recovery after write-off",
+        "Payment of 100.00 CNY received (API)",
+    ]
 
 
 async def test_a_written_off_case_is_placed_with_an_agency_and_sold(

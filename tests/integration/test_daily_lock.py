@@ -122,6 +122,7 @@ async def test_the_command(migrated: AsyncEngine, tmp_path: Path) -> None:
     today = default_as_of(datetime.now(UTC))  # the latest date ended in every portfolio
     assert ran.stdout.startswith(f"{today}: 1 debts re-aged, 1 cases aged (1 reclassified")
     assert "1 snapshots" in ran.stdout
+    assert "0 charge-offs applied, 0 restructurings broken" in ran.stdout
     assert "audit checkpoint written: " in ran.stdout
     assert len(list(checkpoints.glob("*.checkpoint.json"))) == 1
     again = await asyncio.to_thread(invoke_aside, "daily", url=url)

@@ -270,6 +270,7 @@ async def test_each_decision_worthy_event_is_projected_once_with_its_data(
             kind="SETTLEMENT",
             paid="18000.00",
             discount="2970.50",
+            written_off_debts=1,  # a recovery settlement: the count, as text on the feed
         )
         unsettled = await _event(
             conn,
@@ -430,7 +431,7 @@ async def test_each_decision_worthy_event_is_projected_once_with_its_data(
             "SETTLEMENT_PAID",
             s,
             settlement_paid,
-            {"paid": "18000.00", "discount": "2970.50", "currency": "CNY"},
+            {"paid": "18000.00", "discount": "2970.50", "currency": "CNY", "writtenOffDebts": "1"},
         ),
         ("CASE_REOPENED", s, unsettled, {"status": "OPEN", "stage": "EARLY", "reason": "UNSETTLE"}),
         # ---- legal escalation (issue 11) ----

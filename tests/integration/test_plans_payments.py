@@ -162,11 +162,12 @@ async def test_a_settlement_paid_in_two_payments_closes_the_case_and_a_reversal_
         "discount": "2000.00",
         "currency": "CNY",
         "settled_debts": {str(debt): "DELINQUENT"},
+        "written_off_debts": 0,
     }
     found = await decisions_of(migrated, made.case_id)
     assert (
         "SETTLEMENT_PAID",
-        {"paid": "3000.00", "discount": "2000.00", "currency": "CNY"},
+        {"paid": "3000.00", "discount": "2000.00", "currency": "CNY", "writtenOffDebts": "0"},
     ) in found
     assert ("CASE_CLOSED", {"closeReason": "SETTLED", "stage": "EARLY"}) in found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -243,3 +244,23 @@ def test_every_changeable_rule_set_reads_its_own_defaults(kind: RuleSetKind) -> 
         with pytest.raises(ChangeInvalid) as refused:
             registry.validate(kind, name, {**default, "bogus": 1})
         assert (refused.value.field or "").startswith("payload")
+
+
+def _keys(value: Any) -> list[str]:
+    """Every object key of a payload, however deep."""
+    if isinstance(value, dict):
+        return [k for key, item in value.items() for k in [str(key), *_keys(item)]]
+    if isinstance(value, list):
+        return [k for item in value for k in _keys(item)]
+    return []
+
+
+@pytest.mark.parametrize("kind", list(RuleSetKind), ids=str)
+def test_every_rule_set_payload_spells_its_keys_in_camel_case(kind: RuleSetKind) -> None:
+    found = registry.entry(kind)
+    if found is None:
+        return
+    for name in found.names:
+        keys = _keys(found.default(name))
+        assert keys, (kind, name)
+        assert [k for k in keys if not re.fullmatch(r"[a-z][a-zA-Z0-9]*|[A-Z]{3}", k)] == []

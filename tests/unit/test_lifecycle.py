@@ -484,7 +484,7 @@ def expected_refusal(standing: Standing, action: Action) -> str | None:
         return "CASE_NOT_PLACED"
     if standing.assigned and action is Action.ALLOCATE:
         return "ACTION_NOT_ALLOWED"
-    if action is Action.ALLOCATE and standing.stage is LEGAL:  # the legal team works it
+    if action in (Action.ALLOCATE, Action.PLACE) and standing.stage is LEGAL:  # the legal team's
         return "ACTION_NOT_ALLOWED"
     if action is Action.ESCALATE and standing.stage in (LEGAL, WRITTEN_OFF):
         return "ACTION_NOT_ALLOWED"

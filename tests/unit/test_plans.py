@@ -282,6 +282,7 @@ async def test_a_paid_settlement_closes_the_case_as_settled_and_a_reversal_reope
         "discount": "1200.00",
         "currency": "CNY",
         "settled_debts": {"10": "DELINQUENT"},
+        "written_off_debts": 0,
     }
     await services.reverse_payment(uow.factory, FixedClock(NOW), second, "bounced", 9)
     assert (case.status, case.close_reason, case.stage) == ("OPEN", None, "EARLY")
@@ -371,9 +372,15 @@ async def test_a_reversal_gives_the_settled_debts_back_the_status_they_had(
     uow.plans.put(settlement("1800.00", by=10, approved_at=NOW - timedelta(days=3)))
     await post(uow, "1000.00", -2, "S1")
     second = await post(uow, "800.00", -1, "S2")
-    # A debt the core wrote off keeps that status; any other is SETTLED.
-    settled = kept if kept is DebtStatus.WRITTEN_OFF else DebtStatus.SETTLED
-    assert case.debts[0].status == settled
+    # SETTLED whatever it was; one written off is counted (a recovery settlement).
+    assert case.debts[0].status == DebtStatus.SETTLED
+    (completed,) = [e for e in uow.events if e.name == "RestructuringCompleted"]
+    assert completed.data()["settled_debts"] == {"10": kept.value}
+    assert completed.data()["written_off_debts"] == (1 if kept is DebtStatus.WRITTEN_OFF else 0)
+    told = summary(completed.data())
+    assert told is not None and told.startswith("SETTLEMENT paid in full: 1800.00 CNY paid")
+    recovery = "; a recovery: 1 written-off debt(s) settled"
+    assert told.endswith(recovery) is (kept is DebtStatus.WRITTEN_OFF)
     assert case.close_reason == "SETTLED"
     await services.reverse_payment(uow.factory, FixedClock(NOW), second, "bounced", 9)
     assert case.debts[0].status == kept

@@ -91,13 +91,13 @@ def test_the_stored_forms_round_trip_and_name_their_version() -> None:
     assert DEFAULT_LIMITS.version == "default@builtin"
     policy = policy_to_payload(DEFAULT_POLICY)
     assert policy == {
-        "cumulative_period_days": 365,
-        "payments_in_row_to_cure": 3,
-        "grace_days": 5,
-        "max_instalments": 60,
+        "cumulativePeriodDays": 365,
+        "paymentsInRowToCure": 3,
+        "graceDays": 5,
+        "maxInstalments": 60,
     }
     assert RestructuringPolicy.from_payload(policy) == DEFAULT_POLICY
-    assert policy_in_effect((7, {**policy, "grace_days": 10})).grace_days == 10
+    assert policy_in_effect((7, {**policy, "graceDays": 10})).grace_days == 10
     assert policy_in_effect((7, policy)).version == "default@7"
     assert policy_in_effect(None) is DEFAULT_POLICY
 
@@ -137,10 +137,11 @@ def test_invalid_limits_are_refused_naming_the_fault(payload: Any, fragment: str
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"grace_days": -1}, "grace_days"),
-        ({"cumulative_period_days": 0}, "cumulative_period_days"),
-        ({"payments_in_row_to_cure": "3"}, "payments_in_row_to_cure"),
-        ({"max_instalments": True}, "max_instalments"),
+        ({"graceDays": -1}, "graceDays"),
+        ({"cumulativePeriodDays": 0}, "cumulativePeriodDays"),
+        ({"paymentsInRowToCure": "3"}, "paymentsInRowToCure"),
+        ({"maxInstalments": True}, "maxInstalments"),
+        ({"grace_days": 5}, "unknown keys grace_days"),  # keys are camelCase
     ],
 )
 def test_an_invalid_policy_is_refused(change: dict[str, Any], fragment: str) -> None:

@@ -108,6 +108,9 @@ def test_money_summaries_are_exact_to_the_cent() -> None:
         "Promise to pay 500.00 CNY by 2026-12-05: OPEN"
     )
     assert payment_summary(Decimal("0.1"), "USD", "FEED") == "Payment of 0.10 USD received (FEED)"
+    assert payment_summary(Decimal("1900"), "CNY", "API", recovery=True) == (
+        "Payment of 1900.00 CNY received (API), a recovery after write-off"
+    )
     assert reversal_summary(Decimal("99.99"), "CNY") == "Payment of 99.99 CNY reversed"
 
 

@@ -16,7 +16,7 @@ from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.clock import FixedClock
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
 from domain.decisions import is_decision
-from domain.errors import ErrorCode, InvalidInput
+from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.lifecycle.table import (
     CloseReason,
     Facts,
@@ -36,7 +36,13 @@ from domain.writeoff.policy import (
     from_payload,
     to_payload,
 )
-from domain.writeoff.rules import RULE, check_write_off, write_off_allowed
+from domain.writeoff.rules import (
+    RULE,
+    PendingWork,
+    check_no_pending_work,
+    check_write_off,
+    write_off_allowed,
+)
 from tests.unit.fakes import FakeUnitOfWork
 
 # 02:00 UTC is 10:00 in Asia/Shanghai: the retail portfolio's today is TODAY.
@@ -84,21 +90,21 @@ def test_the_threshold_is_configurable() -> None:
 
 
 def test_the_payload_round_trips_and_is_validated() -> None:
-    assert to_payload(DEFAULT) == {"min_days_past_due": 180, "from_stages": ["LEGAL"]}
+    assert to_payload(DEFAULT) == {"minDaysPastDue": 180, "fromStages": ["LEGAL"]}
     assert from_payload(to_payload(DEFAULT)) == DEFAULT
-    read = from_payload({"min_days_past_due": 90, "from_stages": ["COLLECTION", "LEGAL"]}, "v@7")
+    read = from_payload({"minDaysPastDue": 90, "fromStages": ["COLLECTION", "LEGAL"]}, "v@7")
     assert read == WriteOffPolicy(90, frozenset({CaseStage.COLLECTION, CaseStage.LEGAL}), "v@7")
     assert from_payload({}) == DEFAULT  # every key has its default
     bad: list[Any] = [
         [],
-        {"min_days_past_due": 0},
-        {"min_days_past_due": 3651},
-        {"min_days_past_due": "180"},
-        {"min_days_past_due": True},
-        {"min_days_past_due": 180.0},
-        {"from_stages": "LEGAL"},
-        {"from_stages": ["WRITTEN_OFF"]},
-        {"from_stages": ["NOWHERE"]},
+        {"minDaysPastDue": 0},
+        {"minDaysPastDue": 3651},
+        {"minDaysPastDue": "180"},
+        {"minDaysPastDue": True},
+        {"minDaysPastDue": 180.0},
+        {"fromStages": "LEGAL"},
+        {"fromStages": ["WRITTEN_OFF"]},
+        {"fromStages": ["NOWHERE"]},
         {"threshold": 180},
     ]
     for payload in bad:
@@ -154,6 +160,7 @@ class FakeWriteOffs:
         self.current = policy
         self.rows: list[services.WriteOff] = []
         self.asked_at: list[datetime] = []
+        self.pending = PendingWork()
 
     async def policy(self, at: datetime) -> WriteOffPolicy:
         self.asked_at.append(at)
@@ -162,6 +169,9 @@ class FakeWriteOffs:
     async def add(self, write_off: services.WriteOff) -> int:
         self.rows.append(write_off)
         return len(self.rows)
+
+    async def pending_work(self, case_id: int) -> PendingWork:
+        return self.pending
 
 
 class FakeWriteOffUnitOfWork(FakeUnitOfWork):
@@ -330,6 +340,38 @@ async def test_every_refusal_changes_nothing(
         await services.write_off(uow.factory, FixedClock(AT), MANAGER, request(**changes))
     assert (str(refused.value.code), refused.value.field) == (code, field)  # type: ignore[attr-defined]
     assert not uow.committed and uow.write_offs.rows == [] and case.stage == stage
+
+
+@pytest.mark.parametrize(
+    ("pending", "code", "says"),
+    [
+        (
+            PendingWork((("SETTLEMENT", "ACTIVE"),)),
+            "RESTRUCTURING_PENDING",
+            "the SETTLEMENT of case AR-9 is ACTIVE: it ends",
+        ),
+        (
+            PendingWork((("PENALTY_WAIVER", "PROPOSED"),)),
+            "RESTRUCTURING_PENDING",
+            "reject it before",
+        ),
+        (PendingWork(referral_pending=True), "REFERRAL_PENDING", "legal referral awaiting"),
+    ],
+)
+async def test_a_write_off_waits_for_pending_work(
+    pending: PendingWork, code: str, says: str
+) -> None:
+    case = a_case(400)
+    uow = FakeWriteOffUnitOfWork([case])
+    uow.write_offs.pending = pending
+    with pytest.raises(DomainError) as refused:
+        await services.write_off(uow.factory, FixedClock(AT), MANAGER, request())
+    assert (str(refused.value.code), refused.value.field) == (code, "caseId")
+    assert refused.value.message.startswith("WRITE_OFF_NO_PENDING_WORK: ")
+    assert says in refused.value.message
+    assert not uow.committed and uow.write_offs.rows == [] and case.stage is CaseStage.COLLECTION
+    # Nothing pending (a waiver APPROVED, a plan COMPLETED or BROKEN are not read): allowed.
+    check_no_pending_work("AR-9", PendingWork())
 
 
 async def test_a_written_off_case_is_marked_sold_and_only_then() -> None:
