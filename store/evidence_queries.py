@@ -1,6 +1,6 @@
 """Evidence packs in SQL: a case's record read set-based (one statement per part, rows by id,
-columns named as the pack writes them), a generated pack stored, and a stored pack found for
-its download (the caller's own, in their case scope, not expired) — or why not.
+columns named as the pack writes them: camelCase), a generated pack stored, and a stored pack
+found for its download (the caller's own, in their case scope, not expired) — or why not.
 
 Rows are plain mappings of ordinary values (``domain.evidence.pack.canonical`` writes them);
 confidential values are masked by the caller (``authz.masking``) before they go into a pack.
@@ -19,6 +19,13 @@ from store.db import Session
 
 Row = dict[str, object]
 
+
+def _camel(name: str) -> str:
+    """A column's name as the pack writes it: ``dpd_as_of`` → ``dpdAsOf``."""
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
 c, d, i = tables.cases.c, tables.debts.c, tables.instalments.c
 p, ct, cp = tables.payments.c, tables.contacts.c, tables.contact_points.c
 pr, r, ri = tables.promises.c, tables.restructurings.c, tables.restructuring_instalments.c
@@ -26,24 +33,26 @@ lr, la, ep = tables.legal_referrals.c, tables.legal_actions.c, tables.evidence_p
 
 
 async def _rows(session: Session, statement: Select[Any]) -> list[Row]:
-    return [dict(row) for row in (await session.execute(statement)).mappings()]
+    """Each row with its columns named in camelCase (a label already in camelCase stays)."""
+    rows = (await session.execute(statement)).mappings()
+    return [{_camel(key): value for key, value in row.items()} for row in rows]
 
 
 async def case_of(session: Session, case_id: int) -> Row | None:
     """The case's own record (no assignment or placement: who works it is not evidence)."""
     stmt = select(
-        c.reference.label("reference"),
-        c.portfolio.label("portfolio"),
-        c.currency.label("currency"),
-        c.opened_on.label("openedOn"),
-        c.status.label("status"),
-        c.stage.label("stage"),
-        c.days_past_due.label("daysPastDue"),
+        c.reference,
+        c.portfolio,
+        c.currency,
+        c.opened_on,
+        c.status,
+        c.stage,
+        c.days_past_due,
         c.dpd_as_of.label("daysPastDueAsOf"),
-        c.classification.label("classification"),
-        c.outstanding_amount.label("outstandingAmount"),
-        c.close_reason.label("closeReason"),
-        c.closed_at.label("closedAt"),
+        c.classification,
+        c.outstanding_amount,
+        c.close_reason,
+        c.closed_at,
     ).where(c.id == case_id)
     rows = await _rows(session, stmt)
     return rows[0] if rows else None
@@ -53,17 +62,17 @@ async def debts_of(session: Session, case_id: int) -> list[Row]:
     """The case's debts: the contract data of each account."""
     stmt = (
         select(
-            d.id.label("id"),
-            d.account_number.label("accountNumber"),
-            d.product_type.label("productType"),
-            d.opened_on.label("openedOn"),
-            d.currency.label("currency"),
-            d.principal.label("principal"),
-            d.interest.label("interest"),
-            d.penalty.label("penalty"),
-            d.fee.label("fee"),
-            d.status.label("status"),
-            d.balances_as_of.label("balancesAsOf"),
+            d.id,
+            d.account_number,
+            d.product_type,
+            d.opened_on,
+            d.currency,
+            d.principal,
+            d.interest,
+            d.penalty,
+            d.fee,
+            d.status,
+            d.balances_as_of,
         )
         .where(d.case_id == case_id)
         .order_by(d.id)
@@ -75,13 +84,13 @@ async def schedule_of(session: Session, case_id: int) -> list[Row]:
     """Every instalment of the case's debts (the core's schedule), by id."""
     stmt = (
         select(
-            i.id.label("id"),
-            d.account_number.label("accountNumber"),
-            i.sequence.label("sequence"),
-            i.due_date.label("dueDate"),
-            i.amount_due.label("amountDue"),
-            i.amount_paid.label("amountPaid"),
-            d.currency.label("currency"),
+            i.id,
+            d.account_number,
+            i.sequence,
+            i.due_date,
+            i.amount_due,
+            i.amount_paid,
+            d.currency,
         )
         .join(tables.debts, d.id == i.debt_id)
         .where(d.case_id == case_id)
@@ -94,17 +103,17 @@ async def payments_of(session: Session, case_id: int) -> list[Row]:
     """Every payment on the case, reversed ones too (with when and why), by id."""
     stmt = (
         select(
-            p.id.label("id"),
-            d.account_number.label("accountNumber"),
-            p.amount.label("amount"),
-            p.currency.label("currency"),
-            p.paid_at.label("paidAt"),
-            p.reference.label("reference"),
-            p.source.label("source"),
-            p.recovery.label("recovery"),
-            p.reversed.label("reversed"),
-            p.reversed_at.label("reversedAt"),
-            p.reversal_reason.label("reversalReason"),
+            p.id,
+            d.account_number,
+            p.amount,
+            p.currency,
+            p.paid_at,
+            p.reference,
+            p.source,
+            p.recovery,
+            p.reversed,
+            p.reversed_at,
+            p.reversal_reason,
         )
         .join(tables.debts, d.id == p.debt_id)
         .where(p.case_id == case_id)
@@ -118,25 +127,25 @@ async def contacts_of(session: Session, case_id: int) -> list[Row]:
     the point each went to (the caller masks it), by id."""
     stmt = (
         select(
-            ct.id.label("id"),
-            ct.at.label("at"),
-            ct.channel.label("channel"),
-            ct.direction.label("direction"),
-            ct.party.label("party"),
-            ct.outcome.label("outcome"),
-            ct.staff_id.label("staffId"),
-            ct.second_staff_id.label("secondStaffId"),
-            ct.source.label("source"),
-            ct.blocked.label("blocked"),
-            ct.rule.label("rule"),
-            ct.breaches.label("breaches"),
-            ct.completed_at.label("completedAt"),
-            ct.callback_at.label("callbackAt"),
-            ct.profile_version.label("profileVersion"),
+            ct.id,
+            ct.at,
+            ct.channel,
+            ct.direction,
+            ct.party,
+            ct.outcome,
+            ct.staff_id,
+            ct.second_staff_id,
+            ct.source,
+            ct.blocked,
+            ct.rule,
+            ct.breaches,
+            ct.completed_at,
+            ct.callback_at,
+            ct.profile_version,
             cp.kind.label("contactPointKind"),
             cp.value.label("contactPoint"),
-            ct.notes.label("notes"),
-            ct.recording_ref.label("recordingRef"),
+            ct.notes,
+            ct.recording_ref,
         )
         .outerjoin(tables.contact_points, cp.id == ct.contact_point_id)
         .where(ct.case_id == case_id)
@@ -149,18 +158,18 @@ async def promises_of(session: Session, case_id: int) -> list[Row]:
     """The case's promises to pay and how each ended, by id."""
     stmt = (
         select(
-            pr.id.label("id"),
-            pr.amount.label("amount"),
-            pr.currency.label("currency"),
-            pr.promised_on.label("promisedOn"),
-            pr.due_date.label("dueDate"),
-            pr.grace_days.label("graceDays"),
-            pr.status.label("status"),
-            pr.paid_amount.label("paidAmount"),
-            pr.contact_id.label("contactId"),
-            pr.staff_id.label("staffId"),
-            pr.created_at.label("createdAt"),
-            pr.resolved_at.label("resolvedAt"),
+            pr.id,
+            pr.amount,
+            pr.currency,
+            pr.promised_on,
+            pr.due_date,
+            pr.grace_days,
+            pr.status,
+            pr.paid_amount,
+            pr.contact_id,
+            pr.staff_id,
+            pr.created_at,
+            pr.resolved_at,
         )
         .where(pr.case_id == case_id)
         .order_by(pr.id)
@@ -172,28 +181,28 @@ async def restructurings_of(session: Session, case_id: int) -> list[Row]:
     """The case's restructurings (plans, settlements, waivers), decided or not, by id."""
     stmt = (
         select(
-            r.id.label("id"),
-            r.kind.label("kind"),
-            r.status.label("status"),
-            r.currency.label("currency"),
-            r.balance.label("balance"),
-            r.concession.label("concession"),
-            r.settlement_amount.label("settlementAmount"),
-            r.settle_by.label("settleBy"),
-            r.waiver_amount.label("waiverAmount"),
-            r.replaced_amount.label("replacedAmount"),
-            r.capitalised_interest.label("capitalisedInterest"),
-            r.grace_days.label("graceDays"),
-            r.required_authority.label("requiredAuthority"),
-            r.reason.label("reason"),
-            r.proposed_by.label("proposedBy"),
-            r.proposed_at.label("proposedAt"),
-            r.decided_by.label("decidedBy"),
-            r.decided_at.label("decidedAt"),
-            r.decision_reason.label("decisionReason"),
-            r.payments_in_row.label("paymentsInRow"),
-            r.paid_amount.label("paidAmount"),
-            r.ended_at.label("endedAt"),
+            r.id,
+            r.kind,
+            r.status,
+            r.currency,
+            r.balance,
+            r.concession,
+            r.settlement_amount,
+            r.settle_by,
+            r.waiver_amount,
+            r.replaced_amount,
+            r.capitalised_interest,
+            r.grace_days,
+            r.required_authority,
+            r.reason,
+            r.proposed_by,
+            r.proposed_at,
+            r.decided_by,
+            r.decided_at,
+            r.decision_reason,
+            r.payments_in_row,
+            r.paid_amount,
+            r.ended_at,
         )
         .where(r.case_id == case_id)
         .order_by(r.id)
@@ -205,14 +214,14 @@ async def restructuring_instalments_of(session: Session, case_id: int) -> list[R
     """The instalments of the case's restructuring plans, by id."""
     stmt = (
         select(
-            ri.id.label("id"),
-            ri.restructuring_id.label("restructuringId"),
-            ri.sequence.label("sequence"),
-            ri.due_date.label("dueDate"),
-            ri.amount.label("amount"),
-            r.currency.label("currency"),
-            ri.amount_paid.label("amountPaid"),
-            ri.paid_on.label("paidOn"),
+            ri.id,
+            ri.restructuring_id,
+            ri.sequence,
+            ri.due_date,
+            ri.amount,
+            r.currency,
+            ri.amount_paid,
+            ri.paid_on,
         )
         .join(tables.restructurings, r.id == ri.restructuring_id)
         .where(r.case_id == case_id)
@@ -225,15 +234,15 @@ async def legal_referrals_of(session: Session, case_id: int) -> list[Row]:
     """The case's referrals to legal with every condition as checked, by id."""
     stmt = (
         select(
-            lr.id.label("id"),
-            lr.status.label("status"),
-            lr.reason.label("reason"),
-            lr.conditions.label("conditions"),
-            lr.referred_by.label("referredBy"),
-            lr.referred_at.label("referredAt"),
-            lr.decided_by.label("decidedBy"),
-            lr.decided_at.label("decidedAt"),
-            lr.decision_reason.label("decisionReason"),
+            lr.id,
+            lr.status,
+            lr.reason,
+            lr.conditions,
+            lr.referred_by,
+            lr.referred_at,
+            lr.decided_by,
+            lr.decided_at,
+            lr.decision_reason,
         )
         .where(lr.case_id == case_id)
         .order_by(lr.id)
@@ -245,16 +254,16 @@ async def legal_actions_of(session: Session, case_id: int) -> list[Row]:
     """The case's legal route and its steps, by id."""
     stmt = (
         select(
-            la.id.label("id"),
-            la.kind.label("kind"),
-            la.step.label("step"),
-            la.body.label("body"),
-            la.reference.label("reference"),
-            la.occurred_on.label("occurredOn"),
-            la.amount.label("amount"),
-            la.currency.label("currency"),
-            la.recorded_by.label("recordedBy"),
-            la.recorded_at.label("recordedAt"),
+            la.id,
+            la.kind,
+            la.step,
+            la.body,
+            la.reference,
+            la.occurred_on,
+            la.amount,
+            la.currency,
+            la.recorded_by,
+            la.recorded_at,
         )
         .where(la.case_id == case_id)
         .order_by(la.id)

@@ -147,6 +147,13 @@ async def _replay(
     )
 
 
+def _referral_pk(pk: int | None) -> int:
+    """The referral's row id, or ReferralNotFound for an ID that names none."""
+    if pk is None:
+        raise ReferralNotFound("no such referral", field="referralId")
+    return pk
+
+
 async def _case(ctx: Context, case_id: int) -> Case:
     case = await ctx.cases.load(case_id)
     # In scope: the caller just changed it (only a manager, who sees every case, moves one).
@@ -191,13 +198,11 @@ class LegalMutation:
     ) -> ApproveLegalReferralPayload:
         ctx = info.context
         pk = pk_of(input.referral_id, "LegalReferral")
+        assert ctx.viewer.id is not None
+        await ctx.release()
         try:
-            if pk is None:
-                raise ReferralNotFound("no such referral", field="referralId")
-            assert ctx.viewer.id is not None
-            await ctx.release()
             referral = await services.approve_referral(
-                ctx.unit_of_work, ctx.clock, ctx.viewer.id, pk
+                ctx.unit_of_work, ctx.clock, ctx.viewer.id, _referral_pk(pk)
             )
         except DomainError as error:
             return await refused(ctx, AuditAction.LEGAL_APPROVE, error, "LegalReferral", pk)
@@ -215,13 +220,11 @@ class LegalMutation:
     ) -> RejectLegalReferralPayload:
         ctx = info.context
         pk = pk_of(input.referral_id, "LegalReferral")
+        assert ctx.viewer.id is not None
+        await ctx.release()
         try:
-            if pk is None:
-                raise ReferralNotFound("no such referral", field="referralId")
-            assert ctx.viewer.id is not None
-            await ctx.release()
             referral = await services.reject_referral(
-                ctx.unit_of_work, ctx.clock, ctx.viewer.id, pk, input.reason
+                ctx.unit_of_work, ctx.clock, ctx.viewer.id, _referral_pk(pk), input.reason
             )
         except DomainError as error:
             return await refused(ctx, AuditAction.LEGAL_REJECT, error, "LegalReferral", pk)

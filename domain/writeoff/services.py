@@ -24,6 +24,7 @@ from domain.debts.model import DebtStatus
 from domain.errors import InvalidInput, stated_reason
 from domain.lifecycle.moves import facts_of, move
 from domain.lifecycle.table import CloseReason, IllegalTransition, Trigger, decide
+from domain.money import total
 from domain.portfolios import local_today
 from domain.ports import CaseRepository
 from domain.writeoff.events import CaseWrittenOff, ChargeOffRequested, WriteOffDecided
@@ -146,7 +147,8 @@ async def write_off(
         check_write_off(policy, CaseStage(case.stage), days_past_due)
         check_no_pending_work(case.reference, await uow.write_offs.pending_work(case.id))
         debts = [d for d in case.debts if DebtStatus(d.status) not in _FINISHED]
-        amount = sum((d.outstanding.amount for d in debts), Decimal("0.00"))
+        owed = total([d.outstanding for d in debts], case.currency).rounded()
+        amount = owed.amount
         from_stage = str(case.stage)
         move(case, Trigger.WRITE_OFF, facts, now, actor_id)
         for debt in debts:
@@ -163,7 +165,7 @@ async def write_off(
             policy_version=policy.version,
         )
         write_off_id = await uow.write_offs.add(record)
-        figure = str(amount.quantize(Decimal("0.01")))
+        figure = str(amount)
         case.events.append(
             CaseWrittenOff(
                 case.id,
