@@ -157,7 +157,7 @@ RULES: tuple[Rule, ...] = (
     # its description or resolution (free text).
     Rule("ComplaintFiled", DecisionKind.COMPLAINT_FILED, (Field("complaintKind", "kind"),)),
     Rule("ComplaintResolved", DecisionKind.COMPLAINT_RESOLVED, (Field("complaintKind", "kind"),)),
-    # ---- restructuring: approvals (issue 11) ----
+    # Restructuring: approvals.
     # An approved restructuring, by its kind: what the core books (never the stated reason).
     # A plan's schedule lists its instalments as due-date=amount, separated by commas.
     Rule(
@@ -189,7 +189,7 @@ RULES: tuple[Rule, ...] = (
         (Field("currency", "currency"), Field("waiverAmount", "waiver_amount")),
         when=(("kind", "PENALTY_WAIVER"),),
     ),
-    # ---- restructuring: plans and settlements in effect (issue 11) ----
+    # Restructuring: plans and settlements in effect.
     # A plan or settlement not paid within its grace days (the daily run), by its kind.
     Rule(
         "RestructuringBroken",
@@ -228,7 +228,7 @@ RULES: tuple[Rule, ...] = (
         ),
         when=(("kind", "SETTLEMENT"),),
     ),
-    # ---- legal escalation (issue 11) ----
+    # Legal escalation.
     # The case went to LEGAL (approved referral): from which stage, by which policy version.
     Rule(
         "LegalReferralApproved",
@@ -247,7 +247,7 @@ RULES: tuple[Rule, ...] = (
             Field("currency", "currency"),
         ),
     ),
-    # ---- write-off (issue 11) ----
+    # Write-off.
     # Every write-off, the core's charge-off or a manager's (source CHARGE_OFF | MANAGER); a
     # manager's also asks the core to book it (its own event: a decision is keyed by its event).
     Rule(

@@ -252,7 +252,6 @@ async def _run_day(
             first_event = await ageing.last_event_id(conn)
             step("locking cases")
             await ageing.lock_cases(conn, day)
-            # ---- plans and settlements re-evaluated from the core's payments (issue 11) ----
             await _reevaluate_plans(conn, day, at, policy)
             step("re-ageing debts")
             result.debts_reaged = await ageing.age_debts(conn, day, policy)
@@ -272,7 +271,6 @@ async def _run_day(
             expired = await ageing.expire_placements(conn, day, at)
             result.placements_expired = len(expired)
             step("charge-offs")
-            # ---- charge-offs of the core applied (issue 11, write-off) ----
             charged = await writeoff_queries.apply_charge_offs(conn, day, at)
             result.charge_offs_applied = charged.applied
             if charged.moved:
@@ -283,7 +281,6 @@ async def _run_day(
             step("promises")
             result.promises_resolved = await _judge_promises(conn, audit_key, day, at, started)
             step("restructurings")
-            # ---- plans broken, settlements lapsed (issue 11, restructuring) ----
             broken = await plan_queries.break_lapsed(conn, day, at)
             result.restructurings_broken = len(broken)
             step("early warnings")

@@ -54,21 +54,21 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "ComplaintResolved": EntryKind.COMPLAINT_RESOLVED,
     "BorrowerFlagged": EntryKind.BORROWER_FLAGGED,
     "BorrowerUnflagged": EntryKind.BORROWER_UNFLAGGED,
-    # ---- restructuring (issue 11) ----
+    # Restructuring.
     "PlanPaymentCounted": EntryKind.RESTRUCTURING,
     "RestructuringCompleted": EntryKind.RESTRUCTURING,
     "RestructuringBroken": EntryKind.RESTRUCTURING,
     "RestructuringProposed": EntryKind.RESTRUCTURING,
     "RestructuringApproved": EntryKind.RESTRUCTURING,
     "RestructuringRejected": EntryKind.RESTRUCTURING,
-    # ---- legal escalation (issue 11) ----
+    # Legal escalation.
     "LegalReferralMade": EntryKind.LEGAL,
     "LegalReferralApproved": EntryKind.LEGAL,
     "LegalReferralRejected": EntryKind.LEGAL,
     "LegalActionRecorded": EntryKind.LEGAL,
-    # ---- write-off (issue 11) ----
+    # Write-off.
     "CaseWrittenOff": EntryKind.WRITTEN_OFF,
-    # ---- evidence pack (issue 11) ----
+    # Evidence pack.
     "EvidencePackGenerated": EntryKind.EVIDENCE_PACK,
 }
 
@@ -141,7 +141,7 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         return f"Borrower flagged {data.get('flag')}" + (f", review on {review}" if review else "")
     if kind is EntryKind.BORROWER_UNFLAGGED:
         return f"Borrower's flag {data.get('flag')} lifted"
-    # ---- debt handling's summaries (issue 11): one `if kind is …` block per slice ----
+    # Debt handling's entries.
     # Proposed, approved, rejected (by the data's status); None: another slice's event.
     if kind is EntryKind.RESTRUCTURING and (text := restructuring_summary(data)) is not None:
         return text
