@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Shared storage for rate and concurrency limits across workers (optional).
     redis_url: str | None = None
+    # The notice gateway: ``arrears outbox`` POSTs each queued notice there (unset: it prints
+    # them, in development only). The secret, when set, signs each request body (HMAC-SHA256).
+    notice_webhook_url: str | None = None
+    notice_webhook_secret: str | None = None
     # Request limits (security: a request must not be able to stall other users).
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     max_tokens: int = Field(default=5000, gt=0)

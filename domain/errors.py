@@ -111,6 +111,13 @@ class ErrorCode(enum.StrEnum):
     CHANGE_INVALID = "CHANGE_INVALID"
     CANNOT_GRANT_OWN_ROLE = "CANNOT_GRANT_OWN_ROLE"
     EFFECTIVE_TIME_INVALID = "EFFECTIVE_TIME_INVALID"
+    # Strategies, templates and notices.
+    TEMPLATE_CONTENT_MISSING = "TEMPLATE_CONTENT_MISSING"
+    NO_CHALLENGER = "NO_CHALLENGER"
+    NOTICE_NOT_FOUND = "NOTICE_NOT_FOUND"
+    NOTICE_STATUS_INVALID = "NOTICE_STATUS_INVALID"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    TASK_ALREADY_CLOSED = "TASK_ALREADY_CLOSED"
     # An admin revoke that would leave no active admin (checked at proposal and approval).
     LAST_ADMIN = "LAST_ADMIN"
     # An approval that needs a right the approver lacks (role:grant for the admin role), or a

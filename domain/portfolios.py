@@ -9,7 +9,7 @@ there, not the UTC date.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -20,16 +20,31 @@ DEFAULT_CONDUCT_PROFILE = "CN"
 
 @dataclass(frozen=True)
 class Portfolio:
+    """A portfolio's configuration: its currency, calendar, conduct profile, and what its notices
+    say and in which language (``language``: the notices' default language; ``lender``: the
+    lender's name; ``hotline``: the number a borrower calls back)."""
+
     name: str
     currency: str
     time_zone: str
     conduct_profile: str
+    language: str = "zh"
+    lender: str = "示范消费金融有限公司"
+    hotline: str = "400-800-1234"
 
 
 PORTFOLIOS: Mapping[str, Portfolio] = MappingProxyType(
     {
         "retail": Portfolio("retail", "CNY", "Asia/Shanghai", "CN"),
-        "us-cards": Portfolio("us-cards", "USD", "America/New_York", "US_REG_F"),
+        "us-cards": Portfolio(
+            "us-cards",
+            "USD",
+            "America/New_York",
+            "US_REG_F",
+            language="en",
+            lender="Demo Card Services, N.A.",
+            hotline="1-800-555-0199",
+        ),
     }
 )
 
@@ -60,3 +75,13 @@ def local_date(time_zone: str, now: datetime) -> date:
 def local_today(portfolio: str, now: datetime) -> date:
     """Returns the portfolio's local date at an aware instant."""
     return local_date(time_zone_of(portfolio), now)
+
+
+DEFAULT_PORTFOLIO = Portfolio("default", "CNY", DEFAULT_TIME_ZONE, DEFAULT_CONDUCT_PROFILE)
+
+
+def portfolio_of(portfolio: str) -> Portfolio:
+    """Returns a portfolio's configuration (a portfolio not listed: the defaults, under its own
+    name)."""
+    known = PORTFOLIOS.get(portfolio)
+    return known if known else replace(DEFAULT_PORTFOLIO, name=portfolio)

@@ -23,6 +23,10 @@ class RuleSetKind(enum.StrEnum):
     CONDUCT_PROFILE = "CONDUCT_PROFILE"  # domain.conduct
     WATERFALL = "WATERFALL"  # domain.payments
     WARNING_RULES = "WARNING_RULES"  # domain.warnings
+    # Open kinds (any well-formed name, e.g. a new strategy): strategies and notice templates.
+    STRATEGY = "STRATEGY"  # domain.strategies (a champion: segments and their steps)
+    STRATEGY_CHALLENGER = "STRATEGY_CHALLENGER"  # domain.strategies (share, segments, steps)
+    NOTICE_TEMPLATE = "NOTICE_TEMPLATE"  # domain.notices (texts per language, checked per profile)
 
 
 DEFAULT_NAME = "default"

@@ -83,6 +83,7 @@ STEPS = (
     "promises",
     "restructurings",
     "early warnings",
+    "treatment",
     "decisions",
     "recording the run",
 )
@@ -287,6 +288,7 @@ async def _run_day(
             # The rules in effect at the run's instant (maker–checker versions them).
             warning_rules = await changes_queries.warning_rules_in_effect(conn, at)
             result.warnings_raised = await raise_warnings(conn, day, at, rules=warning_rules)
+            step("treatment")
             step("decisions")
             # Last: it serialises the writers of decisions until this transaction commits.
             result.decisions = await append_decisions_from_events(conn, first_event)

@@ -81,6 +81,13 @@ class AuditAction(enum.StrEnum):
     PROMISE_EVALUATE = "promise.evaluate"
     # The plans and settlements the daily run found broken (not paid within their grace days).
     RESTRUCTURING_BREAK = "restructuring.break"
+    # Strategies and notices: the steps the daily run took (cases named per action and status),
+    # the notices ``arrears outbox`` handed to the gateway (one entry per batch, case ids and
+    # notice ids, never a body or an address), a delivery receipt recorded, a task completed.
+    TREATMENT_STEP = "treatment.step"
+    NOTICE_SEND = "notice.send"
+    NOTICE_DELIVERY = "notice.delivery"
+    TASK_COMPLETE = "task.complete"
 
 
 class Outcome(enum.StrEnum):

@@ -44,3 +44,23 @@ async def in_effect(
     if row is None:
         return None
     return StoredVersion(kind, name, int(row.version), dict(row.payload), row.effective_from)
+
+
+async def all_in_effect(
+    db: AsyncConnection | AsyncSession, kind: RuleSetKind, at: datetime
+) -> list[StoredVersion]:
+    """Returns, for every name of ``kind`` with a version in effect at ``at``, that version (the
+    newest approved one whose start has passed), by name: the loader of the open kinds
+    (strategies, templates), whose names are not known in advance. One statement."""
+    stmt = (
+        select(v.name, v.version, v.payload, v.effective_from)
+        .where(v.kind == kind.value, v.effective_from <= at)
+        .order_by(v.name, v.version.desc())
+    )
+    newest: dict[str, StoredVersion] = {}
+    for row in (await db.execute(stmt)).all():
+        if row.name not in newest:
+            newest[row.name] = StoredVersion(
+                kind, row.name, int(row.version), dict(row.payload), row.effective_from
+            )
+    return list(newest.values())

@@ -479,6 +479,10 @@ debt_snapshots = Table(
     Column("status", String(16), nullable=False),
     Column("assignee_id", ForeignKey("staff.id"), nullable=True),
     Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    # The treatment the case was under that day (strategies): what variant comparisons read.
+    Column("strategy", String(64), nullable=True),
+    Column("strategy_version", String(32), nullable=True),
+    Column("variant", String(16), nullable=True),
     Index("ix_debt_snapshots_as_of", "as_of"),
 )
 
@@ -796,4 +800,137 @@ rule_set_versions = Table(
     Column("change_id", ForeignKey("rule_changes.id"), nullable=True),
     UniqueConstraint("kind", "name", "version", name="uq_rule_set_versions_kind_name_version"),
     Index("ix_rule_set_versions_lookup", "kind", "name", "effective_from"),
+)
+
+
+# ---- strategies and notices (issue 12) ---------------------------------------------------------
+
+# Each open case's treatment as the last daily run left it: the strategy (and version) that
+# governs it, the variant (champion or challenger, by a stable hash of the case), the segment it
+# is in since ``entered_on``, the last step taken and when the next one falls due.
+case_treatments = Table(
+    "case_treatments",
+    metadata,
+    Column("case_id", ForeignKey("cases.id"), primary_key=True, autoincrement=False),
+    Column("strategy", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("variant", String(16), nullable=False),
+    # NULL: no segment of the strategy takes the case (no steps).
+    Column("segment", String(64), nullable=True),
+    Column("entered_on", Date, nullable=False),
+    Column("step", String(64), nullable=True),
+    Column("step_on", Date, nullable=True),
+    Column("next_step", String(64), nullable=True),
+    Column("next_action_on", Date, nullable=True),
+    Column("as_of", Date, nullable=False),
+    Index("ix_case_treatments_strategy_variant", "strategy", "variant"),
+)
+
+# Every step of a strategy the daily run took on a case, once per segment entry: done,
+# suppressed (a protection or conduct rule, named in ``rule``), refused by the life cycle, or
+# skipped (overtaken by a later step due the same day). The unique key makes a repeated run a
+# no-op.
+treatment_actions = Table(
+    "treatment_actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("strategy", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("variant", String(16), nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("entered_on", Date, nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rule", String(40), nullable=True),
+    Column("as_of", Date, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint(
+        "case_id",
+        "strategy",
+        "variant",
+        "segment",
+        "entered_on",
+        "step",
+        name="uq_treatment_actions_entry_step",
+    ),
+    Index("ix_treatment_actions_as_of", "as_of"),
+)
+
+# Work a strategy gives to people (a call, a legal review, a settlement offer): for the case's
+# collector or agency when it was created, shown on their worklist with the step and the reason.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("action_id", ForeignKey("treatment_actions.id"), nullable=True, unique=True),
+    Column("kind", String(24), nullable=False),
+    Column("strategy", String(64), nullable=True),
+    Column("step", String(64), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("party", String(24), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("assignee_id", ForeignKey("staff.id"), nullable=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("completed_by", ForeignKey("staff.id"), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_tasks_case_id", "case_id", "id"),
+    Index("ix_tasks_assignee_status", "assignee_id", "status", "due_on"),
+    Index("ix_tasks_agency_status", "agency_id", "status", "due_on"),
+)
+
+# The outbox: notices a strategy step (or a person) queued, sent by ``arrears outbox`` to the
+# gateway, and their delivery as the gateway reported it. The rendered body is kept (with its
+# digest) as evidence of what was sent; ``rule`` names what suppressed or failed it.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("borrower_id", ForeignKey("borrowers.id"), nullable=False),
+    Column("action_id", ForeignKey("treatment_actions.id"), nullable=True, unique=True),
+    Column("contact_point_id", ForeignKey("contact_points.id"), nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("party", String(24), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("template_version", String(32), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rule", String(40), nullable=True),
+    # Not before this instant (the quiet hours of the recipient's known time zones).
+    Column("not_before", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("failed_at", UTCDateTime(), nullable=True),
+    Column("provider_ref", String(200), nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("body_digest", String(64), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    # Why the last send failed, in words with no personal data (a status code, a timeout).
+    Column("last_error", String(300), nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_notices_status_not_before", "status", "not_before", "id"),
+    Index("ix_notices_case_id", "case_id", "id"),
+    Index("ix_notices_created_at_id", "created_at", "id"),
+)
+
+# Delivery receipts as the gateway sent them (``recordNoticeDelivery``): evidence, kept whole.
+notice_receipts = Table(
+    "notice_receipts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("notice_id", ForeignKey("notices.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("provider_ref", String(200), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("recorded_by", ForeignKey("staff.id"), nullable=True),
 )

@@ -86,10 +86,15 @@ MANAGER_DEBT = PROPOSE | {
     "evidence:generate",
     "case:write_off",
 }
-_COLLECTOR = (READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE) | {
-    "legal:refer"
-}
-_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE
+# Strategies' and notices' (migration 0009).
+STRATEGY_READ = frozenset({"strategy:read"})
+NOTICE_READ = frozenset({"notice:read"})
+TASKS = NOTICE_READ | {"task:complete"}
+RECEIPTS = frozenset({"notice:record_delivery"})
+_COLLECTOR = (
+    READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE | TASKS
+) | {"legal:refer"}
+_AGENCY = READ | reveal("phone") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE | TASKS
 
 # Every demo login (CONTRACT.md), in the contract's order.
 LOGINS: dict[str, Role] = {
@@ -101,6 +106,9 @@ LOGINS: dict[str, Role] = {
         | MANAGE
         | CYCLE_READ
         | RULE_CHANGES
+        | STRATEGY_READ
+        | NOTICE_READ
+        | RECEIPTS
         | {"role:grant", "audit:read", "case:allocate", "decision:read"},
         "all",
     ),
@@ -117,6 +125,9 @@ LOGINS: dict[str, Role] = {
         | MANAGER_CYCLE
         | MANAGER_DEBT
         | RULE_CHANGES
+        | STRATEGY_READ
+        | TASKS
+        | RECEIPTS
         | {"case:allocate"},
         "all",
     ),
@@ -124,7 +135,7 @@ LOGINS: dict[str, Role] = {
         ("team_lead",),
         "East",
         None,
-        _COLLECTOR | {"case:assign", "case:allocate", "restructuring:approve"},
+        _COLLECTOR | STRATEGY_READ | {"case:assign", "case:allocate", "restructuring:approve"},
         "team",
     ),
     "collector1": Role(("collector",), "East", None, _COLLECTOR, "own"),
@@ -138,6 +149,7 @@ LOGINS: dict[str, Role] = {
         | reveal("national_id", "phone", "email", "address", "employer", "income")
         | MAKE_CONTACT
         | CYCLE_READ
+        | TASKS
         | {"complaint:file", "borrower:flag", "legal:act", "evidence:generate"},
         "legal",
     ),
@@ -145,7 +157,11 @@ LOGINS: dict[str, Role] = {
         ("auditor",),
         None,
         None,
-        READ | CYCLE_READ | {"audit:read", "decision:read", "rule_change:read"},
+        READ
+        | CYCLE_READ
+        | STRATEGY_READ
+        | NOTICE_READ
+        | {"audit:read", "decision:read", "rule_change:read"},
         "all",
     ),
     "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY, "agency"),
@@ -159,6 +175,8 @@ LOGINS: dict[str, Role] = {
         | PAYMENTS
         | CONSENT
         | CYCLE_READ
+        | NOTICE_READ
+        | RECEIPTS
         | {
             "contact:log",
             "contact_point:manage",

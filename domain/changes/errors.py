@@ -42,3 +42,9 @@ class ApproverNotEntitled(RuleViolation):
 
 class ProposerNotEntitled(RuleViolation):
     code = ErrorCode.PROPOSER_NOT_ENTITLED
+
+
+class ContentRuleBroken(RuleViolation):
+    """A rule of a rule set's content that a proposal breaks, refused with its own code (not
+    CHANGE_INVALID), e.g. a notice template without the content its profile requires: a reader
+    raises a subclass, and the registry keeps it (naming the payload's field)."""

@@ -25,6 +25,9 @@ class ChangeKind(enum.StrEnum):
     CONDUCT_PROFILE = RuleSetKind.CONDUCT_PROFILE.value
     WATERFALL = RuleSetKind.WATERFALL.value
     WARNING_RULES = RuleSetKind.WARNING_RULES.value
+    STRATEGY = RuleSetKind.STRATEGY.value
+    STRATEGY_CHALLENGER = RuleSetKind.STRATEGY_CHALLENGER.value
+    NOTICE_TEMPLATE = RuleSetKind.NOTICE_TEMPLATE.value
     ROLE_GRANT = "ROLE_GRANT"
     ROLE_REVOKE = "ROLE_REVOKE"
 

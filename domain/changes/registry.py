@@ -9,12 +9,13 @@ gives the checked-in default's payload where it knows it.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from domain.changes import rules
-from domain.changes.errors import ChangeInvalid
+from domain.changes.errors import ChangeInvalid, ContentRuleBroken
 from domain.conduct.profiles import PROFILES
 from domain.errors import DomainError
 from domain.payments.waterfall import DEFAULT_WATERFALL
@@ -34,15 +35,31 @@ class Entry:
     read: Callable[[str, Payload], object]
     default: Callable[[str], Payload | None]
     write: Callable[[object], Payload]
+    # An open kind takes any well-formed name (``OPEN_NAME``): a new strategy or template;
+    # ``names`` then lists its checked-in defaults only.
+    open: bool = False
 
     def validate(self, name: str, payload: Payload) -> object:
-        """Returns the rule set a payload describes, or refuses it (CHANGE_INVALID)."""
-        if name not in self.names:
+        """Returns the rule set a payload describes, or refuses it (CHANGE_INVALID; a rule the
+        content breaks keeps its own code, e.g. TEMPLATE_CONTENT_MISSING)."""
+        if self.open:
+            if not OPEN_NAME.fullmatch(name):
+                raise ChangeInvalid(
+                    f"{self.kind} names are 2–64 capitals, digits and underscores, starting "
+                    f"with a capital (e.g. MILD_REMINDER), not {name!r}",
+                    "name",
+                )
+        elif name not in self.names:
             known = ", ".join(self.names)
             raise ChangeInvalid(f"{self.kind} has no rule set named {name!r} ({known})", "name")
         try:
             return self.read(name, payload)
         except ChangeInvalid:
+            raise
+        except ContentRuleBroken as error:
+            field = error.field or ""
+            if not field.startswith("payload"):
+                error.field = f"payload.{field}" if field else "payload"
             raise
         except DomainError as error:
             field = error.field or ""
@@ -56,6 +73,10 @@ class Entry:
         """The payload as its reader understood it, written back (``to_payload(from_payload)``):
         what is stored, so that every version reads the same way whatever its input spelt."""
         return dict(self.write(self.validate(name, payload)))
+
+
+# The names of the open kinds' rule sets.
+OPEN_NAME = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 
 
 def _default_only(read: Callable[[Payload], object]) -> Callable[[str, Payload], object]:
@@ -131,6 +152,50 @@ _FEATURES: dict[RuleSetKind, tuple[str, str, str, str, tuple[str, ...]]] = {
 }
 
 
+# The open kinds (strategies, templates): (module, its reader ``(name, payload)``, its writer, its
+# defaults by name). Looked up when asked, like the features above.
+_OPEN: dict[RuleSetKind, tuple[str, str, str, str]] = {
+    RuleSetKind.STRATEGY: (
+        "domain.strategies.definition",
+        "strategy_from_payload",
+        "strategy_to_payload",
+        "DEFAULT_STRATEGIES",
+    ),
+    RuleSetKind.STRATEGY_CHALLENGER: (
+        "domain.strategies.definition",
+        "challenger_from_payload",
+        "challenger_to_payload",
+        "DEFAULT_CHALLENGERS",
+    ),
+    RuleSetKind.NOTICE_TEMPLATE: (
+        "domain.notices.templates",
+        "template_from_payload",
+        "template_to_payload",
+        "DEFAULT_TEMPLATES",
+    ),
+}
+
+
+def _open(kind: RuleSetKind) -> Entry | None:
+    """The entry of an open kind, if its module and reader exist."""
+    module_name, reader, writer, defaults_name = _OPEN[kind]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return None
+    read = getattr(module, reader, None)
+    write = getattr(module, writer, None)
+    defaults: Mapping[str, object] = getattr(module, defaults_name, None) or {}
+    if read is None or write is None:
+        return None
+
+    def default_payload(name: str) -> Payload | None:
+        value = defaults.get(name)
+        return None if value is None else dict(write(value))
+
+    return Entry(kind, tuple(defaults), read, default_payload, write, open=True)
+
+
 def _feature(kind: RuleSetKind) -> Entry | None:
     """The entry of a feature's rule set, if its policy module and reader exist."""
     module_name, reader, writer, defaults, names = _FEATURES[kind]
@@ -159,6 +224,8 @@ def _feature(kind: RuleSetKind) -> Entry | None:
 
 def entry(kind: RuleSetKind) -> Entry | None:
     """Returns the entry of a kind, or None when it cannot be changed through maker–checker."""
+    if kind in _OPEN:
+        return _open(kind)
     return _BUILT_IN.get(kind) or _feature(kind)
 
 

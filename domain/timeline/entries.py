@@ -39,6 +39,10 @@ class EntryKind(enum.StrEnum):
     LEGAL = "LEGAL"  # referred, referral approved, a legal action's step
     WRITTEN_OFF = "WRITTEN_OFF"
     EVIDENCE_PACK = "EVIDENCE_PACK"  # an evidence pack generated (who, clear or masked)
+    # Strategies and notices (issue 12).
+    TREATMENT = "TREATMENT"  # a segment entered, a strategy step taken (done, suppressed…)
+    NOTICE = "NOTICE"  # a notice sent, delivered or failed
+    TASK = "TASK"  # a task completed
 
 
 # The case events the timeline shows, by name (domain.cases.events): a whitelist, so that events

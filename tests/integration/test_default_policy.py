@@ -37,6 +37,10 @@ PROPOSE = ["restructuring:propose"]
 APPROVE = ["restructuring:approve"]
 RULE_CHANGES = ["rule_change:propose", "rule_change:approve", "rule_change:read"]
 
+# Strategies' and notices' grants (migration 0009).
+NOTICES = ["notice:read"]
+WORKS_TASKS = ["notice:read", "task:complete"]
+
 
 def reveal(*fields: str) -> list[str]:
     return [f"borrower:reveal:{field}" for field in fields]
@@ -55,6 +59,9 @@ EXPECTED = {
         *CYCLE_READ,
         "decision:read",
         *RULE_CHANGES,
+        "strategy:read",
+        *NOTICES,
+        "notice:record_delivery",
     ],
     "manager": [
         *READ,
@@ -75,6 +82,9 @@ EXPECTED = {
         "evidence:generate",
         "case:write_off",
         *RULE_CHANGES,
+        "strategy:read",
+        *WORKS_TASKS,
+        "notice:record_delivery",
     ],
     "team_lead": [
         *READ,
@@ -87,6 +97,8 @@ EXPECTED = {
         *PROPOSE,
         *APPROVE,
         "legal:refer",
+        "strategy:read",
+        *WORKS_TASKS,
     ],
     "collector": [
         *READ,
@@ -96,6 +108,7 @@ EXPECTED = {
         *CYCLE_WORK,
         *PROPOSE,
         "legal:refer",
+        *WORKS_TASKS,
     ],
     "legal": [
         *READ,
@@ -106,10 +119,35 @@ EXPECTED = {
         "borrower:flag",
         "legal:act",
         "evidence:generate",
+        *WORKS_TASKS,
     ],
-    "auditor": [*READ, "audit:read", *CYCLE_READ, "decision:read", "rule_change:read"],
-    "agency_manager": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK, *PROPOSE],
-    "agency_agent": [*READ, *reveal("phone"), *WORK, "worklist:read", *CYCLE_WORK, *PROPOSE],
+    "auditor": [
+        *READ,
+        "audit:read",
+        *CYCLE_READ,
+        "decision:read",
+        "rule_change:read",
+        "strategy:read",
+        *NOTICES,
+    ],
+    "agency_manager": [
+        *READ,
+        *reveal("phone"),
+        *WORK,
+        "worklist:read",
+        *CYCLE_WORK,
+        *PROPOSE,
+        *WORKS_TASKS,
+    ],
+    "agency_agent": [
+        *READ,
+        *reveal("phone"),
+        *WORK,
+        "worklist:read",
+        *CYCLE_WORK,
+        *PROPOSE,
+        *WORKS_TASKS,
+    ],
     "integration": [
         *READ,
         "contact:log",
@@ -121,6 +159,8 @@ EXPECTED = {
         "complaint:file",
         "borrower:flag",
         "decision:read",
+        *NOTICES,
+        "notice:record_delivery",
     ],
 }
 

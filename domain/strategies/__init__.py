@@ -1,0 +1,1 @@
+"""Treatment strategies: case segments mapped to timelines of steps, champion/challenger."""
