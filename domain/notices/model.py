@@ -58,3 +58,12 @@ class Template:
     purpose: TemplatePurpose
     profiles: frozenset[str]  # the conduct profiles whose portfolios may use it
     texts: Mapping[str, TemplateText]  # by language
+
+
+class NoticeRule(enum.StrEnum):
+    """Why a notice was suppressed or failed, where no protection or conduct rule names it
+    (those keep their own names: ``FLAG_DECEASED``, ``OPEN_COMPLAINT``, ``OPTED_OUT``…)."""
+
+    NO_CONTACT_POINT = "NO_CONTACT_POINT"  # the party has no usable point of the channel's kind
+    NO_APPROVED_TEMPLATE = "NO_APPROVED_TEMPLATE"  # none for the channel, profile and language
+    GATEWAY_REJECTED = "GATEWAY_REJECTED"  # the gateway refused it for good (or retries ran out)
