@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from domain.contacts.model import ContactChannel, ContactParty
@@ -163,3 +164,15 @@ class Challenger:
     share: Decimal
     segments: frozenset[str]
     definition: Strategy
+
+
+@dataclass(frozen=True)
+class InEffect:
+    """A strategy as it treats cases at an instant: its champion version, the start of that
+    version (None: the checked-in default), and the challenger running against it (None: none;
+    a challenger runs only while its start is later than the champion's and its share is above
+    zero)."""
+
+    champion: Strategy
+    champion_from: datetime | None = None
+    challenger: Challenger | None = None
