@@ -1,0 +1,142 @@
+"""Access-matrix declarations of tasks (tests/operations.py joins them to OPERATIONS):
+completeTask, ``task:complete`` — the roles that work cases (collectors, team leads, managers,
+legal, agency staff), each on the cases of its scope only: outside it a task is TASK_NOT_FOUND,
+exactly as one that does not exist. Case.treatment, Case.tasks and WorklistItem.tasks are fields
+of types read wherever the case is (tests/e2e/test_tasks.py covers them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from store import tables
+from tests.factories import global_id
+from tests.helpers import portfolio_today
+from tests.matrix import (
+    CASE_TARGETS,
+    Cell,
+    Forbidden,
+    Operation,
+    Refused,
+    Target,
+    roles_holding,
+)
+from tests.operations_contacts import case_in_reach
+
+t, ev = tables.tasks.c, tables.case_events.c
+PAYLOAD = "__typename ... on UserError { code field }"
+
+COMPLETE = f"""
+mutation($input: CompleteTaskInput!) {{
+  r: completeTask(input: $input) {{
+    {PAYLOAD}
+    ... on CompleteTaskSuccess {{ task {{ id status step note completedBy {{ login }} }} }}
+  }}
+}}
+"""
+
+
+@dataclass
+class TaskTarget(Target):
+    """A case with an OPEN task (``task``) as the daily run makes it."""
+
+    task: int | None = None
+
+
+async def _task(cell: Cell, target: Target) -> TaskTarget:
+    made = target.made
+    row = await cell.world.factory._insert(
+        tables.tasks,
+        {
+            "case_id": made.case.id,
+            "kind": "CALL",
+            "strategy": "STANDARD",
+            "step": "CALL_DAY_3",
+            "reason": "matrix reason",
+            "party": "BORROWER",
+            "due_on": portfolio_today(),
+            "assignee_id": made.case.assignee_id,
+            "agency_id": made.case.agency_id,
+            "status": "OPEN",
+            "created_at": datetime.now(UTC),
+            "version": 1,
+        },
+    )
+    return TaskTarget(case=made, task=row.id)
+
+
+async def fresh_task(cell: Cell) -> Target:
+    return await _task(cell, await case_in_reach(cell))
+
+
+async def world_task(cell: Cell) -> Target:
+    name = CASE_TARGETS[cell.login][0 if cell.inside is not False else 1]
+    assert name is not None
+    return await _task(cell, Target(case=cell.world.cases[name]))
+
+
+def complete_variables(target: Target) -> dict[str, Any]:
+    assert isinstance(target, TaskTarget) and target.task is not None
+    return {"input": {"taskId": global_id("Task", target.task), "note": "matrix note"}}
+
+
+async def tasks_of(cell: Cell) -> tuple[Any, ...]:
+    """What a refusal leaves alone: the case's tasks and events."""
+    case_id = cell.target.made.case.id
+    async with cell.engine.connect() as conn:
+        rows = (await conn.execute(select(tables.tasks).where(t.case_id == case_id))).all()
+        stmt = select(ev.name).where(ev.case_id == case_id).order_by(ev.id)
+        events = tuple((await conn.execute(stmt)).scalars())
+    return tuple(tuple(r) for r in rows), events
+
+
+async def check_complete(op: Operation, cell: Cell) -> None:
+    target = cell.target
+    assert isinstance(target, TaskTarget) and target.task is not None
+    result, request_id = await cell.result(op.document, op.variables(target))
+    assert result == {
+        "__typename": "CompleteTaskSuccess",
+        "task": {
+            "id": global_id("Task", target.task),
+            "status": "DONE",
+            "step": "CALL_DAY_3",
+            "note": "matrix note",
+            "completedBy": {"login": cell.login},
+        },
+    }
+    async with cell.engine.connect() as conn:
+        row = (await conn.execute(select(tables.tasks).where(t.id == target.task))).one()
+    assert (row.status, row.completed_by, row.note) == (
+        "DONE",
+        cell.world.staff[cell.login].id,
+        "matrix note",
+    )
+    _, events = await tasks_of(cell)
+    assert events == ("TaskCompleted",)
+    entries = await cell.entries(request_id)
+    assert [(x.action, x.outcome, x.case_ids) for x in entries] == [
+        ("task.complete", "ALLOWED", [target.made.case.id])
+    ]
+
+
+TASK_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        name="completeTask",
+        field="completeTask",
+        document=COMPLETE,
+        variables=complete_variables,
+        allowed=roles_holding("task:complete"),
+        permission="task:complete",
+        denied=Forbidden("task:complete"),
+        check=check_complete,
+        scope="case",
+        outside=Refused("NotFoundError", "TASK_NOT_FOUND", "taskId", "task.complete"),
+        fresh=fresh_task,
+        aim=world_task,
+        snapshot=tasks_of,
+    ),
+)
