@@ -15,6 +15,7 @@ from api.contacts.audit import contact_record
 from api.flags.audit import flag_record
 from api.legal.audit import legal_record
 from api.restructuring.audit import restructuring_record
+from api.tasks.audit import task_record
 from api.warnings.audit import warning_record
 from api.writeoff.audit import write_off_record
 from domain.allocation.events import CasesAllocated
@@ -24,6 +25,7 @@ from domain.cases.events import CaseAssigned, CaseEvent, CasePlaced, CaseRecalle
 from domain.clock import Clock
 from domain.complaints.events import ComplaintFiled, ComplaintResolved
 from domain.errors import DomainError
+from domain.notices.events import NoticeDelivered, NoticeFailed
 from domain.payments.events import PaymentPosted, PaymentReversed
 from domain.staff.events import RolesChanged
 from domain.staff.model import Staff
@@ -40,6 +42,9 @@ _CASE_ACTIONS: dict[type[CaseEvent], AuditAction] = {
     PromiseRecorded: AuditAction.PROMISE_RECORD,
     ComplaintFiled: AuditAction.COMPLAINT_FILE,
     ComplaintResolved: AuditAction.COMPLAINT_RESOLVE,
+    # A delivery receipt that moved a notice (recordNoticeDelivery).
+    NoticeDelivered: AuditAction.NOTICE_DELIVERY,
+    NoticeFailed: AuditAction.NOTICE_DELIVERY,
 }
 
 
@@ -253,6 +258,8 @@ class RequestAudit:
                 records.append(legal)
             elif (restructuring := restructuring_record(self.record, event)) is not None:
                 records.append(restructuring)
+            elif (task := task_record(self.record, event)) is not None:
+                records.append(task)
         self.entries_written += len(records)
         return self.key, records
 

@@ -737,6 +737,78 @@ def daily(
         _fail(f"the run completed, but no audit checkpoint was written: {outcome.checkpoint_error}")
 
 
+@app.command()
+def outbox(
+    limit: Annotated[
+        int,
+        typer.Option("--limit", min=1, help="The most notices to take from the queue."),
+    ] = 1000,
+) -> None:
+    """Hands the queued notices that are due to the notice gateway (ARREARS_NOTICE_WEBHOOK_URL),
+    or, in development without one, prints them with the destination masked. Exits 1 when
+    another outbox run is in progress."""
+    from functools import partial
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from api.common.ids import to_global_id
+    from domain.clock import SystemClock
+    from jobs.locks import JobLocked
+    from jobs.notice_gateways import PrintAdapter, WebhookAdapter
+    from jobs.outbox import OutboxResult, run_outbox
+    from jobs.outbox import Progress as OutboxProgress
+    from store.db import create_engine
+
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    url = settings.notice_webhook_url
+    if not url and settings.env != "development":
+        _fail(
+            f"ARREARS_NOTICE_WEBHOOK_URL must be set when ARREARS_ENV={settings.env} (the "
+            "notice gateway; only development prints notices instead of sending them)"
+        )
+    notice_id = partial(to_global_id, "Notice")
+
+    async def work() -> OutboxResult:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        # A bar only for a person watching: from cron, the summary alone.
+        console = Console(stderr=True)
+        try:
+            with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+                task = bar.add_task("Outbox", total=limit)
+
+                def progress(step: OutboxProgress) -> None:
+                    bar.update(task, description=f"batch {step.batch}", completed=step.taken)
+
+                if url:
+                    async with WebhookAdapter(
+                        url, settings.notice_webhook_secret, notice_id=notice_id
+                    ) as gateway:
+                        return await run_outbox(
+                            engine, SystemClock(), key, gateway, limit=limit, progress=progress
+                        )
+                printer = PrintAdapter(sys.stdout, notice_id=notice_id)
+                return await run_outbox(
+                    engine, SystemClock(), key, printer, limit=limit, progress=progress
+                )
+        except JobLocked as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            await engine.dispose()
+
+    result = _run(work)
+    typer.echo(
+        f"outbox: {result.sent} sent, {result.deferred} deferred, {result.suppressed} "
+        f"suppressed, {result.failed} failed, {result.retrying} to retry",
+        err=not url,  # printed notices own stdout (one JSON line each)
+    )
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

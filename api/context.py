@@ -34,16 +34,19 @@ from domain.payments.model import Payment
 from domain.payments.waterfall import ComponentAllocation
 from domain.restructuring.model import Restructuring
 from domain.staff.model import Staff
+from domain.tasks.model import Task
 from domain.warnings.model import EarlyWarning
 from store import (
     contacts_queries,
     legal_queries,
     loaders,
     nested_pages,
+    notice_queries,
     payment_queries,
     promise_queries,
     protections_queries,
     restructuring_queries,
+    tasks_queries,
     warnings_queries,
 )
 from store.daily_queries import ClassificationPeriod, periods_by_case_id
@@ -122,6 +125,14 @@ class Context:
     legal_referrals: DataLoader[int, LegalReferral | None] = field(init=False)
     legal_referrals_of_case: DataLoader[int, list[LegalReferral]] = field(init=False)
     legal_actions_of_case: DataLoader[int, list[LegalAction]] = field(init=False)
+    # Notices by id, through their case's scope; fresh after a receipt.
+    notices: DataLoader[int, notice_queries.NoticeRow | None] = field(init=False)
+    # Strategies: each case's treatment, and tasks (by id, by case, a case's OPEN ones), case
+    # scope; tasks fresh after a mutation.
+    treatments: DataLoader[int, tasks_queries.Treatment | None] = field(init=False)
+    tasks: DataLoader[int, Task | None] = field(init=False)
+    tasks_of_case: DataLoader[int, list[Task]] = field(init=False)
+    open_tasks_of_case: DataLoader[int, list[Task]] = field(init=False)
     _session: Session | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _decisions: dict[str, bool] = field(default_factory=dict)
@@ -172,6 +183,12 @@ class Context:
         self.legal_referrals = self._loader(legal.referrals_by_id, case, cache=False)
         self.legal_referrals_of_case = self._loader(legal.referrals_by_case_id, case, cache=False)
         self.legal_actions_of_case = self._loader(legal.legal_actions_by_case_id, case, cache=False)
+        self.notices = self._loader(notice_queries.notices_by_id, case, cache=False)
+        tq = tasks_queries
+        self.treatments = self._loader(tq.treatments_by_case_id, case)
+        self.tasks = self._loader(tq.tasks_by_id, case, cache=False)
+        self.tasks_of_case = self._loader(tq.tasks_by_case_id, case, cache=False)
+        self.open_tasks_of_case = self._loader(tq.open_tasks_by_case_id, case, cache=False)
 
     async def legal_stage(self, borrower_id: int) -> bool:
         """Whether masking treats the borrower as in legal proceedings for this viewer: asked

@@ -33,11 +33,18 @@ from api.legal.mutations import LegalMutation
 from api.legal.types import LegalReferral
 from api.limits_extension import RequestLimits, bound_overlap_validation
 from api.logging import log_unexpected_error
+from api.notices.mutations import NoticeMutation
+from api.notices.queries import NoticeQuery
+from api.notices.types import Notice
 from api.payments.mutations import PaymentMutation
 from api.payments.types import Payment
 from api.restructuring.mutations import RestructuringMutation
 from api.restructuring.types import Restructuring
 from api.staff.types import Agency, Staff
+from api.strategies.mutations import StrategyMutation
+from api.strategies.queries import StrategyQuery
+from api.tasks.mutations import TaskMutation
+from api.tasks.types import Task
 from api.warnings.mutations import WarningMutation
 from api.warnings.queries import WarningQuery
 from api.warnings.types import WarningNode
@@ -56,6 +63,8 @@ class Query(
     DecisionQuery,
     EvidenceQuery,
     ChangeQuery,
+    StrategyQuery,
+    NoticeQuery,
 ):
     pass
 
@@ -76,6 +85,9 @@ class Mutation(
     RestructuringMutation,
     WriteOffMutation,
     ChangeMutation,
+    StrategyMutation,
+    TaskMutation,
+    NoticeMutation,
 ):
     pass
 
@@ -124,6 +136,8 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
             Complaint,
             LegalReferral,
             Restructuring,
+            Task,
+            Notice,
         ],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),

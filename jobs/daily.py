@@ -19,8 +19,13 @@ For one date D, in ONE transaction:
    (``domain.arrangements.services.reevaluate``, in a unit of work joined to the run's
    transaction, so its events, timeline and audit are written the normal way);
 8. raises the early warnings (``store.warnings_queries.raise_warnings``);
-9. projects the decisions of the events it wrote (``store.decisions``), writes its audit entries
-   and records D in ``daily_runs`` with the summary.
+9. treats every case not closed by the strategies and templates in effect at the run's instant
+   (``store.treatment_queries.apply_treatment``): its strategy, variant (champion or challenger,
+   by a stable hash) and segment; the steps of its segment due on D, once per entry of the
+   segment — notices queued or suppressed (with the rule), tasks for the case's people, cases
+   placed with an agency or recalled — and the treatment on D's snapshots;
+10. projects the decisions of the events it wrote (``store.decisions``), writes its audit entries
+    and records D in ``daily_runs`` with the summary.
 
 Then, once per invocation, an audit checkpoint when ``ARREARS_AUDIT_CHECKPOINT_DIR`` is set.
 
@@ -67,6 +72,9 @@ from store import (
 from store.audit import AuditAction, AuditRecord, Outcome, append, verify
 from store.audit_keys import CheckpointError
 from store.decisions import append_decisions_from_events
+from store.strategy_queries import strategies_in_effect
+from store.template_queries import templates_in_effect
+from store.treatment_queries import STRATEGY, TreatmentResult, apply_treatment
 from store.uow import SqlUnitOfWork
 from store.warnings_queries import raise_warnings
 
@@ -134,6 +142,17 @@ class DayResult:
     restructurings_broken: int = 0  # plans and settlements not paid within their grace days
     charge_offs_applied: int = 0  # the core's charge-offs applied (cases moved: WRITE_OFF)
     warnings_raised: dict[str, int] = field(default_factory=dict)
+    # Treatment: the cases treated, those that entered a segment, the steps taken by action and
+    # status (DONE, SUPPRESSED, REFUSED, SKIPPED), and what the steps did.
+    cases_treated: int = 0
+    segments_entered: int = 0
+    treatment_steps: dict[str, dict[str, int]] = field(default_factory=dict)
+    notices_queued: int = 0
+    notices_suppressed: int = 0
+    tasks_created: int = 0
+    tasks_cancelled: int = 0  # open tasks of a segment entry the case left (or closed)
+    cases_placed_by_strategy: int = 0
+    cases_recalled_by_strategy: int = 0
     decisions: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -289,12 +308,21 @@ async def _run_day(
             warning_rules = await changes_queries.warning_rules_in_effect(conn, at)
             result.warnings_raised = await raise_warnings(conn, day, at, rules=warning_rules)
             step("treatment")
+            treatment = await apply_treatment(
+                conn,
+                day,
+                at,
+                strategies=await strategies_in_effect(conn, at),
+                templates=await templates_in_effect(conn, at),
+            )
+            _count_treatment(result, treatment)
             step("decisions")
             # Last: it serialises the writers of decisions until this transaction commits.
             result.decisions = await append_decisions_from_events(conn, first_event)
             step("recording the run")
             records = _audit_records(day, started, result, moved, expired)
             records += _broken_records(day, started, broken)
+            records += _treatment_records(day, started, treatment)
             await append(conn, audit_key, records)
             await daily_queries.record_run(conn, day, started, clock.now(), result.summary())
     return result
@@ -362,6 +390,50 @@ def _broken_records(day: date, at: datetime, case_ids: Sequence[int]) -> list[Au
             changes={"status": "BROKEN", "as_of": day.isoformat()},
         )
     ]
+
+
+def _count_treatment(result: DayResult, treatment: TreatmentResult) -> None:
+    result.cases_treated = treatment.cases_treated
+    result.segments_entered = treatment.segments_entered
+    result.treatment_steps = treatment.by_action()
+    result.notices_queued = treatment.notices_queued
+    result.notices_suppressed = treatment.notices_suppressed
+    result.tasks_created = treatment.tasks_created
+    result.tasks_cancelled = treatment.tasks_cancelled
+    result.cases_placed_by_strategy = len(treatment.cases_placed)
+    result.cases_recalled_by_strategy = len(treatment.cases_recalled)
+
+
+def _treatment_records(day: date, at: datetime, treatment: TreatmentResult) -> list[AuditRecord]:
+    """One entry per (action, status) of the steps taken, naming the cases; and the cases the
+    steps placed and recalled under the placement's own actions (reason STRATEGY)."""
+    records = [
+        _record(
+            day,
+            at,
+            AuditAction.TREATMENT_STEP,
+            resource_type="Case",
+            case_ids=list(case_ids),
+            changes={"action": action, "status": status, "as_of": day.isoformat()},
+        )
+        for (action, status), case_ids in sorted(treatment.taken.items())
+    ]
+    for action, case_ids in (
+        (AuditAction.CASE_PLACE, treatment.cases_placed),
+        (AuditAction.CASE_RECALL, treatment.cases_recalled),
+    ):
+        if case_ids:
+            records.append(
+                _record(
+                    day,
+                    at,
+                    action,
+                    resource_type="Case",
+                    case_ids=list(case_ids),
+                    changes={"reason": STRATEGY, "as_of": day.isoformat()},
+                )
+            )
+    return records
 
 
 async def _reevaluate_plans(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from domain.strategies.segmentation import variant_bucket
 from store.orm import start_mappers
 
 # The names the layers above use, so that only store/ (and authz/, for its clauses) imports
@@ -36,6 +37,13 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # SQLite has no MD5: the variant bucket of strategies (``store.dialect.variant_bucket``) is
+    # the domain's own rule, registered on every connection.
+    dbapi_connection.create_function("arrears_bucket", 2, _arrears_bucket, deterministic=True)
+
+
+def _arrears_bucket(name: str, case_id: int) -> int:
+    return variant_bucket(name, int(case_id))
 
 
 def _sqlite_begin(connection: Any) -> None:

@@ -1,13 +1,14 @@
 """The few things PostgreSQL and SQLite spell differently, in one place for every batch job (the
-daily run, the decisions feed, the feed import): whole days between two dates and a JSON object
-built in SQL; and ``render``, which gives an expression as SQL text for statements written as
-text (the feed import's merge)."""
+daily run, the decisions feed, the feed import): whole days between two dates, a date some days
+on, a JSON object built in SQL, a case's stable variant bucket (MD5); and ``render``, which gives
+an expression as SQL text for statements written as text (the feed import's merge)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func
+from sqlalchemy import ColumnElement, Date, Integer, String, cast, func, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -25,6 +26,35 @@ def days_between(conn: AsyncConnection, later: Any, earlier: Any) -> ColumnEleme
     if is_postgresql(conn):
         return (later - earlier).self_group()  # type: ignore[no-any-return]
     return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def add_days(conn: AsyncConnection, day: Any, days: Any) -> ColumnElement[date]:
+    """Returns the date ``days`` (an integer expression) after ``day``."""
+    if is_postgresql(conn):
+        return type_coerce((day + days).self_group(), Date)
+    return type_coerce(func.date(day, "+" + cast(days, String) + " days"), Date)
+
+
+class variant_bucket(FunctionElement[int]):
+    """A case's stable bucket of a strategy (``variant_bucket(name, case_id)``), the SQL twin of
+    ``domain.strategies.segmentation.variant_bucket``: the first 32 bits of the MD5 of
+    ``name:case_id`` modulo 10000 on PostgreSQL; SQLite has no MD5, so ``store.db`` registers
+    the Python rule as ``arrears_bucket`` on every connection."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(variant_bucket)
+def _arrears_bucket(element: variant_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"arrears_bucket({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(variant_bucket, "postgresql")
+def _md5_bucket(element: variant_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    name, case_id = (compiler.process(c, **kw) for c in element.clauses)
+    digest = f"md5(({name}) || ':' || CAST(({case_id}) AS TEXT))"
+    return f"(('x' || substr({digest}, 1, 8))::bit(32)::bigint % 10000)"
 
 
 class json_object(FunctionElement[Any]):

@@ -8,7 +8,7 @@ confidential values are masked by the caller (``authz.masking``) before they go 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ c, d, i = tables.cases.c, tables.debts.c, tables.instalments.c
 p, ct, cp = tables.payments.c, tables.contacts.c, tables.contact_points.c
 pr, r, ri = tables.promises.c, tables.restructurings.c, tables.restructuring_instalments.c
 lr, la, ep = tables.legal_referrals.c, tables.legal_actions.c, tables.evidence_packs.c
+nt, nr = tables.notices.c, tables.notice_receipts.c
 
 
 async def _rows(session: Session, statement: Select[Any]) -> list[Row]:
@@ -271,6 +272,50 @@ async def legal_actions_of(session: Session, case_id: int) -> list[Row]:
     return await _rows(session, stmt)
 
 
+async def notices_of(session: Session, case_id: int) -> list[Row]:
+    """The case's notices as the outbox handled them, each with the kind and (clear) value of
+    the point it went to (the caller masks it) and every delivery receipt kept of it, by id
+    (two statements). Never the text: its digest binds what was sent."""
+    stmt = (
+        select(
+            nt.id,
+            nt.channel,
+            nt.party,
+            nt.template,
+            nt.template_version,
+            nt.language,
+            nt.status,
+            nt.rule,
+            nt.created_at,
+            nt.sent_at,
+            nt.delivered_at,
+            nt.failed_at,
+            nt.provider_ref,
+            nt.body_digest,
+            nt.attempts,
+            cp.kind.label("contactPointKind"),
+            cp.value.label("contactPoint"),
+        )
+        .outerjoin(tables.contact_points, cp.id == nt.contact_point_id)
+        .where(nt.case_id == case_id)
+        .order_by(nt.id)
+    )
+    notices = await _rows(session, stmt)
+    receipts = select(
+        nr.notice_id,
+        nr.id,
+        nr.status,
+        nr.delivered_at,
+        nr.provider_ref,
+        nr.received_at,
+        nr.recorded_by,
+    ).where(nr.notice_id.in_(select(nt.id).where(nt.case_id == case_id)))
+    kept: dict[object, list[Row]] = {}
+    for row in await _rows(session, receipts.order_by(nr.id)):
+        kept.setdefault(row.pop("noticeId"), []).append(row)
+    return [{**row, "receipts": kept.get(row["id"], [])} for row in notices]
+
+
 @dataclass(frozen=True, slots=True)
 class CaseRecord:
     """Everything of a case that goes into its evidence pack, as stored (values in clear)."""
@@ -285,6 +330,8 @@ class CaseRecord:
     restructuring_instalments: list[Row]
     legal_referrals: list[Row]
     legal_actions: list[Row]
+    # The outbox's notices with their receipts (``notices_of``).
+    notices: list[Row] = field(default_factory=list)
 
 
 async def record_of(session: Session, case_id: int) -> CaseRecord | None:
@@ -303,6 +350,7 @@ async def record_of(session: Session, case_id: int) -> CaseRecord | None:
         restructuring_instalments=await restructuring_instalments_of(session, case_id),
         legal_referrals=await legal_referrals_of(session, case_id),
         legal_actions=await legal_actions_of(session, case_id),
+        notices=await notices_of(session, case_id),
     )
 
 

@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.arrangements.promises import PromiseStatus
 from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.complaints.model import ComplaintStatus
-from domain.contacts.model import ContactChannel, ContactOutcome
+from domain.contacts.model import ContactOutcome
 from domain.debts.model import DebtStatus
 from domain.flags.effects import Effect, flags_with
 from domain.legal.conditions import (
+    DEMAND_CONTACT_CHANNELS,
+    DEMAND_NOTICE_CHANNELS,
     DEMAND_PARTIES,
     RIGHT_PARTIES,
     RIGHT_PARTY_OUTCOMES,
@@ -37,6 +39,7 @@ from domain.legal.model import (
     ReferralStatus,
 )
 from domain.money import Money
+from domain.notices.model import NoticeStatus
 from domain.portfolios import local_date, time_zone_of
 from domain.restructuring.model import IN_EFFECT_KINDS, RestructuringStatus
 from store import tables
@@ -45,6 +48,7 @@ from store.audit import AuditAction
 cs, ct, pr, pm = tables.cases.c, tables.contacts.c, tables.promises.c, tables.payments.c
 dt, ins, cm, bf = tables.debts.c, tables.instalments.c, tables.complaints.c, tables.borrower_flags.c
 lr, la, rs = tables.legal_referrals.c, tables.legal_actions.c, tables.restructurings.c
+nt = tables.notices.c
 DEMAND, PAYMENT = "DEMAND", "PAYMENT"
 # What stops a referral (NO_RESTRUCTURING_IN_EFFECT): an ACTIVE plan or settlement (a penalty
 # waiver is APPROVED once applied, never ACTIVE), or any restructuring waiting for a decision.
@@ -68,16 +72,27 @@ def _local(portfolio: str, at: datetime | None) -> date | None:
     return local_date(time_zone_of(portfolio), at) if at is not None else None
 
 
-def _delivered_demand(case_id: int) -> ColumnElement[bool]:
-    """A demand notice delivered to a right party (the borrower, a guarantor, a debt-related
-    spouse): never one to an emergency contact or a third party."""
-    return and_(
+def _delivered_demands(case_id: int) -> Any:
+    """The instants (``at``) of the demand notices delivered to a right party (the borrower, a
+    guarantor, a debt-related spouse; never an emergency contact or a third party), as
+    ``domain.legal.conditions`` defines them: LEGAL_NOTICE contacts with outcome DELIVERED, and
+    LETTER notices a receipt said were DELIVERED (at their delivery)."""
+    parties = sorted(p.value for p in DEMAND_PARTIES)
+    contacts = select(ct.at.label("at")).where(
         ct.case_id == case_id,
         ct.blocked.is_(False),
-        ct.channel == ContactChannel.LEGAL_NOTICE.value,
+        ct.channel.in_(sorted(ch.value for ch in DEMAND_CONTACT_CHANNELS)),
         ct.outcome == ContactOutcome.DELIVERED.value,
-        ct.party.in_(sorted(p.value for p in DEMAND_PARTIES)),
+        ct.party.in_(parties),
     )
+    notices = select(nt.delivered_at.label("at")).where(
+        nt.case_id == case_id,
+        nt.channel.in_(sorted(ch.value for ch in DEMAND_NOTICE_CHANNELS)),
+        nt.status == NoticeStatus.DELIVERED.value,
+        nt.delivered_at.is_not(None),
+        nt.party.in_(parties),
+    )
+    return union_all(contacts, notices).subquery("demands")
 
 
 def _start_of_day_after(portfolio: str, day: date) -> datetime:
@@ -95,8 +110,9 @@ async def _restarts(
         return (), ()
     assert case.id is not None
     since = _start_of_day_after(case.portfolio, due)
-    demands = select(literal(DEMAND).label("what"), ct.at.label("at")).where(
-        _delivered_demand(case.id), ct.at >= since
+    delivered = _delivered_demands(case.id)
+    demands = select(literal(DEMAND).label("what"), delivered.c.at.label("at")).where(
+        delivered.c.at >= since
     )
     payments = select(literal(PAYMENT).label("what"), pm.paid_at.label("at")).where(
         pm.case_id == case.id, pm.reversed.is_(False), pm.paid_at >= since
@@ -123,7 +139,7 @@ async def legal_facts(session: AsyncSession, case: Case, today: date) -> LegalFa
         .limit(1)
         .subquery()
     )
-    demand = select(func.max(ct.at)).where(_delivered_demand(case.id))
+    demand = select(func.max(_delivered_demands(case.id).c.at))
     broken = select(func.count()).where(
         pr.case_id == case.id, pr.status == PromiseStatus.BROKEN.value
     )

@@ -11,6 +11,8 @@ from the effects table ``domain.flags.effects``, never from a list written here)
   (``Action.PLACE``, ``Action.ESCALATE``, ``Action.ALLOCATE``), the SQL twin of
   ``Standing.forbidden``; the daily run adds ``Effect.PAUSE_CLOCK`` (escalation timers skip a
   case whose collection clock stands still; days past due never do).
+- ``protection_rule(*effects)``: the name of the first such rule in force on the case (the
+  treatment step records it on what it suppressed or refused).
 
 Every reader of many keys answers with a fixed number of statements per batch.
 """
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, case, exists, false, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.complaints.model import (
@@ -32,6 +34,8 @@ from domain.complaints.model import (
     ComplaintStatus,
 )
 from domain.flags.effects import (
+    COMPLAINT_RULES,
+    FLAG_RULES,
     Effect,
     Protection,
     action_effects,
@@ -71,6 +75,32 @@ def protected_clause(*effects: Effect) -> ColumnElement[bool]:
 def refused_clause(action: Action, *also: Effect) -> ColumnElement[bool]:
     """The protections in force on the case forbid ``action`` (or have one of ``also``)."""
     return protected_clause(*action_effects(action), *also)
+
+
+def protection_rule(*effects: Effect) -> ColumnElement[Any]:
+    """The name of the first protection rule in the table's order (complaints, then flags) in
+    force on the case with any of ``effects`` (NULL: none): what a batch job records as the rule
+    that stopped its work. One EXISTS per row of the table that has such an effect."""
+    wanted = set(effects)
+    whens: list[tuple[ColumnElement[bool], str]] = [
+        (
+            exists().where(cm.case_id == cs.id, cm.status == OPEN, cm.kind == kind.value),
+            row.rule,
+        )
+        for kind, row in COMPLAINT_RULES.items()
+        if row.effects & wanted
+    ]
+    whens += [
+        (
+            exists().where(
+                bf.borrower_id == cs.borrower_id, bf.lifted_at.is_(None), bf.flag == kind.value
+            ),
+            row.rule,
+        )
+        for kind, row in FLAG_RULES.items()
+        if row.effects & wanted
+    ]
+    return case(*whens, else_=null()) if whens else null()
 
 
 # ---- protections ------------------------------------------------------------------------------
@@ -252,6 +282,7 @@ __all__ = [
     "clock_pauses_by_case_id",
     "complaints_by_case_id",
     "protected_clause",
+    "protection_rule",
     "protections_by_case_id",
     "refused_clause",
 ]

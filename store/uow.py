@@ -30,11 +30,13 @@ from store.complaints_repository import SqlComplaintRepository
 from store.contacts_repository import SqlContactPointRepository, SqlContactRepository
 from store.flags_repository import SqlFlagRepository
 from store.legal_repository import SqlLegalRepository
+from store.notices_repository import SqlNoticeRepository
 from store.payment_repository import SqlPaymentRepository
 from store.plan_repository import SqlPlanRepository
 from store.promise_repository import SqlPromiseRepository
 from store.protections_queries import SqlProtectionReader
 from store.restructuring_repository import SqlRestructuringRepository
+from store.tasks_repository import SqlTaskRepository
 from store.warnings_repository import SqlWarningRepository
 from store.writeoff_queries import SqlWriteOffRepository
 
@@ -218,6 +220,10 @@ class SqlUnitOfWork:
         self.rule_sets = SqlRuleSetReader(self.session)
         self.legal = SqlLegalRepository(self.session, self._case_scope)
         self.write_offs = SqlWriteOffRepository(self.session)
+        # Notices (their delivery receipts), through the case scope.
+        self.notices = SqlNoticeRepository(self.session, self._case_scope)
+        # Tasks a strategy gave to people, through the case scope.
+        self.tasks = SqlTaskRepository(self.session, self._case_scope)
         return self
 
     def record(self, event: object) -> None:

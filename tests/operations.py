@@ -42,9 +42,12 @@ from tests.operations_contacts import CONTACT_OPERATIONS
 from tests.operations_decisions import DECISION_OPERATIONS
 from tests.operations_evidence import EVIDENCE_OPERATIONS
 from tests.operations_legal import LEGAL_OPERATIONS
+from tests.operations_notices import NOTICE_OPERATIONS
 from tests.operations_payments import PAYMENT_OPERATIONS
 from tests.operations_protections import PROTECTION_OPERATIONS
 from tests.operations_restructuring import RESTRUCTURING_OPERATIONS
+from tests.operations_strategies import STRATEGY_OPERATIONS
+from tests.operations_tasks import TASK_OPERATIONS
 from tests.operations_warnings import WARNING_OPERATIONS
 from tests.operations_work import WORK_OPERATIONS
 from tests.operations_writeoff import WRITE_OFF_OPERATIONS
@@ -652,3 +655,13 @@ OPERATIONS = (*OPERATIONS, *WRITE_OFF_OPERATIONS)
 
 # Debt handling: maker–checker of rules and roles (tests/operations_changes.py).
 OPERATIONS = (*OPERATIONS, *CHANGE_OPERATIONS)
+
+# Strategies: completing the tasks a strategy gives to people (tests/operations_tasks.py).
+OPERATIONS = (*OPERATIONS, *TASK_OPERATIONS)
+
+# Strategies: the versions listed and the promotion of a challenger
+# (tests/operations_strategies.py).
+OPERATIONS = (*OPERATIONS, *STRATEGY_OPERATIONS)
+
+# Strategies: notices listed and their delivery receipts (tests/operations_notices.py).
+OPERATIONS = (*OPERATIONS, *NOTICE_OPERATIONS)

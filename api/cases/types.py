@@ -26,6 +26,7 @@ from api.legal.types import (
 from api.payments.types import Payment, payments_of_case
 from api.permissions import needs
 from api.restructuring.types import Restructuring, restructurings_of_case
+from api.tasks.types import Task, TaskStatus, Treatment, tasks_of_case, treatment_of_case
 from api.timeline.queries import timeline_of_case
 from api.timeline.types import TimelineEntry
 from authz.masking import MaskedBorrower, describe, mask_borrower
@@ -311,6 +312,22 @@ class Case(Node):
     async def collection_clock_days(self, info: Info) -> int:
         spans = await info.context.clock_pauses.load(self._pk)
         return clock_days_at(self.opened_on, self.portfolio, spans, info.context.clock.now())
+
+    @strawberry.field(
+        description="How the strategy treats the case, as the last daily run left it (strategy, "
+        "version, variant, segment, step, when the next step falls due); null before the daily "
+        "run has treated it. One statement for a whole page of cases."
+    )
+    async def treatment(self, info: Info) -> Treatment | None:
+        return await treatment_of_case(info, self._pk)
+
+    @strawberry.field(
+        description="The tasks a strategy gave to people on the case, of the statuses asked for "
+        "(all when none): OPEN ones first, earliest due first, then the rest newest first. One "
+        "statement for a whole page of cases."
+    )
+    async def tasks(self, info: Info, status: list[TaskStatus] | None = None) -> list[Task]:
+        return await tasks_of_case(info, self._pk, status)
 
     @strawberry.field(description="The conduct profile that governs contact: CN or US_REG_F.")
     def conduct_profile(self) -> str:

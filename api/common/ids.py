@@ -24,6 +24,8 @@ NODE_TYPES = (
     "Restructuring",
     "LegalReferral",
     "RuleChange",  # node(id:) answers it to rule_change:read only
+    "Notice",
+    "Task",
 )
 
 

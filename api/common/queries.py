@@ -13,10 +13,12 @@ from api.complaints.types import complaint_node
 from api.contacts.types import contact_node, contact_point_node
 from api.context import Info
 from api.legal.types import legal_referral_node
+from api.notices.types import notice_node
 from api.payments.types import payment_node
 from api.permissions import needs
 from api.restructuring.types import restructuring_node
 from api.staff.types import Agency, Staff, Viewer
+from api.tasks.types import task_node
 from api.warnings.types import warning_node
 
 
@@ -67,8 +69,12 @@ class CommonQuery:
         if type_name == "Staff":
             staff = await ctx.staff.load(pk)
             return Staff.from_domain(staff) if staff else None
+        if type_name == "Notice":
+            return await notice_node(info, pk)
         if type_name == "RuleChange":
             return await rule_change_node(info, pk)
+        if type_name == "Task":
+            return await task_node(info, pk)
         if type_name != "Agency":
             return None
         agency = await ctx.agencies.load(pk)

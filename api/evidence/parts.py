@@ -55,16 +55,22 @@ def parts_of(
     fields = {f.value: f in masked.clear_fields for f in IDENTITY}
     identity: dict[str, object] = {"fullName": borrower.full_name, "timeZone": borrower.time_zone}
     identity |= {_CAMEL[f]: masked.values[f] for f in IDENTITY}
-    contacts: list[pack.Row] = []
-    for row in record.contacts:
-        kind, value = row.get("contactPointKind"), row.get("contactPoint")
-        if isinstance(kind, str) and isinstance(value, str):
-            point = ContactPointKind(kind)
-            shown, clear = mask_contact_point(point, value, held, legal_stage)
-            name = CONTACT_POINT_FIELDS[point].value
-            fields[name] = fields.get(name, False) or clear
-            row = {**row, "contactPoint": shown}
-        contacts.append(row)
+
+    def pointed(rows: list[pack.Row]) -> list[pack.Row]:
+        """The rows with the contact point each went to masked (noting what is in clear)."""
+        found: list[pack.Row] = []
+        for row in rows:
+            kind, value = row.get("contactPointKind"), row.get("contactPoint")
+            if isinstance(kind, str) and isinstance(value, str):
+                point = ContactPointKind(kind)
+                shown, clear = mask_contact_point(point, value, held, legal_stage)
+                name = CONTACT_POINT_FIELDS[point].value
+                fields[name] = fields.get(name, False) or clear
+                row = {**row, "contactPoint": shown}
+            found.append(row)
+        return found
+
+    contacts = pointed(record.contacts)
 
     def text(rows: list[pack.Row]) -> list[pack.Row]:
         return rows if notes else pack.without_free_text(rows)
@@ -75,7 +81,7 @@ def parts_of(
         pack.SCHEDULE: record.schedule,
         pack.PAYMENTS: text(record.payments),
         pack.CONTACTS: contacts,
-        pack.NOTICES: pack.notices_of(contacts),
+        pack.NOTICES: pack.notices_part(pointed(record.notices), contacts),
         pack.PROMISES: record.promises,
         pack.RESTRUCTURINGS: text(record.restructurings),
         pack.RESTRUCTURING_INSTALMENTS: record.restructuring_instalments,

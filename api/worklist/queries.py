@@ -10,10 +10,12 @@ from api.common.pagination import Connection, connection, page_size
 from api.context import Info
 from api.errors import BadUserInput
 from api.permissions import needs
+from api.tasks.types import Task
 from api.worklist.types import WorklistItem
 from domain.contacts.conduct import situation_of
-from domain.portfolios import conduct_profile_of
+from domain.portfolios import conduct_profile_of, local_today
 from domain.staff.model import AGENCY_ROLES, Role
+from domain.tasks.model import due_reasons
 from domain.worklist.priority import call_allowance, reasons
 from store import changes_queries, contacts_queries, worklist_queries
 from store.keyset import InvalidCursor
@@ -34,7 +36,8 @@ class WorklistQuery:
     @strawberry.field(
         description="Your own OPEN cases in priority order: callbacks the borrower asked for, "
         "promises due today, broken promises, then by days past due, outstanding and ID. A "
-        "collector's or team lead's assigned cases; an agency user's agency's placed cases.",
+        "collector's or team lead's assigned cases; an agency user's agency's placed cases. "
+        "Each with its OPEN tasks (step and reason) and a TASK_DUE reason for each one due.",
         extensions=needs("worklist:read"),
     )
     async def my_worklist(
@@ -70,6 +73,8 @@ class WorklistQuery:
         # Open complaints and flags: what stops or limits contact (one batch for the page).
         case_ids = [row.case.id for row in rows if row.case.id is not None]
         protections = dict(zip(case_ids, await ctx.protections.load_many(case_ids), strict=True))
+        # The OPEN tasks a strategy gave on each case (one statement for the page).
+        tasks = dict(zip(case_ids, await ctx.open_tasks_of_case.load_many(case_ids), strict=True))
         # The conduct profiles in effect now, each read once for the page (one statement).
         names = [conduct_profile_of(row.case.portfolio) for row in rows]
         conduct = await ctx.read(
@@ -89,9 +94,12 @@ class WorklistQuery:
             allowance = call_allowance(
                 situation, history[case.borrower_id], now, conduct[situation.profile_name]
             )
+            open_tasks = tasks[case.id]
+            due = due_reasons(open_tasks, local_today(case.portfolio, now))
             return WorklistItem(
                 case=Case.from_domain(case),
-                reasons=reasons(row.facts),
+                reasons=[*reasons(row.facts), *due],
+                tasks=[Task.from_domain(t) for t in open_tasks],
                 contact_allowed_now=allowance.allowed,
                 next_contact_at=allowance.next_allowed_at,
             )

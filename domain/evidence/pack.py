@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 # What the manifest says the pack is; a change of layout or encoding changes this.
-FORMAT = "arrears-evidence-pack/1"
+FORMAT = "arrears-evidence-pack/2"
 MANIFEST = "manifest.json"
 # The earliest time a zip entry can carry: every entry gets it.
 ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
@@ -53,10 +53,12 @@ PARTS = (
 )
 assert list(PARTS) == sorted(PARTS)
 
-# Until notices have a table of their own, the notices sent are the outbound contacts on these
-# channels that went out (not blocked) and have a delivery receipt (their outcome: DELIVERED or
-# FAILED); an attempt refused by the conduct rules, a letter received, or one not yet receipted
-# is in the contact log only.
+# The notices part holds two lists: ``outbox``, every notice the outbox handled (queued, sent,
+# delivered, failed or suppressed: its template version, times, provider reference, the digest
+# of what was sent, and every delivery receipt kept of it), and ``logged``, the notices sent by
+# hand: the outbound contacts on these channels that went out (not blocked) and have a delivery
+# receipt (their outcome: DELIVERED or FAILED); an attempt refused by the conduct rules, a
+# letter received, or one not yet receipted is in the contact log only.
 NOTICE_CHANNELS = ("LEGAL_NOTICE", "LETTER")
 
 # How long the one who generated a pack may download it (the time it takes to fetch it, not to
@@ -118,6 +120,12 @@ def notices_of(contacts: Sequence[Row]) -> list[Row]:
         and row.get("blocked") is False
         and row.get("outcome") is not None
     ]
+
+
+def notices_part(outbox: Sequence[Row], contacts: Sequence[Row]) -> dict[str, object]:
+    """Returns the notices part: the outbox's notices (rows by id, each with its receipts) and
+    the notices logged by hand among the contacts (``notices_of``)."""
+    return {"outbox": list(outbox), "logged": notices_of(contacts)}
 
 
 @dataclass(frozen=True, slots=True)

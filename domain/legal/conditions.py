@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from domain.cases.model import CaseStage, CaseStatus
-from domain.contacts.model import ContactOutcome, ContactParty
+from domain.contacts.model import ContactChannel, ContactOutcome, ContactParty
 from domain.legal.policy import LegalPolicy, add_years
 from domain.lifecycle.table import Trigger, transition_for
 from domain.money import Money
@@ -45,6 +45,13 @@ RIGHT_PARTIES = frozenset({ContactParty.BORROWER, ContactParty.GUARANTOR, Contac
 # A demand counts only when it reaches a right party (never an emergency contact or a third
 # party): the same set as a right-party contact's.
 DEMAND_PARTIES = RIGHT_PARTIES
+# A demand notice delivered: a contact by one of ``DEMAND_CONTACT_CHANNELS`` logged with outcome
+# DELIVERED, or a notice of one of ``DEMAND_NOTICE_CHANNELS`` (a collection letter from the
+# outbox) whose receipt said DELIVERED — either to one of ``DEMAND_PARTIES``, dated when it was
+# delivered. One rule: both kinds count alike for the condition and restart the limitation
+# period alike (``store.legal_queries``).
+DEMAND_CONTACT_CHANNELS = frozenset({ContactChannel.LEGAL_NOTICE})
+DEMAND_NOTICE_CHANNELS = frozenset({ContactChannel.LETTER})
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ class LegalFacts:
     last_right_party_contact: date | None = None
     last_right_party_refused: bool = False
     broken_promises: int = 0
-    # The local date of the latest delivered demand (LEGAL_NOTICE, DELIVERED, to a right party).
+    # The local date of the latest delivered demand (a LEGAL_NOTICE contact or a LETTER notice,
+    # DELIVERED, to a right party).
     last_demand_delivered: date | None = None
     # The due date of the oldest unpaid instalment (on or before ``today``; debts neither
     # SETTLED nor CLOSED).
@@ -202,7 +210,8 @@ def evaluate(policy: LegalPolicy, facts: LegalFacts) -> tuple[Condition, ...]:
             demand is not None,
             f"a demand notice was delivered on {demand}"
             if demand
-            else "no demand notice delivered (a LEGAL_NOTICE contact with outcome DELIVERED)",
+            else "no demand notice delivered (a LEGAL_NOTICE contact with outcome DELIVERED, or "
+            "a LETTER notice delivered)",
         ),
         _limitation(policy, facts),
         Condition(

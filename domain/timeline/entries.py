@@ -74,6 +74,15 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "CaseWrittenOff": EntryKind.WRITTEN_OFF,
     # Evidence pack.
     "EvidencePackGenerated": EntryKind.EVIDENCE_PACK,
+    # Notices: sent by the outbox, delivered or failed (receipts, the gateway).
+    "NoticeSent": EntryKind.NOTICE,
+    "NoticeDelivered": EntryKind.NOTICE,
+    "NoticeFailed": EntryKind.NOTICE,
+    # Tasks a strategy gave to people.
+    "TaskCompleted": EntryKind.TASK,
+    # Treatment: the daily run's segment entries and the steps it took.
+    "TreatmentSegmentEntered": EntryKind.TREATMENT,
+    "TreatmentStepTaken": EntryKind.TREATMENT,
 }
 
 
@@ -158,6 +167,13 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         by = "the core's charge-off" if data.get("source") == "CHARGE_OFF" else "a manager"
         amount = _money(Decimal(str(data.get("amount"))), str(data.get("currency")))
         return f"Written off by {by}: {amount} ({data.get('reason_code')}); recovery continues"
+    if kind is EntryKind.TASK:
+        step = data.get("step")
+        return f"Task {data.get('kind')} completed" + (f" (step {step})" if step else "")
+    if kind is EntryKind.NOTICE:
+        return _notice_summary(data)
+    if kind is EntryKind.TREATMENT:
+        return _treatment_summary(data)
     if kind is EntryKind.EVIDENCE_PACK:
         shown = "personal data in clear" if data.get("clear") else "personal data masked"
         return f"Evidence pack generated ({shown}), SHA-256 {str(data.get('sha256'))[:12]}…"
@@ -177,6 +193,33 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
     )
     reason = data.get("close_reason")
     return f"{text} ({reason})" if reason else text
+
+
+def _notice_summary(data: Mapping[str, object]) -> str:
+    """A notice sent (channel, template and version), delivered or failed (the reason): never
+    its text or address."""
+    notice = f"Notice {data.get('notice_id')}"
+    if "template" in data:
+        return (
+            f"{notice} sent by {data.get('channel')} "
+            f"({data.get('template')} {data.get('template_version')})"
+        )
+    if "reason" in data:
+        return f"{notice} failed ({data.get('reason')})"
+    return f"{notice} delivered"
+
+
+def _treatment_summary(data: Mapping[str, object]) -> str:
+    """A segment entered (or left for none), or a strategy step taken and what became of it."""
+    strategy = f"{data.get('strategy')} {data.get('version')}"
+    if data.get("variant") == "CHALLENGER":
+        strategy += " (challenger)"
+    if "step" not in data:
+        if data.get("segment") is None:
+            return f"Left treatment segment {data.get('previous_segment')} ({strategy})"
+        return f"Entered treatment segment {data.get('segment')} ({strategy})"
+    text = f"Strategy step {data.get('step')} ({data.get('action')}): {data.get('status')}"
+    return f"{text} by {data.get('rule')}" if data.get("rule") else text
 
 
 def _legal_summary(data: Mapping[str, object]) -> str:

@@ -100,8 +100,10 @@ async def protections_and_warnings(engine: AsyncEngine) -> dict[str, list[Any]]:
 
 
 async def test_the_demo_is_already_as_the_run_leaves_it(world: World) -> None:
-    """A run on the demo's own date changes no case and raises no warning anew (the demo's were
-    raised by the same statements); its complaints, flags and signals stay as they are."""
+    """A run on the demo's own date changes no case's figures and raises no warning anew (the
+    demo's were raised by the same statements); its complaints, flags and signals stay as they
+    are. Only the treatment step's first run moves cases: those a strategy step placed or
+    recalled (the demo seeds no treatment)."""
     async with world.engine.connect() as conn:
         before = dict((await conn.execute(select(c.id, c.version))).all())
     held = await protections_and_warnings(world.engine)
@@ -112,8 +114,23 @@ async def test_the_demo_is_already_as_the_run_leaves_it(world: World) -> None:
     assert (day.periods_opened, day.escalated, day.cured, day.reopened) == (0, 0, 0, 0)
     assert day.placements_expired == 0 and day.snapshots > day.cases_aged > 100
     assert sum(day.warnings_raised.values()) == 0, day.warnings_raised
+    a = tables.treatment_actions.c
     async with world.engine.connect() as conn:
-        assert dict((await conn.execute(select(c.id, c.version))).all()) == before
+        after = dict((await conn.execute(select(c.id, c.version))).all())
+        moved = set(
+            (
+                await conn.execute(
+                    select(a.case_id).where(
+                        a.action.in_(["PLACE_WITH_AGENCY", "RECALL"]), a.status == "DONE"
+                    )
+                )
+            ).scalars()
+        )
+    assert len(moved) == day.cases_placed_by_strategy + day.cases_recalled_by_strategy
+    assert {k: v for k, v in after.items() if k not in moved} == {
+        k: v for k, v in before.items() if k not in moved
+    }
+    assert all(after[k] == before[k] + 1 for k in moved)
     assert await protections_and_warnings(world.engine) == held
 
 

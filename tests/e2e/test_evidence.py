@@ -67,8 +67,9 @@ async def staff_id(engine: AsyncEngine, login: str) -> int:
 
 async def legal_case(factory: Factory, engine: AsyncEngine, debts: int = 1) -> MadeCase:
     """A case in stage LEGAL with a record in every part: a call to a phone (with notes and a
-    recording), a delivered legal notice, a letter received (not a notice sent), a promise, a
-    settlement with a plan's instalment, a referral and a legal action."""
+    recording), a delivered legal notice, a letter received (not a notice sent), a demand letter
+    the outbox sent with its delivery receipt, a promise, a settlement with a plan's instalment,
+    a referral and a legal action."""
     made = await factory.case(stage="LEGAL", classification="SEVERE", debts=debts)
     case = made.case
     phone = await point(factory, made.borrower.id)
@@ -86,6 +87,28 @@ async def legal_case(factory: Factory, engine: AsyncEngine, debts: int = 1) -> M
         channel="LETTER", direction="INBOUND",
     )  # fmt: skip
     manager = await staff_id(engine, "manager")
+    street = "上海市浦东新区证据路1号"
+    address = await point(factory, made.borrower.id, kind="ADDRESS", value=street)
+    letter = await factory._insert(
+        tables.notices,
+        {
+            "case_id": case.id, "borrower_id": made.borrower.id, "contact_point_id": address.id,
+            "channel": "LETTER", "party": "BORROWER", "template": "DEMAND_LETTER",
+            "template_version": "2026.1", "language": "zh", "status": "DELIVERED",
+            "created_at": at + timedelta(days=5), "sent_at": at + timedelta(days=5, hours=1),
+            "delivered_at": at + timedelta(days=7), "provider_ref": "post-001",
+            "subject": "还款通知书", "body": "请还款", "body_digest": "ab" * 32, "attempts": 1,
+            "version": 3,
+        },
+    )  # fmt: skip
+    await factory._insert(
+        tables.notice_receipts,
+        {
+            "notice_id": letter.id, "status": "DELIVERED", "delivered_at": at + timedelta(days=7),
+            "provider_ref": "post-001", "received_at": at + timedelta(days=7, hours=1),
+            "recorded_by": manager,
+        },
+    )  # fmt: skip
     async with writing(engine) as conn:
         await conn.execute(
             update(tables.contacts)
@@ -189,7 +212,7 @@ async def test_the_manifest_hashes_the_parts_and_regeneration_gives_the_same_pac
     first, _ = await generate(gql, "legal1", made)
     manifest, files = await opened(client, gql, "legal1", first)
     assert (manifest["caseReference"], manifest["personalData"]) == (made.case.reference, "CLEAR")
-    assert manifest["format"] == "arrears-evidence-pack/1" and manifest["freeText"] is True
+    assert manifest["format"] == "arrears-evidence-pack/2" and manifest["freeText"] is True
 
     contract = files["contract.json"]
     assert contract["case"]["reference"] == made.case.reference
@@ -216,7 +239,25 @@ async def test_the_manifest_hashes_the_parts_and_regeneration_gives_the_same_pac
     assert contacts[0]["notes"] == "said they will never pay"  # legal works cases: reads notes
     assert contacts[0]["at"] == "2026-03-02T03:04:05Z"
     assert contacts[0]["contactPointKind"] == "PHONE"
-    assert files["notices.json"] == [contacts[1]]  # the letter received is not a notice sent
+    notices = files["notices.json"]
+    assert notices["logged"] == [contacts[1]]  # the letter received is not a notice sent
+    [letter] = notices["outbox"]
+    receipt = letter.pop("receipts")
+    assert letter == {
+        "id": letter["id"], "channel": "LETTER", "party": "BORROWER", "template": "DEMAND_LETTER",
+        "templateVersion": "2026.1", "language": "zh", "status": "DELIVERED", "rule": None,
+        "createdAt": "2026-03-07T03:04:05Z", "sentAt": "2026-03-07T04:04:05Z",
+        "deliveredAt": "2026-03-09T03:04:05Z", "failedAt": None, "providerRef": "post-001",
+        "bodyDigest": "ab" * 32, "attempts": 1, "contactPointKind": "ADDRESS",
+        "contactPoint": "上海市浦东新区证据路1号",  # legal on a LEGAL case: in clear
+    }  # fmt: skip
+    assert receipt == [
+        {
+            "id": receipt[0]["id"], "status": "DELIVERED", "deliveredAt": "2026-03-09T03:04:05Z",
+            "providerRef": "post-001", "receivedAt": "2026-03-09T04:04:05Z",
+            "recordedBy": await staff_id(engine, "manager"),
+        }
+    ]  # fmt: skip
     assert [p["status"] for p in files["promises.json"]] == ["BROKEN"]
     assert files["promises.json"][0]["amount"] == "500.00"
     assert [r["kind"] for r in files["restructurings.json"]] == ["INSTALMENT_PLAN"]
@@ -294,10 +335,13 @@ async def test_masked_for_a_manager_and_clear_for_legal_on_a_legal_case(
     _, legal_files = await opened(client, gql, "legal1", clear)
     assert legal_files["contract.json"]["borrower"]["nationalId"] == national
     assert "****" not in legal_files["contacts.json"][0]["contactPoint"]
+    # The outbox's letter went to an address: masked entirely for the manager.
+    assert files["notices.json"]["outbox"][0]["contactPoint"] == "****"
+    assert "****" not in legal_files["notices.json"]["outbox"][0]["contactPoint"]
     # The parts without personal data are the same for both.
     same = {p["name"]: p["sha256"] for p in masked["manifest"]}
     for part in clear["manifest"]:
-        if part["name"] not in ("contract.json", "contacts.json"):
+        if part["name"] not in ("contract.json", "contacts.json", "notices.json"):
             assert same[part["name"]] == part["sha256"], part["name"]
     # Each audit entry says whether personal data was in clear.
     for request_id, is_clear in ((masked_request, False), (clear_request, True)):

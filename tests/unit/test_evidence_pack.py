@@ -202,6 +202,15 @@ def record() -> CaseRecord:
         legal_actions=[
             {"id": 1, "kind": "PAYMENT_ORDER", "body": "某法院", "reference": "(2026)1"}
         ],
+        notices=[
+            {
+                "id": 9,
+                "channel": "SMS",
+                "contactPointKind": "PHONE",
+                "contactPoint": "13900002222",
+                "receipts": [],
+            }
+        ],
     )
 
 
@@ -243,7 +252,14 @@ def test_personal_data_is_masked_as_the_api_masks_it(
     contacts = parts.documents[pack.CONTACTS]
     assert isinstance(contacts, list)
     assert contacts[0]["contactPoint"] == ("13800001111" if clear else "138****1111")
-    assert parts.documents[pack.NOTICES] == [contacts[1]]
+    # The outbox's notices are masked as the contacts are; the logged ones are the contacts'.
+    assert parts.documents[pack.NOTICES] == {
+        "outbox": [
+            {"id": 9, "channel": "SMS", "contactPointKind": "PHONE",
+             "contactPoint": "13900002222" if clear else "139****2222", "receipts": []},
+        ],
+        "logged": [contacts[1]],
+    }  # fmt: skip
 
 
 def test_free_text_only_for_those_who_read_it() -> None:

@@ -12,9 +12,12 @@ from domain.complaints import events as complaint_events
 from domain.evidence import events as evidence_events
 from domain.flags import events as flag_events
 from domain.legal import events as legal_events
+from domain.notices import events as notice_events
 from domain.payments import events as payment_events
 from domain.restructuring import events as restructuring_events
 from domain.restructuring import plan_events
+from domain.strategies import events as strategy_events
+from domain.tasks import events as task_events
 from domain.timeline.entries import (
     EVENT_KINDS,
     EntryKind,
@@ -53,6 +56,12 @@ def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> Non
         "RestructuringCompleted": EntryKind.RESTRUCTURING,
         "RestructuringBroken": EntryKind.RESTRUCTURING,
         "CaseWrittenOff": EntryKind.WRITTEN_OFF,
+        "TaskCompleted": EntryKind.TASK,
+        "NoticeSent": EntryKind.NOTICE,
+        "NoticeDelivered": EntryKind.NOTICE,
+        "NoticeFailed": EntryKind.NOTICE,
+        "TreatmentSegmentEntered": EntryKind.TREATMENT,
+        "TreatmentStepTaken": EntryKind.TREATMENT,
     }
     modules = (
         events,
@@ -64,6 +73,9 @@ def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> Non
         restructuring_events,
         plan_events,
         writeoff_events,
+        task_events,
+        notice_events,
+        strategy_events,
     )
     for name in EVENT_KINDS:
         kind = next(getattr(m, name) for m in modules if hasattr(m, name))
@@ -140,4 +152,40 @@ def test_event_summaries_from_the_events_own_data() -> None:
         "Reclassified M2/MODERATE → M3/MODERATE (DPD 61, policy 2026.1)",
         "CURE: OPEN/LEGAL → CLOSED/LEGAL (CURED)",
         "ESCALATE: OPEN/EARLY → OPEN/COLLECTION",
+    ]
+
+
+def test_notice_summaries_name_no_text_or_address() -> None:
+    sent = notice_events.NoticeSent(1, AT, None, 12, "SMS", "PAYMENT_REMINDER", "2026.1")
+    delivered = notice_events.NoticeDelivered(1, AT, 3, 12, "gw-991")
+    failed = notice_events.NoticeFailed(1, AT, None, 13, "GATEWAY_REJECTED")
+    assert [event_summary(EVENT_KINDS[e.name], e.data()) for e in (sent, delivered, failed)] == [
+        "Notice 12 sent by SMS (PAYMENT_REMINDER 2026.1)",
+        "Notice 12 delivered",
+        "Notice 13 failed (GATEWAY_REJECTED)",
+    ]
+
+
+def test_treatment_summaries_name_the_segment_the_step_and_the_rule() -> None:
+    entered = strategy_events.TreatmentSegmentEntered(
+        1, AT, None, "STANDARD", "2026.1", "CHAMPION", "MODERATE", "MILD"
+    )
+    left = strategy_events.TreatmentSegmentEntered(
+        1, AT, None, "STANDARD", "2026.2", "CHALLENGER", None, "MILD"
+    )
+    done = strategy_events.TreatmentStepTaken(
+        1, AT, None, "STANDARD", "2026.1", "CHAMPION", "MILD", "MILD_SMS_1", "SMS", "DONE", None
+    )
+    suppressed = strategy_events.TreatmentStepTaken(
+        1, AT, None, "STANDARD", "2026.1", "CHAMPION", "MILD", "MILD_SMS_1", "SMS",
+        "SUPPRESSED", "FLAG_DECEASED",
+    )  # fmt: skip
+    summaries = [
+        event_summary(EVENT_KINDS[e.name], e.data()) for e in (entered, left, done, suppressed)
+    ]
+    assert summaries == [
+        "Entered treatment segment MODERATE (STANDARD 2026.1)",
+        "Left treatment segment MILD (STANDARD 2026.2 (challenger))",
+        "Strategy step MILD_SMS_1 (SMS): DONE",
+        "Strategy step MILD_SMS_1 (SMS): SUPPRESSED by FLAG_DECEASED",
     ]
