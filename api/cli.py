@@ -658,8 +658,9 @@ def daily(
     ] = None,
 ) -> None:
     """Runs the daily cycle for a date, catching up missed dates one by one: re-ageing,
-    classification history, snapshots, promises, placement expiry, early warnings, decisions and
-    an audit checkpoint. Exits 1 when another daily run is in progress."""
+    classification history, snapshots, promises, placement expiry, early warnings, the
+    strategies' steps, decisions and an audit checkpoint. Exits 1 when another daily run is in
+    progress."""
     from datetime import date
 
     from rich.console import Console
@@ -729,7 +730,12 @@ def daily(
             f"snapshots, {result.promises_resolved} promises resolved, "
             f"{result.placements_expired} placements expired, {result.charge_offs_applied} "
             f"charge-offs applied, {result.restructurings_broken} restructurings broken, "
-            f"{warnings} warnings raised, {result.decisions} decisions"
+            f"{warnings} warnings raised, {result.cases_treated} cases treated "
+            f"({result.segments_entered} entered a segment, {result.notices_queued} notices "
+            f"queued, {result.notices_suppressed} suppressed, {result.tasks_created} tasks "
+            f"created, {result.cases_placed_by_strategy} placed and "
+            f"{result.cases_recalled_by_strategy} recalled by strategy), "
+            f"{result.decisions} decisions"
         )
     if outcome.checkpoint:
         typer.echo(f"audit checkpoint {outcome.checkpoint}")

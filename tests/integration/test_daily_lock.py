@@ -123,6 +123,7 @@ async def test_the_command(migrated: AsyncEngine, tmp_path: Path) -> None:
     assert ran.stdout.startswith(f"{today}: 1 debts re-aged, 1 cases aged (1 reclassified")
     assert "1 snapshots" in ran.stdout
     assert "0 charge-offs applied, 0 restructurings broken" in ran.stdout
+    assert "1 cases treated (1 entered a segment" in ran.stdout
     assert "audit checkpoint written: " in ran.stdout
     assert len(list(checkpoints.glob("*.checkpoint.json"))) == 1
     again = await asyncio.to_thread(invoke_aside, "daily", url=url)
