@@ -846,16 +846,18 @@ treatment_actions = Table(
     Column("rule", String(40), nullable=True),
     Column("as_of", Date, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
+    # The entry is the case's stay in a segment of a strategy: a change of variant alone (a
+    # promotion, a new share) keeps it, so no step is taken twice.
     UniqueConstraint(
         "case_id",
         "strategy",
-        "variant",
         "segment",
         "entered_on",
         "step",
         name="uq_treatment_actions_entry_step",
     ),
     Index("ix_treatment_actions_as_of", "as_of"),
+    Index("ix_treatment_actions_action_status", "action", "status"),
 )
 
 # Work a strategy gives to people (a call, a legal review, a settlement offer): for the case's
@@ -900,6 +902,9 @@ notices = Table(
     Column("party", String(24), nullable=False),
     Column("template", String(64), nullable=False),
     Column("template_version", String(32), nullable=False),
+    # The template's purpose when queued (REMINDER, DEMAND…): a delivered DEMAND is what the
+    # legal condition counts. NULL: no approved template was found.
+    Column("purpose", String(16), nullable=True),
     Column("language", String(8), nullable=False),
     Column("status", String(16), nullable=False),
     Column("rule", String(40), nullable=True),

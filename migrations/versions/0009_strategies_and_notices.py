@@ -85,7 +85,6 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "case_id",
             "strategy",
-            "variant",
             "segment",
             "entered_on",
             "step",
@@ -94,6 +93,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("treatment_actions", schema=None) as batch_op:
         batch_op.create_index("ix_treatment_actions_as_of", ["as_of"], unique=False)
+        batch_op.create_index(
+            "ix_treatment_actions_action_status", ["action", "status"], unique=False
+        )
 
     op.create_table(
         "notices",
@@ -106,6 +108,7 @@ def upgrade() -> None:
         sa.Column("party", sa.String(length=24), nullable=False),
         sa.Column("template", sa.String(length=64), nullable=False),
         sa.Column("template_version", sa.String(length=32), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=True),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("rule", sa.String(length=40), nullable=True),
@@ -261,6 +264,7 @@ def downgrade() -> None:
 
     op.drop_table("notices")
     with op.batch_alter_table("treatment_actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_treatment_actions_action_status")
         batch_op.drop_index("ix_treatment_actions_as_of")
 
     op.drop_table("treatment_actions")
