@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -85,3 +85,8 @@ def portfolio_of(portfolio: str) -> Portfolio:
     name)."""
     known = PORTFOLIOS.get(portfolio)
     return known if known else replace(DEFAULT_PORTFOLIO, name=portfolio)
+
+
+def start_of_day(portfolio: str, day: date) -> datetime:
+    """The instant a date of the portfolio's calendar begins (00:00 in its time zone), in UTC."""
+    return datetime.combine(day, time(), ZoneInfo(time_zone_of(portfolio))).astimezone(UTC)

@@ -122,7 +122,7 @@ class Step:
     """One step of a segment's timeline, due when the segment's clock reaches ``day``.
     ``template`` names the notice template of a message step; ``placement`` and
     ``placement_days`` the choice and period of a placement step; ``reason`` is what the person
-    who gets a task (and the timeline) reads."""
+    who gets a task (and the timeline) reads; ``always``: never skipped as overtaken."""
 
     name: str
     day: int
@@ -132,6 +132,9 @@ class Step:
     template: str | None = None
     placement: PlacementMethod | None = None
     placement_days: int | None = None
+    # Never overtaken: taken even when a later step of the segment is due the same day (a notice
+    # the law requires before others, e.g. Reg F's validation notice).
+    always: bool = False
 
 
 @dataclass(frozen=True)
