@@ -3,8 +3,9 @@ strategies (strategy:read: admin, manager, team lead, auditor) and promoteChalle
 (rule_change:propose: admin, manager). Neither is scoped by case or staff: one cell per login.
 
 An allowed promotion needs a running challenger: each such cell stores one for STANDARD (share
-0.0001 of its LEGAL segment, whose definition has no steps, so it changes no treatment) and
-proposes its promotion from 2099, never approved here.
+0.0001 of its LEGAL segment, whose definition is that segment as it is, so it changes no
+treatment) and proposes its promotion — STANDARD with LEGAL replaced by the same — from 2099,
+never approved here.
 """
 
 from __future__ import annotations
@@ -140,7 +141,9 @@ async def check_promote(op: Operation, cell: Cell) -> None:
         "proposedBy": {"login": cell.login},
     }
     assert change["payload"]["version"] == variables["input"]["version"]
-    assert [s["name"] for s in change["payload"]["segments"]] == ["LEGAL"]
+    # The champion with its LEGAL segment replaced by the challenger's (alike: no steps).
+    assert change["payload"]["segments"] == strategy_to_payload(STANDARD)["segments"]
+    assert change["payload"]["description"] == STANDARD.description
     entries = await cell.entries(request_id)
     assert [(x.action, x.outcome, x.resource_ids, x.changes["change"]) for x in entries] == [
         ("policy.change", "ALLOWED", [change["id"]], "PROPOSED")

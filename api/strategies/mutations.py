@@ -56,10 +56,13 @@ PromoteChallengerPayload = Annotated[
 class StrategyMutation:
     @strawberry.mutation(
         description="Proposes the challenger running now against a strategy as the strategy's "
-        "next champion version (its description and segments, over the champion's "
-        "portfolios), labelled `version`: a STRATEGY change that takes effect from "
-        "`effectiveFrom` once someone else approves it — the promotion; from then on the "
-        "challenger stops. NO_CHALLENGER (strategy) when none runs.",
+        "next champion version, labelled `version`: the champion's portfolios and segments, "
+        "the challenged segments replaced (at the place of the first of them) by the "
+        "challenger's definition — all of them, and its description, when it challenges every "
+        "segment. A STRATEGY change that takes effect from `effectiveFrom` once someone else "
+        "approves it — the promotion; from then on the challenger stops. NO_CHALLENGER "
+        "(strategy) when none runs; CHANGE_INVALID (strategy) when the result would name a "
+        "segment or a step twice, or the champion has none of the challenged segments.",
         extensions=needs("rule_change:propose"),
     )
     async def promote_challenger(

@@ -25,21 +25,23 @@ from domain.strategies.model import (
 )
 from store.strategy_queries import StrategyVersion
 
+# Named after their type and field (CONTRACT.md: `Strategy.kind: StrategyKind`).
 strawberry.enum(
     Variant,
-    name="StrategyVariant",
-    description="Which definition treats a case: the strategy's CHAMPION (the version in "
-    "effect), or its CHALLENGER (on the challenger's share of the cases of its segments).",
+    name="StrategyKind",
+    description="Whether a strategy version is a CHAMPION (a version of the strategy itself) "
+    "or a CHALLENGER (run against the champion on a share of the cases of some of its "
+    "segments). A case's `treatment.variant` names the same values.",
 )
 strawberry.enum(
     StepClock,
-    name="StepClock",
+    name="StrategySegmentClock",
     description="What a segment's step days count: DPD (the case's days past due) or "
     "DAYS_IN_SEGMENT (days since the case entered the segment; day 0 is that day).",
 )
 strawberry.enum(
     StepAction,
-    name="StepAction",
+    name="StrategyStepAction",
     description="What a step does: SMS, EMAIL, LETTER (queue a notice from its template); "
     "CALL_TASK, LEGAL_REVIEW_TASK, SETTLEMENT_OFFER_TASK (a task for the people responsible "
     "for the case); PLACE_WITH_AGENCY, RECALL (move the case like placeWithAgency and "
@@ -47,7 +49,7 @@ strawberry.enum(
 )
 strawberry.enum(
     PlacementMethod,
-    name="PlacementMethod",
+    name="StrategyStepPlacement",
     description="How a placement step chooses the agency: ROTATION (in turn among the active "
     "agencies) or PERFORMANCE (the one that recovered most of what was placed with it lately).",
 )
@@ -59,9 +61,15 @@ strawberry.enum(
     "(exclusive); a null end is open.",
 )
 class StrategyBalanceBand:
-    currency: str
-    minimum: Decimal | None
-    maximum: Decimal | None
+    currency: str = strawberry.field(
+        description="The band's currency (ISO 4217); a case in another currency is outside it."
+    )
+    minimum: Decimal | None = strawberry.field(
+        description="The lowest outstanding balance in the band (inclusive); null: no lower end."
+    )
+    maximum: Decimal | None = strawberry.field(
+        description="The balance the band stops below (exclusive); null: no upper end."
+    )
 
     @classmethod
     def from_domain(cls, band: BalanceBand) -> StrategyBalanceBand:
@@ -74,9 +82,13 @@ class StrategyBalanceBand:
     "null: any).",
 )
 class StrategySegmentCondition:
-    classifications: list[Classification]
-    stages: list[CaseStage]
-    portfolios: list[str]
+    classifications: list[Classification] = strawberry.field(
+        description="The case's classification is one of these."
+    )
+    stages: list[CaseStage] = strawberry.field(description="The case's stage is one of these.")
+    portfolios: list[str] = strawberry.field(
+        description="The case's portfolio is one of these (among the strategy's own)."
+    )
     products: list[ProductType] = strawberry.field(
         description="Any debt of the case is of one of these products."
     )
@@ -113,9 +125,14 @@ class StrategySegmentCondition:
     description="One step of a segment's timeline, due when the segment's clock reaches `day`.",
 )
 class StrategyStep:
-    name: str
-    day: int
-    action: StepAction
+    name: str = strawberry.field(
+        description="The step's name, unique within the strategy (a treatment records it)."
+    )
+    day: int = strawberry.field(
+        description="When it falls due: the value of the segment's clock (days past due, or "
+        "days in the segment) from which it is taken."
+    )
+    action: StepAction = strawberry.field(description="What the step does.")
     party: ContactParty = strawberry.field(
         description="Whom a message is addressed to, or whom a task is about."
     )
@@ -131,6 +148,11 @@ class StrategyStep:
     reason: str = strawberry.field(
         description="Why, in words: what the person who gets the task (and the timeline) reads."
     )
+    always: bool = strawberry.field(
+        description="Never skipped as overtaken: taken even when the case enters the segment "
+        "with a later step due too (a notice the law requires first, like Reg F's validation "
+        "notice). Otherwise only the latest steps due are taken, the earlier ones SKIPPED."
+    )
 
     @classmethod
     def from_domain(cls, step: Step) -> StrategyStep:
@@ -143,6 +165,7 @@ class StrategyStep:
             placement=step.placement,
             placement_days=step.placement_days,
             reason=step.reason,
+            always=step.always,
         )
 
 
@@ -152,9 +175,13 @@ class StrategyStep:
     "condition a case meets, in order) and its timeline of steps.",
 )
 class StrategySegment:
-    name: str
-    when: StrategySegmentCondition
-    clock: StepClock
+    name: str = strawberry.field(
+        description="The segment's name, unique within the strategy (a treatment records it)."
+    )
+    when: StrategySegmentCondition = strawberry.field(
+        description="The cases it takes (those the segments before it did not)."
+    )
+    clock: StepClock = strawberry.field(description="What its steps' days count.")
     steps: list[StrategyStep] = strawberry.field(description="By day; none: no automatic steps.")
 
     @classmethod
@@ -180,8 +207,9 @@ class StrategyType:
     status: str = strawberry.field(
         description="DRAFT (a proposal pending approval), APPROVED (approved, its start to "
         "come), ACTIVE (treating cases now: the champion in effect, or a running challenger), "
-        "RETIRED (superseded, overtaken before it started, or a challenger no longer running: "
-        "share 0, or a newer champion started after it)."
+        "RETIRED (superseded, overtaken before it started, a challenger not running — share 0, "
+        "a newer champion started after it, no champion — or a version this release can no "
+        "longer read: readError)."
     )
     variants: list[str] = strawberry.field(
         description="The variant this version treats cases as now: [CHAMPION] for the "
@@ -190,7 +218,9 @@ class StrategyType:
         "effect lists only CHAMPION even while a challenger runs against it)."
     )
     kind: Variant = strawberry.field(description="Whether this is a champion or a challenger.")
-    description: str
+    description: str = strawberry.field(
+        description="What the version does, in words (a challenger's: what it tries)."
+    )
     portfolios: list[str] | None = strawberry.field(
         description="A champion's portfolios (empty: every portfolio no other strategy names); "
         "null for a challenger, which treats its champion's cases."
@@ -201,7 +231,11 @@ class StrategyType:
     )
     challenged_segments: list[str] | None = strawberry.field(
         description="The champion's segments whose cases a challenger may take (empty: every "
-        "segment; a name the champion lacks matches nothing); null for a champion."
+        "segment; a name the champion lacks matches nothing); null for a champion. A "
+        "challenger runs only while its share is above 0, its strategy has a champion and its "
+        "start is later than that champion's: one of a strategy without a champion, or "
+        "starting with or before the champion, is RETIRED and treats no case (approval cannot "
+        "refuse it: the champion it will meet is not known then)."
     )
     segments: list[StrategySegment] = strawberry.field(
         description="The version's segments, in the order they are tried (a challenger's own)."
@@ -218,6 +252,13 @@ class StrategyType:
         description="The RuleChange that proposed it: the one to approve or reject while DRAFT, "
         "the approved one otherwise (null for the checked-in default)."
     )
+    read_error: str | None = strawberry.field(
+        description="Why this release cannot read the stored version (null when it can): a "
+        "version stored by an earlier release that no longer passes the checks (e.g. an "
+        "action since removed). It treats no case — the daily run uses the strategy's previous "
+        "readable version, else the checked-in default — and is listed RETIRED (DRAFT while "
+        "proposed: its approval is refused) with no segments."
+    )
 
     @classmethod
     def from_row(cls, row: StrategyVersion) -> StrategyType:
@@ -230,11 +271,14 @@ class StrategyType:
             variants=[v.value for v in row.variants],
             kind=row.kind,
             description=row.definition.description,
-            portfolios=None if challenger else sorted(row.definition.portfolios),
+            portfolios=None
+            if row.kind is Variant.CHALLENGER
+            else sorted(row.definition.portfolios),
             share=challenger.share if challenger else None,
             challenged_segments=sorted(challenger.segments) if challenger else None,
             segments=[StrategySegment.from_domain(s) for s in row.definition.segments],
             effective_from=row.effective_from,
             rule_set_version=row.number,
             change_id=strawberry.ID(change) if change else None,
+            read_error=row.read_error,
         )

@@ -13,6 +13,10 @@ A strategy version (``RuleSetKind.STRATEGY``, named by the strategy):
                               "party": "BORROWER", "template": "PAYMENT_REMINDER",
                               "reason": "1 day past due: first SMS reminder"}]}]}
 
+A step may say ``"always": true`` (written only when true): it is never skipped as overtaken by
+a later step due the same day (a notice the law requires first); never on a move
+(PLACE_WITH_AGENCY, RECALL), of which a segment has at most one a day.
+
 A challenger (``RuleSetKind.STRATEGY_CHALLENGER``, named by the strategy it challenges):
 
     {"version": "2026.2-c1", "share": "0.2", "segments": ["MILD"],
@@ -20,8 +24,11 @@ A challenger (``RuleSetKind.STRATEGY_CHALLENGER``, named by the strategy it chal
 
 Its ``segments`` name the champion's segments whose cases it may take (empty: every segment; a
 name the champion has not simply matches nothing: the champion in effect when it runs is not
-known here); its definition has no portfolios (it treats the champion's cases; a promotion keeps
-the champion's portfolios).
+known here — nor, for the same reason, whether the strategy has a champion at all or whether
+the challenger's start will be later than the champion's, without which it never runs); its
+definition has no portfolios (it treats the champion's cases). A promotion
+(``promotion_payload``) keeps the champion's portfolios and the segments the challenger did not
+challenge, the challenger's definition taking the place of the challenged ones.
 
 Every refusal is ``ChangeInvalid`` naming the path at fault (``payload.segments[2].steps[0].day``).
 ``to_payload(from_payload(p))`` is what is stored; reading it back gives the same value.
@@ -223,6 +230,12 @@ def _step(reader: Reader) -> Step:
         raise _refuse(reader.at("template"), f"is for message steps only, not {action}")
     if action in PLACEMENTS and party is not ContactParty.BORROWER:
         raise _refuse(reader.at("party"), f"is for message and task steps only, not {action}")
+    always = reader.raw("always", required=False)
+    if always is not None and not isinstance(always, bool):
+        raise _refuse(reader.at("always"), "must be true or false")
+    if always and action in PLACEMENTS:
+        # Two moves of one day would then both be taken, in no stated order.
+        raise _refuse(reader.at("always"), f"is for message and task steps only, not {action}")
     method: PlacementMethod | None = None
     if action is StepAction.PLACE_WITH_AGENCY:
         if placement is None:
@@ -248,6 +261,7 @@ def _step(reader: Reader) -> Step:
         template=template,
         placement=method,
         placement_days=days,
+        always=bool(always),
     )
 
 
@@ -265,6 +279,19 @@ def _segment(reader: Reader, portfolios: frozenset[str] | None) -> Segment:
             raise _refuse(
                 f"{reader.at('steps')}[{i}].day",
                 f"comes before the step above it (day {steps[i - 1].day}): steps are listed by day",
+            )
+    # One move a day: a placement and a recall (or two placements) due together would leave the
+    # case wherever the order of taking them happened to put it.
+    moves: dict[int, Step] = {}
+    for i, step in enumerate(steps):
+        if step.action not in PLACEMENTS:
+            continue
+        other = moves.setdefault(step.day, step)
+        if other is not step:
+            raise _refuse(
+                f"{reader.at('steps')}[{i}].action",
+                f"is a second move on day {step.day} ({other.name} is a {other.action} that "
+                "day): at most one PLACE_WITH_AGENCY or RECALL step a day in a segment",
             )
     return Segment(name=name, when=when, clock=clock, steps=steps)
 
@@ -394,6 +421,8 @@ def _step_to_payload(step: Step) -> dict[str, Any]:
     if step.placement is not None:
         data["placement"] = step.placement.value
         data["placementDays"] = step.placement_days
+    if step.always:  # written only when true: a payload without it reads back the same
+        data["always"] = True
     data["reason"] = step.reason
     return data
 
@@ -433,22 +462,80 @@ def challenger_to_payload(challenger: Challenger) -> dict[str, Any]:
     }
 
 
+def promoted_segments(challenger: Challenger, champion: Strategy) -> tuple[Segment, ...]:
+    """The segments of the champion a promotion makes of a challenger. A challenger of every
+    segment (``segments`` empty) replaces them all with its definition's; one of some segments
+    replaces just those: its definition's segments, in their order, take the place of the first
+    challenged segment, the challenged ones leave, and every other segment of the champion stays
+    where it is (the cases the challenger never treated keep their treatment).
+
+    Refused CHANGE_INVALID on ``strategy`` when the champion has none of the challenged segments
+    (the challenger treated no case: there is nothing to promote), or when the result would name
+    a segment, or a step, twice (the challenger's definition has a segment or step of the same
+    name as one the champion keeps)."""
+    if not challenger.segments:
+        return challenger.definition.segments
+    challenged = [s for s in champion.segments if s.name in challenger.segments]
+    if not challenged:
+        raise ChangeInvalid(
+            f"the challenger {challenger.version} of {champion.name} challenges "
+            f"{', '.join(sorted(challenger.segments))}, none of which is a segment of the "
+            f"champion {champion.version}: it treated no case, there is nothing to promote",
+            field="strategy",
+        )
+    merged: list[Segment] = []
+    for segment in champion.segments:
+        if segment is challenged[0]:
+            merged.extend(challenger.definition.segments)
+        elif segment.name not in challenger.segments:
+            merged.append(segment)
+    seen: dict[str, str] = {}  # a step's name → its segment's
+    segments: set[str] = set()
+    for segment in merged:
+        if segment.name in segments:
+            raise ChangeInvalid(
+                f"promoting the challenger {challenger.version} would give {champion.name} two "
+                f"segments named {segment.name} (the challenger's and one of the champion's it "
+                "does not challenge): challenge that segment too, or rename it in a new "
+                "challenger",
+                field="strategy",
+            )
+        segments.add(segment.name)
+        for step in segment.steps:
+            if step.name in seen:
+                raise ChangeInvalid(
+                    f"promoting the challenger {challenger.version} would give {champion.name} "
+                    f"two steps named {step.name} (in segments {seen[step.name]} and "
+                    f"{segment.name}): step names are unique across a strategy",
+                    field="strategy",
+                )
+            seen[step.name] = segment.name
+    return tuple(merged)
+
+
 def promotion_payload(challenger: Challenger, champion: Strategy, version: str) -> dict[str, Any]:
-    """The payload of a new champion version that is the challenger's definition (its
-    description and segments) over the champion's portfolios, under a label of its own."""
+    """The payload of the new champion version a promotion proposes, labelled ``version``: the
+    champion's portfolios and its segments with the challenged ones replaced by the challenger's
+    definition (``promoted_segments``, which may refuse). Its description is the challenger's
+    when the challenger took every segment, the champion's otherwise (the strategy stays the
+    champion's, some segments changed: the change's reason says which)."""
+    segments = promoted_segments(challenger, champion)
+    whole = not challenger.segments
     return {
         "version": version,
-        "description": challenger.definition.description,
+        "description": challenger.definition.description if whole else champion.description,
         "portfolios": sorted(champion.portfolios),
-        "segments": _segments_to_payload(challenger.definition.segments),
+        "segments": _segments_to_payload(segments),
     }
 
 
 # ---- The default strategy -----------------------------------------------------------------------
 
 
-def _message(name: str, day: int, action: StepAction, template: str, reason: str) -> Step:
-    return Step(name=name, day=day, action=action, reason=reason, template=template)
+def _message(
+    name: str, day: int, action: StepAction, template: str, reason: str, always: bool = False
+) -> Step:
+    return Step(name=name, day=day, action=action, reason=reason, template=template, always=always)
 
 
 def _task(
@@ -471,7 +558,8 @@ CALL, LEGAL_REVIEW = StepAction.CALL_TASK, StepAction.LEGAL_REVIEW_TASK
 SETTLEMENT = StepAction.SETTLEMENT_OFFER_TASK
 
 # The manual's table (DOMAIN.md "Classification and buckets"), in the order segments are tried:
-# legal work and special groups first (they change the strategy, manual 5.3), then by class.
+# legal work, written-off debts and special groups first (they change the strategy, manual 5.3),
+# then by class.
 STANDARD = Strategy(
     name="STANDARD",
     version="2026.1",
@@ -486,6 +574,12 @@ STANDARD = Strategy(
             SegmentCondition(stages=frozenset({CaseStage.LEGAL.value})),
             StepClock.DAYS_IN_SEGMENT,
             (),  # legal work stays with the legal team: no automatic steps
+        ),
+        Segment(
+            "WRITTEN_OFF",
+            SegmentCondition(stages=frozenset({CaseStage.WRITTEN_OFF.value})),
+            StepClock.DAYS_IN_SEGMENT,
+            (),  # recovery after write-off is worked by people and agencies: no automatic steps
         ),
         Segment(
             "HARDSHIP",
@@ -532,6 +626,9 @@ STANDARD = Strategy(
                     "VALIDATION_NOTICE",
                     "1 day past due: Reg F validation notice by letter, before any other "
                     "collection message",
+                    # Never overtaken: a case entering the segment at 5 days past due or later
+                    # still gets the notice the law requires first.
+                    always=True,
                 ),
                 _message(
                     "MILD_US_EMAIL",

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import create_app
@@ -54,13 +54,13 @@ mutation($input: PromoteChallengerInput!) {{
   r: promoteChallenger(input: $input) {{ {PAYLOAD} ... on PromoteChallengerSuccess {{ {CHANGE} }} }}
 }}
 """
-STEP_FIELDS = "name day action party template placement placementDays reason"
+STEP_FIELDS = "name day action party template placement placementDays reason always"
 WHEN_FIELDS = """classifications stages portfolios products
   balance { currency minimum maximum } warningSeverity flagsAny flagsNone"""
 STRATEGIES = f"""
 {{ r: strategies {{
     name version status variants kind description portfolios share challengedSegments
-    effectiveFrom ruleSetVersion changeId
+    effectiveFrom ruleSetVersion changeId readError
     segments {{ name clock when {{ {WHEN_FIELDS} }} steps {{ {STEP_FIELDS} }} }}
 }} }}
 """
@@ -210,6 +210,7 @@ async def test_the_default_strategy_is_listed_active_as_the_champion(world: Worl
         "effectiveFrom": None,
         "ruleSetVersion": None,
         "changeId": None,
+        "readError": None,
     }
     assert found["description"] == STANDARD.description
     assert [s["name"] for s in found["segments"]] == [s.name for s in STANDARD.segments]
@@ -234,7 +235,21 @@ async def test_the_default_strategy_is_listed_active_as_the_champion(world: Worl
         "placement": None,
         "placementDays": None,
         "reason": "1 day past due: first SMS reminder",
+        "always": False,
     }
+    mild_us = next(s for s in found["segments"] if s["name"] == "MILD_US")
+    assert [(s["name"], s["always"]) for s in mild_us["steps"]] == [
+        ("MILD_US_VALIDATION", True),
+        ("MILD_US_EMAIL", False),
+        ("MILD_US_CALL_1", False),
+        ("MILD_US_CALL_2", False),
+    ]
+    written_off = found["segments"][1]
+    assert (written_off["name"], written_off["when"]["stages"], written_off["steps"]) == (
+        "WRITTEN_OFF",
+        ["WRITTEN_OFF"],
+        [],
+    )
     moderate = next(s for s in found["segments"] if s["name"] == "MODERATE")
     place = next(s for s in moderate["steps"] if s["action"] == "PLACE_WITH_AGENCY")
     assert (place["day"], place["placement"], place["placementDays"], place["party"]) == (
@@ -354,8 +369,9 @@ async def test_versions_challenger_and_promotion(world: World) -> None:
         )
     )
 
-    # The promotion: a pending STRATEGY change holding the challenger's definition over the
-    # champion's portfolios, from an hour on.
+    # The promotion: a pending STRATEGY change holding the champion (2026.2: its description,
+    # portfolios and segments) with the challenged MILD replaced, in place, by the challenger's
+    # MILD — every other segment kept — from an hour on.
     promotion_start = world.clock.now() + timedelta(hours=1)
     promoted = await world.promote("manager", "STANDARD", "2026.3", promotion_start)
     assert promoted["__typename"] == "PromoteChallengerSuccess", promoted
@@ -366,13 +382,31 @@ async def test_versions_challenger_and_promotion(world: World) -> None:
         "PENDING",
         {"login": "manager"},
     )
+    champion_payload = strategy("2026.2")
+    (challenged,) = challenger("x")["definition"]["segments"]
     expected = {
+        **champion_payload,
         "version": "2026.3",
-        "description": "Calls before messages for mild cases",
-        "portfolios": [],
-        "segments": copy.deepcopy(challenger("x")["definition"]["segments"]),
+        "segments": [
+            copy.deepcopy(challenged) if s["name"] == "MILD" else s
+            for s in champion_payload["segments"]
+        ],
     }
     assert change["payload"] == strategy_to_payload(strategy_from_payload("STANDARD", expected))
+    assert change["payload"]["description"] == STANDARD.description
+    names = [s["name"] for s in change["payload"]["segments"]]
+    assert names == [s.name for s in STANDARD.segments]
+    mild = change["payload"]["segments"][names.index("MILD")]
+    assert [x["name"] for x in mild["steps"]] == ["MILD_CALL_FIRST", "MILD_SMS_LATER"]
+    # The segments it did not challenge are the champion's, unchanged.
+    kept = [s for s in change["payload"]["segments"] if s["name"] != "MILD"]
+    assert kept == [
+        s
+        for s in strategy_to_payload(strategy_from_payload("STANDARD", champion_payload))[
+            "segments"
+        ]
+        if s["name"] != "MILD"
+    ]
     async with world.engine.connect() as conn:
         entries = (
             await conn.execute(
@@ -410,7 +444,15 @@ async def test_versions_challenger_and_promotion(world: World) -> None:
     ]
     rows = await world.r("manager", STRATEGIES)
     champion = next(r for r in rows if r["version"] == "2026.3")
-    assert [s["name"] for s in champion["segments"]] == ["MILD"]
+    assert [s["name"] for s in champion["segments"]] == [s.name for s in STANDARD.segments]
+    mild = next(s for s in champion["segments"] if s["name"] == "MILD")
+    assert [s["name"] for s in mild["steps"]] == ["MILD_CALL_FIRST", "MILD_SMS_LATER"]
+    moderate = next(s for s in champion["segments"] if s["name"] == "MODERATE")
+    assert [s["name"] for s in moderate["steps"]] == [
+        "MODERATE_LETTER",
+        "MODERATE_CALL",
+        "MODERATE_PLACE",
+    ]
     assert champion["ruleSetVersion"] == 2 and champion["changeId"] == change["id"]
     # Nothing runs against the new champion: nothing to promote.
     again = await world.promote("manager", "STANDARD", "2026.4", world.clock.now())
@@ -457,6 +499,44 @@ async def test_a_new_strategy_for_one_portfolio_with_a_challenger_of_share_zero(
     assert names == sorted(names)
 
 
+async def test_a_promotion_that_would_name_a_segment_twice_is_refused(world: World) -> None:
+    name = "DUPES"
+    champion = await world.propose("admin", "STRATEGY", name, strategy("1", ["us-cards"]))
+    await world.approve("manager", champion["change"]["id"])
+    world.clock.at += timedelta(minutes=1)
+    # The challenger takes MILD only but brings a MODERATE of its own: the champion keeps its.
+    payload = challenger("1-c1")
+    extra = copy.deepcopy(payload["definition"]["segments"][0])
+    extra["name"] = "MODERATE"
+    extra["when"] = {"classifications": ["MODERATE"]}
+    for step in extra["steps"]:
+        step["name"] = f"MODERATE_{step['name']}"
+    payload["definition"]["segments"].append(extra)
+    proposed = await world.propose("admin", "STRATEGY_CHALLENGER", name, payload)
+    await world.approve("manager", proposed["change"]["id"])
+    assert (await world.brief(name))[-1] == ("1-c1", "CHALLENGER", "ACTIVE", ["CHALLENGER"])
+    async with world.engine.connect() as conn:
+        before = len((await conn.execute(select(rc.id))).all())
+    refused = await world.promote("admin", name, "2", world.clock.now())
+    assert (refused["__typename"], refused["code"], refused["field"]) == (
+        "ValidationError",
+        "CHANGE_INVALID",
+        "strategy",
+    ), refused
+    assert "two segments named MODERATE" in refused["message"]
+    async with world.engine.connect() as conn:
+        assert len((await conn.execute(select(rc.id))).all()) == before
+        denied = (
+            await conn.execute(
+                select(e.outcome, e.changes)
+                .where(e.action == "policy.change")
+                .order_by(e.id.desc())
+                .limit(1)
+            )
+        ).one()
+    assert (denied.outcome, denied.changes["refused"]) == ("DENIED", "CHANGE_INVALID")
+
+
 # ---- Invalid payloads ---------------------------------------------------------------------------
 
 
@@ -477,6 +557,13 @@ async def test_a_new_strategy_for_one_portfolio_with_a_challenger_of_share_zero(
         ("STRATEGY_CHALLENGER", lambda p: p.update(share=0.5), "payload.share"),
         ("STRATEGY_CHALLENGER", lambda p: p["definition"]["segments"][0]["steps"][1].update(
             action="PLACE_WITH_AGENCY"), "payload.definition.segments[0].steps[1].template"),
+        ("STRATEGY", lambda p: p["segments"][6]["steps"][2].update(always=True),
+         "payload.segments[6].steps[2].always"),
+        ("STRATEGY", lambda p: p["segments"][4]["steps"][0].update(always="yes"),
+         "payload.segments[4].steps[0].always"),
+        ("STRATEGY", lambda p: p["segments"][7]["steps"][1].update(
+            action="RECALL", template=None, party=None),
+         "payload.segments[7].steps[1].action"),
     ],
 )  # fmt: skip
 async def test_invalid_payloads_are_refused_naming_the_field(
@@ -499,3 +586,61 @@ async def test_invalid_payloads_are_refused_naming_the_field(
 async def test_strategy_names_are_capitals(world: World) -> None:
     refused = await world.propose("manager", "STRATEGY", "standard", strategy(label()))
     assert (refused["code"], refused["field"]) == ("CHANGE_INVALID", "name")
+
+
+# ---- A stored version this release no longer reads ----------------------------------------------
+
+
+async def test_a_stored_version_no_longer_readable_is_skipped_and_listed(world: World) -> None:
+    """Versions stored by an earlier release whose payload this one refuses (an action since
+    removed): the daily run and the listing go on, the version before treating cases."""
+    readable = strategy("legacy-1", ["retail"])
+    readable["segments"] = [s for s in readable["segments"] if s["name"] != "MILD_US"]
+    broken = copy.deepcopy({**readable, "version": "legacy-2"})
+    broken["segments"][2]["steps"][0]["action"] = "FAX"  # HARDSHIP's first step
+    broken_challenger = challenger("legacy-c1", share="1")
+    broken_challenger["definition"]["segments"][0]["steps"][0]["action"] = "FAX"
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    async with world.engine.begin() as conn:
+        for kind, number, payload, start in (
+            ("STRATEGY", 1, readable, long_ago),
+            ("STRATEGY", 2, broken, long_ago + timedelta(days=1)),
+            ("STRATEGY_CHALLENGER", 1, broken_challenger, long_ago + timedelta(days=2)),
+        ):
+            await conn.execute(
+                insert(tables.rule_set_versions).values(
+                    kind=kind, name="LEGACY", version=number, payload=payload, effective_from=start
+                )
+            )
+    rows = [r for r in await world.r("manager", STRATEGIES) if r["name"] == "LEGACY"]
+    assert [(r["version"], r["kind"], r["status"], r["variants"]) for r in rows] == [
+        ("legacy-2", "CHAMPION", "RETIRED", []),
+        ("legacy-1", "CHAMPION", "ACTIVE", ["CHAMPION"]),
+        ("legacy-c1", "CHALLENGER", "RETIRED", []),
+    ]
+    assert "payload.segments[2].steps[0].action" in rows[0]["readError"]
+    assert (rows[0]["segments"], rows[0]["portfolios"], rows[0]["ruleSetVersion"]) == ([], [], 2)
+    assert rows[1]["readError"] is None and len(rows[1]["segments"]) == len(readable["segments"])
+    assert "payload.definition.segments[0].steps[0].action" in rows[2]["readError"]
+    assert (rows[2]["portfolios"], rows[2]["share"], rows[2]["segments"]) == (None, None, [])
+    # Nothing to promote: the challenger that does not read does not run.
+    refused = await world.promote("admin", "LEGACY", "legacy-3", world.clock.now())
+    assert refused["code"] == "NO_CHALLENGER"
+
+    # The daily run treats the retail cases by the version before it, as champion.
+    from jobs.daily import run_daily
+    from tests.daily_support import AUDIT_KEY
+
+    outcome = await run_daily(world.engine, world.clock, AUDIT_KEY)
+    assert outcome.days, outcome
+    t, cases = tables.case_treatments.c, tables.cases.c
+    async with world.engine.connect() as conn:
+        treated = (
+            await conn.execute(
+                select(cases.portfolio, t.strategy, t.version, t.variant).join(
+                    tables.cases, cases.id == t.case_id
+                )
+            )
+        ).all()
+    retail = {(r.strategy, r.version, r.variant) for r in treated if r.portfolio == "retail"}
+    assert retail == {("LEGACY", "legacy-1", "CHAMPION")}, treated

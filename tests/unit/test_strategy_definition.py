@@ -21,6 +21,7 @@ from domain.rulesets import RuleSetKind
 from domain.strategies.definition import (
     DEFAULT_CHALLENGERS,
     DEFAULT_STRATEGIES,
+    PLACEMENTS,
     STANDARD,
     challenger_from_payload,
     challenger_to_payload,
@@ -119,6 +120,7 @@ def test_the_defaults_are_standard_and_no_challenger() -> None:
     assert (STANDARD.version, STANDARD.portfolios) == ("2026.1", frozenset())
     assert [s.name for s in STANDARD.segments] == [
         "LEGAL",
+        "WRITTEN_OFF",
         "HARDSHIP",
         "PRE_DUE",
         "MILD_US",
@@ -208,15 +210,37 @@ def test_legal_work_and_hardship_come_before_the_classes() -> None:
     assert other is not None and other.name == "MILD"
 
 
+def test_written_off_cases_get_nothing_from_the_strategy() -> None:
+    # Recovery after write-off is worked by people and agencies: no calls, reviews or letters,
+    # whatever the class, the portfolio or the flags.
+    for portfolio in ("retail", "us-cards"):
+        for dpd in (0, 5, 45, 200, 900):
+            found = segment_of(
+                STANDARD,
+                facts(dpd, stage="WRITTEN_OFF", portfolio=portfolio, flags=frozenset({"HARDSHIP"})),
+            )
+            assert found is not None and (found.name, found.steps) == ("WRITTEN_OFF", ())
+    written_off = next(s for s in STANDARD.segments if s.name == "WRITTEN_OFF")
+    assert written_off.when.stages == frozenset({"WRITTEN_OFF"})
+    assert written_off.when.classifications == frozenset() and written_off.when.flags_any == set()
+
+
 def test_us_cards_start_with_the_validation_notice_by_letter_never_an_sms() -> None:
     found = segment_of(STANDARD, facts(3, portfolio="us-cards"))
     assert found is not None and found.name == "MILD_US"
-    assert [(s.day, s.action.value, s.template) for s in found.steps] == [
-        (1, "LETTER", "VALIDATION_NOTICE"),
-        (5, "EMAIL", "PAYMENT_REMINDER_EMAIL"),
-        (10, "CALL_TASK", None),
-        (20, "CALL_TASK", None),
+    assert [(s.day, s.action.value, s.template, s.always) for s in found.steps] == [
+        # Never overtaken: a case entering at 5 days past due or later still gets it first.
+        (1, "LETTER", "VALIDATION_NOTICE", True),
+        (5, "EMAIL", "PAYMENT_REMINDER_EMAIL", False),
+        (10, "CALL_TASK", None, False),
+        (20, "CALL_TASK", None, False),
     ]
+    # The one step of the default that is never overtaken.
+    always = [s.name for segment in STANDARD.segments for s in segment.steps if s.always]
+    assert always == ["MILD_US_VALIDATION"]
+    written = strategy_to_payload(STANDARD)
+    mild_us = next(s for s in written["segments"] if s["name"] == "MILD_US")
+    assert [s.get("always") for s in mild_us["steps"]] == [True, None, None, None]
     mild = segment_of(STANDARD, facts(3))
     assert mild is not None and [(s.day, s.action.value, s.template) for s in mild.steps] == [
         (1, "SMS", "PAYMENT_REMINDER"),
@@ -470,6 +494,100 @@ def test_a_steps_reason_and_unknown_keys() -> None:
     refused(step(colour="red"), f"{STEP}.colour")
 
 
+@pytest.mark.parametrize("action", ["SMS", "CALL_TASK"])
+def test_a_step_may_always_be_taken(action: str) -> None:
+    template = "PAYMENT_REMINDER" if action == "SMS" else None
+    found = strategy_from_payload("MINE", step(action=action, template=template, always=True))
+    assert found.segments[0].steps[0].always is True
+    written = strategy_to_payload(found)
+    assert written["segments"][0]["steps"][0]["always"] is True
+    assert strategy_to_payload(strategy_from_payload("MINE", through_json(written))) == written
+    # False or absent: the default, never written (a payload without it reads back the same).
+    for value in (False, None):
+        plain = strategy_from_payload("MINE", step(action=action, template=template, always=value))
+        assert plain.segments[0].steps[0].always is False
+        assert "always" not in strategy_to_payload(plain)["segments"][0]["steps"][0]
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, [], {}])
+def test_always_is_true_or_false(value: Any) -> None:
+    assert "true or false" in refused(step(always=value), f"{STEP}.always")
+
+
+def test_a_move_is_never_always_taken() -> None:
+    recall = step(action="RECALL", template=None, always=True)
+    refused(recall, f"{STEP}.always")
+    place = step(
+        action="PLACE_WITH_AGENCY",
+        template=None,
+        placement="ROTATION",
+        placementDays=60,
+        always=True,
+    )
+    refused(place, f"{STEP}.always")
+    # False is what a move is anyway.
+    recall["segments"][0]["steps"][0]["always"] = False
+    assert strategy_from_payload("MINE", recall).segments[0].steps[0].always is False
+
+
+def moves(*steps: tuple[str, int]) -> dict[str, Any]:
+    """The base payload whose segment holds these moves (action, day), in order."""
+    payload = base()
+    shapes = {
+        "RECALL": {"action": "RECALL"},
+        "PLACE_WITH_AGENCY": {
+            "action": "PLACE_WITH_AGENCY",
+            "placement": "ROTATION",
+            "placementDays": 30,
+        },
+        "CALL_TASK": {"action": "CALL_TASK"},
+    }
+    payload["segments"][0]["steps"] = [
+        {"name": f"STEP_{i}", "day": day, "reason": "move", **shapes[action]}
+        for i, (action, day) in enumerate(steps)
+    ]
+    return payload
+
+
+def test_at_most_one_move_a_day_in_a_segment() -> None:
+    # Two moves due the same day would leave the case wherever the order put it.
+    message = refused(
+        moves(("RECALL", 5), ("PLACE_WITH_AGENCY", 5)), "payload.segments[0].steps[1].action"
+    )
+    assert "second move on day 5" in message and "STEP_0" in message
+    refused(
+        moves(("PLACE_WITH_AGENCY", 5), ("PLACE_WITH_AGENCY", 5)),
+        "payload.segments[0].steps[1].action",
+    )
+    refused(
+        moves(("RECALL", 4), ("CALL_TASK", 5), ("RECALL", 5), ("PLACE_WITH_AGENCY", 5)),
+        "payload.segments[0].steps[3].action",
+    )
+    # A day apart, or a move and a task the same day, or moves in different segments: fine.
+    assert strategy_from_payload("MINE", moves(("RECALL", 5), ("PLACE_WITH_AGENCY", 6)))
+    assert strategy_from_payload("MINE", moves(("CALL_TASK", 5), ("PLACE_WITH_AGENCY", 5)))
+    two = moves(("RECALL", 5))
+    other = {**copy.deepcopy(two["segments"][0]), "name": "OTHER"}
+    other["steps"][0]["name"] = "OTHER_RECALL"
+    two["segments"].append(other)
+    assert len(strategy_from_payload("MINE", two).segments) == 2
+    # In a challenger's definition too.
+    bad = challenger()
+    bad["definition"] = {
+        "description": "two moves",
+        "segments": moves(("RECALL", 5), ("RECALL", 5))["segments"],
+    }
+    refused(bad, "payload.definition.segments[0].steps[1].action", kind="STRATEGY_CHALLENGER")
+
+
+def test_the_default_has_one_move_a_day_at_most() -> None:
+    for segment in STANDARD.segments:
+        days = [s.day for s in segment.steps if s.action in PLACEMENTS]
+        assert len(days) == len(set(days)), segment.name
+    # And the registry accepts it as a proposal (every check of a payload).
+    registry.validate(RuleSetKind.STRATEGY, "STANDARD", strategy_to_payload(STANDARD))
+
+
 def test_conditions_name_known_values_once() -> None:
     for key, good, bad in (
         ("classifications", "SEVERE", "TERRIBLE"),
@@ -605,14 +723,132 @@ def test_a_challengers_segments_and_definition() -> None:
     refused(challenger(), "name", kind, name="lower")
 
 
-def test_a_promotion_is_the_challengers_definition_over_the_champions_portfolios() -> None:
-    champion = strategy_from_payload("MINE", {**base(), "portfolios": ["retail"]})
-    running = challenger_from_payload("MINE", challenger())
-    payload = promotion_payload(running, champion, "t-2")
-    promoted = strategy_from_payload("MINE", through_json(payload))
-    assert (promoted.version, promoted.portfolios) == ("t-2", frozenset({"retail"}))
-    assert promoted.segments == running.definition.segments
-    assert promoted.description == running.definition.description
+def segment(name: str, *steps: str, classification: str = "MILD") -> dict[str, Any]:
+    """A segment payload of call tasks named ``steps`` (days 1, 2, …)."""
+    return {
+        "name": name,
+        "clock": "DPD",
+        "when": {"classifications": [classification]},
+        "steps": [
+            {"name": step, "day": i + 1, "action": "CALL_TASK", "reason": f"{step} reason"}
+            for i, step in enumerate(steps)
+        ],
+    }
+
+
+CHAMPION_SEGMENTS = [
+    segment("LEGAL"),
+    segment("EARLY", "EARLY_CALL"),
+    segment("MILD", "MILD_CALL"),
+    segment("MODERATE", "MODERATE_CALL", classification="MODERATE"),
+    segment("SEVERE", "SEVERE_CALL", classification="SEVERE"),
+]
+
+
+def promote(challenged: list[str], definition: list[dict[str, Any]]) -> Any:
+    champion = strategy_from_payload(
+        "MINE",
+        {
+            "version": "t-1",
+            "description": "the champion",
+            "portfolios": ["retail"],
+            "segments": copy.deepcopy(CHAMPION_SEGMENTS),
+        },
+    )
+    running = challenger_from_payload(
+        "MINE",
+        {
+            "version": "t-c1",
+            "share": "0.5",
+            "segments": challenged,
+            "definition": {"description": "the challenger", "segments": definition},
+        },
+    )
+    return promotion_payload(running, champion, "t-2")
+
+
+def promoted(challenged: list[str], definition: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The promoted champion's segments, each as (name, its steps' names…), read back."""
+    payload = through_json(promote(challenged, definition))
+    strategy = strategy_from_payload("MINE", payload)
+    assert (strategy.version, strategy.portfolios) == ("t-2", frozenset({"retail"}))
+    return [(s.name, *(step.name for step in s.steps)) for s in strategy.segments]
+
+
+def test_a_promotion_of_a_challenger_of_every_segment_is_its_definition() -> None:
+    definition = [segment("ALL", "ALL_CALL", classification="MODERATE")]
+    assert promoted([], definition) == [("ALL", "ALL_CALL")]
+    assert promote([], definition)["description"] == "the challenger"
+
+
+def test_a_promotion_replaces_the_challenged_segments_and_keeps_the_others() -> None:
+    # One segment: replaced in place, the others kept in order.
+    assert promoted(["MILD"], [segment("MILD", "MILD_CALL_FIRST", "MILD_SMS")]) == [
+        ("LEGAL",),
+        ("EARLY", "EARLY_CALL"),
+        ("MILD", "MILD_CALL_FIRST", "MILD_SMS"),
+        ("MODERATE", "MODERATE_CALL"),
+        ("SEVERE", "SEVERE_CALL"),
+    ]
+    # The strategy stays the champion's: its description too.
+    assert promote(["MILD"], [segment("MILD", "X")])["description"] == "the champion"
+    # Several, not adjacent: the definition's segments (in their order, any names) take the
+    # place of the first challenged one; the other challenged ones leave.
+    definition = [segment("NEW_B", "NEW_B_CALL"), segment("NEW_A", "NEW_A_CALL")]
+    assert promoted(["SEVERE", "EARLY"], definition) == [
+        ("LEGAL",),
+        ("NEW_B", "NEW_B_CALL"),
+        ("NEW_A", "NEW_A_CALL"),
+        ("MILD", "MILD_CALL"),
+        ("MODERATE", "MODERATE_CALL"),
+    ]
+    # The first segment, and the last.
+    assert [s[0] for s in promoted(["LEGAL"], [segment("LEGAL", "LEGAL_CALL")])] == [
+        "LEGAL",
+        "EARLY",
+        "MILD",
+        "MODERATE",
+        "SEVERE",
+    ]
+    assert [s[0] for s in promoted(["SEVERE"], [segment("LAST", "LAST_CALL")])] == [
+        "LEGAL",
+        "EARLY",
+        "MILD",
+        "MODERATE",
+        "LAST",
+    ]
+    # A challenged name the champion lacks is ignored beside one it has.
+    assert [s[0] for s in promoted(["NO_SUCH", "MILD"], [segment("M2", "M2_CALL")])] == [
+        "LEGAL",
+        "EARLY",
+        "M2",
+        "MODERATE",
+        "SEVERE",
+    ]
+    # A step's name freed by the challenged segment may be used again.
+    assert promoted(["MILD"], [segment("MILD", "MILD_CALL")])[2] == ("MILD", "MILD_CALL")
+
+
+def refused_promotion(challenged: list[str], definition: list[dict[str, Any]]) -> str:
+    with pytest.raises(ChangeInvalid) as caught:
+        promote(challenged, definition)
+    assert (caught.value.code, caught.value.field) == (ErrorCode.CHANGE_INVALID, "strategy")
+    return caught.value.message
+
+
+def test_a_promotion_naming_a_segment_or_step_twice_is_refused() -> None:
+    # The challenger's definition has a segment of the name of one the champion keeps.
+    message = refused_promotion(["MILD"], [segment("MILD", "A"), segment("MODERATE", "B")])
+    assert "two segments named MODERATE" in message
+    # Or a step of the name of one in a segment the champion keeps.
+    message = refused_promotion(["MILD"], [segment("MILD", "SEVERE_CALL")])
+    assert "two steps named SEVERE_CALL" in message and "SEVERE" in message
+    # Challenging that segment too makes it fine.
+    assert promoted(["MILD", "MODERATE"], [segment("MILD", "A"), segment("MODERATE", "B")])
+
+
+def test_a_promotion_of_a_challenger_of_none_of_the_champions_segments_is_refused() -> None:
+    assert "nothing to promote" in refused_promotion(["NO_SUCH"], [segment("X", "X_CALL")])
 
 
 # ---- Which champion and challenger treat cases, and each version's status -----------------------
@@ -730,3 +966,106 @@ def test_statuses_of_challengers() -> None:
         ("STANDARD", "CHALLENGER", "t-c2", "RETIRED", ()),
         ("STANDARD", "CHALLENGER", "t-c1", "RETIRED", ()),
     ]
+
+
+# ---- A stored version this release no longer reads ----------------------------------------------
+
+
+def unreadable(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its first step's action one this release does not know (as if removed
+    since the version was stored)."""
+    payload = copy.deepcopy(payload)
+    segments = payload["definition" if "definition" in payload else "segments"]
+    if isinstance(segments, dict):
+        segments = segments["segments"]
+    segments[0]["steps"][0]["action"] = "FAX"
+    return payload
+
+
+def test_the_loader_skips_a_version_it_no_longer_reads() -> None:
+    older = stored_champion(T0, "t-1", 1)
+    broken = StoredVersion(
+        RuleSetKind.STRATEGY, "STANDARD", 2, unreadable({**base(), "version": "t-2"}), T0
+    )
+    # The version before it treats cases (in any order the versions come).
+    for versions in ([older, broken], [broken, older]):
+        found = treating(versions, [])["STANDARD"]
+        assert (found.champion.version, found.champion_from) == ("t-1", T0)
+    # None before it: the checked-in default.
+    alone = treating([broken], [])["STANDARD"]
+    assert (alone.champion, alone.champion_from) == (STANDARD, None)
+    # A newer readable one wins as always.
+    newer = stored_champion(T0, "t-3", 3)
+    assert treating([older, broken, newer], [])["STANDARD"].champion.version == "t-3"
+    # A challenger it no longer reads does not run (the one before it does, if any).
+    bad = StoredVersion(
+        RuleSetKind.STRATEGY_CHALLENGER, "STANDARD", 2, unreadable(challenger()), T0
+    )
+    assert treating([], [bad])["STANDARD"].challenger is None
+    good = stored_challenger(T0 - timedelta(days=1))
+    running = treating([], [good, bad])["STANDARD"].challenger
+    assert running is not None and running.version == "t-c1"
+    # A strategy of which no version reads has none (the default treats its portfolios).
+    lost = StoredVersion(RuleSetKind.STRATEGY, "LOST", 1, unreadable(base()), T0)
+    assert list(treating([lost], [])) == ["STANDARD"]
+
+
+def test_the_listing_shows_a_version_it_no_longer_reads_retired_with_the_reason() -> None:
+    older = row(stored_champion(T0, "t-1", 1), change_id=3)
+    broken = Stored(
+        RuleSetKind.STRATEGY,
+        "STANDARD",
+        2,
+        unreadable({**base(), "version": "t-2"}),
+        T0 + timedelta(hours=1),
+        4,
+    )
+    at = T0 + timedelta(days=1)
+    # The loader's choice: the newest it reads is ACTIVE, the one it cannot read RETIRED.
+    assert listed([older, broken], [], at) == [
+        ("STANDARD", "CHAMPION", "t-2", "RETIRED", ()),
+        ("STANDARD", "CHAMPION", "t-1", "ACTIVE", ("CHAMPION",)),
+        ("STANDARD", "CHAMPION", "2026.1", "RETIRED", ()),
+    ]
+    shown = catalogue([older, broken], [], at)[0]
+    assert shown.read_error is not None
+    assert "payload.segments[0].steps[0].action" in shown.read_error
+    assert (shown.definition.description, shown.definition.segments) == ("a test strategy", ())
+    assert (shown.number, shown.change_id, shown.effective_from) == (2, 4, broken.effective_from)
+    assert all(v.read_error is None for v in catalogue([older, broken], [], at)[1:])
+    # Its start to come: it will not take effect either.
+    assert listed([older, broken], [], T0 + timedelta(minutes=1))[0][3] == "RETIRED"
+    # Nor does it overtake a version it would have (a later approval starting earlier).
+    later = Stored(
+        RuleSetKind.STRATEGY,
+        "STANDARD",
+        1,
+        {**base(), "version": "t-1"},
+        T0 + timedelta(days=2),
+        3,
+    )
+    early = Stored(RuleSetKind.STRATEGY, "STANDARD", 2, broken.payload, T0, 4)
+    assert listed([later, early], [], T0 + timedelta(hours=1)) == [
+        ("STANDARD", "CHAMPION", "t-2", "RETIRED", ()),
+        ("STANDARD", "CHAMPION", "t-1", "APPROVED", ()),
+        ("STANDARD", "CHAMPION", "2026.1", "ACTIVE", ("CHAMPION",)),
+    ]
+    # Without a label: its number stands for it. A challenger and a proposal alike.
+    nameless = {k: v for k, v in broken.payload.items() if k != "version"}
+    bad_challenger = Stored(
+        RuleSetKind.STRATEGY_CHALLENGER, "STANDARD", 1, unreadable(challenger()), T0, None
+    )
+    proposal = Pending(9, RuleSetKind.STRATEGY, "STANDARD", nameless, T0)
+    versions = catalogue(
+        [Stored(RuleSetKind.STRATEGY, "STANDARD", 5, nameless, T0, None), bad_challenger],
+        [proposal],
+        at,
+    )
+    assert [(v.kind.value, v.label, v.status.value, v.read_error is None) for v in versions] == [
+        ("CHAMPION", "?", "DRAFT", False),
+        ("CHAMPION", "#5", "RETIRED", False),
+        ("CHAMPION", "2026.1", "ACTIVE", True),
+        ("CHALLENGER", "t-c1", "RETIRED", False),
+    ]
+    assert versions[-1].challenger is None and versions[-1].definition.segments == ()
+    assert versions[-1].definition.description == "a test strategy"
