@@ -2,8 +2,9 @@
 
 For one date D, in ONE transaction:
 
-1. locks (PostgreSQL) the rows of the cases it will change, so a payment either commits before
-   the run reads or waits for it;
+1. locks (PostgreSQL) the rows of the cases it will change, in id order — the closed cases whose
+   treatment ends with them — so a payment either commits before the run reads or waits for it,
+   and every row the run writes later (tasks, notices, events) belongs to a case it holds;
 2. re-ages every debt of the cases it looks after (open, on hold, and closed by a cure inside the
    watch window) — the core's days past due moved on where it sent one, else the schedule's —
    and writes ``aged_dpd`` / ``aged_bucket``;
@@ -23,7 +24,8 @@ For one date D, in ONE transaction:
    (``store.treatment_queries.apply_treatment``): its strategy, variant (champion or challenger,
    by a stable hash) and segment; the steps of its segment due on D, once per entry of the
    segment — notices queued or suppressed (with the rule), tasks for the case's people, cases
-   placed with an agency or recalled — and the treatment on D's snapshots;
+   placed with an agency or recalled; open tasks of an entry the case left cancelled — and the
+   treatment on D's snapshots;
 10. projects the decisions of the events it wrote (``store.decisions``), writes its audit entries
     and records D in ``daily_runs`` with the summary.
 
@@ -317,7 +319,10 @@ async def _run_day(
             )
             _count_treatment(result, treatment)
             step("decisions")
-            # Last: it serialises the writers of decisions until this transaction commits.
+            # The order of every writer (store.decisions): the rows of the change, then the
+            # decisions lock, then the audit head. The promises' unit of work may have taken the
+            # lock and a chain head already; that is safe because every row written since
+            # belongs to a case locked in the first step (or to this run alone).
             result.decisions = await append_decisions_from_events(conn, first_event)
             step("recording the run")
             records = _audit_records(day, started, result, moved, expired)
@@ -405,8 +410,9 @@ def _count_treatment(result: DayResult, treatment: TreatmentResult) -> None:
 
 
 def _treatment_records(day: date, at: datetime, treatment: TreatmentResult) -> list[AuditRecord]:
-    """One entry per (action, status) of the steps taken, naming the cases; and the cases the
-    steps placed and recalled under the placement's own actions (reason STRATEGY)."""
+    """One entry per (action, status) of the steps taken, naming the cases; the cases the steps
+    placed and recalled under the placement's own actions (reason STRATEGY); and one entry
+    naming the cases whose open tasks the run cancelled."""
     records = [
         _record(
             day,
@@ -433,6 +439,17 @@ def _treatment_records(day: date, at: datetime, treatment: TreatmentResult) -> l
                     changes={"reason": STRATEGY, "as_of": day.isoformat()},
                 )
             )
+    if treatment.cancelled_cases:
+        records.append(
+            _record(
+                day,
+                at,
+                AuditAction.TASK_CANCEL,
+                resource_type="Case",
+                case_ids=list(treatment.cancelled_cases),
+                changes={"tasks": treatment.tasks_cancelled, "as_of": day.isoformat()},
+            )
+        )
     return records
 
 

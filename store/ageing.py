@@ -216,10 +216,14 @@ def debt_ages(
 async def lock_cases(conn: AsyncConnection, as_of: date) -> None:
     """PostgreSQL: locks the rows of every case the run will change, in id order, so that a
     payment or a placement committed meanwhile is either seen whole or waits for the run (SQLite:
-    the run's transaction holds the database's write lock already)."""
+    the run's transaction holds the database's write lock already). With them, the closed cases
+    a strategy still treats (their treatment ends and their open tasks are cancelled): every
+    writer locks the case before its tasks, the run included, and before the audit head."""
     if not is_postgresql(conn):
         return
-    mine = or_(aged_cases(as_of), _expired(as_of))
+    treated = select(tables.case_treatments.c.case_id)
+    leaving = and_(c.status == CaseStatus.CLOSED.value, c.id.in_(treated))
+    mine = or_(aged_cases(as_of), _expired(as_of), leaving)
     locked = select(c.id).where(mine).order_by(c.id).with_for_update().subquery()
     await conn.execute(select(func.count()).select_from(locked))
 

@@ -83,11 +83,13 @@ class AuditAction(enum.StrEnum):
     RESTRUCTURING_BREAK = "restructuring.break"
     # Strategies and notices: the steps the daily run took (cases named per action and status),
     # the notices ``arrears outbox`` handed to the gateway (one entry per batch, case ids and
-    # notice ids, never a body or an address), a delivery receipt recorded, a task completed.
+    # notice ids, never a body or an address), a delivery receipt recorded, a task completed,
+    # the open tasks the daily run cancelled (the cases named).
     TREATMENT_STEP = "treatment.step"
     NOTICE_SEND = "notice.send"
     NOTICE_DELIVERY = "notice.delivery"
     TASK_COMPLETE = "task.complete"
+    TASK_CANCEL = "task.cancel"
 
 
 class Outcome(enum.StrEnum):

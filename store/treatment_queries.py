@@ -9,10 +9,13 @@ segments, steps and templates, never over cases, so a run costs the same number 
 whatever the number of cases. Protections and life-cycle refusals come from their one home
 (``store.protections_queries.protection_rule``, ``domain.lifecycle.table.blocked_actions``).
 
-The work runs in the caller's transaction over three temporary tables: the treated cases
-(``treatment_cases``), the steps of every definition in effect (``treatment_steps``) and the
-steps due today (``treatment_due``). A step already recorded for the case's entry of its segment
-is never due again, so a repeated run writes nothing new.
+The work runs in the caller's transaction over temporary tables: the treated cases
+(``treatment_cases``), the steps of every definition in effect (``treatment_steps``), the steps
+due today (``treatment_due``), and for placements the active agencies in turn
+(``treatment_agencies``) and their results (``treatment_performance``). A step already recorded
+for the case's entry of its segment is never due again, so a repeated run writes nothing new.
+The entry is the case's stay in a segment of its strategy: a new version, or a change of variant
+alone (a challenger promoted, a new share), keeps it — its steps taken stay taken.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Date,
-    Float,
     Integer,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -53,6 +56,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from domain.cases.events import CasePlaced, CaseRecalled
 from domain.cases.model import CaseStage, CaseStatus
@@ -69,7 +75,12 @@ from domain.lifecycle.table import Action, Standing, blocked_actions
 from domain.notices.model import NoticeRule, NoticeStatus, Template
 from domain.notices.templates import serves
 from domain.portfolios import DEFAULT_PORTFOLIO, PORTFOLIOS, Portfolio
-from domain.strategies.events import TreatmentSegmentEntered, TreatmentStepTaken
+from domain.strategies.events import (
+    TaskCancelled,
+    TaskCancelReason,
+    TreatmentSegmentEntered,
+    TreatmentStepTaken,
+)
 from domain.strategies.model import (
     MESSAGE_CHANNELS,
     TASK_KINDS,
@@ -135,8 +146,8 @@ treated = Table(
     Column("variant", String(16), nullable=False),
     Column("version", String(32), nullable=True),
     Column("segment", String(64), nullable=True),
-    # The entry of the segment: kept from ``case_treatments`` while (strategy, variant, segment)
-    # stays the same, else the run's date (``entered``).
+    # The entry of the segment: kept from ``case_treatments`` while (strategy, segment) stays
+    # the same (whatever the variant and version), else the run's date (``entered``).
     Column("entered_on", Date, nullable=False),
     Column("entered", Boolean, nullable=False),
     Column("existed", Boolean, nullable=False),
@@ -170,6 +181,8 @@ steps = Table(
     Column("template_version", String(32), nullable=True),
     Column("placement", String(16), nullable=True),
     Column("placement_days", Integer, nullable=True),
+    Column("always", Boolean, nullable=False),  # never skipped as overtaken
+    Column("purpose", String(16), nullable=True),  # the template's (None: not in effect)
     PrimaryKeyConstraint("strategy", "variant", "segment", "step"),
     **_TEMPORARY,
 )
@@ -203,24 +216,60 @@ due = Table(
     Column("status", String(16), nullable=True),
     Column("agency_id", Integer, nullable=True),
     Column("ends_on", Date, nullable=True),
+    # A placement by rotation: its turn among the day's (1, 2, … in case order).
+    Column("turn", Integer, nullable=True),
+    # A message's template purpose when the template is approved for the case (else NULL).
+    Column("purpose", String(16), nullable=True),
     PrimaryKeyConstraint("case_id", "step"),
     **_TEMPORARY,
 )
 u = due.c
 
-# Each active agency's results in each currency over the last PERFORMANCE_DAYS (placements by
-# performance only).
+# Each agency's results in each currency over the last PERFORMANCE_DAYS (placements by
+# performance only): the share of what was placed with it that it recovered, in whole millionths
+# (exact: never a float).
 performance = Table(
     "treatment_performance",
     _scratch,
     Column("agency_id", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("ratio", Float, nullable=True),
+    Column("recovered_ppm", Numeric(24, 0), nullable=True),
+    PrimaryKeyConstraint("agency_id", "currency"),
     **_TEMPORARY,
 )
 perf = performance.c
 
-_TABLES = (treated, steps, due, performance)
+# The active agencies in id order, numbered from 0: a rotation placement's turn picks one.
+rotation = Table(
+    "treatment_agencies",
+    _scratch,
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("agency_id", Integer, nullable=False),
+    **_TEMPORARY,
+)
+
+_TABLES = (treated, steps, due, performance, rotation)
+
+
+class per_million(FunctionElement[Any]):
+    """``a × 1,000,000 ÷ b`` in whole millionths, truncated toward zero: exact and the same in
+    both databases (SQLite keeps amounts as integer minor units, PostgreSQL as NUMERIC); NULL
+    when ``b`` is NULL."""
+
+    type = Numeric(24, 0)
+    inherit_cache = True
+
+
+@compiles(per_million)
+def _per_million_integers(element: per_million, compiler: SQLCompiler, **kw: Any) -> str:
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(({a}) * 1000000 / ({b}))"
+
+
+@compiles(per_million, "postgresql")
+def _per_million_numeric(element: per_million, compiler: SQLCompiler, **kw: Any) -> str:
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"div(({a}) * 1000000, ({b}))"
 
 
 # ---- the result ---------------------------------------------------------------------------------
@@ -228,13 +277,14 @@ _TABLES = (treated, steps, due, performance)
 
 @dataclass(frozen=True)
 class TreatmentResult:
-    """What the step did on one date: the cases treated, how many entered a segment, and the
-    cases of each (action, status) among the steps taken."""
+    """What the step did on one date: the cases treated, how many entered a segment, the
+    cases of each (action, status) among the steps taken, and the open tasks cancelled."""
 
     cases_treated: int = 0
     segments_entered: int = 0
     tasks_cancelled: int = 0
     taken: Mapping[tuple[str, str], Sequence[int]] = field(default_factory=dict)
+    cancelled_cases: Sequence[int] = ()  # the cases whose open tasks were cancelled
 
     def count(self, actions: Iterable[StepAction], status: ActionStatus) -> int:
         wanted = {a.value for a in actions}
@@ -467,6 +517,8 @@ def _step_rows(
                         "template_version": None if template is None else template.version,
                         "placement": None if step.placement is None else step.placement.value,
                         "placement_days": step.placement_days,
+                        "always": step.always,
+                        "purpose": None if template is None else template.purpose.value,
                     }
                 )
     return rows
@@ -547,12 +599,12 @@ async def _apply(
     await _record_actions(conn, as_of, at)
     await _move_cases(conn, at)
     await _notices_and_tasks(conn, as_of, at, first_action)
-    cancelled = await _keep_treatments(conn, as_of)
+    cancelled, cancelled_cases = await _keep_treatments(conn, as_of, at)
     await _mark_snapshots(conn, as_of)
     taken: dict[tuple[str, str], list[int]] = defaultdict(list)
     for row in await conn.execute(select(u.action, u.status, u.case_id).order_by(u.case_id)):
         taken[(row.action, row.status)].append(row.case_id)
-    return TreatmentResult(treated_count, entered, cancelled, dict(taken))
+    return TreatmentResult(treated_count, entered, cancelled, dict(taken), cancelled_cases)
 
 
 async def _segment_cases(
@@ -642,14 +694,11 @@ async def _segment_cases(
 
 
 async def _enter(conn: AsyncConnection, as_of: date, at: datetime) -> int:
-    """Keeps the entry of every case whose (strategy, variant, segment) stayed (a new version
-    keeps it); the others entered today: TreatmentSegmentEntered for each that is or was in a
-    segment. Returns how many entered a segment."""
-    same = and_(
-        ct.strategy == t.strategy,
-        ct.variant == t.variant,
-        ct.segment.is_not_distinct_from(t.segment),
-    )
+    """Keeps the entry of every case whose (strategy, segment) stayed — a new version or a
+    change of variant alone keeps it (no event: the steps taken in it stay taken); the others
+    entered today: TreatmentSegmentEntered for each that is or was in a segment. Returns how
+    many entered a segment."""
+    same = and_(ct.strategy == t.strategy, ct.segment.is_not_distinct_from(t.segment))
     await conn.execute(
         update(treated)
         .where(ct.case_id == t.case_id)
@@ -690,7 +739,9 @@ async def _enter(conn: AsyncConnection, as_of: date, at: datetime) -> int:
 
 
 async def _clock(conn: AsyncConnection, as_of: date, definitions: Sequence[_Definition]) -> None:
-    """Each case's clock value, due day, and next step with the days until it falls due."""
+    """Each case's clock value, due day, and next step with the days until it falls due: the
+    first step after the clock not taken yet in the entry (days past due may fall back below a
+    step already taken)."""
     days_clocked = [
         and_(
             t.strategy == each.strategy,
@@ -708,9 +759,10 @@ async def _clock(conn: AsyncConnection, as_of: date, definitions: Sequence[_Defi
         )
     mine = and_(s.strategy == t.strategy, s.variant == t.variant, s.segment == t.segment)
     reached = select(func.max(s.day)).where(mine, s.day <= clock).scalar_subquery()
-    following = select(func.min(s.day)).where(mine, s.day > clock).scalar_subquery()
+    ahead = and_(mine, s.day > clock, not_(_taken_in_entry()))
+    following = select(func.min(s.day)).where(ahead).scalar_subquery()
     following_step = (
-        select(s.step).where(mine, s.day > clock).order_by(s.day, s.position).limit(1)
+        select(s.step).where(ahead).order_by(s.day, s.position).limit(1)
     ).scalar_subquery()
     await conn.execute(
         update(treated)
@@ -721,6 +773,22 @@ async def _clock(conn: AsyncConnection, as_of: date, definitions: Sequence[_Defi
             next_step=following_step,
             next_in_days=following - clock,
         )
+    )
+
+
+def _taken_in_entry() -> ColumnElement[bool]:
+    """The step (``treatment_steps``) is recorded for the case's entry of its segment
+    (``treatment_cases``): taken or skipped, under whichever variant (the unique key's index)."""
+    return (
+        exists()
+        .where(
+            ta.case_id == t.case_id,
+            ta.strategy == t.strategy,
+            ta.segment == t.segment,
+            ta.entered_on == t.entered_on,
+            ta.step == s.step,
+        )
+        .correlate_except(tables.treatment_actions)
     )
 
 
@@ -787,16 +855,32 @@ async def _due(
     used: Iterable[tuple[str, str]],
 ) -> None:
     """Fills ``treatment_due``: the steps of each case's segment whose day has come and that
-    this entry of the segment has not taken yet, the earlier ones skipped, each with the rule
-    that stops it (NULL: none) and its status."""
+    this entry of the segment has not taken yet, the earlier ones skipped (but an ``always``
+    step), each with the rule that stops it (NULL: none) and its status."""
     messages = [a.value for a in MESSAGE_CHANNELS]
     active = exists().where(ag.active.is_(True))
+    skipped = and_(s.day < t.due_day, s.always.is_(False))
     rule = case(
-        (s.day < t.due_day, null()),
+        (skipped, null()),
         (s.action.in_(messages), _message_rule(templates, used)),
         (
             s.action == StepAction.CALL_TASK.value,
             func.coalesce(lifecycle_refusal(Action.CONTACT), _contact_protection()),
+        ),
+        # A legal review leads to escalation: refused where the life cycle forbids escalating
+        # (on hold, stage LEGAL or WRITTEN_OFF, closed) or a protection does (NO_ESCALATION).
+        (
+            s.action == StepAction.LEGAL_REVIEW_TASK.value,
+            func.coalesce(
+                lifecycle_refusal(Action.ESCALATE),
+                protection_rule(*action_effects(Action.ESCALATE)),
+            ),
+        ),
+        # A settlement offer is an arrangement put to the borrower: suppressed where the life
+        # cycle refuses one (on hold, closed) or a protection stops contact.
+        (
+            s.action == StepAction.SETTLEMENT_OFFER_TASK.value,
+            func.coalesce(lifecycle_refusal(Action.PROMISE), protection_rule(Effect.STOP_CONTACT)),
         ),
         (
             s.action == StepAction.PLACE_WITH_AGENCY.value,
@@ -809,15 +893,8 @@ async def _due(
         (s.action == StepAction.RECALL.value, lifecycle_refusal(Action.RECALL)),
         else_=null(),
     )
-    taken = exists().where(
-        ta.case_id == t.case_id,
-        ta.strategy == t.strategy,
-        ta.variant == t.variant,
-        ta.segment == t.segment,
-        ta.entered_on == t.entered_on,
-        ta.step == s.step,
-    )
     point = case((s.channel.is_not(None), _contact_point()), else_=null())
+    approved = template_approved_sql(templates, used, c.portfolio)
     joined = treated.join(
         steps, and_(s.strategy == t.strategy, s.variant == t.variant, s.segment == t.segment)
     ).join(tables.cases, c.id == t.case_id)
@@ -840,23 +917,22 @@ async def _due(
         "placement": s.placement,
         "placement_days": s.placement_days,
         "currency": t.currency,
-        "skipped": s.day < t.due_day,
+        "skipped": skipped,
         "contact_point_id": point,
         "rule": rule,
+        "purpose": case((approved, s.purpose), else_=null()),
     }
     await conn.execute(
         insert(due).from_select(
             list(columns),
             select(*columns.values())
             .select_from(joined)
-            .where(s.day <= t.clock_value, not_(taken)),
+            .where(s.day <= t.clock_value, not_(_taken_in_entry())),
         )
     )
+    refused = [StepAction.PLACE_WITH_AGENCY, StepAction.RECALL, StepAction.LEGAL_REVIEW_TASK]
     stopped = case(
-        (
-            u.action.in_([StepAction.PLACE_WITH_AGENCY.value, StepAction.RECALL.value]),
-            ActionStatus.REFUSED.value,
-        ),
+        (u.action.in_([a.value for a in refused]), ActionStatus.REFUSED.value),
         else_=ActionStatus.SUPPRESSED.value,
     )
     await conn.execute(
@@ -884,7 +960,7 @@ async def _rank_agencies(conn: AsyncConnection, as_of: date) -> None:
     """Fills ``treatment_performance``: for each agency and currency, the share of what was
     placed with it over the last PERFORMANCE_DAYS that it recovered — per debt it held, the fall
     of the balance from the first snapshot with the agency to the last, over the first balance
-    (the daily snapshots record the balances and who held each debt)."""
+    (the daily snapshots record the balances and who held each debt) — in whole millionths."""
     snap = tables.debt_snapshots.c
     since = as_of - timedelta(days=PERFORMANCE_DAYS - 1)
     held = (
@@ -904,12 +980,10 @@ async def _rank_agencies(conn: AsyncConnection, as_of: date) -> None:
         (first.c.balance > last.c.balance, first.c.balance - last.c.balance),
         else_=literal(0),
     )
-    placed = cast(func.sum(first.c.balance), Float)
-    recovered = cast(func.sum(fell), Float)
-    ratio = recovered / func.nullif(placed, 0)
+    ratio = per_million(func.sum(fell), func.nullif(func.sum(first.c.balance), 0))
     await conn.execute(
         insert(performance).from_select(
-            ["agency_id", "currency", "ratio"],
+            ["agency_id", "currency", "recovered_ppm"],
             select(held.c.agency_id, first.c.currency, ratio)
             .select_from(
                 held.join(
@@ -925,53 +999,53 @@ async def _choose_agencies(conn: AsyncConnection, as_of: date) -> None:
     """The agency of each placement due: by ROTATION, the active agencies in id order in turn,
     continuing from the strategy placements made so far; by PERFORMANCE, the active agency that
     recovered the largest share in the case's currency (none recorded: 0; ties by id). Then the
-    placement's end: the step's period, capped by the agency's contract."""
-    active = (
-        select(ag.id, (func.row_number().over(order_by=ag.id) - 1).label("idx"))
-        .where(ag.active.is_(True))
-        .subquery("active")
-    )
-    agencies = select(func.count()).select_from(tables.agencies).where(ag.active.is_(True))
-    made = select(func.count()).where(
-        ta.action == StepAction.PLACE_WITH_AGENCY.value, ta.status == ActionStatus.DONE.value
-    )
-    ranking = due.alias("ranking")
-    r = ranking.c
-    turn = (
-        select(
-            r.case_id,
-            r.step,
-            func.row_number().over(order_by=(r.case_id, r.step)).label("n"),
+    placement's end: the step's period, capped by the agency's contract.
+
+    Linear in the placements: each one's turn is numbered once (one window over the day's
+    rotation placements) and picks its agency by index from ``treatment_agencies``."""
+    r = rotation.c
+    await conn.execute(
+        insert(rotation).from_select(
+            ["idx", "agency_id"],
+            select((func.row_number().over(order_by=ag.id) - 1), ag.id).where(ag.active.is_(True)),
         )
-        .where(
-            r.action == StepAction.PLACE_WITH_AGENCY.value,
-            r.status == ActionStatus.DONE.value,
-            r.placement == PlacementMethod.ROTATION.value,
-        )
-        .subquery("turn")
     )
-    slot = (made.scalar_subquery() + turn.c.n - 1) % func.nullif(agencies.scalar_subquery(), 0)
-    in_turn = (
-        select(active.c.id)
-        .select_from(turn.join(active, active.c.idx == slot))
-        .where(turn.c.case_id == u.case_id, turn.c.step == u.step)
-        .scalar_subquery()
+    agencies = (await conn.execute(select(func.count()).select_from(rotation))).scalar_one()
+    # The strategy placements made so far (ix_treatment_actions_action_status).
+    made = (
+        await conn.execute(
+            select(func.count())
+            .select_from(tables.treatment_actions)
+            .where(
+                ta.action == StepAction.PLACE_WITH_AGENCY.value,
+                ta.status == ActionStatus.DONE.value,
+            )
+        )
+    ).scalar_one()
+    numbered = (
+        select(u.case_id, u.step, func.row_number().over(order_by=(u.case_id, u.step)).label("n"))
+        .where(_placing(PlacementMethod.ROTATION))
+        .subquery("numbered")
     )
     await conn.execute(
-        update(due).where(_placing(PlacementMethod.ROTATION)).values(agency_id=in_turn)
+        update(due)
+        .where(u.case_id == numbered.c.case_id, u.step == numbered.c.step)
+        .values(turn=numbered.c.n)
+    )
+    slot = (literal(made, Integer) + u.turn - 1) % func.nullif(literal(agencies, Integer), 0)
+    await conn.execute(
+        update(due)
+        .where(_placing(PlacementMethod.ROTATION))
+        .values(agency_id=select(r.agency_id).where(r.idx == slot).scalar_subquery())
+    )
+    scored = tables.agencies.outerjoin(
+        performance, and_(perf.agency_id == ag.id, perf.currency == u.currency)
     )
     best = (
         select(ag.id)
+        .select_from(scored)
         .where(ag.active.is_(True))
-        .order_by(
-            func.coalesce(
-                select(perf.ratio)
-                .where(perf.agency_id == ag.id, perf.currency == u.currency)
-                .scalar_subquery(),
-                0,
-            ).desc(),
-            ag.id,
-        )
+        .order_by(func.coalesce(perf.recovered_ppm, 0).desc(), ag.id)
         .limit(1)
         .scalar_subquery()
     )
@@ -1127,6 +1201,7 @@ async def _notices_and_tasks(
         "party": u.party,
         "template": func.coalesce(u.template, ""),
         "template_version": func.coalesce(u.template_version, ""),
+        "purpose": u.purpose,
         "language": language_sql(c.portfolio),
         "status": case(
             (u.status == ActionStatus.DONE.value, NoticeStatus.QUEUED.value),
@@ -1175,11 +1250,13 @@ async def _notices_and_tasks(
     )
 
 
-async def _keep_treatments(conn: AsyncConnection, as_of: date) -> int:
+async def _keep_treatments(
+    conn: AsyncConnection, as_of: date, at: datetime
+) -> tuple[int, list[int]]:
     """Writes ``case_treatments`` from the run (the last step taken today, else the entry's
     last step; the next step and its date), deletes the rows of cases no longer treated (closed:
     ``Case.treatment`` is null), and cancels the open tasks of segment entries the cases left.
-    Returns how many tasks it cancelled."""
+    Returns how many tasks it cancelled and their cases."""
     last = (
         select(u.step)
         .where(u.case_id == t.case_id, u.status != ActionStatus.SKIPPED.value)
@@ -1250,7 +1327,17 @@ async def _keep_treatments(conn: AsyncConnection, as_of: date) -> int:
             .order_by(t.case_id),
         )
     )
-    await conn.execute(delete(tables.case_treatments).where(ct.case_id.not_in(select(t.case_id))))
+    gone = ~exists().where(t.case_id == ct.case_id)
+    await conn.execute(delete(tables.case_treatments).where(gone))
+    return await _cancel_tasks(conn, at)
+
+
+async def _cancel_tasks(conn: AsyncConnection, at: datetime) -> tuple[int, list[int]]:
+    """Cancels the open tasks of a segment entry the case is no longer in (another segment or
+    strategy, or none: the case closed), each with a TaskCancelled event {task_id, kind, step,
+    reason}. The cases were locked by the run first (``ageing.lock_cases``), the closed ones
+    included: the run, like ``completeTask``, takes a case before its tasks. Returns how many
+    it cancelled and their cases."""
     k = tables.tasks.c
     current = (
         select(ta.id)
@@ -1260,7 +1347,6 @@ async def _keep_treatments(conn: AsyncConnection, as_of: date) -> int:
                 and_(
                     ct.case_id == ta.case_id,
                     ct.strategy == ta.strategy,
-                    ct.variant == ta.variant,
                     ct.segment == ta.segment,
                     ct.entered_on == ta.entered_on,
                 ),
@@ -1268,20 +1354,56 @@ async def _keep_treatments(conn: AsyncConnection, as_of: date) -> int:
         )
         .where(ta.id == k.action_id)
     )
+    cancelling = and_(k.status == TaskStatus.OPEN.value, k.action_id.is_not(None), ~exists(current))
+    why = case(
+        (c.status == CaseStatus.CLOSED.value, TaskCancelReason.CASE_CLOSED.value),
+        else_=TaskCancelReason.SEGMENT_LEFT.value,
+    )
+    data = event_data(
+        TaskCancelled,
+        {"task_id": k.id, "kind": k.kind, "step": k.step, "reason": cast(why, String)},
+    )
+    await conn.execute(
+        insert(tables.case_events).from_select(
+            ["case_id", "at", "actor_id", "name", "data"],
+            select(
+                k.case_id,
+                literal(at, UTCDateTime()),
+                cast(null(), Integer),
+                literal(TaskCancelled.__name__, String),
+                data,
+            )
+            .select_from(tables.tasks.join(tables.cases, c.id == k.case_id))
+            .where(cancelling)
+            .order_by(k.case_id, k.id),
+        )
+    )
+    case_ids = list(
+        (
+            await conn.execute(select(k.case_id).where(cancelling).distinct().order_by(k.case_id))
+        ).scalars()
+    )
     result = await conn.execute(
         update(tables.tasks)
-        .where(k.status == TaskStatus.OPEN.value, k.action_id.is_not(None), ~exists(current))
+        .where(cancelling)
         .values(status=TaskStatus.CANCELLED.value, version=k.version + 1)
     )
-    return max(result.rowcount or 0, 0)
+    return max(result.rowcount or 0, 0), case_ids
 
 
 async def _mark_snapshots(conn: AsyncConnection, as_of: date) -> None:
     """Records each treated case's strategy, version and variant on its debts' snapshots of the
-    day (what variant comparisons read)."""
+    day (what variant comparisons read), and who holds the case after the day's placements and
+    recalls (the snapshot was taken before them): one UPDATE."""
     snap = tables.debt_snapshots.c
     await conn.execute(
         update(tables.debt_snapshots)
-        .where(snap.case_id == ct.case_id, snap.as_of == as_of)
-        .values(strategy=ct.strategy, strategy_version=ct.version, variant=ct.variant)
+        .where(snap.case_id == ct.case_id, snap.case_id == c.id, snap.as_of == as_of)
+        .values(
+            strategy=ct.strategy,
+            strategy_version=ct.version,
+            variant=ct.variant,
+            agency_id=c.agency_id,
+            assignee_id=c.assignee_id,
+        )
     )

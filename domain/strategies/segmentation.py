@@ -9,10 +9,13 @@ plain functions of its facts (the daily run applies the same rules to every case
   is below ``share × 10000`` is the challenger's: its definition segments it.
 - **Segment**: the first of the definition's segments whose condition the case meets; none: the
   case has no steps.
+- **Entry**: the case's stay in a segment of its strategy; a new version or a change of variant
+  alone (a promotion, a new share) keeps it, and the steps taken in it (by name) stay taken.
 - **Steps** (``plan``): on the segment's clock value ``v`` (days past due, or days since the case
   entered the segment), the due day is the largest step day ≤ ``v``; its steps not taken yet are
-  taken, earlier steps never taken are skipped (overtaken), and the next step is the first with a
-  day after ``v``.
+  taken, earlier steps never taken are skipped (overtaken) — except an ``always`` step, taken
+  with the due day's steps — and the next step is the first with a day after ``v`` not taken yet
+  in the entry (days past due may fall back below a step already taken).
 """
 
 from __future__ import annotations
@@ -167,14 +170,14 @@ def ordered_steps(segment: Segment) -> tuple[Step, ...]:
 
 def plan(segment: Segment, clock_value: int, taken: Iterable[str] = ()) -> StepPlan:
     """The steps due on a segment whose clock reads ``clock_value``, given the names of the
-    steps already taken in this entry of the segment."""
+    steps already taken (or skipped) in this entry of the segment."""
     done = set(taken)
     steps = ordered_steps(segment)
-    reached = [step.day for step in steps if step.day <= clock_value]
-    due = max(reached) if reached else None
-    take = tuple(s for s in steps if s.day == due and s.name not in done)
-    skip = tuple(s for s in steps if due is not None and s.day < due and s.name not in done)
-    following = next((s for s in steps if s.day > clock_value), None)
+    due = max((step.day for step in steps if step.day <= clock_value), default=None)
+    waiting = [s for s in steps if s.day <= clock_value and s.name not in done]
+    take = tuple(s for s in waiting if s.day == due or s.always)
+    skip = tuple(s for s in waiting if s.day != due and not s.always)
+    following = next((s for s in steps if s.day > clock_value and s.name not in done), None)
     return StepPlan(
         take,
         skip,

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.notices.templates import DEFAULT_TEMPLATES
@@ -39,7 +42,7 @@ from domain.strategies.segmentation import (
     variant_bucket,
 )
 from jobs.daily import day_instant
-from store import tables
+from store import ageing, tables
 from store.treatment_queries import apply_treatment
 from tests.daily_support import Made, case_row, events, make_case, noon, row_counts, run
 from tests.factories import Factory, writing
@@ -105,6 +108,7 @@ async def test_a_mild_case_walks_through_its_steps_into_moderate(migrated: Async
         "zh",
     )
     assert (sms.status, sms.rule, sms.contact_point_id) == ("QUEUED", None, points["PHONE"])
+    assert sms.purpose == "REMINDER"  # the template's, kept on the notice
     assert sms.created_at == noon(D0) and sms.body is None  # rendered when the outbox sends it
 
     outcome = await run(migrated, day(30))
@@ -129,8 +133,17 @@ async def test_a_mild_case_walks_through_its_steps_into_moderate(migrated: Async
     assert found[0].created_at == instant(day(2))
     assert by_day[day(30)].tasks_cancelled == 2 and by_day[day(30)].segments_entered == 1
     letters = [n for n in await notices(migrated, made.case_id) if n.channel == "LETTER"]
-    assert [(n.template, n.status, n.contact_point_id) for n in letters] == [
-        ("DEMAND_LETTER", "QUEUED", points["ADDRESS"])
+    assert [(n.template, n.purpose, n.status, n.contact_point_id) for n in letters] == [
+        ("DEMAND_LETTER", "DEMAND", "QUEUED", points["ADDRESS"])
+    ]
+    cancelled = await events(migrated, made.case_id, "TaskCancelled")
+    assert [(e.data, e.at, e.actor_id) for e in cancelled] == [
+        (
+            {"task_id": task.id, "kind": "CALL", "step": task.step, "reason": "SEGMENT_LEFT"},
+            noon(day(30)),
+            None,
+        )
+        for task in found[:2]
     ]
     entry = await treatment(migrated, made.case_id)
     assert (entry.segment, entry.entered_on, entry.step) == ("MODERATE", day(30), "MODERATE_CALL")
@@ -208,6 +221,20 @@ async def test_placement_by_rotation_alternates_the_active_agencies(migrated: As
 
     row = await case_row(migrated, made[0].case_id)
     assert (row.assignee_id, row.placed_at, row.placement_ends_on) == (None, noon(day(1)), day(61))
+    async with migrated.connect() as conn:
+        held = (
+            await conn.execute(
+                select(snap.as_of, snap.agency_id, snap.assignee_id)
+                .where(snap.case_id == made[0].case_id, snap.as_of >= D0)
+                .order_by(snap.as_of)
+            )
+        ).all()
+    # The day's snapshot shows who holds the case after the day's placements.
+    assert [tuple(h) for h in held] == [
+        (D0, None, collector.id),
+        (day(1), first.id, None),
+        (day(2), first.id, None),
+    ]
     assert (await case_row(migrated, made[1].case_id)).placement_ends_on == day(31)
     placed = await events(migrated, made[0].case_id, "CasePlaced")
     assert [e.data for e in placed] == [
@@ -454,7 +481,23 @@ async def test_a_closed_case_leaves_treatment_and_its_open_tasks_are_cancelled(
     assert result.cured == 1 and result.tasks_cancelled == 1 and result.cases_treated == 0
     assert (await case_row(migrated, made.case_id)).status == "CLOSED"
     assert await treatment(migrated, made.case_id) is None  # Case.treatment: null
-    assert [k.status for k in await tasks(migrated, made.case_id)] == ["CANCELLED"]
+    [task] = await tasks(migrated, made.case_id)
+    assert (task.status, task.version) == ("CANCELLED", 2)
+    [cancelled] = await events(migrated, made.case_id, "TaskCancelled")
+    assert cancelled.data == {
+        "task_id": task.id,
+        "kind": "CALL",
+        "step": "MILD_CALL_1",
+        "reason": "CASE_CLOSED",
+    }
+    async with migrated.connect() as conn:
+        a = tables.audit_entries.c
+        audited = (
+            await conn.execute(select(a.case_ids, a.changes).where(a.action == "task.cancel"))
+        ).all()
+    assert [(r.case_ids, r.changes) for r in audited] == [
+        ([made.case_id], {"tasks": 1, "as_of": day(1).isoformat()})
+    ]
 
 
 # ---- nothing twice ------------------------------------------------------------------------------
@@ -593,7 +636,15 @@ US_FIRST = Strategy(
                 Step("BIG_LETTER", 20, StepAction.LETTER, "letter", template="DEMAND_LETTER"),
             ),
         ),
-        Segment("REST", SegmentCondition(), StepClock.DAYS_IN_SEGMENT, ()),
+        Segment(
+            "REST",
+            SegmentCondition(),
+            StepClock.DAYS_IN_SEGMENT,
+            (
+                Step("REST_CALL", 1, StepAction.CALL_TASK, "call"),
+                Step("REST_LETTER", 2, StepAction.LETTER, "letter", template="DEMAND_LETTER"),
+            ),
+        ),
     ),
 )
 GENERAL = Strategy(
@@ -606,7 +657,10 @@ GENERAL = Strategy(
             "WARNED",
             SegmentCondition(warning_severity="MEDIUM", stages=frozenset({"EARLY"})),
             StepClock.DAYS_IN_SEGMENT,
-            (Step("WARNED_SMS", 0, StepAction.SMS, "sms", template="PAYMENT_REMINDER"),),
+            (
+                Step("WARNED_SMS", 0, StepAction.SMS, "sms", template="PAYMENT_REMINDER"),
+                Step("WARNED_CALL", 2, StepAction.CALL_TASK, "call"),
+            ),
         ),
         Segment(
             "CARDS",
@@ -620,6 +674,14 @@ GENERAL = Strategy(
             StepClock.DPD,
             (
                 Step("CARD_SMS", 1, StepAction.SMS, "sms", template="PAYMENT_REMINDER"),
+                Step(
+                    "CARD_NOTICE",
+                    2,
+                    StepAction.LETTER,
+                    "never overtaken",
+                    template="DEMAND_LETTER",
+                    always=True,
+                ),
                 Step("CARD_CALL", 5, StepAction.CALL_TASK, "call"),
                 Step("CARD_OFFER", 5, StepAction.SETTLEMENT_OFFER_TASK, "offer"),
                 Step(
@@ -659,6 +721,18 @@ GENERAL_B = replace(
     GENERAL,
     version="3-c",
     segments=(
+        # The champion's segment name: a case changing variant alone keeps its entry.
+        Segment(
+            "CARDS",
+            SegmentCondition(
+                products=frozenset({"CREDIT_CARD"}), classifications=frozenset({"MILD", "SEVERE"})
+            ),
+            StepClock.DPD,
+            (
+                Step("CARD_SMS", 1, StepAction.SMS, "sms", template="PAYMENT_REMINDER"),
+                Step("B_CARD_CALL", 4, StepAction.CALL_TASK, "call"),
+            ),
+        ),
         Segment(
             "B_ALL",
             SegmentCondition(stages=frozenset({"EARLY", "COLLECTION"})),
@@ -667,14 +741,16 @@ GENERAL_B = replace(
         ),
     ),
 )
-IN_EFFECT = {
-    "US_FIRST": InEffect(US_FIRST),
-    "GENERAL": InEffect(
-        GENERAL,
-        None,
-        Challenger("GENERAL", "3-c", Decimal("0.4"), frozenset({"CARDS", "BY_CLASS"}), GENERAL_B),
-    ),
-}
+
+
+def general(share: str) -> dict[str, InEffect]:
+    challenger = Challenger(
+        "GENERAL", "3-c", Decimal(share), frozenset({"CARDS", "BY_CLASS"}), GENERAL_B
+    )
+    return {"US_FIRST": InEffect(US_FIRST), "GENERAL": InEffect(GENERAL, None, challenger)}
+
+
+IN_EFFECT = general("0.4")
 CLASSES = ("CURRENT", "MILD", "MODERATE", "SERIOUS", "SEVERE")
 
 
@@ -740,9 +816,14 @@ async def random_cases(engine: AsyncEngine, count: int, seed: int) -> dict[int, 
     return facts
 
 
-async def treat(engine: AsyncEngine, on: date, templates: Any = DEFAULT_TEMPLATES) -> Any:
+async def treat(
+    engine: AsyncEngine,
+    on: date,
+    templates: Any = DEFAULT_TEMPLATES,
+    strategies: Mapping[str, InEffect] = IN_EFFECT,
+) -> Any:
     async with writing(engine) as conn:
-        return await apply_treatment(conn, on, noon(on), IN_EFFECT, templates)
+        return await apply_treatment(conn, on, noon(on), strategies, templates)
 
 
 async def test_the_sql_assigns_what_the_rules_assign_on_random_cases(
@@ -802,11 +883,12 @@ async def test_a_message_without_an_approved_template_is_suppressed(migrated: As
     templates = {k: v for k, v in DEFAULT_TEMPLATES.items() if k != "PAYMENT_REMINDER"}
     await treat(migrated, D0, templates)
     [sms] = await notices(migrated, made.case_id)
-    assert (sms.status, sms.rule, sms.template, sms.template_version) == (
+    assert (sms.status, sms.rule, sms.template, sms.template_version, sms.purpose) == (
         "SUPPRESSED",
         "NO_APPROVED_TEMPLATE",
         "PAYMENT_REMINDER",
         "",
+        None,
     )
 
 
@@ -838,3 +920,377 @@ async def test_the_statements_do_not_grow_with_the_number_of_cases(
             await conn.execute(select(func.count()).select_from(tables.case_treatments))
         ).scalar_one()
     assert treated > 100
+
+
+async def test_the_sql_follows_the_rules_day_after_day(migrated: AsyncEngine) -> None:
+    """Four runs over the same random cases, their days past due moving (back too) and their
+    class changing between runs, the challenger's share raised then ended: entries kept or
+    started, steps taken once per entry, days-in-segment clocks past day 0, ``always`` steps,
+    and the next step after the clock not taken yet — as the Python rules decide, day by day."""
+    facts = await random_cases(migrated, 90, seed=21)
+    rng = random.Random(21)
+    entries: dict[int, tuple[str, str | None, date]] = {}  # strategy, segment, entered on
+    taken: dict[int, set[str]] = {}
+    variants: dict[int, str] = {}
+    seen: Counter[str] = Counter()
+    for n, share in enumerate(("0.4", "0.4", "0.7", "0")):
+        on = day(n)
+        strategies = general(share)
+        await treat(migrated, on, strategies=strategies)
+        async with migrated.connect() as conn:
+            a = tables.treatment_actions.c
+            rows = {r.case_id: r for r in await conn.execute(select(tables.case_treatments))}
+            today: dict[int, dict[str, str]] = {}
+            for r in await conn.execute(
+                select(a.case_id, a.step, a.status, a.variant).where(a.as_of == on)
+            ):
+                today.setdefault(r.case_id, {})[r.step] = r.status
+        for case_id, fact in facts.items():
+            if fact.status == "CLOSED":
+                assert case_id not in rows
+                continue
+            in_effect = strategy_for(strategies, fact.portfolio)
+            assert in_effect is not None
+            variant, definition, segment = treatment_of(in_effect, fact, case_id)
+            key = (in_effect.champion.name, None if segment is None else segment.name)
+            before = entries.get(case_id)
+            if before is None or before[:2] != key:
+                entries[case_id] = (*key, on)
+                taken[case_id] = set()
+            elif variants[case_id] != variant.value:
+                seen["entry kept across a change of variant"] += 1
+            variants[case_id] = variant.value
+            entered_on = entries[case_id][2]
+            row = rows[case_id]
+            assert (row.strategy, row.variant, row.version, row.segment, row.entered_on) == (
+                key[0],
+                variant.value,
+                definition.version,
+                key[1],
+                entered_on,
+            ), (on, case_id, fact)
+            if segment is None:
+                assert case_id not in today and row.next_step is None
+                continue
+            clock = fact.days_past_due if segment.clock is StepClock.DPD else (on - entered_on).days
+            planned = plan(segment, clock, taken[case_id])
+            if segment.clock is StepClock.DAYS_IN_SEGMENT and clock > 0:
+                seen["days in segment past day 0"] += 1
+            if any(
+                step.always and step.day < max(s.day for s in planned.take) for step in planned.take
+            ):
+                seen["always step taken late"] += 1
+            if any(s.name in taken[case_id] and s.day > clock for s in segment.steps):
+                seen["a step taken ahead of the clock"] += 1
+            assert {
+                step: status != "SKIPPED" for step, status in today.get(case_id, {}).items()
+            } == {
+                **{step.name: False for step in planned.skip},
+                **{step.name: True for step in planned.take},
+            }, (on, case_id, fact, clock, taken[case_id])
+            following = planned.next_step
+            assert row.next_step == (None if following is None else following.name), (on, case_id)
+            if planned.next_in_days is not None:
+                assert row.next_action_on == on + timedelta(days=planned.next_in_days)
+            taken[case_id] |= {step.name for step in (*planned.take, *planned.skip)}
+        # Between runs the figures move, days past due falling back too.
+        async with writing(migrated) as conn:
+            for case_id, fact in facts.items():
+                dpd = max(0, fact.days_past_due + rng.choice([-8, -1, 0, 1, 1, 2, 4, 9]))
+                grade = rng.choice(CLASSES) if rng.random() < 0.15 else fact.classification
+                await conn.execute(
+                    update(tables.cases)
+                    .where(c.id == case_id)
+                    .values(days_past_due=dpd, classification=grade)
+                )
+                facts[case_id] = replace(fact, days_past_due=dpd, classification=grade)
+    # Each case the rules single out came up.
+    assert set(seen) == {
+        "entry kept across a change of variant",
+        "days in segment past day 0",
+        "always step taken late",
+        "a step taken ahead of the clock",
+    }, seen
+
+
+# ---- a change of variant, task steps, never-overtaken steps, placement by performance -----------
+
+
+async def mild_case(engine: AsyncEngine, days_past_due: int, **values: Any) -> Made:
+    """A MILD case as the day's ageing left it (the treatment alone runs on it)."""
+    return await make_case(
+        engine,
+        [[D0]],
+        classification="MILD",
+        days_past_due=days_past_due,
+        **values,
+    )
+
+
+async def test_a_change_of_variant_alone_keeps_the_entry_and_its_steps(
+    migrated: AsyncEngine,
+) -> None:
+    """A challenger treats MILD cases with the champion's steps and an early call. A case it
+    takes is sent the day-1 SMS; promoted (the challenger's definition approved as the
+    champion: the case is CHAMPION now), taken again by a new challenger, then back with the
+    champion when the share drops to 0 — one entry all along: the SMS is not sent again, the
+    early call's task stays open, no segment is entered again; the variant and version change."""
+    made = await mild_case(migrated, 1)
+    await reachable(migrated, made)
+    mild = next(seg for seg in STANDARD.segments if seg.name == "MILD")
+    early = Step("MILD_EARLY_CALL", 2, StepAction.CALL_TASK, "2 days past due: call early")
+
+    def bolder(version: str) -> Strategy:
+        return replace(
+            STANDARD, version=version, segments=(replace(mild, steps=(*mild.steps, early)),)
+        )
+
+    def running(champion: Strategy, version: str, share: str) -> dict[str, InEffect]:
+        challenger = Challenger(
+            "STANDARD", version, Decimal(share), frozenset({"MILD"}), bolder(version)
+        )
+        return {"STANDARD": InEffect(champion, None, challenger)}
+
+    promoted = bolder("2026.2")
+    days = [
+        (running(STANDARD, "2026.1-c1", "1"), 1, "CHALLENGER", "2026.1-c1"),
+        ({"STANDARD": InEffect(promoted)}, 1, "CHAMPION", "2026.2"),
+        (running(promoted, "2026.2-c1", "1"), 2, "CHALLENGER", "2026.2-c1"),
+        (running(promoted, "2026.2-c1", "0"), 2, "CHAMPION", "2026.2"),
+    ]
+    for n, (strategies, days_past_due, variant, version) in enumerate(days):
+        async with writing(migrated) as conn:
+            await conn.execute(
+                update(tables.cases).where(c.id == made.case_id).values(days_past_due=days_past_due)
+            )
+        await treat(migrated, day(n), strategies=strategies)
+        entry = await treatment(migrated, made.case_id)
+        assert (entry.variant, entry.version, entry.segment, entry.entered_on) == (
+            variant,
+            version,
+            "MILD",
+            D0,
+        ), n
+    assert await actions(migrated, made.case_id) == [
+        (D0, "MILD_SMS_1", "DONE", None),
+        (day(2), "MILD_EARLY_CALL", "DONE", None),
+    ]
+    assert len(await notices(migrated, made.case_id)) == 1
+    assert [(k.step, k.status) for k in await tasks(migrated, made.case_id)] == [
+        ("MILD_EARLY_CALL", "OPEN")
+    ]
+    assert len(await events(migrated, made.case_id, "TreatmentSegmentEntered")) == 1
+    entry = await treatment(migrated, made.case_id)
+    assert (entry.step, entry.step_on, entry.next_step) == (
+        "MILD_EARLY_CALL",
+        day(2),
+        "MILD_CALL_1",
+    )
+
+
+TASKS = Strategy(
+    "TASKS",
+    "1",
+    "every task step on the day a case enters",
+    frozenset(),
+    (
+        Segment(
+            "ALL",
+            SegmentCondition(),
+            StepClock.DAYS_IN_SEGMENT,
+            (
+                Step("CALL", 0, StepAction.CALL_TASK, "call"),
+                Step("REVIEW", 0, StepAction.LEGAL_REVIEW_TASK, "review for legal action"),
+                Step("OFFER", 0, StepAction.SETTLEMENT_OFFER_TASK, "offer a settlement"),
+            ),
+        ),
+    ),
+)
+
+
+async def test_task_steps_the_life_cycle_or_a_protection_stops(migrated: AsyncEngine) -> None:
+    """A call is suppressed where contact may not be made; a legal review refused where the life
+    cycle forbids escalation (on hold, stage LEGAL or WRITTEN_OFF) or a protection does
+    (NO_ESCALATION); a settlement offer suppressed where the life cycle refuses an arrangement
+    (on hold) or a protection stops contact. Only the steps done make a task."""
+    cases = {
+        "open": await mild_case(migrated, 5),
+        "on hold": await mild_case(migrated, 5, status="ON_HOLD"),
+        "bankrupt": await mild_case(migrated, 5),
+        "written off": await mild_case(migrated, 5, stage="WRITTEN_OFF"),
+        "legal": await mild_case(migrated, 5, stage="LEGAL"),
+        "hardship": await mild_case(migrated, 5),
+        "ill": await mild_case(migrated, 5),
+        "cease": await mild_case(migrated, 5),
+        "complaint": await mild_case(migrated, 5),
+    }
+    for name, kind in (
+        ("bankrupt", "BANKRUPTCY"),
+        ("hardship", "HARDSHIP"),
+        ("ill", "SERIOUS_ILLNESS"),
+        ("cease", "CEASE_COMMUNICATION"),
+    ):
+        await flag(migrated, cases[name], kind)
+    await complaint(migrated, cases["complaint"])
+    result = await treat(migrated, D0, strategies={"TASKS": InEffect(TASKS)})
+    done = ("DONE", None)
+    expected = {
+        "open": (done, done, done),
+        "on hold": (
+            ("SUPPRESSED", "CASE_ON_HOLD"),
+            ("REFUSED", "CASE_ON_HOLD"),
+            ("SUPPRESSED", "CASE_ON_HOLD"),
+        ),
+        "bankrupt": (
+            ("SUPPRESSED", "FLAG_BANKRUPTCY"),
+            ("REFUSED", "FLAG_BANKRUPTCY"),
+            ("SUPPRESSED", "FLAG_BANKRUPTCY"),
+        ),
+        "written off": (done, ("REFUSED", "ACTION_NOT_ALLOWED"), done),
+        "legal": (done, ("REFUSED", "ACTION_NOT_ALLOWED"), done),
+        "hardship": (done, ("REFUSED", "FLAG_HARDSHIP"), done),
+        "ill": (("SUPPRESSED", "FLAG_SERIOUS_ILLNESS"), done, done),  # letters only
+        "cease": (
+            ("SUPPRESSED", "CEASE_COMMUNICATION"),
+            done,
+            ("SUPPRESSED", "CEASE_COMMUNICATION"),
+        ),
+        "complaint": (
+            ("SUPPRESSED", "OPEN_COMPLAINT"),
+            ("REFUSED", "OPEN_COMPLAINT"),
+            ("SUPPRESSED", "OPEN_COMPLAINT"),
+        ),
+    }
+    kinds = {"CALL": "CALL", "REVIEW": "LEGAL_REVIEW", "OFFER": "SETTLEMENT_OFFER"}
+    for name, outcomes in expected.items():
+        made = cases[name]
+        assert await actions(migrated, made.case_id) == [
+            (D0, step, status, rule)
+            for step, (status, rule) in zip(("CALL", "REVIEW", "OFFER"), outcomes, strict=True)
+        ], name
+        made_tasks = await tasks(migrated, made.case_id)
+        assert [(k.kind, k.step) for k in made_tasks] == [
+            (kinds[step], step)
+            for step, (status, _rule) in zip(("CALL", "REVIEW", "OFFER"), outcomes, strict=True)
+            if status == "DONE"
+        ], name
+    assert result.by_action()["LEGAL_REVIEW_TASK"] == {"DONE": 3, "REFUSED": 6}
+    assert result.tasks_created == 12
+
+
+async def test_an_always_step_is_never_overtaken(migrated: AsyncEngine) -> None:
+    """A US card case entering MILD_US days after its validation notice's day still gets it,
+    with the steps due that day; the steps in between are skipped."""
+    made = await mild_case(migrated, 12, portfolio="us-cards", currency="USD")
+    await reachable(migrated, made)
+    await treat(migrated, D0, strategies={"STANDARD": InEffect(STANDARD)})
+    segment = next(seg for seg in STANDARD.segments if seg.name == "MILD_US")
+    planned = plan(segment, 12)
+    always = [step.name for step in segment.steps if step.always]
+    assert always and set(always) <= {step.name for step in planned.take}
+    recorded = {step: status for _on, step, status, _rule in await actions(migrated, made.case_id)}
+    assert {step for step, status in recorded.items() if status != "SKIPPED"} == {
+        step.name for step in planned.take
+    }
+    assert {step for step, status in recorded.items() if status == "SKIPPED"} == {
+        step.name for step in planned.skip
+    }
+    assert all(recorded[name] != "SKIPPED" for name in always)
+
+
+async def test_placement_by_performance_takes_the_agency_that_recovered_most(
+    migrated: AsyncEngine,
+) -> None:
+    """Over the last 90 days' snapshots the second agency recovered half of what it held in CNY,
+    the first a tenth: a CNY case goes to the second; a USD case (no results: all 0) to the
+    lowest id."""
+    factory = Factory(migrated)
+    first, second = await factory.agency(), await factory.agency()
+    held = [await mild_case(migrated, 5) for _ in range(2)]
+    snapshot = {
+        "portfolio": "retail",
+        "product_type": "CONSUMER_LOAN",
+        "currency": "CNY",
+        "principal": Decimal("1000.00"),
+        "days_past_due": 50,
+        "bucket": "M2",
+        "classification": "MODERATE",
+        "status": "OPEN",
+    }
+    async with writing(migrated) as conn:
+        for made, agency, balances in (
+            (held[0], first, ("1000.00", "900.00")),
+            (held[1], second, ("1000.00", "500.00")),
+        ):
+            for on, balance in zip((day(-30), day(-1)), balances, strict=True):
+                await conn.execute(
+                    insert(tables.debt_snapshots).values(
+                        debt_id=made.debt_ids[0],
+                        as_of=on,
+                        case_id=made.case_id,
+                        agency_id=agency.id,
+                        balance=Decimal(balance),
+                        **snapshot,
+                    )
+                )
+    by_performance = Strategy(
+        "PERF",
+        "1",
+        "",
+        frozenset(),
+        (
+            Segment(
+                "PLACE",
+                SegmentCondition(stages=frozenset({"COLLECTION"})),
+                StepClock.DAYS_IN_SEGMENT,
+                (
+                    Step(
+                        "PLACE",
+                        0,
+                        StepAction.PLACE_WITH_AGENCY,
+                        "place",
+                        placement=PlacementMethod.PERFORMANCE,
+                        placement_days=30,
+                    ),
+                ),
+            ),
+        ),
+    )
+    cny = await mild_case(migrated, 50, stage="COLLECTION")
+    usd = await mild_case(migrated, 50, stage="COLLECTION", portfolio="us-cards", currency="USD")
+    await treat(migrated, D0, strategies={"PERF": InEffect(by_performance)})
+    assert (await case_row(migrated, cny.case_id)).agency_id == second.id
+    assert (await case_row(migrated, usd.case_id)).agency_id == first.id
+
+
+async def test_the_run_locks_the_closed_cases_whose_treatment_ends(
+    migrated: AsyncEngine, backend: str
+) -> None:
+    """A case settled since the last run is not aged, yet the run cancels its open tasks: it
+    locks the case first (in id order, with the others), as ``completeTask`` does before the
+    task — never the task of a case it does not hold."""
+    if backend != "postgresql":
+        pytest.skip("SQLite: the run's transaction holds the database's write lock already")
+    made = await late(migrated, 3)
+    untouched = await late(migrated, 3)
+    await run(migrated, D0)
+    async with writing(migrated) as conn:
+        await conn.execute(
+            update(tables.cases)
+            .where(c.id.in_([made.case_id, untouched.case_id]))
+            .values(status="CLOSED", close_reason="SETTLED", watch_until=None)
+        )
+        await conn.execute(
+            delete(tables.case_treatments).where(
+                tables.case_treatments.c.case_id == untouched.case_id
+            )
+        )
+    async with migrated.connect() as conn, conn.begin():
+        await ageing.lock_cases(conn, day(1))
+        async with migrated.connect() as other, other.begin():
+            free = select(c.id).where(c.id == untouched.case_id).with_for_update(nowait=True)
+            assert (await other.execute(free)).scalar_one() == untouched.case_id
+        async with migrated.connect() as other, other.begin():
+            held = select(c.id).where(c.id == made.case_id).with_for_update(nowait=True)
+            with pytest.raises(DBAPIError):
+                await other.execute(held)

@@ -289,3 +289,25 @@ def test_a_segment_without_steps_plans_nothing() -> None:
     empty = segment("LEGAL")
     assert plan(empty, 100) == plan(empty, 0)
     assert plan(empty, 100).next_step is None
+
+
+def test_an_always_step_is_taken_with_the_due_day_s_steps_never_skipped() -> None:
+    validation = replace(step("VALIDATION", 1), always=True)
+    us = segment("MILD_US", SegmentCondition(), validation, step("EMAIL", 5), step("CALL", 10))
+    late = plan(us, 12)
+    assert (names(late.take), names(late.skip)) == (["VALIDATION", "CALL"], ["EMAIL"])
+    # Taken once: the next day nothing is due, and it is never recorded skipped.
+    assert plan(us, 13, {"VALIDATION", "CALL", "EMAIL"}).take == ()
+    assert (names(plan(us, 1).take), plan(us, 1).skip) == (["VALIDATION"], ())
+    assert plan(us, 0).take == ()  # not before its day
+
+
+def test_the_next_step_is_the_first_not_taken_in_the_entry() -> None:
+    """Days past due fell back from 12 to 5 after a payment: SMS_2 (day 10) was taken in this
+    entry, so the next step is the one after it."""
+    mild = replace(MILD, steps=(*MILD.steps, step("CALL_2", 20)))
+    again = plan(mild, 5, {"SMS_1", "CALL_1", "SMS_2"})
+    assert (again.take, again.skip) == ((), ())
+    assert (again.next_step.name, again.next_in_days) == ("CALL_2", 15)  # type: ignore[union-attr]
+    assert plan(mild, 5, {"SMS_1", "CALL_1", "SMS_2", "CALL_2"}).next_step is None
+    assert plan(mild, 5).next_step.name == "SMS_2"  # type: ignore[union-attr]
