@@ -22,7 +22,8 @@ DEFAULT_CONDUCT_PROFILE = "CN"
 class Portfolio:
     """A portfolio's configuration: its currency, calendar, conduct profile, and what its notices
     say and in which language (``language``: the notices' default language; ``lender``: the
-    lender's name; ``hotline``: the number a borrower calls back)."""
+    lender's name; ``hotline``: the number a borrower calls back; ``mailing_address``: where the
+    lender takes letters and disputes, printed in notices as the collector's address)."""
 
     name: str
     currency: str
@@ -31,6 +32,7 @@ class Portfolio:
     language: str = "zh"
     lender: str = "示范消费金融有限公司"
     hotline: str = "400-800-1234"
+    mailing_address: str = "上海市浦东新区示范路1号示范金融大厦20层（邮编200120）"
 
 
 PORTFOLIOS: Mapping[str, Portfolio] = MappingProxyType(
@@ -44,6 +46,7 @@ PORTFOLIOS: Mapping[str, Portfolio] = MappingProxyType(
             language="en",
             lender="Demo Card Services, N.A.",
             hotline="1-800-555-0199",
+            mailing_address="1 Example Plaza, Suite 100, Wilmington, DE 19801",
         ),
     }
 )

@@ -9,8 +9,17 @@ for the context's language:
   for USD, else the code before it (``CNY 1,234.56``); always the currency's minor units;
 - dates: ``zh`` — ``2026年11月29日``; ``en`` — ``November 29, 2026``;
 - ``agency_name``: empty when the lender collects itself (a text may test it with ``{% if %}``);
-- ``opt_out_instructions`` and ``dispute_instructions``: the standard words of the language and
-  channel (``OPT_OUT`` and ``_DISPUTE`` below).
+  ``next_due_date`` and ``next_instalment_amount`` empty when no instalment falls due after the
+  as-of date (the same test);
+- ``opt_out_instructions``, ``dispute_instructions`` and ``debt_collector_disclosure``: the
+  standard words of the language and channel (``OPT_OUT``, ``_DISPUTE`` and
+  ``DEBT_COLLECTOR_DISCLOSURE`` below).
+
+A subject is one line: a line break in a value printed in it becomes a space. What a text
+renders to is bounded, whatever its variables hold: an SMS body at most ``MAX_SMS_RENDERED``
+characters (about fifteen 70-character segments), another body ``MAX_BODY_RENDERED``, a subject
+``MAX_SUBJECT_RENDERED``; a text rendering longer — or failing in any way — raises
+``TemplateNotRenderable``, which the outbox records.
 
 The digest is the SHA-256 (hex) of the subject, a newline and the body (the body alone when there
 is no subject): evidence of exactly what was sent.
@@ -22,30 +31,43 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
-
-import jinja2
 
 from domain.contacts.model import ContactChannel
 from domain.money import Money, minor_units
 from domain.notices.errors import NoTemplateText, TemplateNotRenderable
 from domain.notices.model import Template
-from domain.notices.templates import SANDBOX
+from domain.notices.templates import compiled_text
+
+# The most a rendered notice may hold, in characters (see the module's docstring).
+MAX_SMS_RENDERED = 1_000
+MAX_BODY_RENDERED = 100_000
+MAX_SUBJECT_RENDERED = 300
 
 
 @dataclass(frozen=True)
 class NoticeContext:
     """What a notice says about one case, as the caller read it (``account_number`` already
-    masked to its last 4 digits)."""
+    masked to its last 4 digits).
+
+    ``amount_due`` is the overdue amount (the unpaid instalments due on or before ``as_of``),
+    ``balance`` the whole outstanding balance; ``next_due_date`` and ``next_instalment_amount``
+    the next unpaid instalment due after ``as_of`` (None when there is none: both or neither).
+    ``collector_address`` is where the collector takes letters and disputes (the portfolio's
+    ``mailing_address``), ``borrower_address`` the borrower's mailing address."""
 
     borrower_name: str
+    borrower_address: str
     case_reference: str
     lender_name: str
     hotline: str
     collector_name: str
     collector_id: str
+    collector_address: str
     agency_name: str | None
     amount_due: Money
+    balance: Money
+    next_due_date: date | None
+    next_instalment_amount: Money | None
     days_past_due: int
     as_of: date
     account_number: str
@@ -105,6 +127,12 @@ _DISPUTE: dict[tuple[str, bool], str] = {
     "information that shows you owe the debt. Our number is {hotline}.",
     ("en", True): "To dispute the debt, call {hotline} by {deadline}.",
 }
+# That a message is from a debt collector (12 CFR 1006.18(e)), by language: a US rule, and the US
+# portfolios write in English; no Chinese rule asks for it, so it is empty in zh.
+DEBT_COLLECTOR_DISCLOSURE: dict[str, str] = {
+    "zh": "",
+    "en": "This is a communication from a debt collector.",
+}
 
 
 def format_money(money: Money, language: str) -> str:
@@ -136,15 +164,23 @@ def variables(context: NoticeContext) -> dict[str, str]:
     deadline = format_date(context.dispute_deadline, language)
     sms = context.channel == ContactChannel.SMS
     opt_out = OPT_OUT.get((language, context.channel), "")
+    next_due, next_amount = context.next_due_date, context.next_instalment_amount
     found = {
         "borrower_name": context.borrower_name,
+        "borrower_address": context.borrower_address,
         "case_reference": context.case_reference,
         "lender_name": context.lender_name,
         "hotline": context.hotline,
         "collector_name": context.collector_name,
         "collector_id": context.collector_id,
+        "collector_address": context.collector_address,
         "agency_name": context.agency_name or "",
         "amount_due": format_money(context.amount_due, language),
+        "balance": format_money(context.balance, language),
+        "next_due_date": "" if next_due is None else format_date(next_due, language),
+        "next_instalment_amount": ""
+        if next_amount is None
+        else format_money(next_amount, language),
         "days_past_due": str(context.days_past_due),
         "as_of": format_date(context.as_of, language),
         "account_number": context.account_number,
@@ -158,17 +194,31 @@ def variables(context: NoticeContext) -> dict[str, str]:
         "dispute_instructions": _DISPUTE[(language, sms)].format(
             deadline=deadline, hotline=context.hotline
         ),
+        "debt_collector_disclosure": DEBT_COLLECTOR_DISCLOSURE[language],
     }
     return found
 
 
-@lru_cache(maxsize=256)
-def _compiled(source: str) -> jinja2.Template:
-    return SANDBOX.from_string(source)
+def _one_line(values: dict[str, str]) -> dict[str, str]:
+    """The values as a subject prints them: every line break a space."""
+    return {name: " ".join(value.splitlines()) for name, value in values.items()}
 
 
 def _render(source: str, values: dict[str, str]) -> str:
-    return _compiled(source).render(values)
+    return compiled_text(source).render(values)
+
+
+def _bounded(subject: str | None, body: str, channel: ContactChannel) -> str | None:
+    """Why a rendered notice cannot be sent as it is (None: it can)."""
+    limit = MAX_SMS_RENDERED if channel == ContactChannel.SMS else MAX_BODY_RENDERED
+    if len(body) > limit:
+        return f"the body renders to more than {limit:,} characters"
+    if subject is not None:
+        if "".join(subject.splitlines()) != subject:
+            return "the subject renders to more than one line"
+        if len(subject) > MAX_SUBJECT_RENDERED:
+            return f"the subject renders to more than {MAX_SUBJECT_RENDERED} characters"
+    return None
 
 
 def digest_of(subject: str | None, body: str) -> str:
@@ -179,7 +229,9 @@ def digest_of(subject: str | None, body: str) -> str:
 
 def render(template: Template, context: NoticeContext) -> RenderedNotice:
     """Returns a template's text in the context's language, filled in; raises NoTemplateText
-    without a text in that language, TemplateNotRenderable when the text fails to render."""
+    without a text in that language, TemplateNotRenderable when the text fails to render in any
+    way (a sandbox refusal, an undefined name, a text Jinja or Python cannot compile, nesting
+    beyond the stack, text that is not valid UTF-8…) or renders beyond the limits."""
     if context.channel != template.channel:
         raise ValueError(f"a {template.channel} template cannot render a {context.channel}")
     text = template.texts.get(context.language)
@@ -187,8 +239,12 @@ def render(template: Template, context: NoticeContext) -> RenderedNotice:
         raise NoTemplateText(template.name, context.language, "no text in that language")
     values = variables(context)
     try:
-        subject = None if text.subject is None else _render(text.subject, values)
+        subject = None if text.subject is None else _render(text.subject, _one_line(values))
         body = _render(text.body, values)
-    except jinja2.TemplateError as error:  # SecurityError, UndefinedError, syntax
+        digest = digest_of(subject, body)
+    except Exception as error:  # whatever a text fails with is the text's failure, not the run's
         raise TemplateNotRenderable(template.name, context.language, type(error).__name__) from None
-    return RenderedNotice(subject, body, digest_of(subject, body))
+    beyond = _bounded(subject, body, template.channel)
+    if beyond is not None:
+        raise TemplateNotRenderable(template.name, context.language, beyond)
+    return RenderedNotice(subject, body, digest)

@@ -6,9 +6,13 @@ A text is a Jinja template restricted to what a notice needs: ``{{ variable }}``
 catalogue (``VARIABLES``), the filters ``ALLOWED_FILTERS`` without arguments, ``~`` to join, and
 ``{% if %}`` / ``{% elif %}`` / ``{% else %}`` with ``not``, ``and``, ``or``, ``==``, ``!=``,
 ``in``. Everything else — loops, macros, includes, imports, ``{% set %}``, attribute or item
-access, calls, arithmetic — is refused when the template is proposed (``CHANGE_INVALID`` naming
-the text and the line), so a text can neither loop nor reach Python objects; it is rendered in
-Jinja's immutable sandbox as well (``domain.notices.rendering``).
+access, calls, arithmetic, any name outside the catalogue (Jinja's globals such as ``range`` or
+``lipsum`` included) — is refused when the template is proposed (``CHANGE_INVALID`` naming the
+text and the line), so a text can neither loop nor reach Python objects. A text nested more than
+``MAX_DEPTH`` levels deep or of more than ``MAX_NODES`` elements is refused too, and every text is
+compiled at proposal, so that what is approved is known to render; it is rendered in Jinja's
+immutable sandbox as well, with no globals and only the allowed filters
+(``domain.notices.rendering``).
 
 Required content is data (``REQUIREMENTS``): one row per (profile, condition) with a stable
 name. Every text of a template, in every language, must print each variable every profile it
@@ -26,10 +30,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+import jinja2
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from domain.changes.errors import ChangeInvalid
@@ -48,6 +54,11 @@ from domain.notices.model import (
 MAX_BODY = 20_000
 MAX_SMS_BODY = 500  # characters of the template's source, before rendering
 MAX_SUBJECT = 200
+# How deep a text's parsed form may nest (``{% if %}`` in ``{% if %}``, ``not``, ``and``, filters
+# on filters, …) and how many elements it may hold: far above what a notice needs, far below what
+# the parser or Python's compiler can take (about a hundred nested ``{% if %}`` do not compile).
+MAX_DEPTH = 20
+MAX_NODES = 2_000
 # The channels whose texts have a subject line (an SMS has none).
 SUBJECT_CHANNELS = frozenset({ContactChannel.EMAIL, ContactChannel.LETTER})
 
@@ -56,13 +67,19 @@ SUBJECT_CHANNELS = frozenset({ContactChannel.EMAIL, ContactChannel.LETTER})
 VARIABLES: Mapping[str, str] = MappingProxyType(
     {
         "borrower_name": "the borrower's name",
+        "borrower_address": "the borrower's mailing address",
         "case_reference": "the case's reference (AR-000123)",
         "lender_name": "the lender's name (the creditor)",
         "hotline": "the number the borrower calls back",
         "collector_name": "the collector's name",
         "collector_id": "the collector's identity",
+        "collector_address": "the mailing address where the collector takes letters and disputes",
         "agency_name": "the collection agency's name (empty when the lender collects itself)",
-        "amount_due": "the amount due now",
+        "amount_due": "the overdue amount: the unpaid instalments due on or before the as-of date",
+        "balance": "the whole outstanding balance, overdue or not",
+        "next_due_date": "the due date of the next unpaid instalment after the as-of date "
+        "(empty when there is none)",
+        "next_instalment_amount": "the amount of that next instalment (empty when there is none)",
         "days_past_due": "the days past due",
         "as_of": "the date the amounts are as of",
         "account_number": "the account number, masked to its last 4 digits",
@@ -74,6 +91,8 @@ VARIABLES: Mapping[str, str] = MappingProxyType(
         "dispute_deadline": "the last day to dispute the debt",
         "opt_out_instructions": "how to stop messages by this channel (standard words)",
         "dispute_instructions": "how to dispute the debt (standard words)",
+        "debt_collector_disclosure": "that the message is from a debt collector (standard "
+        "words; empty in zh, which no Chinese rule asks for)",
     }
 )
 ALLOWED_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim"})
@@ -120,10 +139,20 @@ _REFUSED: Mapping[type[nodes.Node], str] = MappingProxyType(
 
 # The one sandbox every text is parsed and rendered in: undefined variables fail, nothing is
 # HTML-escaped (notices are plain text), and the text keeps its whitespace as written (``{%-``
-# and ``-%}`` trim it).
+# and ``-%}`` trim it). It has no globals (``range``, ``lipsum``, ``cycler``… would print a
+# function into a notice) and only the allowed filters, whatever a text skipped.
 SANDBOX = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
+SANDBOX.globals.clear()
+SANDBOX.filters = {name: SANDBOX.filters[name] for name in sorted(ALLOWED_FILTERS)}
+
+
+@lru_cache(maxsize=512)
+def compiled_text(source: str) -> jinja2.Template:
+    """Returns a text compiled in the sandbox (cached by its source); raises whatever Jinja or
+    Python's compiler raises for a text that cannot be compiled."""
+    return SANDBOX.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -157,7 +186,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "REG_F_CREDITOR_AND_COLLECTOR",
         "US_REG_F",
         ("lender_name", "collector_name"),
-        "every notice names the creditor and the debt collector (FDCPA § 807(11), "
+        "every notice names the creditor and the debt collector by its true name (FDCPA § 807(14))",
+    ),
+    Requirement(
+        "REG_F_DEBT_COLLECTOR_DISCLOSURE",
+        "US_REG_F",
+        ("debt_collector_disclosure",),
+        "every communication discloses that it is from a debt collector (FDCPA § 807(11), "
         "12 CFR 1006.18(e))",
     ),
     Requirement(
@@ -181,14 +216,23 @@ REQUIREMENTS: tuple[Requirement, ...] = (
             "interest_since",
             "fees_since",
             "payments_since",
-            "amount_due",
+            "balance",
             "dispute_deadline",
             "dispute_instructions",
         ),
         "a validation notice gives the validation information (12 CFR 1006.34(c)): the "
         "collector, the consumer, the creditor, the account, the itemization since the "
-        "itemization date, the amount now, and the end of the validation period with how to "
-        "dispute",
+        "itemization date, the whole amount of the debt now, and the end of the validation "
+        "period with how to dispute",
+        purposes=frozenset({TemplatePurpose.VALIDATION}),
+    ),
+    Requirement(
+        "REG_F_VALIDATION_ADDRESSES",
+        "US_REG_F",
+        ("collector_address", "borrower_address"),
+        "a validation notice gives the mailing address at which the debt collector accepts "
+        "disputes and requests (12 CFR 1006.34(c)(1)) and the consumer's mailing address "
+        "(12 CFR 1006.34(c)(2)(i))",
         purposes=frozenset({TemplatePurpose.VALIDATION}),
     ),
 )
@@ -238,25 +282,73 @@ def _check_node(node: nodes.Node, where: str, line: int | None = None) -> None:
         _check_node(child, where, line)
 
 
-def parse_text(source: str, where: str) -> nodes.Template:
-    """Returns a text's parsed form, or refuses a syntax error, a construct the notices do not
-    allow or a variable not in the catalogue (CHANGE_INVALID naming ``where`` and the line)."""
+def _encodable(text: str) -> bool:
     try:
-        tree = SANDBOX.parse(source)
-    except TemplateSyntaxError as error:
-        raise ChangeInvalid(f"{where} line {error.lineno}: {error.message}", field=where) from None
-    _check_node(tree, where)
-    unknown = meta.find_undeclared_variables(tree) - set(VARIABLES)
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800")
+        return False
+    return True
+
+
+def _check_size(tree: nodes.Template, where: str) -> None:
+    """Refuses a tree nested more than MAX_DEPTH levels deep or of more than MAX_NODES elements,
+    walked without recursion (so that no depth can exhaust the stack here)."""
+    stack: list[tuple[nodes.Node, int, int | None]] = [(tree, 1, None)]
+    count = 0
+    while stack:
+        node, depth, line = stack.pop()
+        line = getattr(node, "lineno", None) or line
+        count += 1
+        if depth > MAX_DEPTH:
+            at = f" line {line}" if line else ""
+            raise ChangeInvalid(
+                f"{where}{at}: nested too deeply (at most {MAX_DEPTH} levels)", field=where
+            )
+        if count > MAX_NODES:
+            raise ChangeInvalid(
+                f"{where}: too long a template (at most {MAX_NODES:,} elements)", field=where
+            )
+        stack.extend((child, depth + 1, line) for child in node.iter_child_nodes())
+
+
+def _check_names(tree: nodes.Template, where: str) -> None:
+    """Refuses a name not in the catalogue (Jinja's globals, ``range`` or ``lipsum``, included:
+    every name a text may print is a catalogue variable)."""
+    unknown = [n for n in tree.find_all(nodes.Name) if n.name not in VARIABLES]
     if unknown:
-        first = min(
-            (n for n in tree.find_all(nodes.Name) if n.name in unknown), key=lambda n: n.lineno
-        )
+        first = min(unknown, key=lambda n: n.lineno)
         line = f" line {first.lineno}" if first.lineno else ""
         raise ChangeInvalid(
             f"{where}{line}: unknown variable {first.name!r} (the catalogue: "
             f"{', '.join(VARIABLES)})",
             field=where,
         )
+
+
+def parse_text(source: str, where: str) -> nodes.Template:
+    """Returns a text's parsed form, or refuses (CHANGE_INVALID naming ``where`` and, where it
+    has one, the line) a text that is not valid UTF-8 text, a syntax error, a text nested too
+    deeply or too long, a construct the notices do not allow, a name not in the catalogue, or a
+    text the sandbox cannot compile."""
+    if not _encodable(source):
+        raise ChangeInvalid(f"{where} is not valid text", field=where)
+    try:
+        tree = SANDBOX.parse(source)
+    except TemplateSyntaxError as error:
+        raise ChangeInvalid(f"{where} line {error.lineno}: {error.message}", field=where) from None
+    except RecursionError:
+        raise ChangeInvalid(
+            f"{where}: nested too deeply (at most {MAX_DEPTH} levels)", field=where
+        ) from None
+    _check_size(tree, where)
+    _check_node(tree, where)
+    _check_names(tree, where)
+    try:
+        compiled_text(source)
+    except Exception as error:  # whatever fails to compile (IndentationError…) is refused
+        raise ChangeInvalid(
+            f"{where}: the text cannot be compiled ({type(error).__name__})", field=where
+        ) from None
     return tree
 
 
@@ -281,7 +373,8 @@ def _printed(node: nodes.Node) -> set[str]:
     if isinstance(node, nodes.If):
         if not node.else_:
             return set()
-        branches = [_printed_in(node.body), *(_printed(e) for e in node.elif_)]
+        # Each ``{% elif %}`` is an If of its own whose body is the branch.
+        branches = [_printed_in(node.body), *(_printed_in(e.body) for e in node.elif_)]
         branches.append(_printed_in(node.else_))
         return set.intersection(*branches)
     if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
@@ -372,12 +465,12 @@ def _text(value: object, language: str, channel: ContactChannel) -> TemplateText
             + (" (an SMS, counted before rendering)" if channel == ContactChannel.SMS else ""),
             field=where,
         )
-    if "\x00" in body:
+    if "\x00" in body or not _encodable(body):
         raise ChangeInvalid(f"{where} is not valid text", field=where)
     subject: str | None = None
     if channel in SUBJECT_CHANNELS:
         subject = reader.text("subject", MAX_SUBJECT)
-        if "\n" in subject or "\r" in subject:
+        if "".join(subject.splitlines()) != subject:  # any line break: \n, \r, \u2028…
             where = reader.at("subject")
             raise ChangeInvalid(f"{where} must be one line", field=where)
     elif "subject" in reader.data:
@@ -494,15 +587,19 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
         "texts": {
             "zh": {
                 "body": "【{{ lender_name }}】{{ borrower_name }}您好，您的借款（账号"
-                "{{ account_number }}）本期应还{{ amount_due }}，请留意按时还款。如已还款，"
-                "请忽略本短信；如有疑问，请致电{{ hotline }}。服务专员：{{ collector_name }}"
-                "（工号{{ collector_id }}）。{{ opt_out_instructions }}"
+                "{{ account_number }}）{% if next_due_date %}下一期应还"
+                "{{ next_instalment_amount }}，还款日为{{ next_due_date }}{% else %}即将到期"
+                "{% endif %}，请留意按时还款。如已还款，请忽略本短信；如有疑问，请致电"
+                "{{ hotline }}。服务专员：{{ collector_name }}（工号{{ collector_id }}）。"
+                "{{ opt_out_instructions }}{{ debt_collector_disclosure }}"
             },
             "en": {
-                "body": "{{ lender_name }}: Hi {{ borrower_name }}, a payment of "
-                "{{ amount_due }} on your account {{ account_number }} is coming due. If you "
-                "have paid, please ignore this text. Questions? Call {{ hotline }}. "
-                "{{ collector_name }} (ID {{ collector_id }}). {{ opt_out_instructions }}"
+                "body": "{{ lender_name }}: Hi {{ borrower_name }}, {% if next_due_date %}your "
+                "payment of {{ next_instalment_amount }} on account {{ account_number }} is due "
+                "on {{ next_due_date }}{% else %}a payment on your account {{ account_number }} "
+                "is coming due{% endif %}. If you have paid, please ignore this text. "
+                "Questions? Call {{ hotline }}. {{ collector_name }} (ID {{ collector_id }}). "
+                "{{ debt_collector_disclosure }} {{ opt_out_instructions }}"
             },
         },
     },
@@ -513,17 +610,17 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
         "texts": {
             "zh": {
                 "body": "【{{ lender_name }}】{{ borrower_name }}您好，您的借款（账号"
-                "{{ account_number }}）已逾期{{ days_past_due }}天，截至{{ as_of }}应还金额"
+                "{{ account_number }}）已逾期{{ days_past_due }}天，截至{{ as_of }}逾期金额"
                 "{{ amount_due }}。请尽快还款；如还款确有困难，请致电{{ hotline }}与我们协商。"
                 "催收专员：{{ collector_name }}（工号{{ collector_id }}）。"
-                "{{ opt_out_instructions }}"
+                "{{ opt_out_instructions }}{{ debt_collector_disclosure }}"
             },
             "en": {
                 "body": "{{ lender_name }}: {{ borrower_name }}, your account "
-                "{{ account_number }} is {{ days_past_due }} days past due; {{ amount_due }} "
-                "was due as of {{ as_of }}. Please pay, or call {{ hotline }} to talk about "
-                "your options. From {{ collector_name }} (ID {{ collector_id }}), a debt "
-                "collector. {{ opt_out_instructions }}"
+                "{{ account_number }} is {{ days_past_due }} days past due: {{ amount_due }} "
+                "is overdue as of {{ as_of }}. Please pay, or call {{ hotline }} to talk about "
+                "your options. {{ collector_name }} (ID {{ collector_id }}). "
+                "{{ debt_collector_disclosure }} {{ opt_out_instructions }}"
             },
         },
     },
@@ -536,24 +633,26 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
                 "subject": "【{{ lender_name }}】还款提醒（案件编号{{ case_reference }}）",
                 "body": "{{ borrower_name }}您好：\n\n"
                 "您在{{ lender_name }}的借款（账号{{ account_number }}）已逾期"
-                "{{ days_past_due }}天。截至{{ as_of }}，应还金额为{{ amount_due }}。\n\n"
-                "请您尽快还款。如您目前还款确有困难，请致电客服热线{{ hotline }}，我们将与您"
-                "沟通可行的还款安排。如您已还款，请忽略本邮件。\n\n"
+                "{{ days_past_due }}天。截至{{ as_of }}，逾期未还金额为{{ amount_due }}，"
+                "借款余额合计{{ balance }}。\n\n"
+                "请您尽快偿还逾期金额。如您目前还款确有困难，请致电客服热线{{ hotline }}，"
+                "我们将与您沟通可行的还款安排。如您已还款，请忽略本邮件。\n\n"
                 "经办人：{{ collector_name }}（工号{{ collector_id }}）\n"
                 + _SIGNED_ZH
-                + "\n\n{{ opt_out_instructions }}\n",
+                + "\n\n{{ opt_out_instructions }}{{ debt_collector_disclosure }}\n",
             },
             "en": {
                 "subject": "Payment reminder from {{ lender_name }} ({{ case_reference }})",
                 "body": "Dear {{ borrower_name }},\n\n"
                 "Your {{ lender_name }} account {{ account_number }} is {{ days_past_due }} "
-                "days past due. As of {{ as_of }}, the amount due is {{ amount_due }}.\n\n"
-                "Please make a payment as soon as you can. If you are having difficulty "
+                "days past due. As of {{ as_of }}, {{ amount_due }} is overdue; the total "
+                "balance of the account is {{ balance }}.\n\n"
+                "Please pay the overdue amount as soon as you can. If you are having difficulty "
                 "paying, call us at {{ hotline }} and we will go through your options with "
                 "you. If you have already paid, please disregard this message.\n\n"
                 "{{ collector_name }} (ID {{ collector_id }})\n"
                 + _SIGNED_EN
-                + "\n\nThis communication is from a debt collector.\n\n"
+                + "\n\n{{ debt_collector_disclosure }}\n\n"
                 "{{ opt_out_instructions }}\n",
             },
         },
@@ -567,31 +666,35 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
                 "subject": "还款通知书（案件编号{{ case_reference }}）",
                 "body": "{{ borrower_name }}：\n\n"
                 "您在{{ lender_name }}的借款（账号{{ account_number }}）已逾期"
-                "{{ days_past_due }}天。截至{{ as_of }}，您尚欠应还金额{{ amount_due }}。\n\n"
-                "请您在收到本通知后尽快偿还上述欠款。如您目前还款确有困难，请致电"
+                "{{ days_past_due }}天。截至{{ as_of }}，您逾期未还的金额为{{ amount_due }}，"
+                "借款余额合计{{ balance }}。\n\n"
+                "请您在收到本通知后尽快偿还上述逾期款项。如您目前还款确有困难，请致电"
                 "{{ hotline }}与我们联系，我们将根据您的实际情况与您协商还款安排。\n\n"
                 "{{ dispute_instructions }}\n\n"
                 "如您已还款，请忽略本通知。\n\n"
                 + _SIGNED_ZH
                 + "\n经办人：{{ collector_name }}（工号{{ collector_id }}）\n"
                 "联系电话：{{ hotline }}\n"
-                "{{ as_of }}\n",
+                "通信地址：{{ collector_address }}\n"
+                "{{ as_of }}\n{{ debt_collector_disclosure }}",
             },
             "en": {
                 "subject": "Notice of amount due ({{ case_reference }})",
-                "body": "Dear {{ borrower_name }},\n\n"
+                "body": "{{ borrower_name }}\n{{ borrower_address }}\n\n"
+                "Dear {{ borrower_name }},\n\n"
                 "Your {{ lender_name }} account {{ account_number }} is {{ days_past_due }} "
-                "days past due. As of {{ as_of }}, you owe {{ amount_due }}.\n\n"
-                "Please pay this amount, or call us at {{ hotline }} to agree on a payment "
-                "arrangement that you can afford. If you have already paid, please disregard "
-                "this letter.\n\n"
+                "days past due. As of {{ as_of }}, {{ amount_due }} is past due; the total "
+                "balance of the account is {{ balance }}.\n\n"
+                "Please pay the past-due amount, or call us at {{ hotline }} to agree on a "
+                "payment arrangement that you can afford. If you have already paid, please "
+                "disregard this letter.\n\n"
                 "{{ dispute_instructions }}\n\n"
                 "Sincerely,\n"
                 "{{ collector_name }} (ID {{ collector_id }})\n"
                 + _SIGNED_EN
-                + "\n{{ hotline }}\n\n"
-                "This communication is from a debt collector. This is an attempt to collect "
-                "a debt, and any information obtained will be used for that purpose.\n",
+                + "\n{{ collector_address }}\n{{ hotline }}\n\n"
+                "{{ debt_collector_disclosure }} This is an attempt to collect a debt, and any "
+                "information obtained will be used for that purpose.\n",
             },
         },
     },
@@ -602,7 +705,11 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
         "texts": {
             "en": {
                 "subject": "Notice of debt ({{ case_reference }})",
-                "body": "{{ collector_name }}{% if agency_name %} of {{ agency_name }}{% endif %}"
+                "body": "{% if agency_name %}{{ agency_name }}{% else %}{{ lender_name }}"
+                "{% endif %}\n{{ collector_address }}\n\n"
+                "To: {{ borrower_name }}\n{{ borrower_address }}\n\n"
+                "Reference: {{ case_reference }}\n\n"
+                "{{ collector_name }}{% if agency_name %} of {{ agency_name }}{% endif %}"
                 " is a debt collector. We are trying to collect a debt that you owe to "
                 "{{ lender_name }}, your creditor. We will use any information you give us to "
                 "help collect the debt.\n\n"
@@ -615,9 +722,10 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
                 "  You were charged this amount in fees: + {{ fees_since }}\n"
                 "  You paid or were credited this amount toward the debt: - "
                 "{{ payments_since }}\n"
-                "Total amount of the debt now: {{ amount_due }}\n\n"
+                "Total amount of the debt now: {{ balance }}\n\n"
                 "How can you dispute the debt?\n"
-                "{{ dispute_instructions }}\n\n"
+                "{{ dispute_instructions }}\n"
+                "Write to us at: {{ collector_address }}\n\n"
                 "What else can you do?\n"
                 "Write to ask for the name and address of the original creditor, if different "
                 "from the current creditor. If you write by {{ dispute_deadline }}, we must "
@@ -627,7 +735,7 @@ _DEFAULT_PAYLOADS: Mapping[str, Mapping[str, Any]] = {
                 "Contact us about your payment options: call {{ hotline }}.\n"
                 "Póngase en contacto con nosotros para solicitar una copia de este formulario "
                 "en español.\n\n"
-                "Notice for: {{ borrower_name }}\n",
+                "{{ debt_collector_disclosure }}\n",
             },
         },
     },

@@ -7,6 +7,7 @@ database's other tests are not disturbed."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +143,53 @@ async def test_a_malformed_template_is_refused_naming_the_field(gql: Gql) -> Non
     assert (reused["code"], reused["field"]) == ("CHANGE_INVALID", "payload.version")
 
 
+async def test_a_template_that_would_fail_later_is_refused_when_proposed(gql: Gql) -> None:
+    """Nesting the compiler or the parser cannot take, a Jinja global, text that is not UTF-8:
+    each a CHANGE_INVALID naming the text, never an internal error or a notice printing a
+    function."""
+    letter = template("x")
+    letter.update(channel="LETTER", purpose="DEMAND")
+    cases = {
+        "{% if hotline %}" * 99 + "x" + "{% endif %}" * 99: "nested too deeply",
+        "{% if hotline %}" * 400 + "x" + "{% endif %}" * 400: "nested too deeply",
+        "{{ " + "(" * 3000 + "hotline" + ")" * 3000 + " }}": "nested too deeply",
+        "{{ " + "not " * 3000 + "hotline }}": "nested too deeply",
+        "{{ lipsum }}": "unknown variable 'lipsum'",
+        "{{ range }}": "unknown variable 'range'",
+    }
+    for construct, named in cases.items():
+        letter["texts"] = {"zh": {"subject": "{{ case_reference }}", "body": BODY + construct}}
+        refused = await propose(gql, "manager", unique_name(), letter)
+        assert (refused["__typename"], refused["code"], refused["field"]) == (
+            "ValidationError",
+            "CHANGE_INVALID",
+            "payload.texts.zh.body",
+        ), named
+        assert named in refused["message"]
+    # JSON may carry a lone surrogate as an escape ("\\ud800"); the API refuses the request
+    # before any rule sees it (the template checks refuse it too, for a payload stored earlier).
+    letter["texts"] = {"zh": {"subject": "{{ case_reference }}", "body": BODY + "\ud800"}}
+    variables = {
+        "input": {
+            "kind": "NOTICE_TEMPLATE",
+            "name": unique_name(),
+            "payload": letter,
+            "effectiveFrom": datetime.now(UTC).isoformat(),
+            "reason": "a surrogate",
+        }
+    }
+    response = await gql.client.post(
+        "/graphql",
+        content=json.dumps({"query": PROPOSE, "variables": variables}),  # ASCII: escaped
+        headers={
+            "Authorization": f"Bearer {gql.token('manager')}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 async def test_a_checked_in_template_shows_its_payload_as_the_form_a_proposal_takes(
     gql: Gql,
 ) -> None:
@@ -214,3 +262,37 @@ async def test_a_pending_template_lacking_required_content_cannot_be_approved(
     assert shown["versions"] == []
     rejected = (await gql("admin", REJECT, {"id": change_id}))["r"]
     assert rejected["change"]["status"] == "REJECTED"
+
+
+async def test_a_pending_template_nested_beyond_the_parser_cannot_be_approved(
+    gql: Gql, engine: AsyncEngine
+) -> None:
+    """A change stored before the nesting limit existed is refused when approved, not failed."""
+    deep = template()
+    deep.update(channel="LETTER", purpose="DEMAND")
+    body = BODY + "{% if hotline %}" * 400 + "x" + "{% endif %}" * 400
+    deep["texts"] = {"zh": {"subject": "{{ case_reference }}", "body": body}}
+    s = tables.staff.c
+    async with writing(engine) as conn:
+        manager = (await conn.execute(select(s.id).where(s.login == "manager"))).scalar_one()
+        inserted = await conn.execute(
+            insert(tables.rule_changes).values(
+                kind="NOTICE_TEMPLATE",
+                name=unique_name(),
+                payload=deep,
+                status="PENDING",
+                reason="stored under an older release",
+                effective_from=datetime.now(UTC),
+                proposed_by=manager,
+                proposed_at=datetime.now(UTC),
+            )
+        )
+        pk = inserted.inserted_primary_key
+        assert pk is not None
+    refused = (await gql("admin", APPROVE, {"id": global_id("RuleChange", int(pk[0]))}))["r"]
+    assert (refused["__typename"], refused["code"], refused["field"]) == (
+        "ValidationError",
+        "CHANGE_INVALID",
+        "payload.texts.zh.body",
+    )
+    assert "nested too deeply" in refused["message"]

@@ -1,6 +1,8 @@
 """Notice templates as data: the payload read back exactly, every field checked, the content each
 conduct profile requires driven to its boundary, and the sandbox's grammar (no loops, no
-attribute access, no unknown variables)."""
+attribute access, no names outside the catalogue — Jinja's globals included), with the limits that
+keep what is approved renderable (nesting, size, text that is not UTF-8, a text Python cannot
+compile)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,11 @@ from domain.notices.model import Template, TemplatePurpose, TemplateText
 from domain.notices.templates import (
     DEFAULT_TEMPLATES,
     MAX_BODY,
+    MAX_DEPTH,
+    MAX_NODES,
     MAX_SMS_BODY,
     REQUIREMENTS,
+    SANDBOX,
     VARIABLES,
     check_required_content,
     render_requirements_markdown,
@@ -33,6 +38,14 @@ from domain.notices.templates import (
 from domain.rulesets import RuleSetKind
 
 SUBJECT = "Notice from {{ lender_name }}"
+# What a reminder by SMS or e-mail for both profiles prints.
+BOTH_REMINDER = [
+    "lender_name",
+    "collector_name",
+    "collector_id",
+    "opt_out_instructions",
+    "debt_collector_disclosure",
+]
 
 
 def through_json(payload: Any) -> Any:
@@ -127,18 +140,8 @@ def test_the_payload_is_stored_in_one_canonical_form() -> None:
         channel="EMAIL",
         profiles=["US_REG_F", "CN"],
         texts={
-            "en": {
-                "body": printing(
-                    ["lender_name", "collector_name", "collector_id", "opt_out_instructions"]
-                ),
-                "subject": SUBJECT,
-            },
-            "zh": {
-                "subject": SUBJECT,
-                "body": printing(
-                    ["lender_name", "collector_name", "collector_id", "opt_out_instructions"]
-                ),
-            },
+            "en": {"body": printing(BOTH_REMINDER), "subject": SUBJECT},
+            "zh": {"subject": SUBJECT, "body": printing(BOTH_REMINDER)},
         },
     )
     written = template_to_payload(read(given))
@@ -201,7 +204,7 @@ def test_a_cn_template_without_the_collectors_identity_is_refused() -> None:
 
 
 def test_a_us_sms_or_email_needs_opt_out_instructions_and_a_letter_does_not() -> None:
-    base = ["lender_name", "collector_name"]
+    base = ["lender_name", "collector_name", "debt_collector_disclosure"]
     for channel in ("SMS", "EMAIL"):
         text: dict[str, str] = {"body": printing(base)}
         if channel == "EMAIL":
@@ -226,9 +229,11 @@ def test_a_us_validation_letter_needs_every_item_and_a_demand_letter_does_not() 
     wanted = required_variables("US_REG_F", ContactChannel.LETTER, TemplatePurpose.VALIDATION)
     assert wanted == (
         "borrower_name",
+        "borrower_address",
         "lender_name",
         "collector_name",
-        "amount_due",
+        "collector_address",
+        "balance",
         "account_number",
         "itemization_date",
         "itemization_amount",
@@ -237,25 +242,46 @@ def test_a_us_validation_letter_needs_every_item_and_a_demand_letter_does_not() 
         "payments_since",
         "dispute_deadline",
         "dispute_instructions",
+        "debt_collector_disclosure",
     )
-    short = {"subject": SUBJECT, "body": printing(["collector_name"])}
+    short = {"subject": SUBJECT, "body": printing(["collector_name", "debt_collector_disclosure"])}
     assert read(payload("LETTER", "DEMAND", ["US_REG_F"], {"en": short}))
     error = missing(payload("LETTER", "VALIDATION", ["US_REG_F"], {"en": short}))
     assert error.message.startswith("the en text lacks what US_REG_F requires: borrower_name (")
     assert [v for v in VARIABLES if f"{v} (" in error.message] == [
-        v for v in wanted if v not in {"collector_name", "lender_name"}
+        v for v in wanted if v not in {"collector_name", "lender_name", "debt_collector_disclosure"}
     ]
 
 
+def test_a_validation_notice_states_the_whole_debt_now_not_only_the_overdue_amount() -> None:
+    wanted = required_variables("US_REG_F", ContactChannel.LETTER, TemplatePurpose.VALIDATION)
+    assert "balance" in wanted and "amount_due" not in wanted
+    assert "collector_address" in wanted and "borrower_address" in wanted
+    assert "collector_address" not in required_variables(
+        "US_REG_F", ContactChannel.LETTER, TemplatePurpose.DEMAND
+    )
+
+
+@pytest.mark.parametrize("channel", ["SMS", "EMAIL", "LETTER"])
+@pytest.mark.parametrize("purpose", ["REMINDER", "DEMAND", "VALIDATION", "OFFER"])
+def test_every_us_notice_needs_the_debt_collector_disclosure_and_a_cn_one_does_not(
+    channel: str, purpose: str
+) -> None:
+    given = ContactChannel(channel), TemplatePurpose(purpose)
+    assert "debt_collector_disclosure" in required_variables("US_REG_F", *given)
+    assert "debt_collector_disclosure" not in required_variables("CN", *given)
+
+
 def test_every_language_is_checked_against_every_profile_in_one_message() -> None:
-    complete = printing(["lender_name", "collector_name", "collector_id", "opt_out_instructions"])
+    complete = printing(BOTH_REMINDER)
     texts = {"zh": {"body": complete}, "en": {"body": printing(["lender_name"])}}
     error = missing(payload(profiles=["CN", "US_REG_F"], texts=texts))
     assert error.message == (
         "the en text lacks what CN requires: collector_name (the collector's name), "
         "collector_id (the collector's identity); the en text lacks what US_REG_F requires: "
         "collector_name (the collector's name), opt_out_instructions "
-        f"({VARIABLES['opt_out_instructions']})"
+        f"({VARIABLES['opt_out_instructions']}), debt_collector_disclosure "
+        f"({VARIABLES['debt_collector_disclosure']})"
     )
     assert error.field == "payload.texts.en"
 
@@ -274,6 +300,27 @@ def test_the_subject_counts_as_part_of_the_text() -> None:
         (
             "{% if agency_name %}{{ collector_id }}{% elif hotline %}x"
             "{% else %}{{ collector_id }}{% endif %}",
+            False,
+        ),
+        # Every branch, each {% elif %} included, prints it: it is printed whatever holds.
+        (
+            "{% if agency_name %}{{ collector_id }}{% elif hotline %}{{ collector_id|upper }}"
+            "{% else %}{{ collector_id }}{% endif %}",
+            True,
+        ),
+        (
+            "{% if agency_name %}{{ collector_id }}{% elif hotline %}{{ collector_id }}"
+            "{% elif borrower_name %}{{ 'ID ' ~ collector_id }}{% else %}{{ collector_id }}"
+            "{% endif %}",
+            True,
+        ),
+        (
+            "{% if agency_name %}{{ collector_id }}{% elif hotline %}{{ collector_id }}"
+            "{% elif borrower_name %}x{% else %}{{ collector_id }}{% endif %}",
+            False,
+        ),
+        (
+            "{% if agency_name %}{{ collector_id }}{% elif hotline %}{{ collector_id }}{% endif %}",
             False,
         ),
         ("{{ collector_id if agency_name else hotline }}", False),
@@ -357,10 +404,13 @@ def test_an_email_or_letter_needs_a_one_line_subject() -> None:
         assert refused(payload(channel, texts={"zh": {"body": body}})).field == (
             "payload.texts.zh.subject"
         )
-        two_lines = {"body": body, "subject": "a\nb"}
-        assert refused(payload(channel, texts={"zh": two_lines})).field == (
-            "payload.texts.zh.subject"
-        )
+        for line_break in ("\n", "\r", "\u2028", "\x85"):
+            two_lines = {"body": body, "subject": f"a{line_break}b"}
+            error = refused(payload(channel, texts={"zh": two_lines}))
+            assert (error.field, error.message) == (
+                "payload.texts.zh.subject",
+                "payload.texts.zh.subject must be one line",
+            )
 
 
 def test_an_sms_body_is_at_most_500_characters_of_source_and_a_letter_20000() -> None:
@@ -390,10 +440,24 @@ def test_a_syntax_error_is_refused_naming_the_text_and_the_line() -> None:
 
 
 def test_an_unknown_variable_is_refused_naming_it_and_its_line() -> None:
-    body = "{{ lender_name }} {{ collector_name }}\n{{ collector_id }} {{ balance }}"
+    body = "{{ lender_name }} {{ collector_name }}\n{{ collector_id }} {{ interest_rate }}"
     error = refused(payload(texts={"zh": {"body": body}}))
     assert error.field == "payload.texts.zh.body"
-    assert error.message.startswith("payload.texts.zh.body line 2: unknown variable 'balance'")
+    assert error.message.startswith(
+        "payload.texts.zh.body line 2: unknown variable 'interest_rate'"
+    )
+
+
+@pytest.mark.parametrize("name", ["lipsum", "range", "dict", "cycler", "joiner", "namespace"])
+def test_a_jinja_global_is_an_unknown_variable(name: str) -> None:
+    body = printing(["lender_name", "collector_name", "collector_id"]) + "\n{{ " + name + " }}"
+    error = refused(payload(texts={"zh": {"body": body}}))
+    assert error.field == "payload.texts.zh.body"
+    assert error.message.startswith(f"payload.texts.zh.body line 2: unknown variable {name!r}")
+    condition = printing(["lender_name", "collector_name", "collector_id"])
+    condition += "{% if " + name + " %}x{% endif %}"
+    assert refused(payload(texts={"zh": {"body": condition}})).field == "payload.texts.zh.body"
+    assert name not in SANDBOX.globals
 
 
 @pytest.mark.parametrize(
@@ -434,6 +498,116 @@ def test_only_the_safe_subset_of_jinja_is_allowed(construct: str, named: str) ->
 def test_a_filter_takes_no_arguments() -> None:
     body = printing(["lender_name", "collector_name", "collector_id"]) + "{{ hotline|trim('x') }}"
     assert "takes no arguments" in refused(payload(texts={"zh": {"body": body}})).message
+
+
+# ---- What is approved renders: nesting, size, text ----------------------------------------------
+
+REQUIRED = printing(["lender_name", "collector_name", "collector_id"])
+
+
+def letter(body: str) -> dict[str, Any]:
+    """A CN demand letter with this body (a letter's body may be 20,000 characters long)."""
+    return payload("LETTER", "DEMAND", texts={"zh": {"subject": SUBJECT, "body": body}})
+
+
+def nested_ifs(levels: int) -> str:
+    return "{% if hotline %}" * levels + "x" + "{% endif %}" * levels
+
+
+def depth(node: Any) -> int:
+    return 1 + max((depth(child) for child in node.iter_child_nodes()), default=0)
+
+
+def size(node: Any) -> int:
+    return 1 + sum(size(child) for child in node.iter_child_nodes())
+
+
+def test_a_text_nests_at_most_max_depth_levels() -> None:
+    deepest = REQUIRED + nested_ifs(MAX_DEPTH - 3)  # Template, Output and its text around them
+    assert depth(SANDBOX.parse(deepest)) == MAX_DEPTH
+    assert read(letter(deepest))
+    deeper = REQUIRED + "\n" + nested_ifs(MAX_DEPTH - 2)
+    assert depth(SANDBOX.parse(deeper)) == MAX_DEPTH + 1
+    error = refused(letter(deeper))
+    assert error.field == "payload.texts.zh.body"
+    assert (
+        error.message
+        == f"payload.texts.zh.body line 2: nested too deeply (at most {MAX_DEPTH} levels)"
+    )
+
+
+@pytest.mark.parametrize(
+    "construct",
+    [
+        nested_ifs(99),  # parses, but Python cannot compile a hundred nested blocks
+        nested_ifs(400),  # deeper than the parser's stack
+        "{{ " + "(" * 3000 + "hotline" + ")" * 3000 + " }}",
+        "{{ " + "not " * 3000 + "hotline }}",
+        "{{ " + "not " * 100 + "hotline }}",
+        "{% if " + " and ".join(["hotline"] * 40) + " %}x{% endif %}",
+        "{{ hotline" + "|trim" * 40 + " }}",
+    ],
+    ids=["99-ifs", "400-ifs", "3000-parentheses", "3000-nots", "100-nots", "40-ands", "40-filters"],
+)
+def test_a_text_nested_too_deeply_is_refused_not_failed(construct: str) -> None:
+    error = refused(letter(REQUIRED + construct))
+    assert error.field == "payload.texts.zh.body"
+    assert f"nested too deeply (at most {MAX_DEPTH} levels)" in error.message
+
+
+def test_a_text_holds_at_most_max_nodes_elements() -> None:
+    base = size(SANDBOX.parse(REQUIRED + "{{ as_of }}"))  # one more Concat below
+
+    def joined(names: int) -> str:
+        return REQUIRED + "{{ as_of" + "~as_of" * (names - 1) + " }}"
+
+    most = joined(MAX_NODES - base)
+    assert size(SANDBOX.parse(most)) == MAX_NODES and len(most) <= MAX_BODY
+    assert read(letter(most))
+    error = refused(letter(joined(MAX_NODES - base + 1)))
+    assert (error.field, error.message) == (
+        "payload.texts.zh.body",
+        f"payload.texts.zh.body: too long a template (at most {MAX_NODES:,} elements)",
+    )
+
+
+@pytest.mark.parametrize("where", ["body", "subject"])
+def test_text_that_is_not_utf8_is_refused(where: str) -> None:
+    text = {"subject": SUBJECT, "body": REQUIRED}
+    text[where] += "\ud800"  # a lone surrogate: JSON can carry it, UTF-8 cannot
+    error = refused(payload("EMAIL", texts={"zh": text}))
+    assert (error.field, error.message) == (
+        f"payload.texts.zh.{where}",
+        f"payload.texts.zh.{where} is not valid text",
+    )
+
+
+def test_a_template_built_in_code_is_checked_for_what_breaks_rendering_too() -> None:
+    template = Template(
+        "T1",
+        "1",
+        ContactChannel.SMS,
+        TemplatePurpose.REMINDER,
+        frozenset({"CN"}),
+        {"zh": TemplateText(REQUIRED + nested_ifs(99))},
+    )
+    with pytest.raises(ChangeInvalid, match="nested too deeply"):
+        check_required_content(template)
+    surrogate = {"zh": TemplateText(REQUIRED + "\udc80")}
+    with pytest.raises(ChangeInvalid, match="is not valid text"):
+        check_required_content(Template("T1", "1", *_reminder(), surrogate))
+
+
+def _reminder() -> tuple[ContactChannel, TemplatePurpose, frozenset[str]]:
+    return ContactChannel.SMS, TemplatePurpose.REMINDER, frozenset({"CN"})
+
+
+@pytest.mark.parametrize("name", list(DEFAULT_TEMPLATES))
+def test_every_checked_in_text_is_within_the_limits_with_room_to_spare(name: str) -> None:
+    for text in DEFAULT_TEMPLATES[name].texts.values():
+        for source in (text.body, text.subject or ""):
+            tree = SANDBOX.parse(source)
+            assert depth(tree) <= MAX_DEPTH // 2 and size(tree) <= MAX_NODES // 20
 
 
 # ---- The guide ----------------------------------------------------------------------------------
