@@ -752,7 +752,8 @@ def outbox(
 ) -> None:
     """Hands the queued notices that are due to the notice gateway (ARREARS_NOTICE_WEBHOOK_URL),
     or, in development without one, prints them with the destination masked. Exits 1 when
-    another outbox run is in progress."""
+    another outbox run is in progress, when the gateway's configuration is unusable, and when
+    the gateway was unavailable (the run stopped; the notices stay queued)."""
     from functools import partial
 
     from rich.console import Console
@@ -761,7 +762,7 @@ def outbox(
     from api.common.ids import to_global_id
     from domain.clock import SystemClock
     from jobs.locks import JobLocked
-    from jobs.notice_gateways import PrintAdapter, WebhookAdapter
+    from jobs.notice_gateways import PrintAdapter, WebhookAdapter, webhook_problem
     from jobs.outbox import OutboxResult, run_outbox
     from jobs.outbox import Progress as OutboxProgress
     from store.db import create_engine
@@ -777,6 +778,11 @@ def outbox(
             f"ARREARS_NOTICE_WEBHOOK_URL must be set when ARREARS_ENV={settings.env} (the "
             "notice gateway; only development prints notices instead of sending them)"
         )
+    if url:
+        development = settings.env == "development"
+        problem = webhook_problem(url, settings.notice_webhook_secret, development=development)
+        if problem is not None:
+            _fail(problem)
     notice_id = partial(to_global_id, "Notice")
 
     async def work() -> OutboxResult:
@@ -813,6 +819,11 @@ def outbox(
         f"suppressed, {result.failed} failed, {result.retrying} to retry",
         err=not url,  # printed notices own stdout (one JSON line each)
     )
+    if result.gateway_unavailable:
+        _fail(
+            f"the notice gateway is unavailable: the run stopped, {result.untried} notices left "
+            "queued untried"
+        )
 
 
 def main() -> None:

@@ -274,8 +274,8 @@ async def legal_actions_of(session: Session, case_id: int) -> list[Row]:
 
 async def notices_of(session: Session, case_id: int) -> list[Row]:
     """The case's notices as the outbox handled them, each with the kind and (clear) value of
-    the point it went to (the caller masks it) and every delivery receipt kept of it, by id
-    (two statements). Never the text: its digest binds what was sent."""
+    the point it went to and the subject and body it was sent with (the caller masks them),
+    its digest, and every delivery receipt kept of it, by id (two statements)."""
     stmt = (
         select(
             nt.id,
@@ -291,6 +291,8 @@ async def notices_of(session: Session, case_id: int) -> list[Row]:
             nt.delivered_at,
             nt.failed_at,
             nt.provider_ref,
+            nt.subject,
+            nt.body,
             nt.body_digest,
             nt.attempts,
             cp.kind.label("contactPointKind"),

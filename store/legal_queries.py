@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +23,9 @@ from domain.flags.effects import Effect, flags_with
 from domain.legal.conditions import (
     DEMAND_CONTACT_CHANNELS,
     DEMAND_NOTICE_CHANNELS,
+    DEMAND_NOTICE_PURPOSE,
     DEMAND_PARTIES,
+    DEMAND_RESTARTS_LIMITATION,
     RIGHT_PARTIES,
     RIGHT_PARTY_OUTCOMES,
     Condition,
@@ -40,7 +41,7 @@ from domain.legal.model import (
 )
 from domain.money import Money
 from domain.notices.model import NoticeStatus
-from domain.portfolios import local_date, time_zone_of
+from domain.portfolios import conduct_profile_of, local_date, start_of_day, time_zone_of
 from domain.restructuring.model import IN_EFFECT_KINDS, RestructuringStatus
 from store import tables
 from store.audit import AuditAction
@@ -76,7 +77,8 @@ def _delivered_demands(case_id: int) -> Any:
     """The instants (``at``) of the demand notices delivered to a right party (the borrower, a
     guarantor, a debt-related spouse; never an emergency contact or a third party), as
     ``domain.legal.conditions`` defines them: LEGAL_NOTICE contacts with outcome DELIVERED, and
-    LETTER notices a receipt said were DELIVERED (at their delivery)."""
+    LETTER notices of a DEMAND template, sent by the outbox, that a receipt said were DELIVERED
+    (at their delivery)."""
     parties = sorted(p.value for p in DEMAND_PARTIES)
     contacts = select(ct.at.label("at")).where(
         ct.case_id == case_id,
@@ -88,28 +90,25 @@ def _delivered_demands(case_id: int) -> Any:
     notices = select(nt.delivered_at.label("at")).where(
         nt.case_id == case_id,
         nt.channel.in_(sorted(ch.value for ch in DEMAND_NOTICE_CHANNELS)),
+        nt.purpose == DEMAND_NOTICE_PURPOSE.value,
         nt.status == NoticeStatus.DELIVERED.value,
+        nt.sent_at.is_not(None),
         nt.delivered_at.is_not(None),
         nt.party.in_(parties),
     )
     return union_all(contacts, notices).subquery("demands")
 
 
-def _start_of_day_after(portfolio: str, day: date) -> datetime:
-    """The instant the portfolio's local day after ``day`` begins (in UTC)."""
-    zone = ZoneInfo(time_zone_of(portfolio))
-    return datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
-
-
 async def _restarts(
     session: AsyncSession, case: Case, due: date | None
 ) -> tuple[tuple[date, ...], tuple[date, ...]]:
-    """The local dates of every delivered demand and every payment not reversed after the
-    oldest unpaid due date ``due``, each sorted (one statement)."""
+    """The local dates of every delivered demand (where the case's conduct profile lets one
+    restart the limitation period: ``DEMAND_RESTARTS_LIMITATION``) and every payment not
+    reversed after the oldest unpaid due date ``due``, each sorted (one statement)."""
     if due is None:
         return (), ()
     assert case.id is not None
-    since = _start_of_day_after(case.portfolio, due)
+    since = start_of_day(case.portfolio, due + timedelta(days=1))
     delivered = _delivered_demands(case.id)
     demands = select(literal(DEMAND).label("what"), delivered.c.at.label("at")).where(
         delivered.c.at >= since
@@ -123,6 +122,8 @@ async def _restarts(
         day = _local(case.portfolio, at)
         if day is not None and day > due:
             found[what].append(day)
+    if conduct_profile_of(case.portfolio) not in DEMAND_RESTARTS_LIMITATION:
+        found[DEMAND] = []
     return tuple(sorted(found[DEMAND])), tuple(sorted(found[PAYMENT]))
 
 

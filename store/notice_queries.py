@@ -9,8 +9,14 @@ passed) in id order, a batch at a time:
   contact (``CASE_CLOSED``, ``CASE_ON_HOLD``), a protection in force that stops contact (every
   channel) or allows letters only (SMS and e-mail), in the effects table's order
   (``domain.flags.effects``), then the notice's contact point gone (``NO_CONTACT_POINT``), opted
-  out (``OPTED_OUT``) or marked invalid (``CONTACT_POINT_INVALID``): SUPPRESSED naming the first;
+  out (``OPTED_OUT``) or marked invalid (``CONTACT_POINT_INVALID``), then the case owing nothing
+  (``NOTHING_OWED``) or the notice queued too long ago (``STALE``): SUPPRESSED naming the
+  first. A notice already handed to the gateway (``attempts`` > 0) is never suppressed
+  (``domain.notices.outbox``: it may have reached the gateway, and is resent as stored);
 - ``load_batch`` reads what the rest need in a fixed number of statements;
+- ``claim`` stores one notice's text and counts its attempt just before it goes to the gateway
+  (one statement per notice sent, by design: the attempt is on record before the request, and a
+  notice never tried is left untouched);
 - ``defer``, ``suppress``, ``fail``, ``retry`` and ``mark_sent`` write the outcomes (one
   statement each, executed for many rows), and ``sent_events`` / ``failed_events`` write the
   case events with INSERT…SELECT.
@@ -21,10 +27,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -53,13 +58,15 @@ from domain.complaints.model import ComplaintStatus
 from domain.conduct.profiles import RuleName
 from domain.contacts.conduct import WRITTEN_CHANNELS, lifecycle_refusal
 from domain.contacts.model import ContactChannel, ContactParty, ContactPoint, ContactPointStatus
+from domain.debts.model import DebtStatus
 from domain.errors import DomainError
 from domain.flags.effects import COMPLAINT_RULES, FLAG_RULES, Effect, Protection
 from domain.lifecycle.table import Standing
 from domain.notices.events import NoticeFailed, NoticeSent
 from domain.notices.model import NoticeRule, NoticeStatus, Template
+from domain.notices.outbox import STALE_AFTER, Instalment
 from domain.notices.templates import DEFAULT_TEMPLATES, template_from_payload
-from domain.portfolios import time_zone_of
+from domain.portfolios import start_of_day
 from domain.rulesets import RuleSetKind
 from store import keyset, tables
 from store.ageing import json_object
@@ -72,6 +79,7 @@ n, c, b = tables.notices.c, tables.cases.c, tables.borrowers.c
 cm, bf, cp = tables.complaints.c, tables.borrower_flags.c, tables.contact_points.c
 st, ag, d, p = tables.staff.c, tables.agencies.c, tables.debts.c, tables.payments.c
 rv, nr = tables.rule_set_versions.c, tables.notice_receipts.c
+i, snap = tables.instalments.c, tables.debt_snapshots.c
 QUEUED = NoticeStatus.QUEUED.value
 
 # ---- the outbox: which notices are due ---------------------------------------------------------
@@ -143,9 +151,24 @@ def _point_rules() -> list[tuple[ColumnElement[bool], str]]:
     ]
 
 
-def suppression_rule() -> ColumnElement[Any]:
-    """Over ``notices``: the first rule that stops the notice now (NULL: none)."""
-    whens = [*_lifecycle_rules(), *_protection_rules(), *_point_rules()]
+def _relevance_rules(now: datetime) -> list[tuple[ColumnElement[bool], str]]:
+    """(condition, rule) of what the notice would say: the case owes nothing now, or the notice
+    was queued more than ``STALE_AFTER`` ago."""
+    paid = exists().where(c.id == n.case_id, c.outstanding_amount <= 0)
+    return [
+        (paid, NoticeRule.NOTHING_OWED.value),
+        (n.created_at < now - STALE_AFTER, NoticeRule.STALE.value),
+    ]
+
+
+def suppression_rule(now: datetime) -> ColumnElement[Any]:
+    """Over ``notices``: the first rule that stops the notice at ``now`` (NULL: none)."""
+    whens = [
+        *_lifecycle_rules(),
+        *_protection_rules(),
+        *_point_rules(),
+        *_relevance_rules(now),
+    ]
     return case(*((cond, literal(rule, String)) for cond, rule in whens), else_=null())
 
 
@@ -159,14 +182,14 @@ class Suppressed:
 async def suppress_protected(
     conn: AsyncConnection, ids: Sequence[int], now: datetime
 ) -> list[Suppressed]:
-    """SUPPRESSES every notice of ``ids`` still QUEUED that a rule now stops (one UPDATE);
-    returns them with the rule named."""
+    """SUPPRESSES every notice of ``ids`` still QUEUED, never handed to the gateway, that a
+    rule now stops (one UPDATE); returns them with the rule named."""
     if not ids:
         return []
-    rule = suppression_rule()
+    rule = suppression_rule(now)
     stmt = (
         update(tables.notices)
-        .where(n.id.in_(list(ids)), n.status == QUEUED, rule.is_not(None))
+        .where(n.id.in_(list(ids)), n.status == QUEUED, n.attempts == 0, rule.is_not(None))
         .values(status=NoticeStatus.SUPPRESSED.value, rule=rule, version=n.version + 1)
         .returning(n.id, n.case_id, n.rule)
     )
@@ -200,9 +223,14 @@ class QueuedNotice:
     outstanding: Decimal
     opened_on: date
     borrower_name: str
+    borrower_address: str  # the borrower record's mailing address
     collector_name: str | None
     collector_login: str | None
     agency_name: str | None
+    # What an earlier attempt stored (None: never handed to the gateway): resent as it is.
+    subject: str | None = None
+    body: str | None = None
+    body_digest: str | None = None
 
 
 @dataclass
@@ -216,6 +244,11 @@ class Batch:
     protections: dict[int, Protection] = field(default_factory=dict)  # by case
     accounts: dict[int, str] = field(default_factory=dict)  # the first debt's number, by case
     payments_since: dict[int, Decimal] = field(default_factory=dict)  # by case
+    # The unpaid instalments of the case's open debts (neither SETTLED nor CLOSED), by case.
+    instalments: dict[int, list[Instalment]] = field(default_factory=dict)
+    # The case's balance on its itemization date (the day it opened), where the daily run
+    # kept that day's snapshots, by case.
+    itemization: dict[int, Decimal] = field(default_factory=dict)
     templates: dict[tuple[str, str], Template] = field(default_factory=dict)
 
     def point(self, notice: QueuedNotice) -> ContactPoint | None:
@@ -223,11 +256,6 @@ class Batch:
             (x for x in self.points.get(notice.borrower_id, ()) if x.id == notice.contact_point_id),
             None,
         )
-
-
-def start_of_day(portfolio: str, day: date) -> datetime:
-    """The instant the portfolio's local ``day`` begins (in UTC)."""
-    return datetime.combine(day, time(), ZoneInfo(time_zone_of(portfolio))).astimezone(UTC)
 
 
 async def _queued(conn: AsyncConnection, ids: Sequence[int]) -> list[QueuedNotice]:
@@ -251,6 +279,10 @@ async def _queued(conn: AsyncConnection, ids: Sequence[int]) -> list[QueuedNotic
             c.outstanding_amount,
             c.opened_on,
             b.full_name,
+            b.address.label("borrower_address"),
+            n.subject,
+            n.body,
+            n.body_digest,
             st.name.label("collector_name"),
             st.login.label("collector_login"),
             ag.name.label("agency_name"),
@@ -282,9 +314,13 @@ async def _queued(conn: AsyncConnection, ids: Sequence[int]) -> list[QueuedNotic
             outstanding=Decimal(r.outstanding_amount),
             opened_on=r.opened_on,
             borrower_name=r.full_name,
+            borrower_address=r.borrower_address,
             collector_name=r.collector_name,
             collector_login=r.collector_login,
             agency_name=r.agency_name,
+            subject=r.subject,
+            body=r.body,
+            body_digest=r.body_digest,
         )
         for r in (await conn.execute(stmt)).all()
     ]
@@ -293,9 +329,12 @@ async def _queued(conn: AsyncConnection, ids: Sequence[int]) -> list[QueuedNotic
 async def _payments_since(
     conn: AsyncConnection, notices: Sequence[QueuedNotice]
 ) -> dict[int, Decimal]:
-    """Each case's payments not reversed since the start of its itemization date (the day the
-    case opened, in its portfolio's time zone): one statement for the batch."""
-    starts = {x.case_id: start_of_day(x.portfolio, x.opened_on) for x in notices}
+    """Each case's payments not reversed since its itemization date (the day the case opened:
+    from the start of the next day in its portfolio's time zone, the itemization amount being
+    that day's closing balance): one statement for the batch."""
+    starts = {
+        x.case_id: start_of_day(x.portfolio, x.opened_on + timedelta(days=1)) for x in notices
+    }
     if not starts:
         return {}
     stmt = select(p.case_id, p.paid_at, p.amount).where(
@@ -308,6 +347,40 @@ async def _payments_since(
         if paid_at >= starts[case_id]:
             total[case_id] += Decimal(amount)
     return dict(total)
+
+
+async def _instalments(
+    conn: AsyncConnection, case_ids: Sequence[int]
+) -> dict[int, list[Instalment]]:
+    """The unpaid instalments of each case's open debts (neither SETTLED nor CLOSED): one
+    statement."""
+    closed = [DebtStatus.SETTLED.value, DebtStatus.CLOSED.value]
+    stmt = (
+        select(d.case_id, i.due_date, i.amount_due, i.amount_paid)
+        .join(tables.debts, d.id == i.debt_id)
+        .where(d.case_id.in_(list(case_ids)), d.status.not_in(closed), i.amount_paid < i.amount_due)
+        .order_by(d.case_id, i.due_date, i.id)
+    )
+    found: dict[int, list[Instalment]] = defaultdict(list)
+    for case_id, due_date, amount_due, amount_paid in (await conn.execute(stmt)).all():
+        found[case_id].append(Instalment(due_date, Decimal(amount_due), Decimal(amount_paid)))
+    return dict(found)
+
+
+async def _itemization(conn: AsyncConnection, case_ids: Sequence[int]) -> dict[int, Decimal]:
+    """Each case's balance on the day it opened, from that day's debt snapshots (the cases the
+    daily run did not snapshot that day are missing): one statement."""
+    stmt = (
+        select(snap.case_id, func.sum(snap.balance))
+        .join(tables.cases, c.id == snap.case_id)
+        .where(snap.case_id.in_(list(case_ids)), snap.as_of == c.opened_on)
+        .group_by(snap.case_id)
+    )
+    return {
+        int(case_id): Decimal(total)
+        for case_id, total in (await conn.execute(stmt)).all()
+        if total is not None
+    }
 
 
 async def _accounts(conn: AsyncConnection, case_ids: Sequence[int]) -> dict[int, str]:
@@ -354,7 +427,8 @@ async def load_batch(session: AsyncSession, ids: Sequence[int]) -> Batch:
     """Everything a batch of queued notices needs, in a fixed number of statements: the notices
     with their cases, borrowers, collectors and agencies; the cases and borrowers (for the
     conduct rules); the borrowers' contact points; the cases' protections; their first debts'
-    account numbers; the payments since itemization; the template versions named."""
+    account numbers; the payments since itemization, the unpaid instalments and the balance on
+    the itemization date; the template versions named."""
     conn = await session.connection()
     notices = await _queued(conn, ids)
     batch = Batch(notices)
@@ -372,6 +446,8 @@ async def load_batch(session: AsyncSession, ids: Sequence[int]) -> Batch:
     batch.protections = dict(zip(case_ids, protections, strict=True))
     batch.accounts = await _accounts(conn, case_ids)
     batch.payments_since = await _payments_since(conn, notices)
+    batch.instalments = await _instalments(conn, case_ids)
+    batch.itemization = await _itemization(conn, case_ids)
     batch.templates = await template_versions(
         conn, {(x.template, x.template_version) for x in notices}
     )
@@ -410,12 +486,12 @@ async def suppress(conn: AsyncConnection, rows: Sequence[tuple[int, str]]) -> No
 class Failure:
     notice_id: int
     rule: str
-    error: str | None = None  # no personal data: a status code, "timeout"
-    attempted: bool = False  # whether the gateway was tried (an attempt counted)
+    error: str | None = None  # no personal data: a status code, "timeout", an error's class
 
 
 async def fail(conn: AsyncConnection, rows: Sequence[Failure], at: datetime) -> None:
-    """FAILS each notice still QUEUED, naming the rule (and the gateway's error)."""
+    """FAILS each notice still QUEUED, naming the rule (and the gateway's or the renderer's
+    error); its attempts were counted when it was handed to the gateway (``claim``)."""
     if not rows:
         return
     stmt = (
@@ -425,22 +501,47 @@ async def fail(conn: AsyncConnection, rows: Sequence[Failure], at: datetime) -> 
             status=NoticeStatus.FAILED.value,
             rule=bindparam("why"),
             failed_at=at,
+            not_before=null(),
             last_error=bindparam("error"),
-            attempts=n.attempts + bindparam("tried", type_=Integer),
             version=n.version + 1,
         )
     )
     await conn.execute(
         stmt,
-        [
-            {"pk": r.notice_id, "why": r.rule, "error": r.error, "tried": int(r.attempted)}
-            for r in rows
-        ],
+        [{"pk": r.notice_id, "why": r.rule, "error": (r.error or "")[:300] or None} for r in rows],
     )
 
 
+async def claim(
+    conn: AsyncConnection,
+    notice_id: int,
+    subject: str | None,
+    body: str,
+    digest: str,
+    lease: datetime,
+) -> bool:
+    """Just before a notice goes to the gateway: stores the text it is sent with (the same on a
+    resend) and counts the attempt, leaving it QUEUED until ``lease`` should the run die before
+    the answer is recorded. Returns False when the notice is no longer QUEUED (a receipt moved
+    it): then it is not sent."""
+    stmt = (
+        update(tables.notices)
+        .where(n.id == notice_id, n.status == QUEUED)
+        .values(
+            subject=subject,
+            body=body,
+            body_digest=digest,
+            attempts=n.attempts + 1,
+            not_before=lease,
+            version=n.version + 1,
+        )
+    )
+    return ((await conn.execute(stmt)).rowcount or 0) > 0
+
+
 async def retry(conn: AsyncConnection, rows: Sequence[tuple[int, datetime, str]]) -> None:
-    """Keeps each (notice, retry instant, error) QUEUED with one more attempt counted."""
+    """Keeps each (notice, retry instant, error) QUEUED until the instant (its attempt was
+    counted when it was handed to the gateway)."""
     if not rows:
         return
     stmt = (
@@ -449,7 +550,6 @@ async def retry(conn: AsyncConnection, rows: Sequence[tuple[int, datetime, str]]
         .values(
             not_before=bindparam("until"),
             last_error=bindparam("error"),
-            attempts=n.attempts + 1,
             version=n.version + 1,
         )
     )
@@ -461,45 +561,48 @@ async def retry(conn: AsyncConnection, rows: Sequence[tuple[int, datetime, str]]
 @dataclass(frozen=True)
 class Sent:
     notice_id: int
-    subject: str | None
-    body: str
-    digest: str
+    at: datetime  # when the gateway answered
     provider_ref: str | None
 
 
-async def mark_sent(conn: AsyncConnection, rows: Sequence[Sent], at: datetime) -> None:
-    """Records what was sent and when: the notice SENT (unless a receipt moved it on first),
-    its subject, body and digest, the provider's reference, one more attempt counted."""
+async def mark_sent(conn: AsyncConnection, rows: Sequence[Sent]) -> list[int]:
+    """Records that the gateway took each notice: SENT (unless a receipt moved it on first)
+    at the instant of its answer (or of its delivery, were that earlier), the provider's
+    reference; its text was stored when it was handed over (``claim``). Returns the ids
+    recorded now (a notice recorded sent already is left as it is)."""
     if not rows:
-        return
+        return []
+    ids = [r.notice_id for r in rows]
+    fresh = select(n.id).where(n.id.in_(ids), n.sent_at.is_(None))
+    recorded = sorted(int(pk) for pk in (await conn.execute(fresh)).scalars())
+    if not recorded:
+        return []
+    answered = bindparam("at", type_=UTCDateTime())
     stmt = (
         update(tables.notices)
         .where(n.id == bindparam("pk"), n.sent_at.is_(None))
         .values(
             status=case((n.status == QUEUED, NoticeStatus.SENT.value), else_=n.status),
-            sent_at=at,
-            subject=bindparam("subject"),
-            body=bindparam("body"),
-            body_digest=bindparam("digest"),
+            sent_at=case(
+                (and_(n.delivered_at.is_not(None), n.delivered_at < answered), n.delivered_at),
+                else_=answered,
+            ),
+            not_before=null(),
             provider_ref=func.coalesce(n.provider_ref, bindparam("ref", type_=String)),
-            attempts=n.attempts + 1,
             last_error=null(),
             version=n.version + 1,
         )
     )
+    wanted = set(recorded)
     await conn.execute(
         stmt,
         [
-            {
-                "pk": r.notice_id,
-                "subject": r.subject,
-                "body": r.body,
-                "digest": r.digest,
-                "ref": r.provider_ref,
-            }
+            {"pk": r.notice_id, "at": r.at, "ref": r.provider_ref}
             for r in rows
+            if r.notice_id in wanted
         ],
     )
+    return recorded
 
 
 _EVENT_COLUMNS = ["case_id", "at", "actor_id", "name", "data"]
@@ -532,7 +635,8 @@ async def _events(
 
 
 async def sent_events(conn: AsyncConnection, ids: Sequence[int], at: datetime) -> int:
-    """NoticeSent for each of the notices marked sent at ``at`` (INSERT…SELECT)."""
+    """NoticeSent for each of the notices ``ids`` (just marked sent), recorded at ``at``
+    (INSERT…SELECT)."""
     if not ids:
         return 0
     data = _event_data(
@@ -544,7 +648,8 @@ async def sent_events(conn: AsyncConnection, ids: Sequence[int], at: datetime) -
             "template_version": n.template_version,
         },
     )
-    return await _events(conn, NoticeSent, data, [n.id.in_(list(ids)), n.sent_at == at], at)
+    where = [n.id.in_(list(ids)), n.sent_at.is_not(None)]
+    return await _events(conn, NoticeSent, data, where, at)
 
 
 async def failed_events(conn: AsyncConnection, ids: Sequence[int], at: datetime) -> int:

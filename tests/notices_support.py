@@ -1,19 +1,21 @@
 """Notices for the notice tests: a contact point and a notice row on a factory case, as the daily
-run's treatment step queues one (QUEUED, a template version, the portfolio's language), and a
-loopback HTTP server standing in for the notice gateway."""
+run's treatment step queues one (QUEUED, a template version, the portfolio's language), a
+schedule set by hand, and a loopback HTTP server standing in for the notice gateway."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import tables
@@ -90,6 +92,20 @@ async def insert_notice(
         return int(result.inserted_primary_key[0])
 
 
+async def set_schedule(
+    engine: AsyncEngine, made: MadeCase, rows: Sequence[tuple[date, str, str]]
+) -> None:
+    """Gives the case's first instalments these (due date, amount due, amount paid)."""
+    i = tables.instalments.c
+    async with writing(engine) as conn:
+        for instalment, (due, amount, paid) in zip(made.instalments, rows, strict=False):
+            await conn.execute(
+                update(tables.instalments)
+                .where(i.id == instalment.id)
+                .values(due_date=due, amount_due=Decimal(amount), amount_paid=Decimal(paid))
+            )
+
+
 @dataclass
 class Received:
     """One request the gateway received."""
@@ -106,13 +122,15 @@ class Received:
 @dataclass
 class FakeGateway:
     """What the gateway received, and how it answers: ``answer`` maps a received request to
-    (status, JSON body); by default 202 with a provider reference per notice."""
+    (status, JSON body — or the body's bytes as they are); by default 202 with a provider
+    reference per notice, after ``delay`` seconds."""
 
     received: list[Received] = field(default_factory=list)
-    answer: Callable[[Received], tuple[int, dict[str, Any]]] | None = None
+    answer: Callable[[Received], tuple[int, dict[str, Any] | bytes]] | None = None
     url: str = ""
+    delay: float = 0.0
 
-    def reply(self, request: Received) -> tuple[int, dict[str, Any]]:
+    def reply(self, request: Received) -> tuple[int, dict[str, Any] | bytes]:
         if self.answer is not None:
             return self.answer(request)
         key = request.headers.get("idempotency-key", "")
@@ -131,12 +149,17 @@ def gateway_server() -> Iterator[FakeGateway]:
             request = Received(headers, self.rfile.read(length))
             gateway.received.append(request)
             status, answer = gateway.reply(request)
-            data = json.dumps(answer).encode()
+            if gateway.delay:
+                time.sleep(gateway.delay)
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client stopped reading (a capped or timed-out answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: bodies hold personal data

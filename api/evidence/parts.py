@@ -72,6 +72,20 @@ def parts_of(
 
     contacts = pointed(record.contacts)
 
+    def written(rows: list[pack.Row]) -> list[pack.Row]:
+        """The notices with what they said (subject, body) only for a viewer who sees in clear
+        where each went and the borrower's address (a letter prints it); else only the digest
+        binds the text."""
+        address = ConfidentialField.ADDRESS in masked.clear_fields
+        found: list[pack.Row] = []
+        for row in rows:
+            clear = address
+            kind, value = row.get("contactPointKind"), row.get("contactPoint")
+            if clear and isinstance(kind, str) and isinstance(value, str):
+                clear = mask_contact_point(ContactPointKind(kind), value, held, legal_stage)[1]
+            found.extend([row] if clear else pack.without_free_text([row], pack.NOTICE_TEXT))
+        return found
+
     def text(rows: list[pack.Row]) -> list[pack.Row]:
         return rows if notes else pack.without_free_text(rows)
 
@@ -81,7 +95,7 @@ def parts_of(
         pack.SCHEDULE: record.schedule,
         pack.PAYMENTS: text(record.payments),
         pack.CONTACTS: contacts,
-        pack.NOTICES: pack.notices_part(pointed(record.notices), contacts),
+        pack.NOTICES: pack.notices_part(pointed(written(record.notices)), contacts),
         pack.PROMISES: record.promises,
         pack.RESTRUCTURINGS: text(record.restructurings),
         pack.RESTRUCTURING_INSTALMENTS: record.restructuring_instalments,

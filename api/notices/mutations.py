@@ -37,11 +37,14 @@ class RecordNoticeDeliveryInput:
     notice_id: strawberry.ID = strawberry.field(
         description="The notice's ID (the gateway got it as `noticeId`)."
     )
-    status: ReceiptStatus
+    status: ReceiptStatus = strawberry.field(
+        description="DELIVERED, or FAILED (it will not arrive)."
+    )
     delivered_at: datetime | None = strawberry.field(
         default=None,
         description="When it was delivered (or failed), per the gateway; default: now. Not "
-        "more than a minute ahead of our clock, nor before the notice was queued.",
+        "more than a minute ahead of our clock, nor more than a minute before the notice was "
+        "sent, nor before it was queued.",
     )
     provider_ref: str | None = strawberry.field(
         default=None,
@@ -52,7 +55,7 @@ class RecordNoticeDeliveryInput:
 
 @strawberry.type
 class RecordNoticeDeliverySuccess:
-    notice: Notice
+    notice: Notice = strawberry.field(description="The notice as it is after the receipt.")
 
 
 RecordNoticeDeliveryPayload = Annotated[

@@ -29,7 +29,9 @@ class NoticeFilter:
     status: list[str] | None = strawberry.field(
         default=None, description="QUEUED, SENT, DELIVERED, FAILED, SUPPRESSED."
     )
-    channel: list[ContactChannel] | None = None
+    channel: list[ContactChannel] | None = strawberry.field(
+        default=None, description="SMS, EMAIL, LETTER."
+    )
     template: list[str] | None = strawberry.field(
         default=None, description="Template names, e.g. PAYMENT_REMINDER."
     )

@@ -39,18 +39,25 @@ class Notice(Node):
         description="What suppressed or failed it: a protection (OPEN_COMPLAINT, "
         "CEASE_COMMUNICATION, FLAG_<KIND>), a conduct rule (OPTED_OUT, CONTACT_POINT_INVALID, "
         "QUIET_HOURS…), the life cycle (CASE_CLOSED, CASE_ON_HOLD), NO_CONTACT_POINT, "
-        "NO_APPROVED_TEMPLATE or GATEWAY_REJECTED; null otherwise (and for a receipt's failure)."
+        "NOTHING_OWED (the case owed nothing at send), STALE (queued over 3 days before the "
+        "outbox took it), NO_APPROVED_TEMPLATE, RENDER_FAILED (its template version failed to "
+        "render it) or GATEWAY_REJECTED; null otherwise (and for a receipt's failure)."
     )
     not_before: datetime | None = strawberry.field(
         description="A QUEUED notice is not sent before this instant (the recipient's quiet "
         "hours, or the gateway's retry delay)."
     )
     created_at: datetime = strawberry.field(description="When it was queued.")
-    sent_at: datetime | None = strawberry.field(description="When the gateway took it.")
+    sent_at: datetime | None = strawberry.field(
+        description="When the gateway took it (its answer, as the outbox recorded it)."
+    )
     delivered_at: datetime | None = strawberry.field(
         description="When it was delivered, as its receipt said."
     )
-    failed_at: datetime | None
+    failed_at: datetime | None = strawberry.field(
+        description="When it FAILED: the outbox gave up on it (rule GATEWAY_REJECTED, "
+        "NO_APPROVED_TEMPLATE, RENDER_FAILED), or a receipt said it was not delivered."
+    )
     provider_ref: str | None = strawberry.field(
         description="The gateway's reference for it (from its answer or a receipt)."
     )
@@ -58,7 +65,10 @@ class Notice(Node):
         description="SHA-256 (hex) of what was sent: the subject, a newline and the body (the "
         "body alone without a subject)."
     )
-    attempts: int = strawberry.field(description="How many times it was handed to the gateway.")
+    attempts: int = strawberry.field(
+        description="How many times it was handed to the gateway (counted as each request "
+        "starts: one whose answer was lost counts too)."
+    )
     _case_id: strawberry.Private[int]
 
     @strawberry.field(description="The case it is about.")

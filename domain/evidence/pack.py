@@ -54,12 +54,16 @@ PARTS = (
 assert list(PARTS) == sorted(PARTS)
 
 # The notices part holds two lists: ``outbox``, every notice the outbox handled (queued, sent,
-# delivered, failed or suppressed: its template version, times, provider reference, the digest
-# of what was sent, and every delivery receipt kept of it), and ``logged``, the notices sent by
-# hand: the outbound contacts on these channels that went out (not blocked) and have a delivery
-# receipt (their outcome: DELIVERED or FAILED); an attempt refused by the conduct rules, a
-# letter received, or one not yet receipted is in the contact log only.
+# delivered, failed or suppressed: its template version, times, provider reference, the
+# subject and body it was sent with — null in a pack whose viewer may not read them in clear,
+# ``NOTICE_TEXT`` — the digest of what was sent, and every delivery receipt kept of it), and
+# ``logged``, the notices sent by hand: the outbound contacts on these channels that went out
+# (not blocked) and have a delivery receipt (their outcome: DELIVERED or FAILED); an attempt
+# refused by the conduct rules, a letter received, or one not yet receipted is in the contact
+# log only.
 NOTICE_CHANNELS = ("LEGAL_NOTICE", "LETTER")
+# What a notice said (its digest stays whatever the viewer: it binds the text).
+NOTICE_TEXT = frozenset({"subject", "body"})
 
 # How long the one who generated a pack may download it (the time it takes to fetch it, not to
 # keep it: after that, generate it again, which is audited again).

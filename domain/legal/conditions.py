@@ -16,6 +16,7 @@ from domain.contacts.model import ContactChannel, ContactOutcome, ContactParty
 from domain.legal.policy import LegalPolicy, add_years
 from domain.lifecycle.table import Trigger, transition_for
 from domain.money import Money
+from domain.notices.model import TemplatePurpose
 
 
 class ConditionName(enum.StrEnum):
@@ -46,12 +47,20 @@ RIGHT_PARTIES = frozenset({ContactParty.BORROWER, ContactParty.GUARANTOR, Contac
 # party): the same set as a right-party contact's.
 DEMAND_PARTIES = RIGHT_PARTIES
 # A demand notice delivered: a contact by one of ``DEMAND_CONTACT_CHANNELS`` logged with outcome
-# DELIVERED, or a notice of one of ``DEMAND_NOTICE_CHANNELS`` (a collection letter from the
-# outbox) whose receipt said DELIVERED — either to one of ``DEMAND_PARTIES``, dated when it was
-# delivered. One rule: both kinds count alike for the condition and restart the limitation
-# period alike (``store.legal_queries``).
+# DELIVERED, or a notice of one of ``DEMAND_NOTICE_CHANNELS`` from the outbox whose template's
+# purpose was ``DEMAND_NOTICE_PURPOSE`` when it was queued, that the outbox sent (``sent_at``)
+# and a receipt said was DELIVERED (a reminder letter is no demand) — either to one of
+# ``DEMAND_PARTIES``, dated when it was delivered. One rule: both kinds count alike for the
+# condition and restart the limitation period alike (``store.legal_queries``) — under the
+# conduct profiles of ``DEMAND_RESTARTS_LIMITATION`` only.
 DEMAND_CONTACT_CHANNELS = frozenset({ContactChannel.LEGAL_NOTICE})
 DEMAND_NOTICE_CHANNELS = frozenset({ContactChannel.LETTER})
+DEMAND_NOTICE_PURPOSE = TemplatePurpose.DEMAND
+# Where a delivered demand restarts the limitation period: in China a claim the creditor makes
+# on the debtor interrupts it (PRC Civil Code art. 195). In most US states only a payment or a
+# written acknowledgment by the debtor does (a collector's letter does not), so under US_REG_F
+# only part-payments restart it.
+DEMAND_RESTARTS_LIMITATION = frozenset({"CN"})
 
 
 @dataclass(frozen=True)
@@ -69,14 +78,15 @@ class LegalFacts:
     last_right_party_contact: date | None = None
     last_right_party_refused: bool = False
     broken_promises: int = 0
-    # The local date of the latest delivered demand (a LEGAL_NOTICE contact or a LETTER notice,
-    # DELIVERED, to a right party).
+    # The local date of the latest delivered demand (a LEGAL_NOTICE contact or a DEMAND letter
+    # notice, DELIVERED, to a right party).
     last_demand_delivered: date | None = None
     # The due date of the oldest unpaid instalment (on or before ``today``; debts neither
     # SETTLED nor CLOSED).
     oldest_unpaid_due: date | None = None
-    # The local dates of every delivered demand and every payment not reversed after
-    # ``oldest_unpaid_due``, sorted: each may restart the limitation period while it runs.
+    # The local dates of every delivered demand (under ``DEMAND_RESTARTS_LIMITATION`` only)
+    # and every payment not reversed after ``oldest_unpaid_due``, sorted: each may restart the
+    # limitation period while it runs.
     demands_since_due: tuple[date, ...] = ()
     part_payments_since_due: tuple[date, ...] = ()
     open_complaints: tuple[str, ...] = ()  # kinds: COMPLAINT, DISPUTE
@@ -211,7 +221,7 @@ def evaluate(policy: LegalPolicy, facts: LegalFacts) -> tuple[Condition, ...]:
             f"a demand notice was delivered on {demand}"
             if demand
             else "no demand notice delivered (a LEGAL_NOTICE contact with outcome DELIVERED, or "
-            "a LETTER notice delivered)",
+            "a DEMAND letter the outbox sent, delivered)",
         ),
         _limitation(policy, facts),
         Condition(

@@ -28,9 +28,10 @@ class NoticeDelivered(CaseEvent):
 
 @dataclass(frozen=True, slots=True)
 class NoticeFailed(CaseEvent):
-    """The notice will not reach its recipient: the gateway refused it for good
-    (``GATEWAY_REJECTED``), no approved template renders it (``NO_APPROVED_TEMPLATE``), or a
-    delivery receipt said it failed (``UNDELIVERED``)."""
+    """The notice will not reach its recipient: the gateway refused it for good or its
+    attempts ran out (``GATEWAY_REJECTED``), no approved template has a text for it
+    (``NO_APPROVED_TEMPLATE``), its template version failed to render it (``RENDER_FAILED``),
+    or a delivery receipt said it failed (``UNDELIVERED``)."""
 
     notice_id: int
     reason: str

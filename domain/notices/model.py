@@ -67,3 +67,6 @@ class NoticeRule(enum.StrEnum):
     NO_CONTACT_POINT = "NO_CONTACT_POINT"  # the party has no usable point of the channel's kind
     NO_APPROVED_TEMPLATE = "NO_APPROVED_TEMPLATE"  # none for the channel, profile and language
     GATEWAY_REJECTED = "GATEWAY_REJECTED"  # the gateway refused it for good (or retries ran out)
+    RENDER_FAILED = "RENDER_FAILED"  # its template version failed to render it (at send)
+    NOTHING_OWED = "NOTHING_OWED"  # the case owes nothing any more (at send)
+    STALE = "STALE"  # queued too long ago to say what it says (at send)

@@ -17,8 +17,9 @@ from domain.notices.errors import NoticeReceiptInvalid, NoticeStatusInvalid
 from domain.notices.events import NoticeDelivered, NoticeFailed
 from domain.notices.model import NoticeStatus
 
-# How far ahead of the receiving clock a receipt's ``deliveredAt`` may be (the gateway's clock
-# runs a little ahead of ours, never a minute).
+# How far a receipt's ``deliveredAt`` may be ahead of the receiving clock, or before the instant
+# the outbox recorded the gateway's answer (the gateway's clock is a little off ours, never a
+# minute).
 CLOCK_SKEW = timedelta(minutes=1)
 # A provider's reference, as the ``notices.provider_ref`` column holds it.
 MAX_PROVIDER_REF = 200
@@ -76,14 +77,18 @@ class Notice:
     def receive(self, receipt: Receipt, now: datetime, actor_id: int | None) -> bool:
         """Applies a receipt received at ``now``: returns whether the notice changed (False: a
         repeat of its final status); refuses a contradicting receipt (NOTICE_STATUS_INVALID)
-        and a ``deliveredAt`` later than ``now`` (beyond the clock skew) or before the notice
-        was queued."""
+        and a ``deliveredAt`` later than ``now`` or earlier than the notice was sent (beyond the
+        clock skew either way), or before the notice was queued."""
         at = receipt.delivered_at
         if at is not None and at > now + CLOCK_SKEW:
             raise NoticeReceiptInvalid("deliveredAt is in the future", field="deliveredAt")
         if at is not None and at < self.created_at:
             raise NoticeReceiptInvalid(
                 "deliveredAt is before the notice was queued", field="deliveredAt"
+            )
+        if at is not None and self.sent_at is not None and at < self.sent_at - CLOCK_SKEW:
+            raise NoticeReceiptInvalid(
+                "deliveredAt is before the notice was sent", field="deliveredAt"
             )
         wanted = NoticeStatus(receipt.status.value)
         if self.status is NoticeStatus.SUPPRESSED:
@@ -99,6 +104,8 @@ class Notice:
                 field="status",
             )
         when = min(at, now) if at is not None else now
+        if self.sent_at is not None:
+            when = max(when, self.sent_at)  # within the skew: not before it was sent
         ref = receipt.provider_ref or self.provider_ref
         self.status = wanted
         self.provider_ref = ref

@@ -248,6 +248,7 @@ async def test_the_manifest_hashes_the_parts_and_regeneration_gives_the_same_pac
         "templateVersion": "2026.1", "language": "zh", "status": "DELIVERED", "rule": None,
         "createdAt": "2026-03-07T03:04:05Z", "sentAt": "2026-03-07T04:04:05Z",
         "deliveredAt": "2026-03-09T03:04:05Z", "failedAt": None, "providerRef": "post-001",
+        "subject": "还款通知书", "body": "请还款",  # legal sees the address: the text in clear
         "bodyDigest": "ab" * 32, "attempts": 1, "contactPointKind": "ADDRESS",
         "contactPoint": "上海市浦东新区证据路1号",  # legal on a LEGAL case: in clear
     }  # fmt: skip
@@ -335,9 +336,14 @@ async def test_masked_for_a_manager_and_clear_for_legal_on_a_legal_case(
     _, legal_files = await opened(client, gql, "legal1", clear)
     assert legal_files["contract.json"]["borrower"]["nationalId"] == national
     assert "****" not in legal_files["contacts.json"][0]["contactPoint"]
-    # The outbox's letter went to an address: masked entirely for the manager.
-    assert files["notices.json"]["outbox"][0]["contactPoint"] == "****"
+    # The outbox's letter went to an address: masked entirely for the manager, and what it
+    # said with it (only its digest binds the text).
+    masked_letter = files["notices.json"]["outbox"][0]
+    assert masked_letter["contactPoint"] == "****"
+    assert (masked_letter["subject"], masked_letter["body"]) == (None, None)
+    assert masked_letter["bodyDigest"] == "ab" * 32
     assert "****" not in legal_files["notices.json"]["outbox"][0]["contactPoint"]
+    assert legal_files["notices.json"]["outbox"][0]["body"] == "请还款"
     # The parts without personal data are the same for both.
     same = {p["name"]: p["sha256"] for p in masked["manifest"]}
     for part in clear["manifest"]:

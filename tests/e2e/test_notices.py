@@ -1,10 +1,13 @@
 """notices and recordNoticeDelivery over HTTP: the listing scoped to the caller's cases (a
 collector's own, an agency's placed ones; totalCount scoped), its filters and keyset pages
-newest first; delivery receipts (DELIVERED, a repeat answered as it is, a contradicting one
-refused and still kept, bad input, a suppressed notice), their events, timeline and audit; a
-delivered LETTER notice meets the DEMAND_NOTICE_DELIVERED legal condition; and `arrears outbox`
-as a command (printing in development, refusing production without a gateway, posting to one,
-exit 1 while another run holds the lock)."""
+newest first, in as many statements whatever the page's size; delivery receipts (DELIVERED, a
+repeat answered as it is, a contradicting one refused and still kept, bad input — a delivery
+before the notice was sent among it —, a suppressed notice), their events, timeline and audit;
+a delivered DEMAND letter the outbox sent meets the DEMAND_NOTICE_DELIVERED legal condition (a
+reminder letter, or one never sent, does not) and restarts the limitation period under CN only;
+and `arrears outbox` as a command (printing in development, refusing production without a
+gateway, with an http one or without a secret, posting to one, exit 1 while another run holds
+the lock and when the gateway is down)."""
 
 from __future__ import annotations
 
@@ -19,11 +22,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from domain.cases.model import Case
 from jobs.locks import job_lock
 from store import tables
+from store.legal_queries import legal_facts
 from tests.cli import invoke_aside
+from tests.e2e.conftest import StatementCounter
 from tests.factories import Factory, global_id
 from tests.helpers import Gql, assert_bad_input, assert_forbidden
 from tests.legal_support import REFER, add_contact
@@ -177,6 +183,24 @@ async def test_filters_and_pages_newest_first(
         assert_bad_input(await gql.errors("manager", LIST, variables), fragment)
 
 
+async def test_a_page_of_notices_costs_as_many_statements_whatever_its_size(
+    gql: Gql, engine: AsyncEngine, factory: Factory, sql_counter: StatementCounter
+) -> None:
+    template = template_name()
+    for _ in range(20):
+        made = await factory.case()
+        await insert_notice(engine, made, None, template=template)
+    variables: dict[str, Any] = {"filter": {"template": [template]}}
+    await gql("manager", LIST, {"first": 1, **variables})  # warm up
+    counted = {}
+    for first in (2, 20):
+        sql_counter.reset()
+        page = (await gql("manager", LIST, {"first": first, **variables}))["notices"]
+        assert len(page["edges"]) == first and page["totalCount"] == 20
+        counted[first] = sql_counter.count
+    assert counted[2] == counted[20], sql_counter.statements
+
+
 async def record(gql: Gql, pk: int, login: str = "core.banking", **fields: Any) -> Any:
     variables = {"input": {"noticeId": global_id("Notice", pk), "status": "DELIVERED", **fields}}
     return (await gql(login, RECORD, variables))["r"]
@@ -215,10 +239,13 @@ async def test_receipts_move_a_notice_once_and_are_all_kept(
     assert refused["__typename"] == "RuleViolationError"
     assert (refused["code"], refused["field"]) == ("NOTICE_STATUS_INVALID", "status")
     assert "DELIVERED already" in refused["message"]
-    # A receipt dated in the future, or before the notice was queued: bad input, kept.
+    # A receipt dated in the future, before the notice was queued, or more than a minute before
+    # it was sent: bad input, kept.
     future = await record(gql, pk, deliveredAt=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
     early = await record(gql, pk, deliveredAt=(QUEUED_AT - timedelta(days=1)).isoformat())
-    for bad in (future, early):
+    unsent = await record(gql, pk, deliveredAt=(SENT_AT - timedelta(minutes=2)).isoformat())
+    assert "before the notice was sent" in unsent["message"]
+    for bad in (future, early, unsent):
         assert (bad["__typename"], bad["code"], bad["field"]) == (
             "ValidationError",
             "INVALID_INPUT",
@@ -228,6 +255,7 @@ async def test_receipts_move_a_notice_once_and_are_all_kept(
         ("DELIVERED", "gw-42"),
         ("DELIVERED", "gw-42"),
         ("FAILED", None),
+        ("DELIVERED", None),
         ("DELIVERED", None),
         ("DELIVERED", None),
     ]
@@ -243,6 +271,7 @@ async def test_receipts_move_a_notice_once_and_are_all_kept(
     assert allowed == [{"notice_id": pk, "provider_ref": "gw-42"}]  # the repeat changed nothing
     assert denied == [
         {"refused": "NOTICE_STATUS_INVALID"},
+        {"refused": "INVALID_INPUT"},
         {"refused": "INVALID_INPUT"},
         {"refused": "INVALID_INPUT"},
     ]
@@ -308,13 +337,23 @@ async def test_a_delivered_letter_notice_is_a_demand_delivered(
     before = (await gql("collector1", REFER, refer))["r"]
     assert before["code"] == "LEGAL_CONDITIONS_NOT_MET"
     assert "DEMAND_NOTICE_DELIVERED: no demand notice delivered" in before["message"]
-    # An SMS delivered is no demand; a letter delivered is.
+    # An SMS delivered is no demand, nor a reminder letter, nor a demand letter the outbox
+    # never sent (a receipt beat it); a demand letter the outbox sent, delivered, is.
     sms = await insert_notice(engine, made, None, status="SENT", sent_at=SENT_AT)
-    assert (await record(gql, sms))["__typename"] == "RecordNoticeDeliverySuccess"
+    reminder = await insert_notice(
+        engine, made, None, channel="LETTER", template="REMINDER_LETTER", purpose="REMINDER",
+        status="SENT", sent_at=SENT_AT,
+    )  # fmt: skip
+    unsent = await insert_notice(
+        engine, made, None, channel="LETTER", template="DEMAND_LETTER", purpose="DEMAND",
+        attempts=1,
+    )  # fmt: skip
+    for pk in (sms, reminder, unsent):
+        assert (await record(gql, pk))["__typename"] == "RecordNoticeDeliverySuccess"
     assert (await gql("collector1", REFER, refer))["r"]["code"] == "LEGAL_CONDITIONS_NOT_MET"
     letter = await insert_notice(
-        engine, made, None, channel="LETTER", template="DEMAND_LETTER", status="SENT",
-        sent_at=SENT_AT,
+        engine, made, None, channel="LETTER", template="DEMAND_LETTER", purpose="DEMAND",
+        status="SENT", sent_at=SENT_AT,
     )  # fmt: skip
     delivered = now - timedelta(days=1)
     result = await record(gql, letter, deliveredAt=delivered.isoformat())
@@ -332,6 +371,31 @@ async def test_a_delivered_letter_notice_is_a_demand_delivered(
     }
 
 
+async def test_a_delivered_demand_restarts_the_limitation_period_under_cn_only(
+    engine: AsyncEngine, factory: Factory
+) -> None:
+    delivered = datetime.now(UTC) - timedelta(days=1)
+    found = {}
+    for portfolio, zone in (("retail", "Asia/Shanghai"), ("us-cards", "America/New_York")):
+        made = await factory.case(portfolio=portfolio, days_past_due=120)
+        await insert_notice(
+            engine, made, None, channel="LETTER", template="DEMAND_LETTER", purpose="DEMAND",
+            status="DELIVERED", sent_at=delivered - timedelta(days=2), delivered_at=delivered,
+            created_at=delivered - timedelta(days=3),
+        )  # fmt: skip
+        async with AsyncSession(engine) as session:
+            stmt = select(Case).where(tables.cases.c.id == made.case.id)
+            case = (await session.execute(stmt)).scalar_one()
+            today = datetime.now(ZoneInfo(zone)).date()
+            found[portfolio] = (await legal_facts(session, case, today), zone)
+    for portfolio, (facts, zone) in found.items():
+        day = delivered.astimezone(ZoneInfo(zone)).date()
+        # A demand delivered either way (the condition), a restart of the limitation period
+        # only where a creditor's claim interrupts it (CN).
+        assert facts.last_demand_delivered == day, portfolio
+        assert facts.demands_since_due == ((day,) if portfolio == "retail" else ()), portfolio
+
+
 # ---- the command ---------------------------------------------------------------------------------
 
 
@@ -344,8 +408,10 @@ async def test_the_outbox_command(migrated: AsyncEngine, tmp_path: Path) -> None
     made = await factory.case(assignee=None)
     address = await contact_point(factory, made, kind="ADDRESS", value="上海市浦东新区命令路8号")
     email = await contact_point(factory, made, kind="EMAIL", value="cli.test@example.org")
+    # Queued just now (the command runs on the system clock: older ones would be stale).
+    now = datetime.now(UTC)
     letter = await insert_notice(
-        migrated, made, address.id, channel="LETTER", template="DEMAND_LETTER"
+        migrated, made, address.id, channel="LETTER", template="DEMAND_LETTER", created_at=now
     )
     url = _url(migrated)
     # Production without a gateway: refused before anything is read.
@@ -355,6 +421,28 @@ async def test_the_outbox_command(migrated: AsyncEngine, tmp_path: Path) -> None
         "arrears: ARREARS_NOTICE_WEBHOOK_URL must be set when ARREARS_ENV=production (the "
         "notice gateway; only development prints notices instead of sending them)"
     )
+    # Production with a gateway in clear, or unsigned, or a URL without a host: refused too.
+    for env, said in (
+        (
+            {"ARREARS_NOTICE_WEBHOOK_URL": "http://gw.example.org/n",
+             "ARREARS_NOTICE_WEBHOOK_SECRET": "s3cret"},
+            "ARREARS_NOTICE_WEBHOOK_URL must be https outside ARREARS_ENV=development (the "
+            "notices carry personal data)",
+        ),
+        (
+            {"ARREARS_NOTICE_WEBHOOK_URL": "https://gw.example.org/n"},
+            "ARREARS_NOTICE_WEBHOOK_SECRET must be set outside ARREARS_ENV=development (it "
+            "signs each request)",
+        ),
+        (
+            {"ARREARS_NOTICE_WEBHOOK_URL": "https:///n", "ARREARS_NOTICE_WEBHOOK_SECRET": "s"},
+            "ARREARS_NOTICE_WEBHOOK_URL must be an http(s) URL with a host",
+        ),
+    ):  # fmt: skip
+        bad = await asyncio.to_thread(
+            invoke_aside, "outbox", url=url, ARREARS_ENV="production", **env
+        )
+        assert (bad.returncode, bad.stderr.strip()) == (1, f"arrears: {said}")
     # Another run holds the lock: exit 1, nothing sent.
     async with job_lock(migrated, "outbox"):
         locked = await asyncio.to_thread(invoke_aside, "outbox", url=url)
@@ -373,7 +461,7 @@ async def test_the_outbox_command(migrated: AsyncEngine, tmp_path: Path) -> None
     )
     # With a gateway: posted there, the notice's global ID as noticeId, signed.
     mail = await insert_notice(
-        migrated, made, email.id, channel="EMAIL", template="PAYMENT_REMINDER_EMAIL"
+        migrated, made, email.id, channel="EMAIL", template="PAYMENT_REMINDER_EMAIL", created_at=now
     )
     with gateway_server() as gateway:
         posted = await asyncio.to_thread(
@@ -391,5 +479,27 @@ async def test_the_outbox_command(migrated: AsyncEngine, tmp_path: Path) -> None
     assert request.json["noticeId"] == global_id("Notice", mail)
     assert request.json["to"] == "cli.test@example.org"
     assert request.headers["x-arrears-signature"].startswith("sha256=")
+    # A gateway that is down: the run stops after three answers, says so, and exits 1.
+    down = [
+        await insert_notice(migrated, made, email.id, channel="EMAIL",
+                            template="PAYMENT_REMINDER_EMAIL", created_at=now)
+        for _ in range(4)
+    ]  # fmt: skip
+    with gateway_server() as gateway:
+        gateway.answer = lambda request: (503, {})
+        stopped = await asyncio.to_thread(
+            invoke_aside, "outbox", url=url, ARREARS_NOTICE_WEBHOOK_URL=gateway.url
+        )
+        assert len(gateway.received) == 3
+    assert stopped.returncode == 1
+    assert stopped.stdout.strip() == (
+        "outbox: 0 sent, 0 deferred, 0 suppressed, 0 failed, 3 to retry"
+    )
+    assert stopped.stderr.strip() == (
+        "arrears: the notice gateway is unavailable: the run stopped, 1 notices left queued untried"
+    )
+    async with migrated.connect() as conn:
+        stmt = select(n.attempts).where(n.id.in_(down)).order_by(n.id)
+        assert list((await conn.execute(stmt)).scalars()) == [1, 1, 1, 0]
     bad = await asyncio.to_thread(invoke_aside, "outbox", "--limit", "0", url=url)
     assert bad.returncode == 2

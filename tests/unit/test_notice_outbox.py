@@ -1,10 +1,16 @@
-"""The outbox's rules (domain.notices.outbox) and delivery receipts (domain.notices.receipts and
-the recordNoticeDelivery service, through an in-memory unit of work): boundaries included."""
+"""The outbox's rules (domain.notices.outbox: the verdicts at send and at a resend, the gateway's
+answers, the backoff and the lease, the US federal holidays and the Reg F dispute deadline, the
+overdue amount and the next instalment), the gateway's configuration and signature
+(jobs.notice_gateways), and delivery receipts (domain.notices.receipts and the
+recordNoticeDelivery service, through an in-memory unit of work): boundaries included."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 
 import pytest
@@ -19,16 +25,24 @@ from domain.notices.model import NoticeStatus
 from domain.notices.outbox import (
     MAX_ATTEMPTS,
     RETRY_DELAYS,
+    AmountsDue,
     Answer,
     AtSend,
+    Instalment,
     Verdict,
+    add_business_days,
+    amounts_due,
     answer_of,
+    at_resend,
     at_send,
+    attempts_ran_out,
     collector_of,
     dispute_deadline,
+    lease_until,
     mask_account,
     mask_destination,
     retry_at,
+    us_federal_holidays,
 )
 from domain.notices.receipts import (
     CLOCK_SKEW,
@@ -38,6 +52,7 @@ from domain.notices.receipts import (
     ReceiptStatus,
     provider_ref_of,
 )
+from jobs.notice_gateways import Outgoing, WebhookAdapter, webhook_problem
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 QUEUED_AT = NOW - timedelta(days=1)
@@ -87,6 +102,26 @@ def test_the_gateways_answers(status: int, answer: Answer) -> None:
     assert answer_of(status) is answer
 
 
+def test_a_notice_already_handed_over_is_held_back_only_by_waiting() -> None:
+    assert at_resend(allowance(PASS)) == AtSend(Verdict.SEND)
+    # Never suppressed: an opt-out since does not stop a resend of what the gateway may have.
+    assert at_resend(allowance(OPTED_OUT)) == AtSend(Verdict.SEND)
+    # The quiet hours still hold it back, whatever else refuses.
+    assert at_resend(allowance(QUIET, OPTED_OUT)) == AtSend(Verdict.DEFER, "QUIET_HOURS", LATER)
+    later_still = RuleCheck("QUIET_HOURS", False, "outside the hours", LATER + timedelta(hours=1))
+    assert at_resend(allowance(QUIET, later_still)).not_before == LATER + timedelta(hours=1)
+
+
+def test_the_lease_of_an_attempt_and_when_attempts_run_out() -> None:
+    assert lease_until(1, NOW) == NOW + RETRY_DELAYS[0]
+    assert lease_until(MAX_ATTEMPTS - 1, NOW) == NOW + RETRY_DELAYS[-1]
+    assert lease_until(MAX_ATTEMPTS, NOW) == NOW + RETRY_DELAYS[-1]
+    with pytest.raises(ValueError, match="at least one attempt"):
+        lease_until(0, NOW)
+    assert not attempts_ran_out(MAX_ATTEMPTS - 1)
+    assert attempts_ran_out(MAX_ATTEMPTS) and attempts_ran_out(MAX_ATTEMPTS + 1)
+
+
 def test_the_backoff_runs_out_after_the_last_delay() -> None:
     assert [retry_at(n, NOW) for n in range(1, MAX_ATTEMPTS)] == [NOW + d for d in RETRY_DELAYS]
     assert retry_at(1, NOW) == NOW + timedelta(minutes=1)
@@ -114,11 +149,149 @@ def test_destinations_are_masked(kind: ContactPointKind, value: str, shown: str)
 def test_what_a_notice_states() -> None:
     assert mask_account("FX0000123456") == "****3456"
     assert mask_account("") == "****"
-    assert dispute_deadline(date(2026, 3, 2)) == date(2026, 4, 6)
     assert collector_of("王五", "collector1", None, "zh") == ("王五", "collector1")
     assert collector_of(None, None, "Acme Recovery", "en") == ("Acme Recovery", "-")
     assert collector_of(None, None, None, "zh") == ("贷后管理部", "-")
     assert collector_of(None, None, None, "en") == ("Collections Department", "-")
+
+
+# ---- dates and amounts -------------------------------------------------------------------------
+
+
+def test_the_us_federal_holidays_of_2026_and_2027() -> None:
+    assert sorted(us_federal_holidays(2026)) == [
+        date(2026, 1, 1),  # New Year's Day, a Thursday
+        date(2026, 1, 19),  # Martin Luther King, Jr.: third Monday of January
+        date(2026, 2, 16),  # Washington's Birthday: third Monday of February
+        date(2026, 5, 25),  # Memorial Day: last Monday of May
+        date(2026, 6, 19),  # Juneteenth, a Friday
+        date(2026, 7, 3),  # Independence Day observed: the 4th is a Saturday
+        date(2026, 7, 4),
+        date(2026, 9, 7),  # Labor Day: first Monday of September
+        date(2026, 10, 12),  # Columbus Day: second Monday of October
+        date(2026, 11, 11),  # Veterans Day, a Wednesday
+        date(2026, 11, 26),  # Thanksgiving: fourth Thursday of November
+        date(2026, 12, 25),  # Christmas Day, a Friday
+    ]
+    assert sorted(us_federal_holidays(2027)) == [
+        date(2027, 1, 1),
+        date(2027, 1, 18),
+        date(2027, 2, 15),
+        date(2027, 5, 31),
+        date(2027, 6, 18),  # Juneteenth observed: the 19th is a Saturday
+        date(2027, 6, 19),
+        date(2027, 7, 4),
+        date(2027, 7, 5),  # Independence Day observed: the 4th is a Sunday
+        date(2027, 9, 6),
+        date(2027, 10, 11),
+        date(2027, 11, 11),
+        date(2027, 11, 25),
+        date(2027, 12, 24),  # Christmas observed: the 25th is a Saturday
+        date(2027, 12, 25),
+        date(2027, 12, 31),  # New Year's Day 2028 (a Saturday) observed
+    ]
+    # 2028's own list does not repeat 31 December 2027.
+    assert min(us_federal_holidays(2028)) == date(2028, 1, 1)
+
+
+def test_business_days_skip_weekends_and_holidays() -> None:
+    assert add_business_days(date(2026, 3, 2), 5) == date(2026, 3, 9)  # Monday → Monday
+    assert add_business_days(date(2026, 3, 6), 1) == date(2026, 3, 9)  # Friday → Monday
+    assert add_business_days(date(2026, 3, 7), 1) == date(2026, 3, 9)  # Saturday → Monday
+    assert add_business_days(date(2026, 3, 2), 0) == date(2026, 3, 2)
+    # Thursday 2 July 2026: Friday 3 (observed) and the weekend are skipped.
+    assert add_business_days(date(2026, 7, 2), 1) == date(2026, 7, 6)
+    # Across the year: Thursday 30 December 2027, Friday 31 observed, 2028's New Year weekend.
+    assert add_business_days(date(2027, 12, 30), 1) == date(2028, 1, 3)
+    with pytest.raises(ValueError):
+        add_business_days(date(2026, 3, 2), -1)
+
+
+@pytest.mark.parametrize(
+    ("sent_on", "profile", "deadline"),
+    [
+        # Monday: received Monday 9 March, 30 days later.
+        (date(2026, 3, 2), "US_REG_F", date(2026, 4, 8)),
+        # Sunday: Monday to Friday count.
+        (date(2026, 3, 1), "US_REG_F", date(2026, 4, 5)),
+        # Tuesday 30 June 2026: 3 July (observed) is no business day: received 8 July.
+        (date(2026, 6, 30), "US_REG_F", date(2026, 8, 7)),
+        # Thanksgiving week 2026: Thursday 26 is skipped, received Thursday 3 December.
+        (date(2026, 11, 25), "US_REG_F", date(2027, 1, 2)),
+        # Wednesday 22 December 2027: 24 and 31 observed: received Thursday 30 December...
+        (date(2027, 12, 22), "US_REG_F", date(2028, 1, 29)),
+        # ...while a CN notice counts weekdays only: received Wednesday 29 December.
+        (date(2027, 12, 22), "CN", date(2028, 1, 28)),
+        (date(2026, 7, 2), "CN", date(2026, 8, 8)),
+    ],
+)
+def test_the_dispute_deadline(sent_on: date, profile: str, deadline: date) -> None:
+    assert dispute_deadline(sent_on, profile) == deadline
+
+
+AS_OF = date(2026, 3, 2)
+
+
+def instalment(due: date, amount: str, paid: str = "0.00") -> Instalment:
+    return Instalment(due, Decimal(amount), Decimal(paid))
+
+
+def test_the_overdue_amount_and_the_next_instalment() -> None:
+    rows = [
+        instalment(date(2026, 1, 15), "1500.00", "500.00"),
+        instalment(AS_OF, "1500.00"),  # due today: overdue
+        instalment(AS_OF + timedelta(days=1), "1500.00", "200.00"),  # tomorrow: the next
+        instalment(AS_OF + timedelta(days=1), "300.00"),  # another debt's, the same day
+        instalment(AS_OF + timedelta(days=31), "1500.00"),
+    ]
+    assert amounts_due(rows, AS_OF) == AmountsDue(
+        Decimal("2500.00"), AS_OF + timedelta(days=1), Decimal("1600.00")
+    )
+    # Overpaid instalments count as nothing owed, never as a credit; paid ones are not next.
+    paid = [
+        instalment(date(2026, 1, 15), "1500.00", "1600.00"),
+        instalment(AS_OF + timedelta(days=5), "1500.00", "1500.00"),
+    ]
+    assert amounts_due(paid, AS_OF) == AmountsDue(Decimal(0), None, None)
+    assert amounts_due([], AS_OF) == AmountsDue(Decimal(0), None, None)
+
+
+# ---- the gateway's configuration and signature -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "development", "problem"),
+    [
+        ("https://gw.example.org/notices", "s", False, None),
+        ("http://127.0.0.1:9000/notices", None, True, None),
+        ("http://gw.example.org/notices", "s", False, "must be https outside"),
+        ("https://gw.example.org/notices", None, False, "SECRET must be set outside"),
+        ("https://gw.example.org/notices", "", False, "SECRET must be set outside"),
+        ("ftp://gw.example.org/notices", "s", True, "an http(s) URL with a host"),
+        ("https:///notices", "s", False, "an http(s) URL with a host"),
+        ("gw.example.org/notices", "s", True, "an http(s) URL with a host"),
+        ("http://[::1/notices", "s", True, "is not a URL"),
+    ],
+)
+def test_what_makes_a_gateway_unusable(
+    url: str, secret: str | None, development: bool, problem: str | None
+) -> None:
+    found = webhook_problem(url, secret, development=development)
+    assert found == problem if problem is None else problem in (found or "")
+
+
+async def test_a_request_is_signed_over_the_timestamp_the_key_and_the_body() -> None:
+    message = Outgoing(12, "SMS", "13900001234", ContactPointKind.PHONE, "zh", None, "正文", "R-1")
+    url = "https://gw.example.org/n"
+    async with WebhookAdapter(url, "k3y", clock=lambda: 1_767_225_600.9) as gateway:
+        body, headers = gateway.request(message)
+    assert headers["X-Arrears-Timestamp"] == "1767225600"
+    assert headers["Idempotency-Key"] == "notice-12"
+    signed = b"1767225600.notice-12." + body
+    expected = hmac.new(b"k3y", signed, hashlib.sha256).hexdigest()
+    assert headers["X-Arrears-Signature"] == f"sha256={expected}"
+    async with WebhookAdapter("https://gw.example.org/n") as unsigned:
+        assert "X-Arrears-Signature" not in unsigned.request(message)[1]
 
 
 # ---- receipts ----------------------------------------------------------------------------------
@@ -177,6 +350,26 @@ def test_the_delivery_instant_boundaries() -> None:
     assert sent().receive(receipt(delivered_at=QUEUED_AT), NOW, None) is True
     with pytest.raises(NoticeReceiptInvalid, match="before the notice was queued"):
         sent().receive(receipt(delivered_at=QUEUED_AT - timedelta(seconds=1)), NOW, None)
+
+
+def test_a_delivery_before_the_notice_was_sent_is_refused() -> None:
+    sent_at = QUEUED_AT + timedelta(hours=2)
+
+    def later() -> Notice:
+        return Notice(1, 7, NoticeStatus.SENT, QUEUED_AT, sent_at=sent_at)
+
+    # Within a minute before (the clocks differ a little): taken as the instant it was sent.
+    notice = later()
+    assert notice.receive(receipt(delivered_at=sent_at - CLOCK_SKEW), NOW, None) is True
+    assert notice.delivered_at == sent_at
+    for status in ReceiptStatus:
+        with pytest.raises(NoticeReceiptInvalid, match="before the notice was sent") as caught:
+            early = sent_at - CLOCK_SKEW - timedelta(seconds=1)
+            later().receive(receipt(status, delivered_at=early), NOW, None)
+        assert caught.value.field == "deliveredAt"
+    # Not sent yet (a receipt beating the outbox's own mark): only the queueing bounds it.
+    queued = Notice(1, 7, NoticeStatus.QUEUED, QUEUED_AT)
+    assert queued.receive(receipt(delivered_at=QUEUED_AT), NOW, None) is True
 
 
 def test_provider_references() -> None:
