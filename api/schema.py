@@ -44,6 +44,7 @@ from api.staff.types import Agency, Staff
 from api.strategies.mutations import StrategyMutation
 from api.strategies.queries import StrategyQuery
 from api.tasks.mutations import TaskMutation
+from api.tasks.queries import TaskQuery
 from api.tasks.types import Task
 from api.warnings.mutations import WarningMutation
 from api.warnings.queries import WarningQuery
@@ -65,6 +66,7 @@ class Query(
     ChangeQuery,
     StrategyQuery,
     NoticeQuery,
+    TaskQuery,
 ):
     pass
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, select
@@ -116,11 +118,27 @@ async def staff_by_login(session: AsyncSession, login: str) -> Staff | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    """What a caller's idempotency key was used for: the operation, the one case it changed
+    (if one) and the instant of the claim (the request's instant, which a change may record)."""
+
+    operation: str
+    case_id: int | None
+    at: datetime
+
+
+async def idempotency_claim(session: AsyncSession, staff_id: int, key: str) -> KeyClaim | None:
+    """Returns the claim of a caller's idempotency key (None when the key is unused)."""
+    k = tables.idempotency_keys.c
+    stmt = select(k.operation, k.case_id, k.created_at).where(k.staff_id == staff_id, k.key == key)
+    row = (await session.execute(stmt)).one_or_none()
+    return KeyClaim(str(row.operation), row.case_id, row.created_at) if row else None
+
+
 async def idempotent_result(
     session: AsyncSession, staff_id: int, key: str
 ) -> tuple[str, int | None] | None:
     """Returns (operation, case id) recorded for a caller's idempotency key, if any."""
-    k = tables.idempotency_keys.c
-    stmt = select(k.operation, k.case_id).where(k.staff_id == staff_id, k.key == key)
-    row = (await session.execute(stmt)).one_or_none()
-    return (row.operation, row.case_id) if row else None
+    claim = await idempotency_claim(session, staff_id, key)
+    return (claim.operation, claim.case_id) if claim else None

@@ -1,22 +1,25 @@
 """Reads of strategies' work on cases, each one statement per batch of cases, through the
 caller's case scope: each case's treatment (``case_treatments``, as the last daily run left it)
-and its tasks (all of them, or the OPEN ones a worklist shows)."""
+and its tasks (all of them, or the OPEN ones a worklist shows); and the listing of the tasks of
+every case in the caller's scope, earliest due first, in keyset pages."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, and_, func, not_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import True_
 
 from domain.contacts.model import ContactParty
 from domain.strategies.model import TaskKind, TaskStatus
 from domain.tasks.model import Task, case_order
-from store import tables
+from store import keyset, tables
+from store.keyset import InvalidCursor
 
 t, tr, cs = tables.tasks.c, tables.case_treatments.c, tables.cases.c
 
@@ -140,19 +143,86 @@ async def tasks_by_id(
     return [found.get(pk) for pk in ids]
 
 
+# ---- the listing: tasks of the cases in the caller's scope, by due date ------------------------
+
+
 @dataclass(frozen=True)
-class KeyClaim:
-    """What a caller's idempotency key was used for: the operation, the one case it changed
-    (if one) and the instant of the claim (a completion records its task at that instant)."""
+class TaskFilterSpec:
+    """Which tasks the listing holds: every condition given holds (lists: any of their values)."""
 
-    operation: str
-    case_id: int | None
-    at: datetime
+    statuses: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    case_id: int | None = None
+    # True: the case has neither collector nor agency now (the pool); False: it has one.
+    unowned: bool | None = None
+    due_by: date | None = None  # due on or before this date (the portfolio's calendar)
+    # The caller's case scope (a clause over ``cases``): a task is visible with its case.
+    case_scope: ColumnElement[bool] = field(default_factory=true)
 
 
-async def claimed_key(session: AsyncSession, staff_id: int, key: str) -> KeyClaim | None:
-    """Returns the claim of a caller's idempotency key (None when the key is unused)."""
-    k = tables.idempotency_keys.c
-    stmt = select(k.operation, k.case_id, k.created_at).where(k.staff_id == staff_id, k.key == key)
-    row = (await session.execute(stmt)).one_or_none()
-    return KeyClaim(str(row.operation), row.case_id, row.created_at) if row is not None else None
+def _clauses(spec: TaskFilterSpec) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if not isinstance(spec.case_scope, True_):
+        clauses.append(spec.case_scope)
+    if spec.statuses:
+        clauses.append(t.status.in_(list(spec.statuses)))
+    if spec.kinds:
+        clauses.append(t.kind.in_(list(spec.kinds)))
+    if spec.case_id is not None:
+        clauses.append(t.case_id == spec.case_id)
+    if spec.unowned is not None:
+        pool = and_(cs.assignee_id.is_(None), cs.agency_id.is_(None))
+        clauses.append(pool if spec.unowned else not_(pool))
+    if spec.due_by is not None:
+        clauses.append(t.due_on <= spec.due_by)
+    return clauses
+
+
+LISTING = "tasks:DUE"
+
+
+def encode_cursor(task: Task) -> str:
+    """An opaque cursor of the task's due date and id (no personal data)."""
+    assert task.id is not None
+    return keyset.encode_cursor(LISTING, task.id, task.due_on.isoformat())
+
+
+def decode_cursor(cursor: str) -> keyset.Keyset:
+    """Returns the position a cursor of this listing holds, or raises InvalidCursor."""
+    position = keyset.decode_cursor(cursor, LISTING)
+    raw = position.value
+    if not isinstance(raw, str) or len(raw) != 10:
+        raise InvalidCursor("malformed cursor")
+    try:
+        due = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidCursor("malformed cursor") from None
+    return keyset.Keyset(due, position.id)
+
+
+async def fetch_page(
+    session: AsyncSession, spec: TaskFilterSpec, after: keyset.Keyset | None, first: int
+) -> tuple[list[Task], bool]:
+    """Up to ``first`` tasks after the position, earliest due first (due_on, then id), and
+    whether more follow: one statement."""
+    clauses = _clauses(spec)
+    if after is not None:
+        clauses.append(keyset.after_row_clause([(t.due_on, False)], [after.value], t.id, after.id))
+    stmt = (
+        select(tables.tasks)
+        .join(tables.cases, cs.id == t.case_id)
+        .where(*clauses)
+        .order_by(t.due_on, t.id)
+    )
+    rows, more = await keyset.fetch_page(session, stmt, first, scalars=False)
+    return [task_of(row) for row in rows], more
+
+
+async def count(session: AsyncSession, spec: TaskFilterSpec) -> int:
+    """How many tasks the filter holds in the caller's scope (one statement)."""
+    stmt = (
+        select(func.count())
+        .select_from(tables.tasks.join(tables.cases, cs.id == t.case_id))
+        .where(*_clauses(spec))
+    )
+    return int((await session.execute(stmt)).scalar_one())

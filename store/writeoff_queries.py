@@ -30,9 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -57,7 +56,7 @@ from domain.cases.model import CaseStage
 from domain.debts.model import DebtStatus
 from domain.legal.model import ReferralStatus
 from domain.lifecycle.table import Trigger, transition_for
-from domain.portfolios import time_zone_of
+from domain.portfolios import start_of_day
 from domain.restructuring.model import RestructuringStatus
 from domain.writeoff.events import CaseWrittenOff
 from domain.writeoff.policy import (
@@ -168,18 +167,13 @@ def _pending(as_of: date) -> ColumnElement[bool]:
 _FINISHED = sorted(str(s) for s in (DebtStatus.SETTLED, DebtStatus.CLOSED, DebtStatus.WRITTEN_OFF))
 
 
-def start_of(portfolio: str, day: date) -> datetime:
-    """The instant the portfolio's local ``day`` begins (in UTC): a charge-off's write-off."""
-    return datetime.combine(day, time(), ZoneInfo(time_zone_of(portfolio))).astimezone(UTC)
-
-
 def _start_sql(pairs: Sequence[tuple[str, date]]) -> ColumnElement[Any]:
     """Over ``charge_offs`` joined to its case: the start of the charge-off's date in the case's
     portfolio's time zone, from the few (portfolio, date) pairs of the run's charge-offs."""
     whens = [
         (
             and_(c.portfolio == portfolio, co.date == day),
-            literal(start_of(portfolio, day), UTCDateTime()),
+            literal(start_of_day(portfolio, day), UTCDateTime()),
         )
         for portfolio, day in pairs
     ]

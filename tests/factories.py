@@ -343,3 +343,57 @@ async def _staff_id(conn: AsyncConnection, login: str) -> int:
 async def _agency_id(conn: AsyncConnection, name: str) -> int:
     a = tables.agencies.c
     return int((await conn.execute(select(a.id).where(a.name == name))).scalar_one())
+
+
+# ---- strategies' work on a case: rows as the daily run's treatment step writes them ----------
+
+# STANDARD's MILD_CALL_1 (domain/strategies/definition.py): the default task.
+TASK_STEP = "MILD_CALL_1"
+TASK_REASON = "3 days past due: reminder call"
+
+
+async def add_treatment(engine: AsyncEngine, made: MadeCase, **values: Any) -> None:
+    """A ``case_treatments`` row as the daily run leaves it (default: STANDARD's MILD segment
+    entered at 1 day past due on 2026-11-29, its SMS taken, its call due two days later)."""
+    row = {
+        "case_id": made.case.id,
+        "strategy": "STANDARD",
+        "version": "2026.1",
+        "variant": "CHAMPION",
+        "segment": "MILD",
+        "entered_on": date(2026, 11, 29),
+        "step": "MILD_SMS_1",
+        "step_on": date(2026, 11, 29),
+        "next_step": "MILD_CALL_1",
+        "next_action_on": date(2026, 12, 1),
+        "as_of": date(2026, 11, 29),
+        **values,
+    }
+    async with writing(engine) as conn:
+        await conn.execute(insert(tables.case_treatments).values(**row))
+
+
+async def add_task(engine: AsyncEngine, made: MadeCase, **values: Any) -> int:
+    """A ``tasks`` row as the daily run makes it: OPEN, for the case's collector or agency, due
+    today in the demo portfolio's calendar (default: STANDARD's MILD_CALL_1); returns its id."""
+    from tests.helpers import portfolio_today
+
+    row = {
+        "case_id": made.case.id,
+        "kind": "CALL",
+        "strategy": "STANDARD",
+        "step": TASK_STEP,
+        "reason": TASK_REASON,
+        "party": "BORROWER",
+        "due_on": portfolio_today(),
+        "assignee_id": made.case.assignee_id,
+        "agency_id": made.case.agency_id,
+        "status": "OPEN",
+        "created_at": datetime.now(UTC).replace(microsecond=0) - timedelta(days=1),
+        "version": 1,
+        **values,
+    }
+    async with writing(engine) as conn:
+        inserted = (await conn.execute(insert(tables.tasks).values(**row))).inserted_primary_key
+    assert inserted is not None
+    return int(inserted[0])

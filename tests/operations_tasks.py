@@ -1,25 +1,31 @@
 """Access-matrix declarations of tasks (tests/operations.py joins them to OPERATIONS):
-completeTask, ``task:complete`` — the roles that work cases (collectors, team leads, managers,
-legal, agency staff), each on the cases of its scope only: outside it a task is TASK_NOT_FOUND,
-exactly as one that does not exist. Case.treatment, Case.tasks and WorklistItem.tasks are fields
-of types read wherever the case is (tests/e2e/test_tasks.py covers them).
+
+- ``tasks`` and ``node`` for a Task, ``case:read`` — a task is visible exactly when its case is:
+  every role lists the tasks of the cases it can see (an empty connection outside its scope),
+  and a task out of scope is null as a node;
+- completeTask, ``task:complete`` — the roles that work cases (collectors, team leads, managers,
+  legal, agency staff), each on the cases of its scope only: outside it a task is
+  TASK_NOT_FOUND, exactly as one that does not exist.
+
+Case.treatment, Case.tasks and WorklistItem.tasks are fields of types read wherever the case is
+(tests/e2e/test_tasks.py covers them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from store import tables
-from tests.factories import global_id
-from tests.helpers import portfolio_today
+from tests.factories import TASK_STEP, add_task, global_id
 from tests.matrix import (
     CASE_TARGETS,
     Cell,
+    Empty,
     Forbidden,
+    Null,
     Operation,
     Refused,
     Target,
@@ -49,24 +55,7 @@ class TaskTarget(Target):
 
 async def _task(cell: Cell, target: Target) -> TaskTarget:
     made = target.made
-    row = await cell.world.factory._insert(
-        tables.tasks,
-        {
-            "case_id": made.case.id,
-            "kind": "CALL",
-            "strategy": "STANDARD",
-            "step": "CALL_DAY_3",
-            "reason": "matrix reason",
-            "party": "BORROWER",
-            "due_on": portfolio_today(),
-            "assignee_id": made.case.assignee_id,
-            "agency_id": made.case.agency_id,
-            "status": "OPEN",
-            "created_at": datetime.now(UTC),
-            "version": 1,
-        },
-    )
-    return TaskTarget(case=made, task=row.id)
+    return TaskTarget(case=made, task=await add_task(cell.engine, made))
 
 
 async def fresh_task(cell: Cell) -> Target:
@@ -103,7 +92,7 @@ async def check_complete(op: Operation, cell: Cell) -> None:
         "task": {
             "id": global_id("Task", target.task),
             "status": "DONE",
-            "step": "CALL_DAY_3",
+            "step": TASK_STEP,
             "note": "matrix note",
             "completedBy": {"login": cell.login},
         },
@@ -123,7 +112,86 @@ async def check_complete(op: Operation, cell: Cell) -> None:
     ]
 
 
+def task_of(target: Target) -> str:
+    assert isinstance(target, TaskTarget) and target.task is not None
+    return global_id("Task", target.task)
+
+
+TASKS = """
+query($caseId: ID) {
+  r: tasks(first: 100, filter: {caseId: $caseId}) {
+    totalCount edges { node { id status step case { id } } }
+  }
+}
+"""
+
+
+async def check_tasks(op: Operation, cell: Cell) -> None:
+    made = cell.target.made
+    async with cell.engine.connect() as conn:
+        stmt = select(t.id, t.status).where(t.case_id == made.case.id).order_by(t.due_on, t.id)
+        rows = (await conn.execute(stmt)).all()
+    assert task_of(cell.target) in [global_id("Task", row.id) for row in rows]
+    result, _ = await cell.result(op.document, op.variables(cell.target))
+    assert result == {
+        "totalCount": len(rows),
+        "edges": [
+            {
+                "node": {
+                    "id": global_id("Task", row.id),
+                    "status": row.status,
+                    "step": TASK_STEP,
+                    "case": {"id": made.gid},
+                }
+            }
+            for row in rows
+        ],
+    }
+
+
+NODE = """
+query($id: ID!) { r: node(id: $id) { __typename id ... on Task { status step case { id } } } }
+"""
+
+
+async def check_node(op: Operation, cell: Cell) -> None:
+    result, _ = await cell.result(op.document, op.variables(cell.target))
+    assert result == {
+        "__typename": "Task",
+        "id": task_of(cell.target),
+        "status": "OPEN",
+        "step": TASK_STEP,
+        "case": {"id": cell.target.made.gid},
+    }
+
+
 TASK_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        name="tasks",
+        field="tasks",
+        document=TASKS,
+        variables=lambda target: {"caseId": target.made.gid},
+        allowed=roles_holding("case:read"),
+        permission="case:read",
+        denied=Forbidden("case:read"),
+        check=check_tasks,
+        scope="case",
+        outside=Empty(),
+        aim=world_task,
+    ),
+    Operation(
+        name="nodeTask",
+        field="node",
+        document=NODE,
+        variables=lambda target: {"id": task_of(target)},
+        allowed=roles_holding("case:read"),
+        permission="case:read",
+        denied=Null(),
+        check=check_node,
+        scope="case",
+        outside=Null(),
+        aim=world_task,
+    ),
     Operation(
         name="completeTask",
         field="completeTask",

@@ -19,11 +19,11 @@ from api.common.types import (
 from api.context import Context, Info
 from api.permissions import needs
 from api.tasks.types import Task
-from domain.errors import DomainError, IdempotencyKeyReused
+from domain.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused
 from domain.tasks import services
-from domain.tasks.errors import TaskNotFound
+from domain.tasks.errors import TaskAlreadyClosed, TaskNotFound
 from domain.tasks.model import MAX_NOTE
-from store import tasks_queries
+from store import loaders
 from store.audit import AuditAction
 
 
@@ -66,7 +66,7 @@ async def _replay(ctx: Context, key: str, task_pk: int) -> CompleteTaskSuccess |
     caller)."""
     assert ctx.viewer.id is not None
     viewer_id = ctx.viewer.id
-    claim = await ctx.read(lambda session: tasks_queries.claimed_key(session, viewer_id, key))
+    claim = await ctx.read(lambda session: loaders.idempotency_claim(session, viewer_id, key))
     if claim is None:
         return None
     task = await ctx.tasks.load(task_pk)
@@ -108,6 +108,9 @@ async def complete_task(info: Info, data: CompleteTaskInput) -> CompleteTaskPayl
             AuditAction.TASK_COMPLETE,
             lambda key: _replay(ctx, key, task_pk),
             work,
+            # A retry racing the original waits on the case's lock, then finds the task DONE by
+            # the original: it answers with the original's result.
+            retry_on=(ConcurrencyConflict, TaskAlreadyClosed),
             at=now,
         )
     except DomainError as error:
@@ -120,7 +123,8 @@ class TaskMutation:
         description="Completes an OPEN task on a case you may work (your own as a collector, "
         "your team's as a team lead, your agency's current placements, legal's cases as legal; "
         "every case as a manager), with an optional note of what was done. A task on a case "
-        "outside your scope is TASK_NOT_FOUND, as one that does not exist.",
+        "outside your scope is TASK_NOT_FOUND, as one that does not exist; a task of a case "
+        "closed since the last daily run (which cancels it) is CASE_CLOSED.",
         extensions=needs("task:complete"),
     )
     async def complete_task(self, info: Info, input: CompleteTaskInput) -> CompleteTaskPayload:

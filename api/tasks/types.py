@@ -1,21 +1,20 @@
 """GraphQL types of strategies' work on a case: Treatment and Task with their enums;
-``Case.treatment``, ``Case.tasks`` and ``WorklistItem.tasks`` load here."""
+``Case.treatment``, ``Case.tasks``, ``WorklistItem.tasks`` and ``node`` load here (the ``tasks``
+listing is api.tasks.queries)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import strawberry
 
 from api.common.ids import to_global_id
 from api.common.types import Node
 from api.context import Info
-from domain.conduct.engine import local_instant
 from domain.contacts.model import ContactParty
-from domain.portfolios import time_zone_of
+from domain.portfolios import start_of_day
 from domain.strategies.model import TaskKind as DomainTaskKind
 from domain.strategies.model import TaskStatus as DomainTaskStatus
 from domain.tasks.model import MAX_NOTE
@@ -42,18 +41,16 @@ TaskKind = DomainTaskKind
 TaskStatus = DomainTaskStatus
 
 
-def start_of_day(portfolio: str, day: date) -> datetime:
-    """The instant a date of the portfolio's calendar begins (00:00 in its time zone)."""
-    return local_instant(day, time(0), ZoneInfo(time_zone_of(portfolio)))
-
-
 @strawberry.type(
     description="How the strategy treats a case, as the last daily run left it: the strategy "
     "(and the version of it) that governs the case, the variant (CHAMPION, or CHALLENGER on the "
     "challenger's share of cases), the segment the case is in and the steps taken and due."
 )
 class Treatment:
-    strategy: str
+    strategy: str = strawberry.field(
+        description="The strategy that governs the case: the one in effect naming its "
+        "portfolio, else the default STANDARD."
+    )
     version: str = strawberry.field(description="The strategy version's label (e.g. 2026.1).")
     variant: str = strawberry.field(description="CHAMPION or CHALLENGER.")
     segment: str | None = strawberry.field(
@@ -62,9 +59,12 @@ class Treatment:
     )
     entered_on: date = strawberry.field(
         description="When the case entered its segment (portfolio's date); a new version of "
-        "the same strategy keeps it."
+        "the same strategy, or a change of variant alone, keeps it."
     )
-    step: str | None = strawberry.field(description="The last step taken in the segment.")
+    step: str | None = strawberry.field(
+        description="The last step taken in this entry of the segment (done, suppressed or "
+        "refused; never one skipped as overtaken); null until one is."
+    )
     next_step: str | None = strawberry.field(description="The next step of the segment, if any.")
     next_action_at: datetime | None = strawberry.field(
         description="When the next step falls due: the start (00:00) of its date in the "
@@ -89,18 +89,31 @@ class Treatment:
 @strawberry.type(
     description="Work a strategy step gave to the people responsible for a case (the "
     "debt-handling operations stay with them): shown on their worklist with its step and "
-    "reason until completed."
+    "reason until completed. A task belongs to its case: whoever works the case now — its "
+    "`case { assignee agency }`, legal's cases for legal, every case for a manager — sees and "
+    "completes it. It was made for the case's collector or agency of the day it was made; when "
+    "the case moves later (reassigned, recalled to the pool) the task goes with the case, and a "
+    "task of a case with neither (the pool) is on no worklist: `tasks(filter: {unowned: true})` "
+    "lists those."
 )
 class Task(Node):
-    kind: TaskKind
-    status: TaskStatus
+    kind: TaskKind = strawberry.field(description="The work asked for.")
+    status: TaskStatus = strawberry.field(
+        description="OPEN until completed (DONE) or cancelled by the daily run (CANCELLED)."
+    )
     strategy: str | None = strawberry.field(description="The strategy whose step made it.")
     step: str | None = strawberry.field(description="The step that made it.")
     reason: str = strawberry.field(description="Why: the step's reason, for the person doing it.")
     party: ContactParty = strawberry.field(description="Whom the work is about (a CALL: whom).")
-    due_on: date = strawberry.field(description="The portfolio's date it is due by.")
-    created_at: datetime
-    completed_at: datetime | None
+    due_on: date = strawberry.field(
+        description="The portfolio's date it is due by: the day after the daily run that made it."
+    )
+    created_at: datetime = strawberry.field(
+        description="When the daily run made it (the run's instant)."
+    )
+    completed_at: datetime | None = strawberry.field(
+        description="When it was completed (DONE); null while OPEN or once CANCELLED."
+    )
     _case_id: strawberry.Private[int]
     _completed_by: strawberry.Private[int | None]
     _note: strawberry.Private[str | None]
@@ -112,7 +125,7 @@ class Task(Node):
     def note(self, info: Info) -> str | None:
         return self._note if info.context.may_read_notes() else None
 
-    @strawberry.field(description="Who completed it.")
+    @strawberry.field(description="Who completed it; null unless DONE.")
     async def completed_by(
         self, info: Info
     ) -> Annotated[Staff, strawberry.lazy("api.staff.types")] | None:

@@ -37,7 +37,8 @@ class WorklistQuery:
         description="Your own OPEN cases in priority order: callbacks the borrower asked for, "
         "promises due today, broken promises, then by days past due, outstanding and ID. A "
         "collector's or team lead's assigned cases; an agency user's agency's placed cases. "
-        "Each with its OPEN tasks (step and reason) and a TASK_DUE reason for each one due.",
+        "Each with its OPEN tasks (step and reason) and a TASK_DUE reason for each one due; the "
+        "tasks of cases no one works (the pool) are in `tasks(filter: {unowned: true})`.",
         extensions=needs("worklist:read"),
     )
     async def my_worklist(

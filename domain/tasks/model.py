@@ -3,7 +3,10 @@ debt-handling operations stay with them), OPEN until someone completes it (DONE)
 run cancels it (CANCELLED: the case closed, or left the segment whose step made it).
 
 A task is made by the daily run (``treatment``, set-based) for the case's collector or agency
-of the day, due the day after; this module holds what a person may do with it."""
+of the day, due the day after. It belongs to its case: whoever works the case now (its collector,
+its agency while placed, legal's cases, every case for a manager) sees and completes it; the
+collector or agency it was made for is kept as a record, not as its owner. This module holds
+what a person may do with it."""
 
 from __future__ import annotations
 
@@ -11,15 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from domain.cases.errors import CaseClosed
+from domain.cases.model import CaseStatus
 from domain.contacts.model import ContactParty
 from domain.errors import free_text
+from domain.lifecycle.table import Standing
 from domain.strategies.model import TaskKind, TaskStatus
 from domain.tasks import errors
 
 # Longest completion note kept (characters).
 MAX_NOTE = 1000
 
-# The worklist's reason for a task due (``TASK_DUE CALL CALL_DAY_3``).
+# The worklist's reason for a task due (``TASK_DUE CALL MILD_CALL_1``).
 TASK_DUE = "TASK_DUE"
 
 
@@ -40,8 +46,10 @@ class Task:
     strategy: str | None = None
     step: str | None = None
     status: TaskStatus = TaskStatus.OPEN
-    assignee_id: int | None = None  # the case's collector when the task was made
-    agency_id: int | None = None  # the case's agency when the task was made
+    # For whom it was made: the case's collector and agency then (a record: the task follows
+    # its case, and whoever works the case now sees and completes it).
+    assignee_id: int | None = None
+    agency_id: int | None = None
     action_id: int | None = None  # the strategy step taken that made it
     completed_at: datetime | None = None
     completed_by: int | None = None
@@ -53,13 +61,17 @@ class Task:
     def open(self) -> bool:
         return self.status is TaskStatus.OPEN
 
-    def complete(self, note: str | None, actor_id: int | None, at: datetime) -> None:
-        """Completes an OPEN task with an optional note (TASK_ALREADY_CLOSED for a task DONE or
-        CANCELLED; TEXT_TOO_LONG for a note over ``MAX_NOTE`` characters)."""
+    def check_open(self) -> None:
+        """Refuses a task DONE or CANCELLED (TASK_ALREADY_CLOSED)."""
         if not self.open:
             raise errors.TaskAlreadyClosed(
                 f"the task is already {self.status.value}", field="taskId"
             )
+
+    def complete(self, note: str | None, actor_id: int | None, at: datetime) -> None:
+        """Completes an OPEN task with an optional note (TASK_ALREADY_CLOSED for a task DONE or
+        CANCELLED; TEXT_TOO_LONG for a note over ``MAX_NOTE`` characters)."""
+        self.check_open()
         self.note = task_note(note)
         self.status = TaskStatus.DONE
         self.completed_at = at
@@ -72,6 +84,13 @@ class Task:
     def due_reason(self) -> str:
         """``TASK_DUE <kind> <step>`` (no step: ``TASK_DUE <kind>``)."""
         return " ".join(p for p in (TASK_DUE, self.kind.value, self.step) if p)
+
+
+def check_case_open(standing: Standing, reference: str) -> None:
+    """Refuses work on a task of a case the life cycle has CLOSED (CASE_CLOSED, field taskId):
+    its closure ends the strategy's work on it (the next daily run cancels its open tasks)."""
+    if standing.status is CaseStatus.CLOSED:
+        raise CaseClosed(f"case {reference} is closed", field="taskId")
 
 
 def due_reasons(tasks: Iterable[Task], today: date) -> list[str]:

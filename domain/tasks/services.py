@@ -2,8 +2,10 @@
 
 The task is found through its case's scope (TASK_NOT_FOUND outside it, exactly as for one that
 does not exist); its case is locked and the task read again, so a concurrent completion or
-cancellation is seen (TASK_ALREADY_CLOSED) rather than overwritten. The event is the case's own
-(``TaskCompleted``): the timeline's TASK entry and the audit entry read it."""
+cancellation is seen (TASK_ALREADY_CLOSED) rather than overwritten, and a case closed since the
+last daily run (which cancels its open tasks) is refused with its closure (CASE_CLOSED). The
+event is the case's own (``TaskCompleted``): the timeline's TASK entry and the audit entry read
+it."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from domain.clock import Clock
+from domain.lifecycle.moves import standing_of
 from domain.tasks.errors import TaskNotFound
 from domain.tasks.events import TaskCompleted
-from domain.tasks.model import Task
+from domain.tasks.model import Task, check_case_open
 from domain.tasks.ports import TasksUnitOfWork
 
 UowFactory = Callable[[], TasksUnitOfWork]
@@ -32,8 +35,8 @@ async def complete_task(
     *,
     at: datetime | None = None,
 ) -> Task:
-    """Completes an OPEN task on a case the caller may work, with an optional note; ``at`` is
-    the instant recorded (default: now)."""
+    """Completes an OPEN task on a case the caller may work and the life cycle has not closed,
+    with an optional note; ``at`` is the instant recorded (default: now)."""
     async with uow_factory() as uow:
         found = await uow.tasks.get(task_id)
         case = await uow.cases.get(found.case_id) if found is not None else None
@@ -43,6 +46,8 @@ async def complete_task(
         if task is None or task.id is None:
             raise _not_found()
         now = at or clock.now()
+        task.check_open()
+        check_case_open(standing_of(case), case.reference)
         task.complete(note, actor_id, now)
         await uow.tasks.save(task)
         case.events.append(

@@ -42,7 +42,7 @@ class EntryKind(enum.StrEnum):
     # Strategies and notices (issue 12).
     TREATMENT = "TREATMENT"  # a segment entered, a strategy step taken (done, suppressed…)
     NOTICE = "NOTICE"  # a notice sent, delivered or failed
-    TASK = "TASK"  # a task completed
+    TASK = "TASK"  # a task completed, or cancelled by the daily run
 
 
 # The case events the timeline shows, by name (domain.cases.events): a whitelist, so that events
@@ -80,6 +80,7 @@ EVENT_KINDS: Mapping[str, EntryKind] = {
     "NoticeFailed": EntryKind.NOTICE,
     # Tasks a strategy gave to people.
     "TaskCompleted": EntryKind.TASK,
+    "TaskCancelled": EntryKind.TASK,
     # Treatment: the daily run's segment entries and the steps it took.
     "TreatmentSegmentEntered": EntryKind.TREATMENT,
     "TreatmentStepTaken": EntryKind.TREATMENT,
@@ -168,8 +169,10 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         amount = _money(Decimal(str(data.get("amount"))), str(data.get("currency")))
         return f"Written off by {by}: {amount} ({data.get('reason_code')}); recovery continues"
     if kind is EntryKind.TASK:
-        step = data.get("step")
-        return f"Task {data.get('kind')} completed" + (f" (step {step})" if step else "")
+        step = f" (step {data.get('step')})" if data.get("step") else ""
+        if "reason" in data:  # TaskCancelled: the reason is a code (CASE_CLOSED, SEGMENT_LEFT)
+            return f"Task {data.get('kind')} cancelled{step}: {data.get('reason')}"
+        return f"Task {data.get('kind')} completed{step}"
     if kind is EntryKind.NOTICE:
         return _notice_summary(data)
     if kind is EntryKind.TREATMENT:

@@ -1,5 +1,6 @@
-"""Tasks: completing one (its rules at their boundaries), the worklist's TASK_DUE reasons, the
-order a case lists them in, the timeline's summary, and the completion service with fakes."""
+"""Tasks: completing one (its rules at their boundaries, a closed case), the worklist's TASK_DUE
+reasons, the order a case lists them in, the timeline's summary, and the completion service with
+fakes. Step names and reasons are STANDARD's (domain/strategies/definition.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ from types import TracebackType
 
 import pytest
 
-from domain.cases.model import Case
+from domain.cases.errors import CaseClosed
+from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.clock import FixedClock
 from domain.contacts.model import ContactParty
 from domain.errors import ConcurrencyConflict, ErrorCode, TextTooLong
+from domain.lifecycle.table import Standing
 from domain.strategies.model import TaskKind, TaskStatus
 from domain.tasks import services
 from domain.tasks.errors import TaskAlreadyClosed, TaskNotFound
 from domain.tasks.events import TaskCompleted
-from domain.tasks.model import MAX_NOTE, Task, case_order, due_reasons
+from domain.tasks.model import MAX_NOTE, Task, case_order, check_case_open, due_reasons
 from domain.tasks.ports import TasksUnitOfWork
 from domain.timeline.entries import EVENT_KINDS, EntryKind, event_summary
 from tests.unit.fakes import FakeUnitOfWork
@@ -29,12 +32,12 @@ def task(pk: int = 1, **overrides: object) -> Task:
     made = Task(
         case_id=10,
         kind=TaskKind.CALL,
-        reason="Call the borrower: first reminder unanswered",
+        reason="3 days past due: reminder call",
         party=ContactParty.BORROWER,
         due_on=DUE,
         created_at=AT - timedelta(days=1),
         strategy="STANDARD",
-        step="CALL_DAY_3",
+        step="MILD_CALL_1",
         id=pk,
     )
     for name, value in overrides.items():
@@ -87,21 +90,40 @@ def test_closed_is_checked_before_the_note() -> None:
         task(status=TaskStatus.DONE).complete("x" * (MAX_NOTE + 1), 7, AT)
 
 
+@pytest.mark.parametrize(
+    ("status", "refused"),
+    [(CaseStatus.OPEN, False), (CaseStatus.ON_HOLD, False), (CaseStatus.CLOSED, True)],
+)
+@pytest.mark.parametrize("stage", [CaseStage.COLLECTION, CaseStage.LEGAL, CaseStage.WRITTEN_OFF])
+def test_only_a_closed_case_refuses_its_tasks(
+    status: CaseStatus, refused: bool, stage: CaseStage
+) -> None:
+    standing = Standing(status, stage, placed=False, assigned=True)
+    if not refused:
+        check_case_open(standing, "AR-10")  # on hold or written off: the task may be completed
+        return
+    with pytest.raises(CaseClosed) as closed:
+        check_case_open(standing, "AR-10")
+    assert (closed.value.code, closed.value.field, str(closed.value)) == (
+        ErrorCode.CASE_CLOSED, "taskId", "case AR-10 is closed",
+    )  # fmt: skip
+
+
 # ---- reasons and order -------------------------------------------------------------------------
 
 
 def test_due_reasons_are_the_open_tasks_due_by_today_earliest_first() -> None:
     tasks = [
         task(1, due_on=DUE + timedelta(days=1)),  # tomorrow: not due
-        task(2, due_on=DUE, kind=TaskKind.LEGAL_REVIEW, step="REVIEW_DAY_90"),  # today
+        task(2, due_on=DUE, kind=TaskKind.LEGAL_REVIEW, step="SERIOUS_LEGAL_REVIEW"),  # today
         task(3, due_on=DUE - timedelta(days=2)),  # overdue
         task(4, due_on=DUE - timedelta(days=5), status=TaskStatus.DONE),
         task(5, due_on=DUE - timedelta(days=5), status=TaskStatus.CANCELLED),
         task(6, due_on=DUE, kind=TaskKind.SETTLEMENT_OFFER, step=None),
     ]
     assert due_reasons(tasks, DUE) == [
-        "TASK_DUE CALL CALL_DAY_3",
-        "TASK_DUE LEGAL_REVIEW REVIEW_DAY_90",
+        "TASK_DUE CALL MILD_CALL_1",
+        "TASK_DUE LEGAL_REVIEW SERIOUS_LEGAL_REVIEW",
         "TASK_DUE SETTLEMENT_OFFER",
     ]
     assert due_reasons(tasks, DUE - timedelta(days=3)) == []
@@ -119,11 +141,11 @@ def test_a_case_lists_open_tasks_by_due_date_then_the_rest_newest_first() -> Non
 
 
 def test_the_timeline_summary_names_kind_and_step_never_the_note() -> None:
-    completed = TaskCompleted(10, AT, 7, 1, "CALL", "CALL_DAY_3")
-    assert completed.data() == {"task_id": 1, "kind": "CALL", "step": "CALL_DAY_3"}
+    completed = TaskCompleted(10, AT, 7, 1, "CALL", "MILD_CALL_1")
+    assert completed.data() == {"task_id": 1, "kind": "CALL", "step": "MILD_CALL_1"}
     assert EVENT_KINDS[completed.name] is EntryKind.TASK
     assert (
-        event_summary(EntryKind.TASK, completed.data()) == "Task CALL completed (step CALL_DAY_3)"
+        event_summary(EntryKind.TASK, completed.data()) == "Task CALL completed (step MILD_CALL_1)"
     )
     no_step = TaskCompleted(10, AT, 7, 1, "SETTLEMENT_OFFER", None).data()
     assert event_summary(EntryKind.TASK, no_step) == "Task SETTLEMENT_OFFER completed"
@@ -192,7 +214,7 @@ async def test_the_service_completes_records_the_case_event_and_commits_once(
         TaskStatus.DONE, AT, 7, "called", 2,
     )  # fmt: skip
     assert uow.tasks.saved == [(1, TaskStatus.DONE, 1)]
-    assert uow.events == [TaskCompleted(10, AT, 7, 1, "CALL", "CALL_DAY_3")]
+    assert uow.events == [TaskCompleted(10, AT, 7, 1, "CALL", "MILD_CALL_1")]
     assert uow.commit_count == 1
 
 
@@ -225,3 +247,23 @@ async def test_a_task_changed_meanwhile_is_a_conflict(uow: FakeTaskUnitOfWork) -
     with pytest.raises(ConcurrencyConflict):
         await services.complete_task(uow.factory, FixedClock(AT), 7, 1, None)
     assert uow.commit_count == 0 and uow.rolled_back
+
+
+async def test_a_task_of_a_closed_case_is_refused_with_its_closure(
+    uow: FakeTaskUnitOfWork,
+) -> None:
+    uow.cases.by_id[10].status = CaseStatus.CLOSED
+    with pytest.raises(CaseClosed) as refused:
+        await services.complete_task(uow.factory, FixedClock(AT), 7, 1, "called")
+    assert (refused.value.code, refused.value.field) == (ErrorCode.CASE_CLOSED, "taskId")
+    assert uow.tasks.by_id[1].status is TaskStatus.OPEN
+    assert uow.commit_count == 0 and uow.events == [] and uow.tasks.saved == []
+
+
+async def test_a_closed_task_of_a_closed_case_says_the_task_is_closed(
+    uow: FakeTaskUnitOfWork,
+) -> None:
+    uow.cases.by_id[10].status = CaseStatus.CLOSED
+    uow.tasks.by_id[1].status = TaskStatus.CANCELLED
+    with pytest.raises(TaskAlreadyClosed):
+        await services.complete_task(uow.factory, FixedClock(AT), 7, 1, None)

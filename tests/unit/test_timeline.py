@@ -57,6 +57,7 @@ def test_the_shown_case_events_are_a_whitelist_of_the_case_s_own_events() -> Non
         "RestructuringBroken": EntryKind.RESTRUCTURING,
         "CaseWrittenOff": EntryKind.WRITTEN_OFF,
         "TaskCompleted": EntryKind.TASK,
+        "TaskCancelled": EntryKind.TASK,
         "NoticeSent": EntryKind.NOTICE,
         "NoticeDelivered": EntryKind.NOTICE,
         "NoticeFailed": EntryKind.NOTICE,
@@ -188,4 +189,15 @@ def test_treatment_summaries_name_the_segment_the_step_and_the_rule() -> None:
         "Left treatment segment MILD (STANDARD 2026.2 (challenger))",
         "Strategy step MILD_SMS_1 (SMS): DONE",
         "Strategy step MILD_SMS_1 (SMS): SUPPRESSED by FLAG_DECEASED",
+    ]
+
+
+def test_task_summaries_name_the_step_and_why_a_task_was_cancelled() -> None:
+    completed = task_events.TaskCompleted(1, AT, 3, 41, "CALL", "MILD_CALL_1")
+    cancelled = strategy_events.TaskCancelled(1, AT, None, 41, "CALL", "MILD_CALL_1", "CASE_CLOSED")
+    left = strategy_events.TaskCancelled(1, AT, None, 42, "LEGAL_REVIEW", None, "SEGMENT_LEFT")
+    assert [event_summary(EVENT_KINDS[e.name], e.data()) for e in (completed, cancelled, left)] == [
+        "Task CALL completed (step MILD_CALL_1)",
+        "Task CALL cancelled (step MILD_CALL_1): CASE_CLOSED",
+        "Task LEGAL_REVIEW cancelled: SEGMENT_LEFT",
     ]
