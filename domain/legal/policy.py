@@ -12,9 +12,10 @@ Defaults (policy, not law — a lender changes them through maker–checker):
 - the limitation period: CN 3 years (PRC Civil Code art. 188), US_REG_F 6 years (state statutes
   range from 3 to 10 years; 6 is the common written-contract period — configure per state as
   policy). It runs from the due date of the oldest unpaid instalment and restarts on the local
-  date of the latest delivered demand (a LEGAL_NOTICE contact with outcome DELIVERED, or a
-  LETTER notice the outbox sent and a receipt said was DELIVERED) or
-  part-payment (a payment not reversed); the last day of the period is the same calendar date
+  date of the latest part-payment (a payment not reversed) and, under CN only, of the latest
+  delivered demand (a LEGAL_NOTICE contact with outcome DELIVERED, or a DEMAND letter notice
+  the outbox sent and a receipt said was DELIVERED; in most US states only a payment or a
+  written acknowledgment restarts it); the last day of the period is the same calendar date
   ``limitationYears`` later (29 February → 28 February), and the claim is within it through
   that day inclusive.
 """
