@@ -32,6 +32,7 @@ class SqlNoticeRepository:
                 n.delivered_at,
                 n.failed_at,
                 n.provider_ref,
+                n.attempts,
                 n.version,
             )
             .join(tables.cases, cs.id == n.case_id)
@@ -50,6 +51,7 @@ class SqlNoticeRepository:
             delivered_at=row.delivered_at,
             failed_at=row.failed_at,
             provider_ref=row.provider_ref,
+            attempts=row.attempts,
             version=row.version,
         )
 

@@ -823,7 +823,6 @@ case_treatments = Table(
     Column("next_step", String(64), nullable=True),
     Column("next_action_on", Date, nullable=True),
     Column("as_of", Date, nullable=False),
-    Index("ix_case_treatments_strategy_variant", "strategy", "variant"),
 )
 
 # Every step of a strategy the daily run took on a case, once per segment entry: done,
@@ -856,7 +855,6 @@ treatment_actions = Table(
         "step",
         name="uq_treatment_actions_entry_step",
     ),
-    Index("ix_treatment_actions_as_of", "as_of"),
     Index("ix_treatment_actions_action_status", "action", "status"),
 )
 
@@ -883,8 +881,8 @@ tasks = Table(
     Column("note", Text, nullable=True),
     Column("version", Integer, nullable=False, default=1),
     Index("ix_tasks_case_id", "case_id", "id"),
-    Index("ix_tasks_assignee_status", "assignee_id", "status", "due_on"),
-    Index("ix_tasks_agency_status", "agency_id", "status", "due_on"),
+    # The ``tasks`` listing's order (earliest due first, then id); its scope goes through cases.
+    Index("ix_tasks_due_on_id", "due_on", "id"),
 )
 
 # The outbox: notices a strategy step (or a person) queued, sent by ``arrears outbox`` to the

@@ -71,10 +71,11 @@ RecordNoticeDeliveryPayload = Annotated[
 @strawberry.type
 class NoticeMutation:
     @strawberry.mutation(
-        description="Records a delivery receipt of a notice: QUEUED or SENT moves to DELIVERED "
-        "or FAILED; the same receipt again answers the notice as it is; a receipt contradicting "
-        "its final status (or for a SUPPRESSED notice) is refused NOTICE_STATUS_INVALID. Every "
-        "receipt is kept as evidence, refused ones too.",
+        description="Records a delivery receipt of a notice: SENT, or QUEUED once the outbox "
+        "handed it to the gateway (attempts > 0), moves to DELIVERED or FAILED; the same "
+        "receipt again answers the notice as it is; a receipt contradicting its final status "
+        "(or for a SUPPRESSED notice, or a QUEUED one never handed to the gateway) is refused "
+        "NOTICE_STATUS_INVALID. Every receipt is kept as evidence, refused ones too.",
         extensions=needs("notice:record_delivery"),
     )
     async def record_notice_delivery(

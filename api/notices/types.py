@@ -12,10 +12,20 @@ from api.common.ids import to_global_id
 from api.common.types import Node
 from api.context import Info
 from domain.contacts.model import ContactChannel, ContactParty
+from domain.notices.model import NoticeStatus as DomainNoticeStatus
 from store.notice_queries import NoticeRow
 
 if TYPE_CHECKING:
     from api.cases.types import Case
+
+strawberry.enum(
+    DomainNoticeStatus,
+    name="NoticeStatus",
+    description="Where a notice is: QUEUED (in the outbox), SENT (the gateway took it), "
+    "DELIVERED or FAILED (the outbox gave up, or a receipt said so), SUPPRESSED (a rule stopped "
+    "it; never sent).",
+)
+NoticeStatus = DomainNoticeStatus
 
 
 @strawberry.type(

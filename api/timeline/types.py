@@ -32,8 +32,12 @@ _ID_TYPES = {
     "a conduct rule refused), PROMISE, PAYMENT, PAYMENT_REVERSED, PAYMENT_REAPPLIED (applied "
     "again after an earlier payment was reversed), ASSIGNED, PLACED, RECALLED, RECLASSIFIED, "
     "TRANSITION (a move of the life cycle), COMPLAINT_FILED, COMPLAINT_RESOLVED, "
-    "BORROWER_FLAGGED, BORROWER_UNFLAGGED. The summary holds codes, amounts, dates and rule "
-    "names only, never notes or contact details."
+    "BORROWER_FLAGGED, BORROWER_UNFLAGGED, RESTRUCTURING (a plan proposed, approved, rejected, "
+    "broken or completed, or a plan payment counted), LEGAL (a referral made, approved or "
+    "rejected, or a legal action's step), WRITTEN_OFF, EVIDENCE_PACK (an evidence pack "
+    "generated), TREATMENT (a segment entered or a strategy step taken), NOTICE (a notice sent, "
+    "delivered or failed), TASK (a task completed or cancelled). The summary holds codes, "
+    "amounts, dates and rule names only, never notes or contact details."
 )
 class TimelineEntry:
     id: strawberry.ID = strawberry.field(

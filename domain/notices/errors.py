@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from domain.changes.errors import ContentRuleBroken
 from domain.errors import ErrorCode, InvalidInput, NotFound, RuleViolation
-from domain.notices.model import NoticeRule
 
 
 class TemplateContentMissing(ContentRuleBroken):
@@ -16,9 +15,8 @@ class TemplateContentMissing(ContentRuleBroken):
 
 class TemplateNotRenderable(Exception):
     """A template cannot render a notice for this context: no text in the context's language,
-    or its text failed at render time. The caller records the notice's ``rule``."""
-
-    rule = NoticeRule.NO_APPROVED_TEMPLATE
+    or its text failed at render time. The outbox records the notice's ``rule``:
+    NO_APPROVED_TEMPLATE without a text (NoTemplateText), RENDER_FAILED otherwise."""
 
     def __init__(self, template: str, language: str, reason: str) -> None:
         super().__init__(f"template {template} cannot render a {language} notice: {reason}")

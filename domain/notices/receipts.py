@@ -1,10 +1,11 @@
 """A notice as its delivery receipts see it, and the moves a receipt makes (pure).
 
 QUEUED or SENT → DELIVERED | FAILED (a receipt may beat the outbox's own mark, so QUEUED moves
-too). DELIVERED, FAILED and SUPPRESSED are final: a receipt repeating the final status is
-answered with the notice as it is (idempotent, nothing changes); one contradicting it, or any
-receipt of a notice never sent (SUPPRESSED), is refused NOTICE_STATUS_INVALID. Every receipt is
-kept as evidence by the caller, refused ones too.
+too, once the outbox has handed it to the gateway: ``attempts`` > 0). DELIVERED, FAILED and
+SUPPRESSED are final: a receipt repeating the final status is answered with the notice as it is
+(idempotent, nothing changes); one contradicting it, or any receipt of a notice never sent
+(SUPPRESSED, or QUEUED and never handed to the gateway), is refused NOTICE_STATUS_INVALID. Every
+receipt is kept as evidence by the caller, refused ones too.
 """
 
 from __future__ import annotations
@@ -71,14 +72,16 @@ class Notice:
     delivered_at: datetime | None = None
     failed_at: datetime | None = None
     provider_ref: str | None = None
+    attempts: int = 0  # times the outbox handed it to the gateway (0: it never reached it)
     version: int = 1
     events: list[object] = field(default_factory=list, repr=False)
 
     def receive(self, receipt: Receipt, now: datetime, actor_id: int | None) -> bool:
         """Applies a receipt received at ``now``: returns whether the notice changed (False: a
-        repeat of its final status); refuses a contradicting receipt (NOTICE_STATUS_INVALID)
-        and a ``deliveredAt`` later than ``now`` or earlier than the notice was sent (beyond the
-        clock skew either way), or before the notice was queued."""
+        repeat of its final status); refuses a contradicting receipt, or one of a notice never
+        handed to the gateway (NOTICE_STATUS_INVALID), and a ``deliveredAt`` later than ``now``
+        or earlier than the notice was sent (beyond the clock skew either way), or before the
+        notice was queued."""
         at = receipt.delivered_at
         if at is not None and at > now + CLOCK_SKEW:
             raise NoticeReceiptInvalid("deliveredAt is in the future", field="deliveredAt")
@@ -102,6 +105,12 @@ class Notice:
                 f"the notice is {self.status.value} already; a {wanted.value} receipt "
                 "contradicts it",
                 field="status",
+            )
+        if self.status is NoticeStatus.QUEUED and self.attempts == 0:
+            # The outbox never sent it: a receipt cannot be about it, and accepting one would
+            # leave it final and unsent for good.
+            raise NoticeStatusInvalid(
+                "the notice has not been handed to the gateway yet", field="status"
             )
         when = min(at, now) if at is not None else now
         if self.sent_at is not None:

@@ -58,10 +58,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("case_id", name=op.f("pk_case_treatments")),
     )
-    with op.batch_alter_table("case_treatments", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_case_treatments_strategy_variant", ["strategy", "variant"], unique=False
-        )
 
     op.create_table(
         "treatment_actions",
@@ -92,7 +88,6 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("treatment_actions", schema=None) as batch_op:
-        batch_op.create_index("ix_treatment_actions_as_of", ["as_of"], unique=False)
         batch_op.create_index(
             "ix_treatment_actions_action_status", ["action", "status"], unique=False
         )
@@ -186,13 +181,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("action_id", name=op.f("uq_tasks_action_id")),
     )
     with op.batch_alter_table("tasks", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_tasks_agency_status", ["agency_id", "status", "due_on"], unique=False
-        )
-        batch_op.create_index(
-            "ix_tasks_assignee_status", ["assignee_id", "status", "due_on"], unique=False
-        )
         batch_op.create_index("ix_tasks_case_id", ["case_id", "id"], unique=False)
+        batch_op.create_index("ix_tasks_due_on_id", ["due_on", "id"], unique=False)
 
     op.create_table(
         "notice_receipts",
@@ -252,9 +242,8 @@ def downgrade() -> None:
 
     op.drop_table("notice_receipts")
     with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_index("ix_tasks_due_on_id")
         batch_op.drop_index("ix_tasks_case_id")
-        batch_op.drop_index("ix_tasks_assignee_status")
-        batch_op.drop_index("ix_tasks_agency_status")
 
     op.drop_table("tasks")
     with op.batch_alter_table("notices", schema=None) as batch_op:
@@ -265,11 +254,7 @@ def downgrade() -> None:
     op.drop_table("notices")
     with op.batch_alter_table("treatment_actions", schema=None) as batch_op:
         batch_op.drop_index("ix_treatment_actions_action_status")
-        batch_op.drop_index("ix_treatment_actions_as_of")
 
     op.drop_table("treatment_actions")
-    with op.batch_alter_table("case_treatments", schema=None) as batch_op:
-        batch_op.drop_index("ix_case_treatments_strategy_variant")
-
     op.drop_table("case_treatments")
     # ### end Alembic commands ###

@@ -173,9 +173,18 @@ async def test_filters_and_pages_newest_first(
     found = await listed(gql, "manager", template=[template], status=["SENT", "DELIVERED"])
     assert ids(found) == [newest[0], newest[2]] and found["totalCount"] == 2
     assert (await listed(gql, "manager", template=[template], status=["QUEUED"]))["totalCount"] == 1
-    # Refusals of bad input.
+    # In a document the statuses are enum literals (unquoted).
+    literal = (
+        f'{{ notices(filter: {{template: ["{template}"], status: [SENT, DELIVERED]}}) '
+        "{ totalCount } }"
+    )
+    assert (await gql("manager", literal))["notices"] == {"totalCount": 2}
+    # Refusals of bad input: the status is the NoticeStatus enum (anything else fails
+    # validation), the rest is checked by the query.
+    lost = await gql.errors("manager", LIST, {"filter": {"status": ["LOST"]}})
+    assert lost[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "'LOST' does not exist in 'NoticeStatus' enum" in lost[0]["message"]
     for variables, fragment in (
-        ({"filter": {"status": ["LOST"]}}, "unknown status"),
         ({"filter": {"caseId": newest[0]}}, "filter.caseId is not a case ID"),
         ({"after": "bm9wZQ"}, "after:"),
         ({"first": 101}, "first must be between 0 and 100"),
@@ -285,11 +294,13 @@ async def test_a_failed_receipt_of_a_queued_notice_and_refusals(
     gql: Gql, engine: AsyncEngine, factory: Factory
 ) -> None:
     made = await factory.case()
-    queued = await insert_notice(engine, made, None)
+    queued = await insert_notice(engine, made, None, attempts=1)
     suppressed = await insert_notice(
         engine, made, None, status="SUPPRESSED", rule="CEASE_COMMUNICATION"
     )
-    # A receipt may beat the outbox's own mark: QUEUED → FAILED.
+    never_sent = await insert_notice(engine, made, None)
+    # A receipt may beat the outbox's own mark once it handed the notice to the gateway:
+    # QUEUED → FAILED.
     failed = await record(gql, queued, status="FAILED", providerRef="gw-9")
     assert failed["__typename"] == "RecordNoticeDeliverySuccess"
     assert (failed["notice"]["status"], failed["notice"]["rule"]) == ("FAILED", None)
@@ -301,6 +312,19 @@ async def test_a_failed_receipt_of_a_queued_notice_and_refusals(
     never = await record(gql, suppressed)
     assert (never["__typename"], never["code"]) == ("RuleViolationError", "NOTICE_STATUS_INVALID")
     assert await receipts(engine, suppressed) == [("DELIVERED", None)]
+    # A notice the outbox never handed to the gateway has no delivery yet: refused, kept, and
+    # the notice stays QUEUED for the outbox to send.
+    early = await record(gql, never_sent, providerRef="gw-8")
+    assert (early["__typename"], early["code"], early["field"]) == (
+        "RuleViolationError",
+        "NOTICE_STATUS_INVALID",
+        "status",
+    )
+    assert "not been handed to the gateway" in early["message"]
+    assert await receipts(engine, never_sent) == [("DELIVERED", "gw-8")]
+    async with engine.connect() as conn:
+        stmt = select(n.status, n.version, n.provider_ref).where(n.id == never_sent)
+        assert tuple((await conn.execute(stmt)).one()) == ("QUEUED", 1, None)
     # Unknown IDs, another type's ID, and a provider reference too long to keep.
     missing = await gql(
         "manager",

@@ -298,7 +298,7 @@ async def test_a_request_is_signed_over_the_timestamp_the_key_and_the_body() -> 
 
 
 def sent(status: NoticeStatus = NoticeStatus.SENT) -> Notice:
-    return Notice(1, 7, status, QUEUED_AT, sent_at=QUEUED_AT, provider_ref="gw-1")
+    return Notice(1, 7, status, QUEUED_AT, sent_at=QUEUED_AT, provider_ref="gw-1", attempts=1)
 
 
 def receipt(status: ReceiptStatus = ReceiptStatus.DELIVERED, **kw: object) -> Receipt:
@@ -367,9 +367,28 @@ def test_a_delivery_before_the_notice_was_sent_is_refused() -> None:
             early = sent_at - CLOCK_SKEW - timedelta(seconds=1)
             later().receive(receipt(status, delivered_at=early), NOW, None)
         assert caught.value.field == "deliveredAt"
-    # Not sent yet (a receipt beating the outbox's own mark): only the queueing bounds it.
-    queued = Notice(1, 7, NoticeStatus.QUEUED, QUEUED_AT)
+    # Handed to the gateway, its sending not recorded yet (a receipt beating the outbox's own
+    # mark): only the queueing bounds it.
+    queued = Notice(1, 7, NoticeStatus.QUEUED, QUEUED_AT, attempts=1)
     assert queued.receive(receipt(delivered_at=QUEUED_AT), NOW, None) is True
+
+
+def test_a_receipt_of_a_notice_never_handed_to_the_gateway_is_refused() -> None:
+    for status in ReceiptStatus:
+        never = Notice(1, 7, NoticeStatus.QUEUED, QUEUED_AT)
+        with pytest.raises(NoticeStatusInvalid, match="not been handed to the gateway") as caught:
+            never.receive(receipt(status, provider_ref="gw-3"), NOW, None)
+        assert caught.value.field == "status"
+        assert (never.status, never.version, never.provider_ref, never.events) == (
+            NoticeStatus.QUEUED,
+            1,
+            None,
+            [],
+        )
+    # Once handed to the gateway (one attempt), the same receipt moves it.
+    tried = Notice(1, 7, NoticeStatus.QUEUED, QUEUED_AT, attempts=1)
+    assert tried.receive(receipt(ReceiptStatus.FAILED), NOW, None) is True
+    assert tried.status is NoticeStatus.FAILED
 
 
 def test_provider_references() -> None:
@@ -468,3 +487,12 @@ async def test_the_service_keeps_every_receipt_and_commits_once() -> None:
     with pytest.raises(NoticeNotFound):
         await services.record_delivery(uow.factory, clock, 3, Receipt(2, ReceiptStatus.FAILED))
     assert len(uow.notices.kept) == 3
+
+
+async def test_the_service_keeps_the_receipt_of_a_notice_never_sent() -> None:
+    uow = FakeNoticesUnitOfWork([Notice(1, 7, NoticeStatus.QUEUED, QUEUED_AT)])
+    with pytest.raises(NoticeStatusInvalid):
+        await services.record_delivery(uow.factory, FixedClock(NOW), 3, receipt())
+    assert [r.status for r, _, _ in uow.notices.kept] == [ReceiptStatus.DELIVERED]
+    assert uow.commits == 1 and uow.notices.saved == [] and uow.recorded == []
+    assert uow.notices.by_id[1].status is NoticeStatus.QUEUED

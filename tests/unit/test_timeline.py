@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
+from api.timeline.types import TimelineEntry
 from domain.cases import events
 from domain.complaints import events as complaint_events
 from domain.evidence import events as evidence_events
@@ -201,3 +203,9 @@ def test_task_summaries_name_the_step_and_why_a_task_was_cancelled() -> None:
         "Task CALL cancelled (step MILD_CALL_1): CASE_CLOSED",
         "Task LEGAL_REVIEW cancelled: SEGMENT_LEFT",
     ]
+
+
+def test_the_api_names_every_entry_kind_front_ends_switch_on() -> None:
+    description = TimelineEntry.__strawberry_definition__.description or ""
+    named = set(re.findall(r"\b[A-Z][A-Z_]+\b", description))
+    assert {kind.value for kind in EntryKind} <= named
