@@ -130,8 +130,9 @@ class Reader:
             raise ChangeInvalid(f"{where} is not a field of this rule set", field=where)
 
 
-def _label(reader: Reader) -> str:
-    """The rule set's version label (``2026.2``), recorded by what it decides."""
+def version_label(reader: Reader) -> str:
+    """The rule set's version label (``2026.2``), recorded by what it decides: every kind's one
+    reader of its payload's ``version``."""
     label = reader.text("version", MAX_LABEL)
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", label):
         where = reader.at("version")
@@ -156,7 +157,7 @@ def waterfall_from_payload(payload: object) -> Waterfall:
     """The order in which a payment reduces the components: each of PENALTY, FEE, INTEREST and
     PRINCIPAL exactly once."""
     reader = Reader(payload)
-    version = _label(reader)
+    version = version_label(reader)
     raw = reader.items("order")
     order = tuple(
         reader.member("order", DebtComponent, value=v, path=f"payload.order[{i}]")
@@ -295,7 +296,7 @@ def conduct_profile_from_payload(name: str, payload: object) -> ConductProfile:
         known = ", ".join(PROFILES)
         raise ChangeInvalid(f"no portfolio uses a conduct profile {name!r} ({known})", field="name")
     reader = Reader(payload)
-    version = _label(reader)
+    version = version_label(reader)
     description = reader.text("description")
     zone = _zone(reader.raw("defaultTimeZone"), reader.at("defaultTimeZone"))
     rules = tuple(
@@ -420,7 +421,7 @@ def _amounts(reader: Reader) -> Mapping[str, Decimal]:
 def warning_rules_from_payload(payload: object) -> WarningRules:
     """The early-warning rules: one per name, thresholds and windows of at least one."""
     reader = Reader(payload)
-    version = _label(reader)
+    version = version_label(reader)
     rules: list[Rule] = []
     for i, item in enumerate(reader.items("rules")):
         r = Reader(item, f"payload.rules[{i}]")

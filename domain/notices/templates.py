@@ -27,7 +27,6 @@ Payload (JSON; an SMS body is at most 500 characters of template source, before 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,7 +38,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from domain.changes.errors import ChangeInvalid
-from domain.changes.rules import MAX_LABEL, Reader
+from domain.changes.rules import Reader, version_label
 from domain.conduct.profiles import PROFILES
 from domain.contacts.model import ContactChannel
 from domain.notices.errors import TemplateContentMissing
@@ -422,14 +421,6 @@ def check_required_content(template: Template) -> None:
 # ---- Payload ------------------------------------------------------------------------------------
 
 
-def _label(reader: Reader) -> str:
-    label = reader.text("version", MAX_LABEL)
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", label):
-        where = reader.at("version")
-        raise ChangeInvalid(f"{where} may hold letters, digits, '.', '_' and '-'", field=where)
-    return label
-
-
 def _channel(reader: Reader) -> ContactChannel:
     value = reader.raw("channel")
     names = ", ".join(sorted(c.value for c in NOTICE_CHANNELS))
@@ -506,7 +497,7 @@ def template_from_payload(name: str, payload: object) -> Template:
     """Returns the template a payload describes, or refuses it: CHANGE_INVALID naming the field
     at fault, TEMPLATE_CONTENT_MISSING for content a profile it serves requires."""
     reader = Reader(payload)
-    version = _label(reader)
+    version = version_label(reader)
     channel = _channel(reader)
     purpose = reader.member("purpose", TemplatePurpose)
     profiles = _profiles(reader)

@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from domain.cases.classification import Classification
 from domain.cases.model import CaseStage
 from domain.changes.errors import ChangeInvalid
-from domain.changes.rules import MAX_ITEMS, MAX_LABEL, Reader
+from domain.changes.rules import MAX_ITEMS, Reader, version_label
 from domain.contacts.model import ContactParty
 from domain.debts.model import ProductType
 from domain.flags.model import BorrowerFlagKind
@@ -98,14 +98,6 @@ def _list(reader: Reader, key: str, required: bool = False) -> list[Any]:
     if not isinstance(value, list) or len(value) > MAX_ITEMS:
         raise _refuse(reader.at(key), f"must be a list of at most {MAX_ITEMS} items")
     return value
-
-
-def _version(reader: Reader) -> str:
-    """The version's label (``2026.2``): what each treated case records."""
-    label = reader.text("version", MAX_LABEL)
-    if not LABEL.fullmatch(label):
-        raise _refuse(reader.at("version"), "may hold letters, digits, '.', '_' and '-'")
-    return label
 
 
 def _name(value: object, where: str) -> str:
@@ -322,7 +314,7 @@ def strategy_from_payload(name: str, payload: object) -> Strategy:
     """Returns the strategy version a payload describes, or refuses it (CHANGE_INVALID naming
     the field). ``portfolios`` (empty or absent: every portfolio no other strategy names)."""
     reader = Reader(payload)
-    version = _version(reader)
+    version = version_label(reader)
     description = reader.text("description")
     portfolios = _portfolios(reader, "portfolios")
     segments = _segments(reader, portfolios)
@@ -355,7 +347,7 @@ def challenger_from_payload(name: str, payload: object) -> Challenger:
     """Returns the challenger a payload describes, or refuses it (CHANGE_INVALID naming the
     field). ``segments``: the champion's segments whose cases it may take (empty: all)."""
     reader = Reader(payload)
-    version = _version(reader)
+    version = version_label(reader)
     share = _share(reader)
     challenged: list[str] = []
     for i, value in enumerate(_list(reader, "segments", required=True)):
