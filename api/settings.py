@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from functools import cached_property
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.reports.goals import Goals, goals_from
 
 DEVELOPMENT_KEY = "arrears-development-key-do-not-use-in-production"
 
@@ -59,6 +62,22 @@ class Settings(BaseSettings):
     unauthenticated_per_minute: int = Field(default=30, gt=0)
     # Failed logins from one address within this window are recorded as one entry with a count.
     failed_login_window_seconds: int = Field(default=60, gt=0)
+    # The manual's goals that reports judge figures by (unset: the manual's numbers, see
+    # domain.reports.goals): fractions, e.g. ARREARS_GOAL_OVERDUE_RATE=0.05.
+    goal_overdue_rate: Decimal | None = Field(default=None, gt=0, lt=1)
+    goal_resolved_within_30_days: Decimal | None = Field(default=None, gt=0, lt=1)
+    goal_cost_vs_loan_book: Decimal | None = Field(default=None, gt=0, lt=1)
+    goal_loss_rate: Decimal | None = Field(default=None, gt=0, lt=1)
+
+    @cached_property
+    def goals(self) -> Goals:
+        """The goals reports judge figures by."""
+        return goals_from(
+            overdue_rate=self.goal_overdue_rate,
+            resolved_within_30_days=self.goal_resolved_within_30_days,
+            cost_vs_loan_book=self.goal_cost_vs_loan_book,
+            loss_rate=self.goal_loss_rate,
+        )
 
     @field_validator("env")
     @classmethod

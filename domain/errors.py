@@ -118,6 +118,8 @@ class ErrorCode(enum.StrEnum):
     NOTICE_STATUS_INVALID = "NOTICE_STATUS_INVALID"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
     TASK_ALREADY_CLOSED = "TASK_ALREADY_CLOSED"
+    # Reporting (issue 13)
+    REPORT_PERIOD_INVALID = "REPORT_PERIOD_INVALID"
     # An admin revoke that would leave no active admin (checked at proposal and approval).
     LAST_ADMIN = "LAST_ADMIN"
     # An approval that needs a right the approver lacks (role:grant for the admin role), or a

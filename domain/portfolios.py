@@ -92,4 +92,9 @@ def portfolio_of(portfolio: str) -> Portfolio:
 
 def start_of_day(portfolio: str, day: date) -> datetime:
     """The instant a date of the portfolio's calendar begins (00:00 in its time zone), in UTC."""
-    return datetime.combine(day, time(), ZoneInfo(time_zone_of(portfolio))).astimezone(UTC)
+    return start_of_day_in(time_zone_of(portfolio), day)
+
+
+def start_of_day_in(time_zone: str, day: date) -> datetime:
+    """The instant a date begins (00:00) in a time zone, in UTC."""
+    return datetime.combine(day, time(), ZoneInfo(time_zone)).astimezone(UTC)

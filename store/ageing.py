@@ -667,8 +667,8 @@ async def expire_placements(conn: AsyncConnection, as_of: date, at: datetime) ->
 
 async def take_snapshots(conn: AsyncConnection, as_of: date, policy: ClassificationPolicy) -> int:
     """Writes each aged debt as it stands on ``as_of`` (balance, principal, days past due,
-    bucket, class, status, the case's collector or agency); a debt already taken on that date is
-    left as it is. Returns the number written."""
+    bucket, class, status, the case's collector or agency, status and stage); a debt already
+    taken on that date is left as it is. Returns the number written."""
     # Snapshots of the date exist only when its run committed and is run again (its record
     # deleted by hand): only then is each debt checked, which on an empty date would make the
     # INSERT read the table it writes, row by row.
@@ -689,6 +689,8 @@ async def take_snapshots(conn: AsyncConnection, as_of: date, policy: Classificat
         d.status,
         c.assignee_id,
         c.agency_id,
+        c.status,
+        c.stage,
     ).select_from(
         tables.debts.join(tables.cases, c.id == d.case_id).join(figures, f.case_id == c.id)
     )
@@ -711,6 +713,8 @@ async def take_snapshots(conn: AsyncConnection, as_of: date, policy: Classificat
                 "status",
                 "assignee_id",
                 "agency_id",
+                "case_status",
+                "case_stage",
             ],
             source,
         )

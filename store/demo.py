@@ -308,8 +308,9 @@ class _Generator:
                 "commission_rate": rate,
                 "placement_days": days,
                 "active": active,
+                "tail_days": tail,
             }
-            for name, rate, days, active in AGENCIES
+            for name, rate, days, active, tail in AGENCIES
         ]
 
     def staff(self) -> list[Row]:

@@ -12,11 +12,11 @@ from domain.staff.model import Role
 
 COLLECTOR_CAPACITY = 400
 
-# name, commission rate, placement days, active
+# name, commission rate, placement days, active, tail days (commission after a recall)
 AGENCIES = (
-    ("Acme Recovery", Decimal("0.1800"), 90, True),
-    ("Zenith Collections", Decimal("0.1500"), 60, True),
-    ("Dormant Partners", Decimal("0.2000"), 90, False),
+    ("Acme Recovery", Decimal("0.1800"), 90, True, 30),
+    ("Zenith Collections", Decimal("0.1500"), 60, True, 14),
+    ("Dormant Partners", Decimal("0.2000"), 90, False, 0),
 )
 AGENCY_IDS = {spec[0]: n for n, spec in enumerate(AGENCIES, start=1)}
 

@@ -41,6 +41,8 @@ agencies = Table(
     Column("commission_rate", Numeric(6, 4), nullable=False),
     Column("placement_days", Integer, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    # The contract's tail: payments this many days after a recall still earn the commission.
+    Column("tail_days", Integer, nullable=False, default=0, server_default="0"),
 )
 
 staff = Table(
@@ -224,6 +226,8 @@ contacts = Table(
     Index("ix_contacts_staff_key", "staff_id", "idempotency_key"),
     Index("ix_contacts_borrower_at", "borrower_id", "at"),
     Index("ix_contacts_callback_at", "callback_at"),
+    # Reports: the contacts of a period.
+    Index("ix_contacts_at", "at"),
 )
 
 # Promises to pay (manual ch. 4), one open per case; credited to the collector or agency.
@@ -251,6 +255,9 @@ promises = Table(
     Index("ix_promises_case_id", "case_id", "id"),
     Index("ix_promises_recorded_by_key", "recorded_by", "idempotency_key"),
     Index("ix_promises_status_due", "status", "due_date"),
+    # Reports: the promises made and resolved in a period.
+    Index("ix_promises_created_at", "created_at"),
+    Index("ix_promises_resolved_at", "resolved_at"),
 )
 
 # Money received. The core banking system is the ledger; a payment posted here is provisional
@@ -280,6 +287,8 @@ payments = Table(
     Column("idempotency_key", String(128), nullable=True),
     Column("version", Integer, nullable=False),
     Index("ix_payments_case_paid_at", "case_id", "paid_at", "id"),
+    # Reports: the payments of a period.
+    Index("ix_payments_paid_at", "paid_at"),
     # The idempotency claim (idempotency_keys) makes the pair unique; this finds the payment.
     Index("ix_payments_posted_by_key", "posted_by", "idempotency_key"),
 )
@@ -451,6 +460,8 @@ classification_history = Table(
     Column("to_date", Date, nullable=True),
     Column("policy_version", String(32), nullable=False),
     Index("ix_classification_history_case_from", "case_id", "from_date"),
+    # Reports: the periods that began in a report's period (recoveries).
+    Index("ix_classification_history_from", "from_date"),
     # At most one open period per case (the daily run closes it before opening the next).
     Index(
         "uq_classification_history_open",
@@ -483,6 +494,9 @@ debt_snapshots = Table(
     Column("strategy", String(64), nullable=True),
     Column("strategy_version", String(32), nullable=True),
     Column("variant", String(16), nullable=True),
+    # The case's status and stage that day (reports: what was in collection; NULL before 0010).
+    Column("case_status", String(16), nullable=True),
+    Column("case_stage", String(16), nullable=True),
     Index("ix_debt_snapshots_as_of", "as_of"),
 )
 
@@ -569,6 +583,8 @@ complaints = Table(
     Column("resolved_by", ForeignKey("staff.id"), nullable=True),
     Column("resolution", Text, nullable=True),
     Column("version", Integer, nullable=False, default=1),
+    # Reports: the complaints of a period.
+    Index("ix_complaints_filed_at", "filed_at"),
 )
 
 # Special customer groups (manual 5.3): facts about the borrower, so they cover all their cases.

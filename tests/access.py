@@ -91,6 +91,9 @@ STRATEGY_READ = frozenset({"strategy:read"})
 NOTICE_READ = frozenset({"notice:read"})
 TASKS = NOTICE_READ | {"task:complete"}
 RECEIPTS = frozenset({"notice:record_delivery"})
+# Reporting's (migration 0010).
+REPORTS = frozenset({"report:read", "scorecard:read"})
+SCORECARD = frozenset({"scorecard:read"})
 _COLLECTOR = (
     READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE | TASKS
 ) | {"legal:refer"}
@@ -109,6 +112,7 @@ LOGINS: dict[str, Role] = {
         | STRATEGY_READ
         | NOTICE_READ
         | RECEIPTS
+        | REPORTS
         | {"role:grant", "audit:read", "case:allocate", "decision:read"},
         "all",
     ),
@@ -128,6 +132,7 @@ LOGINS: dict[str, Role] = {
         | STRATEGY_READ
         | TASKS
         | RECEIPTS
+        | REPORTS
         | {"case:allocate"},
         "all",
     ),
@@ -135,12 +140,15 @@ LOGINS: dict[str, Role] = {
         ("team_lead",),
         "East",
         None,
-        _COLLECTOR | STRATEGY_READ | {"case:assign", "case:allocate", "restructuring:approve"},
+        _COLLECTOR
+        | STRATEGY_READ
+        | REPORTS
+        | {"case:assign", "case:allocate", "restructuring:approve"},
         "team",
     ),
-    "collector1": Role(("collector",), "East", None, _COLLECTOR, "own"),
-    "collector2": Role(("collector",), "East", None, _COLLECTOR, "own"),
-    "collector3": Role(("collector",), "West", None, _COLLECTOR, "own"),
+    "collector1": Role(("collector",), "East", None, _COLLECTOR | SCORECARD, "own"),
+    "collector2": Role(("collector",), "East", None, _COLLECTOR | SCORECARD, "own"),
+    "collector3": Role(("collector",), "West", None, _COLLECTOR | SCORECARD, "own"),
     "legal1": Role(
         ("legal",),
         None,
@@ -161,12 +169,17 @@ LOGINS: dict[str, Role] = {
         | CYCLE_READ
         | STRATEGY_READ
         | NOTICE_READ
+        | REPORTS
         | {"audit:read", "decision:read", "rule_change:read"},
         "all",
     ),
-    "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY, "agency"),
-    "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY, "agency"),
-    "zenith.agent1": Role(("agency_agent",), None, "Zenith Collections", _AGENCY, "agency"),
+    "acme.agent1": Role(
+        ("agency_agent",), None, "Acme Recovery", _AGENCY | SCORECARD, "agency"
+    ),
+    "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY | REPORTS, "agency"),
+    "zenith.agent1": Role(
+        ("agency_agent",), None, "Zenith Collections", _AGENCY | SCORECARD, "agency"
+    ),
     "core.banking": Role(
         ("integration",),
         None,

@@ -104,6 +104,7 @@ class Factory:
         active: bool = True,
         commission_rate: str = "0.1500",
         placement_days: int = 60,
+        tail_days: int = 0,
     ) -> Any:
         """An agency (named uniquely unless ``name`` is given)."""
         n = next(_counter)
@@ -112,6 +113,7 @@ class Factory:
             "commission_rate": Decimal(commission_rate),
             "placement_days": placement_days,
             "active": active,
+            "tail_days": tail_days,
         }
         return await self._insert(tables.agencies, values)
 

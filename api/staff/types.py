@@ -20,6 +20,10 @@ class Agency(Node):
         description="Commission as a fraction, e.g. 0.1800."
     )
     placement_days: int = strawberry.field(description="Length of a placement in days.")
+    tail_days: int = strawberry.field(
+        description="The contract's tail: days after a recall in which a payment on the case "
+        "still earns the commission."
+    )
     active: bool
 
     @classmethod
@@ -30,6 +34,7 @@ class Agency(Node):
             name=agency.name,
             commission_rate=agency.commission_rate,
             placement_days=agency.placement_days,
+            tail_days=agency.tail_days,
             active=agency.active,
         )
 

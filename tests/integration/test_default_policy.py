@@ -62,6 +62,8 @@ EXPECTED = {
         "strategy:read",
         *NOTICES,
         "notice:record_delivery",
+        "report:read",
+        "scorecard:read",
     ],
     "manager": [
         *READ,
@@ -85,6 +87,8 @@ EXPECTED = {
         "strategy:read",
         *WORKS_TASKS,
         "notice:record_delivery",
+        "report:read",
+        "scorecard:read",
     ],
     "team_lead": [
         *READ,
@@ -99,6 +103,8 @@ EXPECTED = {
         "legal:refer",
         "strategy:read",
         *WORKS_TASKS,
+        "report:read",
+        "scorecard:read",
     ],
     "collector": [
         *READ,
@@ -109,6 +115,7 @@ EXPECTED = {
         *PROPOSE,
         "legal:refer",
         *WORKS_TASKS,
+        "scorecard:read",
     ],
     "legal": [
         *READ,
@@ -129,6 +136,8 @@ EXPECTED = {
         "rule_change:read",
         "strategy:read",
         *NOTICES,
+        "report:read",
+        "scorecard:read",
     ],
     "agency_manager": [
         *READ,
@@ -138,6 +147,8 @@ EXPECTED = {
         *CYCLE_WORK,
         *PROPOSE,
         *WORKS_TASKS,
+        "report:read",
+        "scorecard:read",
     ],
     "agency_agent": [
         *READ,
@@ -147,6 +158,7 @@ EXPECTED = {
         *CYCLE_WORK,
         *PROPOSE,
         *WORKS_TASKS,
+        "scorecard:read",
     ],
     "integration": [
         *READ,
