@@ -137,7 +137,7 @@ def calendar(observations: Observations) -> FromClause:
         column("ends_at", UTCDateTime()),
         column("run_as_of", Date),
         name="report_calendar",
-    ).data(rows)
+    ).data(rows).cte("report_calendar")
 
 
 def period_bounds(observations: Observations) -> FromClause:
@@ -157,7 +157,7 @@ def period_bounds(observations: Observations) -> FromClause:
         column("starts_at", UTCDateTime()),
         column("ends_at", UTCDateTime()),
         name="report_period",
-    ).data(rows)
+    ).data(rows).cte("report_period")
 
 
 # ---- the key of each grouping -------------------------------------------------------------------
