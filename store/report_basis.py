@@ -104,6 +104,9 @@ async def observe(conn: AsyncConnection, period: Period) -> Observations:
 
 # ---- time zones and the calendar of local days --------------------------------------------------
 
+# The run of a day before the first run: a date no snapshot has, so that a join finds nothing.
+NO_RUN = date(1, 1, 1)
+
 
 def time_zone_sql(portfolio: Any) -> ColumnElement[str]:
     """``domain.portfolios.time_zone_of`` in SQL: a portfolio's IANA time zone."""
@@ -122,22 +125,28 @@ def _zones() -> list[str]:
 def calendar(observations: Observations) -> FromClause:
     """The period's days as a table: one row per time zone and day with the instants it starts
     (``starts_at``, included) and ends (``ends_at``, excluded) and the run whose snapshots stand
-    for it (``run_as_of``, NULL before the first run). Join an event on
-    ``time_zone_sql(portfolio) = zone AND at >= starts_at AND at < ends_at``."""
-    rows: list[tuple[str, date, datetime, datetime, date | None]] = []
+    for it (``run_as_of``; before the first run NO_RUN, a day no snapshot has — never NULL, which
+    PostgreSQL would type as text in a column of NULLs only). Join an event on
+    ``time_zone_sql(portfolio) = zone AND at >= starts_at AND at < ends_at``. Each call is a new
+    (anonymous) CTE, so a statement may use it twice."""
+    rows: list[tuple[str, date, datetime, datetime, date]] = []
     for zone in _zones():
         for day, run in observations.day_runs:
             start = start_of_day_in(zone, day)
             end = start_of_day_in(zone, day + timedelta(days=1))
-            rows.append((zone, day, start, end, run))
-    return values(
-        column("zone", String),
-        column("day", Date),
-        column("starts_at", UTCDateTime()),
-        column("ends_at", UTCDateTime()),
-        column("run_as_of", Date),
-        name="report_calendar",
-    ).data(rows).cte("report_calendar")
+            rows.append((zone, day, start, end, NO_RUN if run is None else run))
+    return (
+        values(
+            column("zone", String),
+            column("day", Date),
+            column("starts_at", UTCDateTime()),
+            column("ends_at", UTCDateTime()),
+            column("run_as_of", Date),
+            name="report_calendar",
+        )
+        .data(rows)
+        .cte()
+    )
 
 
 def period_bounds(observations: Observations) -> FromClause:
@@ -152,12 +161,16 @@ def period_bounds(observations: Observations) -> FromClause:
         )
         for zone in _zones()
     ]
-    return values(
-        column("zone", String),
-        column("starts_at", UTCDateTime()),
-        column("ends_at", UTCDateTime()),
-        name="report_period",
-    ).data(rows).cte("report_period")
+    return (
+        values(
+            column("zone", String),
+            column("starts_at", UTCDateTime()),
+            column("ends_at", UTCDateTime()),
+            name="report_period",
+        )
+        .data(rows)
+        .cte()
+    )
 
 
 # ---- the key of each grouping -------------------------------------------------------------------

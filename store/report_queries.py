@@ -11,9 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.money import Money
 from domain.reports.goals import Goals
-from domain.reports.model import Grouping, Period, PortfolioReport, Ratio, ReportGroup
+from domain.reports.model import (
+    CountBucket,
+    Grouping,
+    Period,
+    PortfolioReport,
+    Ratio,
+    ReportGroup,
+)
 from store import report_flows, report_outcomes, report_positions
 from store.report_basis import GroupId, Observations, loan_book_applies, observe
+from store.report_outcomes import DAYS_TO_RECOVERY
 
 
 def _none() -> Ratio:
@@ -68,7 +76,11 @@ async def _groups(
                 else Ratio(Decimal(0), Decimal(0), goals.loss_rate),
                 cost_of_collection=flow.cost_of_collection if flow else _none(),
                 annualised_cost_vs_loan_book=flow.annualised_cost_vs_loan_book if flow else None,
-                days_to_recovery=outcome.days_to_recovery if outcome else [],
+                days_to_recovery=(
+                    outcome.days_to_recovery
+                    if outcome
+                    else [CountBucket(label, 0) for label, _, _ in DAYS_TO_RECOVERY]
+                ),
                 promise_kept_rate=outcome.promise_kept_rate if outcome else _none(),
                 complaints_per_1000=(
                     outcome.complaints_per_1000
