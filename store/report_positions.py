@@ -1,17 +1,66 @@
 """The report's positions, read from the daily snapshots: aging by bucket and the overdue rates at
 the period's closing, and the monthly roll rates with the cure and loss rates they give (see
-``store.report_basis`` for the runs a period reads and the keys of its groups)."""
+``store.report_basis`` for the runs a period reads and the keys of its groups).
+
+Each figure is one statement whatever the number of cases, groups or months. Rows are keyed in a
+subquery and grouped by that column outside it: a key may be a scalar subquery or hold bound
+values, which PostgreSQL cannot match between a SELECT and its GROUP BY. The roll rates join every
+month's start and end snapshots through a table of the months, and total the matrix with window
+functions."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Date,
+    FromClause,
+    Subquery,
+    and_,
+    case,
+    column,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.cases.model import CaseStage, CaseStatus
+from domain.debts.model import DebtStatus
+from domain.money import Money
 from domain.reports.goals import Goals
 from domain.reports.model import AgingBucket, Grouping, Ratio, RollRate, ThresholdRatio
-from store.report_basis import GroupId, Observations
+from store import tables
+from store.report_basis import (
+    GroupId,
+    Observations,
+    calendar,
+    group_key,
+    period_bounds,
+    time_zone_sql,
+)
+from store.types import Amount
+
+# The overdue rates' thresholds (days past due at least).
+THRESHOLDS = (1, 30, 90)
+
+# Where a delinquent debt can end a month besides a bucket, in the order a matrix lists them.
+CURED = "CURED"
+PAID = "PAID"
+WRITTEN_OFF = "WRITTEN_OFF"
+OUTCOMES = (CURED, PAID, WRITTEN_OFF)
+
+_ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,19 +70,157 @@ class Rolls:
     loss_rate: Ratio
 
 
+def _in_collection(snap: FromClause) -> ColumnElement[bool]:
+    """A snapshot row still in collection that day: its case neither closed nor written off, the
+    debt not written off (rows written before the snapshots kept the case's status and stage
+    have NULL there)."""
+    s = snap.c
+    return and_(
+        or_(s.case_status.is_(None), s.case_status != CaseStatus.CLOSED.value),
+        or_(s.case_stage.is_(None), s.case_stage != CaseStage.WRITTEN_OFF.value),
+        s.status != DebtStatus.WRITTEN_OFF.value,
+    )
+
+
+def _delinquent(snap: FromClause) -> ColumnElement[bool]:
+    return and_(_in_collection(snap), snap.c.days_past_due >= 1)
+
+
+def _total(amount: Any) -> ColumnElement[Decimal]:
+    """A sum of amounts read back as Decimal on both databases (SQLite sums minor units)."""
+    return type_coerce(func.sum(amount), Amount())
+
+
+# ---- aging --------------------------------------------------------------------------------------
+
+
 async def aging(
     conn: AsyncConnection,
     observations: Observations,
     grouping: Grouping | None,
     scope: ColumnElement[bool],
 ) -> dict[GroupId, list[AgingBucket]]:
-    raise NotImplementedError
+    """Returns the cases in collection at the closing run per bucket (a case is as late as its
+    latest debt of the group) with their outstanding balance; {} without a closing run."""
+    if observations.closing is None:
+        return {}
+    s = tables.debt_snapshots.alias("s")
+    rows = (
+        select(group_key(grouping, s).label(), s.c.currency, s.c.case_id, s.c.bucket, s.c.balance)
+        .join_from(s, tables.cases, tables.cases.c.id == s.c.case_id)
+        .where(s.c.as_of == observations.closing, _in_collection(s), scope)
+        .subquery("aged_rows")
+    )
+    # Buckets M0..M7 sort as strings in the order of days past due.
+    per_case = (
+        select(
+            rows.c.key,
+            rows.c.currency,
+            func.max(rows.c.bucket).label("bucket"),
+            _total(rows.c.balance).label("outstanding"),
+        )
+        .group_by(rows.c.key, rows.c.currency, rows.c.case_id)
+        .subquery("aged_cases")
+    )
+    stmt = (
+        select(
+            per_case.c.key,
+            per_case.c.currency,
+            per_case.c.bucket,
+            func.count().label("cases"),
+            _total(per_case.c.outstanding).label("outstanding"),
+        )
+        .group_by(per_case.c.key, per_case.c.currency, per_case.c.bucket)
+        .order_by(per_case.c.bucket)
+    )
+    found: dict[GroupId, list[AgingBucket]] = defaultdict(list)
+    for row in await conn.execute(stmt):
+        found[(row.key, row.currency)].append(
+            AgingBucket(row.bucket, int(row.cases), Money(row.outstanding, row.currency))
+        )
+    return dict(found)
+
+
+# ---- overdue rates ------------------------------------------------------------------------------
 
 
 async def overdue_rates(
     conn: AsyncConnection, observations: Observations, grouping: Grouping | None, goals: Goals
 ) -> dict[GroupId, list[ThresholdRatio]]:
-    raise NotImplementedError
+    """Returns, per key of the loan book (totals, PORTFOLIO or PRODUCT: the only groupings it
+    has), the principal in collection at the closing run that is at least 1, 30 and 90 days past
+    due over the loan book's principal on its latest date up to the period's end (the whole
+    book: no scope). A key without a loan-book row has no entry; {} without a closing run."""
+    if observations.closing is None:
+        return {}
+    overdue = _overdue_principal(observations.closing, grouping)
+    book = _loan_book_principal(observations.period.end, grouping)
+    stmt = select(
+        book.c.key,
+        book.c.currency,
+        book.c.principal,
+        *(overdue.c[f"dpd_{t}"] for t in THRESHOLDS),
+    ).outerjoin(
+        overdue,
+        and_(overdue.c.key.is_not_distinct_from(book.c.key), overdue.c.currency == book.c.currency),
+    )
+    found: dict[GroupId, list[ThresholdRatio]] = {}
+    for row in await conn.execute(stmt):
+        found[(row.key, row.currency)] = [
+            ThresholdRatio(
+                t,
+                Ratio(
+                    row._mapping[f"dpd_{t}"] or _ZERO,
+                    row.principal,
+                    goals.overdue_rate if t == 1 else None,
+                ),
+            )
+            for t in THRESHOLDS
+        ]
+    return found
+
+
+def _overdue_principal(closing: date, grouping: Grouping | None) -> Subquery:
+    """Principal in collection and past due at the closing run per key, one column per
+    threshold (``dpd_1``, ``dpd_30``, ``dpd_90``; NULL where none is that late)."""
+    s = tables.debt_snapshots.alias("s")
+    rows = (
+        select(group_key(grouping, s).label(), s.c.currency, s.c.principal, s.c.days_past_due)
+        .where(s.c.as_of == closing, _delinquent(s))
+        .subquery("overdue_rows")
+    )
+    return (
+        select(
+            rows.c.key,
+            rows.c.currency,
+            *(
+                _total(case((rows.c.days_past_due >= t, rows.c.principal))).label(f"dpd_{t}")
+                for t in THRESHOLDS
+            ),
+        )
+        .group_by(rows.c.key, rows.c.currency)
+        .subquery("overdue")
+    )
+
+
+def _loan_book_principal(end: date, grouping: Grouping | None) -> Subquery:
+    """The loan book's principal per key on its latest date on or before ``end`` (its keys are
+    the snapshot's: portfolio, product type; the totals per currency)."""
+    lb = tables.loan_book
+    latest = select(func.max(lb.c.date)).where(lb.c.date <= end).scalar_subquery()
+    rows = (
+        select(group_key(grouping, lb).label(), lb.c.currency, lb.c.principal)
+        .where(lb.c.date == latest)
+        .subquery("book_rows")
+    )
+    return (
+        select(rows.c.key, rows.c.currency, _total(rows.c.principal).label("principal"))
+        .group_by(rows.c.key, rows.c.currency)
+        .subquery("book")
+    )
+
+
+# ---- roll rates ---------------------------------------------------------------------------------
 
 
 async def rolls(
@@ -43,4 +230,180 @@ async def rolls(
     scope: ColumnElement[bool],
     goals: Goals,
 ) -> dict[GroupId, Rolls]:
-    raise NotImplementedError
+    """Returns the roll-rate matrix of the period's months pooled (debts delinquent at a month's
+    start, by where they were at its end), the cure rate and the loss rate net of recoveries,
+    per group of the debts at the months' starts; a group with no delinquent debt has no entry."""
+    if not observations.months:
+        return {}
+    steps = _steps(observations, grouping, scope)
+    matrix = _matrix(steps)
+    recovered = _recovered(observations, steps)
+    stmt = select(matrix, recovered.c.recovered).outerjoin(
+        recovered,
+        and_(
+            recovered.c.key.is_not_distinct_from(matrix.c.key),
+            recovered.c.currency == matrix.c.currency,
+        ),
+    )
+    rates: dict[GroupId, list[RollRate]] = defaultdict(list)
+    totals: dict[GroupId, Any] = {}
+    for row in await conn.execute(stmt):
+        gid = (row.key, row.currency)
+        rates[gid].append(
+            RollRate(
+                row.from_bucket,
+                row.to_bucket,
+                by_count=Ratio(Decimal(int(row.debts)), Decimal(int(row.from_debts))),
+                by_balance=Ratio(row.balance, row.from_balance),
+            )
+        )
+        totals[gid] = row  # the group's totals repeat on each of its rows
+    return {
+        gid: Rolls(
+            roll_rates=sorted(rates[gid], key=_matrix_order),
+            cure_rate=Ratio(Decimal(int(row.cured)), Decimal(int(row.population))),
+            loss_rate=Ratio(
+                row.written_off - (row.recovered or _ZERO), row.population_balance, goals.loss_rate
+            ),
+        )
+        for gid, row in totals.items()
+    }
+
+
+def _matrix_order(rate: RollRate) -> tuple[str, bool, int, str]:
+    """From bucket, then to bucket: the buckets first, then CURED, PAID, WRITTEN_OFF."""
+    to = rate.to_bucket
+    outcome = to in OUTCOMES
+    return (rate.from_bucket, outcome, OUTCOMES.index(to) if outcome else 0, to)
+
+
+def _months(observations: Observations) -> FromClause:
+    """The period's months as a table of their start and end run dates."""
+    return (
+        values(column("starts_on", Date), column("ends_on", Date), name="roll_months")
+        .data(list(observations.months))
+        .cte("roll_months")
+    )
+
+
+def _steps(
+    observations: Observations, grouping: Grouping | None, scope: ColumnElement[bool]
+) -> CTE:
+    """One row per month and debt delinquent at the month's start: its key, bucket and balance
+    then, and where it was at the month's end (``to_bucket``)."""
+    months = _months(observations)
+    cal = calendar(observations)
+    s = tables.debt_snapshots.alias("s")
+    e = tables.debt_snapshots.alias("e")
+    wo = tables.write_offs.c
+    # Gone from the end run: written off if its case was by the end of that day in its zone.
+    written_off = exists().where(wo.case_id == s.c.case_id, wo.written_off_at < cal.c.ends_at)
+    gone = e.c.debt_id.is_(None)
+    destination = case(
+        (gone, case((written_off, literal(WRITTEN_OFF)), else_=literal(PAID))),
+        (
+            or_(
+                e.c.status == DebtStatus.WRITTEN_OFF.value,
+                e.c.case_stage == CaseStage.WRITTEN_OFF.value,
+            ),
+            literal(WRITTEN_OFF),
+        ),
+        (
+            or_(
+                e.c.balance == _ZERO,
+                e.c.status.in_([DebtStatus.SETTLED.value, DebtStatus.CLOSED.value]),
+            ),
+            literal(PAID),
+        ),
+        (e.c.days_past_due == 0, literal(CURED)),
+        else_=e.c.bucket,
+    )
+    return (
+        select(
+            s.c.debt_id,
+            s.c.portfolio,
+            group_key(grouping, s).label(),
+            s.c.currency,
+            s.c.bucket.label("from_bucket"),
+            s.c.balance,
+            destination.label("to_bucket"),
+        )
+        .select_from(
+            months.join(s, s.c.as_of == months.c.starts_on)
+            .join(tables.cases, tables.cases.c.id == s.c.case_id)
+            .join(
+                cal, and_(cal.c.zone == time_zone_sql(s.c.portfolio), cal.c.day == months.c.ends_on)
+            )
+            .outerjoin(e, and_(e.c.debt_id == s.c.debt_id, e.c.as_of == months.c.ends_on))
+        )
+        .where(_delinquent(s), scope)
+        .cte("roll_steps")
+    )
+
+
+def _matrix(steps: CTE) -> Subquery:
+    """The pooled matrix, one row per group and (from, to) pair, with the totals its ratios
+    divide by as window sums: per from bucket, and per group (the population, what was cured or
+    paid, and the balance written off)."""
+    st = steps.c
+    group = (st.key, st.currency)
+    per_from = (*group, st.from_bucket)
+    balance = func.sum(st.balance)
+    return (
+        select(
+            st.key,
+            st.currency,
+            st.from_bucket,
+            st.to_bucket,
+            func.count().label("debts"),
+            type_coerce(balance, Amount()).label("balance"),
+            func.sum(func.count()).over(partition_by=per_from).label("from_debts"),
+            type_coerce(func.sum(balance).over(partition_by=per_from), Amount()).label(
+                "from_balance"
+            ),
+            func.sum(func.count()).over(partition_by=group).label("population"),
+            type_coerce(func.sum(balance).over(partition_by=group), Amount()).label(
+                "population_balance"
+            ),
+            func.sum(case((st.to_bucket.in_([CURED, PAID]), func.count()), else_=0))
+            .over(partition_by=group)
+            .label("cured"),
+            type_coerce(
+                func.sum(case((st.to_bucket == WRITTEN_OFF, balance), else_=_ZERO)).over(
+                    partition_by=group
+                ),
+                Amount(),
+            ).label("written_off"),
+        )
+        .group_by(st.key, st.currency, st.from_bucket, st.to_bucket)
+        .subquery("roll_matrix")
+    )
+
+
+def _recovered(observations: Observations, steps: CTE) -> Subquery:
+    """Recoveries counted in the period on the debts that rolled to WRITTEN_OFF, in the debt's
+    currency, under the key of the month it did (a payment counts when it falls in the period
+    and was not reversed by its end, so a closed period never changes).
+
+    A debt rolls to WRITTEN_OFF in one month at most, so its recoveries count once: the next
+    month starts at this one's end run, where the debt is gone or written off, not delinquent."""
+    st = steps.c
+    bounds = period_bounds(observations)
+    p = tables.payments.c
+    return (
+        select(st.key, st.currency, _total(p.amount).label("recovered"))
+        .select_from(
+            steps.join(
+                tables.payments, and_(p.debt_id == st.debt_id, p.currency == st.currency)
+            ).join(bounds, bounds.c.zone == time_zone_sql(st.portfolio))
+        )
+        .where(
+            st.to_bucket == WRITTEN_OFF,
+            p.recovery.is_(True),
+            p.paid_at >= bounds.c.starts_at,
+            p.paid_at < bounds.c.ends_at,
+            or_(p.reversed.is_(False), p.reversed_at >= bounds.c.ends_at),
+        )
+        .group_by(st.key, st.currency)
+        .subquery("recovered")
+    )
