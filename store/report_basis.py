@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -26,19 +27,26 @@ from sqlalchemy import (
     Date,
     FromClause,
     String,
+    Subquery,
+    and_,
     case,
     column,
+    func,
     literal,
+    or_,
     select,
+    type_coerce,
     values,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from domain.cases.model import CaseStage, CaseStatus
+from domain.debts.model import DebtStatus
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, start_of_day_in
 from domain.reports.model import Grouping, Period
 from store import tables
-from store.types import UTCDateTime
+from store.types import Amount, UTCDateTime
 
 runs = tables.daily_runs.c
 
@@ -215,6 +223,56 @@ def group_key(grouping: Grouping | None, snap: FromClause) -> GroupKey:
             (s.strategy.is_(None), literal(None, String)),
             else_=s.strategy + literal("/", String) + s.variant,
         )
+    )
+
+
+# ---- what every figure counts the same way ------------------------------------------------------
+
+
+def in_collection(snap: FromClause) -> ColumnElement[bool]:
+    """A snapshot row still in collection that day: its case neither closed nor written off, the
+    debt not written off (rows taken before the snapshots kept the case's status and stage have
+    NULL there)."""
+    s = snap.c
+    return and_(
+        or_(s.case_status.is_(None), s.case_status != CaseStatus.CLOSED.value),
+        or_(s.case_stage.is_(None), s.case_stage != CaseStage.WRITTEN_OFF.value),
+        s.status != DebtStatus.WRITTEN_OFF.value,
+    )
+
+
+def delinquent(snap: FromClause) -> ColumnElement[bool]:
+    """A snapshot row in collection and past due (DPD ≥ 1)."""
+    return and_(in_collection(snap), snap.c.days_past_due >= 1)
+
+
+def not_reversed_by(payment: FromClause, ends_at: Any) -> ColumnElement[bool]:
+    """A payment that still stood at ``ends_at`` (the end of the period in its portfolio's zone):
+    one reversed later still counts, so that a closed period's report never changes."""
+    p = payment.c
+    return or_(p.reversed.is_(False), p.reversed_at >= ends_at)
+
+
+def total(amount: Any) -> ColumnElement[Decimal]:
+    """A sum of amounts read back as Decimal on both databases (SQLite sums minor units)."""
+    return type_coerce(func.sum(amount), Amount())
+
+
+def loan_book_principal(end: date, grouping: Grouping | None) -> Subquery:
+    """The loan book's principal per key (``key``, ``currency``, ``principal``) on its latest date
+    on or before ``end``: its keys are the snapshot's portfolio and product type, the totals one
+    per currency."""
+    lb = tables.loan_book
+    latest = select(func.max(lb.c.date)).where(lb.c.date <= end).scalar_subquery()
+    rows = (
+        select(group_key(grouping, lb).label(), lb.c.currency, lb.c.principal)
+        .where(lb.c.date == latest)
+        .subquery("book_rows")
+    )
+    return (
+        select(rows.c.key, rows.c.currency, total(rows.c.principal).label("principal"))
+        .group_by(rows.c.key, rows.c.currency)
+        .subquery("book")
     )
 
 

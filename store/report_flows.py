@@ -33,7 +33,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -49,16 +48,17 @@ from store.report_basis import (
     Observations,
     calendar,
     group_key,
+    loan_book_principal,
+    not_reversed_by,
     period_bounds,
     time_zone_sql,
+    total,
 )
-from store.types import Amount
 
 c = tables.cases.c
 p = tables.payments.c
 ag = tables.agencies.c
 cr = tables.cost_records.c
-lb = tables.loan_book.c
 
 # The days a year's cost is counted over when a period's cost is annualised.
 DAYS_PER_YEAR = 365
@@ -73,11 +73,6 @@ class MoneyFlows:
     recovery_rate: Ratio
     cost_of_collection: Ratio
     annualised_cost_vs_loan_book: Ratio | None
-
-
-def _total(amount: Any) -> ColumnElement[Decimal]:
-    """A sum of amounts that comes back as a Decimal on both databases (minor units on SQLite)."""
-    return type_coerce(func.sum(amount), Amount())
 
 
 def _commission(amount: Decimal, rate: Decimal, currency: str) -> Decimal:
@@ -147,7 +142,7 @@ def attributed_payments(
             )
             .outerjoin(snap, and_(snap.c.debt_id == p.debt_id, snap.c.as_of == cal.c.run_as_of))
         )
-        .where(scope, or_(p.reversed.is_(False), p.reversed_at >= bounds.c.ends_at))
+        .where(scope, not_reversed_by(tables.payments, bounds.c.ends_at))
         .subquery("counted")
     )
     k = counted.c
@@ -190,7 +185,7 @@ def _recovered_by_agency(
     attributed = attributed_payments(conn, observations, grouping, scope)
     a = attributed.c
     return (
-        select(a.key, a.currency, ag.commission_rate, _total(a.amount))
+        select(a.key, a.currency, ag.commission_rate, total(a.amount))
         .select_from(attributed.outerjoin(tables.agencies, ag.id == a.agency_id))
         .group_by(a.key, a.currency, a.agency_id, ag.commission_rate)
     )
@@ -216,7 +211,7 @@ def _delinquent_at_opening(
         )
         .subquery("delinquent")
     )
-    return select(rows.c.key, rows.c.currency, _total(rows.c.balance)).group_by(
+    return select(rows.c.key, rows.c.currency, total(rows.c.balance)).group_by(
         rows.c.key, rows.c.currency
     )
 
@@ -233,7 +228,7 @@ def _cost_records(period: Period, grouping: Grouping | None) -> Select[Any]:
     """Per key and currency: the cost records of the feed dated in the period."""
     key, by = _by_portfolio(grouping, cr.portfolio)
     return (
-        select(key.label("key"), cr.currency, _total(cr.amount))
+        select(key.label("key"), cr.currency, total(cr.amount))
         .where(cr.date >= period.start, cr.date <= period.end)
         .group_by(*by, cr.currency)
     )
@@ -241,13 +236,8 @@ def _cost_records(period: Period, grouping: Grouping | None) -> Select[Any]:
 
 def _loan_book(period: Period, grouping: Grouping | None) -> Select[Any]:
     """Per key and currency: the loan book's principal on its latest date by the period's end."""
-    key, by = _by_portfolio(grouping, lb.portfolio)
-    latest = select(func.max(lb.date)).where(lb.date <= period.end).scalar_subquery()
-    return (
-        select(key.label("key"), lb.currency, _total(lb.principal))
-        .where(lb.date == latest)
-        .group_by(*by, lb.currency)
-    )
+    book = loan_book_principal(period.end, grouping)
+    return select(book.c.key, book.c.currency, book.c.principal)
 
 
 async def money_flows(
@@ -325,8 +315,8 @@ async def commission_statements(
             a.currency,
             ag.commission_rate,
             ag.tail_days,
-            _total(case((a.tail == 0, a.amount))),
-            _total(case((a.tail == 1, a.amount))),
+            total(case((a.tail == 0, a.amount))),
+            total(case((a.tail == 1, a.amount))),
             func.count(),
         )
         .select_from(attributed.join(tables.agencies, ag.id == a.agency_id))

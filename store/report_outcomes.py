@@ -27,15 +27,12 @@ from sqlalchemy import (
     func,
     literal,
     null,
-    or_,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.arrangements.promises import PromiseStatus
-from domain.cases.model import CaseStage, CaseStatus
-from domain.debts.model import DebtStatus
 from domain.reports.goals import Goals
 from domain.reports.model import CountBucket, Grouping, Period, Ratio
 from store import tables
@@ -45,6 +42,7 @@ from store.report_basis import (
     Observations,
     calendar,
     group_key,
+    in_collection,
     period_bounds,
     time_zone_sql,
 )
@@ -157,15 +155,6 @@ def _on(snap: FromClause, day: date | None) -> ColumnElement[bool]:
     return snap.c.as_of == day if day is not None else false()
 
 
-def _in_collection(snap: FromClause) -> ColumnElement[bool]:
-    s = snap.c
-    return and_(
-        or_(s.case_status.is_(None), s.case_status != CaseStatus.CLOSED.value),
-        or_(s.case_stage.is_(None), s.case_stage != CaseStage.WRITTEN_OFF.value),
-        s.status != DebtStatus.WRITTEN_OFF.value,
-    )
-
-
 def _standing(observations: Observations, grouping: Grouping | None) -> FromClause:
     """Each case with a snapshot at the opening or the closing run: ``in_collection`` (1 when
     it was in collection at either) and its ``key``, from its closing rows if it has any, else
@@ -178,7 +167,7 @@ def _standing(observations: Observations, grouping: Grouping | None) -> FromClau
             _on(snap, observations.opening).label("at_opening"),
             _on(snap, observations.closing).label("at_closing"),
             group_key(grouping, snap).label(),
-            case((_in_collection(snap), 1), else_=0).label("in_collection"),
+            case((in_collection(snap), 1), else_=0).label("in_collection"),
         )
         .where(snap.c.as_of.in_(runs), snap.c.case_id.is_not(None))
         .subquery("standing_rows")

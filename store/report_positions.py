@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.cases.model import CaseStage, CaseStatus
+from domain.cases.model import CaseStage
 from domain.debts.model import DebtStatus
 from domain.money import Money
 from domain.reports.goals import Goals
@@ -45,9 +45,14 @@ from store.report_basis import (
     GroupId,
     Observations,
     calendar,
+    delinquent,
     group_key,
+    in_collection,
+    loan_book_principal,
+    not_reversed_by,
     period_bounds,
     time_zone_sql,
+    total,
 )
 from store.types import Amount
 
@@ -70,27 +75,6 @@ class Rolls:
     loss_rate: Ratio
 
 
-def _in_collection(snap: FromClause) -> ColumnElement[bool]:
-    """A snapshot row still in collection that day: its case neither closed nor written off, the
-    debt not written off (rows written before the snapshots kept the case's status and stage
-    have NULL there)."""
-    s = snap.c
-    return and_(
-        or_(s.case_status.is_(None), s.case_status != CaseStatus.CLOSED.value),
-        or_(s.case_stage.is_(None), s.case_stage != CaseStage.WRITTEN_OFF.value),
-        s.status != DebtStatus.WRITTEN_OFF.value,
-    )
-
-
-def _delinquent(snap: FromClause) -> ColumnElement[bool]:
-    return and_(_in_collection(snap), snap.c.days_past_due >= 1)
-
-
-def _total(amount: Any) -> ColumnElement[Decimal]:
-    """A sum of amounts read back as Decimal on both databases (SQLite sums minor units)."""
-    return type_coerce(func.sum(amount), Amount())
-
-
 # ---- aging --------------------------------------------------------------------------------------
 
 
@@ -108,7 +92,7 @@ async def aging(
     rows = (
         select(group_key(grouping, s).label(), s.c.currency, s.c.case_id, s.c.bucket, s.c.balance)
         .join_from(s, tables.cases, tables.cases.c.id == s.c.case_id)
-        .where(s.c.as_of == observations.closing, _in_collection(s), scope)
+        .where(s.c.as_of == observations.closing, in_collection(s), scope)
         .subquery("aged_rows")
     )
     # Buckets M0..M7 sort as strings in the order of days past due.
@@ -117,7 +101,7 @@ async def aging(
             rows.c.key,
             rows.c.currency,
             func.max(rows.c.bucket).label("bucket"),
-            _total(rows.c.balance).label("outstanding"),
+            total(rows.c.balance).label("outstanding"),
         )
         .group_by(rows.c.key, rows.c.currency, rows.c.case_id)
         .subquery("aged_cases")
@@ -128,7 +112,7 @@ async def aging(
             per_case.c.currency,
             per_case.c.bucket,
             func.count().label("cases"),
-            _total(per_case.c.outstanding).label("outstanding"),
+            total(per_case.c.outstanding).label("outstanding"),
         )
         .group_by(per_case.c.key, per_case.c.currency, per_case.c.bucket)
         .order_by(per_case.c.bucket)
@@ -154,7 +138,7 @@ async def overdue_rates(
     if observations.closing is None:
         return {}
     overdue = _overdue_principal(observations.closing, grouping)
-    book = _loan_book_principal(observations.period.end, grouping)
+    book = loan_book_principal(observations.period.end, grouping)
     stmt = select(
         book.c.key,
         book.c.currency,
@@ -186,7 +170,7 @@ def _overdue_principal(closing: date, grouping: Grouping | None) -> Subquery:
     s = tables.debt_snapshots.alias("s")
     rows = (
         select(group_key(grouping, s).label(), s.c.currency, s.c.principal, s.c.days_past_due)
-        .where(s.c.as_of == closing, _delinquent(s))
+        .where(s.c.as_of == closing, delinquent(s))
         .subquery("overdue_rows")
     )
     return (
@@ -194,29 +178,12 @@ def _overdue_principal(closing: date, grouping: Grouping | None) -> Subquery:
             rows.c.key,
             rows.c.currency,
             *(
-                _total(case((rows.c.days_past_due >= t, rows.c.principal))).label(f"dpd_{t}")
+                total(case((rows.c.days_past_due >= t, rows.c.principal))).label(f"dpd_{t}")
                 for t in THRESHOLDS
             ),
         )
         .group_by(rows.c.key, rows.c.currency)
         .subquery("overdue")
-    )
-
-
-def _loan_book_principal(end: date, grouping: Grouping | None) -> Subquery:
-    """The loan book's principal per key on its latest date on or before ``end`` (its keys are
-    the snapshot's: portfolio, product type; the totals per currency)."""
-    lb = tables.loan_book
-    latest = select(func.max(lb.c.date)).where(lb.c.date <= end).scalar_subquery()
-    rows = (
-        select(group_key(grouping, lb).label(), lb.c.currency, lb.c.principal)
-        .where(lb.c.date == latest)
-        .subquery("book_rows")
-    )
-    return (
-        select(rows.c.key, rows.c.currency, _total(rows.c.principal).label("principal"))
-        .group_by(rows.c.key, rows.c.currency)
-        .subquery("book")
     )
 
 
@@ -336,7 +303,7 @@ def _steps(
             )
             .outerjoin(e, and_(e.c.debt_id == s.c.debt_id, e.c.as_of == months.c.ends_on))
         )
-        .where(_delinquent(s), scope)
+        .where(delinquent(s), scope)
         .cte("roll_steps")
     )
 
@@ -391,7 +358,7 @@ def _recovered(observations: Observations, steps: CTE) -> Subquery:
     bounds = period_bounds(observations)
     p = tables.payments.c
     return (
-        select(st.key, st.currency, _total(p.amount).label("recovered"))
+        select(st.key, st.currency, total(p.amount).label("recovered"))
         .select_from(
             steps.join(
                 tables.payments, and_(p.debt_id == st.debt_id, p.currency == st.currency)
@@ -402,7 +369,7 @@ def _recovered(observations: Observations, steps: CTE) -> Subquery:
             p.recovery.is_(True),
             p.paid_at >= bounds.c.starts_at,
             p.paid_at < bounds.c.ends_at,
-            or_(p.reversed.is_(False), p.reversed_at >= bounds.c.ends_at),
+            not_reversed_by(tables.payments, bounds.c.ends_at),
         )
         .group_by(st.key, st.currency)
         .subquery("recovered")

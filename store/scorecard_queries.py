@@ -32,20 +32,25 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.arrangements.promises import PromiseStatus
-from domain.cases.model import CaseStage, CaseStatus
+from domain.cases.model import CaseStatus
 from domain.contacts.model import VOICE_CHANNELS, ContactChannel
-from domain.debts.model import DebtStatus
 from domain.legal.conditions import RIGHT_PARTY_OUTCOMES
 from domain.money import Money
 from domain.reports.model import CommissionStatement, Ratio, Scorecard, ScorecardLevel
 from store import report_flows, report_outcomes, tables
-from store.report_basis import Observations, calendar, period_bounds, time_zone_sql
-from store.types import Amount
+from store.report_basis import (
+    Observations,
+    calendar,
+    in_collection,
+    not_reversed_by,
+    period_bounds,
+    time_zone_sql,
+    total,
+)
 
 c = tables.cases.c
 p = tables.payments.c
@@ -147,22 +152,8 @@ def _visible(level: ScorecardLevel, rows: ScorecardRows) -> ColumnElement[bool] 
 # ---- the statements -----------------------------------------------------------------------------
 
 
-def _total(amount: Any) -> ColumnElement[Decimal]:
-    """A sum of amounts that comes back as a Decimal on both databases (minor units on SQLite)."""
-    return type_coerce(func.sum(amount), Amount())
-
-
 def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count(case((condition, 1)))
-
-
-def _in_collection(snap: FromClause) -> ColumnElement[bool]:
-    s = snap.c
-    return and_(
-        or_(s.case_status.is_(None), s.case_status != CaseStatus.CLOSED.value),
-        or_(s.case_stage.is_(None), s.case_stage != CaseStage.WRITTEN_OFF.value),
-        s.status != DebtStatus.WRITTEN_OFF.value,
-    )
 
 
 def _recovered(
@@ -187,8 +178,8 @@ def _recovered(
         source,
         level.owner(snap.c.assignee_id, snap.c.agency_id),
         p.currency,
-        _total(p.amount),
-        where=(scope, or_(p.reversed.is_(False), p.reversed_at >= bounds.c.ends_at)),
+        total(p.amount),
+        where=(scope, not_reversed_by(tables.payments, bounds.c.ends_at)),
     )
 
 
@@ -203,8 +194,8 @@ def _delinquent_at_opening(
         snap.join(tables.cases, c.id == s.case_id),
         level.owner(s.assignee_id, s.agency_id),
         s.currency,
-        _total(s.balance),
-        where=(s.as_of == observations.opening, _in_collection(snap), s.days_past_due >= 1, scope),
+        total(s.balance),
+        where=(s.as_of == observations.opening, in_collection(snap), s.days_past_due >= 1, scope),
     )
 
 
@@ -215,7 +206,7 @@ def _closed(observations: Observations, level: _Level, scope: ColumnElement[bool
     o = opening.c
     owned = (
         select(o.case_id, func.min(level.owner(o.assignee_id, o.agency_id)).label("owner_id"))
-        .where(o.as_of == observations.opening, _in_collection(opening))
+        .where(o.as_of == observations.opening, in_collection(opening))
         .group_by(o.case_id)
         .subquery("opened")
     )

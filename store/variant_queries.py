@@ -39,7 +39,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    or_,
     select,
     type_coerce,
 )
@@ -52,7 +51,7 @@ from domain.reports.model import VariantComparison
 from domain.reports.statistics import RatioSums, VariantCases, compare_variants
 from domain.strategies.model import Variant
 from store import report_flows, tables
-from store.report_basis import Observations, period_bounds, time_zone_sql
+from store.report_basis import Observations, not_reversed_by, period_bounds, time_zone_sql, total
 from store.types import Amount
 
 c = tables.cases.c
@@ -79,11 +78,6 @@ class _AmountProducts(TypeDecorator[Decimal]):
         unit = Amount().process_result_value(1, dialect)
         assert unit is not None
         return Decimal(value) * unit * unit
-
-
-def _total(amount: Any) -> ColumnElement[Decimal]:
-    """A sum of amounts that comes back as a Decimal on both databases."""
-    return type_coerce(func.sum(amount), Amount())
 
 
 def _products(a: Any, b: Any) -> ColumnElement[Decimal]:
@@ -130,7 +124,7 @@ def _per_variant(observations: Observations, cohort: CTE) -> Select[Any]:
         .select_from(
             tables.payments.join(cohort, k.case_id == p.case_id).join(bounds, in_period(p.paid_at))
         )
-        .where(or_(p.reversed.is_(False), p.reversed_at >= bounds.c.ends_at))
+        .where(not_reversed_by(tables.payments, bounds.c.ends_at))
         .group_by(p.case_id)
         .subquery("recovered")
     )
@@ -172,8 +166,8 @@ def _per_variant(observations: Observations, cohort: CTE) -> Select[Any]:
             func.count(),
             func.sum(cured),
             cast(func.coalesce(func.sum(filed.c.complaints), 0), Integer),
-            _total(x),
-            _total(y),
+            total(x),
+            total(y),
             _products(x, x),
             _products(x, y),
             _products(y, y),
@@ -218,7 +212,7 @@ def _per_agency_pair(conn: AsyncConnection, observations: Observations, cohort: 
             first.c.agency_id,
             second.c.agency_id,
             ag.commission_rate,
-            _total(first.c.amount),
+            total(first.c.amount),
             _products(first.c.amount, second.c.amount),
             _products(first.c.amount, recovered.c.amount),
         )
