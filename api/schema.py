@@ -38,6 +38,7 @@ from api.notices.queries import NoticeQuery
 from api.notices.types import Notice
 from api.payments.mutations import PaymentMutation
 from api.payments.types import Payment
+from api.reports.queries import ReportQuery
 from api.restructuring.mutations import RestructuringMutation
 from api.restructuring.types import Restructuring
 from api.staff.types import Agency, Staff
@@ -67,6 +68,7 @@ class Query(
     StrategyQuery,
     NoticeQuery,
     TaskQuery,
+    ReportQuery,
 ):
     pass
 

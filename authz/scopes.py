@@ -14,9 +14,11 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, 
 
 from domain.cases.model import CaseStage
 from domain.legal.model import ReferralStatus
+from domain.reports.model import ScorecardLevel
 from domain.staff.model import AGENCY_ROLES, Role, Staff
 from store import tables
 from store.case_queries import current_placement_clause
+from store.scorecard_queries import ScorecardRows
 
 # Roles that see every case; every role that is not an agency role is internal.
 _ALL_CASES = frozenset({Role.ADMIN, Role.MANAGER, Role.AUDITOR, Role.INTEGRATION})
@@ -34,6 +36,12 @@ class Scope:
     debt: ColumnElement[bool]
     staff: ColumnElement[bool]
     agency: ColumnElement[bool]
+
+    @property
+    def every_case(self) -> bool:
+        """Whether the viewer sees every case: the whole book, over which figures against the
+        loan book apply."""
+        return self.case is true()
 
 
 def _any(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -126,3 +134,24 @@ def allocation_clause(viewer: Staff, now: datetime) -> ColumnElement[bool]:
         pool = and_(cases.assignee_id.is_(None), cases.agency_id.is_(None))
         return or_(clause, pool)
     return clause
+
+
+def scorecard_rows(viewer: Staff, level: ScorecardLevel) -> ScorecardRows | None:
+    """Returns whose scorecards of ``level`` the viewer sees (None: none at all), the widest
+    their roles allow: everyone's for the roles that see every case; a team lead their team's
+    collectors and their team (no agency's); an agency manager their agency and its staff (no
+    team's); a collector or an agency agent their own collector row only. What each row counts
+    is further limited to the cases the viewer sees (the case scope)."""
+    roles = set(viewer.roles)
+    if roles & _ALL_CASES:
+        return ScorecardRows()
+    if Role.TEAM_LEAD in roles and viewer.team:
+        team_levels = (ScorecardLevel.COLLECTOR, ScorecardLevel.TEAM)
+        return ScorecardRows(team=viewer.team) if level in team_levels else None
+    if Role.AGENCY_MANAGER in roles and viewer.agency_id is not None:
+        agency_levels = (ScorecardLevel.COLLECTOR, ScorecardLevel.AGENCY)
+        return ScorecardRows(agency_id=viewer.agency_id) if level in agency_levels else None
+    own = roles & {Role.COLLECTOR, Role.AGENCY_AGENT}
+    if own and viewer.id is not None and level is ScorecardLevel.COLLECTOR:
+        return ScorecardRows(staff_id=viewer.id)
+    return None

@@ -173,9 +173,7 @@ LOGINS: dict[str, Role] = {
         | {"audit:read", "decision:read", "rule_change:read"},
         "all",
     ),
-    "acme.agent1": Role(
-        ("agency_agent",), None, "Acme Recovery", _AGENCY | SCORECARD, "agency"
-    ),
+    "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY | SCORECARD, "agency"),
     "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY | REPORTS, "agency"),
     "zenith.agent1": Role(
         ("agency_agent",), None, "Zenith Collections", _AGENCY | SCORECARD, "agency"

@@ -45,6 +45,7 @@ from tests.operations_legal import LEGAL_OPERATIONS
 from tests.operations_notices import NOTICE_OPERATIONS
 from tests.operations_payments import PAYMENT_OPERATIONS
 from tests.operations_protections import PROTECTION_OPERATIONS
+from tests.operations_reports import REPORT_OPERATIONS
 from tests.operations_restructuring import RESTRUCTURING_OPERATIONS
 from tests.operations_strategies import STRATEGY_OPERATIONS
 from tests.operations_tasks import TASK_OPERATIONS
@@ -665,3 +666,7 @@ OPERATIONS = (*OPERATIONS, *STRATEGY_OPERATIONS)
 
 # Strategies: notices listed and their delivery receipts (tests/operations_notices.py).
 OPERATIONS = (*OPERATIONS, *NOTICE_OPERATIONS)
+
+# Reporting: the portfolio report, scorecards and the variant comparison
+# (tests/operations_reports.py).
+OPERATIONS = (*OPERATIONS, *REPORT_OPERATIONS)
