@@ -826,6 +826,97 @@ def outbox(
         )
 
 
+@app.command()
+def report(
+    start: Annotated[
+        str, typer.Option("--from", help="The period's first day (ISO-8601).", show_default=False)
+    ],
+    end: Annotated[
+        str, typer.Option("--to", help="The period's last day, included.", show_default=False)
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or html.", show_default=False)],
+    output: Annotated[str, typer.Option(help="The file to write.", show_default=False)],
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by",
+            help="PORTFOLIO, PRODUCT, CLASSIFICATION, TEAM, AGENCY or VARIANT (default: the "
+            "totals per currency only).",
+        ),
+    ] = None,
+    login: Annotated[
+        str | None,
+        typer.Option("--as", help="Only the cases this staff login may see (default: every case)."),
+    ] = None,
+) -> None:
+    """Writes the portfolio report of a period: CSV or XLSX for analysts, or a self-contained
+    HTML page with charts for managers. Every case counts, or with --as only the cases that
+    staff member may see (figures over the loan book then apply only if that is every case)."""
+    from datetime import date
+    from pathlib import Path
+
+    from api.reports.queries import EARLIEST, LATEST
+    from authz.scopes import scope_for
+    from domain.reports.model import Grouping, Period, PortfolioReport, ReportPeriodInvalid
+    from jobs.report_export import ReportFormat, portfolio_report, write_report
+    from store.db import Clause, create_engine, session_factory
+    from store.loaders import staff_by_login
+
+    def day(value: str, name: str) -> date:
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            _fail(f"--{name} is not an ISO-8601 date: {value!r}")
+        if not EARLIEST <= parsed <= LATEST:
+            # A period reads the days either side of it, which must be dates too.
+            _fail(f"--{name} is out of range: years {EARLIEST.year} to {LATEST.year}")
+        return parsed
+
+    try:
+        period = Period(day(start, "from"), day(end, "to"))
+    except ReportPeriodInvalid as exc:
+        _fail(f"invalid period: {exc}")
+    groupings = ", ".join(Grouping)
+    if group_by is not None and group_by.upper() not in Grouping.__members__:
+        _fail(f"--group-by must be one of {groupings}, not {group_by!r}")
+    grouping = Grouping(group_by.upper()) if group_by else None
+    if fmt not in tuple(ReportFormat):
+        _fail(f"--format must be csv, xlsx or html, not {fmt!r}")
+    target = Path(output)
+    if not target.parent.is_dir():
+        _fail(f"--output: no such directory: {target.parent}")
+    settings = _settings()
+
+    async def work() -> PortfolioReport:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            scope: Clause | None = None
+            if login is not None:
+                async with session_factory(engine)() as session:
+                    staff = await staff_by_login(session, login)
+                if staff is None:
+                    raise CommandError(f"unknown staff login {login!r}")
+                if not staff.active:
+                    raise CommandError(f"staff login {login!r} is deactivated")
+                seen = scope_for(staff, datetime.now(UTC))
+                scope = None if seen.every_case else seen.case
+            return await portfolio_report(engine, period, grouping, settings.goals, scope)
+        finally:
+            await engine.dispose()
+
+    computed = _run(work)
+    try:
+        write_report(computed, ReportFormat(fmt), target)
+    except OSError as exc:
+        _fail(f"cannot write {target}: {exc.strerror or exc}")
+    held = ", ".join(total.currency for total in computed.totals) or "no figures"
+    if grouping:
+        count = len(computed.groups)
+        held += f", {count} group{'s' if count != 1 else ''}"
+    typer.echo(f"wrote the report of {period.start} to {period.end} ({held}) to {target}")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()
