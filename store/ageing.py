@@ -50,6 +50,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -68,6 +69,7 @@ from domain.lifecycle.table import (
     Trigger,
     transition_for,
 )
+from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, start_of_day, start_of_day_in
 from domain.restructuring.plans import DEFAULT_PAYMENTS_IN_ROW
 from store import dialect, plan_queries, tables
 from store.case_queries import placement_current_on
@@ -665,16 +667,29 @@ async def expire_placements(conn: AsyncConnection, as_of: date, at: datetime) ->
     return ids
 
 
-async def take_snapshots(conn: AsyncConnection, as_of: date, policy: ClassificationPolicy) -> int:
-    """Writes each aged debt as it stands on ``as_of`` (balance, principal, days past due,
-    bucket, class, status, the case's collector or agency, status and stage); a debt already
-    taken on that date is left as it is. Returns the number written."""
-    # Snapshots of the date exist only when its run committed and is run again (its record
-    # deleted by hand): only then is each debt checked, which on an empty date would make the
-    # INSERT read the table it writes, row by row.
-    again = (await conn.execute(select(snap.debt_id).where(snap.as_of == as_of).limit(1))).first()
-    taken = select(snap.debt_id).where(snap.debt_id == d.id, snap.as_of == as_of)
-    source = select(
+_SNAPSHOT_COLUMNS = [
+    "debt_id",
+    "as_of",
+    "case_id",
+    "portfolio",
+    "product_type",
+    "currency",
+    "balance",
+    "principal",
+    "days_past_due",
+    "bucket",
+    "classification",
+    "status",
+    "assignee_id",
+    "agency_id",
+    "case_status",
+    "case_stage",
+]
+
+
+def _snapshot_of(as_of: date, policy: ClassificationPolicy, agency_id: Any) -> Select[Any]:
+    """Each debt (joined to its case) as it stands, a row of ``debt_snapshots`` on ``as_of``."""
+    return select(
         d.id,
         _date(as_of),
         d.case_id,
@@ -688,36 +703,85 @@ async def take_snapshots(conn: AsyncConnection, as_of: date, policy: Classificat
         classification_sql(policy, d.aged_dpd),
         d.status,
         c.assignee_id,
-        c.agency_id,
+        agency_id,
         c.status,
         c.stage,
-    ).select_from(
-        tables.debts.join(tables.cases, c.id == d.case_id).join(figures, f.case_id == c.id)
+    )
+
+
+def _start_of(day: date) -> ColumnElement[datetime]:
+    """The instant ``day`` begins in the time zone of each case's portfolio
+    (``domain.portfolios.start_of_day``): the reports' calendar of local days."""
+    default = literal(start_of_day_in(DEFAULT_TIME_ZONE, day), UTCDateTime())
+    whens = [
+        (c.portfolio == name, literal(start_of_day(name, day), UTCDateTime()))
+        for name in TIME_ZONES
+    ]
+    return case(*whens, else_=default) if whens else default
+
+
+def _recalled_by_closure() -> ColumnElement[int]:
+    """The agency a case's closure recalled (a debt sold: the buyer collects, no longer the
+    agency), from the CaseRecalled event stamped with the closing instant (NULL: none)."""
+    e = tables.case_events.c
+    return (
+        select(e.data["agency_id"].as_integer())
+        .where(e.case_id == c.id, e.name == CaseRecalled.__name__, e.at == c.closed_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+async def _first_day(conn: AsyncConnection, as_of: date) -> date:
+    """The first local day the run for ``as_of`` stands for in the reports' calendar: the day
+    after the previous completed run (``as_of`` itself on a first run)."""
+    runs = tables.daily_runs.c
+    previous = (
+        await conn.execute(
+            select(func.max(runs.as_of)).where(runs.as_of < as_of, runs.finished_at.is_not(None))
+        )
+    ).scalar_one()
+    return as_of if previous is None else previous + timedelta(days=1)
+
+
+async def take_snapshots(conn: AsyncConnection, as_of: date, policy: ClassificationPolicy) -> int:
+    """Writes each aged debt as it stands on ``as_of`` (balance, principal, days past due,
+    bucket, class, status, the case's collector or agency, status and stage), and each debt of a
+    case closed on one of the days the run stands for (after the previous completed run, up to
+    the end of ``as_of`` in its portfolio's time zone) that the run does not age — settled, sold,
+    uncollectible — so that the reports find the closing day's payment or complaint in the hands
+    that held the case until it closed; a debt already taken on that date is left as it is.
+    Returns the number written (one INSERT…SELECT for both).
+
+    A closure keeps the collector; a debt sold recalls the agency in the closure's own unit of
+    work, so that agency is read from the recall at the closing instant. The treatment never
+    marks these rows (a closed case leaves ``case_treatments`` before the day's snapshots are
+    marked): they carry no strategy, like every closed case's."""
+    # Snapshots of the date exist only when its run committed and is run again (its record
+    # deleted by hand): only then is each debt checked, which on an empty date would make the
+    # INSERT read the table it writes, row by row.
+    again = (await conn.execute(select(snap.debt_id).where(snap.as_of == as_of).limit(1))).first()
+    taken = select(snap.debt_id).where(snap.debt_id == d.id, snap.as_of == as_of)
+    debts = tables.debts.join(tables.cases, c.id == d.case_id)
+    aged = _snapshot_of(as_of, policy, c.agency_id).select_from(
+        debts.join(figures, f.case_id == c.id)
+    )
+    first = await _first_day(conn, as_of)
+    closed = (
+        _snapshot_of(as_of, policy, func.coalesce(c.agency_id, _recalled_by_closure()))
+        .select_from(debts)
+        .where(
+            c.status == CaseStatus.CLOSED.value,
+            c.closed_at >= _start_of(first),
+            c.closed_at < _start_of(as_of + timedelta(days=1)),
+            ~exists(select(f.case_id).where(f.case_id == c.id)),
+        )
     )
     if again is not None:
-        source = source.where(~exists(taken))
+        aged = aged.where(~exists(taken))
+        closed = closed.where(~exists(taken))
     result = await conn.execute(
-        insert(tables.debt_snapshots).from_select(
-            [
-                "debt_id",
-                "as_of",
-                "case_id",
-                "portfolio",
-                "product_type",
-                "currency",
-                "balance",
-                "principal",
-                "days_past_due",
-                "bucket",
-                "classification",
-                "status",
-                "assignee_id",
-                "agency_id",
-                "case_status",
-                "case_stage",
-            ],
-            source,
-        )
+        insert(tables.debt_snapshots).from_select(_SNAPSHOT_COLUMNS, union_all(aged, closed))
     )
     return max(result.rowcount or 0, 0)
 
