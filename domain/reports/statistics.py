@@ -4,10 +4,11 @@ each variant (computed in the database).
 
 Every interval is a normal (Wald) interval, difference ± z·√(var₁ + var₂), the two variants
 being independent samples (a case is in one variant only) and z the standard normal quantile of
-0.975 (1.959964). The variance of each estimate:
+0.975 (1.959964, from SciPy, imported on the first comparison: importing SciPy takes over a
+second, which starting the app should not pay). The variance of each estimate:
 
 - a **ratio of means** R = Σx / Σy over n cases with per-case pairs (x, y) (recovery rate: x
-  recovered, y opening balance; cost of collection: x commission, y recovered), by the delta
+  recovered, y opening balance; cost of collection: x commission, y collected), by the delta
   method: var(R) = Σ(xᵢ − R·yᵢ)² / (n(n − 1)·ȳ²) with ȳ = Σy / n, where
   Σ(xᵢ − R·yᵢ)² = Σx² − 2R·Σxy + R²·Σy²;
 - a **proportion** p = s / n (cure rate): var(p) = p(1 − p) / n;
@@ -26,20 +27,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-
-from scipy.stats import norm  # type: ignore[import-untyped]
+from functools import cache
 
 from domain.reports.model import RATE_PLACES, VariantComparison
 
 CONFIDENCE = Decimal("0.95")
-# The standard normal quantile of a two-sided 95% interval (1.959963984540054).
-Z = Decimal(float(norm.ppf(float(1 - (1 - CONFIDENCE) / 2))))
 
 RECOVERY_RATE = "recoveryRate"
 CURE_RATE = "cureRate"
 COST_OF_COLLECTION = "costOfCollection"
 COMPLAINTS_PER_1000 = "complaintsPer1000"
 PER_1000 = 1000
+
+
+@cache
+def critical_value() -> Decimal:
+    """Returns z, the standard normal quantile of a two-sided 95% interval (1.959963984540054)."""
+    # Imported here, not with the module: SciPy's import takes over a second.
+    from scipy.stats import norm  # type: ignore[import-untyped]
+
+    return Decimal(float(norm.ppf(float(1 - (1 - CONFIDENCE) / 2))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,7 @@ class RatioSums:
 @dataclass(frozen=True, slots=True)
 class VariantCases:
     """One variant's cases in one currency: how many, how many were cured, their complaints,
-    recovered over opening balance and commission over recovered."""
+    recovered over opening balance and commission over collected."""
 
     cases: int
     cured: int
@@ -127,7 +134,7 @@ def comparison(
     """Returns the metric's values, their difference (challenger − champion, from the unrounded
     values) and the 95% interval difference ± z·√(var₁ + var₂), each to four decimals."""
     difference = challenger.value - champion.value
-    half_width = Z * (champion.variance + challenger.variance).sqrt()
+    half_width = critical_value() * (champion.variance + challenger.variance).sqrt()
     return VariantComparison(
         metric=metric,
         champion=_rate(champion.value),

@@ -1,51 +1,78 @@
-"""Champion against challenger on a hand-built book: the cohort (cases under STANDARD at the
-opening run), each case's figures worked out by hand below, and every metric's values,
+"""Champion against challenger on a hand-built book: the cohort (cases delinquent under STANDARD
+at the opening run), each case's figures worked out by hand below, and every metric's values,
 difference and 95% interval computed here from those figures with the formulas written out
 (math, the normal quantile from the standard library), to the fourth decimal.
 
 The period is June 2026. Runs (finished): 05-31 (the opening), 06-10, 06-30 (the closing).
-Agencies: Alpha 0.1500, Beta 0.2000 (no tail). Retail cases are CNY in Asia/Shanghai (UTC+8):
-a payment at 02:00Z is on the same local day.
+Agencies: Alpha 0.1500, Beta 0.2000 (no tail), Gamma 0.1000 with a 15-day tail. Retail cases
+are CNY in Asia/Shanghai (UTC+8): a payment at 02:00Z is on the same local day.
 
-  case  variant     opening balance (y)  agency per run     payments (local day; run; earner)
-  C1    CHAMPION    10000.00 + 5000.00   -, Alpha, Alpha    3000.00 06-05 (05-31, none),
-                                                            1000.00 06-20 (06-10, Alpha)
-  C2    CHAMPION    20000.00             -, Alpha, Alpha    2000.00 06-15 (Alpha); 500.00 06-16
-                                                            reversed 06-18: not counted
-  C3    CHAMPION     8000.00             -, -, (absent)     none
-  C4    CHAMPION    12000.00             -, Beta, Beta      6000.00 06-25 (06-10, Beta)
-  K1    CHALLENGER  10000.00             Alpha, Beta, Beta  5000.00 06-05 (05-31, Alpha),
-                                                            2500.00 06-20 (Beta), 700.00 06-21
-                                                            reversed 07-05: counted (Beta)
-  K2    CHALLENGER  25000.00             -, -, -            1000.00 06-01 00:30 local
-                                                            (05-31 16:30Z); 999.00 05-31 23:30
-                                                            local: before the period
-  K3    CHALLENGER   6000.00             -, -, -            none
-  E1    CHALLENGER from 06-10 only (not in the cohort): 9999.00 and a complaint in June
-  E2    strategy OTHER at the opening (not in the cohort): 4444.00
+  case  variant     delinquent at the   agency per run     payments (local day; run; earner)
+                    opening (y)
+  C1    CHAMPION    C1a 10000.00 (C1b   -, Alpha, Alpha    C1a 3000.00 06-05 (05-31, none),
+                    5000.00 current)                       C1a 1000.00 06-20 (06-10, Alpha);
+                                                           C1b 500.00 06-08 (none): not in x
+  C2    CHAMPION    20000.00            -, Alpha, Alpha    2000.00 06-15 (Alpha); 500.00 06-16
+                                                           reversed 06-18: not counted
+  C3    CHAMPION     8000.00            -, -, (absent)     6000.00 06-25 (none), closed SETTLED
+  C4    CHAMPION    12000.00            -, Beta, Beta      6000.00 06-25 (06-10, Beta)
+  C5    CHAMPION     3000.00            -, -, (absent)     none; closed UNCOLLECTIBLE
+  C6    CHAMPION     4000.00            Gamma, -, -        2000.00 06-12 (recalled at the 06-10
+                                                           run, 2 days before: Gamma's tail),
+                                                           1000.00 06-28 (18 days after: none)
+  C7    CHAMPION     1000.00            -, -, (absent)     800.00 06-20 (none) reversed 07-02:
+                                                           counted; closed SETTLED in June,
+                                                           reopened by that reversal (no reason
+                                                           now), written off 07-03
+  K1    CHALLENGER  10000.00            Alpha, Beta, Beta  5000.00 06-05 (05-31, Alpha),
+                                                           2500.00 06-20 (Beta), 700.00 06-21
+                                                           reversed 07-05: counted (Beta)
+  K2    CHALLENGER  25000.00            -, -, -            1000.00 06-01 00:30 local
+                                                           (05-31 16:30Z); 999.00 05-31 23:30
+                                                           local: before the period
+  K3    CHALLENGER   6000.00            -, -, -            none
+  K4    CHALLENGER   4000.00            -, -, (absent)     1500.00 06-05 (none); closed DEBT_SOLD
+  K5    CHALLENGER   2000.00            -, -, (absent)     written off 06-15, then 1200.00 06-25
+                                                           (none), closed SETTLED
+  K6    CHALLENGER   5000.00            -, -, -            5000.00 06-22 (none); written off
+                                                           06-05, CLOSED at the closing
+  Not in the cohort:
+  E1    CHALLENGER from 06-10 only: 9999.00 and a complaint in June
+  E2    strategy OTHER at the opening: 4444.00
+  E3    CHAMPION, current (0 days past due) at the opening: 777.00 and a complaint in June
+  E4    CHALLENGER, CLOSED by a cure and watched at the opening: a complaint in June
+  E5    CHAMPION, written off at the opening: a recovery of 333.00 in June
 
-Closing (06-30): C1 both debts 0 days past due (cured), C2 75 (not), C3 no snapshot (cured), C4
-CLOSED (cured), K1 10 (not), K2 0 (cured), K3 30 (not). Complaints filed in June: C1 one, C4
+Closing (06-30): C1 both debts 0 days past due (cured), C2 75 (not), C3 no snapshot and closed
+SETTLED (cured), C4 CLOSED (cured), C5 no snapshot and closed UNCOLLECTIBLE (not), C6 0 (cured),
+C7 no snapshot, no close reason now and its write-off after the period (cured); K1 10 (not), K2 0
+(cured), K3 30 (not), K4 no snapshot and DEBT_SOLD (not), K5 no snapshot and written off in June
+(not, settled or not), K6 CLOSED but written off (not). Complaints filed in June: C1 one, C4
 two, K2 one; C3's of 05-20 and of 07-01 00:30 local (06-30 16:30Z) are outside.
 
-Per case (x recovered, y opening balance, c commission, cured, complaints):
-  C1 (4000, 15000, 150, 1, 1)  C2 (2000, 20000, 300, 0, 0)  C3 (0, 8000, 0, 1, 0)
-  C4 (6000, 12000, 1200, 1, 2)
-  K1 (8200, 10000, 1390 = 0.15 × 5000 + 0.20 × 3200, 0, 0)  K2 (1000, 25000, 0, 1, 1)
-  K3 (0, 6000, 0, 0, 0)
+Per case (x recovered on its delinquent debts, y opening balance, r collected on the case, c
+commission, cured, complaints):
+  C1 (4000, 10000, 4500, 150, 1, 1)  C2 (2000, 20000, 2000, 300, 0, 0)
+  C3 (6000, 8000, 6000, 0, 1, 0)     C4 (6000, 12000, 6000, 1200, 1, 2)
+  C5 (0, 3000, 0, 0, 0, 0)           C6 (3000, 4000, 3000, 200, 1, 0)
+  C7 (800, 1000, 800, 0, 1, 0)
+  K1 (8200, 10000, 8200, 1390 = 0.15 × 5000 + 0.20 × 3200, 0, 0)
+  K2 (1000, 25000, 1000, 0, 1, 1)    K3 (0, 6000, 0, 0, 0, 0)
+  K4 (1500, 4000, 1500, 0, 0, 0)     K5 (1200, 2000, 1200, 0, 0, 0)
+  K6 (5000, 5000, 5000, 0, 0, 0)
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from statistics import NormalDist
 from typing import Any
 
-from sqlalchemy import ColumnElement, event, insert, select, true
+from sqlalchemy import ColumnElement, event, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.reports.model import Period, VariantComparison
@@ -63,25 +90,33 @@ _numbers = itertools.count(1)
 
 @dataclass(frozen=True)
 class Case:
-    """A case's figures as worked out by hand (money in major units)."""
+    """A case's figures as worked out by hand (money in major units): x, y, r, c, cured,
+    complaints."""
 
     recovered: float
     balance: float
+    collected: float
     commission: float
     cured: int
     complaints: int
 
 
 CHAMPION = {
-    "C1": Case(4000, 15000, 150, 1, 1),
-    "C2": Case(2000, 20000, 300, 0, 0),
-    "C3": Case(0, 8000, 0, 1, 0),
-    "C4": Case(6000, 12000, 1200, 1, 2),
+    "C1": Case(4000, 10000, 4500, 150, 1, 1),
+    "C2": Case(2000, 20000, 2000, 300, 0, 0),
+    "C3": Case(6000, 8000, 6000, 0, 1, 0),
+    "C4": Case(6000, 12000, 6000, 1200, 1, 2),
+    "C5": Case(0, 3000, 0, 0, 0, 0),
+    "C6": Case(3000, 4000, 3000, 200, 1, 0),
+    "C7": Case(800, 1000, 800, 0, 1, 0),
 }
 CHALLENGER = {
-    "K1": Case(8200, 10000, 1390, 0, 0),
-    "K2": Case(1000, 25000, 0, 1, 1),
-    "K3": Case(0, 6000, 0, 0, 0),
+    "K1": Case(8200, 10000, 8200, 1390, 0, 0),
+    "K2": Case(1000, 25000, 1000, 0, 1, 1),
+    "K3": Case(0, 6000, 0, 0, 0, 0),
+    "K4": Case(1500, 4000, 1500, 0, 0, 0),
+    "K5": Case(1200, 2000, 1200, 0, 0, 0),
+    "K6": Case(5000, 5000, 5000, 0, 0, 0),
 }
 
 
@@ -130,7 +165,7 @@ def by_hand(champion: list[Case], challenger: list[Case]) -> list[list[Any]]:
         return ratio_of_means([(c.recovered, c.balance) for c in cases])
 
     def cost(cases: list[Case]) -> tuple[float, float]:
-        return ratio_of_means([(c.commission, c.recovered) for c in cases])
+        return ratio_of_means([(c.commission, c.collected) for c in cases])
 
     return [
         expected("recoveryRate", recovery(champion), recovery(challenger)),
@@ -175,7 +210,14 @@ class Book:
     cases: dict[str, int]
     debts: dict[str, int]
 
-    async def case(self, name: str, *debts: str, portfolio: str = "retail") -> None:
+    async def case(
+        self,
+        name: str,
+        *debts: str,
+        portfolio: str = "retail",
+        status: str = "OPEN",
+        close_reason: str | None = None,
+    ) -> None:
         currency = "USD" if portfolio == "us-cards" else "CNY"
         n = next(_numbers)
         borrower = await _insert(
@@ -201,7 +243,8 @@ class Book:
             portfolio=portfolio,
             currency=currency,
             opened_on=date(2025, 1, 1),
-            status="OPEN",
+            status=status,
+            close_reason=close_reason,
             stage="COLLECTION",
             days_past_due=30,
             bucket="M1",
@@ -240,6 +283,8 @@ class Book:
         agency: int | None = None,
         strategy: str = "STANDARD",
         case_status: str = "OPEN",
+        case_stage: str = "COLLECTION",
+        status: str | None = None,
     ) -> None:
         row = (
             await self.conn.execute(
@@ -261,13 +306,13 @@ class Book:
                 days_past_due=dpd,
                 bucket="M1" if dpd else "M0",
                 classification="MILD" if dpd else "CURRENT",
-                status="DELINQUENT" if dpd else "CURRENT",
+                status=status or ("DELINQUENT" if dpd else "CURRENT"),
                 agency_id=agency,
                 strategy=strategy,
                 strategy_version="2026.1",
                 variant=variant,
                 case_status=case_status,
-                case_stage="COLLECTION",
+                case_stage=case_stage,
             )
         )
 
@@ -295,6 +340,18 @@ class Book:
             reversed=reversed_at is not None,
             reversed_at=_utc(reversed_at) if reversed_at else None,
             version=1,
+        )
+
+    async def write_off(self, case: str, amount: str, written_off_at: str) -> None:
+        await _insert(
+            self.conn,
+            tables.write_offs,
+            case_id=self.cases[case],
+            source="CHARGE_OFF",
+            reason_code="CHARGED_OFF",
+            amount=Decimal(amount),
+            currency="CNY",
+            written_off_at=_utc(written_off_at),
         )
 
     async def complaint(self, case: str, filed_at: str) -> None:
@@ -328,6 +385,13 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
         beta = await _insert(
             conn, tables.agencies, name="Beta", commission_rate=Decimal("0.2000"), **agency
         )
+        gamma = await _insert(
+            conn,
+            tables.agencies,
+            name="Gamma",
+            commission_rate=Decimal("0.1000"),
+            **{**agency, "tail_days": 15},
+        )
         for as_of in RUNS:
             started = datetime.combine(as_of, datetime.min.time(), UTC)
             await conn.execute(
@@ -339,7 +403,7 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
         champion, challenger = "CHAMPION", "CHALLENGER"
         await b.case("C1", "C1a", "C1b")
         await b.snapshot("C1a", OPENING, balance="10000.00", dpd=40, variant=champion)
-        await b.snapshot("C1b", OPENING, balance="5000.00", dpd=40, variant=champion)
+        await b.snapshot("C1b", OPENING, balance="5000.00", dpd=0, variant=champion)
         for debt in ("C1a", "C1b"):
             await b.snapshot(
                 debt, MIDDLE, balance="4000.00", dpd=50, variant=champion, agency=alpha
@@ -349,6 +413,7 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
             )
         await b.payment("C1a", "3000.00", "2026-06-05T02:00")
         await b.payment("C1a", "1000.00", "2026-06-20T02:00")
+        await b.payment("C1b", "500.00", "2026-06-08T02:00")
         await b.complaint("C1", "2026-06-12T02:00")
 
         await b.case("C2")
@@ -358,9 +423,10 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
         await b.payment("C2a", "2000.00", "2026-06-15T02:00")
         await b.payment("C2a", "500.00", "2026-06-16T02:00", reversed_at="2026-06-18T02:00")
 
-        await b.case("C3")
+        await b.case("C3", status="CLOSED", close_reason="SETTLED")
         await b.snapshot("C3a", OPENING, balance="8000.00", dpd=20, variant=champion)
         await b.snapshot("C3a", MIDDLE, balance="8000.00", dpd=30, variant=champion)
+        await b.payment("C3a", "6000.00", "2026-06-25T02:00")
         await b.complaint("C3", "2026-05-20T02:00")
         await b.complaint("C3", "2026-06-30T16:30")
 
@@ -379,6 +445,23 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
         await b.payment("C4a", "6000.00", "2026-06-25T02:00")
         await b.complaint("C4", "2026-06-02T02:00")
         await b.complaint("C4", "2026-06-29T02:00")
+
+        await b.case("C5", status="CLOSED", close_reason="UNCOLLECTIBLE")
+        await b.snapshot("C5a", OPENING, balance="3000.00", dpd=100, variant=champion)
+        await b.snapshot("C5a", MIDDLE, balance="3000.00", dpd=110, variant=champion)
+
+        await b.case("C6")
+        await b.snapshot("C6a", OPENING, balance="4000.00", dpd=25, variant=champion, agency=gamma)
+        await b.snapshot("C6a", MIDDLE, balance="4000.00", dpd=35, variant=champion)
+        await b.snapshot("C6a", CLOSING, balance="1000.00", dpd=0, variant=champion)
+        await b.payment("C6a", "2000.00", "2026-06-12T02:00")
+        await b.payment("C6a", "1000.00", "2026-06-28T02:00")
+
+        await b.case("C7")
+        await b.snapshot("C7a", OPENING, balance="1000.00", dpd=15, variant=champion)
+        await b.snapshot("C7a", MIDDLE, balance="1000.00", dpd=25, variant=champion)
+        await b.payment("C7a", "800.00", "2026-06-20T02:00", reversed_at="2026-07-02T02:00")
+        await b.write_off("C7", "1000.00", "2026-07-03T02:00")
 
         await b.case("K1")
         await b.snapshot(
@@ -402,6 +485,41 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
         for as_of, dpd in zip(RUNS, (15, 25, 30), strict=True):
             await b.snapshot("K3a", as_of, balance="6000.00", dpd=dpd, variant=challenger)
 
+        await b.case("K4", status="CLOSED", close_reason="DEBT_SOLD")
+        await b.snapshot("K4a", OPENING, balance="4000.00", dpd=120, variant=challenger)
+        await b.snapshot("K4a", MIDDLE, balance="2500.00", dpd=130, variant=challenger)
+        await b.payment("K4a", "1500.00", "2026-06-05T02:00")
+
+        await b.case("K5", status="CLOSED", close_reason="SETTLED")
+        await b.snapshot("K5a", OPENING, balance="2000.00", dpd=150, variant=challenger)
+        await b.snapshot("K5a", MIDDLE, balance="2000.00", dpd=160, variant=challenger)
+        await b.write_off("K5", "2000.00", "2026-06-15T02:00")
+        await b.payment("K5a", "1200.00", "2026-06-25T02:00")
+
+        await b.case("K6", status="CLOSED", close_reason="PAID_IN_FULL")
+        await b.snapshot("K6a", OPENING, balance="5000.00", dpd=200, variant=challenger)
+        await b.snapshot(
+            "K6a",
+            MIDDLE,
+            balance="5000.00",
+            dpd=210,
+            variant=challenger,
+            case_stage="WRITTEN_OFF",
+            status="WRITTEN_OFF",
+        )
+        await b.snapshot(
+            "K6a",
+            CLOSING,
+            balance="0.00",
+            dpd=0,
+            variant=challenger,
+            case_status="CLOSED",
+            case_stage="WRITTEN_OFF",
+            status="WRITTEN_OFF",
+        )
+        await b.write_off("K6", "5000.00", "2026-06-05T02:00")
+        await b.payment("K6a", "5000.00", "2026-06-22T02:00")
+
         await b.case("E1")
         for as_of in (MIDDLE, CLOSING):
             await b.snapshot("E1a", as_of, balance="9000.00", dpd=90, variant=challenger)
@@ -413,7 +531,42 @@ async def _book(engine: AsyncEngine) -> dict[str, int]:
             "E2a", OPENING, balance="7000.00", dpd=90, variant=champion, strategy="OTHER"
         )
         await b.payment("E2a", "4444.00", "2026-06-12T02:00")
+
+        await b.case("E3")
+        for as_of in RUNS:
+            await b.snapshot("E3a", as_of, balance="3000.00", dpd=0, variant=champion)
+        await b.payment("E3a", "777.00", "2026-06-12T02:00")
+        await b.complaint("E3", "2026-06-12T02:00")
+
+        await b.case("E4", status="CLOSED", close_reason="CURED")
+        await b.snapshot(
+            "E4a", OPENING, balance="2000.00", dpd=0, variant=challenger, case_status="CLOSED"
+        )
+        await b.complaint("E4", "2026-06-14T02:00")
+
+        await b.case("E5")
+        for as_of in RUNS:
+            await b.snapshot(
+                "E5a",
+                as_of,
+                balance="8000.00",
+                dpd=300,
+                variant=champion,
+                case_stage="WRITTEN_OFF",
+                status="WRITTEN_OFF",
+            )
+        await b.write_off("E5", "8000.00", "2026-04-01T02:00")
+        await b.payment("E5a", "333.00", "2026-06-12T02:00")
         return b.cases
+
+
+async def _alpha_and_beta(conn: Any) -> list[int]:
+    stmt = (
+        select(tables.agencies.c.id)
+        .where(tables.agencies.c.name.in_(["Alpha", "Beta"]))
+        .order_by(tables.agencies.c.name)
+    )
+    return list((await conn.execute(stmt)).scalars())
 
 
 async def _compare(
@@ -431,21 +584,21 @@ async def test_every_metric_of_both_variants(migrated: AsyncEngine) -> None:
     await _book(migrated)
     result = await _compare(migrated, true())
     assert rows(result) == by_hand(list(CHAMPION.values()), list(CHALLENGER.values()))
-    # The point values, spelled out: 12000/55000, 9200/41000; 3/4, 1/3; 1650/12000,
-    # 1390/9200; 3 and 1 complaints over 4 and 3 cases.
+    # The point values, spelled out: 21800/58000, 16900/52000; 5/7, 1/6; 1850/22300,
+    # 1390/16900; 3 and 1 complaints over 7 and 6 cases.
     assert [(r.champion, r.challenger, r.difference) for r in result] == [
-        (Decimal("0.2182"), Decimal("0.2244"), Decimal("0.0062")),
-        (Decimal("0.7500"), Decimal("0.3333"), Decimal("-0.4167")),
-        (Decimal("0.1375"), Decimal("0.1511"), Decimal("0.0136")),
-        (Decimal("750.0000"), Decimal("333.3333"), Decimal("-416.6667")),
+        (Decimal("0.3759"), Decimal("0.3250"), Decimal("-0.0509")),
+        (Decimal("0.7143"), Decimal("0.1667"), Decimal("-0.5476")),
+        (Decimal("0.0830"), Decimal("0.0822"), Decimal("-0.0007")),
+        (Decimal("428.5714"), Decimal("166.6667"), Decimal("-261.9048")),
     ]
-    # The cure rate's interval: −0.416667 ± 1.959964·√(0.75·0.25/4 + (1/3)(2/3)/3)
-    # = −0.416667 ± 1.959964 × 0.347778 = −0.416667 ± 0.681632.
+    # The cure rate's interval: −0.547619 ± 1.959964·√((5/7)(2/7)/7 + (1/6)(5/6)/6)
+    # = −0.547619 ± 1.959964 × 0.228698 = −0.547619 ± 0.448239.
     assert (result[1].confidence_low, result[1].confidence_high) == (
-        Decimal("-1.0983"),
-        Decimal("0.2650"),
+        Decimal("-0.9959"),
+        Decimal("-0.0994"),
     )
-    assert all((r.champion_cases, r.challenger_cases) == (4, 3) for r in result)
+    assert all((r.champion_cases, r.challenger_cases) == (7, 6) for r in result)
 
 
 async def test_a_case_out_of_scope_is_not_counted(migrated: AsyncEngine) -> None:
@@ -453,8 +606,24 @@ async def test_a_case_out_of_scope_is_not_counted(migrated: AsyncEngine) -> None
     result = await _compare(migrated, tables.cases.c.id != cases["C4"])
     champion = [case for name, case in CHAMPION.items() if name != "C4"]
     assert rows(result) == by_hand(champion, list(CHALLENGER.values()))
-    assert result[0].champion == Decimal("0.1395")  # 6000 / 43000
-    assert all((r.champion_cases, r.challenger_cases) == (3, 3) for r in result)
+    assert result[0].champion == Decimal("0.3435")  # 15800 / 46000
+    assert all((r.champion_cases, r.challenger_cases) == (6, 6) for r in result)
+
+
+async def test_the_agency_tail_is_part_of_the_cost(migrated: AsyncEngine) -> None:
+    """C6's 2000.00 of 06-12, paid after Gamma's recall, is Gamma's through its 15-day tail:
+    200.00 of the champion's 1850.00 commission. Without the tail nobody earns it: 1650.00."""
+    await _book(migrated)
+    result = await _compare(migrated, true())
+    assert result[2].champion == Decimal("0.0830")  # 1850 / 22300
+    async with writing(migrated) as conn:
+        await conn.execute(
+            update(tables.agencies).where(tables.agencies.c.name == "Gamma").values(tail_days=0)
+        )
+    untailed = {**CHAMPION, "C6": replace(CHAMPION["C6"], commission=0)}
+    result = await _compare(migrated, true())
+    assert rows(result) == by_hand(list(untailed.values()), list(CHALLENGER.values()))
+    assert result[2].champion == Decimal("0.0740")  # 1650 / 22300
 
 
 async def test_no_comparison_without_both_variants(migrated: AsyncEngine) -> None:
@@ -470,13 +639,11 @@ async def test_no_comparison_without_both_variants(migrated: AsyncEngine) -> Non
 
 async def test_money_ratios_are_weighted_by_currency(migrated: AsyncEngine) -> None:
     """Two USD cases per variant (New York: UTC−4 in June) make a second stratum: each money
-    ratio is the currencies' ratios weighted by their share of the cases (7 CNY, 4 USD);
+    ratio is the currencies' ratios weighted by their share of the cases (13 CNY, 4 USD);
     the cure and complaint rates count every case."""
     await _book(migrated)
     async with writing(migrated) as conn:
-        alpha, beta = (
-            await conn.execute(select(tables.agencies.c.id).order_by(tables.agencies.c.name))
-        ).scalars()
+        alpha, beta = await _alpha_and_beta(conn)
         b = Book(migrated, conn, alpha, beta, {}, {})
         for name, variant, balance, agency in (
             ("U1", "CHAMPION", "1000.00", alpha),
@@ -492,21 +659,21 @@ async def test_money_ratios_are_weighted_by_currency(migrated: AsyncEngine) -> N
         await b.payment("U1a", "300.00", "2026-06-10T16:00")  # Alpha: 45.00
         await b.payment("U3a", "100.00", "2026-06-10T16:00")
         await b.payment("U4a", "400.00", "2026-06-30T03:30")  # 06-29 23:30 EDT; Beta: 80.00
-    usd_champion = [Case(300, 1000, 45, 0, 0), Case(0, 500, 0, 0, 0)]
-    usd_challenger = [Case(100, 2000, 0, 0, 0), Case(400, 800, 80, 0, 0)]
+    usd_champion = [Case(300, 1000, 300, 45, 0, 0), Case(0, 500, 0, 0, 0, 0)]
+    usd_challenger = [Case(100, 2000, 100, 0, 0, 0), Case(400, 800, 400, 80, 0, 0)]
     champion, challenger = list(CHAMPION.values()), list(CHALLENGER.values())
     result = await _compare(migrated, true())
 
     def weighted(figure: Any, cny: list[Case], usd: list[Case]) -> tuple[float, float]:
         (r1, v1), (r2, v2) = figure(cny), figure(usd)
-        w1, w2 = 7 / 11, 4 / 11
+        w1, w2 = 13 / 17, 4 / 17
         return w1 * r1 + w2 * r2, w1**2 * v1 + w2**2 * v2
 
     def recovery(cases: list[Case]) -> tuple[float, float]:
         return ratio_of_means([(c.recovered, c.balance) for c in cases])
 
     def cost(cases: list[Case]) -> tuple[float, float]:
-        return ratio_of_means([(c.commission, c.recovered) for c in cases])
+        return ratio_of_means([(c.commission, c.collected) for c in cases])
 
     everyone = (champion + usd_champion, challenger + usd_challenger)
     assert rows(result) == [
@@ -523,7 +690,7 @@ async def test_money_ratios_are_weighted_by_currency(migrated: AsyncEngine) -> N
         ),
         expected("complaintsPer1000", per_1000(everyone[0]), per_1000(everyone[1])),
     ]
-    assert (result[0].champion_cases, result[0].challenger_cases) == (6, 5)
+    assert (result[0].champion_cases, result[0].challenger_cases) == (9, 8)
 
 
 async def test_the_statements_do_not_grow_with_the_cohort(migrated: AsyncEngine) -> None:
@@ -546,9 +713,7 @@ async def test_the_statements_do_not_grow_with_the_cohort(migrated: AsyncEngine)
     await _book(migrated)
     before = await counted()
     async with writing(migrated) as conn:
-        alpha, beta = (
-            await conn.execute(select(tables.agencies.c.id).order_by(tables.agencies.c.name))
-        ).scalars()
+        alpha, beta = await _alpha_and_beta(conn)
         b = Book(migrated, conn, alpha, beta, {}, {})
         for n in range(30):
             name = f"N{n}"

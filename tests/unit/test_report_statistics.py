@@ -1,10 +1,13 @@
 """The statistics of a champion/challenger comparison against values worked out by hand: the
 formulas are written out below with the math module (the normal quantile from the standard
-library, not SciPy), on small samples and on a textbook pair of proportions."""
+library, not SciPy), on small samples and on a textbook pair of proportions; and SciPy, the
+source of the critical value, is not imported with the app."""
 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from decimal import ROUND_HALF_EVEN, Decimal
 from statistics import NormalDist
 
@@ -16,9 +19,9 @@ from domain.reports.statistics import (
     Estimate,
     RatioSums,
     VariantCases,
-    Z,
     compare_variants,
     comparison,
+    critical_value,
     proportion,
     rate_per_case,
     ratio_of_means,
@@ -61,8 +64,20 @@ def interval(
 
 
 def test_the_critical_value_is_the_normal_quantile_of_0975() -> None:
-    assert Z.quantize(Decimal("0.000001")) == Decimal("1.959964")
-    assert abs(float(Z) - Z95) < 1e-12
+    z = critical_value()
+    assert z.quantize(Decimal("0.000001")) == Decimal("1.959964")
+    assert abs(float(z) - Z95) < 1e-12
+
+
+def test_importing_the_app_does_not_import_scipy() -> None:
+    """SciPy takes over a second to import: only the first comparison pays it (a fresh
+    interpreter, since this one may have imported it already)."""
+    check = (
+        "import sys, api.app, domain.reports.statistics; "
+        "assert 'scipy' not in sys.modules, 'scipy imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_two_proportions_from_a_textbook() -> None:
