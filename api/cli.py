@@ -8,7 +8,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -19,6 +19,9 @@ from api.settings import (
     Settings,
     say_development_warnings,
 )
+
+if TYPE_CHECKING:
+    from store.db import Clause, Engine
 
 T = TypeVar("T")
 
@@ -846,21 +849,24 @@ def report(
     ] = None,
     login: Annotated[
         str | None,
-        typer.Option("--as", help="Only the cases this staff login may see (default: every case)."),
+        typer.Option(
+            "--as",
+            help="The report this staff login may read (report:read): only the cases they may "
+            "see (default: every case).",
+        ),
     ] = None,
 ) -> None:
     """Writes the portfolio report of a period: CSV or XLSX for analysts, or a self-contained
     HTML page with charts for managers. Every case counts, or with --as only the cases that
-    staff member may see (figures over the loan book then apply only if that is every case)."""
+    staff member may see, if their roles may read reports at all (figures over the loan book
+    then apply only if that is every case); the file says whose cases it counts."""
     from datetime import date
     from pathlib import Path
 
     from api.reports.queries import EARLIEST, LATEST
-    from authz.scopes import scope_for
     from domain.reports.model import Grouping, Period, PortfolioReport, ReportPeriodInvalid
-    from jobs.report_export import ReportFormat, portfolio_report, write_report
-    from store.db import Clause, create_engine, session_factory
-    from store.loaders import staff_by_login
+    from jobs.report_export import ALL_CASES, ReportFormat, portfolio_report, write_report
+    from store.db import create_engine
 
     def day(value: str, name: str) -> date:
         try:
@@ -880,34 +886,27 @@ def report(
     if group_by is not None and group_by.upper() not in Grouping.__members__:
         _fail(f"--group-by must be one of {groupings}, not {group_by!r}")
     grouping = Grouping(group_by.upper()) if group_by else None
-    if fmt not in tuple(ReportFormat):
+    if fmt.lower() not in tuple(ReportFormat):
         _fail(f"--format must be csv, xlsx or html, not {fmt!r}")
+    file_format = ReportFormat(fmt.lower())
     target = Path(output)
     if not target.parent.is_dir():
         _fail(f"--output: no such directory: {target.parent}")
     settings = _settings()
 
-    async def work() -> PortfolioReport:
+    async def work() -> tuple[PortfolioReport, str]:
         await _require_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
-            scope: Clause | None = None
-            if login is not None:
-                async with session_factory(engine)() as session:
-                    staff = await staff_by_login(session, login)
-                if staff is None:
-                    raise CommandError(f"unknown staff login {login!r}")
-                if not staff.active:
-                    raise CommandError(f"staff login {login!r} is deactivated")
-                seen = scope_for(staff, datetime.now(UTC))
-                scope = None if seen.every_case else seen.case
-            return await portfolio_report(engine, period, grouping, settings.goals, scope)
+            scope, view = (None, ALL_CASES) if login is None else await _reader(engine, login)
+            found = await portfolio_report(engine, period, grouping, settings.goals, scope)
+            return found, view
         finally:
             await engine.dispose()
 
-    computed = _run(work)
+    computed, view = _run(work)
     try:
-        write_report(computed, ReportFormat(fmt), target)
+        write_report(computed, file_format, target, view)
     except OSError as exc:
         _fail(f"cannot write {target}: {exc.strerror or exc}")
     held = ", ".join(total.currency for total in computed.totals) or "no figures"
@@ -915,6 +914,34 @@ def report(
         count = len(computed.groups)
         held += f", {count} group{'s' if count != 1 else ''}"
     typer.echo(f"wrote the report of {period.start} to {period.end} ({held}) to {target}")
+
+
+async def _reader(engine: Engine, login: str) -> tuple[Clause | None, str]:
+    """The cases a staff member's report counts (None: every case) and its label saying so;
+    refuses a login that is unknown, deactivated, or whose roles may not read reports (the
+    API's decision for portfolioReport: report:read in the policy the database holds)."""
+    from authz.enforcer import Authorizer
+    from authz.scopes import scope_for
+    from jobs.report_export import ALL_CASES, view_of
+    from store.db import session_factory
+    from store.loaders import agencies_by_id, staff_by_login
+
+    async with session_factory(engine)() as session:
+        staff = await staff_by_login(session, login)
+        if staff is None:
+            raise CommandError(f"unknown staff login {login!r}")
+        if not staff.active:
+            raise CommandError(f"staff login {login!r} is deactivated")
+        if not (await Authorizer.load(engine)).allows(staff.roles, "report:read"):
+            raise CommandError(f"staff login {login!r} may not read reports (report:read)")
+        seen = scope_for(staff, datetime.now(UTC))
+        if seen.every_case:
+            return None, ALL_CASES
+        agency = None
+        if staff.agency_id is not None:
+            [found] = await agencies_by_id(session, [staff.agency_id])
+            agency = found.name if found else None
+    return seen.case, view_of(login, staff.team, agency)
 
 
 def main() -> None:

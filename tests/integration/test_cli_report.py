@@ -1,6 +1,7 @@
 """`arrears report` end to end on a database with a small history: the CSV, XLSX and HTML files
-hold the figures worked out by hand below, `--as` narrows them to a collector's cases, and each
-bad argument exits 1 with a one-line message and writes nothing.
+hold the figures worked out by hand below and say whose cases they count, `--as` narrows them to a
+team lead's team (and refuses a login whose roles may not read reports), and each bad argument
+exits 1 with a one-line message and writes nothing.
 
 The history: two completed daily runs, 2026-09-30 (October's opening) and 2026-10-31 (its
 closing), both retail cases (CNY, Asia/Shanghai):
@@ -11,8 +12,11 @@ closing), both retail cases (CNY, Asia/Shanghai):
 
 So in October: aging at the closing M2 1 case 450.00, M3 1 case 1000.00; the roll rates
 M1→M2 and M2→M3 are 1/1 each; nothing cured (0/2); recovered 50.00 over the 1500.00 delinquent
-at the opening (0.0333). The collector sees case A only: aging M3 1 1000.00, recovered 0.00
-over 1000.00.
+at the opening (0.0333). The loan book holds 100000.00 of retail consumer loans on 2026-10-31,
+so over the whole book the overdue rates at the closing are 1450.00 / 100000.00 = 0.0145 at
+1 and at 30 days past due, 0 at 90. The collector is in team East, whose lead sees case A only:
+aging M3 1 1000.00, recovered 0.00 over 1000.00, and no overdue rate (a team is not the loan
+book).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tests.factories import Factory, classify, writing
 
 OPENING, CLOSING = date(2026, 9, 30), date(2026, 10, 31)
 COLLECTOR = "report.collector"
+LEAD = "report.lead"
 OCTOBER = ("--from", "2026-10-01", "--to", "2026-10-31")
 
 
@@ -63,7 +68,8 @@ def snapshot(debt: Any, run: date, dpd: int, balance: str, assignee: int | None)
 async def build(engine: AsyncEngine) -> None:
     """Writes the history of the module's docstring."""
     factory = Factory(engine)
-    collector = await factory.staff(COLLECTOR)
+    collector = await factory.staff(COLLECTOR, team="East")
+    await factory.staff(LEAD, roles=("team_lead",), team="East")
     await factory.staff("report.gone", active=False)
     a = (await factory.case(assignee=COLLECTOR)).debts[0]
     b = (await factory.case()).debts[0]
@@ -84,6 +90,15 @@ async def build(engine: AsyncEngine) -> None:
                 snapshot(b, OPENING, 10, "500.00", None),
                 snapshot(b, CLOSING, 41, "450.00", None),
             ],
+        )
+        await conn.execute(
+            insert(tables.loan_book).values(
+                date=CLOSING,
+                portfolio="retail",
+                product_type="CONSUMER_LOAN",
+                currency="CNY",
+                principal=Decimal("100000.00"),
+            )
         )
         await conn.execute(
             insert(tables.payments).values(
@@ -123,13 +138,14 @@ async def test_the_report_as_csv_xlsx_and_html(migrated: AsyncEngine, tmp_path: 
 
     target = tmp_path / "october.csv"
     ran = report(
-        migrated, *OCTOBER, "--group-by", "portfolio", "--format", "csv", "--output", str(target)
+        migrated, *OCTOBER, "--group-by", "Portfolio", "--format", "CSV", "--output", str(target)
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == (
         f"wrote the report of 2026-10-01 to 2026-10-31 (CNY, 1 group) to {target}\n"
     )
     rows = figures(target)
+    assert {row["view"] for row in rows.values()} == {"All cases"}
     for section, key in (("totals", ""), ("groups", "retail")):
         at = (section, key)
         assert picked(rows[*at, "recovered", ""], "currency", "amount") == ("CNY", "50.00")
@@ -152,6 +168,7 @@ async def test_the_report_as_csv_xlsx_and_html(migrated: AsyncEngine, tmp_path: 
     ran = report(migrated, *OCTOBER, "--format", "xlsx", "--output", str(workbook))
     assert ran.returncode == 0, ran.stderr
     book = openpyxl.load_workbook(workbook)
+    assert book["Aging"]["A1"].value == "Portfolio report 2026-10-01 to 2026-10-31 — All cases"
     aging = list(book["Aging"].iter_rows(min_row=3, values_only=True))
     assert aging == [
         ("totals", None, "CNY", "M2", 1, pytest.approx(450)),
@@ -169,6 +186,7 @@ async def test_the_report_as_csv_xlsx_and_html(migrated: AsyncEngine, tmp_path: 
     ran = report(migrated, *OCTOBER, "--format", "html", "--output", str(page))
     assert ran.returncode == 0, ran.stderr
     html = page.read_text(encoding="utf-8")
+    assert "<title>Portfolio report 2026-10-01 to 2026-10-31 — All cases</title>" in html
     assert re.findall(r'data-chart="([^"]+)"', html) == [
         "aging-CNY",
         "roll-rates-CNY",
@@ -180,21 +198,60 @@ async def test_the_report_as_csv_xlsx_and_html(migrated: AsyncEngine, tmp_path: 
     assert "50.00 CNY" in html and "1,000.00 CNY" in html
 
 
-async def test_as_a_collector_the_report_counts_only_their_cases(
+async def test_as_a_team_lead_the_report_counts_only_the_team_s_cases_and_says_so(
     migrated: AsyncEngine, tmp_path: Path
 ) -> None:
     await build(migrated)
-    target = tmp_path / "mine.csv"
-    ran = report(migrated, *OCTOBER, "--format", "csv", "--output", str(target), "--as", COLLECTOR)
+    target = tmp_path / "team.csv"
+    ran = report(migrated, *OCTOBER, "--format", "csv", "--output", str(target), "--as", LEAD)
     assert ran.returncode == 0, ran.stderr
     rows = figures(target)
+    assert {row["view"] for row in rows.values()} == {"Cases in view of report.lead (team East)"}
     at = ("totals", "")
     assert rows[*at, "recovered", ""]["amount"] == "0.00"
     assert picked(rows[*at, "aging", "M3"], "cases", "amount") == ("1", "1000.00")
     assert (*at, "aging", "M2") not in rows
     recovery = rows[*at, "recoveryRate", ""]
     assert picked(recovery, "numerator", "denominator") == ("0.00", "1000.00")
-    assert not any(k[2] == "overdueRate" for k in rows), "no loan book for a collector"
+    assert not any(k[2] == "overdueRate" for k in rows), "no loan book for a team"
+
+
+async def test_an_agency_manager_s_report_names_the_agency_and_a_manager_s_is_the_whole_book(
+    migrated: AsyncEngine, tmp_path: Path
+) -> None:
+    await build(migrated)
+    factory = Factory(migrated)
+    await factory.agency("Report Agency")
+    await factory.staff("report.agency", roles=("agency_manager",), agency="Report Agency")
+    await factory.staff("report.manager", roles=("manager",))
+
+    page = tmp_path / "agency.html"
+    ran = report(
+        migrated, *OCTOBER, "--format", "html", "--output", str(page), "--as", "report.agency"
+    )
+    assert ran.returncode == 0, ran.stderr
+    html = page.read_text(encoding="utf-8")
+    assert '<h2 class="view">Cases in view of report.agency (agency Report Agency)</h2>' in html
+    assert 'data-charts-expected="0"' in html, "no case placed with the agency"
+
+    target = tmp_path / "book.csv"
+    ran = report(
+        migrated, *OCTOBER, "--format", "csv", "--output", str(target), "--as", "report.manager"
+    )
+    assert ran.returncode == 0, ran.stderr
+    rows = figures(target)
+    assert {row["view"] for row in rows.values()} == {"All cases"}
+    for label, value, numerator in (
+        ("dpd>=1", "0.0145", "1450.00"),
+        ("dpd>=30", "0.0145", "1450.00"),
+        ("dpd>=90", "0.0000", "0.00"),
+    ):
+        overdue = rows["totals", "", "overdueRate", label]
+        assert picked(overdue, "value", "numerator", "denominator") == (
+            value,
+            numerator,
+            "100000.00",
+        ), "the loan book's figures apply"
 
 
 @pytest.mark.parametrize(
@@ -237,14 +294,16 @@ def test_a_bad_argument_exits_1_with_a_message_before_any_database_is_opened(
     assert list(tmp_path.iterdir()) == [], "no report written, no database created"
 
 
-async def test_an_unknown_or_deactivated_login_and_a_missing_directory_are_refused(
+async def test_an_unknown_deactivated_or_unentitled_login_and_a_missing_directory_are_refused(
     migrated: AsyncEngine, tmp_path: Path
 ) -> None:
     await Factory(migrated).staff("report.gone", active=False)
+    await Factory(migrated).staff(COLLECTOR)
     target = tmp_path / "report.csv"
     for login, message in (
         ("nobody.here", "unknown staff login 'nobody.here'"),
         ("report.gone", "staff login 'report.gone' is deactivated"),
+        (COLLECTOR, f"staff login '{COLLECTOR}' may not read reports (report:read)"),
     ):
         ran = report(migrated, *OCTOBER, "--format", "csv", "--output", str(target), "--as", login)
         assert (ran.returncode, ran.stderr) == (1, f"arrears: {message}\n")

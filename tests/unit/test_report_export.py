@@ -1,12 +1,20 @@
 """The report's files, written from a report built by hand: the CSV's rows and exact values, the
 workbook read back with openpyxl, and an HTML page that refers to nothing outside itself and
-holds one figure per chart (tests/integration/test_report_html_in_browser.py renders it)."""
+holds one figure per chart (tests/integration/test_report_html_in_browser.py renders it); each
+labelled with whose cases it counts, names never read as formulas, and a file written whole."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import errno
 import io
+import os
 import re
+import resource
+import signal
+import stat
+import zipfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +28,7 @@ from domain.reports.model import (
     AgingBucket,
     CountBucket,
     Goal,
+    GoalDirection,
     Grouping,
     Period,
     PortfolioReport,
@@ -29,14 +38,17 @@ from domain.reports.model import (
     ThresholdRatio,
 )
 from jobs.report_export import (
+    ALL_CASES,
     CSV_COLUMNS,
     NO_DATA,
     ReportFormat,
     to_csv,
     to_html,
     to_xlsx,
+    view_of,
     write_report,
 )
+from jobs.report_export.charts import goal_chart
 
 PERIOD = Period(date(2026, 10, 1), date(2026, 10, 31))
 LABELS = ("0-30", "31-60", "61-90", "91-180", "181+")
@@ -119,8 +131,8 @@ def sample_report() -> PortfolioReport:
     )
 
 
-def rows_of(report: PortfolioReport) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(to_csv(report))))
+def rows_of(report: PortfolioReport, view: str = ALL_CASES) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(to_csv(report, view))))
 
 
 def only(rows: list[dict[str, str]], **where: str) -> dict[str, str]:
@@ -130,7 +142,7 @@ def only(rows: list[dict[str, str]], **where: str) -> dict[str, str]:
 
 
 def test_the_csv_has_one_row_per_group_and_figure_with_exact_values() -> None:
-    text = to_csv(sample_report())
+    text = to_csv(sample_report(), ALL_CASES)
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
     rows = rows_of(sample_report())
     cny_total = [r for r in rows if r["section"] == "totals" and r["currency"] == "CNY"]
@@ -140,6 +152,7 @@ def test_the_csv_has_one_row_per_group_and_figure_with_exact_values() -> None:
     # no overdue rates, no annualised cost (absent, not zero), no buckets, no roll rates
     assert len(usd_total) == 1 + 7 + 5
     assert {r["from"] for r in rows} == {"2026-10-01"} and {r["to"] for r in rows} == {"2026-10-31"}
+    assert {r["view"] for r in rows} == {"All cases"}
     assert len(rows) == 2 * (len(cny_total) + len(usd_total))
 
     totals = {"section": "totals", "currency": "CNY", "key": ""}
@@ -187,17 +200,19 @@ def test_the_csv_of_a_report_without_groups_holds_the_totals_only() -> None:
 
 
 def read_sheets(report: PortfolioReport) -> dict[str, list[tuple[object, ...]]]:
-    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(report)))
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(report, ALL_CASES)))
     return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
 
 
 def test_the_workbook_has_a_sheet_per_section_with_a_frozen_header() -> None:
-    data = to_xlsx(sample_report())
+    data = to_xlsx(sample_report(), ALL_CASES)
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book.sheetnames == ["Summary", "Aging", "Roll rates", "Days to recovery"]
+    heading = "Portfolio report 2026-10-01 to 2026-10-31, by portfolio — All cases"
+    assert (book.properties.title, book.properties.subject) == (heading, "All cases")
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A3"
-        assert sheet["A1"].value == "Portfolio report 2026-10-01 to 2026-10-31, by portfolio"
+        assert sheet["A1"].value == heading
         assert sheet["A2"].font.bold and sheet["A2"].value == "Section"
 
     summary = book["Summary"]
@@ -224,7 +239,7 @@ def test_the_workbook_has_a_sheet_per_section_with_a_frozen_header() -> None:
     )
     assert rows["groups", "us-cards", "USD", "Loss rate"][4:] == (0, 0, 0, pytest.approx(0.2), None)
     assert ("totals", None, "USD", "Annualised cost vs loan book") not in rows
-    # The exact Decimal is what the file holds, shown with a number format.
+    # The value is a number (to 16 significant digits), shown with a number format.
     cells = {(c[0].value, c[3].value): c for c in summary.iter_rows(min_row=3)}
     assert cells["totals", "Cure rate"][4].number_format == "0.00%"
     assert cells["totals", "Complaints per 1,000 cases"][4].number_format == "0.0000"
@@ -234,8 +249,6 @@ def test_the_workbook_has_a_sheet_per_section_with_a_frozen_header() -> None:
 
 
 def _sheet_xml(data: bytes, number: int) -> bytes:
-    import zipfile
-
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return archive.read(f"xl/worksheets/sheet{number}.xml")
 
@@ -285,7 +298,7 @@ CHARTS = ("aging", "roll-rates", "days-to-recovery", "goals")
 
 
 def test_the_html_page_refers_to_nothing_outside_itself() -> None:
-    html = to_html(sample_report())
+    html = to_html(sample_report(), ALL_CASES)
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"\bsrc\s*=", html), "nothing is loaded from anywhere"
     assert not re.search(r"<(link|img|image|iframe|object|embed)\b", html)
@@ -302,7 +315,7 @@ def test_the_html_page_refers_to_nothing_outside_itself() -> None:
 
 
 def test_the_html_page_has_one_figure_per_chart_and_says_when_there_is_no_data() -> None:
-    html = to_html(sample_report())
+    html = to_html(sample_report(), ALL_CASES)
     charts = re.findall(r'<figure class="chart" data-chart="([^"]+)">', html)
     assert charts == [f"{chart}-{currency}" for currency in ("CNY", "USD") for chart in CHARTS]
     assert 'data-charts-expected="8"' in html
@@ -321,18 +334,145 @@ def test_the_html_page_has_one_figure_per_chart_and_says_when_there_is_no_data()
 
 
 def test_an_empty_report_says_so_and_expects_no_chart() -> None:
-    html = to_html(PortfolioReport(PERIOD, None, groups=[], totals=[]))
+    html = to_html(PortfolioReport(PERIOD, None, groups=[], totals=[]), ALL_CASES)
     assert 'data-charts-expected="0"' in html and "<figure" not in html
     assert "No figures for this period" in html
 
 
 def test_the_html_page_is_the_same_every_time() -> None:
-    assert to_html(sample_report()) == to_html(sample_report())
+    assert to_html(sample_report(), ALL_CASES) == to_html(sample_report(), ALL_CASES)
 
 
 @pytest.mark.parametrize("fmt", list(ReportFormat))
 def test_write_report_writes_the_whole_file(fmt: ReportFormat, tmp_path: Path) -> None:
     target = tmp_path / f"report.{fmt.value}"
-    write_report(sample_report(), fmt, target)
+    write_report(sample_report(), fmt, target, ALL_CASES)
     assert target.stat().st_size > 0
+    assert [p.name for p in tmp_path.iterdir()] == [target.name], "no temporary file left"
+
+
+def test_the_viewer_label_names_the_login_and_their_team_or_agency() -> None:
+    assert view_of("lead1", team="East") == "Cases in view of lead1 (team East)"
+    assert (
+        view_of("am1", agency="Acme Recoveries") == "Cases in view of am1 (agency Acme Recoveries)"
+    )
+    assert view_of("someone") == "Cases in view of someone"
+
+
+def test_a_scoped_report_says_whose_cases_it_counts_in_every_format() -> None:
+    view = view_of("lead1", team="East")
+    report = sample_report()
+    assert {row["view"] for row in rows_of(report, view)} == {view}
+
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx(report, view)))
+    heading = f"Portfolio report 2026-10-01 to 2026-10-31, by portfolio — {view}"
+    assert (book.properties.title, book.properties.subject) == (heading, view)
+    assert {sheet["A1"].value for sheet in book.worksheets} == {heading}
+
+    html = to_html(report, view)
+    assert f"<title>{heading}</title>" in html
+    assert f'<h2 class="view">{view}</h2>' in html
+    assert f"<h3>{view} in CNY</h3>" in html and f"<h3>{view} in USD</h3>" in html
+    assert "All cases" not in html
+
+
+# Names a spreadsheet would run as formulas (or read as an error), as a team or a strategy could
+# be called.
+FORMULAS = ('=HYPERLINK("http://example.org","x")', "+1+2", "-3+4", "@SUM(A1)", "#N/A")
+
+
+def formula_report() -> PortfolioReport:
+    """Groups keyed by the names above and by a plain name, with a negative loss rate (a number
+    that starts with a minus and must stay a number)."""
+    negative = ratio("-100.00", "5000.00", goal=LOSS_RATE)
+    groups = [retail(key) for key in (*FORMULAS, "retail")]
+    return PortfolioReport(
+        period=PERIOD,
+        grouping=Grouping.TEAM,
+        groups=[dataclasses.replace(group, loss_rate=negative) for group in groups],
+        totals=[retail()],
+    )
+
+
+def test_no_name_in_the_csv_starts_a_formula() -> None:
+    rows = rows_of(formula_report(), view_of("=cmd|' /C calc'!A0"))
+    keys = {row["key"] for row in rows if row["section"] == "groups"}
+    assert keys == {
+        '\'=HYPERLINK("http://example.org","x")',
+        "'+1+2",
+        "'-3+4",
+        "'@SUM(A1)",
+        "#N/A",
+        "retail",
+    }
+    assert {row["view"] for row in rows} == {"Cases in view of =cmd|' /C calc'!A0"}
+    loss = only(rows, section="groups", key="retail", figure="lossRate")
+    assert (loss["value"], loss["numerator"]) == ("-0.0200", "-100.00"), "numbers keep their sign"
+
+
+def test_every_name_in_the_workbook_is_a_text_cell() -> None:
+    data = to_xlsx(formula_report(), ALL_CASES)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    for number, sheet in enumerate(book.worksheets, 1):
+        assert b"<f>" not in _sheet_xml(data, number), sheet.title
+        keys = [row[1] for row in sheet.iter_rows(min_row=3) if row[0].value == "groups"]
+        assert {cell.value for cell in keys} == {*FORMULAS, "retail"}, sheet.title
+        assert {cell.data_type for cell in keys} == {"s"}, sheet.title
+    loss = next(
+        row
+        for row in book["Summary"].iter_rows(min_row=3)
+        if (row[1].value, row[3].value) == ("retail", "Loss rate")
+    )
+    assert (loss[4].value, loss[4].data_type) == (pytest.approx(-0.02), "n")
+
+
+def test_the_goal_chart_of_zero_rates_and_zero_goals_draws_without_a_warning() -> None:
+    """All zero: the axis still has a range (an empty one warns, and warnings fail the suite)."""
+    zero = dataclasses.replace(
+        empty_usd(),
+        resolved_within_30_days=ratio("0", "4", goal=Goal(Decimal(0), GoalDirection.ABOVE)),
+        loss_rate=ratio("0.00", "5000.00", goal=Goal(Decimal(0), GoalDirection.BELOW)),
+    )
+    axes = goal_chart(zero, "Goal vs actual (USD)").axes[0]
+    assert axes.get_xlim() == pytest.approx((0, 0.0625))
+    html = to_html(PortfolioReport(PERIOD, None, groups=[], totals=[zero]), ALL_CASES)
+    goals = html[html.index('data-chart="goals-USD"') :]
+    assert "<svg" in goals and f"<!-- {NO_DATA} -->" not in goals, "the goals are drawn"
+
+
+def test_the_goal_chart_shows_a_negative_rate_left_of_zero() -> None:
+    """Recoveries that outweighed the losses: a loss rate of -2.00% against a goal below 20%."""
+    group = dataclasses.replace(empty_usd(), loss_rate=ratio("-100.00", "5000.00", goal=LOSS_RATE))
+    axes = goal_chart(group, "Goal vs actual (USD)").axes[0]
+    assert axes.get_xlim() == pytest.approx((-0.025, 0.25))
+
+
+def test_a_written_report_gets_the_mode_of_a_new_file_not_a_private_one(tmp_path: Path) -> None:
+    target = tmp_path / "report.csv"
+    umask = os.umask(0o027)
+    try:
+        write_report(sample_report(), ReportFormat.CSV, target, ALL_CASES)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_failed_write_leaves_no_temporary_file_and_the_earlier_report_as_it_was(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("last month's report\n", encoding="utf-8")
+    # A real failure part way through the write: a file size limit (EFBIG once the temporary
+    # file reaches 4 KiB; the signal that would end the process ignored).
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, limits[1]))
+    try:
+        with pytest.raises(OSError) as failed:
+            write_report(sample_report(), ReportFormat.HTML, target, ALL_CASES)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert failed.value.errno == errno.EFBIG
+    assert target.read_text(encoding="utf-8") == "last month's report\n"
     assert [p.name for p in tmp_path.iterdir()] == [target.name], "no temporary file left"
