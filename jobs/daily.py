@@ -15,7 +15,8 @@ For one date D, in ONE transaction:
    ``LifecyclePolicy.escalate_after_days``), with CaseReclassified and CaseTransitioned events;
 4. keeps the classification history (a new period from D when class, bucket or policy changed);
 5. returns cases whose placement is no longer current to the pool (CaseRecalled, reason EXPIRED);
-6. takes the snapshot of every aged debt for D;
+6. takes the snapshot of every aged debt for D, and of every debt of a case closed since the
+   previous run (with who held it until the closure);
 7. judges promises whose window has passed through the collection-work service
    (``domain.arrangements.services.reevaluate``, in a unit of work joined to the run's
    transaction, so its events, timeline and audit are written the normal way);

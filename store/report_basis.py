@@ -259,11 +259,22 @@ def total(amount: Any) -> ColumnElement[Decimal]:
 
 
 def loan_book_principal(end: date, grouping: Grouping | None) -> Subquery:
-    """The loan book's principal per key (``key``, ``currency``, ``principal``) on its latest date
-    on or before ``end``: its keys are the snapshot's portfolio and product type, the totals one
-    per currency."""
+    """The loan book's principal per key (``key``, ``currency``, ``principal``): each
+    (portfolio, product type, currency) on its own latest date on or before ``end``, so that a
+    portfolio whose feed is a day behind the others still counts. Its keys are the snapshot's
+    portfolio and product type, the totals one per currency."""
     lb = tables.loan_book
-    latest = select(func.max(lb.c.date)).where(lb.c.date <= end).scalar_subquery()
+    earlier = tables.loan_book.alias("earlier")
+    latest = (
+        select(func.max(earlier.c.date))
+        .where(
+            earlier.c.portfolio == lb.c.portfolio,
+            earlier.c.product_type == lb.c.product_type,
+            earlier.c.currency == lb.c.currency,
+            earlier.c.date <= end,
+        )
+        .scalar_subquery()
+    )
     rows = (
         select(group_key(grouping, lb).label(), lb.c.currency, lb.c.principal)
         .where(lb.c.date == latest)

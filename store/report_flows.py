@@ -3,16 +3,17 @@ collection (agency commission with the contract's tail, and the cost records of 
 the amount collected and, annualised, over the loan book; and each agency's commission
 statement.
 
-Which agency earns a payment is decided once, in ``_attributed_payments``, for the report and
+Which agency earns a payment is decided once, in ``attributed_payments``, for the report and
 the statements alike: the agency of its debt's snapshot on the payment's local day, or — the
 contract's tail — when the debt had been recalled by then, the agency of its last placement if
-that placement's last snapshot lies at most ``agencies.tail_days`` days before the payment's
-day. Amounts are summed in SQL per agency and multiplied by the commission rate in Python
-(SQLite's NUMERIC is a float), each product rounded half to even to the currency's minor units.
+the payment's day is at most ``agencies.tail_days`` days after the recall (the first run after
+that placement's last snapshot: the first day the debt was seen without the agency). Amounts
+are summed in SQL per agency and multiplied by the commission rate in Python (SQLite's NUMERIC
+is a float), each product rounded half to even to the currency's minor units.
 
 A fixed number of statements whatever the number of cases, payments, agencies or days: at most
-four for the money flows (payments, opening balances, cost records, loan book), one for the
-statements.
+four for the money flows (payments, opening balances with what was paid on them, cost records,
+loan book), one for the statements.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.cases.model import CaseStage, CaseStatus
-from domain.debts.model import DebtStatus
 from domain.money import Money, minor_units
 from domain.reports.goals import Goals
 from domain.reports.model import CommissionStatement, Grouping, Period, Ratio
@@ -47,6 +46,7 @@ from store.report_basis import (
     GroupId,
     Observations,
     calendar,
+    delinquent,
     group_key,
     loan_book_principal,
     not_reversed_by,
@@ -94,7 +94,9 @@ def attributed_payments(
     each: ``key`` (the grouping's key over its debt's snapshot on the payment's local day, NULL
     without one), ``currency`` and ``amount`` (the payment's), ``agency_id`` (the agency that
     earns commission on it, NULL: none) and ``tail`` (earned through the contract's tail after a
-    recall rather than while placed).
+    recall rather than while placed). The tail is counted from the recall, the first completed
+    run after the debt's last snapshot with the agency: a payment on the recall's day plus
+    ``tail_days`` still earns, one a day later does not.
 
     A payment counts when its instant falls on one of the period's days in its portfolio's time
     zone and it was not reversed by the period's end (a reversal after it leaves the closed
@@ -148,9 +150,15 @@ def attributed_payments(
     k = counted.c
     placement = tables.debt_snapshots.alias("placement")
     placer = tables.agencies.alias("placer")
+    runs = tables.daily_runs.c
+    recalled_on = (
+        select(func.min(runs.as_of))
+        .where(runs.finished_at.is_not(None), runs.as_of > k.placed_on)
+        .scalar_subquery()
+    )
     earns = or_(
         k.placed_on == k.run_as_of,
-        days_between(conn, k.day, k.placed_on) <= placer.c.tail_days,
+        days_between(conn, k.day, recalled_on) <= placer.c.tail_days,
     )
     return (
         select(
@@ -194,25 +202,40 @@ def _recovered_by_agency(
 def _delinquent_at_opening(
     observations: Observations, grouping: Grouping | None, scope: ColumnElement[bool]
 ) -> Select[Any]:
-    """Per key and currency: the balance of the debts delinquent (in collection, at least a day
-    past due) at the opening run — what the period's recoveries are measured against."""
+    """Per key and currency of the opening run's rows: the balance of the debts delinquent (in
+    collection, at least a day past due) at the opening run, and what was paid on those debts in
+    the period (payments counted as in ``attributed_payments``, in the debt's currency) — the
+    recovery rate, which so never counts a payment on a debt that was not in arrears then."""
     snap = tables.debt_snapshots.alias("snapshot")
     s = snap.c
     rows = (
-        select(group_key(grouping, snap).label(), s.currency, s.balance)
+        select(group_key(grouping, snap).label(), s.debt_id, s.currency, s.balance, c.portfolio)
         .select_from(snap.join(tables.cases, c.id == s.case_id))
-        .where(
-            s.as_of == observations.opening,
-            or_(s.case_status.is_(None), s.case_status != CaseStatus.CLOSED.value),
-            or_(s.case_stage.is_(None), s.case_stage != CaseStage.WRITTEN_OFF.value),
-            s.status != DebtStatus.WRITTEN_OFF.value,
-            s.days_past_due >= 1,
-            scope,
-        )
+        .where(s.as_of == observations.opening, delinquent(snap), scope)
         .subquery("delinquent")
     )
-    return select(rows.c.key, rows.c.currency, total(rows.c.balance)).group_by(
-        rows.c.key, rows.c.currency
+    d = rows.c
+    bounds = period_bounds(observations)
+    paid = (
+        select(d.debt_id, total(p.amount).label("paid"))
+        .select_from(
+            rows.join(tables.payments, and_(p.debt_id == d.debt_id, p.currency == d.currency)).join(
+                bounds,
+                and_(
+                    bounds.c.zone == time_zone_sql(d.portfolio),
+                    p.paid_at >= bounds.c.starts_at,
+                    p.paid_at < bounds.c.ends_at,
+                ),
+            )
+        )
+        .where(not_reversed_by(tables.payments, bounds.c.ends_at))
+        .group_by(d.debt_id)
+        .subquery("paid")
+    )
+    return (
+        select(d.key, d.currency, total(d.balance), total(paid.c.paid))
+        .select_from(rows.outerjoin(paid, paid.c.debt_id == d.debt_id))
+        .group_by(d.key, d.currency)
     )
 
 
@@ -252,6 +275,12 @@ async def money_flows(
     """Returns the money flows of every group with a payment counted, a delinquent balance at
     the opening, or (where they apply) cost records or a loan book.
 
+    ``recovered`` is every payment counted in the period, under the key of its debt's snapshot
+    on the payment's day. The recovery rate compares like with like: what was paid in the
+    period on the debts delinquent at the opening over their balance then, both under the key
+    of the opening row (a payment on a debt that was current, or not in collection, is
+    recovered but not in the rate).
+
     The cost of collection is the commission the agencies earned on the group's payments plus,
     where they are attributable, the feed's cost records: those are kept per portfolio for the
     whole book, so they count only where the loan book applies (a caller who sees every case)
@@ -267,10 +296,13 @@ async def money_flows(
         recovered[gid] = recovered.get(gid, ZERO) + amount
         earned = _commission(amount, rate, currency) if rate is not None else ZERO
         cost[gid] = cost.get(gid, ZERO) + earned
-    delinquent: dict[GroupId, Decimal] = {}
+    opening: dict[GroupId, Decimal] = {}
+    paid: dict[GroupId, Decimal] = {}
     if observations.opening is not None:
         rows = await conn.execute(_delinquent_at_opening(observations, grouping, scope))
-        delinquent = {(key, currency): amount for key, currency, amount in rows.all()}
+        for key, currency, balance, paid_on_them in rows.all():
+            opening[key, currency] = balance
+            paid[key, currency] = paid_on_them if paid_on_them is not None else ZERO
     book: dict[GroupId, Decimal] = {}
     if whole_book:
         for key, currency, amount in (await conn.execute(_cost_records(period, grouping))).all():
@@ -278,7 +310,7 @@ async def money_flows(
         rows = await conn.execute(_loan_book(period, grouping))
         book = {(key, currency): amount for key, currency, amount in rows.all()}
     flows: dict[GroupId, MoneyFlows] = {}
-    for gid in {*recovered, *delinquent, *cost, *book}:
+    for gid in {*recovered, *opening, *cost, *book}:
         collected = recovered.get(gid, ZERO)
         spent = cost.get(gid, ZERO)
         annualised = None
@@ -287,7 +319,7 @@ async def money_flows(
             annualised = Ratio(yearly, book[gid], goals.cost_vs_loan_book)
         flows[gid] = MoneyFlows(
             recovered=Money(collected, gid[1]),
-            recovery_rate=Ratio(collected, delinquent.get(gid, ZERO)),
+            recovery_rate=Ratio(paid.get(gid, ZERO), opening.get(gid, ZERO)),
             cost_of_collection=Ratio(spent, collected),
             annualised_cost_vs_loan_book=annualised,
         )

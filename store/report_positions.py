@@ -6,7 +6,8 @@ Each figure is one statement whatever the number of cases, groups or months. Row
 subquery and grouped by that column outside it: a key may be a scalar subquery or hold bound
 values, which PostgreSQL cannot match between a SELECT and its GROUP BY. The roll rates join every
 month's start and end snapshots through a table of the months, and total the matrix with window
-functions."""
+functions; the loss rate counts each delinquent debt once, in the first month it was delinquent in
+the period."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.cases.model import CaseStage
+from domain.cases.model import CaseStage, CaseStatus
 from domain.debts.model import DebtStatus
+from domain.lifecycle.table import CloseReason
 from domain.money import Money
 from domain.reports.goals import Goals
 from domain.reports.model import AgingBucket, Grouping, Ratio, RollRate, ThresholdRatio
@@ -133,12 +135,15 @@ async def overdue_rates(
 ) -> dict[GroupId, list[ThresholdRatio]]:
     """Returns, per key of the loan book (totals, PORTFOLIO or PRODUCT: the only groupings it
     has), the principal in collection at the closing run that is at least 1, 30 and 90 days past
-    due over the loan book's principal on its latest date up to the period's end (the whole
-    book: no scope). A key without a loan-book row has no entry; {} without a closing run."""
+    due over the loan book's principal, each of its (portfolio, product, currency) on its latest
+    date up to the period's end (the whole book: no scope). Like is compared with like: only
+    loans of a (portfolio, product, currency) the loan book has count in the numerators. A key
+    without a loan-book row has no entry; {} without a closing run."""
     if observations.closing is None:
         return {}
-    overdue = _overdue_principal(observations.closing, grouping)
-    book = loan_book_principal(observations.period.end, grouping)
+    end = observations.period.end
+    overdue = _overdue_principal(observations.closing, end, grouping)
+    book = loan_book_principal(end, grouping)
     stmt = select(
         book.c.key,
         book.c.currency,
@@ -164,13 +169,21 @@ async def overdue_rates(
     return found
 
 
-def _overdue_principal(closing: date, grouping: Grouping | None) -> Subquery:
+def _overdue_principal(closing: date, end: date, grouping: Grouping | None) -> Subquery:
     """Principal in collection and past due at the closing run per key, one column per
-    threshold (``dpd_1``, ``dpd_30``, ``dpd_90``; NULL where none is that late)."""
+    threshold (``dpd_1``, ``dpd_30``, ``dpd_90``; NULL where none is that late), of the loans
+    whose portfolio, product and currency the loan book has on or before ``end``."""
     s = tables.debt_snapshots.alias("s")
+    lb = tables.loan_book.c
+    on_the_book = exists().where(
+        lb.portfolio == s.c.portfolio,
+        lb.product_type == s.c.product_type,
+        lb.currency == s.c.currency,
+        lb.date <= end,
+    )
     rows = (
         select(group_key(grouping, s).label(), s.c.currency, s.c.principal, s.c.days_past_due)
-        .where(s.c.as_of == closing, delinquent(s))
+        .where(s.c.as_of == closing, delinquent(s), on_the_book)
         .subquery("overdue_rows")
     )
     return (
@@ -199,17 +212,25 @@ async def rolls(
 ) -> dict[GroupId, Rolls]:
     """Returns the roll-rate matrix of the period's months pooled (debts delinquent at a month's
     start, by where they were at its end), the cure rate and the loss rate net of recoveries,
-    per group of the debts at the months' starts; a group with no delinquent debt has no entry."""
+    per group of the debts at the months' starts; a group with no delinquent debt has no entry.
+
+    The matrix and the cure rate count a debt once for each month it started delinquent; the
+    loss rate counts each debt once, with its balance and key in the first month it was
+    delinquent in the period, so that a debt late for three months does not weigh three times
+    against the one written off (a group whose debts all began the period under another key has
+    a loss rate of 0 over 0)."""
     if not observations.months:
         return {}
     steps = _steps(observations, grouping, scope)
     matrix = _matrix(steps)
-    recovered = _recovered(observations, steps)
-    stmt = select(matrix, recovered.c.recovered).outerjoin(
-        recovered,
+    losses = _losses(observations, steps)
+    stmt = select(
+        matrix, losses.c.population_balance, losses.c.written_off, losses.c.recovered
+    ).outerjoin(
+        losses,
         and_(
-            recovered.c.key.is_not_distinct_from(matrix.c.key),
-            recovered.c.currency == matrix.c.currency,
+            losses.c.key.is_not_distinct_from(matrix.c.key),
+            losses.c.currency == matrix.c.currency,
         ),
     )
     rates: dict[GroupId, list[RollRate]] = defaultdict(list)
@@ -230,7 +251,9 @@ async def rolls(
             roll_rates=sorted(rates[gid], key=_matrix_order),
             cure_rate=Ratio(Decimal(int(row.cured)), Decimal(int(row.population))),
             loss_rate=Ratio(
-                row.written_off - (row.recovered or _ZERO), row.population_balance, goals.loss_rate
+                (row.written_off or _ZERO) - (row.recovered or _ZERO),
+                row.population_balance or _ZERO,
+                goals.loss_rate,
             ),
         )
         for gid, row in totals.items()
@@ -257,17 +280,43 @@ def _steps(
     observations: Observations, grouping: Grouping | None, scope: ColumnElement[bool]
 ) -> CTE:
     """One row per month and debt delinquent at the month's start: its key, bucket and balance
-    then, and where it was at the month's end (``to_bucket``)."""
+    then, where it was at the month's end (``to_bucket``), and ``nth``, 1 in the first month the
+    debt is delinquent in the period.
+
+    A debt gone from the end run (or there only as its closed case's snapshot, still past due)
+    left collection with its case: written off if the case was by
+    the end of that day in its zone, else as the case's closure by then says (uncollectible or
+    sold: written off; cured: cured; paid in full, settled or no closure: paid). A case closed
+    uncollectible or sold is never reopened, so its closure is history that does not change."""
     months = _months(observations)
     cal = calendar(observations)
     s = tables.debt_snapshots.alias("s")
     e = tables.debt_snapshots.alias("e")
     wo = tables.write_offs.c
-    # Gone from the end run: written off if its case was by the end of that day in its zone.
+    c = tables.cases.c
     written_off = exists().where(wo.case_id == s.c.case_id, wo.written_off_at < cal.c.ends_at)
-    gone = e.c.debt_id.is_(None)
+    closed_by_then = c.closed_at < cal.c.ends_at
+    lost = [CloseReason.UNCOLLECTIBLE.value, CloseReason.DEBT_SOLD.value]
+    # Gone from the end run, or in it only as the closure's own snapshot (the daily run takes
+    # one of a case closed since the previous run) while still past due: it left collection
+    # with its case, and the closure says how.
+    gone = or_(
+        e.c.debt_id.is_(None),
+        and_(e.c.case_status == CaseStatus.CLOSED.value, e.c.days_past_due >= 1),
+    )
     destination = case(
-        (gone, case((written_off, literal(WRITTEN_OFF)), else_=literal(PAID))),
+        (
+            gone,
+            case(
+                (written_off, literal(WRITTEN_OFF)),
+                (and_(closed_by_then, c.close_reason.in_(lost)), literal(WRITTEN_OFF)),
+                (
+                    and_(closed_by_then, c.close_reason == CloseReason.CURED.value),
+                    literal(CURED),
+                ),
+                else_=literal(PAID),
+            ),
+        ),
         (
             or_(
                 e.c.status == DebtStatus.WRITTEN_OFF.value,
@@ -294,10 +343,13 @@ def _steps(
             s.c.bucket.label("from_bucket"),
             s.c.balance,
             destination.label("to_bucket"),
+            func.row_number()
+            .over(partition_by=s.c.debt_id, order_by=months.c.starts_on)
+            .label("nth"),
         )
         .select_from(
             months.join(s, s.c.as_of == months.c.starts_on)
-            .join(tables.cases, tables.cases.c.id == s.c.case_id)
+            .join(tables.cases, c.id == s.c.case_id)
             .join(
                 cal, and_(cal.c.zone == time_zone_sql(s.c.portfolio), cal.c.day == months.c.ends_on)
             )
@@ -310,8 +362,8 @@ def _steps(
 
 def _matrix(steps: CTE) -> Subquery:
     """The pooled matrix, one row per group and (from, to) pair, with the totals its ratios
-    divide by as window sums: per from bucket, and per group (the population, what was cured or
-    paid, and the balance written off)."""
+    divide by as window sums: per from bucket, and per group (the population and what was cured
+    or paid)."""
     st = steps.c
     group = (st.key, st.currency)
     per_from = (*group, st.from_bucket)
@@ -329,48 +381,57 @@ def _matrix(steps: CTE) -> Subquery:
                 "from_balance"
             ),
             func.sum(func.count()).over(partition_by=group).label("population"),
-            type_coerce(func.sum(balance).over(partition_by=group), Amount()).label(
-                "population_balance"
-            ),
             func.sum(case((st.to_bucket.in_([CURED, PAID]), func.count()), else_=0))
             .over(partition_by=group)
             .label("cured"),
-            type_coerce(
-                func.sum(case((st.to_bucket == WRITTEN_OFF, balance), else_=_ZERO)).over(
-                    partition_by=group
-                ),
-                Amount(),
-            ).label("written_off"),
         )
         .group_by(st.key, st.currency, st.from_bucket, st.to_bucket)
         .subquery("roll_matrix")
     )
 
 
-def _recovered(observations: Observations, steps: CTE) -> Subquery:
-    """Recoveries counted in the period on the debts that rolled to WRITTEN_OFF, in the debt's
-    currency, under the key of the month it did (a payment counts when it falls in the period
-    and was not reversed by its end, so a closed period never changes).
-
-    A debt rolls to WRITTEN_OFF in one month at most, so its recoveries count once: the next
-    month starts at this one's end run, where the debt is gone or written off, not delinquent."""
+def _losses(observations: Observations, steps: CTE) -> Subquery:
+    """What the loss rate divides, per group, each debt of the population once under its first
+    month's key and balance: the population's balance, the balance of the debts that rolled to
+    WRITTEN_OFF in any month, and the recoveries counted in the period on those debts, in the
+    debt's currency (a payment counts when it falls in the period and was not reversed by its
+    end, so a closed period never changes)."""
     st = steps.c
+    firsts = (
+        select(st.debt_id, st.portfolio, st.key, st.currency, st.balance)
+        .where(st.nth == 1)
+        .cte("roll_firsts")
+    )
+    f = firsts.c
+    rolled_off = f.debt_id.in_(select(st.debt_id).where(st.to_bucket == WRITTEN_OFF))
     bounds = period_bounds(observations)
     p = tables.payments.c
-    return (
-        select(st.key, st.currency, total(p.amount).label("recovered"))
+    recovered = (
+        select(f.debt_id, total(p.amount).label("recovered"))
         .select_from(
-            steps.join(
-                tables.payments, and_(p.debt_id == st.debt_id, p.currency == st.currency)
-            ).join(bounds, bounds.c.zone == time_zone_sql(st.portfolio))
+            firsts.join(
+                tables.payments, and_(p.debt_id == f.debt_id, p.currency == f.currency)
+            ).join(bounds, bounds.c.zone == time_zone_sql(f.portfolio))
         )
         .where(
-            st.to_bucket == WRITTEN_OFF,
+            rolled_off,
             p.recovery.is_(True),
             p.paid_at >= bounds.c.starts_at,
             p.paid_at < bounds.c.ends_at,
             not_reversed_by(tables.payments, bounds.c.ends_at),
         )
-        .group_by(st.key, st.currency)
+        .group_by(f.debt_id)
         .subquery("recovered")
+    )
+    return (
+        select(
+            f.key,
+            f.currency,
+            total(f.balance).label("population_balance"),
+            total(case((rolled_off, f.balance))).label("written_off"),
+            total(recovered.c.recovered).label("recovered"),
+        )
+        .select_from(firsts.outerjoin(recovered, recovered.c.debt_id == f.debt_id))
+        .group_by(f.key, f.currency)
+        .subquery("losses")
     )

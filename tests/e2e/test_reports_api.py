@@ -525,8 +525,9 @@ async def test_the_totals_are_the_figures_worked_out_by_hand(book: Book) -> None
     ]
     # 6000 (A) + 1000 (C) + 2000 + 1000 (D) + 2000 (G); the reversal and September's not.
     assert total["recovered"] == cny("12000.00")
-    # Over the balance delinquent on 30 September: all but C, 34000.
-    assert total["recoveryRate"] == ratio("0.3529", "12000.00", "34000.00")
+    # What was paid on the debts delinquent on 30 September (all but C: C's 1000 is recovered but
+    # not in the rate) over their balance then, 34000.
+    assert total["recoveryRate"] == ratio("0.3235", "11000.00", "34000.00")
     # Principal of the loans in collection at DPD ≥ 1, 30, 90 on 31 October (B 5000, C 3000,
     # D1 6500, F 1000) over the loan book of 31 October; only DPD ≥ 1 has the 5% goal.
     assert total["overdueRates"] == [
@@ -589,8 +590,9 @@ async def test_by_team_the_key_is_the_team_of_the_case_collector_that_day(book: 
         {"bucket": "M0", "cases": 1, "outstanding": cny("4000.00")},
         {"bucket": "M2", "cases": 1, "outstanding": cny("5000.00")},
     ]
-    # C was current on 30 September: no denominator, a value of 0 and no verdict.
-    assert west["recoveryRate"] == ratio("0", "1000.00", "0")
+    # C was current on 30 September: its 1000 is recovered but in no recovery rate, which has no
+    # denominator, a value of 0 and no verdict.
+    assert west["recoveryRate"] == ratio("0", "0", "0")
     # Only agency commission by team: Acme's 450 on D's 3000.
     assert east["costOfCollection"] == ratio("0", "0", "8000")
     assert nobody["costOfCollection"] == ratio("0.1500", "450", "3000")
@@ -810,30 +812,25 @@ def compared(metric: str, champion: Any, challenger: Any, cases: tuple[int, int]
 async def test_the_variant_comparison_is_worked_out_by_hand(book: Book) -> None:
     variables = {**OCTOBER, "strategy": "STANDARD"}
     found = await book.r("manager", COMPARISON, variables)
-    # Under STANDARD on 30 September: A, B, C the champion's, F and G the challenger's. Per case
-    # (recovered in October, balance on 30 September): A (6000, 10000), B (0, 5000), C (1000,
-    # 4000); F (0, 1000), G (2000, 2000). Cured at the closing: A (current) and G (closed).
-    # B's complaint. No agency worked them: no commission.
-    one_third, half = Decimal(1) / 3, Decimal("0.5")
+    # Delinquent under STANDARD on 30 September: A and B the champion's (C, current then, is
+    # not in the cohort), F and G the challenger's. Per case (recovered in October, balance on
+    # 30 September): A (6000, 10000), B (0, 5000); F (0, 1000), G (2000, 2000). Cured at the
+    # closing: A (current) and G (closed). B's complaint. No agency worked them: no commission.
+    half = Decimal("0.5")
     assert found == [
         compared(
             "recoveryRate",
-            ratio_of_means([("6000", "10000"), ("0", "5000"), ("1000", "4000")]),
+            ratio_of_means([("6000", "10000"), ("0", "5000")]),
             ratio_of_means([("0", "1000"), ("2000", "2000")]),
-            (3, 2),
+            (2, 2),
         ),
-        compared(
-            "cureRate",
-            (one_third, one_third * (1 - one_third) / 3),
-            (half, half * half / 2),
-            (3, 2),
-        ),
-        compared("costOfCollection", (Decimal(0), Decimal(0)), (Decimal(0), Decimal(0)), (3, 2)),
+        compared("cureRate", (half, half * half / 2), (half, half * half / 2), (2, 2)),
+        compared("costOfCollection", (Decimal(0), Decimal(0)), (Decimal(0), Decimal(0)), (2, 2)),
         compared(
             "complaintsPer1000",
-            (Decimal(1000) / 3, Decimal(1000**2) / 9),
+            (Decimal(500), Decimal(1000**2) / 4),
             (Decimal(0), Decimal(0)),
-            (3, 2),
+            (2, 2),
         ),
     ]
     unknown = await book.r("manager", COMPARISON, {**OCTOBER, "strategy": "NO_SUCH"})
@@ -854,7 +851,7 @@ async def test_the_variant_comparison_counts_the_cases_each_role_sees(
     assert found == [comparison_json(row) for row in rows]
     # The team's cohort: A and B against G.
     cohorts = {(row["championCases"], row["challengerCases"]) for row in found}
-    assert cohorts == ({(2, 1)} if login == "lead1" else {(3, 2)})
+    assert cohorts == ({(2, 1)} if login == "lead1" else {(2, 2)})
 
 
 # ---- Refusals -----------------------------------------------------------------------------------

@@ -21,12 +21,16 @@ Debts and their snapshots (balance at the opening, days past due, agency per run
     U1/D6 CREDIT_CARD 2500.00 dpd 35: Beta on every run
     U2/D9 CREDIT_CARD 1500.00 dpd 60: Beta 02-28, 03-10; recalled: none 03-14, 03-31
 
+A tail is counted from the recall: the first finished run after the placement's last snapshot,
+03-14 for D1 and D9 (the unfinished 03-15 is no run), not the 03-10 they were last seen placed.
+
 Payments (local time; the run standing for the local day; who earns):
   P1  D1 1000.00 03-01 00:01 (02-28 16:01Z)  run 02-28, Alpha placed
   P2  D1  777.00 02-28 23:59 (02-28 15:59Z)  before the period
-  P3  D1 2000.00 03-14 10:00                 run 03-14 recalled; 03-14 - 03-10 = 4 <= 5: Alpha tail
-  P4  D1  300.00 03-15 23:59 (03-15 15:59Z)  run 03-14; 5 <= 5 (the tail's last day): Alpha tail
-  P5  D1  500.00 03-16 00:01 (03-15 16:01Z)  run 03-14; 6 > 5: nobody (on 03-15 in UTC!)
+  P3  D1 2000.00 03-14 10:00                 run 03-14 recalled; the recall's day: Alpha tail
+  P4  D1  300.00 03-19 23:59 (03-19 15:59Z)  run 03-14; 03-19 - 03-14 = 5 <= 5 (the tail's last
+                                             day): Alpha tail
+  P5  D1  500.00 03-20 00:01 (03-19 16:01Z)  run 03-14; 6 > 5: nobody (on 03-19 in UTC!)
   P6  D2  333.33 03-31 23:59 (03-31 15:59Z)  run 03-31, Beta placed
   P7  D2  444.44 04-01 00:01 (03-31 16:01Z)  after the period
   P8  D3  400.00 03-12 12:00, reversed 03-20 (inside the period): not counted
@@ -36,13 +40,15 @@ Payments (local time; the run standing for the local day; who earns):
   U2  D6   50.00 02-28 23:59 EST (03-01 04:59Z) before the period (on 03-01 in UTC!)
   U3  D6   80.04 03-31 23:59 EDT (04-01 03:59Z) run 03-31, Beta placed (on 04-01 in UTC!)
   U4  D6   60.00 04-01 00:01 EDT (04-01 04:01Z) after the period
-  U5  D9   40.00 03-18 12:00 EDT              run 03-14 recalled; 8 <= 10: Beta tail
-  U6  D9   10.00 03-22 12:00 EDT              run 03-14; 12 > 10: nobody
+  U5  D9   40.00 03-24 23:59 EDT (03-25 03:59Z) run 03-14 recalled; 10 <= 10: Beta tail (on
+                                                03-25 in UTC!)
+  U6  D9   10.00 03-25 00:01 EDT (03-25 04:01Z) run 03-14; 11 > 10: nobody
 
 Cost records: retail CNY 03-01 1200.00 and 03-31 55.56 (in), 02-28 999.00 and 04-01 888.00
 (out); us-cards USD 03-31 300.00 (in), 02-28 77.00 (out).
-Loan book: latest date by 03-31 is 03-30: retail CONSUMER_LOAN 1500000.00 + CREDIT_CARD
-600000.00 CNY, us-cards CREDIT_CARD 388548.00 USD (03-15 and 04-01 rows are ignored).
+Loan book, each (portfolio, product, currency) on its own latest date by 03-31: retail
+CONSUMER_LOAN 1500000.00 + CREDIT_CARD 600000.00 CNY on 03-30, us-cards CREDIT_CARD 388548.00
+USD on 03-29, a day behind (03-15 and 04-01 rows are ignored).
 """
 
 from __future__ import annotations
@@ -280,7 +286,8 @@ async def book(migrated: AsyncEngine) -> Book:
             "D9": await _debt(conn, cases["U2"], "D9", "CREDIT_CARD", "USD"),
         }
         opening, *_, closing = RUNS
-        # D1: placed with Alpha, recalled between the runs of 03-10 and 03-14.
+        # D1: placed with Alpha, recalled between the runs of 03-10 and 03-14 (its tail counts
+        # from 03-14, the first run that saw it without Alpha).
         for as_of, balance, dpd, agency in zip(
             RUNS,
             ("10000.00", "9000.00", "7000.00", "6700.00"),
@@ -327,8 +334,8 @@ async def book(migrated: AsyncEngine) -> Book:
         await _payment(conn, debts, "D1", "1000.00", "2026-02-28T16:01", **cny)
         await _payment(conn, debts, "D1", "777.00", "2026-02-28T15:59", **cny)
         await _payment(conn, debts, "D1", "2000.00", "2026-03-14T02:00", **cny)
-        await _payment(conn, debts, "D1", "300.00", "2026-03-15T15:59", **cny)
-        await _payment(conn, debts, "D1", "500.00", "2026-03-15T16:01", **cny)
+        await _payment(conn, debts, "D1", "300.00", "2026-03-19T15:59", **cny)
+        await _payment(conn, debts, "D1", "500.00", "2026-03-19T16:01", **cny)
         await _payment(conn, debts, "D2", "333.33", "2026-03-31T15:59", **cny)
         await _payment(conn, debts, "D2", "444.44", "2026-03-31T16:01", **cny)
         await _payment(
@@ -342,8 +349,8 @@ async def book(migrated: AsyncEngine) -> Book:
         await _payment(conn, debts, "D6", "50.00", "2026-03-01T04:59", **usd)
         await _payment(conn, debts, "D6", "80.04", "2026-04-01T03:59", **usd)
         await _payment(conn, debts, "D6", "60.00", "2026-04-01T04:01", **usd)
-        await _payment(conn, debts, "D9", "40.00", "2026-03-18T16:00", **usd)
-        await _payment(conn, debts, "D9", "10.00", "2026-03-22T16:00", **usd)
+        await _payment(conn, debts, "D9", "40.00", "2026-03-25T03:59", **usd)
+        await _payment(conn, debts, "D9", "10.00", "2026-03-25T04:01", **usd)
         for day, portfolio, category, currency, amount in (
             (date(2026, 3, 1), "retail", "CALL_CENTRE", "CNY", "1200.00"),
             (date(2026, 3, 31), "retail", "LETTERS", "CNY", "55.56"),
@@ -364,7 +371,7 @@ async def book(migrated: AsyncEngine) -> Book:
         for day, portfolio, product, currency, principal in (
             (date(2026, 3, 30), "retail", "CONSUMER_LOAN", "CNY", "1500000.00"),
             (date(2026, 3, 30), "retail", "CREDIT_CARD", "CNY", "600000.00"),
-            (date(2026, 3, 30), "us-cards", "CREDIT_CARD", "USD", "388548.00"),
+            (date(2026, 3, 29), "us-cards", "CREDIT_CARD", "USD", "388548.00"),
             (date(2026, 3, 15), "retail", "CONSUMER_LOAN", "CNY", "1.00"),
             (date(2026, 4, 1), "us-cards", "CREDIT_CARD", "USD", "1.00"),
         ):
@@ -414,15 +421,16 @@ def _figures(flows: report_flows.MoneyFlows) -> dict[str, Any]:
 
 
 # CNY: counted P1 1000.00 + P3 2000.00 + P4 300.00 + P5 500.00 + P6 333.33 + P9 250.00
-# + P10 100.00 = 4483.33; delinquent at the opening D1 10000.00 + D2 5000.00 + D4 3000.00 =
-# 18000.00 (D3 is current; D5, D7, D8 are not in collection): 4483.33 / 18000 = 0.2491.
+# + P10 100.00 = 4483.33 recovered. The recovery rate: delinquent at the opening D1 10000.00 + D2
+# 5000.00 + D4 3000.00 = 18000.00 (D3 is current; D5, D7, D8 are not in collection), and what
+# was paid on those three: 4483.33 less P9 (D3's) = 4233.33; 4233.33 / 18000 = 0.23518...
 # Commission: Alpha (P1 + P3 + P4) 3300.00 x 0.1234 = 407.22; Beta (P6 + P9) 583.33 x 0.1250 =
 # 72.91625 -> 72.92; cost records 1200.00 + 55.56 = 1255.56; cost 480.14 + 1255.56 = 1735.70:
 # 1735.70 / 4483.33 = 0.38714... -> 0.3871.
 # Annualised: 1735.70 x 365 / 31 = 20436.4677... -> 20436.47 over 2100000.00 = 0.0097 (< 1%).
 RETAIL = {
     "recovered": Money(_d("4483.33"), "CNY"),
-    "recovery_rate": (_d("4483.33"), _d("18000.00"), _d("0.2491")),
+    "recovery_rate": (_d("4233.33"), _d("18000.00"), _d("0.2352")),
     "cost_of_collection": (_d("1735.70"), _d("4483.33"), _d("0.3871")),
     "annualised": (_d("20436.47"), _d("2100000.00"), _d("0.0097")),
 }
@@ -470,18 +478,18 @@ async def test_by_portfolio(book: Book) -> None:
     flows = await _flows(book, Grouping.PORTFOLIO, loan_book=True)
     # P10 was paid on a day whose run has no snapshot of D4: key NULL, no agency, no cost
     # record (those are the portfolio's), no loan book. The rest of retail is as in the totals
-    # less P10: 4383.33 / 18000 = 0.2435 (R3's opening row is keyed retail); cost 1735.70 /
-    # 4383.33 = 0.39597... -> 0.3960.
+    # less P10 (recovered 4383.33); its recovery rate is the totals' (R3's opening row is keyed
+    # retail, P10 with it): 4233.33 / 18000; cost 1735.70 / 4383.33 = 0.39597... -> 0.3960. The
+    # NULL key's P10 is recovered, but on no debt delinquent at the opening under that key.
     assert {gid: _figures(f) for gid, f in flows.items()} == {
         ("retail", "CNY"): {
             **RETAIL,
             "recovered": Money(_d("4383.33"), "CNY"),
-            "recovery_rate": (_d("4383.33"), _d("18000.00"), _d("0.2435")),
             "cost_of_collection": (_d("1735.70"), _d("4383.33"), _d("0.3960")),
         },
         (None, "CNY"): {
             "recovered": Money(_d("100.00"), "CNY"),
-            "recovery_rate": (_d("100.00"), _d("0.00"), _d("0.0000")),
+            "recovery_rate": (_d("0.00"), _d("0.00"), _d("0.0000")),
             "cost_of_collection": (_d("0.00"), _d("100.00"), _d("0.0000")),
             "annualised": None,
         },
@@ -491,28 +499,30 @@ async def test_by_portfolio(book: Book) -> None:
 
 async def test_by_product_counts_the_commission_alone(book: Book) -> None:
     flows = await _flows(book, Grouping.PRODUCT, loan_book=True)
-    # CONSUMER_LOAN CNY: P1 + P3 + P4 + P5 + P6 = 4133.33 over D1 + D2 + D4 = 18000.00 (0.2296);
+    # CONSUMER_LOAN CNY: recovered P1 + P3 + P4 + P5 + P6 = 4133.33; the recovery rate takes
+    # P10 too (D4 was a consumer loan at the opening): 4233.33 over D1 + D2 + D4 = 18000.00;
     # commission Alpha 3300.00 x 0.1234 = 407.22, Beta 333.33 x 0.1250 = 41.66625 -> 41.67:
     # 448.89 / 4133.33 = 0.10860... -> 0.1086.
-    # CREDIT_CARD CNY: P9 250.00, nothing delinquent at the opening (D3 is current); Beta 250.00
+    # CREDIT_CARD CNY: P9 250.00, nothing delinquent at the opening (D3 is current: 0 over 0);
+    # NULL CNY: P10 recovered, its rate 0 over 0 (D4 is under CONSUMER_LOAN there); Beta 250.00
     # x 0.1250 = 31.25: 0.1250. CREDIT_CARD USD: 250.04 over 4000.00; Beta 30.00: 0.11998 ->
     # 0.1200. No cost records, no annualised cost by product.
     assert {gid: _figures(f) for gid, f in flows.items()} == {
         ("CONSUMER_LOAN", "CNY"): {
             "recovered": Money(_d("4133.33"), "CNY"),
-            "recovery_rate": (_d("4133.33"), _d("18000.00"), _d("0.2296")),
+            "recovery_rate": (_d("4233.33"), _d("18000.00"), _d("0.2352")),
             "cost_of_collection": (_d("448.89"), _d("4133.33"), _d("0.1086")),
             "annualised": None,
         },
         ("CREDIT_CARD", "CNY"): {
             "recovered": Money(_d("250.00"), "CNY"),
-            "recovery_rate": (_d("250.00"), _d("0.00"), _d("0.0000")),
+            "recovery_rate": (_d("0.00"), _d("0.00"), _d("0.0000")),
             "cost_of_collection": (_d("31.25"), _d("250.00"), _d("0.1250")),
             "annualised": None,
         },
         (None, "CNY"): {
             "recovered": Money(_d("100.00"), "CNY"),
-            "recovery_rate": (_d("100.00"), _d("0.00"), _d("0.0000")),
+            "recovery_rate": (_d("0.00"), _d("0.00"), _d("0.0000")),
             "cost_of_collection": (_d("0.00"), _d("100.00"), _d("0.0000")),
             "annualised": None,
         },
@@ -527,42 +537,46 @@ async def test_by_product_counts_the_commission_alone(book: Book) -> None:
 
 async def test_by_agency_keys_payments_by_the_day_s_agency(book: Book) -> None:
     flows = await _flows(book, Grouping.AGENCY, loan_book=False)
-    # A payment is keyed by its debt's agency that day; the tail's commission goes with it.
-    # Alpha CNY: P1 1000.00 over D1 10000.00 (0.1000); 1000.00 x 0.1234 = 123.40 (0.1234).
-    # Beta CNY: P6 + P9 583.33 over D2 5000.00 (0.11666 -> 0.1167); 72.92 / 583.33 = 0.1250.
-    # None CNY: P3 + P4 (Alpha's tail) + P5 + P10 = 2900.00 over D4 3000.00 (0.96666 -> 0.9667);
-    # Alpha 2300.00 x 0.1234 = 283.82: 0.09786... -> 0.0979.
-    # Beta USD: U1 + U3 200.04 over D6 + D9 (both Beta's at the opening) 4000.00 (0.0500);
-    # 200.04 x 0.1250 = 25.005 -> 25.00: 0.12497... -> 0.1250.
-    # None USD: U5 (Beta's tail) + U6 = 50.00, nothing at the opening; 40.00 x 0.1250 = 5.00.
+    # A payment is keyed by its debt's agency that day; the tail's commission goes with it. The
+    # recovery rate is keyed by the agency at the opening, of the debt and its balance alike.
+    # Alpha CNY: P1 1000.00 recovered; D1's P1 + P3 + P4 + P5 3800.00 over its 10000.00 (0.3800);
+    # 1000.00 x 0.1234 = 123.40 (0.1234).
+    # Beta CNY: P6 + P9 583.33 recovered; D2's P6 333.33 over 5000.00 (0.06666 -> 0.0667);
+    # 72.92 / 583.33 = 0.1250.
+    # None CNY: P3 + P4 (Alpha's tail) + P5 + P10 = 2900.00 recovered; D4's P10 100.00 over
+    # 3000.00 (0.03333 -> 0.0333); Alpha 2300.00 x 0.1234 = 283.82: 0.09786... -> 0.0979.
+    # Beta USD: U1 + U3 200.04 recovered; D6 and D9 were both Beta's at the opening: U1 + U3 + U5
+    # + U6 250.04 over 4000.00 (0.0625); 200.04 x 0.1250 = 25.005 -> 25.00: 0.12497... -> 0.1250.
+    # None USD: U5 (Beta's tail) + U6 = 50.00, nothing at the opening (0 over 0); 40.00 x 0.1250
+    # = 5.00.
     assert {gid: _figures(f) for gid, f in flows.items()} == {
         ("Alpha", "CNY"): {
             "recovered": Money(_d("1000.00"), "CNY"),
-            "recovery_rate": (_d("1000.00"), _d("10000.00"), _d("0.1000")),
+            "recovery_rate": (_d("3800.00"), _d("10000.00"), _d("0.3800")),
             "cost_of_collection": (_d("123.40"), _d("1000.00"), _d("0.1234")),
             "annualised": None,
         },
         ("Beta", "CNY"): {
             "recovered": Money(_d("583.33"), "CNY"),
-            "recovery_rate": (_d("583.33"), _d("5000.00"), _d("0.1167")),
+            "recovery_rate": (_d("333.33"), _d("5000.00"), _d("0.0667")),
             "cost_of_collection": (_d("72.92"), _d("583.33"), _d("0.1250")),
             "annualised": None,
         },
         (None, "CNY"): {
             "recovered": Money(_d("2900.00"), "CNY"),
-            "recovery_rate": (_d("2900.00"), _d("3000.00"), _d("0.9667")),
+            "recovery_rate": (_d("100.00"), _d("3000.00"), _d("0.0333")),
             "cost_of_collection": (_d("283.82"), _d("2900.00"), _d("0.0979")),
             "annualised": None,
         },
         ("Beta", "USD"): {
             "recovered": Money(_d("200.04"), "USD"),
-            "recovery_rate": (_d("200.04"), _d("4000.00"), _d("0.0500")),
+            "recovery_rate": (_d("250.04"), _d("4000.00"), _d("0.0625")),
             "cost_of_collection": (_d("25.00"), _d("200.04"), _d("0.1250")),
             "annualised": None,
         },
         (None, "USD"): {
             "recovered": Money(_d("50.00"), "USD"),
-            "recovery_rate": (_d("50.00"), _d("0.00"), _d("0.0000")),
+            "recovery_rate": (_d("0.00"), _d("0.00"), _d("0.0000")),
             "cost_of_collection": (_d("5.00"), _d("50.00"), _d("0.1000")),
             "annualised": None,
         },
@@ -571,26 +585,28 @@ async def test_by_agency_keys_payments_by_the_day_s_agency(book: Book) -> None:
 
 @pytest.mark.parametrize("grouping", list(Grouping), ids=[g.value for g in Grouping])
 async def test_every_grouping_splits_the_totals(book: Book, grouping: Grouping) -> None:
-    # Recovered amounts and opening balances are each counted once, under some key.
+    # Recovered amounts, opening balances and what was paid on them are each counted once,
+    # under some key.
     flows = await _flows(book, grouping, loan_book=False)
     for currency, totals in (("CNY", RETAIL), ("USD", US)):
         groups = [f for (_, cur), f in flows.items() if cur == currency]
         assert sum(f.recovered.amount for f in groups) == totals["recovered"].amount
+        paid = sum(f.recovery_rate.numerator for f in groups)
         opening = sum(f.recovery_rate.denominator for f in groups)
-        assert opening == totals["recovery_rate"][1]
+        assert (paid, opening) == totals["recovery_rate"][:2]
 
 
 async def test_a_scope_counts_only_the_cases_it_shows(book: Book) -> None:
     hidden = tables.cases.c.id != book.cases["R3"]
     flows = await _flows(book, None, loan_book=False, scope=hidden)
-    # Without R3: CNY 4483.33 - P10 100.00 = 4383.33 over 18000.00 - D4 3000.00 = 15000.00
-    # (0.29222 -> 0.2922). A scoped report has no loan book, and the feed's cost records are the
-    # whole book's: the cost is the commission alone, 480.14 / 4383.33 = 0.10953... -> 0.1095;
-    # USD 30.00 / 250.04 = 0.1200.
+    # Without R3: CNY 4483.33 - P10 100.00 = 4383.33 recovered; the recovery rate 4233.33 - P10
+    # 100.00 = 4133.33 over 18000.00 - D4 3000.00 = 15000.00 (0.27555 -> 0.2756). A scoped
+    # report has no loan book, and the feed's cost records are the whole book's: the cost is the
+    # commission alone, 480.14 / 4383.33 = 0.10953... -> 0.1095; USD 30.00 / 250.04 = 0.1200.
     assert {gid: _figures(f) for gid, f in flows.items()} == {
         (None, "CNY"): {
             "recovered": Money(_d("4383.33"), "CNY"),
-            "recovery_rate": (_d("4383.33"), _d("15000.00"), _d("0.2922")),
+            "recovery_rate": (_d("4133.33"), _d("15000.00"), _d("0.2756")),
             "cost_of_collection": (_d("480.14"), _d("4383.33"), _d("0.1095")),
             "annualised": None,
         },
@@ -625,7 +641,8 @@ def _statement(
     )
 
 
-# Alpha CNY: placed P1 1000.00, tail P3 2000.00 + P4 300.00 (P5 is a day past the tail): 3300.00
+# Alpha CNY: placed P1 1000.00, tail P3 2000.00 + P4 300.00 (P5 is a day past the tail, counted
+# from the recall on 03-14): 3300.00
 # x 0.1234 = 407.22, 3 payments. Beta CNY: P6 333.33 + P9 250.00 = 583.33 x 0.1250 = 72.91625
 # -> 72.92, 2 payments. Beta USD: U1 120.00 + U3 80.04 placed, U5 40.00 in the tail (U6 is past
 # it): 240.04 x 0.1250 = 30.005 -> 30.00, 3 payments.

@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import ColumnElement, event, insert, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -149,11 +150,13 @@ WRITE_OFFS = [
     ("C4", utc(2026, 2, 28, 16)),  # 03-01 00:00 Shanghai: after F's day
 ]
 # date, portfolio, product, currency, principal
+# Each (portfolio, product, currency) is read on its own latest date up to the period's end:
+# us-cards' feed is a day behind retail's.
 LOAN_BOOK = [
-    (F, "retail", "CONSUMER_LOAN", CNY, "1.00"),  # older than the latest date: not read
+    (F, "retail", "CONSUMER_LOAN", CNY, "1.00"),  # older than the key's latest date: not read
     (M, "retail", "CONSUMER_LOAN", CNY, "40000.00"),
     (M, "retail", "CREDIT_CARD", CNY, "11000.00"),
-    (M, "us-cards", "CONSUMER_LOAN", USD, "5000.00"),
+    (date(2026, 3, 30), "us-cards", "CONSUMER_LOAN", USD, "5000.00"),
     (date(2026, 4, 30), "retail", "CONSUMER_LOAN", CNY, "99999.00"),  # after the period
 ]
 
@@ -431,18 +434,20 @@ async def test_aging_at_the_closing_run_in_every_grouping(migrated: AsyncEngine)
 
 # Principal in collection at M: D1a 900.00 (66 days), D2 1400.00 (20), D9 250.00 (3), all retail
 # consumer loans; D6 1000.00 (90, us-cards credit card). C5 (75 days) and D10 (100) are written
-# off. The loan book on its latest date up to 03-31: retail consumer loans 40000.00 and credit
-# cards 11000.00, us-cards consumer loans 5000.00 (no us-cards credit-card row).
+# off. The loan book, each key on its latest date up to 03-31: retail consumer loans 40000.00
+# and credit cards 11000.00 (03-31), us-cards consumer loans 5000.00 (03-30, a day behind).
 # CNY: 900.00 + 1400.00 + 250.00 = 2550.00 over 51000.00 = exactly 5%: the goal is not met.
+# USD: us-cards credit cards have no loan-book row, so D6 is in no numerator (like for like):
+# 0.00 over 5000.00.
 RETAIL = [
     "1: 2550.00/51000.00=0.0500 not met",
     "30: 900.00/51000.00=0.0176",
     "90: 0.00/51000.00=0.0000",
 ]
 US_CARDS = [
-    "1: 1000.00/5000.00=0.2000 not met",
-    "30: 1000.00/5000.00=0.2000",
-    "90: 1000.00/5000.00=0.2000",
+    "1: 0.00/5000.00=0.0000 met",
+    "30: 0.00/5000.00=0.0000",
+    "90: 0.00/5000.00=0.0000",
 ]
 OVERDUE: dict[Grouping | None, dict[GroupId, list[str]]] = {
     None: {(None, CNY): RETAIL, (None, USD): US_CARDS},
@@ -494,6 +499,36 @@ async def test_an_overdue_rate_just_under_the_goal_meets_it(migrated: AsyncEngin
     assert show_overdue(found)[(None, CNY)][0] == "1: 2550.00/51100.00=0.0499 met"
 
 
+async def test_each_portfolio_reads_its_own_latest_loan_book(migrated: AsyncEngine) -> None:
+    """us-cards' credit cards join the loan book on 03-30, a day behind retail's 03-31: D6 (90
+    days, 1000.00) now counts, over 5000.00 + 4000.00; by product, over its own 4000.00."""
+    await build(migrated)
+    async with writing(migrated) as conn:
+        await conn.execute(
+            insert(tables.loan_book).values(
+                date=date(2026, 3, 30),
+                portfolio="us-cards",
+                product_type="CREDIT_CARD",
+                currency=USD,
+                principal=Decimal("4000.00"),
+            )
+        )
+    async with migrated.connect() as conn:
+        observations = await observe(conn, FEB_MAR)
+        totals = await overdue_rates(conn, observations, None, DEFAULT_GOALS)
+        by_product = await overdue_rates(conn, observations, Grouping.PRODUCT, DEFAULT_GOALS)
+    # 1000 / 9000 = 0.11111; 1000 / 4000 = 0.25.
+    assert show_overdue(totals) == {
+        (None, CNY): RETAIL,
+        (None, USD): [
+            f"{t}: 1000.00/9000.00=0.1111{v}" for t, v in ((1, " not met"), (30, ""), (90, ""))
+        ],
+    }
+    assert show_overdue(by_product)[("CREDIT_CARD", USD)] == [
+        f"{t}: 1000.00/4000.00=0.2500{v}" for t, v in ((1, " not met"), (30, ""), (90, ""))
+    ]
+
+
 # ---- roll rates -------------------------------------------------------------------------------
 
 # February (J → F), the debts delinquent at J and where they were at F:
@@ -504,9 +539,12 @@ async def test_an_overdue_rate_just_under_the_goal_meets_it(migrated: AsyncEngin
 # March (F → M), those delinquent at F:
 #   h D1a M2 1000.00 → M3        i D1b M1 500.00 → CURED      j D5 M2 400.00 → WRITTEN_OFF
 #   k D6  M2 1200.00 → M3 (USD)
-# CNY pooled: a b c d e h i j, 8 debts, 9100.00. Written off: c 3000.00 + j 400.00 = 3400.00, net
-# of recoveries 338.00 (D3) + 30.00 (D5): 3032.00. USD: f g k l n, 5 debts, 3550.00; written off
-# l 300.00 net of D10's 29.00: 271.00.
+# CNY pooled: a b c d e h i j, 8 steps (the matrix and the cure rate). The loss rate counts each
+# debt once, with its balance and key in its first month: a b c d e i (h is D1a again, j D5
+# again), 7700.00. Written off: D3 3000.00 + D5 400.00 (rolled in March, its February balance) =
+# 3400.00, net of recoveries 338.00 (D3) + 30.00 (D5): 3032.00 / 7700.00 = 0.39377. USD: f g k l
+# n pooled; the loss rate's f g l n (k is D6 again), 2350.00; written off l 300.00 net of D10's
+# 29.00: 271.00 / 2350.00 = 0.11532.
 ROLLS_CNY = [
     "M1>M2 2/3=0.6667 1400.00/1900.00=0.7368",  # a e of a e i
     "M1>CURED 1/3=0.3333 500.00/1900.00=0.2632",
@@ -516,7 +554,7 @@ ROLLS_CNY = [
     "M3>PAID 1/1=1.0000 800.00/800.00=1.0000",
     "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000",
     "cure 3/8=0.3750",  # b d i
-    "loss 3032.00/9100.00=0.3332 not met",
+    "loss 3032.00/7700.00=0.3938 not met",
 ]
 ROLLS_USD = [
     "M1>PAID 2/2=1.0000 850.00/850.00=1.0000",  # g n
@@ -524,58 +562,62 @@ ROLLS_USD = [
     "M2>M3 1/3=0.3333 1200.00/2700.00=0.4444",
     "M2>WRITTEN_OFF 1/3=0.3333 300.00/2700.00=0.1111",
     "cure 2/5=0.4000",
-    "loss 271.00/3550.00=0.0763 met",  # D6's recovery: never written off
+    "loss 271.00/2350.00=0.1153 met",  # D6's recovery: never written off
 ]
 CONSUMER_USD = [  # g n
     "M1>PAID 2/2=1.0000 850.00/850.00=1.0000",
     "cure 2/2=1.0000",
     "loss 0.00/850.00=0.0000 met",
 ]
-CARDS_USD = [  # f k l: 2700.00; 271.00 / 2700.00 = 0.10037
+CARDS_USD = [  # f k l; the loss rate's f l: 1500.00; 271.00 / 1500.00 = 0.18067
     "M2>M2 1/3=0.3333 1200.00/2700.00=0.4444",
     "M2>M3 1/3=0.3333 1200.00/2700.00=0.4444",
     "M2>WRITTEN_OFF 1/3=0.3333 300.00/2700.00=0.1111",
     "cure 0/3=0.0000",
-    "loss 271.00/2700.00=0.1004 met",
+    "loss 271.00/1500.00=0.1807 met",
 ]
 # Keys from each step's start row.
 ROLLS: dict[Grouping | None, dict[GroupId, list[str]]] = {
     None: {(None, CNY): ROLLS_CNY, (None, USD): ROLLS_USD},
     Grouping.PORTFOLIO: {("retail", CNY): ROLLS_CNY, ("us-cards", USD): ROLLS_USD},
     Grouping.PRODUCT: {
-        ("CONSUMER_LOAN", CNY): [  # a b d h: 4800.00
+        ("CONSUMER_LOAN", CNY): [  # a b d h; the loss rate's a b d: 3800.00
             "M1>M2 1/1=1.0000 1000.00/1000.00=1.0000",
             "M2>M3 1/2=0.5000 1000.00/3000.00=0.3333",
             "M2>CURED 1/2=0.5000 2000.00/3000.00=0.6667",
             "M3>PAID 1/1=1.0000 800.00/800.00=1.0000",
             "cure 2/4=0.5000",
-            "loss 0.00/4800.00=0.0000 met",
+            "loss 0.00/3800.00=0.0000 met",
         ],
-        ("CREDIT_CARD", CNY): [  # c e i j: 4300.00; (3400.00 − 368.00) / 4300.00 = 0.70512
+        # c e i j; the loss rate's c e i: 3900.00; (3400.00 − 368.00) / 3900.00 = 0.77744
+        ("CREDIT_CARD", CNY): [
             "M1>M2 1/2=0.5000 400.00/900.00=0.4444",
             "M1>CURED 1/2=0.5000 500.00/900.00=0.5556",
             "M2>WRITTEN_OFF 1/1=1.0000 400.00/400.00=1.0000",
             "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000",
             "cure 1/4=0.2500",
-            "loss 3032.00/4300.00=0.7051 not met",
+            "loss 3032.00/3900.00=0.7774 not met",
         ],
         ("CONSUMER_LOAN", USD): CONSUMER_USD,
         ("CREDIT_CARD", USD): CARDS_USD,
     },
     Grouping.CLASSIFICATION: {
-        ("MILD", CNY): [  # a (10 days) e (15) i (5 at F): 1900.00
+        # a (10 days) e (15) i (5 at F), each in its first month: 1900.00. D5 (e) was written
+        # off in March (j, MODERATE then): its loss counts under its first key, (400.00 − 30.00)
+        # / 1900.00 = 0.19474.
+        ("MILD", CNY): [
             "M1>M2 2/3=0.6667 1400.00/1900.00=0.7368",
             "M1>CURED 1/3=0.3333 500.00/1900.00=0.2632",
             "cure 1/3=0.3333",
-            "loss 0.00/1900.00=0.0000 met",
+            "loss 370.00/1900.00=0.1947 met",
         ],
-        ("MODERATE", CNY): [  # b (45) d (70) h (38) j (45): 4200.00; (400.00 − 30.00) / 4200.00
+        ("MODERATE", CNY): [  # b (45) d (70) h (38) j (45); the loss rate's b d: 2800.00
             "M2>M3 1/3=0.3333 1000.00/3400.00=0.2941",
             "M2>CURED 1/3=0.3333 2000.00/3400.00=0.5882",
             "M2>WRITTEN_OFF 1/3=0.3333 400.00/3400.00=0.1176",
             "M3>PAID 1/1=1.0000 800.00/800.00=1.0000",
             "cure 2/4=0.5000",
-            "loss 370.00/4200.00=0.0881 met",
+            "loss 0.00/2800.00=0.0000 met",
         ],
         ("SERIOUS", CNY): [  # c (100): (3000.00 − 338.00) / 3000.00 = 0.88733
             "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000",
@@ -586,14 +628,14 @@ ROLLS: dict[Grouping | None, dict[GroupId, list[str]]] = {
         ("MODERATE", USD): CARDS_USD,  # f (31) k (59) l (40)
     },
     Grouping.TEAM: {
-        ("Alpha", CNY): [  # a c e h i j: 6300.00; 3032.00 / 6300.00 = 0.48127
+        ("Alpha", CNY): [  # a c e h i j; the loss rate's a c e i: 4900.00; 3032.00 / 4900.00
             "M1>M2 2/3=0.6667 1400.00/1900.00=0.7368",
             "M1>CURED 1/3=0.3333 500.00/1900.00=0.2632",
             "M2>M3 1/2=0.5000 1000.00/1400.00=0.7143",
             "M2>WRITTEN_OFF 1/2=0.5000 400.00/1400.00=0.2857",
             "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000",
             "cure 1/6=0.1667",
-            "loss 3032.00/6300.00=0.4813 not met",
+            "loss 3032.00/4900.00=0.6188 not met",
         ],
         ("Beta", CNY): [  # b (C2 was beta's at J) d: 2800.00
             "M2>CURED 1/1=1.0000 2000.00/2000.00=1.0000",
@@ -606,11 +648,11 @@ ROLLS: dict[Grouping | None, dict[GroupId, list[str]]] = {
     },
     Grouping.AGENCY: {
         (None, CNY): ROLLS_CNY,  # C2 was placed only after J
-        (AGENCY, USD): [  # f k
+        (AGENCY, USD): [  # f k, D6 both: the loss rate's f, 1200.00
             "M2>M2 1/2=0.5000 1200.00/2400.00=0.5000",
             "M2>M3 1/2=0.5000 1200.00/2400.00=0.5000",
             "cure 0/2=0.0000",
-            "loss 0.00/2400.00=0.0000 met",
+            "loss 0.00/1200.00=0.0000 met",
         ],
         (None, USD): [  # g l n: 1150.00; 271.00 / 1150.00 = 0.23565
             "M1>PAID 2/2=1.0000 850.00/850.00=1.0000",
@@ -620,20 +662,22 @@ ROLLS: dict[Grouping | None, dict[GroupId, list[str]]] = {
         ],
     },
     Grouping.VARIANT: {
-        ("STANDARD/CHAMPION", CNY): [  # a c h i: 5500.00; (3000.00 − 338.00) / 5500.00 = 0.484
+        # a c h i; the loss rate's a c i: 4500.00; (3000.00 − 338.00) / 4500.00 = 0.59156
+        ("STANDARD/CHAMPION", CNY): [
             "M1>M2 1/2=0.5000 1000.00/1500.00=0.6667",
             "M1>CURED 1/2=0.5000 500.00/1500.00=0.3333",
             "M2>M3 1/1=1.0000 1000.00/1000.00=1.0000",
             "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000",
             "cure 1/4=0.2500",
-            "loss 2662.00/5500.00=0.4840 not met",
+            "loss 2662.00/4500.00=0.5916 not met",
         ],
-        ("STANDARD/CHALLENGER", CNY): [  # b e j: 2800.00; (400.00 − 30.00) / 2800.00 = 0.13214
+        # b e j; the loss rate's b e: 2400.00; (400.00 − 30.00) / 2400.00 = 0.15417
+        ("STANDARD/CHALLENGER", CNY): [
             "M1>M2 1/1=1.0000 400.00/400.00=1.0000",
             "M2>CURED 1/2=0.5000 2000.00/2400.00=0.8333",
             "M2>WRITTEN_OFF 1/2=0.5000 400.00/2400.00=0.1667",
             "cure 1/3=0.3333",
-            "loss 370.00/2800.00=0.1321 met",
+            "loss 370.00/2400.00=0.1542 met",
         ],
         (None, CNY): [  # d
             "M3>PAID 1/1=1.0000 800.00/800.00=1.0000",
@@ -679,6 +723,58 @@ async def test_one_month_reads_its_own_step_and_recoveries(migrated: AsyncEngine
     }
 
 
+# A debt gone from a month's end run went where its case's closure says. D4 (M3, 800.00) left
+# between J and F, and C4's write-off came only after F's day: its closure decides, if the case
+# was closed by the end of F's day in Shanghai (2026-02-28 16:00 UTC). As PAID (the fixture has
+# no closure) the CNY totals are ROLLS_CNY's. As WRITTEN_OFF: cure (b i) 2/8, loss (3400.00 +
+# 800.00 − 368.00) / 7700.00 = 0.49766. A write-off by then comes first: C3, closed PAID_IN_FULL
+# the day after its write-off of 02-20, is still written off.
+D3_LOST = "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000"
+D4_PAID = "M3>PAID 1/1=1.0000 800.00/800.00=1.0000"
+AS_IN_THE_FIXTURE = [D4_PAID, D3_LOST, "cure 3/8=0.3750", "loss 3032.00/7700.00=0.3938 not met"]
+D4_LOST = [
+    "M3>WRITTEN_OFF 1/1=1.0000 800.00/800.00=1.0000",
+    D3_LOST,
+    "cure 2/8=0.2500",
+    "loss 3832.00/7700.00=0.4977 not met",
+]
+BY_CLOSURE = [
+    ("C4", "PAID_IN_FULL", utc(2026, 2, 25), AS_IN_THE_FIXTURE),
+    ("C4", "SETTLED", utc(2026, 2, 25), AS_IN_THE_FIXTURE),
+    (
+        "C4",
+        "CURED",
+        utc(2026, 2, 25),
+        ["M3>CURED 1/1=1.0000 800.00/800.00=1.0000", *AS_IN_THE_FIXTURE[1:]],
+    ),
+    ("C4", "UNCOLLECTIBLE", utc(2026, 2, 25), D4_LOST),
+    ("C4", "DEBT_SOLD", utc(2026, 2, 28, 15, 59, 59), D4_LOST),  # 23:59:59 on F's day
+    ("C4", "UNCOLLECTIBLE", utc(2026, 2, 28, 16), AS_IN_THE_FIXTURE),  # the next day's midnight
+    ("C3", "PAID_IN_FULL", utc(2026, 2, 21), AS_IN_THE_FIXTURE),
+]
+
+
+@pytest.mark.parametrize(
+    ("case_name", "reason", "closed_at", "expected"),
+    BY_CLOSURE,
+    ids=[f"{name}-{reason}-{at:%m%d%H%M}" for name, reason, at, _ in BY_CLOSURE],
+)
+async def test_a_debt_gone_from_the_end_run_went_where_its_closure_says(
+    migrated: AsyncEngine, case_name: str, reason: str, closed_at: datetime, expected: list[str]
+) -> None:
+    book = await build(migrated)
+    async with writing(migrated) as conn:
+        await conn.execute(
+            update(tables.cases)
+            .where(tables.cases.c.id == book.cases[case_name])
+            .values(close_reason=reason, closed_at=closed_at)
+        )
+    async with migrated.connect() as conn:
+        found = await rolls(conn, await observe(conn, FEB_MAR), None, everything(), DEFAULT_GOALS)
+    shown = show_rolls(found)[(None, CNY)]
+    assert [line for line in shown if line.startswith(("M3>", "M4>", "cure", "loss"))] == expected
+
+
 async def test_a_case_out_of_scope_is_in_no_figure(migrated: AsyncEngine) -> None:
     """Without C1 (D1a, D1b): its rows leave numerators and denominators alike."""
     book = await build(migrated)
@@ -692,14 +788,15 @@ async def test_a_case_out_of_scope_is_in_no_figure(migrated: AsyncEngine) -> Non
         (None, USD): ["M0 1 700.00", "M3 1 1100.00"],
     }
     assert show_rolls(found_rolls) == {
-        (None, CNY): [  # b c d e j: 6600.00; (3400.00 − 368.00) / 6600.00 = 0.45939
+        # b c d e j; the loss rate's b c d e: 6200.00; (3400.00 − 368.00) / 6200.00 = 0.48903
+        (None, CNY): [
             "M1>M2 1/1=1.0000 400.00/400.00=1.0000",
             "M2>CURED 1/2=0.5000 2000.00/2400.00=0.8333",
             "M2>WRITTEN_OFF 1/2=0.5000 400.00/2400.00=0.1667",
             "M3>PAID 1/1=1.0000 800.00/800.00=1.0000",
             "M4>WRITTEN_OFF 1/1=1.0000 3000.00/3000.00=1.0000",
             "cure 2/5=0.4000",
-            "loss 3032.00/6600.00=0.4594 not met",
+            "loss 3032.00/6200.00=0.4890 not met",
         ],
         (None, USD): ROLLS_USD,
     }

@@ -496,9 +496,9 @@ async def test_agency_scorecards_carry_the_commission_statement(migrated: AsyncE
     world = await build(migrated)
     cards = await _cards(migrated, ScorecardLevel.AGENCY)
     assert [figures(card) for card in cards] == [AGENCY_CNY]
-    # Collected while placed 1,000.00; through the tail 123.45 (22 Mar, 12 days after the last
-    # placed snapshot of 10 Mar, within 15); the 30 Mar payment (20 days) earns nothing.
-    # (1,000.00 + 123.45) × 0.125 = 140.43125 → 140.43.
+    # Collected while placed 1,000.00; through the tail 123.45 and 76.55 (the tail counts from
+    # the recall, the 20 Mar run, the first without the agency: 22 Mar and 30 Mar are 2 and 10
+    # days after it, within 15). (1,000.00 + 123.45 + 76.55) × 0.125 = 150.00.
     statement = cards[0].commission
     assert statement is not None
     assert (
@@ -509,7 +509,7 @@ async def test_agency_scorecards_carry_the_commission_statement(migrated: AsyncE
         str(statement.commission.amount),
         statement.commission.currency,
         statement.payments,
-    ) == ("0.1250", 15, "1000.00", "123.45", "140.43", "CNY", 2)
+    ) == ("0.1250", 15, "1000.00", "200.00", "150.00", "CNY", 3)
     # Restricted to the agency: the same row; to the idle agency: none.
     own = await _cards(
         migrated, ScorecardLevel.AGENCY, rows=ScorecardRows(agency_id=world.agency_id)
