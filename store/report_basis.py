@@ -157,6 +157,13 @@ def calendar(observations: Observations) -> FromClause:
     )
 
 
+def falls_in(days: FromClause, zone: Any, at: Any) -> ColumnElement[bool]:
+    """Whether the instant ``at`` falls in ``days`` (a ``calendar`` or ``period_bounds`` table)
+    where ``zone`` (``time_zone_sql`` of the case's portfolio) keeps its calendar: on that
+    calendar's day, or in the period."""
+    return and_(days.c.zone == zone, at >= days.c.starts_at, at < days.c.ends_at)
+
+
 def period_bounds(observations: Observations) -> FromClause:
     """The period as a table of instants per time zone (``zone``, ``starts_at``, ``ends_at``):
     for figures that only ask whether an instant falls in the period."""

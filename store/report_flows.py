@@ -47,6 +47,7 @@ from store.report_basis import (
     Observations,
     calendar,
     delinquent,
+    falls_in,
     group_key,
     loan_book_principal,
     not_reversed_by,
@@ -132,15 +133,11 @@ def attributed_payments(
             tables.payments.join(tables.cases, c.id == p.case_id)
             .join(
                 bounds,
-                and_(
-                    bounds.c.zone == zone,
-                    p.paid_at >= bounds.c.starts_at,
-                    p.paid_at < bounds.c.ends_at,
-                ),
+                falls_in(bounds, zone, p.paid_at),
             )
             .join(
                 cal,
-                and_(cal.c.zone == zone, p.paid_at >= cal.c.starts_at, p.paid_at < cal.c.ends_at),
+                falls_in(cal, zone, p.paid_at),
             )
             .outerjoin(snap, and_(snap.c.debt_id == p.debt_id, snap.c.as_of == cal.c.run_as_of))
         )
@@ -221,11 +218,7 @@ def _delinquent_at_opening(
         .select_from(
             rows.join(tables.payments, and_(p.debt_id == d.debt_id, p.currency == d.currency)).join(
                 bounds,
-                and_(
-                    bounds.c.zone == time_zone_sql(d.portfolio),
-                    p.paid_at >= bounds.c.starts_at,
-                    p.paid_at < bounds.c.ends_at,
-                ),
+                falls_in(bounds, time_zone_sql(d.portfolio), p.paid_at),
             )
         )
         .where(not_reversed_by(tables.payments, bounds.c.ends_at))

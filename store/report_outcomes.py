@@ -41,6 +41,7 @@ from store.report_basis import (
     GroupId,
     Observations,
     calendar,
+    falls_in,
     group_key,
     in_collection,
     period_bounds,
@@ -283,19 +284,11 @@ def _promise_figures(
             tables.promises.join(tables.cases, c.id == p.case_id)
             .join(
                 bounds,
-                and_(
-                    bounds.c.zone == zone,
-                    p.resolved_at >= bounds.c.starts_at,
-                    p.resolved_at < bounds.c.ends_at,
-                ),
+                falls_in(bounds, zone, p.resolved_at),
             )
             .outerjoin(
                 cal,
-                and_(
-                    cal.c.zone == zone,
-                    p.created_at >= cal.c.starts_at,
-                    p.created_at < cal.c.ends_at,
-                ),
+                falls_in(cal, zone, p.created_at),
             )
             .outerjoin(snap, and_(snap.c.case_id == p.case_id, snap.c.as_of == run))
         )
@@ -330,11 +323,7 @@ def _complaint_figures(
             tables.complaints.join(tables.cases, c.id == cp.case_id)
             .join(
                 cal,
-                and_(
-                    cal.c.zone == time_zone_sql(c.portfolio),
-                    cp.filed_at >= cal.c.starts_at,
-                    cp.filed_at < cal.c.ends_at,
-                ),
+                falls_in(cal, time_zone_sql(c.portfolio), cp.filed_at),
             )
             .outerjoin(
                 snap,

@@ -45,6 +45,7 @@ from store import report_flows, report_outcomes, tables
 from store.report_basis import (
     Observations,
     calendar,
+    falls_in,
     in_collection,
     not_reversed_by,
     period_bounds,
@@ -170,7 +171,7 @@ def _recovered(
         .join(bounds, bounds.c.zone == zone)
         .join(
             cal,
-            and_(cal.c.zone == zone, p.paid_at >= cal.c.starts_at, p.paid_at < cal.c.ends_at),
+            falls_in(cal, zone, p.paid_at),
         )
         .join(snap, and_(snap.c.debt_id == p.debt_id, snap.c.as_of == cal.c.run_as_of))
     )
@@ -274,11 +275,7 @@ def _complaints(
             tables.complaints.join(tables.cases, c.id == cp.case_id)
             .join(
                 cal,
-                and_(
-                    cal.c.zone == time_zone_sql(c.portfolio),
-                    cp.filed_at >= cal.c.starts_at,
-                    cp.filed_at < cal.c.ends_at,
-                ),
+                falls_in(cal, time_zone_sql(c.portfolio), cp.filed_at),
             )
             .join(snap, and_(snap.c.case_id == cp.case_id, snap.c.as_of == cal.c.run_as_of))
         )
@@ -297,11 +294,7 @@ def _contacts(observations: Observations, level: _Level, scope: ColumnElement[bo
     bounds = period_bounds(observations)
     source = tables.contacts.join(tables.cases, c.id == ct.case_id).join(
         bounds,
-        and_(
-            bounds.c.zone == time_zone_sql(c.portfolio),
-            ct.at >= bounds.c.starts_at,
-            ct.at < bounds.c.ends_at,
-        ),
+        falls_in(bounds, time_zone_sql(c.portfolio), ct.at),
     )
     made = ct.blocked.is_(False)
     answerable = and_(made, ct.outcome.is_not(None), ct.channel.in_(ANSWERABLE_CHANNELS))

@@ -75,6 +75,7 @@ from store import report_flows, tables
 from store.report_basis import (
     Observations,
     delinquent,
+    falls_in,
     not_reversed_by,
     period_bounds,
     time_zone_sql,
@@ -218,7 +219,7 @@ def _per_variant(observations: Observations, debts: CTE, cohort: CTE) -> Select[
     zone = time_zone_sql(k.portfolio)
 
     def in_period(at: Any) -> ColumnElement[bool]:
-        return and_(bounds.c.zone == zone, at >= bounds.c.starts_at, at < bounds.c.ends_at)
+        return falls_in(bounds, zone, at)
 
     # One row per debt at the opening: joining the delinquent ones duplicates no payment.
     on_delinquent = case((debts.c.debt_id.is_not(None), p.amount), else_=0)
