@@ -882,8 +882,9 @@ async def test_node_answers_a_rule_change_to_those_who_may_read_changes(world: W
 
 
 async def in_effect_now(world: World, kind: RuleSetKind, name: str, payload: Any) -> int:
-    """Stores a version of a rule set in effect since yesterday (as an approval long ago would
-    have), the next number of its kind and name; returns its row id."""
+    """Stores a version of a rule set in effect for some days already (as an approval long ago
+    would have: since before the instant of yesterday's daily run, whatever the time of day the
+    test runs at), the next number of its kind and name; returns its row id."""
     found = registry.entry(kind)
     assert found is not None
     rv = tables.rule_set_versions.c
@@ -902,7 +903,7 @@ async def in_effect_now(world: World, kind: RuleSetKind, name: str, payload: Any
                 name=name,
                 version=int(latest) + 1,
                 payload=found.normalise(name, payload),
-                effective_from=world.clock.now() - timedelta(days=1),
+                effective_from=world.clock.now() - timedelta(days=3),
                 change_id=None,
             )
             .returning(rv.id)
