@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.portfolios import local_today, start_of_day
 from store import tables
 from tests.factories import Factory, MadeCase, classify, global_id, writing
 from tests.helpers import portfolio_today
@@ -75,7 +76,12 @@ def today() -> date:
 
 
 def an_hour_ago() -> str:
-    return (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    """An instant of the portfolio's today before now: an hour ago, or, in the first hour of the
+    local day (00:00–01:00 in Shanghai, 16:00–17:00 UTC), halfway from its start to now — so that
+    a payment "made today" is on today's local date whatever the time the suite runs."""
+    now = datetime.now(UTC)
+    start = start_of_day("retail", local_today("retail", now))
+    return max(now - timedelta(hours=1), start + (now - start) / 2).isoformat()
 
 
 @dataclass

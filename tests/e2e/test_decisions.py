@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.common.ids import pk_of
 from store import decisions, keyset, tables
-from tests.e2e.payment_cases import POST, RECORD, REVERSE, Loan, make_loan, today
+from tests.e2e.payment_cases import POST, RECORD, REVERSE, Loan, an_hour_ago, make_loan, today
 from tests.factories import Factory, global_id, writing
 from tests.helpers import Gql, assert_bad_input, assert_forbidden
 
@@ -157,7 +157,7 @@ async def loan(factory: Factory, engine: AsyncEngine, **shape: Any) -> Loan:
 
 
 def payment(target: Loan, amount: str, paid_at: datetime | None = None) -> dict[str, Any]:
-    when = paid_at or datetime.now(UTC) - timedelta(hours=1)
+    when = paid_at or datetime.fromisoformat(an_hour_ago())
     return {
         "input": {
             "debtId": target.debt_gid,
