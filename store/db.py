@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import ColumnElement, event, text
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from domain.portfolios import local_date
 from domain.strategies.segmentation import variant_bucket
 from store.orm import start_mappers
 
@@ -40,10 +42,22 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # SQLite has no MD5: the variant bucket of strategies (``store.dialect.variant_bucket``) is
     # the domain's own rule, registered on every connection.
     dbapi_connection.create_function("arrears_bucket", 2, _arrears_bucket, deterministic=True)
+    # Nor time zones: the local day of an instant (``store.dialect.local_day``) is the domain's.
+    dbapi_connection.create_function("arrears_local_day", 2, _arrears_local_day, deterministic=True)
 
 
 def _arrears_bucket(name: str, case_id: int) -> int:
     return variant_bucket(name, int(case_id))
+
+
+def _arrears_local_day(zone: str | None, at: str | None) -> str | None:
+    """SQLite keeps a UTC timestamp as ISO text without its zone, and a date as ISO text."""
+    if zone is None or at is None:
+        return None
+    instant = datetime.fromisoformat(at)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return local_date(zone, instant).isoformat()
 
 
 def _sqlite_begin(connection: Any) -> None:

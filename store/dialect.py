@@ -1,6 +1,7 @@
 """The few things PostgreSQL and SQLite spell differently, in one place for every batch job (the
 daily run, the decisions feed, the feed import): whole days between two dates, a date some days
-on, a JSON object built in SQL, a case's stable variant bucket (MD5); and ``render``, which gives
+on, a JSON object built in SQL, a case's stable variant bucket (MD5), the local day of an
+instant in a time zone; and ``render``, which gives
 an expression as SQL text for statements written as text (the feed import's merge)."""
 
 from __future__ import annotations
@@ -73,6 +74,27 @@ def _json_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(json_object, "postgresql")
 def _json_build_object(element: json_object, compiler: SQLCompiler, **kw: Any) -> str:
     return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class local_day(FunctionElement[date]):
+    """The calendar day an instant falls on in an IANA time zone (``local_day(zone, at)``), the
+    SQL twin of ``domain.portfolios.local_date``: ``CAST(timezone(zone, at) AS DATE)`` on
+    PostgreSQL; SQLite has no time zones, so ``store.db`` registers the Python rule as
+    ``arrears_local_day`` on every connection."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(local_day)
+def _arrears_local_day(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"arrears_local_day({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(local_day, "postgresql")
+def _timezone_day(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
+    zone, at = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(timezone({zone}, {at}) AS DATE)"
 
 
 def render(conn: AsyncConnection, expression: ClauseElement) -> str:

@@ -1,6 +1,6 @@
-"""What every report query stands on, in one place: which daily runs a period reads, the calendar
-that turns an instant into a portfolio's local day (and the snapshot of that day), and the key of
-each grouping.
+"""What every report query stands on, in one place: which daily runs a period reads, the local
+day of an instant in its portfolio's time zone (and the run whose snapshot stands for that day),
+the key of each grouping, and the settings PostgreSQL plans a report under.
 
 A report reads history, never today's state, so that a report over a closed period is the same
 whenever it is asked:
@@ -16,7 +16,8 @@ whenever it is asked:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -46,7 +47,8 @@ from domain.debts.model import DebtStatus
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, start_of_day_in
 from domain.reports.model import Grouping, Period
 from store import tables
-from store.types import Amount, UTCDateTime
+from store.dialect import local_day
+from store.types import Amount
 
 runs = tables.daily_runs.c
 
@@ -110,6 +112,52 @@ async def observe(conn: AsyncConnection, period: Period) -> Observations:
     return Observations(period, opening, closing, tuple(months), day_runs)
 
 
+# ---- how PostgreSQL plans a report --------------------------------------------------------------
+
+# The session settings a report's statements run under on PostgreSQL, for that transaction only:
+# - nested loops off: the statements join small VALUES tables (the calendar, the period's bounds)
+#   through a CASE over the portfolio (its time zone), whose selectivity PostgreSQL cannot
+#   estimate; it then expects a handful of rows, picks nested loops over the snapshots and is
+#   quadratic at a million cases. Per-row lookups that must be index probes (the snapshot of an
+#   event's day, a debt's last placement) are scalar subqueries, which the setting leaves alone;
+# - enough memory to hash and sort a run's snapshots (about 1.5 million rows at a million cases)
+#   without spilling to disk;
+# - no JIT compilation: it costs seconds on these wide expressions and gains nothing back.
+ANALYTIC_SETTINGS = {"enable_nestloop": "off", "work_mem": "128MB", "jit": "off"}
+
+
+@asynccontextmanager
+async def analytic(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Runs a report's statements under ``ANALYTIC_SETTINGS`` on PostgreSQL (nothing elsewhere)
+    and puts the previous values back afterwards, so that whatever else the transaction runs
+    is planned as usual: one statement before (reading each value, then setting it: a select
+    list is evaluated in order), one after; on an error the transaction is rolled back, which
+    undoes them anyway."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    names = list(ANALYTIC_SETTINGS)
+    found = await conn.execute(
+        select(
+            *(func.current_setting(name) for name in names),
+            *(func.set_config(name, value, True) for name, value in ANALYTIC_SETTINGS.items()),
+        )
+    )
+    previous = found.one()[: len(names)]
+    yield
+    await conn.execute(
+        select(*(func.set_config(n, value, True) for n, value in zip(names, previous, strict=True)))
+    )
+
+
+def on_runs(snap: FromClause, days: Iterable[date | None]) -> ColumnElement[bool]:
+    """``snap.as_of`` among the run dates ``days`` as constants: a snapshot joined to a table
+    of runs (the months, the calendar) also says which runs it reads, so that PostgreSQL reads
+    those runs' rows through the ``as_of`` index instead of every run's."""
+    found = sorted({day for day in days if day is not None})
+    return snap.c.as_of.in_(found) if found else snap.c.as_of == NO_RUN
+
+
 # ---- time zones and the calendar of local days --------------------------------------------------
 
 # The run of a day before the first run: a date no snapshot has, so that a join finds nothing.
@@ -130,62 +178,46 @@ def _zones() -> list[str]:
     return sorted({*TIME_ZONES.values(), DEFAULT_TIME_ZONE})
 
 
-def calendar(observations: Observations) -> FromClause:
-    """The period's days as a table: one row per time zone and day with the instants it starts
-    (``starts_at``, included) and ends (``ends_at``, excluded) and the run whose snapshots stand
-    for it (``run_as_of``; before the first run NO_RUN, a day no snapshot has — never NULL, which
-    PostgreSQL would type as text in a column of NULLs only). Join an event on
-    ``time_zone_sql(portfolio) = zone AND at >= starts_at AND at < ends_at``. Each call is a new
-    (anonymous) CTE, so a statement may use it twice."""
-    rows: list[tuple[str, date, datetime, datetime, date]] = []
-    for zone in _zones():
-        for day, run in observations.day_runs:
-            start = start_of_day_in(zone, day)
-            end = start_of_day_in(zone, day + timedelta(days=1))
-            rows.append((zone, day, start, end, NO_RUN if run is None else run))
-    return (
-        values(
-            column("zone", String),
-            column("day", Date),
-            column("starts_at", UTCDateTime()),
-            column("ends_at", UTCDateTime()),
-            column("run_as_of", Date),
-            name="report_calendar",
-        )
-        .data(rows)
-        .cte()
-    )
-
-
-def falls_in(days: FromClause, zone: Any, at: Any) -> ColumnElement[bool]:
-    """Whether the instant ``at`` falls in ``days`` (a ``calendar`` or ``period_bounds`` table)
-    where ``zone`` (``time_zone_sql`` of the case's portfolio) keeps its calendar: on that
-    calendar's day, or in the period."""
-    return and_(days.c.zone == zone, at >= days.c.starts_at, at < days.c.ends_at)
-
-
-def period_bounds(observations: Observations) -> FromClause:
-    """The period as a table of instants per time zone (``zone``, ``starts_at``, ``ends_at``):
-    for figures that only ask whether an instant falls in the period."""
+def _instants(observations: Observations) -> tuple[datetime, datetime]:
+    """The first instant of the period's first day and the first after its last day, over
+    every time zone: a constant range every event of the period falls in."""
     period = observations.period
-    rows = [
-        (
-            zone,
-            start_of_day_in(zone, period.start),
-            start_of_day_in(zone, period.end + timedelta(days=1)),
-        )
-        for zone in _zones()
-    ]
+    zones = _zones()
     return (
-        values(
-            column("zone", String),
-            column("starts_at", UTCDateTime()),
-            column("ends_at", UTCDateTime()),
-            name="report_period",
-        )
-        .data(rows)
+        min(start_of_day_in(zone, period.start) for zone in zones),
+        max(start_of_day_in(zone, period.end + timedelta(days=1)) for zone in zones),
+    )
+
+
+def in_period(observations: Observations, zone: Any, at: Any) -> ColumnElement[bool]:
+    """Whether the instant ``at`` falls on one of the period's days where ``zone``
+    (``time_zone_sql`` of the case's portfolio) keeps its calendar: its local day in the
+    period, behind a constant range of instants that an index on ``at`` can serve."""
+    earliest, latest = _instants(observations)
+    period = observations.period
+    return and_(
+        at >= earliest,
+        at < latest,
+        local_day(zone, at).between(period.start, period.end),
+    )
+
+
+def run_days(observations: Observations) -> FromClause:
+    """The period's days as a table (``day``, ``run_as_of``): the run whose snapshots stand for
+    each day (NO_RUN before the first run, a day no snapshot has — never NULL, which PostgreSQL
+    would type as text in a column of NULLs only). Join an event on ``on_day``; a figure dated
+    by a day (a recovery's, its portfolio's business date) joins on that date. A new anonymous
+    CTE at each call, so a statement may use it twice."""
+    return (
+        values(column("day", Date), column("run_as_of", Date), name="report_days")
+        .data([(day, NO_RUN if run is None else run) for day, run in observations.day_runs])
         .cte()
     )
+
+
+def on_day(days: FromClause, zone: Any, at: Any) -> ColumnElement[bool]:
+    """Joins ``run_days`` to an event whose instant ``at`` falls on that day in ``zone``."""
+    return days.c.day == local_day(zone, at)
 
 
 # ---- the key of each grouping -------------------------------------------------------------------
@@ -233,6 +265,45 @@ def group_key(grouping: Grouping | None, snap: FromClause) -> GroupKey:
     )
 
 
+def on_run(
+    value: Callable[[FromClause], ColumnElement[Any]],
+    run: Any,
+    *,
+    debt_id: Any = None,
+    case_id: Any = None,
+) -> ColumnElement[Any]:
+    """``value(snapshot)`` of a debt's snapshot on the run ``run`` (``debt_id``), or the least of
+    it over a case's snapshots on that run (``case_id``); NULL without one. What an event (a
+    payment, a complaint, a promise, a recovery) reads of the day it happened on: one index
+    probe per event, as a scalar subquery (a join would hash every run's snapshots)."""
+    snap = tables.debt_snapshots.alias("on_run")
+    if debt_id is not None:
+        return (
+            select(value(snap))
+            .where(snap.c.debt_id == debt_id, snap.c.as_of == run)
+            .correlate_except(snap)
+            .scalar_subquery()
+        )
+    return (
+        select(func.min(value(snap)))
+        .where(snap.c.case_id == case_id, snap.c.as_of == run)
+        .correlate_except(snap)
+        .scalar_subquery()
+    )
+
+
+def key_on(
+    grouping: Grouping | None, run: Any, *, debt_id: Any = None, case_id: Any = None
+) -> ColumnElement[Any]:
+    """The key of ``grouping`` an event is counted under: its debt's or case's snapshot on the
+    run standing for its day (``on_run``); in the totals NULL, with no probe at all."""
+    if grouping is None:
+        return literal(None, String)
+    return on_run(
+        lambda snap: group_key(grouping, snap).expression, run, debt_id=debt_id, case_id=case_id
+    )
+
+
 # ---- what every figure counts the same way ------------------------------------------------------
 
 
@@ -253,11 +324,11 @@ def delinquent(snap: FromClause) -> ColumnElement[bool]:
     return and_(in_collection(snap), snap.c.days_past_due >= 1)
 
 
-def not_reversed_by(payment: FromClause, ends_at: Any) -> ColumnElement[bool]:
-    """A payment that still stood at ``ends_at`` (the end of the period in its portfolio's zone):
-    one reversed later still counts, so that a closed period's report never changes."""
+def not_reversed_by(payment: FromClause, zone: Any, end: date) -> ColumnElement[bool]:
+    """A payment that still stood at the end of the day ``end`` in ``zone``: one reversed
+    later still counts, so that a closed period's report never changes."""
     p = payment.c
-    return or_(p.reversed.is_(False), p.reversed_at >= ends_at)
+    return or_(p.reversed.is_(False), local_day(zone, p.reversed_at) > end)
 
 
 def total(amount: Any) -> ColumnElement[Decimal]:

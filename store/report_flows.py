@@ -45,13 +45,15 @@ from store.dialect import days_between
 from store.report_basis import (
     GroupId,
     Observations,
-    calendar,
     delinquent,
-    falls_in,
     group_key,
+    in_period,
+    key_on,
     loan_book_principal,
     not_reversed_by,
-    period_bounds,
+    on_day,
+    on_runs,
+    run_days,
     time_zone_sql,
     total,
 )
@@ -103,56 +105,62 @@ def attributed_payments(
     zone and it was not reversed by the period's end (a reversal after it leaves the closed
     period as it was reported)."""
     zone = time_zone_sql(c.portfolio)
-    bounds = period_bounds(observations)
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
+    days = run_days(observations)
     placed = tables.debt_snapshots.alias("placed")
     # The debt's last snapshot with an agency, up to the run standing for the payment's day:
-    # that run's own when the debt is placed then, an earlier one after a recall.
+    # that run's own when the debt is placed then, an earlier one after a recall (a probe of
+    # the partial index of placed snapshots per payment).
     last_placed = (
         select(func.max(placed.c.as_of))
         .where(
             placed.c.debt_id == p.debt_id,
             placed.c.agency_id.is_not(None),
-            placed.c.as_of <= cal.c.run_as_of,
+            placed.c.as_of <= days.c.run_as_of,
         )
+        .correlate_except(placed)
         .scalar_subquery()
     )
+    # Materialised: each payment's probes run once, not once per reference below.
     counted = (
         select(
-            group_key(grouping, snap).label(),
+            key_on(grouping, days.c.run_as_of, debt_id=p.debt_id).label("key"),
             p.case_id,
             p.currency,
             p.amount,
             p.debt_id,
-            cal.c.day,
-            cal.c.run_as_of,
+            days.c.day,
+            days.c.run_as_of,
             last_placed.label("placed_on"),
         )
         .select_from(
-            tables.payments.join(tables.cases, c.id == p.case_id)
-            .join(
-                bounds,
-                falls_in(bounds, zone, p.paid_at),
+            tables.payments.join(tables.cases, c.id == p.case_id).join(
+                days, on_day(days, zone, p.paid_at)
             )
-            .join(
-                cal,
-                falls_in(cal, zone, p.paid_at),
-            )
-            .outerjoin(snap, and_(snap.c.debt_id == p.debt_id, snap.c.as_of == cal.c.run_as_of))
         )
-        .where(scope, not_reversed_by(tables.payments, bounds.c.ends_at))
-        .subquery("counted")
+        .where(
+            scope,
+            in_period(observations, zone, p.paid_at),
+            not_reversed_by(tables.payments, zone, observations.period.end),
+        )
+        .cte("counted")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     k = counted.c
     placement = tables.debt_snapshots.alias("placement")
-    placer = tables.agencies.alias("placer")
+    placed_with = (
+        select(placement.c.agency_id)
+        .where(placement.c.debt_id == k.debt_id, placement.c.as_of == k.placed_on)
+        .correlate_except(placement)
+        .scalar_subquery()
+    )
     runs = tables.daily_runs.c
     recalled_on = (
         select(func.min(runs.as_of))
         .where(runs.finished_at.is_not(None), runs.as_of > k.placed_on)
+        .correlate_except(tables.daily_runs)
         .scalar_subquery()
     )
+    placer = tables.agencies.alias("placer")
     earns = or_(
         k.placed_on == k.run_as_of,
         days_between(conn, k.day, recalled_on) <= placer.c.tail_days,
@@ -163,15 +171,10 @@ def attributed_payments(
             k.case_id,
             k.currency,
             k.amount,
-            case((earns, placement.c.agency_id)).label("agency_id"),
+            case((earns, placer.c.id)).label("agency_id"),
             case((k.placed_on < k.run_as_of, 1), else_=0).label("tail"),
         )
-        .select_from(
-            counted.outerjoin(
-                placement,
-                and_(placement.c.debt_id == k.debt_id, placement.c.as_of == k.placed_on),
-            ).outerjoin(placer, placer.c.id == placement.c.agency_id)
-        )
+        .select_from(counted.outerjoin(placer, placer.c.id == placed_with))
         .subquery("attributed")
     )
 
@@ -206,28 +209,29 @@ def _delinquent_at_opening(
     snap = tables.debt_snapshots.alias("snapshot")
     s = snap.c
     rows = (
-        select(group_key(grouping, snap).label(), s.debt_id, s.currency, s.balance, c.portfolio)
+        select(group_key(grouping, snap).label(), s.debt_id, s.currency, s.balance)
         .select_from(snap.join(tables.cases, c.id == s.case_id))
-        .where(s.as_of == observations.opening, delinquent(snap), scope)
+        .where(on_runs(snap, [observations.opening]), delinquent(snap), scope)
         .subquery("delinquent")
     )
     d = rows.c
-    bounds = period_bounds(observations)
+    zone = time_zone_sql(c.portfolio)
+    # What was paid in the period per debt and currency, totalled once before any join.
     paid = (
-        select(d.debt_id, total(p.amount).label("paid"))
-        .select_from(
-            rows.join(tables.payments, and_(p.debt_id == d.debt_id, p.currency == d.currency)).join(
-                bounds,
-                falls_in(bounds, time_zone_sql(d.portfolio), p.paid_at),
-            )
+        select(p.debt_id, p.currency, total(p.amount).label("paid"))
+        .select_from(tables.payments.join(tables.cases, c.id == p.case_id))
+        .where(
+            in_period(observations, zone, p.paid_at),
+            not_reversed_by(tables.payments, zone, observations.period.end),
         )
-        .where(not_reversed_by(tables.payments, bounds.c.ends_at))
-        .group_by(d.debt_id)
+        .group_by(p.debt_id, p.currency)
         .subquery("paid")
     )
     return (
         select(d.key, d.currency, total(d.balance), total(paid.c.paid))
-        .select_from(rows.outerjoin(paid, paid.c.debt_id == d.debt_id))
+        .select_from(
+            rows.outerjoin(paid, and_(paid.c.debt_id == d.debt_id, paid.c.currency == d.currency))
+        )
         .group_by(d.key, d.currency)
     )
 

@@ -20,13 +20,16 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
+    Subquery,
     and_,
     case,
     cast,
+    exists,
     false,
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -40,11 +43,12 @@ from store.dialect import days_between
 from store.report_basis import (
     GroupId,
     Observations,
-    calendar,
-    falls_in,
     group_key,
     in_collection,
-    period_bounds,
+    in_period,
+    key_on,
+    on_day,
+    run_days,
     time_zone_sql,
 )
 
@@ -53,6 +57,8 @@ h = tables.classification_history.c
 p = tables.promises.c
 cp = tables.complaints.c
 
+# A day before any classification period (no current period before a case's first).
+NEVER = date(1, 1, 1)
 # The bucket of a case that is not past due: a period in it after one that was ends a spell.
 CURRENT = "M0"
 # How long a spell may take and still count as resolved within 30 days (its boundary included).
@@ -82,55 +88,61 @@ class Outcomes:
     complaints_per_1000: Ratio
 
 
-# ---- recoveries: gaps and islands over the classification history ------------------------------
+# ---- recoveries: delinquent spells over the classification history ----------------------------
 
 
-def _spells(period: Period) -> Select[Any]:
-    """Each classification period of a case begun by the period's end (later ones cannot change
-    a closed period's report), with the bucket before it (``previous``, NULL for the case's
-    first), the first day of the period after it (``next_from``, NULL for the case's latest) and
-    the day its delinquent spell began (``began_on``).
-
-    A spell's number is the count of current (M0) periods before a period: the delinquent
-    periods after a return to current and the next return to current share it, so the spell
-    began on the first delinquent period of its number."""
-    order = (h.from_date, h.id)
-    periods = (
-        select(
-            h.case_id,
-            h.bucket,
-            h.from_date,
-            func.lag(h.bucket).over(partition_by=h.case_id, order_by=order).label("previous"),
-            func.count(case((h.bucket == CURRENT, 1)))
-            .over(partition_by=h.case_id, order_by=order, rows=(None, -1))
-            .label("spell"),
-            func.lead(h.from_date).over(partition_by=h.case_id, order_by=order).label("next_from"),
+def _spell_began(case_id: Any, day: Any, *, including: bool) -> ColumnElement[date]:
+    """The first day of the delinquent spell of a case that its classification period beginning
+    on ``day`` ends (a current period: ``including`` False) or belongs to (a delinquent one:
+    ``including`` True): the first day of its earliest delinquent period after its last current
+    (M0) period begun before ``day``; NULL when there is none (the period before a current one
+    was current too, or it had none). Two index probes over ``(case_id, from_date)`` per row —
+    no window over the whole history, which grows with every day the system runs."""
+    last = tables.classification_history.alias("last_current")
+    last_current = (
+        select(func.max(last.c.from_date))
+        .where(last.c.case_id == case_id, last.c.bucket == CURRENT, last.c.from_date < day)
+        .correlate_except(last)
+        .scalar_subquery()
+    )
+    late = tables.classification_history.alias("first_late")
+    up_to = late.c.from_date <= day if including else late.c.from_date < day
+    return (
+        select(func.min(late.c.from_date))
+        .where(
+            late.c.case_id == case_id,
+            late.c.bucket != CURRENT,
+            up_to,
+            late.c.from_date > func.coalesce(last_current, literal(NEVER, Date)),
         )
-        .where(h.from_date <= period.end)
-        .subquery("periods")
-    )
-    s = periods.c
-    began_on = func.min(case((s.bucket != CURRENT, s.from_date))).over(
-        partition_by=(s.case_id, s.spell)
-    )
-    return select(
-        s.case_id, s.bucket, s.from_date, s.previous, s.next_from, began_on.label("began_on")
+        .correlate_except(late)
+        .scalar_subquery()
     )
 
 
-def _recovered(conn: AsyncConnection, spells: FromClause, period: Period) -> Select[Any]:
-    """The recoveries of the period among ``spells``: case_id, recovered_on, began_on, days."""
-    s = spells.c
-    return select(
-        s.case_id,
-        s.from_date.label("recovered_on"),
-        s.began_on,
-        days_between(conn, s.from_date, s.began_on).label("days"),
-    ).where(
-        s.bucket == CURRENT,
-        # NULL for the case's first period: a case opened current has not recovered.
-        s.previous != CURRENT,
-        s.from_date >= period.start,
+def _recovered(conn: AsyncConnection, period: Period) -> Subquery:
+    """The recoveries of the period: each current (M0) classification period begun in it right
+    after a delinquent one (``case_id``, ``recovered_on``, ``began_on``: the first day of the
+    spell it ended, and ``days`` between the two)."""
+    began_on = _spell_began(h.case_id, h.from_date, including=False)
+    # Materialised: each period's probes run once, not once per reference below.
+    periods = (
+        select(h.case_id, h.from_date.label("recovered_on"), began_on.label("began_on"))
+        .where(h.bucket == CURRENT, h.from_date >= period.start, h.from_date <= period.end)
+        .cte("current_periods")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    r = periods.c
+    return (
+        select(
+            r.case_id,
+            r.recovered_on,
+            r.began_on,
+            days_between(conn, r.recovered_on, r.began_on).label("days"),
+        )
+        # NULL: the period before was current too, or the case opened current.
+        .where(r.began_on.is_not(None))
+        .subquery("recovered")
     )
 
 
@@ -140,12 +152,36 @@ def recoveries(conn: AsyncConnection, observations: Observations) -> Select[Any]
     period on which the case was back at M0 (a date, the portfolio's business date);
     ``days``, whole days from the first delinquent day of the spell it ended to
     ``recovered_on``. Not scoped: join ``cases`` and apply the caller's scope."""
-    spells = _spells(observations.period).subquery("spells")
-    recovered = _recovered(conn, spells, observations.period)
-    return recovered.with_only_columns(
-        recovered.selected_columns.case_id,
-        recovered.selected_columns.recovered_on,
-        recovered.selected_columns.days,
+    r = _recovered(conn, observations.period).c
+    return select(r.case_id, r.recovered_on, r.days)
+
+
+def _open_spells(period: Period, began_by: date) -> Subquery:
+    """The spells still open at the period's end that began on or before ``began_by``: the
+    cases whose latest classification period begun by the end is delinquent (``case_id``).
+    Periods are contiguous, so the latest is the one not closed before the end (no later one
+    begun by the end is the rule itself); a period begun by ``began_by`` is in such a spell
+    without looking further back, only a later one needs the spell's first day."""
+    later = tables.classification_history.alias("later")
+    latest = ~exists().where(
+        later.c.case_id == h.case_id,
+        later.c.from_date > h.from_date,
+        later.c.from_date <= period.end,
+    )
+    old_enough = case(
+        (h.from_date <= began_by, True),
+        else_=_spell_began(h.case_id, h.from_date, including=True) <= began_by,
+    )
+    return (
+        select(h.case_id)
+        .where(
+            h.from_date <= period.end,
+            or_(h.to_date.is_(None), h.to_date >= period.end),
+            h.bucket != CURRENT,
+            latest,
+            old_enough,
+        )
+        .subquery("open_spells")
     )
 
 
@@ -202,34 +238,26 @@ def _spell_figures(
     a case written off or closed while delinquent never ends its last spell)."""
     period = observations.period
     old_enough = period.end - timedelta(days=RESOLVED_WITHIN_DAYS)
-    spells = _spells(period).cte("spells")
-    recovered = _recovered(conn, spells, period).subquery("recovered")
+    recovered = _recovered(conn, period)
     rec = recovered.c
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
+    days = run_days(observations)
     # Each recovery's key: its case's snapshot on the run standing for the day it recovered.
     recovered_rows = (
         select(
-            func.min(group_key(grouping, snap).expression).label("key"),
+            key_on(grouping, days.c.run_as_of, case_id=rec.case_id).label("key"),
             c.currency,
             rec.days,
             case((rec.began_on <= old_enough, 1), else_=0).label("counted"),
         )
         .select_from(
-            recovered.join(tables.cases, c.id == rec.case_id)
-            .join(
-                cal,
-                and_(cal.c.zone == time_zone_sql(c.portfolio), cal.c.day == rec.recovered_on),
-            )
-            .outerjoin(
-                snap,
-                and_(snap.c.case_id == rec.case_id, snap.c.as_of == cal.c.run_as_of),
+            recovered.join(tables.cases, c.id == rec.case_id).join(
+                days, days.c.day == rec.recovered_on
             )
         )
         .where(scope)
-        .group_by(rec.case_id, rec.recovered_on, rec.began_on, rec.days, c.currency)
     )
     standing = _standing(observations, grouping)
+    spells = _open_spells(period, old_enough)
     s = spells.c
     open_rows = (
         select(standing.c.key, c.currency, cast(null(), Integer).label("days"), literal(1))
@@ -238,13 +266,7 @@ def _spell_figures(
                 standing, standing.c.case_id == s.case_id
             )
         )
-        .where(
-            s.next_from.is_(None),
-            s.bucket != CURRENT,
-            s.began_on <= old_enough,
-            standing.c.in_collection == 1,
-            scope,
-        )
+        .where(standing.c.in_collection == 1, scope)
     )
     rows = union_all(recovered_rows, open_rows).subquery("spell_rows")
     r = rows.c
@@ -268,32 +290,19 @@ def _promise_figures(
     partly kept or broken) and those kept; a promise's key is its case's snapshot on the day it
     was made (made before the period: the opening run)."""
     zone = time_zone_sql(c.portfolio)
-    bounds = period_bounds(observations)
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
-    run: ColumnElement[Any] = cal.c.run_as_of
-    if observations.opening is not None:
-        run = func.coalesce(run, literal(observations.opening, Date))
+    source = tables.promises.join(tables.cases, c.id == p.case_id)
+    key: ColumnElement[Any] = key_on(None, None)
+    if grouping is not None:
+        days = run_days(observations)
+        source = source.outerjoin(days, on_day(days, zone, p.created_at))
+        run: ColumnElement[Any] = days.c.run_as_of
+        if observations.opening is not None:
+            run = func.coalesce(run, literal(observations.opening, Date))
+        key = key_on(grouping, run, case_id=p.case_id)
     promises = (
-        select(
-            func.min(group_key(grouping, snap).expression).label("key"),
-            p.currency,
-            p.status,
-        )
-        .select_from(
-            tables.promises.join(tables.cases, c.id == p.case_id)
-            .join(
-                bounds,
-                falls_in(bounds, zone, p.resolved_at),
-            )
-            .outerjoin(
-                cal,
-                falls_in(cal, zone, p.created_at),
-            )
-            .outerjoin(snap, and_(snap.c.case_id == p.case_id, snap.c.as_of == run))
-        )
-        .where(p.status.in_(JUDGED_PROMISES), scope)
-        .group_by(p.id, p.currency, p.status)
+        select(key.label("key"), p.currency, p.status)
+        .select_from(source)
+        .where(p.status.in_(JUDGED_PROMISES), in_period(observations, zone, p.resolved_at), scope)
         .subquery("judged")
     )
     j = promises.c
@@ -310,28 +319,21 @@ def _complaint_figures(
 ) -> Select[Any]:
     """Per key and currency (the case's): complaints filed in the period, keyed by their case's
     snapshot on the filing day, and the cases in collection at the opening or the closing run."""
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
+    days = run_days(observations)
+    zone = time_zone_sql(c.portfolio)
     complaints = (
         select(
-            func.min(group_key(grouping, snap).expression).label("key"),
+            key_on(grouping, days.c.run_as_of, case_id=cp.case_id).label("key"),
             c.currency,
             literal(1).label("complaints"),
             literal(0).label("cases"),
         )
         .select_from(
-            tables.complaints.join(tables.cases, c.id == cp.case_id)
-            .join(
-                cal,
-                falls_in(cal, time_zone_sql(c.portfolio), cp.filed_at),
-            )
-            .outerjoin(
-                snap,
-                and_(snap.c.case_id == cp.case_id, snap.c.as_of == cal.c.run_as_of),
+            tables.complaints.join(tables.cases, c.id == cp.case_id).join(
+                days, on_day(days, zone, cp.filed_at)
             )
         )
-        .where(scope)
-        .group_by(cp.id, c.currency)
+        .where(in_period(observations, zone, cp.filed_at), scope)
     )
     standing = _standing(observations, grouping)
     cases = (

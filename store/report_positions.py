@@ -43,16 +43,17 @@ from domain.money import Money
 from domain.reports.goals import Goals
 from domain.reports.model import AgingBucket, Grouping, Ratio, RollRate, ThresholdRatio
 from store import tables
+from store.dialect import local_day
 from store.report_basis import (
     GroupId,
     Observations,
-    calendar,
     delinquent,
     group_key,
     in_collection,
+    in_period,
     loan_book_principal,
     not_reversed_by,
-    period_bounds,
+    on_runs,
     time_zone_sql,
     total,
 )
@@ -289,13 +290,16 @@ def _steps(
     sold: written off; cured: cured; paid in full, settled or no closure: paid). A case closed
     uncollectible or sold is never reopened, so its closure is history that does not change."""
     months = _months(observations)
-    cal = calendar(observations)
     s = tables.debt_snapshots.alias("s")
     e = tables.debt_snapshots.alias("e")
     wo = tables.write_offs.c
     c = tables.cases.c
-    written_off = exists().where(wo.case_id == s.c.case_id, wo.written_off_at < cal.c.ends_at)
-    closed_by_then = c.closed_at < cal.c.ends_at
+    zone = time_zone_sql(s.c.portfolio)
+    # By the end of the month's last day in the debt's zone.
+    written_off = exists().where(
+        wo.case_id == s.c.case_id, local_day(zone, wo.written_off_at) <= months.c.ends_on
+    )
+    closed_by_then = local_day(zone, c.closed_at) <= months.c.ends_on
     lost = [CloseReason.UNCOLLECTIBLE.value, CloseReason.DEBT_SOLD.value]
     # Gone from the end run, or in it only as the closure's own snapshot (the daily run takes
     # one of a case closed since the previous run) while still past due: it left collection
@@ -334,7 +338,7 @@ def _steps(
         (e.c.days_past_due == 0, literal(CURED)),
         else_=e.c.bucket,
     )
-    return (
+    steps = (
         select(
             s.c.debt_id,
             s.c.portfolio,
@@ -343,21 +347,35 @@ def _steps(
             s.c.bucket.label("from_bucket"),
             s.c.balance,
             destination.label("to_bucket"),
-            func.row_number()
-            .over(partition_by=s.c.debt_id, order_by=months.c.starts_on)
-            .label("nth"),
+            months.c.starts_on,
         )
         .select_from(
             months.join(s, s.c.as_of == months.c.starts_on)
             .join(tables.cases, c.id == s.c.case_id)
-            .join(
-                cal, and_(cal.c.zone == time_zone_sql(s.c.portfolio), cal.c.day == months.c.ends_on)
+            .outerjoin(
+                e,
+                and_(
+                    e.c.debt_id == s.c.debt_id,
+                    e.c.as_of == months.c.ends_on,
+                    on_runs(e, (end for _, end in observations.months)),
+                ),
             )
-            .outerjoin(e, and_(e.c.debt_id == s.c.debt_id, e.c.as_of == months.c.ends_on))
         )
-        .where(delinquent(s), scope)
-        .cte("roll_steps")
+        .where(
+            on_runs(s, (start for start, _ in observations.months)),
+            delinquent(s),
+            scope,
+        )
+        .subquery("month_steps")
     )
+    t = steps.c
+    return select(
+        *(col for col in t if col.key != "starts_on"),
+        func.row_number().over(partition_by=t.debt_id, order_by=t.starts_on).label("nth"),
+        func.max(case((t.to_bucket == WRITTEN_OFF, 1), else_=0))
+        .over(partition_by=t.debt_id)
+        .label("lost"),
+    ).cte("roll_steps")
 
 
 def _matrix(steps: CTE) -> Subquery:
@@ -393,45 +411,39 @@ def _matrix(steps: CTE) -> Subquery:
 def _losses(observations: Observations, steps: CTE) -> Subquery:
     """What the loss rate divides, per group, each debt of the population once under its first
     month's key and balance: the population's balance, the balance of the debts that rolled to
-    WRITTEN_OFF in any month, and the recoveries counted in the period on those debts, in the
-    debt's currency (a payment counts when it falls in the period and was not reversed by its
-    end, so a closed period never changes)."""
+    WRITTEN_OFF in any month (``lost``), and the recoveries counted in the period on those
+    debts, in the debt's currency (a payment counts when it falls in the period and was not
+    reversed by its end, so a closed period never changes)."""
     st = steps.c
-    firsts = (
-        select(st.debt_id, st.portfolio, st.key, st.currency, st.balance)
-        .where(st.nth == 1)
-        .cte("roll_firsts")
-    )
-    f = firsts.c
-    rolled_off = f.debt_id.in_(select(st.debt_id).where(st.to_bucket == WRITTEN_OFF))
-    bounds = period_bounds(observations)
     p = tables.payments.c
+    c = tables.cases.c
+    zone = time_zone_sql(c.portfolio)
+    # The recoveries of the period per debt and currency, totalled once before any join.
     recovered = (
-        select(f.debt_id, total(p.amount).label("recovered"))
-        .select_from(
-            firsts.join(
-                tables.payments, and_(p.debt_id == f.debt_id, p.currency == f.currency)
-            ).join(bounds, bounds.c.zone == time_zone_sql(f.portfolio))
-        )
+        select(p.debt_id, p.currency, total(p.amount).label("recovered"))
+        .select_from(tables.payments.join(tables.cases, c.id == p.case_id))
         .where(
-            rolled_off,
             p.recovery.is_(True),
-            p.paid_at >= bounds.c.starts_at,
-            p.paid_at < bounds.c.ends_at,
-            not_reversed_by(tables.payments, bounds.c.ends_at),
+            in_period(observations, zone, p.paid_at),
+            not_reversed_by(tables.payments, zone, observations.period.end),
         )
-        .group_by(f.debt_id)
+        .group_by(p.debt_id, p.currency)
         .subquery("recovered")
     )
+    r = recovered.c
+    lost = st.lost == 1
     return (
         select(
-            f.key,
-            f.currency,
-            total(f.balance).label("population_balance"),
-            total(case((rolled_off, f.balance))).label("written_off"),
-            total(recovered.c.recovered).label("recovered"),
+            st.key,
+            st.currency,
+            total(st.balance).label("population_balance"),
+            total(case((lost, st.balance))).label("written_off"),
+            total(case((lost, r.recovered))).label("recovered"),
         )
-        .select_from(firsts.outerjoin(recovered, recovered.c.debt_id == f.debt_id))
-        .group_by(f.key, f.currency)
+        .select_from(
+            steps.outerjoin(recovered, and_(r.debt_id == st.debt_id, r.currency == st.currency))
+        )
+        .where(st.nth == 1)
+        .group_by(st.key, st.currency)
         .subquery("losses")
     )

@@ -44,11 +44,14 @@ from domain.reports.model import CommissionStatement, Ratio, Scorecard, Scorecar
 from store import report_flows, report_outcomes, tables
 from store.report_basis import (
     Observations,
-    calendar,
-    falls_in,
+    analytic,
     in_collection,
+    in_period,
     not_reversed_by,
-    period_bounds,
+    on_day,
+    on_run,
+    on_runs,
+    run_days,
     time_zone_sql,
     total,
 )
@@ -103,6 +106,10 @@ class _Level:
         """The column naming a figure's owner: the agency at the agency level, else the staff
         member (a team's rows are its members')."""
         return agency_id if self.level is ScorecardLevel.AGENCY else staff_id
+
+    def owner_of(self, snapshot: FromClause) -> Any:
+        """Who owns what happened to a debt or case on a snapshot's day."""
+        return self.owner(snapshot.c.assignee_id, snapshot.c.agency_id)
 
     def rows(
         self,
@@ -163,24 +170,20 @@ def _recovered(
     """Per key and currency (the payment's): the payments counted in the period — on one of its
     local days, not reversed by its end — each owned by its debt's snapshot on that day."""
     zone = time_zone_sql(c.portfolio)
-    bounds = period_bounds(observations)
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
-    source = (
-        tables.payments.join(tables.cases, c.id == p.case_id)
-        .join(bounds, bounds.c.zone == zone)
-        .join(
-            cal,
-            falls_in(cal, zone, p.paid_at),
-        )
-        .join(snap, and_(snap.c.debt_id == p.debt_id, snap.c.as_of == cal.c.run_as_of))
+    days = run_days(observations)
+    source = tables.payments.join(tables.cases, c.id == p.case_id).join(
+        days, on_day(days, zone, p.paid_at)
     )
     return level.rows(
         source,
-        level.owner(snap.c.assignee_id, snap.c.agency_id),
+        on_run(level.owner_of, days.c.run_as_of, debt_id=p.debt_id),
         p.currency,
         total(p.amount),
-        where=(scope, not_reversed_by(tables.payments, bounds.c.ends_at)),
+        where=(
+            scope,
+            in_period(observations, zone, p.paid_at),
+            not_reversed_by(tables.payments, zone, observations.period.end),
+        ),
     )
 
 
@@ -196,7 +199,12 @@ def _delinquent_at_opening(
         level.owner(s.assignee_id, s.agency_id),
         s.currency,
         total(s.balance),
-        where=(s.as_of == observations.opening, in_collection(snap), s.days_past_due >= 1, scope),
+        where=(
+            on_runs(snap, [observations.opening]),
+            in_collection(snap),
+            s.days_past_due >= 1,
+            scope,
+        ),
     )
 
 
@@ -207,7 +215,7 @@ def _closed(observations: Observations, level: _Level, scope: ColumnElement[bool
     o = opening.c
     owned = (
         select(o.case_id, func.min(level.owner(o.assignee_id, o.agency_id)).label("owner_id"))
-        .where(o.as_of == observations.opening, in_collection(opening))
+        .where(on_runs(opening, [observations.opening]), in_collection(opening))
         .group_by(o.case_id)
         .subquery("opened")
     )
@@ -218,7 +226,7 @@ def _closed(observations: Observations, level: _Level, scope: ColumnElement[bool
             k.case_id,
             func.max(case((k.case_status == CaseStatus.CLOSED.value, 1), else_=0)).label("closed"),
         )
-        .where(k.as_of == observations.closing)
+        .where(on_runs(closing, [observations.closing]))
         .group_by(k.case_id)
         .subquery("ended")
     )
@@ -242,20 +250,15 @@ def _cured(
     each owned by its case's snapshot on the day it recovered."""
     recovered = report_outcomes.recoveries(conn, observations).subquery("recovered")
     r = recovered.c
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
+    run_of = run_days(observations)
     owned = (
-        select(r.days, c.currency, func.min(level.owner(snap.c.assignee_id, snap.c.agency_id)))
+        select(r.days, c.currency, on_run(level.owner_of, run_of.c.run_as_of, case_id=r.case_id))
         .select_from(
-            recovered.join(tables.cases, c.id == r.case_id)
-            .join(
-                cal,
-                and_(cal.c.zone == time_zone_sql(c.portfolio), cal.c.day == r.recovered_on),
+            recovered.join(tables.cases, c.id == r.case_id).join(
+                run_of, run_of.c.day == r.recovered_on
             )
-            .join(snap, and_(snap.c.case_id == r.case_id, snap.c.as_of == cal.c.run_as_of))
         )
         .where(scope)
-        .group_by(r.case_id, r.recovered_on, r.days, c.currency)
         .subquery("cured")
     )
     days, currency, owner_id = owned.c
@@ -267,20 +270,16 @@ def _complaints(
 ) -> Select[Any]:
     """Per key and currency (the case's): the complaints filed in the period, each owned by its
     case's snapshot on the filing day."""
-    cal = calendar(observations)
-    snap = tables.debt_snapshots.alias("snapshot")
+    days = run_days(observations)
+    zone = time_zone_sql(c.portfolio)
     owned = (
-        select(c.currency, func.min(level.owner(snap.c.assignee_id, snap.c.agency_id)))
+        select(c.currency, on_run(level.owner_of, days.c.run_as_of, case_id=cp.case_id))
         .select_from(
-            tables.complaints.join(tables.cases, c.id == cp.case_id)
-            .join(
-                cal,
-                falls_in(cal, time_zone_sql(c.portfolio), cp.filed_at),
+            tables.complaints.join(tables.cases, c.id == cp.case_id).join(
+                days, on_day(days, zone, cp.filed_at)
             )
-            .join(snap, and_(snap.c.case_id == cp.case_id, snap.c.as_of == cal.c.run_as_of))
         )
-        .where(scope)
-        .group_by(cp.id, c.currency)
+        .where(in_period(observations, zone, cp.filed_at), scope)
         .subquery("filed")
     )
     currency, owner_id = owned.c
@@ -291,11 +290,7 @@ def _contacts(observations: Observations, level: _Level, scope: ColumnElement[bo
     """Per key and currency (the case's), of the contacts made in the period by the key's
     people: contacts (not blocked), right-party contacts and the attempts they are measured over,
     refused attempts (blocked) and contacts with a breach."""
-    bounds = period_bounds(observations)
-    source = tables.contacts.join(tables.cases, c.id == ct.case_id).join(
-        bounds,
-        falls_in(bounds, time_zone_sql(c.portfolio), ct.at),
-    )
+    source = tables.contacts.join(tables.cases, c.id == ct.case_id)
     made = ct.blocked.is_(False)
     answerable = and_(made, ct.outcome.is_not(None), ct.channel.in_(ANSWERABLE_CHANNELS))
     return level.rows(
@@ -307,22 +302,17 @@ def _contacts(observations: Observations, level: _Level, scope: ColumnElement[bo
         _tally(answerable),
         _tally(ct.blocked.is_(True)),
         _tally(func.json_array_length(ct.breaches) > 0),
-        where=(scope,),
+        where=(scope, in_period(observations, time_zone_sql(c.portfolio), ct.at)),
     )
 
 
 def _promises(observations: Observations, level: _Level, scope: ColumnElement[bool]) -> Select[Any]:
     """Per key and currency (the promise's), of the promises the key's people took: those made
     in the period, and those judged in it (resolved kept, partly kept or broken) and kept."""
-    bounds = period_bounds(observations)
-    b = bounds.c
-    made = and_(pr.created_at >= b.starts_at, pr.created_at < b.ends_at)
-    judged = and_(
-        pr.resolved_at >= b.starts_at, pr.resolved_at < b.ends_at, pr.status.in_(JUDGED_PROMISES)
-    )
-    source = tables.promises.join(tables.cases, c.id == pr.case_id).join(
-        bounds, b.zone == time_zone_sql(c.portfolio)
-    )
+    zone = time_zone_sql(c.portfolio)
+    made = in_period(observations, zone, pr.created_at)
+    judged = and_(in_period(observations, zone, pr.resolved_at), pr.status.in_(JUDGED_PROMISES))
+    source = tables.promises.join(tables.cases, c.id == pr.case_id)
     return level.rows(
         source,
         level.owner(pr.staff_id, pr.agency_id),
@@ -433,6 +423,18 @@ async def scorecards(
     both) that ``rows`` lets the caller see, each counting only the cases ``scope`` (a clause
     over ``cases``) lets them see; at the agency level with each agency's commission
     statement."""
+    async with analytic(conn):
+        return await _scorecards(conn, observations, level, scope, rows)
+
+
+async def _scorecards(
+    conn: AsyncConnection,
+    observations: Observations,
+    level: ScorecardLevel,
+    scope: ColumnElement[bool],
+    rows: ScorecardRows,
+) -> list[Scorecard]:
+
     visible = _visible(level, rows)
     if visible is None:
         return []

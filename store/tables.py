@@ -498,6 +498,16 @@ debt_snapshots = Table(
     Column("case_status", String(16), nullable=True),
     Column("case_stage", String(16), nullable=True),
     Index("ix_debt_snapshots_as_of", "as_of"),
+    # Reports: a case's snapshots on a run (the key or owner of a complaint, promise, recovery).
+    Index("ix_debt_snapshots_case_as_of", "case_id", "as_of"),
+    # Reports: a debt's last placed snapshot before a payment (commission, the contract's tail).
+    Index(
+        "ix_debt_snapshots_placed",
+        "debt_id",
+        "as_of",
+        postgresql_where=text("agency_id IS NOT NULL"),
+        sqlite_where=text("agency_id IS NOT NULL"),
+    ),
 )
 
 # One row per date the daily run completed (idempotency and catch-up), with its summary.

@@ -49,7 +49,6 @@ from sqlalchemy import (
     ColumnElement,
     Dialect,
     Float,
-    FromClause,
     Integer,
     Select,
     Subquery,
@@ -72,12 +71,13 @@ from domain.reports.model import VariantComparison
 from domain.reports.statistics import RatioSums, VariantCases, compare_variants
 from domain.strategies.model import Variant
 from store import report_flows, tables
+from store.dialect import local_day
 from store.report_basis import (
     Observations,
+    analytic,
     delinquent,
-    falls_in,
+    in_period,
     not_reversed_by,
-    period_bounds,
     time_zone_sql,
     total,
 )
@@ -155,7 +155,7 @@ def _cohort(debts: CTE) -> CTE:
     )
 
 
-def _cured(observations: Observations, cohort: CTE, bounds: FromClause) -> Subquery:
+def _cured(observations: Observations, cohort: CTE) -> Subquery:
     """Per cohort case: ``cured``, 1 when it was cured by the closing run (module docstring)."""
     k = cohort.c
     last = tables.debt_snapshots.alias("closing")
@@ -177,15 +177,8 @@ def _cured(observations: Observations, cohort: CTE, bounds: FromClause) -> Subqu
     # Written off by the end of the period in the case's time zone.
     written_off = (
         select(wo.case_id)
-        .select_from(
-            tables.write_offs.join(cohort, k.case_id == wo.case_id).join(
-                bounds,
-                and_(
-                    bounds.c.zone == time_zone_sql(k.portfolio),
-                    wo.written_off_at < bounds.c.ends_at,
-                ),
-            )
-        )
+        .select_from(tables.write_offs.join(cohort, k.case_id == wo.case_id))
+        .where(local_day(time_zone_sql(k.portfolio), wo.written_off_at) <= observations.period.end)
         .distinct()
         .subquery("written_off")
     )
@@ -215,11 +208,7 @@ def _per_variant(observations: Observations, debts: CTE, cohort: CTE) -> Select[
     delinquent debts) and y (their opening balance) and of their squares and products, and of r
     (collected on the case) and its square."""
     k = cohort.c
-    bounds = period_bounds(observations)
     zone = time_zone_sql(k.portfolio)
-
-    def in_period(at: Any) -> ColumnElement[bool]:
-        return falls_in(bounds, zone, at)
 
     # One row per debt at the opening: joining the delinquent ones duplicates no payment.
     on_delinquent = case((debts.c.debt_id.is_not(None), p.amount), else_=0)
@@ -230,25 +219,25 @@ def _per_variant(observations: Observations, debts: CTE, cohort: CTE) -> Select[
             func.sum(p.amount).label("collected"),
         )
         .select_from(
-            tables.payments.join(cohort, k.case_id == p.case_id)
-            .join(bounds, in_period(p.paid_at))
-            .outerjoin(debts, debts.c.debt_id == p.debt_id)
+            tables.payments.join(cohort, k.case_id == p.case_id).outerjoin(
+                debts, debts.c.debt_id == p.debt_id
+            )
         )
-        .where(not_reversed_by(tables.payments, bounds.c.ends_at))
+        .where(
+            in_period(observations, zone, p.paid_at),
+            not_reversed_by(tables.payments, zone, observations.period.end),
+        )
         .group_by(p.case_id)
         .subquery("paid")
     )
     filed = (
         select(cm.case_id, func.count().label("complaints"))
-        .select_from(
-            tables.complaints.join(cohort, k.case_id == cm.case_id).join(
-                bounds, in_period(cm.filed_at)
-            )
-        )
+        .select_from(tables.complaints.join(cohort, k.case_id == cm.case_id))
+        .where(in_period(observations, zone, cm.filed_at))
         .group_by(cm.case_id)
         .subquery("filed")
     )
-    cured = _cured(observations, cohort, bounds)
+    cured = _cured(observations, cohort)
     x = func.coalesce(paid.c.recovered, 0)
     y = k.balance
     r = func.coalesce(paid.c.collected, 0)
@@ -358,6 +347,17 @@ async def variant_comparison(
     confidence interval, over the cohort's cases ``scope`` lets the caller see. Empty when the
     period has no opening run or either variant has no case in the cohort (an unknown strategy
     too)."""
+    async with analytic(conn):
+        return await _variant_comparison(conn, observations, strategy, scope)
+
+
+async def _variant_comparison(
+    conn: AsyncConnection,
+    observations: Observations,
+    strategy: str,
+    scope: ColumnElement[bool],
+) -> list[VariantComparison]:
+
     if observations.opening is None:
         return []
     debts = _delinquent_debts(observations, strategy, scope)
