@@ -480,6 +480,28 @@ def history() -> str:
     """
 
 
+def spells() -> str:
+    """Each period's spell start, by the rule the daily run keeps as it opens them: the first
+    day of the delinquent spell it belongs to (or that a current period ends), from the count
+    of current periods before each one (migration 0011's backfill)."""
+    return """
+    UPDATE classification_history SET spell_from = spells.began_on
+    FROM (
+        SELECT id, min(CASE WHEN bucket <> 'M0' THEN from_date END)
+            OVER (PARTITION BY case_id, spell) AS began_on
+        FROM (
+            SELECT id, case_id, bucket, from_date,
+                count(CASE WHEN bucket = 'M0' THEN 1 END) OVER (
+                    PARTITION BY case_id ORDER BY from_date, id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                ) AS spell
+            FROM classification_history
+        ) AS numbered
+    ) AS spells
+    WHERE classification_history.id = spells.id
+    """
+
+
 def ledger() -> list[str]:
     """Write-offs (the core's charge-offs) and the loan book of every run date: the
     collection book is a twenty-fifth of it."""
@@ -682,7 +704,7 @@ async def seed(engine: AsyncEngine, cases: int) -> float:
         await step("complaints", lambda: run(complaints(), bare=("complaints",)))
         await step(
             "classification history",
-            lambda: run(history(), bare=("classification_history",)),
+            lambda: run(history(), spells(), bare=("classification_history",)),
         )
         await step("write-offs, loan book", lambda: run(*ledger()))
         await step(

@@ -56,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.arrangements.promises import PromiseStatus
-from domain.cases.classification import ClassificationPolicy
+from domain.cases.classification import CURRENT_BUCKET, ClassificationPolicy
 from domain.cases.events import CaseRecalled, CaseReclassified, CaseTransitioned
 from domain.cases.model import CaseStatus
 from domain.debts.model import DebtStatus
@@ -582,6 +582,26 @@ async def apply_figures(
     return int(bumped)
 
 
+def _spell_from(case_id: Any, from_date: Any, bucket: Any) -> ColumnElement[date]:
+    """The spell start of a period of the case opening on ``from_date`` in ``bucket``: a
+    delinquent period continues the spell of a delinquent period just before it, or begins one
+    on its first day; a current (M0) period ends the spell of a delinquent one just before it
+    (NULL after a current period, or as the case's first)."""
+    before = tables.classification_history.alias("before")
+    previous = (
+        select(case((before.c.bucket != CURRENT_BUCKET, before.c.spell_from)))
+        .where(before.c.case_id == case_id, before.c.from_date < from_date)
+        .order_by(before.c.from_date.desc(), before.c.id.desc())
+        .limit(1)
+        .correlate_except(before)
+        .scalar_subquery()
+    )
+    return case(
+        (bucket == CURRENT_BUCKET, previous),
+        else_=func.coalesce(previous, from_date),
+    )
+
+
 async def record_history(conn: AsyncConnection, as_of: date) -> int:
     """Keeps each aged case's classification history: the open period whose class, bucket or
     policy version is not the case's any more ends the day before ``as_of`` (periods are
@@ -603,7 +623,12 @@ async def record_history(conn: AsyncConnection, as_of: date) -> int:
     await conn.execute(
         update(history)
         .where(h.case_id == c.id, aged, h.to_date.is_(None), h.from_date >= as_of, differs)
-        .values(classification=c.classification, bucket=c.bucket, policy_version=c.policy_version)
+        .values(
+            classification=c.classification,
+            bucket=c.bucket,
+            policy_version=c.policy_version,
+            spell_from=_spell_from(h.case_id, h.from_date, c.bucket),
+        )
     )
     # Which cases lack an open period, noted before inserting: an INSERT that reads the table it
     # writes (NOT EXISTS) is planned on stale statistics, and on a first run that is quadratic.
@@ -611,7 +636,15 @@ async def record_history(conn: AsyncConnection, as_of: date) -> int:
     await conn.execute(update(figures).values(needs_period=~exists(is_open)))
     result = await conn.execute(
         insert(history).from_select(
-            ["case_id", "classification", "bucket", "from_date", "to_date", "policy_version"],
+            [
+                "case_id",
+                "classification",
+                "bucket",
+                "from_date",
+                "to_date",
+                "policy_version",
+                "spell_from",
+            ],
             select(
                 c.id,
                 c.classification,
@@ -619,6 +652,7 @@ async def record_history(conn: AsyncConnection, as_of: date) -> int:
                 _date(as_of),
                 cast(null(), Date),
                 c.policy_version,
+                _spell_from(c.id, _date(as_of), c.bucket),
             )
             .select_from(tables.cases.join(figures, f.case_id == c.id))
             .where(f.needs_period.is_(True))

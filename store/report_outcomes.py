@@ -2,9 +2,10 @@
 current, from the classification history) with the days they took and the share resolved within
 30 days, the promise kept rate and the complaints per 1,000 cases.
 
-Three statements whatever the number of cases, groups or days: the spells (recoveries and the
-spells still open), the promises resolved, the complaints with the cases they are counted over.
-Every one joins ``cases`` and applies the caller's scope, numerators and denominators alike.
+Two statements whatever the number of cases, groups or days: the spells (recoveries and the
+spells still open) with the complaints and the cases they are counted over (both read the cases
+standing at the opening or the closing, found once), and the promises resolved. Every part joins
+``cases`` and applies the caller's scope, numerators and denominators alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Date,
     FromClause,
     Integer,
@@ -24,7 +26,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.arrangements.promises import PromiseStatus
+from domain.cases.classification import CURRENT_BUCKET
 from domain.reports.goals import Goals
 from domain.reports.model import CountBucket, Grouping, Period, Ratio
 from store import tables
@@ -57,10 +59,8 @@ h = tables.classification_history.c
 p = tables.promises.c
 cp = tables.complaints.c
 
-# A day before any classification period (no current period before a case's first).
-NEVER = date(1, 1, 1)
 # The bucket of a case that is not past due: a period in it after one that was ends a spell.
-CURRENT = "M0"
+CURRENT = CURRENT_BUCKET
 # How long a spell may take and still count as resolved within 30 days (its boundary included).
 RESOLVED_WITHIN_DAYS = 30
 # The distribution of days to recovery: label, first and last day (None: no end).
@@ -91,57 +91,24 @@ class Outcomes:
 # ---- recoveries: delinquent spells over the classification history ----------------------------
 
 
-def _spell_began(case_id: Any, day: Any, *, including: bool) -> ColumnElement[date]:
-    """The first day of the delinquent spell of a case that its classification period beginning
-    on ``day`` ends (a current period: ``including`` False) or belongs to (a delinquent one:
-    ``including`` True): the first day of its earliest delinquent period after its last current
-    (M0) period begun before ``day``; NULL when there is none (the period before a current one
-    was current too, or it had none). Two index probes over ``(case_id, from_date)`` per row —
-    no window over the whole history, which grows with every day the system runs."""
-    last = tables.classification_history.alias("last_current")
-    last_current = (
-        select(func.max(last.c.from_date))
-        .where(last.c.case_id == case_id, last.c.bucket == CURRENT, last.c.from_date < day)
-        .correlate_except(last)
-        .scalar_subquery()
-    )
-    late = tables.classification_history.alias("first_late")
-    up_to = late.c.from_date <= day if including else late.c.from_date < day
-    return (
-        select(func.min(late.c.from_date))
-        .where(
-            late.c.case_id == case_id,
-            late.c.bucket != CURRENT,
-            up_to,
-            late.c.from_date > func.coalesce(last_current, literal(NEVER, Date)),
-        )
-        .correlate_except(late)
-        .scalar_subquery()
-    )
-
-
 def _recovered(conn: AsyncConnection, period: Period) -> Subquery:
-    """The recoveries of the period: each current (M0) classification period begun in it right
-    after a delinquent one (``case_id``, ``recovered_on``, ``began_on``: the first day of the
-    spell it ended, and ``days`` between the two)."""
-    began_on = _spell_began(h.case_id, h.from_date, including=False)
-    # Materialised: each period's probes run once, not once per reference below.
-    periods = (
-        select(h.case_id, h.from_date.label("recovered_on"), began_on.label("began_on"))
-        .where(h.bucket == CURRENT, h.from_date >= period.start, h.from_date <= period.end)
-        .cte("current_periods")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    r = periods.c
+    """The recoveries of the period: each current (M0) classification period begun in it that
+    ended a delinquent spell (``case_id``, ``recovered_on``, ``began_on``: the spell's first
+    day, kept on the period as it opened, and ``days`` between the two)."""
     return (
         select(
-            r.case_id,
-            r.recovered_on,
-            r.began_on,
-            days_between(conn, r.recovered_on, r.began_on).label("days"),
+            h.case_id,
+            h.from_date.label("recovered_on"),
+            h.spell_from.label("began_on"),
+            days_between(conn, h.from_date, h.spell_from).label("days"),
         )
-        # NULL: the period before was current too, or the case opened current.
-        .where(r.began_on.is_not(None))
+        .where(
+            h.bucket == CURRENT,
+            h.from_date >= period.start,
+            h.from_date <= period.end,
+            # NULL: the period before was current too, or the case opened current.
+            h.spell_from.is_not(None),
+        )
         .subquery("recovered")
     )
 
@@ -158,28 +125,16 @@ def recoveries(conn: AsyncConnection, observations: Observations) -> Select[Any]
 
 def _open_spells(period: Period, began_by: date) -> Subquery:
     """The spells still open at the period's end that began on or before ``began_by``: the
-    cases whose latest classification period begun by the end is delinquent (``case_id``).
-    Periods are contiguous, so the latest is the one not closed before the end (no later one
-    begun by the end is the rule itself); a period begun by ``began_by`` is in such a spell
-    without looking further back, only a later one needs the spell's first day."""
-    later = tables.classification_history.alias("later")
-    latest = ~exists().where(
-        later.c.case_id == h.case_id,
-        later.c.from_date > h.from_date,
-        later.c.from_date <= period.end,
-    )
-    old_enough = case(
-        (h.from_date <= began_by, True),
-        else_=_spell_began(h.case_id, h.from_date, including=True) <= began_by,
-    )
+    cases whose classification period at the end is delinquent (``case_id``). Periods are
+    contiguous (the daily run closes one the day before it opens the next), so the period at
+    the end is the one begun by then and not closed before it."""
     return (
         select(h.case_id)
         .where(
             h.from_date <= period.end,
             or_(h.to_date.is_(None), h.to_date >= period.end),
             h.bucket != CURRENT,
-            latest,
-            old_enough,
+            h.spell_from <= began_by,
         )
         .subquery("open_spells")
     )
@@ -215,14 +170,20 @@ def _standing(observations: Observations, grouping: Grouping | None) -> FromClau
         (has_closing, func.min(case((r.at_closing, r.key)))),
         else_=func.min(case((r.at_opening, r.key))),
     )
+    # Materialised: the spells and the complaints read it in the same statement.
     return (
         select(r.case_id, func.max(r.in_collection).label("in_collection"), key.label("key"))
         .group_by(r.case_id)
-        .subquery("standing")
+        .cte("standing")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
 
 
-# ---- the three statements ----------------------------------------------------------------------
+# ---- the statements ----------------------------------------------------------------------------
+
+# Which figures a row of ``_spells_and_complaints`` holds.
+SPELLS = "SPELLS"
+COMPLAINTS = "COMPLAINTS"
 
 
 def _spell_figures(
@@ -230,6 +191,7 @@ def _spell_figures(
     observations: Observations,
     grouping: Grouping | None,
     scope: ColumnElement[bool],
+    standing: FromClause,
 ) -> Select[Any]:
     """Per key and currency: the recoveries of the period by days taken, and the spells resolved
     within 30 days over the spells begun on or before the period's end less 30 days (younger
@@ -256,7 +218,6 @@ def _spell_figures(
         )
         .where(scope)
     )
-    standing = _standing(observations, grouping)
     spells = _open_spells(period, old_enough)
     s = spells.c
     open_rows = (
@@ -315,7 +276,10 @@ def _promise_figures(
 
 
 def _complaint_figures(
-    observations: Observations, grouping: Grouping | None, scope: ColumnElement[bool]
+    observations: Observations,
+    grouping: Grouping | None,
+    scope: ColumnElement[bool],
+    standing: FromClause,
 ) -> Select[Any]:
     """Per key and currency (the case's): complaints filed in the period, keyed by their case's
     snapshot on the filing day, and the cases in collection at the opening or the closing run."""
@@ -335,7 +299,6 @@ def _complaint_figures(
         )
         .where(in_period(observations, zone, cp.filed_at), scope)
     )
-    standing = _standing(observations, grouping)
     cases = (
         select(standing.c.key, c.currency, literal(0), literal(1))
         .select_from(standing.join(tables.cases, c.id == standing.c.case_id))
@@ -345,6 +308,27 @@ def _complaint_figures(
     r = rows.c
     return select(r.key, r.currency, func.sum(r.complaints), func.sum(r.cases)).group_by(
         r.key, r.currency
+    )
+
+
+def _spells_and_complaints(
+    conn: AsyncConnection,
+    observations: Observations,
+    grouping: Grouping | None,
+    scope: ColumnElement[bool],
+) -> CompoundSelect[Any]:
+    """The spell figures and the complaint figures in one statement, so that the cases standing
+    at the opening or the closing (a pass over two runs' snapshots) are found once: rows of
+    ``figure`` SPELLS (key, currency, within, counted, and the distribution's counts) and
+    COMPLAINTS (key, currency, complaints, cases)."""
+    standing = _standing(observations, grouping)
+    spells = _spell_figures(conn, observations, grouping, scope, standing).subquery("spells")
+    filed = _complaint_figures(observations, grouping, scope, standing).subquery("filed")
+    key, currency, complaints, cases = filed.c
+    padding = [cast(null(), Integer)] * (len(spells.c) - 4)
+    return union_all(
+        select(literal(SPELLS).label("figure"), *spells.c),
+        select(literal(COMPLAINTS), key, currency, complaints, cases, *padding),
     )
 
 
@@ -368,13 +352,17 @@ async def outcomes(
     goals: Goals,
 ) -> dict[GroupId, Outcomes]:
     """Returns the outcomes of every group with a recovery, a spell counted, a promise judged, a
-    complaint or a case in collection (three statements)."""
-    spells = await conn.execute(_spell_figures(conn, observations, grouping, scope))
+    complaint or a case in collection (two statements)."""
     resolved: dict[GroupId, Ratio] = {}
     days: dict[GroupId, list[CountBucket]] = {}
-    for key, currency, within, counted, *spans in spells.all():
+    per_1000: dict[GroupId, Ratio] = {}
+    figures = await conn.execute(_spells_and_complaints(conn, observations, grouping, scope))
+    for figure, key, currency, first, second, *spans in figures.all():
+        if figure == COMPLAINTS:
+            per_1000[key, currency] = Ratio(_count(first), _count(second), scale=1000)
+            continue
         resolved[key, currency] = Ratio(
-            _count(within), _count(counted), goals.resolved_within_30_days
+            _count(first), _count(second), goals.resolved_within_30_days
         )
         days[key, currency] = [
             CountBucket(label, int(n))
@@ -384,11 +372,6 @@ async def outcomes(
     kept = {
         (key, currency): Ratio(_count(n), _count(total))
         for key, currency, n, total in promises.all()
-    }
-    complaints = await conn.execute(_complaint_figures(observations, grouping, scope))
-    per_1000 = {
-        (key, currency): Ratio(_count(n), _count(total), scale=1000)
-        for key, currency, n, total in complaints.all()
     }
     return {
         gid: Outcomes(

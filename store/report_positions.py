@@ -369,12 +369,16 @@ def _steps(
         .subquery("month_steps")
     )
     t = steps.c
+    rolled_off = case((t.to_bucket == WRITTEN_OFF, 1), else_=0)
+    if len(observations.months) == 1:
+        # One month: each debt has one step, the first, and is lost if that step was.
+        nth: ColumnElement[int] = literal(1)
+        ever_lost: ColumnElement[int] = rolled_off
+    else:
+        nth = func.row_number().over(partition_by=t.debt_id, order_by=t.starts_on)
+        ever_lost = func.max(rolled_off).over(partition_by=t.debt_id)
     return select(
-        *(col for col in t if col.key != "starts_on"),
-        func.row_number().over(partition_by=t.debt_id, order_by=t.starts_on).label("nth"),
-        func.max(case((t.to_bucket == WRITTEN_OFF, 1), else_=0))
-        .over(partition_by=t.debt_id)
-        .label("lost"),
+        *(col for col in t if col.key != "starts_on"), nth.label("nth"), ever_lost.label("lost")
     ).cte("roll_steps")
 
 

@@ -459,6 +459,10 @@ classification_history = Table(
     Column("from_date", Date, nullable=False),
     Column("to_date", Date, nullable=True),
     Column("policy_version", String(32), nullable=False),
+    # The first day of the delinquent spell a delinquent period belongs to, or that a current
+    # (M0) period ends (NULL: the period before it was current too, or there was none): what
+    # recoveries and their days are read from, kept as each period opens (reports).
+    Column("spell_from", Date, nullable=True),
     Index("ix_classification_history_case_from", "case_id", "from_date"),
     # Reports: the periods that began in a report's period (recoveries).
     Index("ix_classification_history_from", "from_date"),

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+# The bucket of a case that is not past due: a period in it after a delinquent one ends a spell.
+CURRENT_BUCKET = "M0"
+
 
 class Classification(enum.StrEnum):
     """The class of a case by days past due (DOMAIN.md, chapter 5)."""
@@ -69,7 +72,7 @@ class ClassificationPolicy:
         if dpd < 0:
             raise ValueError("days past due cannot be negative")
         if dpd == 0:
-            return "M0"
+            return CURRENT_BUCKET
         return f"M{min((dpd - 1) // self.bucket_days + 1, self.max_bucket)}"
 
     def classify(self, dpd: int) -> Verdict:

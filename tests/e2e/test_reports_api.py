@@ -64,6 +64,7 @@ from tests.operations_reports import (
     scorecard_json,
     stored_report,
 )
+from tests.report_support import spell_starts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPENING, MIDDLE, CLOSING = date(2026, 9, 30), date(2026, 10, 15), date(2026, 10, 31)
@@ -410,9 +411,12 @@ async def build_book(engine: AsyncEngine) -> tuple[Factory, dict[str, MadeCase]]
                     "from_date": start,
                     "to_date": end,
                     "policy_version": "2026.1",
+                    "spell_from": spell,
                 }
                 for name, periods in PERIODS.items()
-                for bucket, start, end in periods
+                for (bucket, start, end), spell in zip(
+                    periods, spell_starts([(b, s) for b, s, _ in periods]), strict=True
+                )
             ],
         )
         book = {"portfolio": "retail", "product_type": "CONSUMER_LOAN", "currency": "CNY"}

@@ -283,6 +283,20 @@ async def test_cure_pay_off_and_reopening_in_the_watch_window(migrated: AsyncEng
             .all()
         )
     assert kinds == ["CASE_CLOSED", "CASE_REOPENED"]
+    # Each period keeps the first day of its delinquent spell (a current one: of the spell it
+    # ended), what the reports' recoveries read: late from D0, cured a day later, late again.
+    h = tables.classification_history.c
+    async with migrated.connect() as conn:
+        spells = await conn.execute(
+            select(h.bucket, h.from_date, h.spell_from)
+            .where(h.case_id == cured.case_id)
+            .order_by(h.from_date)
+        )
+        assert [tuple(row) for row in spells] == [
+            ("M1", D0, D0),
+            ("M0", day, D0),
+            ("M1", later + timedelta(days=1), later + timedelta(days=1)),
+        ]
 
 
 async def test_a_cured_case_past_its_watch_window_is_left_alone(migrated: AsyncEngine) -> None:

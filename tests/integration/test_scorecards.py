@@ -38,6 +38,7 @@ from store import tables
 from store.report_basis import observe
 from store.scorecard_queries import ScorecardRows, scorecards
 from tests.factories import Factory, MadeCase, classify, writing
+from tests.report_support import spell_starts
 
 PERIOD = Period(date(2026, 3, 1), date(2026, 3, 31))
 RUNS = (date(2026, 2, 28), date(2026, 3, 10), date(2026, 3, 20), date(2026, 3, 31))
@@ -218,6 +219,9 @@ class Rows:
         """The case's classification periods: (bucket, first day), each ending where the next
         begins."""
         starts = [date.fromisoformat(day) for _, day in periods]
+        spells = spell_starts(
+            [(bucket, start) for (bucket, _), start in zip(periods, starts, strict=True)]
+        )
         for index, (bucket, _) in enumerate(periods):
             ends = starts[index + 1] if index + 1 < len(starts) else None
             classification = {"M0": "CURRENT", "M1": "MILD", "M2": "MODERATE"}.get(
@@ -231,6 +235,7 @@ class Rows:
                 from_date=starts[index],
                 to_date=ends,
                 policy_version="2026.1",
+                spell_from=spells[index],
             )
 
 
