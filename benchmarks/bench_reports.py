@@ -10,8 +10,9 @@ month's course: current, newly delinquent, rolling on, cured (and closed), paid 
 off in the month or before it, or paying in part; collectors, agencies (some recalled in the
 month), a strategy and its variant. Every debt has a snapshot on each of 31 consecutive run
 dates (the day before the month and its 30 days), as the daily run writes them; payments,
-contacts, promises, complaints, classification history, write-offs, the loan book and cost
-records follow the same course, with a month of history before the period. Then ANALYZE.
+contacts, promises, complaints, classification history (with each period's spell start, as
+the daily run keeps it), write-offs, the loan book and cost records follow the same course, with
+a month of history before the period. Then ANALYZE.
 
 Times each call below over the month (the period's runs read by ``observe`` inside each call)
 and counts its SQL statements:
@@ -23,7 +24,9 @@ and counts its SQL statements:
 The table shows seconds and statements at N/10 and at N and the ratio of the times: the
 statement count must be the same, the time roughly ten times; then each call's three slowest
 statements at N, named by the store functions that sent them. ``--explain-over S`` prints the
-plan (EXPLAIN ANALYZE) of the slowest statement of every call slower than S seconds at N. To try
+plan (EXPLAIN ANALYZE, under the planner settings the reports run with:
+``store.report_basis.ANALYTIC_SETTINGS``) of the slowest statement of every call slower than S
+seconds at N. To try
 a fix without touching the code, ``--index`` adds an index and ``--set`` a session setting before
 timing; ``--keep`` keeps the databases and ``--reuse`` times them again without seeding (the
 databases are dropped afterwards unless either is given). A statement is stopped after
@@ -31,7 +34,7 @@ databases are dropped afterwards unless either is given). A statement is stopped
 about twelve minutes on two cores and the databases about 10 GB.
 
     python benchmarks/bench_reports.py [--cases 1000000] [--keep | --reuse] [--explain-over 10]
-        [--index 'debt_snapshots (case_id, as_of)'] [--set 'jit = off'] [--timeout 600]
+        [--index 'payments (case_id, paid_at)'] [--set 'work_mem = 256MB'] [--timeout 600]
 
 ``ARREARS_BENCH_DATABASE_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``)
 names the server (its user must be a superuser: foreign-key triggers are off while seeding).
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import re
@@ -61,7 +65,7 @@ from domain.reports.model import Grouping, Period, ScorecardLevel
 from store import report_queries, scorecard_queries, variant_queries
 from store.db import create_engine
 from store.migrate import upgrade
-from store.report_basis import observe
+from store.report_basis import ANALYTIC_SETTINGS, observe
 
 OPENING = date(2026, 10, 31)  # the first run date: the close of the day before the period
 RUNS = 31  # run dates OPENING + 0 … OPENING + 30
@@ -481,25 +485,10 @@ def history() -> str:
 
 
 def spells() -> str:
-    """Each period's spell start, by the rule the daily run keeps as it opens them: the first
-    day of the delinquent spell it belongs to (or that a current period ends), from the count
-    of current periods before each one (migration 0011's backfill)."""
-    return """
-    UPDATE classification_history SET spell_from = spells.began_on
-    FROM (
-        SELECT id, min(CASE WHEN bucket <> 'M0' THEN from_date END)
-            OVER (PARTITION BY case_id, spell) AS began_on
-        FROM (
-            SELECT id, case_id, bucket, from_date,
-                count(CASE WHEN bucket = 'M0' THEN 1 END) OVER (
-                    PARTITION BY case_id ORDER BY from_date, id
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                ) AS spell
-            FROM classification_history
-        ) AS numbered
-    ) AS spells
-    WHERE classification_history.id = spells.id
-    """
+    """Each period's spell start, by the rule the daily run keeps as it opens them: migration
+    0011's backfill of the history kept before it, run again over the seeded history."""
+    backfill: str = importlib.import_module("migrations.versions.0011_reports_at_scale").BACKFILL
+    return backfill
 
 
 def ledger() -> list[str]:
@@ -875,7 +864,8 @@ async def explain(
     )
     analyse = "" if statement.origin.endswith("(stopped)") else "ANALYZE, "
     async with engine.connect() as conn:
-        for setting in (f"statement_timeout = '{limit}s'", *settings):
+        reports = [f"{name} = '{value}'" for name, value in ANALYTIC_SETTINGS.items()]
+        for setting in (f"statement_timeout = '{limit}s'", *reports, *settings):
             await conn.exec_driver_sql(f"SET {setting}")
         plan_rows = await conn.exec_driver_sql(
             f"EXPLAIN ({analyse}BUFFERS) {statement.sql}", tuple(statement.parameters or ())

@@ -16,12 +16,13 @@ whenever it is asked:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -51,6 +52,8 @@ from store.dialect import local_day
 from store.types import Amount
 
 runs = tables.daily_runs.c
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # A group of a report: its key (None in totals, or for a case with no team, agency or variant)
 # and its currency.
@@ -115,11 +118,11 @@ async def observe(conn: AsyncConnection, period: Period) -> Observations:
 # ---- how PostgreSQL plans a report --------------------------------------------------------------
 
 # The session settings a report's statements run under on PostgreSQL, for that transaction only:
-# - nested loops off: the statements join small VALUES tables (the calendar, the period's bounds)
-#   through a CASE over the portfolio (its time zone), whose selectivity PostgreSQL cannot
-#   estimate; it then expects a handful of rows, picks nested loops over the snapshots and is
-#   quadratic at a million cases. Per-row lookups that must be index probes (the snapshot of an
-#   event's day, a debt's last placement) are scalar subqueries, which the setting leaves alone;
+# - nested loops off: the statements join on expressions over the portfolio (its time zone, an
+#   instant's local day) whose selectivity PostgreSQL cannot estimate; it then expects a handful
+#   of rows, picks nested loops over a run's snapshots and is quadratic at a million cases.
+#   Per-row lookups that must be index probes (the snapshot of an event's day, a debt's last
+#   placement) are scalar subqueries, which the setting leaves alone;
 # - enough memory to hash and sort a run's snapshots (about 1.5 million rows at a million cases)
 #   without spilling to disk;
 # - no JIT compilation: it costs seconds on these wide expressions and gains nothing back.
@@ -148,6 +151,19 @@ async def analytic(conn: AsyncConnection) -> AsyncIterator[None]:
     await conn.execute(
         select(*(func.set_config(n, value, True) for n, value in zip(names, previous, strict=True)))
     )
+
+
+def analysed(
+    report: Callable[Concatenate[AsyncConnection, P], Awaitable[T]],
+) -> Callable[Concatenate[AsyncConnection, P], Awaitable[T]]:
+    """A report's entry point (its first argument the connection) run under ``analytic``."""
+
+    @wraps(report)
+    async def run(conn: AsyncConnection, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        async with analytic(conn):
+            return await report(conn, *args, **kwargs)
+
+    return run
 
 
 def on_runs(snap: FromClause, days: Iterable[date | None]) -> ColumnElement[bool]:

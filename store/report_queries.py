@@ -20,7 +20,7 @@ from domain.reports.model import (
     ReportGroup,
 )
 from store import report_flows, report_outcomes, report_positions
-from store.report_basis import GroupId, Observations, analytic, loan_book_applies, observe
+from store.report_basis import GroupId, Observations, analysed, loan_book_applies, observe
 from store.report_outcomes import DAYS_TO_RECOVERY
 
 
@@ -93,6 +93,7 @@ async def _groups(
     return groups
 
 
+@analysed
 async def portfolio_report(
     conn: AsyncConnection,
     period: Period,
@@ -106,11 +107,10 @@ async def portfolio_report(
     cases ``scope`` lets the caller see (a clause over ``cases``; ``whole_book`` when it is every
     case, the only case in which a figure over the loan book applies)."""
     observations = await observe(conn, period)
-    async with analytic(conn):
-        groups = (
-            await _groups(conn, observations, grouping, scope, whole_book=whole_book, goals=goals)
-            if grouping is not None
-            else []
-        )
-        totals = await _groups(conn, observations, None, scope, whole_book=whole_book, goals=goals)
+    groups = (
+        await _groups(conn, observations, grouping, scope, whole_book=whole_book, goals=goals)
+        if grouping is not None
+        else []
+    )
+    totals = await _groups(conn, observations, None, scope, whole_book=whole_book, goals=goals)
     return PortfolioReport(period=period, grouping=grouping, groups=groups, totals=totals)

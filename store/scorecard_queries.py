@@ -44,7 +44,7 @@ from domain.reports.model import CommissionStatement, Ratio, Scorecard, Scorecar
 from store import report_flows, report_outcomes, tables
 from store.report_basis import (
     Observations,
-    analytic,
+    analysed,
     in_collection,
     in_period,
     not_reversed_by,
@@ -412,6 +412,7 @@ async def _commissions(
     return {**nothing, **earned}
 
 
+@analysed
 async def scorecards(
     conn: AsyncConnection,
     observations: Observations,
@@ -423,18 +424,6 @@ async def scorecards(
     both) that ``rows`` lets the caller see, each counting only the cases ``scope`` (a clause
     over ``cases``) lets them see; at the agency level with each agency's commission
     statement."""
-    async with analytic(conn):
-        return await _scorecards(conn, observations, level, scope, rows)
-
-
-async def _scorecards(
-    conn: AsyncConnection,
-    observations: Observations,
-    level: ScorecardLevel,
-    scope: ColumnElement[bool],
-    rows: ScorecardRows,
-) -> list[Scorecard]:
-
     visible = _visible(level, rows)
     if visible is None:
         return []

@@ -74,7 +74,7 @@ from store import report_flows, tables
 from store.dialect import local_day
 from store.report_basis import (
     Observations,
-    analytic,
+    analysed,
     delinquent,
     in_period,
     not_reversed_by,
@@ -336,6 +336,7 @@ def _commissions(rows: list[Any]) -> dict[Stratum, _Commission]:
     return sums
 
 
+@analysed
 async def variant_comparison(
     conn: AsyncConnection,
     observations: Observations,
@@ -347,17 +348,6 @@ async def variant_comparison(
     confidence interval, over the cohort's cases ``scope`` lets the caller see. Empty when the
     period has no opening run or either variant has no case in the cohort (an unknown strategy
     too)."""
-    async with analytic(conn):
-        return await _variant_comparison(conn, observations, strategy, scope)
-
-
-async def _variant_comparison(
-    conn: AsyncConnection,
-    observations: Observations,
-    strategy: str,
-    scope: ColumnElement[bool],
-) -> list[VariantComparison]:
-
     if observations.opening is None:
         return []
     debts = _delinquent_debts(observations, strategy, scope)
