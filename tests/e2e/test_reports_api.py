@@ -50,7 +50,6 @@ from store import scorecard_queries, tables, variant_queries
 from store.db import create_engine
 from store.migrate import upgrade
 from store.report_basis import observe
-from store.scorecard_queries import ScorecardRows
 from tests.access import LOGINS
 from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET, _create_pg_database
 from tests.factories import Factory, MadeCase, classify, writing
@@ -61,6 +60,7 @@ from tests.operations_reports import (
     REPORT,
     SCORECARDS,
     comparison_json,
+    documented_rows,
     scorecard_json,
     stored_report,
 )
@@ -742,33 +742,20 @@ SCORECARD_KEYS: dict[str, dict[ScorecardLevel, set[str] | None]] = {
 }
 
 
-def documented_rows(login: str, staff: Any) -> ScorecardRows:
-    """The rows the documented rules give a login (at a level where it gets any)."""
-    role = LOGINS[login]
-    if role.sees_all_cases:
-        return ScorecardRows()
-    if role.cases == "team":
-        return ScorecardRows(team=role.team)
-    if "agency_manager" in role.roles:
-        return ScorecardRows(agency_id=staff.agency_id)
-    return ScorecardRows(staff_id=staff.id)
-
-
 @pytest.mark.parametrize("login", sorted(SCORECARD_KEYS))
 async def test_scorecards_are_restricted_per_role(book: Book, login: str) -> None:
     ids = await listed_case_ids(book, login)
     async with book.engine.connect() as conn:
-        staff = (
-            await conn.execute(tables.staff.select().where(tables.staff.c.login == login))
-        ).one()
         observations = await observe(conn, Period(date(2026, 10, 1), date(2026, 10, 31)))
         for level, keys in SCORECARD_KEYS[login].items():
             found = await cards(book, login, level)
             if keys == set():
                 assert found == [], level
                 continue
+            rows = await documented_rows(conn, login, level)
+            assert rows is not None, level
             expected = await scorecard_queries.scorecards(
-                conn, observations, level, tables.cases.c.id.in_(ids), documented_rows(login, staff)
+                conn, observations, level, tables.cases.c.id.in_(ids), rows
             )
             assert found == [scorecard_json(card) for card in expected], level
             assert found, level
