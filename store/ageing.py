@@ -589,7 +589,15 @@ def _spell_from(case_id: Any, from_date: Any, bucket: Any) -> ColumnElement[date
     (NULL after a current period, or as the case's first)."""
     before = tables.classification_history.alias("before")
     previous = (
-        select(case((before.c.bucket != CURRENT_BUCKET, before.c.spell_from)))
+        select(
+            case(
+                (
+                    before.c.bucket != CURRENT_BUCKET,
+                    # A delinquent period without one (kept before it was): at least its own.
+                    func.coalesce(before.c.spell_from, before.c.from_date),
+                )
+            )
+        )
         .where(before.c.case_id == case_id, before.c.from_date < from_date)
         .order_by(before.c.from_date.desc(), before.c.id.desc())
         .limit(1)

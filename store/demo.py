@@ -55,7 +55,12 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy, assess
+from domain.cases.classification import (
+    CURRENT_BUCKET,
+    DEFAULT_POLICY,
+    ClassificationPolicy,
+    assess,
+)
 from domain.cases.model import CaseStage, CaseStatus
 from domain.conduct.profiles import profile as conduct_profile
 from domain.debts.model import Debt, DebtStatus, Instalment, ProductType
@@ -454,15 +459,19 @@ class _Generator:
                 **placement,
             }
         )
+        period_from = max(opened_on, self._period_start(standing.days_past_due))
         rows[tables.classification_history].append(
             {
                 "id": n,
                 "case_id": n,
                 "classification": verdict.classification.value,
                 "bucket": verdict.bucket,
-                "from_date": max(opened_on, self._period_start(standing.days_past_due)),
+                "from_date": period_from,
                 "to_date": None,
                 "policy_version": verdict.policy_version,
+                # The case's first period: a delinquent one begins its spell (as the daily run
+                # keeps it, ``store.ageing.record_history``).
+                "spell_from": period_from if verdict.bucket != CURRENT_BUCKET else None,
             }
         )
         self._debt_rows(n, portfolio, debts, rows)

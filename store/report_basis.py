@@ -40,6 +40,7 @@ from sqlalchemy import (
     type_coerce,
     values,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -134,8 +135,8 @@ async def analytic(conn: AsyncConnection) -> AsyncIterator[None]:
     """Runs a report's statements under ``ANALYTIC_SETTINGS`` on PostgreSQL (nothing elsewhere)
     and puts the previous values back afterwards, so that whatever else the transaction runs
     is planned as usual: one statement before (reading each value, then setting it: a select
-    list is evaluated in order), one after; on an error the transaction is rolled back, which
-    undoes them anyway."""
+    list is evaluated in order), one after — also when the report fails in Python; a database
+    error aborts the transaction, whose rollback undoes them anyway."""
     if conn.dialect.name != "postgresql":
         yield
         return
@@ -147,10 +148,17 @@ async def analytic(conn: AsyncConnection) -> AsyncIterator[None]:
         )
     )
     previous = found.one()[: len(names)]
-    yield
-    await conn.execute(
-        select(*(func.set_config(n, value, True) for n, value in zip(names, previous, strict=True)))
+    restore = select(
+        *(func.set_config(n, value, True) for n, value in zip(names, previous, strict=True))
     )
+    try:
+        yield
+    except DBAPIError:
+        raise
+    except Exception:
+        await conn.execute(restore)
+        raise
+    await conn.execute(restore)
 
 
 def analysed(

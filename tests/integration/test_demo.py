@@ -266,6 +266,20 @@ async def test_two_hundred_cases_cover_every_bucket_with_consistent_dpd(
     assert {c.stage for c in cases if c.days_past_due <= 30 and c.status != "CLOSED"} == {"EARLY"}
     assert {c.stage for c in cases if c.days_past_due > 90} >= {"LEGAL", "COLLECTION"}
     assert {c.status for c in cases if c.stage == "WRITTEN_OFF"} <= {"CLOSED"}
+    # Each case's one classification period, open, in its bucket; a delinquent one begins the
+    # case's delinquent spell (what the reports' recoveries and open spells read).
+    h = tables.classification_history.c
+    async with migrated.connect() as conn:
+        periods = {
+            row.case_id: row
+            for row in await conn.execute(select(h.case_id, h.bucket, h.from_date, h.spell_from))
+        }
+    assert periods.keys() == {c.id for c in cases}
+    for case in cases:
+        period = periods[case.id]
+        assert period.bucket == case.bucket, case.reference
+        late = period.bucket != "M0"
+        assert period.spell_from == (period.from_date if late else None), case.reference
 
 
 def case_of(row: Row[Any], debts: list[Debt]) -> Case:
