@@ -176,7 +176,7 @@ def analysed(
 
 def on_runs(snap: FromClause, days: Iterable[date | None]) -> ColumnElement[bool]:
     """``snap.as_of`` among the run dates ``days`` as constants: a snapshot joined to a table
-    of runs (the months, the calendar) also says which runs it reads, so that PostgreSQL reads
+    of runs (the roll rates' months) also says which runs it reads, so that PostgreSQL reads
     those runs' rows through the ``as_of`` index instead of every run's."""
     found = sorted({day for day in days if day is not None})
     return snap.c.as_of.in_(found) if found else snap.c.as_of == NO_RUN
