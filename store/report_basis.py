@@ -355,6 +355,26 @@ def not_reversed_by(payment: FromClause, zone: Any, end: date) -> ColumnElement[
     return or_(p.reversed.is_(False), local_day(zone, p.reversed_at) > end)
 
 
+def paid_per_debt(observations: Observations, name: str, *where: ColumnElement[bool]) -> Subquery:
+    """What was paid in the period per debt and currency (``debt_id``, ``currency``, ``amount``):
+    the payments on one of its days in their portfolio's zone and not reversed by its end,
+    totalled once before any join; ``where`` narrows them (recoveries only)."""
+    p = tables.payments.c
+    c = tables.cases.c
+    zone = time_zone_sql(c.portfolio)
+    return (
+        select(p.debt_id, p.currency, total(p.amount).label("amount"))
+        .select_from(tables.payments.join(tables.cases, c.id == p.case_id))
+        .where(
+            in_period(observations, zone, p.paid_at),
+            not_reversed_by(tables.payments, zone, observations.period.end),
+            *where,
+        )
+        .group_by(p.debt_id, p.currency)
+        .subquery(name)
+    )
+
+
 def total(amount: Any) -> ColumnElement[Decimal]:
     """A sum of amounts read back as Decimal on both databases (SQLite sums minor units)."""
     return type_coerce(func.sum(amount), Amount())

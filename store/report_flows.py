@@ -52,7 +52,7 @@ from store.report_basis import (
     loan_book_principal,
     not_reversed_by,
     on_day,
-    on_runs,
+    paid_per_debt,
     run_days,
     time_zone_sql,
     total,
@@ -211,24 +211,13 @@ def _delinquent_at_opening(
     rows = (
         select(group_key(grouping, snap).label(), s.debt_id, s.currency, s.balance)
         .select_from(snap.join(tables.cases, c.id == s.case_id))
-        .where(on_runs(snap, [observations.opening]), delinquent(snap), scope)
+        .where(s.as_of == observations.opening, delinquent(snap), scope)
         .subquery("delinquent")
     )
     d = rows.c
-    zone = time_zone_sql(c.portfolio)
-    # What was paid in the period per debt and currency, totalled once before any join.
-    paid = (
-        select(p.debt_id, p.currency, total(p.amount).label("paid"))
-        .select_from(tables.payments.join(tables.cases, c.id == p.case_id))
-        .where(
-            in_period(observations, zone, p.paid_at),
-            not_reversed_by(tables.payments, zone, observations.period.end),
-        )
-        .group_by(p.debt_id, p.currency)
-        .subquery("paid")
-    )
+    paid = paid_per_debt(observations, "paid")
     return (
-        select(d.key, d.currency, total(d.balance), total(paid.c.paid))
+        select(d.key, d.currency, total(d.balance), total(paid.c.amount))
         .select_from(
             rows.outerjoin(paid, and_(paid.c.debt_id == d.debt_id, paid.c.currency == d.currency))
         )

@@ -252,14 +252,14 @@ def _promise_figures(
     was made (made before the period: the opening run)."""
     zone = time_zone_sql(c.portfolio)
     source = tables.promises.join(tables.cases, c.id == p.case_id)
-    key: ColumnElement[Any] = key_on(None, None)
+    run: ColumnElement[Any] | None = None  # the totals need no run: their key is NULL
     if grouping is not None:
         days = run_days(observations)
         source = source.outerjoin(days, on_day(days, zone, p.created_at))
-        run: ColumnElement[Any] = days.c.run_as_of
+        run = days.c.run_as_of
         if observations.opening is not None:
             run = func.coalesce(run, literal(observations.opening, Date))
-        key = key_on(grouping, run, case_id=p.case_id)
+    key = key_on(grouping, run, case_id=p.case_id)
     promises = (
         select(key.label("key"), p.currency, p.status)
         .select_from(source)

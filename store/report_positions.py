@@ -50,10 +50,9 @@ from store.report_basis import (
     delinquent,
     group_key,
     in_collection,
-    in_period,
     loan_book_principal,
-    not_reversed_by,
     on_runs,
+    paid_per_debt,
     time_zone_sql,
     total,
 )
@@ -419,21 +418,7 @@ def _losses(observations: Observations, steps: CTE) -> Subquery:
     debts, in the debt's currency (a payment counts when it falls in the period and was not
     reversed by its end, so a closed period never changes)."""
     st = steps.c
-    p = tables.payments.c
-    c = tables.cases.c
-    zone = time_zone_sql(c.portfolio)
-    # The recoveries of the period per debt and currency, totalled once before any join.
-    recovered = (
-        select(p.debt_id, p.currency, total(p.amount).label("recovered"))
-        .select_from(tables.payments.join(tables.cases, c.id == p.case_id))
-        .where(
-            p.recovery.is_(True),
-            in_period(observations, zone, p.paid_at),
-            not_reversed_by(tables.payments, zone, observations.period.end),
-        )
-        .group_by(p.debt_id, p.currency)
-        .subquery("recovered")
-    )
+    recovered = paid_per_debt(observations, "recovered", tables.payments.c.recovery.is_(True))
     r = recovered.c
     lost = st.lost == 1
     return (
@@ -442,7 +427,7 @@ def _losses(observations: Observations, steps: CTE) -> Subquery:
             st.currency,
             total(st.balance).label("population_balance"),
             total(case((lost, st.balance))).label("written_off"),
-            total(case((lost, r.recovered))).label("recovered"),
+            total(case((lost, r.amount))).label("recovered"),
         )
         .select_from(
             steps.outerjoin(recovered, and_(r.debt_id == st.debt_id, r.currency == st.currency))

@@ -50,7 +50,6 @@ from store.report_basis import (
     not_reversed_by,
     on_day,
     on_run,
-    on_runs,
     run_days,
     time_zone_sql,
     total,
@@ -200,7 +199,7 @@ def _delinquent_at_opening(
         s.currency,
         total(s.balance),
         where=(
-            on_runs(snap, [observations.opening]),
+            s.as_of == observations.opening,
             in_collection(snap),
             s.days_past_due >= 1,
             scope,
@@ -215,7 +214,7 @@ def _closed(observations: Observations, level: _Level, scope: ColumnElement[bool
     o = opening.c
     owned = (
         select(o.case_id, func.min(level.owner(o.assignee_id, o.agency_id)).label("owner_id"))
-        .where(on_runs(opening, [observations.opening]), in_collection(opening))
+        .where(o.as_of == observations.opening, in_collection(opening))
         .group_by(o.case_id)
         .subquery("opened")
     )
@@ -226,7 +225,7 @@ def _closed(observations: Observations, level: _Level, scope: ColumnElement[bool
             k.case_id,
             func.max(case((k.case_status == CaseStatus.CLOSED.value, 1), else_=0)).label("closed"),
         )
-        .where(on_runs(closing, [observations.closing]))
+        .where(k.as_of == observations.closing)
         .group_by(k.case_id)
         .subquery("ended")
     )
