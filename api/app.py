@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from api.audit import RequestAudit, RequestInfo
-from api.auth import AuthenticationError, bearer_token, verify_token
+from api.auth import AuthenticationError, TokenVerifier, bearer_token
 from api.context import Context
 from api.evidence.download import Handler, evidence_download
 from api.guards import (
@@ -69,6 +69,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.clock = clock
+        self.tokens = TokenVerifier(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,7 +92,7 @@ class GraphQLApp(GraphQL[Context, None]):
         guards: Guards = request.app.state.guards
         address = client_address(request, guards.trusted)
         try:
-            claims = verify_token(self.settings, bearer_token(request.headers.get("authorization")))
+            claims = await self.tokens.verify(bearer_token(request.headers.get("authorization")))
         except AuthenticationError as exc:
             return await self._refuse_unauthenticated(request, address, str(exc))
         # The caller's share is taken before any database work, and the process's before the

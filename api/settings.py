@@ -62,6 +62,34 @@ class Settings(BaseSettings):
     unauthenticated_per_minute: int = Field(default=30, gt=0)
     # Failed logins from one address within this window are recorded as one entry with a count.
     failed_login_window_seconds: int = Field(default=60, gt=0)
+    # ---- identity from the company's provider (OIDC): all three of issuer, audience and JWKS
+    # URL together, or none (built-in HS256 tokens only).
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_login_claim: str = "preferred_username"
+    # How long fetched signing keys are used before they are fetched again (an unknown key id
+    # fetches at once, at most once per oidc_jwks_min_refetch_seconds).
+    oidc_jwks_cache_seconds: int = Field(default=300, gt=0)
+    oidc_jwks_min_refetch_seconds: int = Field(default=10, ge=0)
+    # ---- API clients of partner agencies (OAuth 2.0 client credentials)
+    client_token_ttl_seconds: int = Field(default=900, gt=0)
+    # After a rotation the old secret keeps working this long (0: it stops at once).
+    client_secret_overlap_seconds: int = Field(default=86400, ge=0)
+    # ---- browsers on other origins (comma-separated, exact origins; none by default)
+    cors_origins: str = ""
+    # ---- metrics and traces: /metrics answers only with this bearer token when set; traces
+    # go to the OTLP endpoint when set (needs the ``otel`` extra).
+    metrics_token: str | None = None
+    otel_endpoint: str | None = None
+    # ---- shared limits: ``auto`` keeps them in Redis when ARREARS_REDIS_URL is set, else in the
+    # database when more than one worker serves (ARREARS_WORKERS, set by ``arrears serve``),
+    # else in the process; ``memory``, ``database`` or ``redis`` choose one.
+    limits_storage: str = "auto"
+    workers: int = Field(default=1, gt=0)
+    # ---- data life cycle (days; see domain.retention)
+    # ---- faults: a request waits at most this long for a database connection before HTTP 503.
+    database_timeout_seconds: float = Field(default=5.0, gt=0)
     # The manual's goals that reports judge figures by (unset: the manual's numbers, see
     # domain.reports.goals): fractions, e.g. ARREARS_GOAL_OVERDUE_RATE=0.05.
     goal_overdue_rate: Decimal | None = Field(default=None, gt=0, lt=1)
@@ -137,6 +165,42 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_jwks_url is not None
+
+    @field_validator("limits_storage")
+    @classmethod
+    def _known_limits_storage(cls, value: str) -> str:
+        if value not in ("auto", "memory", "database", "redis"):
+            raise ValueError("ARREARS_LIMITS_STORAGE must be auto, memory, database or redis")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> Settings:
+        given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
+        if any(given) and not all(given):
+            raise ValueError(
+                "ARREARS_OIDC_ISSUER, ARREARS_OIDC_AUDIENCE and ARREARS_OIDC_JWKS_URL are set "
+                "together or not at all"
+            )
+        if self.limits_storage == "redis" and not self.redis_url:
+            raise ValueError("ARREARS_LIMITS_STORAGE=redis needs ARREARS_REDIS_URL")
+        return self
+
+    @property
+    def shared_limits(self) -> str:
+        """Where limits are kept: memory, database or redis (see limits_storage)."""
+        if self.limits_storage != "auto":
+            return self.limits_storage
+        if self.redis_url:
+            return "redis"
+        return "database" if self.workers > 1 else "memory"
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -32,6 +32,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(lambda conn: command.upgrade(alembic_config(conn), revision))
 
 
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Downgrades the database to the given revision (tests of a migration's data step)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda conn: command.downgrade(alembic_config(conn), revision))
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     """Returns the database's current revision, or None if it was never migrated."""
 

@@ -76,6 +76,8 @@ borrowers = Table(
     # The core banking system's key for the person (the feed's upsert key); NULL for borrowers
     # that came from elsewhere (the demo).
     Column("external_id", String(64), nullable=True, unique=True),
+    # When ``arrears purge`` replaced the person's data by placeholders (retention ended).
+    Column("anonymised_at", UTCDateTime(), nullable=True),
 )
 
 cases = Table(
@@ -966,4 +968,72 @@ notice_receipts = Table(
     Column("provider_ref", String(200), nullable=True),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("recorded_by", ForeignKey("staff.id"), nullable=True),
+)
+
+
+# ---- running it for real (issue 14) --------------------------------------------------------------
+
+# OAuth 2.0 clients of partner agencies (client credentials). Each acts as its own service
+# account (``staff_id``: login ``client:<client_id>``, the agency's agent role), so scopes,
+# permissions, masking and the audit trail treat it like any agency login; revoking the client
+# deactivates the account.
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("agency_id", ForeignKey("agencies.id"), nullable=False, index=True),
+    Column("staff_id", ForeignKey("staff.id"), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    Column("created_by", ForeignKey("staff.id"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", ForeignKey("staff.id"), nullable=True),
+    # Persisted operations (document hashes) the client may send; NULL: any operation.
+    Column("allowed_operations", JSON, nullable=True),
+    Column("version", Integer, nullable=False, default=1),
+)
+
+# A client's secrets: only a digest is kept. A rotation gives the old secret an expiry (the
+# overlap window) and adds a new one; both work until then.
+api_client_secrets = Table(
+    "api_client_secrets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("api_client_id", ForeignKey("api_clients.id"), nullable=False, index=True),
+    Column("secret_digest", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+)
+
+# Legal holds: while a case has one that is not released, nothing of it is purged.
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("placed_by", ForeignKey("staff.id"), nullable=True),
+    Column("placed_at", UTCDateTime(), nullable=False),
+    Column("released_by", ForeignKey("staff.id"), nullable=True),
+    Column("released_at", UTCDateTime(), nullable=True),
+)
+
+# Limits shared by every worker when no Redis is configured: fixed-window hit counters ...
+limit_counters = Table(
+    "limit_counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window", Integer, primary_key=True, autoincrement=False),
+    Column("hits", Integer, nullable=False),
+)
+
+# ... and leases of the per-caller concurrency cap (a lease expires if its worker dies).
+caller_leases = Table(
+    "caller_leases",
+    metadata,
+    Column("token", String(40), primary_key=True),
+    Column("caller", String(120), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_caller_leases_caller_expires", "caller", "expires_at"),
 )

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select, text
 
 from store import tables
 from store.db import create_engine
-from store.migrate import alembic_config, current_revision, drift, upgrade
+from store.migrate import alembic_config, current_revision, downgrade, drift, upgrade
 from store.tables import metadata
 from tests.factories import Factory
 
@@ -61,8 +61,11 @@ async def test_0011_keeps_the_spell_start_of_the_history_already_kept(
     spell it ended, for a current one) when migration 0011 adds the column."""
     engine = create_engine(empty_database_url)
     try:
-        await upgrade(engine, "0010")
+        # The factory writes today's tables: the case is made at head, then the schema goes
+        # back to 0010 (the rows stay) and the history is written as 0010 knew it.
+        await upgrade(engine)
         made = await Factory(engine).case()
+        await downgrade(engine, "0010")
         periods = [
             ("M0", date(2026, 1, 1)),
             ("M1", date(2026, 2, 1)),
