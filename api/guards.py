@@ -12,18 +12,22 @@ import ipaddress
 import json
 import math
 import re
+import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from redis import asyncio as redis_asyncio
 from starlette.requests import ClientDisconnect, Request
 
+from store import limits as limits_store
+from store.db import Engine
 from store.keys import is_text
 
 # A NUL character is never meaningful in this API's text, and PostgreSQL refuses it in a string
@@ -187,63 +191,200 @@ def client_address(request: Request, trusted: list[Network]) -> str | None:
 
 
 class AddressLimiter:
-    """Requests without valid credentials allowed per client address and minute (moving window;
-    in Redis when configured, so every worker shares the count)."""
+    """Requests without valid credentials allowed per client address and minute: a moving window
+    in the process or in Redis (the ``limits`` package), or a fixed window in the database, so
+    that every worker shares the count (see Settings.shared_limits)."""
 
-    def __init__(self, per_minute: int, redis_url: str | None = None) -> None:
-        if redis_url:
-            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-            storage = storage_from_string(uri, implementation="redispy")
+    def __init__(
+        self,
+        per_minute: int,
+        storage: str = "memory",
+        redis_url: str | None = None,
+        engine: Engine | None = None,
+        key_prefix: str = "arrears",
+    ) -> None:
+        self.per_minute = per_minute
+        self._engine = engine if storage == "database" else None
+        if storage == "database" and engine is None:
+            raise ValueError("database limits need the engine")
+        if storage == "redis":
+            if not redis_url:
+                raise ValueError("Redis limits need ARREARS_REDIS_URL")
+            uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+            backend = storage_from_string(uri, implementation="redispy", key_prefix=key_prefix)
         else:
-            storage = storage_from_string("async+memory://")
-        self._limiter = MovingWindowRateLimiter(storage)
+            backend = storage_from_string("async+memory://")
+        self._backend: Any = backend
+        self._limiter = MovingWindowRateLimiter(backend)
         self._item = RateLimitItemPerMinute(per_minute)
 
     async def hit(self, address: str | None) -> int | None:
         """Counts a failed request; returns seconds to wait when the address is over its limit."""
         key = address or "unknown"
+        if self._engine is not None:
+            now = time.time()
+            window = int(now // 60)
+            if await limits_store.hit(self._engine, f"unauthenticated:{key}", window) <= (
+                self.per_minute
+            ):
+                return None
+            return max(1, math.ceil((window + 1) * 60 - now))
         if await self._limiter.hit(self._item, "unauthenticated", key):
             return None
         stats = await self._limiter.get_window_stats(self._item, "unauthenticated", key)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    async def close(self) -> None:
+        """Closes the connection to Redis, if any."""
+        bridge = getattr(self._backend, "bridge", None)
+        if bridge is not None:
+            await bridge.get_connection().aclose()
+
+
+class Leases(Protocol):
+    """Where the slots of the per-caller cap are counted when several workers share them."""
+
+    async def take(self, caller: str, limit: int) -> str | None:
+        """Takes a slot; returns its token, or None when the caller holds ``limit`` already."""
+
+    async def give_back(self, caller: str, token: str) -> None:
+        """Frees a slot taken by ``take``."""
+
+
+# A lease outlives any request (the longest reports take about a minute); a worker that dies
+# holding one frees it at its expiry.
+LEASE_SECONDS = 300
+
+
+class DatabaseLeases:
+    """Slots as expiring rows of ``caller_leases`` (see store.limits)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def take(self, caller: str, limit: int) -> str | None:
+        now = datetime.now(UTC)
+        return await limits_store.take_lease(
+            self._engine, caller, limit, now, timedelta(seconds=LEASE_SECONDS)
+        )
+
+    async def give_back(self, caller: str, token: str) -> None:
+        await limits_store.give_back(self._engine, token)
+
+
+# Expired leases go, then one is added if fewer than the limit remain: atomic in Redis, timed
+# by Redis's own clock (the workers' clocks may differ).
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  return 1
+end
+return 0
+"""
+
+
+class RedisLeases:
+    """Slots as members of a sorted set per caller scored by their expiry."""
+
+    def __init__(self, url: str, key_prefix: str = "arrears") -> None:
+        self._redis = redis_asyncio.Redis.from_url(url)
+        self._prefix = key_prefix
+        self._take = self._redis.register_script(_TAKE)
+
+    def _key(self, caller: str) -> str:
+        return f"{self._prefix}:slots:{caller}"
+
+    async def take(self, caller: str, limit: int) -> str | None:
+        token = secrets.token_hex(16)
+        taken = await self._take(keys=[self._key(caller)], args=[limit, LEASE_SECONDS, token])
+        return token if taken else None
+
+    async def give_back(self, caller: str, token: str) -> None:
+        await self._redis.zrem(self._key(caller), token)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
 
 class CallerSlots:
-    """At most ``limit`` requests of one caller executing at once in this process; a few more
-    wait their turn briefly, the rest are refused at once (so one caller cannot hold the pool)."""
+    """At most ``limit`` requests of one caller executing at once — in this process, or across
+    every worker when ``leases`` share the count; a few more wait their turn briefly, the rest
+    are refused at once (so one caller cannot hold the pool)."""
 
-    def __init__(self, limit: int, queue: int | None = None, wait_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        limit: int,
+        queue: int | None = None,
+        wait_seconds: float = 10.0,
+        leases: Leases | None = None,
+    ) -> None:
         self.limit = limit
         self.queue = 8 * limit if queue is None else queue
         self.wait_seconds = wait_seconds
+        self.leases = leases
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._holders: Counter[str] = Counter()
 
-    async def acquire(self, caller: str) -> bool:
-        """Takes a slot for the caller, waiting a little; False when none came free."""
+    async def acquire(self, caller: str) -> Slot | None:
+        """Takes a slot for the caller, waiting a little; None when none came free."""
         if self._holders[caller] >= self.limit + self.queue:
-            return False
-        slot = self._slots.setdefault(caller, asyncio.Semaphore(self.limit))
+            return None
         self._holders[caller] += 1
         try:
-            await asyncio.wait_for(slot.acquire(), self.wait_seconds)
+            if self.leases is None:
+                slot = self._slots.setdefault(caller, asyncio.Semaphore(self.limit))
+                await asyncio.wait_for(slot.acquire(), self.wait_seconds)
+                return Slot(caller, None)
+            token = await self._lease(caller, self.leases)
         except TimeoutError:
             self._forget(caller)
-            return False
+            return None
         except BaseException:  # cancelled while waiting: give the queue place back
             self._forget(caller)
             raise
-        return True
+        if token is None:
+            self._forget(caller)
+            return None
+        return Slot(caller, token)
 
-    def release(self, caller: str) -> None:
-        self._slots[caller].release()
-        self._forget(caller)
+    async def _lease(self, caller: str, leases: Leases) -> str | None:
+        """Asks the shared count for a slot until one comes free or the wait is over."""
+        deadline = time.monotonic() + self.wait_seconds
+        pause = 0.02
+        while True:
+            token = await leases.take(caller, self.limit)
+            if token is not None or time.monotonic() + pause > deadline:
+                return token
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    async def release(self, slot: Slot) -> None:
+        """Frees the slot (shielded: a cancelled request still gives its lease back)."""
+        try:
+            if slot.token is None:
+                self._slots[slot.caller].release()
+            elif self.leases is not None:
+                await asyncio.shield(self.leases.give_back(slot.caller, slot.token))
+        finally:
+            self._forget(slot.caller)
 
     def _forget(self, caller: str) -> None:
         self._holders[caller] -= 1
         if self._holders[caller] <= 0:
             del self._holders[caller]
-            del self._slots[caller]
+            self._slots.pop(caller, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A slot held by a caller: in the process (no token) or a shared lease."""
+
+    caller: str
+    token: str | None
 
 
 # ---- Repeated refusals (failed logins, busy callers) ------------------------------------------

@@ -26,7 +26,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    database_url: str, log_path: Path, env: str | None = "production"
+    database_url: str,
+    log_path: Path,
+    env: str | None = "production",
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[str]:
     """Runs `arrears serve` with the test secrets until the block ends; yields its base URL.
 
@@ -41,11 +45,15 @@ def running_server(
     environment.pop("ARREARS_ENV", None)
     if env is not None:
         environment["ARREARS_ENV"] = env
+    environment.update(extra_env or {})
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with server_log(log_path).open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", str(workers)),
+            ],
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,

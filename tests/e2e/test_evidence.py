@@ -633,11 +633,12 @@ async def test_the_download_takes_the_same_request_guards_as_graphql(
             # The caller's share: a request of legal1's still running, so this one is refused.
             slots = app.state.guards.slots
             slots.wait_seconds, slots.queue = 0.05, 0
-            assert await slots.acquire("legal1")
+            held = await slots.acquire("legal1")
+            assert held is not None
             try:
                 busy = await download(c, gql, "legal1", url)
             finally:
-                slots.release("legal1")
+                await slots.release(held)
             assert busy.status_code == 429, busy.text
             assert busy.headers["Retry-After"] == "1"
             assert busy.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_CONCURRENT_REQUESTS"

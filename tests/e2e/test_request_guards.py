@@ -271,31 +271,36 @@ async def test_a_bad_token_flood_is_rate_limited_and_recorded_as_one_entry_with_
 
 async def test_one_caller_cannot_run_more_than_its_share_at_once() -> None:
     slots = CallerSlots(limit=2, queue=1, wait_seconds=0.05)
-    assert await slots.acquire("mallory") and await slots.acquire("mallory")
-    assert not await slots.acquire("mallory")  # queued, then timed out
-    assert await slots.acquire("alice")  # other callers are not affected
+    first, second = await slots.acquire("mallory"), await slots.acquire("mallory")
+    assert first is not None and second is not None
+    assert await slots.acquire("mallory") is None  # queued, then timed out
+    alice = await slots.acquire("alice")  # other callers are not affected
+    assert alice is not None
     waiter = asyncio.ensure_future(slots.acquire("mallory"))
     await asyncio.sleep(0)
-    assert not await slots.acquire("mallory")  # the queue is full: refused at once
-    slots.release("mallory")
-    assert await waiter
-    slots.release("mallory")
-    slots.release("mallory")
-    slots.release("alice")
-    assert await slots.acquire("mallory")
+    assert await slots.acquire("mallory") is None  # the queue is full: refused at once
+    await slots.release(first)
+    third = await waiter
+    assert third is not None
+    await slots.release(second)
+    await slots.release(third)
+    await slots.release(alice)
+    assert await slots.acquire("mallory") is not None
 
 
 async def test_a_cancelled_wait_gives_its_queue_place_back() -> None:
     slots = CallerSlots(limit=1, queue=2, wait_seconds=5)
-    assert await slots.acquire("mallory")
+    held = await slots.acquire("mallory")
+    assert held is not None
     for _ in range(5):  # more than the queue holds, each cancelled while waiting
         waiter = asyncio.ensure_future(slots.acquire("mallory"))
         await asyncio.sleep(0)
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter
-    slots.release("mallory")
-    assert await slots.acquire("mallory")  # nothing leaked: the slot and the queue are free
+    await slots.release(held)
+    # Nothing leaked: the slot and the queue are free.
+    assert await slots.acquire("mallory") is not None
 
 
 async def test_refusals_from_many_addresses_write_a_bounded_number_of_entries() -> None:
@@ -327,7 +332,8 @@ async def test_parallel_requests_over_the_cap_get_429_and_are_audited(
     async with serving(engine, settings, max_concurrent_per_caller=1) as (client, app):
         slots: CallerSlots = app.state.guards.slots
         slots.wait_seconds, slots.queue = 0.05, 0
-        assert await slots.acquire("collector1")  # a request of collector1's still running
+        held = await slots.acquire("collector1")  # a request of collector1's still running
+        assert held is not None
         try:
             refused = await client.post(
                 "/graphql", json={"query": VIEWER}, headers=bearer(settings)
@@ -336,7 +342,7 @@ async def test_parallel_requests_over_the_cap_get_429_and_are_audited(
                 "/graphql", json={"query": VIEWER}, headers=bearer(settings, "collector2")
             )
         finally:
-            slots.release("collector1")
+            await slots.release(held)
         assert_refused(refused, 429, "TOO_MANY_CONCURRENT_REQUESTS", "at most 1 request")
         assert refused.headers["Retry-After"] == "1"
         entries = await entries_of(engine, refused)
@@ -357,7 +363,8 @@ async def test_a_flood_of_parallel_requests_writes_two_audit_entries_not_hundred
         slots: CallerSlots = app.state.guards.slots
         slots.wait_seconds, slots.queue = 0.05, 0
         before = await _last_entry_id(engine)
-        assert await slots.acquire("collector1")
+        held = await slots.acquire("collector1")
+        assert held is not None
         try:
             responses = await asyncio.gather(
                 *(
@@ -366,7 +373,7 @@ async def test_a_flood_of_parallel_requests_writes_two_audit_entries_not_hundred
                 )
             )
         finally:
-            slots.release("collector1")
+            await slots.release(held)
         assert {r.status_code for r in responses} == {429}
         await app.state.guards.busy.flush(force=True)
     async with engine.connect() as conn:
