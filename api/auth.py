@@ -20,6 +20,15 @@ class AuthenticationError(Exception):
     """The request carries no usable credentials; the message is safe to return."""
 
 
+class IdentityProviderUnavailable(Exception):
+    """The identity provider's keys cannot be fetched and no cached key fits the token: not the
+    caller's fault (HTTP 503). The message is safe to return."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     login: str
