@@ -1,0 +1,1 @@
+"""The data life cycle: retention rules per record kind, placeholders, and legal holds."""
