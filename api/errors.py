@@ -5,6 +5,12 @@ from __future__ import annotations
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
+from store.errors import is_unavailable
+
+# The answer to a request that lost the database (HTTP 503 with Retry-After, see api.app).
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; try again shortly"
+
 
 class ApiError(GraphQLError):
     """An error whose message is safe to show, with a machine-readable code."""
@@ -64,12 +70,15 @@ class MaskInternalErrors(MaskErrors):
         return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        # A lost database is not a fault of the request: said as such (the HTTP layer answers
+        # 503), still without the driver's message.
+        unavailable = error.original_error is not None and is_unavailable(error.original_error)
         return GraphQLError(
-            message=self.error_message,
+            message=DATABASE_UNAVAILABLE_MESSAGE if unavailable else self.error_message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
             original_error=None,
-            extensions={"code": "INTERNAL"},
+            extensions={"code": DATABASE_UNAVAILABLE if unavailable else "INTERNAL"},
         )

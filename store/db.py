@@ -67,8 +67,11 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Returns an async engine for a SQLite (aiosqlite) or PostgreSQL (asyncpg) URL."""
+def create_engine(url: str, timeout: float | None = None, **kwargs: Any) -> AsyncEngine:
+    """Returns an async engine for a SQLite (aiosqlite) or PostgreSQL (asyncpg) URL.
+
+    ``timeout`` (PostgreSQL) bounds the wait for a pooled connection and for a new one, so that
+    a database that is down or overloaded fails a request fast instead of hanging it."""
     start_mappers()
     # Bound values (a searched phone number, say) must never reach an error message or a log.
     kwargs.setdefault("hide_parameters", True)
@@ -86,7 +89,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    # A connection the server dropped (a restart, a failover) is noticed at checkout and
+    # replaced; a failing statement invalidates its connection and the pool drops the others.
     kwargs.setdefault("pool_pre_ping", True)
+    if timeout is not None:
+        kwargs.setdefault("pool_timeout", timeout)
+        kwargs["connect_args"] = {"timeout": timeout, **kwargs.get("connect_args", {})}
     return create_async_engine(url, **kwargs)
 
 

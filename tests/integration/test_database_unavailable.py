@@ -1,0 +1,68 @@
+"""store.errors.is_unavailable on errors real engines raise: a refused connection and a pool
+with no free connection mean "unavailable"; a request's own faults do not."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from store.db import create_engine
+from store.errors import is_unavailable
+from tests.servers import free_port
+
+
+async def test_a_refused_connection_is_unavailable_and_fails_within_the_timeout() -> None:
+    engine = create_engine(
+        f"postgresql+asyncpg://arrears@127.0.0.1:{free_port()}/arrears", timeout=2.0
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exception) as caught:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert time.monotonic() - started < 2.0
+    assert is_unavailable(caught.value), repr(caught.value)
+
+
+async def test_no_free_pooled_connection_in_time_is_unavailable(tmp_path: Path) -> None:
+    engine = create_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}",
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.2,
+    )
+    try:
+        async with engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            with pytest.raises(Exception) as caught:
+                async with engine.connect():
+                    pass
+    finally:
+        await engine.dispose()
+    assert is_unavailable(caught.value), repr(caught.value)
+
+
+async def test_a_request_s_own_faults_are_not_unavailable(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+            await connection.execute(text("INSERT INTO t VALUES (1)"))
+        with pytest.raises(IntegrityError) as duplicate:
+            async with engine.begin() as connection:
+                await connection.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        await engine.dispose()
+    assert not is_unavailable(duplicate.value)
+    assert not is_unavailable(ValueError("bad input"))
+    assert not is_unavailable(FileNotFoundError(2, "No such file or directory"))
+    assert is_unavailable(ConnectionResetError(104, "Connection reset by peer"))
+    wrapped = RuntimeError("resolver failed")
+    wrapped.__cause__ = ConnectionRefusedError(111, "Connect call failed")
+    assert is_unavailable(wrapped)
