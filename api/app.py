@@ -15,20 +15,33 @@ from typing import Any
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from api.audit import RequestAudit, RequestInfo
-from api.auth import AuthenticationError, TokenVerifier, bearer_token
+from api.auth import (
+    AuthenticationError,
+    IdentityProviderUnavailable,
+    TokenVerifier,
+    bearer_token,
+)
+from api.clients.token import token_endpoint
 from api.context import Context
+from api.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE
 from api.evidence.download import Handler, evidence_download
 from api.guards import (
     AddressLimiter,
     CallerSlots,
+    DatabaseLeases,
+    Leases,
     Network,
+    RedisLeases,
     RefusalWriter,
     RepeatedRefusals,
     RequestRefused,
@@ -38,14 +51,18 @@ from api.guards import (
     parse_networks,
     read_body,
 )
+from api.metrics import Metrics, metrics_endpoint, note_refusal
 from api.schema import build_schema
 from api.settings import Settings
+from api.shutdown import Draining
+from api.tracing import RequestSpans, tracing_for
 from authz.enforcer import Authorizer
 from domain.clock import Clock, SystemClock
 from domain.staff.model import Staff
 from store import loaders
 from store.audit import AuditAction, Outcome
 from store.db import Engine, Sessions, create_engine, ping, session_factory
+from store.errors import is_unavailable
 
 log = structlog.get_logger("arrears.http")
 
@@ -82,12 +99,20 @@ class GraphQLApp(GraphQL[Context, None]):
             else:
                 await (await self.render_graphql_ide(request))(scope, receive, send)
             return
-        response = await self.guarded(request, self._authenticated)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await self.guarded(request, self._authenticated)
+            status = response.status_code
+        finally:
+            metrics: Metrics = request.app.state.metrics
+            metrics.request_done(request, status, time.perf_counter() - started)
         await response(scope, receive, send)
 
     async def guarded(self, request: Request, handler: Handler) -> Response:
         """The gate of every authenticated route (``/graphql``, evidence packs): the bearer token
-        (401, or 429 for an address over its limit), the caller's share and the process's (429
+        (401, or 429 for an address over its limit; 503 when the identity provider cannot be
+        asked for its keys), the caller's share and the process's (429
         ``TOO_MANY_CONCURRENT_REQUESTS``), then the handler with the caller and their address."""
         guards: Guards = request.app.state.guards
         address = client_address(request, guards.trusted)
@@ -95,9 +120,16 @@ class GraphQLApp(GraphQL[Context, None]):
             claims = await self.tokens.verify(bearer_token(request.headers.get("authorization")))
         except AuthenticationError as exc:
             return await self._refuse_unauthenticated(request, address, str(exc))
+        except IdentityProviderUnavailable as exc:
+            # Not a bad token: the caller may retry, and it is not counted as a failed login.
+            log.warning("auth.identity_provider_unavailable", status=503)
+            return _error_response(
+                503, "IDENTITY_PROVIDER_UNAVAILABLE", str(exc), retry_after=exc.retry_after
+            )
         # The caller's share is taken before any database work, and the process's before the
         # first connection: neither a flood from one caller nor many callers exhaust the pool.
-        if not await guards.slots.acquire(claims.login):
+        slot = await guards.slots.acquire(claims.login)
+        if slot is None:
             return await self._refuse_busy(request, address, claims.login, guards)
         try:
             async with guards.running:
@@ -106,8 +138,14 @@ class GraphQLApp(GraphQL[Context, None]):
                 except AuthenticationError as exc:
                     return await self._refuse_unauthenticated(request, address, str(exc))
                 return await handler(request, viewer, address)
+        except Exception as exc:
+            # The database went away under the gate's own reads (the caller's staff record) or
+            # under the handler outside GraphQL's execution: a 503 to retry, not a fault.
+            if not is_unavailable(exc):
+                raise
+            return database_unavailable()
         finally:
-            guards.slots.release(claims.login)
+            await guards.slots.release(slot)
 
     async def _authenticated(
         self, request: Request, viewer: Staff, address: str | None
@@ -132,6 +170,7 @@ class GraphQLApp(GraphQL[Context, None]):
         """429 for a caller over their share; recorded like failed logins (first at once, the
         rest of the window as one entry with a count), so a flood cannot flood the trail."""
         log.info("request.refused", code="TOO_MANY_CONCURRENT_REQUESTS", status=429)
+        note_refusal(request, "TOO_MANY_CONCURRENT_REQUESTS")
         try:
             await guards.busy.failed(
                 login,
@@ -172,14 +211,27 @@ class GraphQLApp(GraphQL[Context, None]):
             # audited like any other. Anything else is a fault.
             status, reason = getattr(exc, "status_code", None), getattr(exc, "reason", None)
             if not (isinstance(status, int) and 400 <= status < 500 and isinstance(reason, str)):
+                if is_unavailable(exc):
+                    return database_unavailable()
                 raise
             return await self._refuse(context, RequestRefused(status, "BAD_REQUEST", reason))
         finally:
             await context.close()
+        if request.scope.get("state", {}).get(_UNAVAILABLE):
+            # A resolver lost the database (MaskInternalErrors turned it into a
+            # DATABASE_UNAVAILABLE error): the whole answer is a 503 the client retries. Its
+            # audit entry is tried, but the database is most likely still away.
+            context.audit.outcome = Outcome.ERROR
+            try:
+                await context.audit.finish(context.audit.outcome)
+            except Exception as exc:
+                log.warning("audit.write_failed", error=type(exc).__name__)
+            return database_unavailable()
         body = getattr(response, "body", b"")
         if len(body) > self.settings.max_response_bytes:
             limit = self.settings.max_response_bytes
             context.audit.outcome = Outcome.DENIED
+            note_refusal(request, "RESPONSE_TOO_LARGE")
             response = _error_response(
                 200,
                 "RESPONSE_TOO_LARGE",
@@ -198,6 +250,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _refuse(self, context: Context, refused: RequestRefused) -> Response:
         """Records an authenticated request refused before execution, and answers it."""
         log.info("request.refused", code=refused.code, status=refused.status)
+        note_refusal(context.request, refused.code)
         audit = context.audit
         try:
             await audit.write(
@@ -225,6 +278,7 @@ class GraphQLApp(GraphQL[Context, None]):
         guards: Guards = request.app.state.guards
         retry_after = await guards.unauthenticated.hit(address)
         log.info("auth.failed", reason=reason, rate_limited=retry_after is not None)
+        note_refusal(request, "UNAUTHENTICATED" if retry_after is None else "RATE_LIMITED")
         try:
             await guards.failed_logins.failed(
                 address_key(address),
@@ -245,6 +299,15 @@ class GraphQLApp(GraphQL[Context, None]):
                 retry_after=retry_after,
             )
         return _unauthorized(reason)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Notes a result that lost the database, for _execute to answer 503 instead."""
+        codes = {(error.extensions or {}).get("code") for error in result.errors or ()}
+        if DATABASE_UNAVAILABLE in codes:
+            request.scope.setdefault("state", {})[_UNAVAILABLE] = True
+        return await super().process_result(request, result)
 
     def _is_ide_page(self, request: Request) -> bool:
         return (
@@ -270,6 +333,21 @@ def _request_info(request: Request, address: str | None) -> RequestInfo:
     )
 
 
+# Set in the request's state when its GraphQL execution lost the database.
+_UNAVAILABLE = "database_unavailable"
+# Seconds a client is asked to wait after a 503: about what a database restart takes.
+UNAVAILABLE_RETRY_AFTER = 2
+
+
+def database_unavailable() -> JSONResponse:
+    """HTTP 503 for a request that could not reach the database (refused, lost, restarting,
+    no pooled connection in time): the client retries, a mutation with its idempotency key."""
+    log.warning("database.unavailable", status=503)
+    return _error_response(
+        503, DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER
+    )
+
+
 def _error_response(
     status: int, code: str, message: str, retry_after: int | None = None, data: bool = False
 ) -> JSONResponse:
@@ -292,7 +370,19 @@ class Guards:
     busy: RepeatedRefusals
 
 
-def _guards(settings: Settings, sessions: Sessions, clock: Clock) -> Guards:
+def _leases(settings: Settings, engine: Engine) -> Leases | None:
+    """Where the per-caller cap is counted when it must hold across workers (else None)."""
+    if settings.shared_limits == "redis":
+        assert settings.redis_url is not None
+        return RedisLeases(settings.redis_url, settings.redis_key_prefix)
+    if settings.shared_limits == "database":
+        return DatabaseLeases(engine)
+    return None
+
+
+def _guards(
+    settings: Settings, engine: Engine, sessions: Sessions, clock: Clock, leases: Leases | None
+) -> Guards:
     def writer(action: AuditAction, actor_key: bool) -> RefusalWriter:
         async def write(
             key: str | None,
@@ -313,8 +403,14 @@ def _guards(settings: Settings, sessions: Sessions, clock: Clock) -> Guards:
 
     return Guards(
         trusted=parse_networks(settings.trusted_proxy_list),
-        unauthenticated=AddressLimiter(settings.unauthenticated_per_minute, settings.redis_url),
-        slots=CallerSlots(settings.max_concurrent_per_caller),
+        unauthenticated=AddressLimiter(
+            settings.unauthenticated_per_minute,
+            settings.shared_limits,
+            settings.redis_url,
+            engine,
+            settings.redis_key_prefix,
+        ),
+        slots=CallerSlots(settings.max_concurrent_per_caller, leases=leases),
         running=asyncio.Semaphore(settings.max_concurrent_requests),
         failed_logins=RepeatedRefusals(
             settings.failed_login_window_seconds, writer(AuditAction.AUTH_FAILED, actor_key=False)
@@ -341,7 +437,11 @@ async def healthz(_request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """The database answers."""
+    """The database answers, and the process is not shutting down (503 ``draining`` from the
+    moment it was told to stop, so that a load balancer sends nothing new)."""
+    draining: Draining = request.app.state.draining
+    if draining.started:
+        return JSONResponse({"status": "draining"}, status_code=503)
     engine: Engine = request.app.state.engine
     try:
         await ping(engine)
@@ -352,6 +452,8 @@ async def readyz(request: Request) -> Response:
 
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+# The request headers a browser on another origin may send (bearer tokens, not cookies).
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:
@@ -416,17 +518,26 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = engine is None
-        app.state.engine = engine or create_engine(settings.database_url)
+        app.state.engine = engine or create_engine(
+            settings.database_url, timeout=settings.database_timeout_seconds
+        )
         app.state.sessions = session_factory(app.state.engine)
         app.state.authorizer = await Authorizer.load(app.state.engine)
-        app.state.guards = guards = _guards(settings, app.state.sessions, the_clock)
+        leases = _leases(settings, app.state.engine)
+        app.state.guards = guards = _guards(
+            settings, app.state.engine, app.state.sessions, the_clock, leases
+        )
         flushers = [
             asyncio.create_task(guards.failed_logins.run()),
             asyncio.create_task(guards.busy.run()),
         ]
+        draining: Draining = app.state.draining
+        draining.install()
         try:
             yield
         finally:
+            draining.begin()
+            draining.uninstall()
             for task in flushers:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -436,6 +547,12 @@ def create_app(
                 await guards.busy.flush(force=True)
             except Exception as exc:
                 log.error("audit.write_failed", error=type(exc).__name__)
+            await guards.unauthenticated.close()
+            if isinstance(leases, RedisLeases):
+                await leases.close()
+            await graphql.tokens.close()
+            if app.state.tracing is not None:
+                app.state.tracing.shutdown()
             if own:
                 await app.state.engine.dispose()
 
@@ -444,6 +561,9 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(settings), methods=["GET"]),
+            # OAuth 2.0 client credentials for partner agencies' API clients (api/clients).
+            Route("/oauth/token", token_endpoint(settings, the_clock), methods=["POST"]),
             Route(
                 "/evidence-packs/{pack_id:int}",
                 evidence_download(settings, the_clock, graphql.guarded),
@@ -453,5 +573,19 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
     )
+    # Read at scrape time: the engine exists once the lifespan has started.
+    app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
+    app.state.draining = Draining()
+    app.state.tracing = tracing_for(settings)
+    app.add_middleware(RequestSpans)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=CORS_HEADERS,
+            expose_headers=["X-Request-Id"],
+            max_age=600,
+        )
     app.add_middleware(RequestLog)
     return app

@@ -15,6 +15,7 @@ from api.contacts.audit import contact_record
 from api.flags.audit import flag_record
 from api.legal.audit import legal_record
 from api.restructuring.audit import restructuring_record
+from api.retention.audit import legal_hold_record
 from api.tasks.audit import task_record
 from api.warnings.audit import warning_record
 from api.writeoff.audit import write_off_record
@@ -260,6 +261,8 @@ class RequestAudit:
                 records.append(restructuring)
             elif (task := task_record(self.record, event)) is not None:
                 records.append(task)
+            elif (hold := legal_hold_record(self.record, event)) is not None:
+                records.append(hold)
         self.entries_written += len(records)
         return self.key, records
 

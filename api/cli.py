@@ -5,9 +5,12 @@ No SQL here: what touches the database lives in ``store``."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
@@ -195,6 +198,12 @@ def serve(
     from api.logging import configure_logging
 
     configure_logging(settings.log_level, json=settings.is_production)
+    # The workers read it: with several, limits are shared (Settings.shared_limits).
+    os.environ["ARREARS_WORKERS"] = str(workers)
+    # On SIGTERM uvicorn stops accepting, lets the requests in flight finish (at most
+    # ARREARS_SHUTDOWN_TIMEOUT_SECONDS), then raises the signal again to end the process: this
+    # handler makes that end a clean exit 0, as a service manager expects of a graceful stop.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "api.asgi:app",
         host=host,
@@ -206,7 +215,12 @@ def serve(
         # otherwise believe X-Forwarded-For from any loopback peer.
         proxy_headers=False,
         forwarded_allow_ips="",
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
+
+
+def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 @app.command()
@@ -662,8 +676,8 @@ def daily(
 ) -> None:
     """Runs the daily cycle for a date, catching up missed dates one by one: re-ageing,
     classification history, snapshots, promises, placement expiry, early warnings, the
-    strategies' steps, decisions and an audit checkpoint. Exits 1 when another daily run is in
-    progress."""
+    strategies' steps, decisions, then the purge of what is past retention (``arrears purge``) and
+    an audit checkpoint. Exits 1 when another daily run is in progress."""
     from datetime import date
 
     from rich.console import Console
@@ -714,6 +728,7 @@ def daily(
                         as_of=day,
                         checkpoints=checkpoints,
                         progress=progress,
+                        retention=settings.retention,
                     )
                 except (JobLocked, DailyRefused) as exc:
                     raise CommandError(str(exc)) from None
@@ -740,6 +755,8 @@ def daily(
             f"{result.cases_recalled_by_strategy} recalled by strategy), "
             f"{result.decisions} decisions"
         )
+    if outcome.purge is not None:
+        typer.echo(outcome.purge.summary())
     if outcome.checkpoint:
         typer.echo(f"audit checkpoint {outcome.checkpoint}")
     if outcome.checkpoint_error:
@@ -827,6 +844,59 @@ def outbox(
             f"the notice gateway is unavailable: the run stopped, {result.untried} notices left "
             "queued untried"
         )
+
+
+@app.command()
+def purge(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The date retention is judged on (ISO-8601; default: today)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Count what would be anonymised; change and audit nothing."),
+    ] = False,
+) -> None:
+    """Anonymises the personal data past retention (ARREARS_RETENTION_*; docs/API.md, "Data life
+    cycle"), in one transaction, audited with its counts; prints the count per record kind. Exits
+    1 when an import or a daily run is in progress."""
+    from datetime import date
+
+    from domain.clock import SystemClock
+    from jobs.locks import JobLocked
+    from jobs.purge import PurgeResult, run_purge
+    from store.db import create_engine
+
+    day: date | None = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            _fail(f"--as-of is not an ISO-8601 date: {as_of!r}")
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+    async def work() -> PurgeResult:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            return await run_purge(
+                engine,
+                SystemClock(),
+                key,
+                as_of=day,
+                periods=settings.retention,
+                dry_run=dry_run,
+            )
+        except JobLocked as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            await engine.dispose()
+
+    typer.echo(_run(work).summary())
 
 
 @app.command()
@@ -942,6 +1012,107 @@ async def _reader(engine: Engine, login: str) -> tuple[Clause | None, str]:
             [found] = await agencies_by_id(session, [staff.agency_id])
             agency = found.name if found else None
     return seen.case, view_of(login, staff.team, agency)
+
+
+client_app = typer.Typer(
+    help="API clients of partner agencies (OAuth 2.0 client credentials).", no_args_is_help=True
+)
+app.add_typer(client_app, name="client")
+
+
+def _client_work(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
+    """Runs API client work as the operator; a refusal (unknown agency or client, a revoked
+    client) is one line on stderr, exit 1."""
+    from domain.errors import DomainError
+
+    settings = _settings()
+    try:
+        settings.audit_key  # noqa: B018 - refuse a bad configuration before any change
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+    async def guarded() -> T:
+        try:
+            return await work(settings)
+        except DomainError as error:
+            raise CommandError(error.message) from None
+
+    return _run(guarded)
+
+
+def _print_credentials(client_id: str, secret: str) -> None:
+    import json
+
+    typer.echo(json.dumps({"clientId": client_id, "clientSecret": secret}))
+
+
+@client_app.command("create")
+def client_create(
+    agency: Annotated[str, typer.Option(help="The agency's name, e.g. 'Acme Recovery'.")],
+    name: Annotated[str | None, typer.Option(help="What the client is.")] = None,
+) -> None:
+    """Creates an API client of an agency; prints {"clientId", "clientSecret"} (the secret is
+    shown this once)."""
+    from api.clients import operator
+
+    async def work(settings: Settings) -> operator.Issued:
+        try:
+            return await operator.create(settings, agency, name)
+        except operator.AgencyNotFound:
+            raise CommandError(f"unknown agency {agency!r}") from None
+
+    issued = _client_work(work)
+    _print_credentials(issued.client.client_id, issued.secret)
+
+
+@client_app.command("rotate")
+def client_rotate(
+    client_id: Annotated[str, typer.Argument(help="The client's id (ac_…).")],
+) -> None:
+    """Gives an API client a new secret and prints {"clientId", "clientSecret"}; the old secret
+    keeps working for ARREARS_CLIENT_SECRET_OVERLAP_SECONDS."""
+    from api.clients import operator
+
+    async def work(settings: Settings) -> operator.Issued:
+        try:
+            return await operator.rotate(settings, client_id)
+        except operator.ApiClientNotFound:
+            raise CommandError(f"unknown API client {client_id!r}") from None
+
+    issued = _client_work(work)
+    _print_credentials(issued.client.client_id, issued.secret)
+
+
+@client_app.command("revoke")
+def client_revoke(
+    client_id: Annotated[str, typer.Argument(help="The client's id (ac_…).")],
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit trail.")] = None,
+) -> None:
+    """Revokes an API client: its secrets and the tokens issued to it stop working at once."""
+    from api.clients import operator
+
+    async def work(settings: Settings) -> operator.ApiClient:
+        try:
+            return await operator.revoke(settings, client_id, reason)
+        except operator.ApiClientNotFound:
+            raise CommandError(f"unknown API client {client_id!r}") from None
+
+    client = _client_work(work)
+    typer.echo(f"revoked API client {client.client_id}")
+
+
+@client_app.command("list")
+def client_list() -> None:
+    """Lists every API client: id, agency, state, created, name (never a secret)."""
+    from api.clients import operator
+
+    async def work(settings: Settings) -> list[tuple[operator.ApiClient, str]]:
+        return await operator.every(settings)
+
+    for client, agency in _client_work(work):
+        state = f"revoked {client.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if client.revoked_at else "active"
+        created = f"{client.created_at:%Y-%m-%dT%H:%M:%SZ}"
+        typer.echo(f"{client.client_id}\t{agency}\t{state}\tcreated {created}\t{client.name}")
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from domain.legal.model import LegalAction, LegalReferral
 from domain.payments.model import Payment
 from domain.payments.waterfall import ComponentAllocation
 from domain.restructuring.model import Restructuring
+from domain.retention.model import LegalHold
 from domain.staff.model import Staff
 from domain.tasks.model import Task
 from domain.warnings.model import EarlyWarning
@@ -51,6 +52,7 @@ from store import (
 )
 from store.daily_queries import ClassificationPeriod, periods_by_case_id
 from store.db import Clause, Session, Sessions
+from store.legal_holds_repository import holds_by_case_id
 from store.nested_pages import Page, PageKey
 from store.timeline_queries import TimelineRow
 from store.uow import IdempotencyClaim, SqlUnitOfWork
@@ -125,6 +127,8 @@ class Context:
     legal_referrals: DataLoader[int, LegalReferral | None] = field(init=False)
     legal_referrals_of_case: DataLoader[int, list[LegalReferral]] = field(init=False)
     legal_actions_of_case: DataLoader[int, list[LegalAction]] = field(init=False)
+    # Legal holds by case (the data life cycle), case scope; fresh after a mutation.
+    legal_holds_of_case: DataLoader[int, list[LegalHold]] = field(init=False)
     # Notices by id, through their case's scope; fresh after a receipt.
     notices: DataLoader[int, notice_queries.NoticeRow | None] = field(init=False)
     # Strategies: each case's treatment, and tasks (by id, by case, a case's OPEN ones), case
@@ -183,6 +187,7 @@ class Context:
         self.legal_referrals = self._loader(legal.referrals_by_id, case, cache=False)
         self.legal_referrals_of_case = self._loader(legal.referrals_by_case_id, case, cache=False)
         self.legal_actions_of_case = self._loader(legal.legal_actions_by_case_id, case, cache=False)
+        self.legal_holds_of_case = self._loader(holds_by_case_id, case, cache=False)
         self.notices = self._loader(notice_queries.notices_by_id, case, cache=False)
         tq = tasks_queries
         self.treatments = self._loader(tq.treatments_by_case_id, case)

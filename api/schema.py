@@ -18,6 +18,8 @@ from api.cases.queries import CaseQuery
 from api.cases.types import Borrower, Case, Debt
 from api.changes.mutations import ChangeMutation
 from api.changes.queries import ChangeQuery
+from api.clients.mutations import ApiClientMutation
+from api.clients.queries import ApiClientQuery
 from api.common.queries import CommonQuery
 from api.complaints.mutations import ComplaintMutation
 from api.complaints.types import Complaint
@@ -33,6 +35,7 @@ from api.legal.mutations import LegalMutation
 from api.legal.types import LegalReferral
 from api.limits_extension import RequestLimits, bound_overlap_validation
 from api.logging import log_unexpected_error
+from api.metrics import ObserveOperation
 from api.notices.mutations import NoticeMutation
 from api.notices.queries import NoticeQuery
 from api.notices.types import Notice
@@ -41,6 +44,7 @@ from api.payments.types import Payment
 from api.reports.queries import ReportQuery
 from api.restructuring.mutations import RestructuringMutation
 from api.restructuring.types import Restructuring
+from api.retention.mutations import RetentionMutation
 from api.staff.types import Agency, Staff
 from api.strategies.mutations import StrategyMutation
 from api.strategies.queries import StrategyQuery
@@ -69,6 +73,7 @@ class Query(
     NoticeQuery,
     TaskQuery,
     ReportQuery,
+    ApiClientQuery,
 ):
     pass
 
@@ -86,12 +91,14 @@ class Mutation(
     ComplaintMutation,
     FlagMutation,
     LegalMutation,
+    RetentionMutation,
     RestructuringMutation,
     WriteOffMutation,
     ChangeMutation,
     StrategyMutation,
     TaskMutation,
     NoticeMutation,
+    ApiClientMutation,
 ):
     pass
 
@@ -120,7 +127,8 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     from strawberry.extensions import DisableIntrospection
 
     bound_overlap_validation()
-    extensions: list[type] = [AuditOperation, MaskInternalErrors, RequestLimits]
+    # ObserveOperation first: it ends last, and sees the errors as the others leave them.
+    extensions: list[type] = [ObserveOperation, AuditOperation, MaskInternalErrors, RequestLimits]
     if not introspection:
         extensions.append(DisableIntrospection)
     return ArrearsSchema(

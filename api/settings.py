@@ -10,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.reports.goals import Goals, goals_from
+from domain.retention.rules import DEFAULT_CLOSED_CASE_DAYS, DEFAULT_CONTACT_DAYS, LenderPeriods
+from domain.retention.rules import MIN_DAYS as RETENTION_MIN_DAYS
 
 DEVELOPMENT_KEY = "arrears-development-key-do-not-use-in-production"
 
@@ -45,6 +47,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Shared storage for rate and concurrency limits across workers (optional).
     redis_url: str | None = None
+    # Prefix of every Redis key this service writes (several deployments may share a Redis).
+    redis_key_prefix: str = "arrears"
     # The notice gateway: ``arrears outbox`` POSTs each queued notice there (unset: it prints
     # them, in development only). The secret, when set, signs each request body (HMAC-SHA256).
     notice_webhook_url: str | None = None
@@ -88,8 +92,15 @@ class Settings(BaseSettings):
     limits_storage: str = "auto"
     workers: int = Field(default=1, gt=0)
     # ---- data life cycle (days; see domain.retention)
+    # A borrower's personal data is purged once every case of theirs has been closed this long;
+    # contact records once their case's last collection activity is this old (US_REG_F cases:
+    # never before 3 years, whatever is set here). At least retention.MIN_DAYS each.
+    retention_closed_case_days: int = Field(default=DEFAULT_CLOSED_CASE_DAYS, ge=RETENTION_MIN_DAYS)
+    retention_contact_days: int = Field(default=DEFAULT_CONTACT_DAYS, ge=RETENTION_MIN_DAYS)
     # ---- faults: a request waits at most this long for a database connection before HTTP 503.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
+    # On SIGTERM the requests in flight get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = Field(default=30, gt=0)
     # The manual's goals that reports judge figures by (unset: the manual's numbers, see
     # domain.reports.goals): fractions, e.g. ARREARS_GOAL_OVERDUE_RATE=0.05.
     goal_overdue_rate: Decimal | None = Field(default=None, gt=0, lt=1)
@@ -107,6 +118,11 @@ class Settings(BaseSettings):
             loss_rate=self.goal_loss_rate,
         )
 
+    @property
+    def retention(self) -> LenderPeriods:
+        """The lender's retention periods (domain.retention)."""
+        return LenderPeriods(self.retention_closed_case_days, self.retention_contact_days)
+
     @field_validator("env")
     @classmethod
     def _known_env(cls, value: str) -> str:
@@ -118,6 +134,17 @@ class Settings(BaseSettings):
     def _audit_in_production(self) -> Settings:
         if self.env == "production" and not self.audit_reads:
             raise ValueError("ARREARS_AUDIT_READS cannot be off in production")
+        return self
+
+    @model_validator(mode="after")
+    def _cors_origins_exact(self) -> Settings:
+        # "*" would let any web page a member of staff visits call the API with a token it got
+        # hold of; production names the origins of its own front ends.
+        if self.env == "production" and "*" in self.cors_origin_list:
+            raise ValueError(
+                "ARREARS_CORS_ORIGINS may not be * in production: list the exact origins, "
+                "e.g. https://arrears.example.com"
+            )
         return self
 
     @model_validator(mode="after")

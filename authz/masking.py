@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from domain.borrowers.model import Borrower, ConfidentialField
 from domain.contacts.model import ContactPointKind
+from domain.retention.placeholders import is_placeholder
 from domain.staff.model import Role
 
 FULL_MASK = "****"
@@ -129,8 +130,9 @@ def rule_for(roles: Iterable[str], field: ConfidentialField, legal_stage: bool) 
 
 
 def apply(rule: Rule, value: str, city: str = "", district: str = "") -> str:
-    """Applies a rule to a clear value."""
-    if rule.mask is Mask.NONE:
+    """Applies a rule to a clear value; a placeholder left by the purge is shown as it is (it is
+    no one's data)."""
+    if rule.mask is Mask.NONE or is_placeholder(value):
         return value
     if rule.mask is Mask.PARTIAL:
         return mask_partial(value, rule.prefix, rule.suffix)

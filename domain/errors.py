@@ -118,6 +118,13 @@ class ErrorCode(enum.StrEnum):
     NOTICE_STATUS_INVALID = "NOTICE_STATUS_INVALID"
     TASK_NOT_FOUND = "TASK_NOT_FOUND"
     TASK_ALREADY_CLOSED = "TASK_ALREADY_CLOSED"
+    # API clients of partner agencies (OAuth 2.0 client credentials).
+    API_CLIENT_NOT_FOUND = "API_CLIENT_NOT_FOUND"
+    API_CLIENT_REVOKED = "API_CLIENT_REVOKED"
+    # Legal holds (the data life cycle): one in force per case; a released one stays released.
+    LEGAL_HOLD_NOT_FOUND = "LEGAL_HOLD_NOT_FOUND"
+    LEGAL_HOLD_EXISTS = "LEGAL_HOLD_EXISTS"
+    LEGAL_HOLD_RELEASED = "LEGAL_HOLD_RELEASED"
     # Reporting (issue 13)
     REPORT_PERIOD_INVALID = "REPORT_PERIOD_INVALID"
     # An admin revoke that would leave no active admin (checked at proposal and approval).

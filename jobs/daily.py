@@ -30,7 +30,9 @@ For one date D, in ONE transaction:
 10. projects the decisions of the events it wrote (``store.decisions``), writes its audit entries
     and records D in ``daily_runs`` with the summary.
 
-Then, once per invocation, an audit checkpoint when ``ARREARS_AUDIT_CHECKPOINT_DIR`` is set.
+Then, once per invocation: the purge of what is past retention on the last date run, when the
+caller passes the lender's periods (``jobs.purge``: its own transaction, under this run's lock), and
+an audit checkpoint when ``ARREARS_AUDIT_CHECKPOINT_DIR`` is set.
 
 Every step of date D uses D itself (ageing, promise windows, placement expiry: a placement's end
 date is inclusive, so it is recalled by the run of the day after) and ONE instant of D
@@ -63,7 +65,9 @@ from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
 from domain.lifecycle.table import LifecyclePolicy, Trigger
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
 from domain.restructuring.execution import reevaluate_for_run
+from domain.retention.rules import LenderPeriods
 from jobs.locks import DAILY_CYCLE, job_lock
+from jobs.purge import PurgeResult, purge_under_lock
 from store import (
     ageing,
     audit_checkpoints,
@@ -173,6 +177,7 @@ class DailyOutcome:
     nothing_to_do: str | None = None
     checkpoint: str | None = None
     checkpoint_error: str | None = None
+    purge: PurgeResult | None = None  # when the run was given the retention periods
 
 
 def latest_business_date(now: datetime) -> date:
@@ -212,6 +217,7 @@ async def run_daily(
     progress: Progress | None = None,
     policy: ClassificationPolicy = DEFAULT_POLICY,
     lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
+    retention: LenderPeriods | None = None,
 ) -> DailyOutcome:
     """Runs the daily cycle up to ``as_of`` (default: ``default_as_of``, the latest date that
     has ended in every portfolio), catching up the dates missed since the last completed run.
@@ -240,6 +246,10 @@ async def run_daily(
                 await _run_day(engine, clock, audit_key, day, progress, policy, lifecycle)
             )
         outcome = DailyOutcome(results)
+        if retention is not None:
+            outcome.purge = await purge_under_lock(
+                engine, clock, audit_key, as_of=target, periods=retention, actor=ACTOR
+            )
         try:
             outcome.checkpoint = await _checkpoint(engine, clock, audit_key, checkpoints)
         except CheckpointError as exc:

@@ -12,6 +12,7 @@ import enum
 import hashlib
 import hmac
 import json
+import time
 import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store import tables
+from store.metrics import AUDIT_APPEND_SECONDS
 
 AUDIT_CHAINS = 8
 
@@ -90,6 +92,18 @@ class AuditAction(enum.StrEnum):
     NOTICE_DELIVERY = "notice.delivery"
     TASK_COMPLETE = "task.complete"
     TASK_CANCEL = "task.cancel"
+    # The data life cycle: a legal hold placed or released on a case (the reason as
+    # ``reason_text``), and each purge (``arrears purge``, the daily run): counts per record kind
+    # and the as-of date in ``changes``, never an id or a value of a person.
+    LEGAL_HOLD_PLACE = "legal_hold.place"
+    LEGAL_HOLD_RELEASE = "legal_hold.release"
+    DATA_PURGE = "job.purge"
+    # API clients of partner agencies: created, a secret rotated, revoked (the client id and its
+    # agency, never a secret), and each token issued to a client at POST /oauth/token.
+    API_CLIENT_CREATE = "api_client.create"
+    API_CLIENT_ROTATE = "api_client.rotate"
+    API_CLIENT_REVOKE = "api_client.revoke"
+    AUTH_TOKEN_ISSUED = "auth.token_issued"
 
 
 class Outcome(enum.StrEnum):
@@ -193,6 +207,7 @@ async def append(
     """Appends records to one chain inside the caller's transaction (locking that chain's head)."""
     if not records:
         return
+    started = time.perf_counter()
     chain = chain_for(records[0].request_id) if chain is None else chain
     heads = tables.audit_heads.c
     head = (
@@ -215,6 +230,7 @@ async def append(
     await session.execute(
         update(tables.audit_heads).where(heads.chain == chain).values(seq=seq, hash=prev)
     )
+    AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

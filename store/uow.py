@@ -29,6 +29,7 @@ from store.changes_repository import SqlChangeRepository
 from store.complaints_repository import SqlComplaintRepository
 from store.contacts_repository import SqlContactPointRepository, SqlContactRepository
 from store.flags_repository import SqlFlagRepository
+from store.legal_holds_repository import SqlLegalHoldRepository
 from store.legal_repository import SqlLegalRepository
 from store.notices_repository import SqlNoticeRepository
 from store.payment_repository import SqlPaymentRepository
@@ -219,6 +220,8 @@ class SqlUnitOfWork:
         self.changes = SqlChangeRepository(self.session)
         self.rule_sets = SqlRuleSetReader(self.session)
         self.legal = SqlLegalRepository(self.session, self._case_scope)
+        # Legal holds (the data life cycle); the case's lock serialises a case's holds.
+        self.legal_holds = SqlLegalHoldRepository(self.session)
         self.write_offs = SqlWriteOffRepository(self.session)
         # Notices (their delivery receipts), through the case scope.
         self.notices = SqlNoticeRepository(self.session, self._case_scope)

@@ -94,6 +94,11 @@ RECEIPTS = frozenset({"notice:record_delivery"})
 # Reporting's (migration 0010).
 REPORTS = frozenset({"report:read", "scorecard:read"})
 SCORECARD = frozenset({"scorecard:read"})
+# API clients of partner agencies (migration 0012).
+API_CLIENTS = frozenset({"api_client:manage", "api_client:read"})
+# The data life cycle's (migration 0012): legal holds placed and released, and read.
+HOLDS = frozenset({"legal_hold:manage", "legal_hold:read"})
+HOLDS_READ = frozenset({"legal_hold:read"})
 _COLLECTOR = (
     READ | reveal("phone", "email") | WORK | {"worklist:read"} | CYCLE_WORK | PROPOSE | TASKS
 ) | {"legal:refer"}
@@ -113,6 +118,8 @@ LOGINS: dict[str, Role] = {
         | NOTICE_READ
         | RECEIPTS
         | REPORTS
+        | HOLDS
+        | API_CLIENTS
         | {"role:grant", "audit:read", "case:allocate", "decision:read"},
         "all",
     ),
@@ -133,6 +140,7 @@ LOGINS: dict[str, Role] = {
         | TASKS
         | RECEIPTS
         | REPORTS
+        | HOLDS
         | {"case:allocate"},
         "all",
     ),
@@ -158,6 +166,7 @@ LOGINS: dict[str, Role] = {
         | MAKE_CONTACT
         | CYCLE_READ
         | TASKS
+        | HOLDS
         | {"complaint:file", "borrower:flag", "legal:act", "evidence:generate"},
         "legal",
     ),
@@ -170,11 +179,14 @@ LOGINS: dict[str, Role] = {
         | STRATEGY_READ
         | NOTICE_READ
         | REPORTS
-        | {"audit:read", "decision:read", "rule_change:read"},
+        | HOLDS_READ
+        | {"audit:read", "decision:read", "rule_change:read", "api_client:read"},
         "all",
     ),
     "acme.agent1": Role(("agency_agent",), None, "Acme Recovery", _AGENCY | SCORECARD, "agency"),
-    "acme.manager": Role(("agency_manager",), None, "Acme Recovery", _AGENCY | REPORTS, "agency"),
+    "acme.manager": Role(
+        ("agency_manager",), None, "Acme Recovery", _AGENCY | REPORTS | API_CLIENTS, "agency"
+    ),
     "zenith.agent1": Role(
         ("agency_agent",), None, "Zenith Collections", _AGENCY | SCORECARD, "agency"
     ),

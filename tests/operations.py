@@ -38,6 +38,7 @@ from tests.matrix import (
     Target,
 )
 from tests.operations_changes import CHANGE_OPERATIONS
+from tests.operations_clients import CLIENT_OPERATIONS
 from tests.operations_contacts import CONTACT_OPERATIONS
 from tests.operations_decisions import DECISION_OPERATIONS
 from tests.operations_evidence import EVIDENCE_OPERATIONS
@@ -47,6 +48,7 @@ from tests.operations_payments import PAYMENT_OPERATIONS
 from tests.operations_protections import PROTECTION_OPERATIONS
 from tests.operations_reports import REPORT_OPERATIONS
 from tests.operations_restructuring import RESTRUCTURING_OPERATIONS
+from tests.operations_retention import RETENTION_OPERATIONS
 from tests.operations_strategies import STRATEGY_OPERATIONS
 from tests.operations_tasks import TASK_OPERATIONS
 from tests.operations_warnings import WARNING_OPERATIONS
@@ -648,6 +650,9 @@ OPERATIONS = (*OPERATIONS, *RESTRUCTURING_OPERATIONS)
 # Debt handling: legal escalation (tests/operations_legal.py).
 OPERATIONS = (*OPERATIONS, *LEGAL_OPERATIONS)
 
+# The data life cycle: legal holds (tests/operations_retention.py).
+OPERATIONS = (*OPERATIONS, *RETENTION_OPERATIONS)
+
 # Debt handling: evidence packs (tests/operations_evidence.py).
 OPERATIONS = (*OPERATIONS, *EVIDENCE_OPERATIONS)
 
@@ -670,3 +675,7 @@ OPERATIONS = (*OPERATIONS, *NOTICE_OPERATIONS)
 # Reporting: the portfolio report, scorecards and the variant comparison
 # (tests/operations_reports.py).
 OPERATIONS = (*OPERATIONS, *REPORT_OPERATIONS)
+
+# API clients of partner agencies: listed, created, rotated, revoked
+# (tests/operations_clients.py).
+OPERATIONS = (*OPERATIONS, *CLIENT_OPERATIONS)

@@ -16,6 +16,7 @@ from api.common.types import (
     user_error,
 )
 from api.context import Info
+from api.metrics import count_reveal
 from api.permissions import needs
 from authz.enforcer import reveal_permission
 from domain.borrowers import errors, services
@@ -128,5 +129,7 @@ class BorrowerMutation:
                 reason_code=input.reason_code.value,
                 reason_text=input.reason_text.strip()[:MAX_REASON],
             )
+            count_reveal(ctx.request, input.field.value, ok=False)
             return _reveal_error(error)
+        count_reveal(ctx.request, input.field.value, ok=True)
         return RevealConfidentialSuccess(revealed=input.field, value=value)

@@ -26,6 +26,7 @@ from api.legal.types import (
 from api.payments.types import Payment, payments_of_case
 from api.permissions import needs
 from api.restructuring.types import Restructuring, restructurings_of_case
+from api.retention.types import LegalHold, legal_holds_of_case
 from api.tasks.types import Task, TaskStatus, Treatment, tasks_of_case, treatment_of_case
 from api.timeline.queries import timeline_of_case
 from api.timeline.types import TimelineEntry
@@ -303,6 +304,15 @@ class Case(Node):
     @strawberry.field(description="Referrals to legal, newest first.")
     async def legal_referrals(self, info: Info) -> list[LegalReferral]:
         return await legal_referrals_of_case(info, self._pk)
+
+    @strawberry.field(
+        description="Legal holds on the case, newest first (in force and released): while one is "
+        "in force, the purge keeps the case's records and its borrower's personal data. One "
+        "statement for a whole page of cases.",
+        extensions=needs("legal_hold:read"),
+    )
+    async def legal_holds(self, info: Info) -> list[LegalHold]:
+        return await legal_holds_of_case(info, self._pk)
 
     @strawberry.field(
         description="Days the collection clock has run since the case opened: days spent "

@@ -26,6 +26,8 @@ NODE_TYPES = (
     "RuleChange",  # node(id:) answers it to rule_change:read only
     "Notice",
     "Task",
+    "ApiClient",  # node(id:) answers it to api_client:read only
+    "LegalHold",  # node(id:) answers it to legal_hold:read only
 )
 
 

@@ -7,6 +7,7 @@ import strawberry
 from api.arrangements.types import promise_node
 from api.cases.types import Case, Debt, borrower_view
 from api.changes.types import rule_change_node
+from api.clients.queries import api_client_node
 from api.common.ids import InvalidGlobalId, from_global_id
 from api.common.types import Node
 from api.complaints.types import complaint_node
@@ -17,6 +18,7 @@ from api.notices.types import notice_node
 from api.payments.types import payment_node
 from api.permissions import needs
 from api.restructuring.types import restructuring_node
+from api.retention.types import legal_hold_node
 from api.staff.types import Agency, Staff, Viewer
 from api.tasks.types import task_node
 from api.warnings.types import warning_node
@@ -75,6 +77,10 @@ class CommonQuery:
             return await rule_change_node(info, pk)
         if type_name == "Task":
             return await task_node(info, pk)
+        if type_name == "ApiClient":
+            return await api_client_node(info, pk)
+        if type_name == "LegalHold":
+            return await legal_hold_node(info, pk)
         if type_name != "Agency":
             return None
         agency = await ctx.agencies.load(pk)
