@@ -104,6 +104,9 @@ class AuditAction(enum.StrEnum):
     API_CLIENT_ROTATE = "api_client.rotate"
     API_CLIENT_REVOKE = "api_client.revoke"
     AUTH_TOKEN_ISSUED = "auth.token_issued"
+    # The operator adds a staff member or an agency (``arrears staff add``, ``arrears agency add``).
+    STAFF_CREATE = "staff.create"
+    AGENCY_CREATE = "agency.create"
 
 
 class Outcome(enum.StrEnum):
