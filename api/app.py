@@ -467,6 +467,34 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return response
 
 
+class DatabaseFaults:
+    """Answers 503 ``DATABASE_UNAVAILABLE`` for a request whose route raised because the database
+    could not be reached (the GraphQL gate answers its own; this covers every other route), as
+    long as nothing of the response was sent yet."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if started or not is_unavailable(exc):
+                raise
+            await database_unavailable()(scope, receive, send)
+
+
 class RequestLog:
     """Logs one line per request with a request id; closes the request's read session."""
 
@@ -577,6 +605,8 @@ def create_app(
     app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
     app.state.draining = Draining()
     app.state.tracing = tracing_for(settings)
+    # Innermost: any route (the token endpoint, /metrics, …) that loses the database answers 503.
+    app.add_middleware(DatabaseFaults)
     app.add_middleware(RequestSpans)
     if settings.cors_origin_list:
         app.add_middleware(

@@ -6,11 +6,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.db import create_engine
+from api.app import create_app
+from api.settings import Settings
+from store.db import create_engine, session_factory
 from store.errors import is_unavailable
 from tests.servers import free_port
 
@@ -66,3 +70,38 @@ async def test_a_request_s_own_faults_are_not_unavailable(tmp_path: Path) -> Non
     wrapped = RuntimeError("resolver failed")
     wrapped.__cause__ = ConnectionRefusedError(111, "Connect call failed")
     assert is_unavailable(wrapped)
+
+
+async def test_a_route_outside_the_graphql_gate_answers_503_when_the_database_is_gone(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The token endpoint reads the client before anything else: with the database unreachable
+    (a real engine on a port nobody listens on) it answers 503 DATABASE_UNAVAILABLE, like
+    /graphql, and not a 500."""
+    app = create_app(settings, engine)
+    dead = create_engine(
+        f"postgresql+asyncpg://arrears@127.0.0.1:{free_port()}/arrears", timeout=1.0
+    )
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        ):
+            app.state.sessions = session_factory(dead)  # the database goes away after start
+            answer = await c.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=("ac_0000000000000000", "secret"),
+            )
+    finally:
+        await dead.dispose()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "2"
+    assert answer.json() == {
+        "errors": [
+            {
+                "message": "the database is unavailable; try again shortly",
+                "extensions": {"code": "DATABASE_UNAVAILABLE"},
+            }
+        ]
+    }
