@@ -1115,6 +1115,102 @@ def client_list() -> None:
         typer.echo(f"{client.client_id}\t{agency}\t{state}\tcreated {created}\t{client.name}")
 
 
+staff_app = typer.Typer(help="Staff, as the operator adds them.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+agency_app = typer.Typer(help="Partner agencies, as the operator adds them.", no_args_is_help=True)
+app.add_typer(agency_app, name="agency")
+
+
+def _operator_work(
+    work: Callable[[Any, Any, bytes], Coroutine[Any, Any, T]],
+) -> T:
+    """Runs an operator's addition (engine, clock, audit key); a refusal is one line, exit 1."""
+    from domain.clock import SystemClock
+    from domain.errors import DomainError
+    from jobs.staffing import AlreadyThere, NoSuchAgency
+    from store.db import create_engine
+
+    settings = _settings()
+    try:
+        key = settings.audit_key
+    except ConfigurationError as exc:
+        _fail(str(exc))
+
+    async def run() -> T:
+        await _require_schema(settings.database_url)
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(engine, SystemClock(), key)
+        except DomainError as error:
+            field = f"--{error.field}: " if error.field else ""
+            raise CommandError(f"{field}{error.message}") from None
+        except (AlreadyThere, NoSuchAgency) as error:
+            raise CommandError(str(error)) from None
+        finally:
+            await engine.dispose()
+
+    return _run(run)
+
+
+@staff_app.command("add")
+def staff_add(
+    login: Annotated[str, typer.Argument(help="The login, as the identity provider names it.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    role: Annotated[
+        list[str], typer.Option(help="A role (repeat for several): admin, manager, collector, …")
+    ],
+    team: Annotated[str | None, typer.Option(help="The team (internal staff).")] = None,
+    agency: Annotated[str | None, typer.Option(help="The agency's name (agency staff).")] = None,
+    capacity: Annotated[int, typer.Option(help="Open cases the person may carry.")] = 0,
+) -> None:
+    """Adds an active staff member (the first administrator of a new database, say); audited as
+    staff.create by system:cli. Role changes after that go through grantRole and its approval."""
+    from jobs.staffing import add_staff
+
+    staff = _operator_work(
+        lambda engine, clock, key: add_staff(
+            engine,
+            clock,
+            key,
+            login=login,
+            name=name,
+            roles=role,
+            team=team,
+            agency=agency,
+            capacity=capacity,
+        )
+    )
+    typer.echo(f"added staff {staff.login} (roles {', '.join(staff.roles)})")
+
+
+@agency_app.command("add")
+def agency_add(
+    name: Annotated[str, typer.Argument(help="The agency's name.")],
+    commission_rate: Annotated[
+        str, typer.Option(help="Commission on amounts collected, a fraction (0.15 = 15%).")
+    ],
+    placement_days: Annotated[int, typer.Option(help="How long a placement lasts, in days.")],
+    tail_days: Annotated[
+        int, typer.Option(help="Days after a recall in which payments still earn commission.")
+    ] = 0,
+) -> None:
+    """Adds a partner agency with its contract terms; audited as agency.create by system:cli."""
+    from jobs.staffing import add_agency
+
+    agency = _operator_work(
+        lambda engine, clock, key: add_agency(
+            engine,
+            clock,
+            key,
+            name=name,
+            commission_rate=commission_rate,
+            placement_days=placement_days,
+            tail_days=tail_days,
+        )
+    )
+    typer.echo(f"added agency {agency.name}")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -56,6 +56,7 @@ from api.warnings.queries import WarningQuery
 from api.warnings.types import WarningNode
 from api.worklist.queries import WorklistQuery
 from api.writeoff.mutations import WriteOffMutation
+from store.errors import is_unavailable
 
 
 @strawberry.type
@@ -115,7 +116,11 @@ class ArrearsSchema(strawberry.Schema):
         operation = execution_context.operation_name if execution_context else None
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, GraphQLError):
+            if original is None or isinstance(original, GraphQLError):
+                continue
+            # A lost database is an outage, not a fault of this code: the request answers 503
+            # and the gate logs it once as a warning (database.unavailable).
+            if not is_unavailable(original):
                 log_unexpected_error(original, operation, error.path)
 
 
