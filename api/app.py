@@ -61,7 +61,7 @@ from domain.clock import Clock, SystemClock
 from domain.staff.model import Staff
 from store import loaders
 from store.audit import AuditAction, Outcome
-from store.db import Engine, Sessions, create_engine, ping, session_factory
+from store.db import Commits, Engine, Sessions, create_engine, ping, session_factory, watch_commits
 from store.errors import is_unavailable
 
 log = structlog.get_logger("arrears.http")
@@ -203,6 +203,7 @@ class GraphQLApp(GraphQL[Context, None]):
             check_post(request.headers.get("content-type", ""), body)
         except RequestRefused as refused:
             return await self._refuse(context, refused)
+        commits = watch_commits()
         try:
             response = await self.run(request, context=context)
         except Exception as exc:
@@ -212,7 +213,7 @@ class GraphQLApp(GraphQL[Context, None]):
             status, reason = getattr(exc, "status_code", None), getattr(exc, "reason", None)
             if not (isinstance(status, int) and 400 <= status < 500 and isinstance(reason, str)):
                 if is_unavailable(exc):
-                    return database_unavailable()
+                    return _unavailable_after(commits)
                 raise
             return await self._refuse(context, RequestRefused(status, "BAD_REQUEST", reason))
         finally:
@@ -226,7 +227,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 await context.audit.finish(context.audit.outcome)
             except Exception as exc:
                 log.warning("audit.write_failed", error=type(exc).__name__)
-            return database_unavailable()
+            return _unavailable_after(commits)
         body = getattr(response, "body", b"")
         if len(body) > self.settings.max_response_bytes:
             limit = self.settings.max_response_bytes
@@ -243,6 +244,9 @@ class GraphQLApp(GraphQL[Context, None]):
             # The request's audit entry is written before anything it read is sent.
             await context.audit.finish(context.audit.outcome)
         except Exception as exc:
+            if is_unavailable(exc):
+                log.warning("audit.write_failed", error=type(exc).__name__)
+                return _unavailable_after(commits)
             log.error("audit.write_failed", error=type(exc).__name__)
             return _error_response(500, "INTERNAL", "Internal server error.")
         return response
@@ -335,8 +339,22 @@ def _request_info(request: Request, address: str | None) -> RequestInfo:
 
 # Set in the request's state when its GraphQL execution lost the database.
 _UNAVAILABLE = "database_unavailable"
+SAVED_BUT_UNAVAILABLE = (
+    "your change was saved, but the database became unavailable before the answer was "
+    "complete; read the result again shortly (do not repeat the change)"
+)
 # Seconds a client is asked to wait after a 503: about what a database restart takes.
 UNAVAILABLE_RETRY_AFTER = 2
+
+
+def _unavailable_after(commits: Commits) -> JSONResponse:
+    """The answer to a request that lost the database: 503 (retry it) unless a change of its was
+    already saved — then retrying without an idempotency key would make it twice, so the answer
+    says it was saved (200, no data: what it read was never audited, so it is not sent)."""
+    if commits.count == 0:
+        return database_unavailable()
+    log.warning("database.unavailable_after_commit", status=200)
+    return _error_response(200, DATABASE_UNAVAILABLE, SAVED_BUT_UNAVAILABLE, data=True)
 
 
 def database_unavailable() -> JSONResponse:
@@ -604,6 +622,7 @@ def create_app(
     # Read at scrape time: the engine exists once the lifespan has started.
     app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
     app.state.draining = Draining()
+    app.state.tokens = graphql.tokens
     app.state.tracing = tracing_for(settings)
     # Innermost: any route (the token endpoint, /metrics, …) that loses the database answers 503.
     app.add_middleware(DatabaseFaults)

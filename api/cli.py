@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, TypeVar
 
@@ -873,6 +873,9 @@ def purge(
             day = date.fromisoformat(as_of)
         except ValueError:
             _fail(f"--as-of is not an ISO-8601 date: {as_of!r}")
+        # A mistyped year must not anonymise everyone now: the latest date anywhere (UTC+14).
+        if day > (datetime.now(UTC) + timedelta(hours=14)).date():
+            _fail(f"--as-of {day} has not come yet: a purge is judged on a day that has")
     settings = _settings()
     try:
         key = settings.audit_key

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import structlog
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -29,6 +30,8 @@ from starlette.requests import ClientDisconnect, Request
 from store import limits as limits_store
 from store.db import Engine
 from store.keys import is_text
+
+log = structlog.get_logger("arrears.guards")
 
 # A NUL character is never meaningful in this API's text, and PostgreSQL refuses it in a string
 # column; a GraphQL string writes it as \u0000 or \u{0}.
@@ -190,6 +193,10 @@ def client_address(request: Request, trusted: list[Network]) -> str | None:
 # ---- Limits --------------------------------------------------------------------------------
 
 
+# Addresses remembered as over their limit (database storage), before the expired are dropped.
+MAX_BLOCKED = 10_000
+
+
 class AddressLimiter:
     """Requests without valid credentials allowed per client address and minute: a moving window
     in the process or in Redis (the ``limits`` package), or a fixed window in the database, so
@@ -205,6 +212,7 @@ class AddressLimiter:
     ) -> None:
         self.per_minute = per_minute
         self._engine = engine if storage == "database" else None
+        self._blocked: dict[str, float] = {}  # address -> end of the window it is over in
         if storage == "database" and engine is None:
             raise ValueError("database limits need the engine")
         if storage == "redis":
@@ -223,11 +231,19 @@ class AddressLimiter:
         key = address or "unknown"
         if self._engine is not None:
             now = time.time()
+            # An address known to be over its limit is refused without asking the database
+            # again until its window ends: a flood costs one write per worker and minute.
+            until = self._blocked.get(key)
+            if until is not None and now < until:
+                return max(1, math.ceil(until - now))
             window = int(now // 60)
             if await limits_store.hit(self._engine, f"unauthenticated:{key}", window) <= (
                 self.per_minute
             ):
                 return None
+            if len(self._blocked) >= MAX_BLOCKED:
+                self._blocked = {k: t for k, t in self._blocked.items() if t > now}
+            self._blocked[key] = (window + 1) * 60
             return max(1, math.ceil((window + 1) * 60 - now))
         if await self._limiter.hit(self._item, "unauthenticated", key):
             return None
@@ -251,9 +267,9 @@ class Leases(Protocol):
         """Frees a slot taken by ``take``."""
 
 
-# A lease outlives any request (the longest reports take about a minute); a worker that dies
-# holding one frees it at its expiry.
-LEASE_SECONDS = 300
+# A lease outlives any ordinary request (the longest reports take about a minute); one whose
+# worker died, or that could not be given back, frees its slot at its expiry.
+LEASE_SECONDS = 120
 
 
 class DatabaseLeases:
@@ -363,12 +379,17 @@ class CallerSlots:
             pause = min(pause * 2, 0.25)
 
     async def release(self, slot: Slot) -> None:
-        """Frees the slot (shielded: a cancelled request still gives its lease back)."""
+        """Frees the slot (shielded: a cancelled request still gives its lease back). A lease
+        that cannot be given back (the database or Redis went away meanwhile) is left to lapse:
+        the request it guarded is over, and its answer must not change for it."""
         try:
             if slot.token is None:
                 self._slots[slot.caller].release()
             elif self.leases is not None:
-                await asyncio.shield(self.leases.give_back(slot.caller, slot.token))
+                try:
+                    await asyncio.shield(self.leases.give_back(slot.caller, slot.token))
+                except Exception as exc:
+                    log.warning("limits.lease_not_given_back", error=type(exc).__name__)
         finally:
             self._forget(slot.caller)
 

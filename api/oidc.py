@@ -14,6 +14,7 @@ import structlog
 
 from api.auth import AuthenticationError, IdentityProviderUnavailable, TokenClaims
 from api.settings import Settings
+from domain.staff.services import LOGIN
 
 log = structlog.get_logger("arrears.oidc")
 
@@ -36,7 +37,8 @@ class OidcVerifier:
             raise ValueError("OIDC needs its issuer, audience and JWKS URL")
         self.settings = settings
         self._url, self._issuer, self._audience = url, issuer, audience
-        self._monotonic = monotonic
+        # The clock of the cache's ages (seconds, monotonic); a test moves it instead of sleeping.
+        self.monotonic = monotonic
         self._client: httpx.AsyncClient | None = None
         # One fetch at a time: requests arriving while it runs wait for it and use its keys.
         self._lock = asyncio.Lock()
@@ -78,6 +80,10 @@ class OidcVerifier:
         login = claims.get(self.settings.oidc_login_claim)
         if not isinstance(login, str) or not login:
             raise AuthenticationError("the token names no staff login")
+        # Only a person's login: never an API client's service account (client:…) or a job's
+        # (system:…), whatever a provider lets its users put in the claim.
+        if not LOGIN.fullmatch(login):
+            raise AuthenticationError("the token names no staff login")
         try:
             issued_at = datetime.fromtimestamp(int(claims["iat"]), UTC)
             expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
@@ -114,7 +120,7 @@ class OidcVerifier:
         raise AuthenticationError("invalid token")
 
     def _age(self, since: float) -> float:
-        return self._monotonic() - since
+        return self.monotonic() - since
 
     def _find(self, kid: str | None, algorithm: str) -> jwt.PyJWK | None:
         usable = [
@@ -136,7 +142,7 @@ class OidcVerifier:
             window = self.settings.oidc_jwks_min_refetch_seconds
             if self._attempted_at is not None and self._age(self._attempted_at) < window:
                 return
-            self._attempted_at = self._monotonic()
+            self._attempted_at = self.monotonic()
             try:
                 keys = await self._fetch()
             except _FetchFailed as failed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session as _SyncSession
 
 from domain.portfolios import local_date
 from domain.strategies.segmentation import variant_bucket
@@ -29,6 +32,31 @@ Clause: TypeAlias = ColumnElement[bool]
 
 class DatabaseUrlError(ValueError):
     """The configured database URL cannot be used."""
+
+
+@dataclass
+class Commits:
+    """How many transactions of ORM sessions committed while this was being watched."""
+
+    count: int = 0
+
+
+_watched: ContextVar[Commits | None] = ContextVar("arrears_commits", default=None)
+
+
+def watch_commits() -> Commits:
+    """Counts, from now on in this context (and the tasks it starts), every committed session
+    transaction: a request that lost the database can then tell whether its change was saved."""
+    commits = Commits()
+    _watched.set(commits)
+    return commits
+
+
+@event.listens_for(_SyncSession, "after_commit")
+def _count_commit(_session: _SyncSession) -> None:
+    commits = _watched.get()
+    if commits is not None:
+        commits.count += 1
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

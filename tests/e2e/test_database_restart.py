@@ -67,6 +67,7 @@ class Load:
     acknowledged: dict[int, str] = field(default_factory=dict)  # request → payment id
     pending: set[int] = field(default_factory=set)  # no definite answer yet
     unavailable: int = 0  # 503 DATABASE_UNAVAILABLE answers
+    saved_unanswered: int = 0  # 200s saying the change was saved but the answer was lost
     connection_errors: int = 0
     slowest_503: float = 0.0
     retries: int = 0
@@ -176,6 +177,15 @@ async def test_requests_fail_fast_and_recover_across_a_database_restart(
                 return False
             assert response.status_code == 200, response.text
             body = response.json()
+            if body.get("data") is None and body.get("errors"):
+                # Saved, but the database went away before the answer was complete: the retry
+                # with the same key must return the payment saved, not a second one.
+                [error] = body["errors"]
+                assert error["extensions"] == {"code": "DATABASE_UNAVAILABLE"}, body
+                assert error["message"].startswith("your change was saved"), body
+                load.saved_unanswered += 1
+                load.pending.add(index)
+                return False
             assert "errors" not in body, body
             result = body["data"]["postPayment"]
             assert result["__typename"] == "PostPaymentSuccess", result
@@ -258,6 +268,7 @@ async def test_requests_fail_fast_and_recover_across_a_database_restart(
     figures = (
         f"requests sent {REQUESTS + 2} (+{load.retries} retries), "
         f"acknowledged writes {len(load.acknowledged)}, 503s {load.unavailable} "
+        f"saved-but-unanswered {load.saved_unanswered}, "
         f"(slowest {load.slowest_503:.2f} s), connection errors {load.connection_errors}, "
         f"retried {len(first_pass_pending)}, of which answer lost {len(lost_answers)}, "
         f"rows found {len(rows)}, duplicates {duplicates}, statuses {dict(load.statuses)}"

@@ -107,11 +107,26 @@ def provider() -> Iterator[Provider]:
         thread.join(timeout=5)
 
 
+class Clock:
+    """A monotonic clock the test moves (the key cache's ages), so no test sleeps or races."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @asynccontextmanager
 async def oidc_client(
-    engine: AsyncEngine, settings: Settings, jwks_url: str, **overrides: Any
+    engine: AsyncEngine,
+    settings: Settings,
+    jwks_url: str,
+    clock: Clock | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app configured for the provider at ``jwks_url``, over HTTP (ASGI transport)."""
+    """The real app configured for the provider at ``jwks_url``, over HTTP (ASGI transport);
+    its key cache ages by ``clock`` when one is given."""
     configured = settings.model_copy(
         update={
             "oidc_issuer": ISSUER,
@@ -121,6 +136,8 @@ async def oidc_client(
         }
     )
     app = create_app(configured, engine=engine)
+    if clock is not None:
+        app.state.tokens.oidc.monotonic = clock
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://arrears.test") as c:
@@ -221,18 +238,21 @@ async def test_a_rotated_out_key_is_refused_once_the_cache_expires(
     old, new = ec_key(), ec_key()
     provider.keys = [old, new]
     token = old.sign(claims("admin"))
+    clock = Clock()
     async with oidc_client(
         engine,
         settings,
         provider.url,
-        oidc_jwks_cache_seconds=1,
+        clock,
+        oidc_jwks_cache_seconds=60,
         oidc_jwks_min_refetch_seconds=0,
     ) as client:
         assert await viewer_login(client, token) == "admin"
         provider.keys = [new]
+        clock.now += 59.9
         assert await viewer_login(client, token) == "admin"  # still cached
         assert provider.fetches == 1
-        await asyncio.sleep(1.1)
+        clock.now += 0.1
         assert_unauthenticated(await ask(client, token))
         # The expired cache was fetched once; the request did not fetch a second time.
         assert provider.fetches == 2
@@ -249,12 +269,16 @@ async def test_unknown_key_ids_fetch_at_most_once_per_window(
     def garbage() -> str:
         return stranger.sign(claims("admin"), kid=uuid.uuid4().hex)
 
-    async with oidc_client(engine, settings, provider.url, oidc_jwks_min_refetch_seconds=1) as c:
+    clock = Clock()
+    async with oidc_client(
+        engine, settings, provider.url, clock, oidc_jwks_min_refetch_seconds=10
+    ) as c:
         assert await viewer_login(c, signer.sign(claims("admin"))) == "admin"
+        clock.now += 9.9
         burst = await asyncio.gather(*(ask(c, garbage()) for _ in range(10)))
         assert [r.status_code for r in burst] == [401] * 10
         assert provider.fetches == 1  # the window since the first fetch has not passed
-        await asyncio.sleep(1.1)
+        clock.now += 0.1
         burst = await asyncio.gather(*(ask(c, garbage()) for _ in range(10)))
         assert [r.status_code for r in burst] == [401] * 10
         assert provider.fetches == 2
@@ -285,6 +309,8 @@ def _forged(signer: SigningKey) -> str:
         ("unknown login", "unknown or deactivated staff login"),
         ("deactivated login", "unknown or deactivated staff login"),
         ("no login claim", "the token names no staff login"),
+        ("an API client's service login", "the token names no staff login"),
+        ("a job's login", "the token names no staff login"),
     ],
 )
 async def test_bad_provider_tokens_get_401(
@@ -311,6 +337,9 @@ async def test_bad_provider_tokens_get_401(
         "unknown login": lambda: signer.sign(claims("nobody")),
         "deactivated login": lambda: signer.sign(claims("collector9")),
         "no login claim": lambda: signer.sign(claims(None)),
+        # Refused before any lookup: never the service account of an API client or a job.
+        "an API client's service login": lambda: signer.sign(claims("client:ac_0000000000000000")),
+        "a job's login": lambda: signer.sign(claims("system:cli")),
     }[case]()
     async with oidc_client(engine, settings, provider.url) as client:
         response = await ask(client, token)

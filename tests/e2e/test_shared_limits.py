@@ -141,6 +141,23 @@ async def test_the_unauthenticated_limit_holds_across_two_workers(
     assert await one.hit("203.0.113.10") is None  # another address has its own count
 
 
+async def test_an_address_over_its_limit_is_refused_without_a_write(migrated: AsyncEngine) -> None:
+    """Once the database said an address is over, each worker refuses it locally until its
+    minute ends: a flood writes once per worker, not once per request."""
+    _not_at_a_minutes_end()
+    one, two = (AddressLimiter(2, "database", None, migrated) for _ in range(2))
+    for limiter in (one, two, one, two, one, two, one):
+        await limiter.hit("203.0.113.7")
+    async with migrated.connect() as conn:
+        hits = await conn.execute(
+            select(tables.limit_counters.c.hits).where(
+                tables.limit_counters.c.key == "unauthenticated:203.0.113.7"
+            )
+        )
+        # two allowed, then each worker's first refusal; the rest never reached the database
+        assert hits.scalar_one() == 4
+
+
 def test_settings_choose_where_limits_are_kept() -> None:
     assert Settings().shared_limits == "memory"
     assert Settings(workers=2).shared_limits == "database"
@@ -185,16 +202,18 @@ def _bad_token(base: str) -> int:
 def test_two_servers_on_one_database_share_the_unauthenticated_limit(
     two_servers: tuple[str, str],
 ) -> None:
-    _not_at_a_minutes_end()
     one, two = two_servers
+    _not_at_a_minutes_end()
     statuses = [_bad_token(one if n % 2 else two) for n in range(10)]
     assert statuses == [401] * 4 + [429] * 6
 
 
 def test_a_server_with_two_workers_shares_its_limits(served_database: str, tmp_path: Path) -> None:
-    """``arrears serve --workers 2`` with no Redis keeps its limits in the database by itself."""
-    _not_at_a_minutes_end()
+    """``arrears serve --workers 2`` with no Redis keeps its limits in the database by itself
+    (whichever worker each connection reaches; the two-server test above shows the sharing
+    between processes that certainly differ)."""
     limits = {"ARREARS_UNAUTHENTICATED_PER_MINUTE": "4"}
     with running_server(served_database, tmp_path / "w.log", extra_env=limits, workers=2) as base:
+        _not_at_a_minutes_end()  # after the start: the requests fall in one calendar minute
         statuses = [_bad_token(base) for _ in range(12)]
     assert statuses == [401] * 4 + [429] * 8

@@ -3,6 +3,8 @@ with no free connection mean "unavailable"; a request's own faults do not."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -12,9 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import create_app
+from api.app import _unavailable_after, create_app
 from api.settings import Settings
-from store.db import create_engine, session_factory
+from store.db import Commits, create_engine, session_factory, watch_commits
 from store.errors import is_unavailable
 from tests.servers import free_port
 
@@ -104,4 +106,42 @@ async def test_a_route_outside_the_graphql_gate_answers_503_when_the_database_is
                 "extensions": {"code": "DATABASE_UNAVAILABLE"},
             }
         ]
+    }
+
+
+async def test_a_request_knows_whether_its_change_was_saved(tmp_path: Path) -> None:
+    """Commits are counted in the request's context, its child tasks included, and not in
+    another request's; a lost database after one is answered "saved" (200), before one 503."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'commits.db'}")
+    sessions = session_factory(engine)
+
+    async def commit_one() -> None:
+        async with sessions() as session:
+            await session.execute(text("CREATE TABLE IF NOT EXISTS t (k INTEGER)"))
+            await session.commit()
+
+    async def request(commits_to_make: int) -> Commits:
+        commits = watch_commits()
+        for _ in range(commits_to_make):
+            await asyncio.create_task(commit_one())  # a resolver's task
+        return commits
+
+    try:
+        saved, read_only = await asyncio.gather(request(2), request(0))
+    finally:
+        await engine.dispose()
+    assert (saved.count, read_only.count) == (2, 0)
+    assert _unavailable_after(read_only).status_code == 503
+    answer = _unavailable_after(saved)
+    assert answer.status_code == 200
+    assert json.loads(answer.body) == {
+        "data": None,
+        "errors": [
+            {
+                "message": "your change was saved, but the database became unavailable before "
+                "the answer was complete; read the result again shortly (do not repeat the "
+                "change)",
+                "extensions": {"code": "DATABASE_UNAVAILABLE"},
+            }
+        ],
     }
