@@ -2,8 +2,9 @@
 replace personal data past retention by placeholders (``domain.retention.placeholders``).
 
 A borrower is *retained-out* when they have a case, every case of theirs has been CLOSED since
-before ``Cutoffs.closed_before``, and none is on a legal hold in force. Their row (once: it gets
-``anonymised_at``), their contact points, flags' texts and signals, and the free text of their
+before ``Cutoffs.closed_before``, none is on a legal hold in force, and none has records a
+conduct profile's floor still keeps (nor, then, the people they were with). Their row (once: it
+gets ``anonymised_at``), their contact points, flags' texts and signals, and the free text of their
 cases are anonymised. Records of communication (contacts' notes and recording references,
 notices' subject and body) of such a case go only once its last collection activity (closure,
 contacts, payments, promises, notices) is older than its conduct profile's contact cutoff.
@@ -61,6 +62,7 @@ _CASE_FREE_TEXT: tuple[tuple[Table, tuple[str, ...]], ...] = (
     (tables.legal_actions, ("reference",)),
     (tables.restructurings, ("reason", "decision_reason")),
     (tables.payments, ("reversal_reason",)),
+    (tables.write_offs, ("reason_text",)),
     (tables.legal_holds, ("reason",)),
 )
 _COMMUNICATION: tuple[tuple[Table, tuple[str, ...]], ...] = (
@@ -79,7 +81,9 @@ KINDS: tuple[str, ...] = (
 
 def retained_out(borrower_id: ColumnElement[Any], cut: Cutoffs) -> ColumnElement[bool]:
     """Whether the borrower's retention has ended: a case, every case CLOSED before the cutoff,
-    none on a legal hold in force (correlated to ``borrower_id``)."""
+    none on a legal hold in force, and none whose records a conduct profile's floor still keeps
+    (a US_REG_F case with collection activity in the last three years: its contact records stay,
+    and so does who they were with) — correlated to ``borrower_id``."""
     c2 = tables.cases.alias("retention_cases")
     held = tables.legal_holds.alias("retention_holds")
     any_case = exists(select(c2.c.id).where(c2.c.borrower_id == borrower_id))
@@ -98,46 +102,63 @@ def retained_out(borrower_id: ColumnElement[Any], cut: Cutoffs) -> ColumnElement
         .join(c2, c2.c.id == held.c.case_id)
         .where(c2.c.borrower_id == borrower_id, held.c.released_at.is_(None))
     )
-    return and_(any_case, not_(unfinished), not_(on_hold))
+    floored = [
+        and_(c2.c.portfolio.in_(names), not_(_quiet_since(c2, cut.contact_cutoff(profile))))
+        for profile, names in _floored_portfolios().items()
+        if names
+    ]
+    kept_by_floor = (
+        exists(select(c2.c.id).where(c2.c.borrower_id == borrower_id, or_(*floored)))
+        if floored
+        else literal(False)
+    )
+    return and_(any_case, not_(unfinished), not_(on_hold), not_(kept_by_floor))
+
+
+def _floored_portfolios() -> dict[str, list[str]]:
+    """The portfolios of each conduct profile with a floor on its contact records."""
+    floored: dict[str, list[str]] = {profile: [] for profile in CONTACT_FLOORS}
+    for name, portfolio in PORTFOLIOS.items():
+        if portfolio.conduct_profile in floored:
+            floored[portfolio.conduct_profile].append(name)
+    return floored
 
 
 def _cases_retained_out(cut: Cutoffs) -> Select[tuple[int]]:
     return select(cs.id).where(retained_out(cs.borrower_id, cut))
 
 
-def _quiet_since(cutoff: datetime) -> ColumnElement[bool]:
-    """No collection activity on the case (``cases`` of the enclosing query) since ``cutoff``:
-    closed before it, and no contact, payment, promise or notice at or after it."""
+def _quiet_since(case_table: Table | Any, cutoff: datetime) -> ColumnElement[bool]:
+    """No collection activity on the case (a row of ``case_table`` in the enclosing query) since
+    ``cutoff``: closed before it, and no contact, payment, promise or notice at or after it."""
     activity: list[tuple[Table, str]] = [
         (tables.contacts, "at"),
         (tables.payments, "paid_at"),
         (tables.promises, "created_at"),
         (tables.notices, "created_at"),
     ]
+    case_id = case_table.c.id
     recent = [
-        exists(select(t.c.id).where(t.c.case_id == cs.id, t.c[column] >= cutoff))
+        exists(select(t.c.id).where(t.c.case_id == case_id, t.c[column] >= cutoff))
         for t, column in activity
     ]
-    return and_(cs.closed_at < cutoff, *(not_(r) for r in recent))
+    return and_(case_table.c.closed_at < cutoff, *(not_(r) for r in recent))
 
 
 def _cases_past_contact_retention(cut: Cutoffs) -> Select[tuple[int]]:
     """The retained-out cases whose last collection activity is older than their profile's
     contact cutoff (a profile's floor is never shortened by the lender's period)."""
-    floored: dict[str, list[str]] = {profile: [] for profile in CONTACT_FLOORS}
-    for name, portfolio in PORTFOLIOS.items():
-        if portfolio.conduct_profile in floored:
-            floored[portfolio.conduct_profile].append(name)
+    floored = _floored_portfolios()
     every_floored = [name for names in floored.values() for name in names]
     branches = [
-        and_(cs.portfolio.in_(names), _quiet_since(cut.contact_cutoff(profile)))
+        and_(cs.portfolio.in_(names), _quiet_since(tables.cases, cut.contact_cutoff(profile)))
         for profile, names in floored.items()
         if names
     ]
     branches.append(
         and_(
             cs.portfolio.not_in(every_floored) if every_floored else literal(True),
-            _quiet_since(cut.contact_before),
+            _quiet_since(tables.cases, cut.contact_before),
         )
     )
     return select(cs.id).where(retained_out(cs.borrower_id, cut), or_(*branches))

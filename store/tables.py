@@ -989,8 +989,6 @@ api_clients = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("revoked_by", ForeignKey("staff.id"), nullable=True),
-    # Persisted operations (document hashes) the client may send; NULL: any operation.
-    Column("allowed_operations", JSON, nullable=True),
     Column("version", Integer, nullable=False, default=1),
 )
 

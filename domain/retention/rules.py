@@ -73,7 +73,8 @@ RULES: tuple[RuleText, ...] = (
         RetentionRule.CLOSED_CASE_PERSONAL_DATA,
         True,
         "a borrower's personal data, once every case of theirs has been CLOSED for longer than "
-        "ARREARS_RETENTION_CLOSED_CASE_DAYS and none is on legal hold",
+        "ARREARS_RETENTION_CLOSED_CASE_DAYS, none is on legal hold and none has contact records "
+        "a profile's floor still keeps",
     ),
     RuleText(
         RetentionRule.CONTACT_RECORDS,

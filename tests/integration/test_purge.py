@@ -194,7 +194,7 @@ async def test_purge_anonymises_what_is_past_retention_and_nothing_else(
     recent = await person(factory, closed_at=NOW - timedelta(days=30))
     still_open = await person(factory, status="OPEN", closed_at=None)
     # Closed six years ago, but a contact two years ago: the floor of 3 years keeps its contact
-    # records, though the lender's period (365 days) has passed and its borrower is anonymised.
+    # records, and the person they were with, though the lender's periods (365 days) are over.
     us = await person(factory, portfolio="us-cards", contact_at=NOW - timedelta(days=2 * 365))
     # Closed long ago too, but the same borrower has an open case elsewhere.
     other = await factory.case(borrower=gone.made.borrower, portfolio="us-cards")
@@ -208,42 +208,53 @@ async def test_purge_anonymises_what_is_past_retention_and_nothing_else(
         reason="litigation 2031-17",
         placed_at=NOW - timedelta(days=1),
     )
+    write_off = await _add(
+        migrated,
+        tables.write_offs,
+        case_id=gone.made.case.id,
+        source="MANAGER",
+        reason_code="UNCOLLECTIBLE",
+        reason_text="borrower emigrated, new address known to 测试",
+        amount=Decimal("10.00"),
+        currency="CNY",
+        written_off_at=LONG_AGO,
+    )
     kept = [held, recent, still_open, sibling]
     before = {id(p): await rows_of(migrated, p) for p in [*kept, gone, us]}
 
-    # gone's borrower has an open case now: only the us-cards person is past retention.
-    dry = await arrears("purge", "--dry-run", url=url)
-    assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.startswith(f"purge as of {NOW.date()} (dry run, nothing changed): ")
-    expected = {kind: 0 for kind in KINDS} | {
-        "borrowers": 1,
-        "contact_points": 1,
-        "borrower_flags": 1,
-        "complaints": 1,
-    }
-    assert counts_in(dry.stdout) == expected
-    for p in [*kept, gone, us]:
-        assert await rows_of(migrated, p) == before[id(p)]  # a dry run changes nothing
-    assert await purge_entries(migrated) == []  # … and audits nothing
+    # gone's borrower has an open case now, and the us-cards person is under Reg F's floor:
+    # nothing is past retention.
+    nothing = await arrears("purge", "--dry-run", url=url)
+    assert nothing.returncode == 0, nothing.stderr
+    assert counts_in(nothing.stdout) == {kind: 0 for kind in KINDS}
 
-    # gone's open case closes long ago: now gone is past retention too.
+    # gone's open case closes long ago: now gone is past retention.
     async with writing(migrated) as conn:
         await conn.execute(
             update(tables.cases)
             .where(tables.cases.c.borrower_id == gone.made.borrower.id)
             .values(status="CLOSED", close_reason="PAID_IN_FULL", closed_at=LONG_AGO)
         )
-    ran = await arrears("purge", url=url)
-    assert ran.returncode == 0, ran.stderr
-    counts = counts_in(ran.stdout)
-    assert counts == {kind: 0 for kind in KINDS} | {
-        "borrowers": 2,
-        "contact_points": 2,
-        "borrower_flags": 2,
-        "complaints": 2,
+    expected = {kind: 0 for kind in KINDS} | {
+        "borrowers": 1,
+        "contact_points": 1,
+        "borrower_flags": 1,
+        "complaints": 1,
+        "write_offs": 1,
         "contacts": 1,
         "notices": 1,
     }
+    dry = await arrears("purge", "--dry-run", url=url)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(f"purge as of {NOW.date()} (dry run, nothing changed): ")
+    assert counts_in(dry.stdout) == expected
+    for p in [*kept, gone, us]:
+        assert await rows_of(migrated, p) == before[id(p)]  # a dry run changes nothing
+    assert await purge_entries(migrated) == []  # … and audits nothing
+    ran = await arrears("purge", url=url)
+    assert ran.returncode == 0, ran.stderr
+    counts = counts_in(ran.stdout)
+    assert counts == expected
 
     borrower = (await rows_of(migrated, gone))["borrower"]
     b = tables.borrowers.c
@@ -297,19 +308,21 @@ async def test_purge_anonymises_what_is_past_retention_and_nothing_else(
             )
         ).one()
     assert point == PLACEHOLDER
+    async with migrated.connect() as conn:
+        reason = await conn.execute(
+            select(tables.write_offs.c.reason_text).where(tables.write_offs.c.id == write_off)
+        )
+        assert reason.scalar_one() == PLACEHOLDER
     assert tuple(contact) == (PLACEHOLDER, PLACEHOLDER)
     assert tuple(notice) == (PLACEHOLDER, PLACEHOLDER)
     assert tuple(complaint) == (PLACEHOLDER, PLACEHOLDER)
     assert tuple(flag) == (PLACEHOLDER, PLACEHOLDER)
 
-    # Held, recently closed, open, and a borrower with an open case elsewhere: untouched.
-    for p in kept:
+    # Held, recently closed, open, a borrower with an open case elsewhere, and the US_REG_F
+    # person whose records Reg F keeps three years after the last contact: untouched.
+    for p in [*kept, us]:
         assert await rows_of(migrated, p) == before[id(p)]
-    # The US_REG_F person: anonymised, but the contact records stay (Reg F's 3 years).
     us_rows = await rows_of(migrated, us)
-    assert us_rows["borrower"][1] == PLACEHOLDER  # full_name
-    assert us_rows["contact"] == before[id(us)]["contact"]
-    assert us_rows["notice"] == before[id(us)]["notice"]
     assert us_rows["contact"][tables.contacts.c.keys().index("notes")] == NOTES
 
     # The trail still verifies; the purge's entry carries the counts and the date.
@@ -336,7 +349,7 @@ async def test_purge_anonymises_what_is_past_retention_and_nothing_else(
     ]
 
     # Once the hold is released, the held person is past retention like anyone else; three
-    # years after the US contact (and more), its records go too.
+    # years after the US contact (and more), that person and the records go too.
     async with writing(migrated) as conn:
         await conn.execute(update(tables.legal_holds).values(released_at=NOW))
     later = (NOW + timedelta(days=400)).date()
@@ -357,10 +370,10 @@ async def test_purge_anonymises_what_is_past_retention_and_nothing_else(
         migrated, SystemClock(), settings.audit_key, as_of=later, periods=settings.retention
     )
     assert dict(released.counts) == {kind: 0 for kind in KINDS} | {
-        "borrowers": 1,
-        "contact_points": 1,
-        "borrower_flags": 1,
-        "complaints": 1,
+        "borrowers": 2,
+        "contact_points": 2,
+        "borrower_flags": 2,
+        "complaints": 2,
         "legal_holds": 1,
         "contacts": 2,
         "notices": 2,
