@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,15 +25,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Served:
+    """A started server: its process, base URL and log file."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextmanager
-def running_server(
+def serve_process(
     database_url: str,
     log_path: Path,
     env: str | None = "production",
     extra_env: dict[str, str] | None = None,
     workers: int = 1,
-) -> Iterator[str]:
-    """Runs `arrears serve` with the test secrets until the block ends; yields its base URL.
+) -> Iterator[Served]:
+    """Starts `arrears serve` with the test secrets on a free loopback port and waits until
+    /readyz answers 200; kills it at the end if the test has not stopped it.
 
     Its output goes to ``log_path``, registered with the log capture (test_logs.py greps it);
     ``env`` None leaves ARREARS_ENV unset (development)."""
@@ -70,11 +84,27 @@ def running_server(
                     pass
                 assert time.monotonic() < deadline, "the server did not start within 30 s"
                 time.sleep(0.2)
-            yield base
+            yield Served(process, base, log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@contextmanager
+def running_server(
+    database_url: str,
+    log_path: Path,
+    env: str | None = "production",
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Iterator[str]:
+    """Runs `arrears serve` until the block ends (then stops it as an operator would, with
+    SIGTERM); yields its base URL."""
+    with serve_process(database_url, log_path, env, extra_env, workers) as served:
+        try:
+            yield served.base
+        finally:
+            served.process.terminate()
+            with suppress(subprocess.TimeoutExpired):  # else serve_process kills it
+                served.process.wait(timeout=10)

@@ -33,8 +33,8 @@ from store.db import create_engine
 from store.demo import seed_demo
 from store.migrate import upgrade
 from tests.conftest import PG_URL, TEST_SECRET
-from tests.faults import serve_process
 from tests.pgcluster import Cluster, own_cluster, unavailable_reason
+from tests.servers import serve_process
 
 pytestmark = [
     pytest.mark.skipif(
@@ -203,7 +203,7 @@ async def test_requests_fail_fast_and_recover_across_a_database_restart(
             "ARREARS_DATABASE_TIMEOUT_SECONDS": str(TIMEOUT),
             "ARREARS_LOG_LEVEL": "WARNING",
         }
-        with serve_process(url, log, extra) as served:
+        with serve_process(url, log, extra_env=extra) as served:
             indexes = iter(range(REQUESTS))
             restarted = asyncio.Event()
 

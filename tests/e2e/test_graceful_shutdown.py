@@ -23,7 +23,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.settings import Settings
 from tests.conftest import TEST_SECRET
-from tests.faults import Served, serve_process
+from tests.servers import Served, serve_process
 
 QUERY = "{ viewer { login } cases(first: 3) { totalCount edges { node { reference } } } }"
 LOGINS = ("collector1", "collector2", "manager", "admin")
@@ -62,7 +62,9 @@ def _settings(database_url: str) -> Settings:
 @pytest.fixture
 def served(engine: AsyncEngine, database_url: str, tmp_path: Path) -> Iterator[Served]:
     with serve_process(
-        database_url, tmp_path / "server.log", {"ARREARS_SHUTDOWN_TIMEOUT_SECONDS": "20"}
+        database_url,
+        tmp_path / "server.log",
+        extra_env={"ARREARS_SHUTDOWN_TIMEOUT_SECONDS": "20"},
     ) as server:
         yield server
 
@@ -114,7 +116,9 @@ async def test_shutdown_is_bounded_by_its_timeout(
     settings = _settings(database_url)
     release = asyncio.Event()  # set only once the server is gone
     with serve_process(
-        database_url, tmp_path / "server.log", {"ARREARS_SHUTDOWN_TIMEOUT_SECONDS": "2"}
+        database_url,
+        tmp_path / "server.log",
+        extra_env={"ARREARS_SHUTDOWN_TIMEOUT_SECONDS": "2"},
     ) as served:
         async with httpx.AsyncClient(timeout=30) as client:
             stuck = asyncio.create_task(
