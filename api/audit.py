@@ -306,5 +306,6 @@ class RequestAudit:
             return
         self.entries_written += len(records)
         async with SqlUnitOfWork(self.sessions) as uow:
+            uow.records_only()
             uow.append_audit(self.key, *records)
             await uow.commit()

@@ -8,6 +8,7 @@ a message or a log repeats what the caller sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import math
@@ -242,7 +243,10 @@ class AddressLimiter:
             ):
                 return None
             if len(self._blocked) >= MAX_BLOCKED:
-                self._blocked = {k: t for k, t in self._blocked.items() if t > now}
+                # Full of live entries (a flood from many addresses): start over rather than
+                # sift on every refusal; the database still counts for the forgotten.
+                live = {k: t for k, t in self._blocked.items() if t > now}
+                self._blocked = live if len(live) < MAX_BLOCKED // 2 else {}
             self._blocked[key] = (window + 1) * 60
             return max(1, math.ceil((window + 1) * 60 - now))
         if await self._limiter.hit(self._item, "unauthenticated", key):
@@ -386,10 +390,10 @@ class CallerSlots:
             if slot.token is None:
                 self._slots[slot.caller].release()
             elif self.leases is not None:
-                try:
-                    await asyncio.shield(self.leases.give_back(slot.caller, slot.token))
-                except Exception as exc:
-                    log.warning("limits.lease_not_given_back", error=type(exc).__name__)
+                giving = asyncio.ensure_future(self.leases.give_back(slot.caller, slot.token))
+                giving.add_done_callback(_log_failed_give_back)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(giving)
         finally:
             self._forget(slot.caller)
 
@@ -398,6 +402,12 @@ class CallerSlots:
         if self._holders[caller] <= 0:
             del self._holders[caller]
             self._slots.pop(caller, None)
+
+
+def _log_failed_give_back(giving: asyncio.Future[None]) -> None:
+    # Also when the request was cancelled while the lease was being given back.
+    if not giving.cancelled() and giving.exception() is not None:
+        log.warning("limits.lease_not_given_back", error=type(giving.exception()).__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,16 +46,21 @@ _watched: ContextVar[Commits | None] = ContextVar("arrears_commits", default=Non
 
 def watch_commits() -> Commits:
     """Counts, from now on in this context (and the tasks it starts), every committed session
-    transaction: a request that lost the database can then tell whether its change was saved."""
+    transaction that changed something (not those marked RECORDS_ONLY, the audit's own): a
+    request that lost the database can then tell whether its change was saved."""
     commits = Commits()
     _watched.set(commits)
     return commits
 
 
+# Marks a session whose transaction only records (audit entries): not a saved change.
+RECORDS_ONLY = "arrears_records_only"
+
+
 @event.listens_for(_SyncSession, "after_commit")
-def _count_commit(_session: _SyncSession) -> None:
+def _count_commit(session: _SyncSession) -> None:
     commits = _watched.get()
-    if commits is not None:
+    if commits is not None and not session.info.get(RECORDS_ONLY):
         commits.count += 1
 
 

@@ -82,8 +82,9 @@ KINDS: tuple[str, ...] = (
 def retained_out(borrower_id: ColumnElement[Any], cut: Cutoffs) -> ColumnElement[bool]:
     """Whether the borrower's retention has ended: a case, every case CLOSED before the cutoff,
     none on a legal hold in force, and none whose records a conduct profile's floor still keeps
-    (a US_REG_F case with collection activity in the last three years: its contact records stay,
-    and so does who they were with) — correlated to ``borrower_id``."""
+    (a US_REG_F case's contact records stay three years after its last collection activity, or
+    the lender's contact period if longer, and so does who they were with) — correlated to
+    ``borrower_id``."""
     c2 = tables.cases.alias("retention_cases")
     held = tables.legal_holds.alias("retention_holds")
     any_case = exists(select(c2.c.id).where(c2.c.borrower_id == borrower_id))

@@ -28,6 +28,7 @@ from store.changes_queries import SqlRuleSetReader
 from store.changes_repository import SqlChangeRepository
 from store.complaints_repository import SqlComplaintRepository
 from store.contacts_repository import SqlContactPointRepository, SqlContactRepository
+from store.db import RECORDS_ONLY
 from store.flags_repository import SqlFlagRepository
 from store.legal_holds_repository import SqlLegalHoldRepository
 from store.legal_repository import SqlLegalRepository
@@ -237,6 +238,11 @@ class SqlUnitOfWork:
         """Adds ready-made audit records (e.g. a refusal) to this transaction's commit."""
         self._audit_key = key
         self._audit_records.extend(records)
+
+    def records_only(self) -> None:
+        """Marks this transaction as one that records (audit entries) and changes nothing, so
+        that it does not count as a saved change (``store.db.watch_commits``)."""
+        self.session.info[RECORDS_ONLY] = True
 
     async def __aexit__(
         self,

@@ -68,6 +68,7 @@ class Load:
     pending: set[int] = field(default_factory=set)  # no definite answer yet
     unavailable: int = 0  # 503 DATABASE_UNAVAILABLE answers
     saved_unanswered: int = 0  # 200s saying the change was saved but the answer was lost
+    saved: set[int] = field(default_factory=set)  # the indexes answered so
     connection_errors: int = 0
     slowest_503: float = 0.0
     retries: int = 0
@@ -184,6 +185,7 @@ async def test_requests_fail_fast_and_recover_across_a_database_restart(
                 assert error["extensions"] == {"code": "DATABASE_UNAVAILABLE"}, body
                 assert error["message"].startswith("your change was saved"), body
                 load.saved_unanswered += 1
+                load.saved.add(index)
                 load.pending.add(index)
                 return False
             assert "errors" not in body, body
@@ -238,6 +240,11 @@ async def test_requests_fail_fast_and_recover_across_a_database_restart(
                 lost_answers = {
                     index for index in first_pass_pending if f"{prefix}{index:04d}" in before_retry
                 }
+                # A payment answered "saved" is there before any retry could have made it.
+                saved_missing = {
+                    index for index in load.saved if f"{prefix}{index:04d}" not in before_retry
+                }
+                assert not saved_missing, f"answered saved but not written: {saved_missing}"
 
                 deadline = time.monotonic() + 60
                 while load.pending:

@@ -15,9 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.app import _unavailable_after, create_app
+from api.audit import RequestAudit, RequestInfo
 from api.settings import Settings
+from domain.clock import SystemClock
+from store.audit import AuditAction, Outcome
 from store.db import Commits, create_engine, session_factory, watch_commits
 from store.errors import is_unavailable
+from store.uow import SqlUnitOfWork
 from tests.servers import free_port
 
 
@@ -145,3 +149,20 @@ async def test_a_request_knows_whether_its_change_was_saved(tmp_path: Path) -> N
             }
         ],
     }
+
+
+async def test_the_requests_own_audit_entry_is_not_a_saved_change(migrated: AsyncEngine) -> None:
+    """A read whose resolver lost the database writes its audit entry before answering: that
+    entry (or a refusal's) must not make the answer "your change was saved"."""
+    sessions = session_factory(migrated)
+    audit = RequestAudit(
+        b"k" * 32, sessions, SystemClock(), RequestInfo("r1", "127.0.0.1", None), actor=None
+    )
+    commits = watch_commits()
+    await audit.write(audit.record(AuditAction.REQUEST_REFUSED, Outcome.DENIED))
+    assert commits.count == 0
+    assert _unavailable_after(commits).status_code == 503
+    # A mutation's unit of work that commits counts (here one with nothing in it).
+    async with SqlUnitOfWork(sessions) as uow:
+        await uow.commit()
+    assert commits.count == 1
