@@ -37,6 +37,10 @@ PROPOSE = ["restructuring:propose"]
 APPROVE = ["restructuring:approve"]
 RULE_CHANGES = ["rule_change:propose", "rule_change:approve", "rule_change:read"]
 
+# Running it for real (migration 0012): API clients and legal holds.
+CLIENTS = ["api_client:manage", "api_client:read"]
+HOLDS = ["legal_hold:manage", "legal_hold:read"]
+
 # Strategies' and notices' grants (migration 0009).
 NOTICES = ["notice:read"]
 WORKS_TASKS = ["notice:read", "task:complete"]
@@ -64,6 +68,8 @@ EXPECTED = {
         "notice:record_delivery",
         "report:read",
         "scorecard:read",
+        *CLIENTS,
+        *HOLDS,
     ],
     "manager": [
         *READ,
@@ -89,6 +95,7 @@ EXPECTED = {
         "notice:record_delivery",
         "report:read",
         "scorecard:read",
+        *HOLDS,
     ],
     "team_lead": [
         *READ,
@@ -127,6 +134,7 @@ EXPECTED = {
         "legal:act",
         "evidence:generate",
         *WORKS_TASKS,
+        *HOLDS,
     ],
     "auditor": [
         *READ,
@@ -138,6 +146,8 @@ EXPECTED = {
         *NOTICES,
         "report:read",
         "scorecard:read",
+        "api_client:read",
+        "legal_hold:read",
     ],
     "agency_manager": [
         *READ,
@@ -149,6 +159,7 @@ EXPECTED = {
         *WORKS_TASKS,
         "report:read",
         "scorecard:read",
+        *CLIENTS,
     ],
     "agency_agent": [
         *READ,
