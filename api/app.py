@@ -57,9 +57,10 @@ from api.settings import Settings
 from api.shutdown import Draining
 from api.tracing import RequestSpans, tracing_for
 from authz.enforcer import Authorizer
+from domain.clients.model import SERVICE_LOGIN_PREFIX, may_send
 from domain.clock import Clock, SystemClock
 from domain.staff.model import Staff
-from store import loaders
+from store import api_clients, loaders
 from store.audit import AuditAction, Outcome
 from store.db import Commits, Engine, Sessions, create_engine, ping, session_factory, watch_commits
 from store.errors import is_unavailable
@@ -200,7 +201,9 @@ class GraphQLApp(GraphQL[Context, None]):
                     405, "METHOD_NOT_ALLOWED", "send GraphQL requests as POST with a JSON body"
                 )
             body = await read_body(request, self.settings.max_body_bytes)
-            check_post(request.headers.get("content-type", ""), body)
+            request_body = check_post(request.headers.get("content-type", ""), body)
+            if context.viewer.login.startswith(SERVICE_LOGIN_PREFIX):
+                await self._check_allowed(context, request_body["query"])
         except RequestRefused as refused:
             return await self._refuse(context, refused)
         commits = watch_commits()
@@ -250,6 +253,21 @@ class GraphQLApp(GraphQL[Context, None]):
             log.error("audit.write_failed", error=type(exc).__name__)
             return _error_response(500, "INTERNAL", "Internal server error.")
         return response
+
+    async def _check_allowed(self, context: Context, query: str) -> None:
+        """Refuses (403 OPERATION_NOT_ALLOWED) a document an API client's allow-list does not
+        hold, byte for byte (docs/API.md, "Allowed operations"). One small read, and for
+        clients' service accounts only: staff requests cost nothing more."""
+        staff_id = context.viewer.id
+        assert staff_id is not None
+        async with context.sessions() as session:
+            allowed = await api_clients.allowed_operations_of(session, staff_id)
+        if not may_send(allowed, query):
+            raise RequestRefused(
+                403,
+                "OPERATION_NOT_ALLOWED",
+                "this API client may send only its registered operations",
+            )
 
     async def _refuse(self, context: Context, refused: RequestRefused) -> Response:
         """Records an authenticated request refused before execution, and answers it."""

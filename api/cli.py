@@ -1086,6 +1086,72 @@ def client_rotate(
     _print_credentials(issued.client.client_id, issued.secret)
 
 
+@client_app.command("operations")
+def client_operations(
+    client_id: Annotated[str, typer.Argument(help="The client's id (ac_…).")],
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files of one GraphQL document each: the exact text the client will send.",
+            show_default=False,
+        ),
+    ] = None,
+    any_operation: Annotated[
+        bool, typer.Option("--any", help="Clear the allow-list: any operation again.")
+    ] = False,
+) -> None:
+    """Holds an API client to an allow-list of persisted operations (or, with --any, lets it
+    send any operation again); prints the count and the digests (hex SHA-256 of each file's
+    exact text), one a line."""
+    from pathlib import Path
+
+    from api.clients import operator
+    from domain.errors import DomainError
+
+    paths = [Path(name) for name in files or ()]
+    if any_operation == bool(paths):
+        _fail("give the files of the documents the client may send, or --any (not both)")
+    documents: list[str] | None = None
+    if paths:
+        documents = []
+        for path in paths:
+            try:
+                documents.append(path.read_bytes().decode())
+            except OSError as exc:
+                _fail(f"cannot read {path}: {exc.strerror or exc}")
+            except UnicodeDecodeError:
+                _fail(f"{path} is not UTF-8 text")
+
+    async def work(settings: Settings) -> operator.ApiClient:
+        try:
+            return await operator.set_operations(settings, client_id, documents)
+        except operator.ApiClientNotFound:
+            raise CommandError(f"unknown API client {client_id!r}") from None
+        except DomainError as error:
+            index = _document_index(error.field)
+            if index is None:
+                raise
+            raise CommandError(f"{paths[index]}: {error.message}") from None
+
+    client = _client_work(work)
+    allowed = client.allowed_operations
+    if allowed is None:
+        typer.echo(f"API client {client.client_id} may send any operation")
+        return
+    count = f"{len(allowed)} operation" + ("" if len(allowed) == 1 else "s")
+    typer.echo(f"API client {client.client_id} may send {count}:")
+    for digest in allowed:
+        typer.echo(digest)
+
+
+def _document_index(field: str | None) -> int | None:
+    """The index in ``documents[i]``, the field of a refused document, or None."""
+    if field is None or not (field.startswith("documents[") and field.endswith("]")):
+        return None
+    index = field.removeprefix("documents[").removesuffix("]")
+    return int(index) if index.isdigit() else None
+
+
 @client_app.command("revoke")
 def client_revoke(
     client_id: Annotated[str, typer.Argument(help="The client's id (ac_…).")],

@@ -122,8 +122,9 @@ def _json(text: str | bytes, what: str) -> Any:
         raise RequestRefused(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
 
 
-def check_post(content_type: str, body: bytes) -> None:
-    """Refuses (400/415) a POST body that is not one JSON GraphQL request."""
+def check_post(content_type: str, body: bytes) -> dict[str, Any]:
+    """Refuses (400/415) a POST body that is not one JSON GraphQL request; returns the request
+    (its ``query`` a non-empty string)."""
     media = content_type.partition(";")[0].strip().lower()
     if media != "application/json":
         raise RequestRefused(415, "UNSUPPORTED_MEDIA_TYPE", "send the request as application/json")
@@ -136,6 +137,7 @@ def check_post(content_type: str, body: bytes) -> None:
     extensions = payload.get("extensions")
     if extensions is not None and not isinstance(extensions, dict):
         raise RequestRefused(400, "BAD_REQUEST", "'extensions' must be a JSON object")
+    return payload
 
 
 def check_request(query: Any, variables: Any, operation_name: Any) -> None:

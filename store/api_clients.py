@@ -1,6 +1,7 @@
 """API clients in the database: the repository of a unit of work (clients, their secrets by
-digest, their service accounts), the listing behind ``apiClients`` and ``arrears client list``,
-and the read of a client at the token endpoint.
+digest, their service accounts, their allow-lists of operations), the listing behind
+``apiClients`` and ``arrears client list``, the read of a client at the token endpoint, and the
+read of a service account's allow-list at the gate.
 
 A listing's rows are in creation order (id); who sees which agency's clients comes in as the
 caller's agency scope clause (store never imports authz)."""
@@ -37,7 +38,12 @@ def _client(row: Any, secrets: Sequence[ClientSecret]) -> ApiClient:
         revoked_at=row.revoked_at,
         revoked_by=row.revoked_by,
         secrets=list(secrets),
+        allowed_operations=_allowed(row.allowed_operations),
     )
+
+
+def _allowed(value: Any) -> list[str] | None:
+    return None if value is None else [str(item) for item in value]
 
 
 def _secret(row: Any) -> ClientSecret:
@@ -137,6 +143,13 @@ class SqlApiClientRepository:
             if secret.expires_at is None or secret.expires_at > at:
                 secret.expires_at = at
 
+    async def set_allowed_operations(self, client: ApiClient) -> None:
+        await self.session.execute(
+            update(tables.api_clients)
+            .where(ac.id == client.id)
+            .values(allowed_operations=client.allowed_operations, version=ac.version + 1)
+        )
+
     async def revoke(self, client: ApiClient) -> None:
         await self.session.execute(
             update(tables.api_clients)
@@ -185,6 +198,14 @@ async def credentials(session: AsyncSession, client_id: str) -> Credentials | No
         await session.execute(select(Staff).where(st.id == row.staff_id))
     ).scalar_one_or_none()
     return Credentials(client, service)
+
+
+async def allowed_operations_of(session: AsyncSession, staff_id: int) -> list[str] | None:
+    """Returns the allow-list of the client whose service account is that staff member (the
+    digests of the documents it may send), or None: any operation (also for a staff member who
+    is no client's service account)."""
+    stmt = select(ac.allowed_operations).where(ac.staff_id == staff_id)
+    return _allowed((await session.execute(stmt)).scalar_one_or_none())
 
 
 def visible_clause(agency_scope: ColumnElement[bool] | None) -> ColumnElement[bool]:

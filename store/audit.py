@@ -98,10 +98,12 @@ class AuditAction(enum.StrEnum):
     LEGAL_HOLD_PLACE = "legal_hold.place"
     LEGAL_HOLD_RELEASE = "legal_hold.release"
     DATA_PURGE = "job.purge"
-    # API clients of partner agencies: created, a secret rotated, revoked (the client id and its
-    # agency, never a secret), and each token issued to a client at POST /oauth/token.
+    # API clients of partner agencies: created, a secret rotated, its allow-list of operations
+    # set or cleared (the digests: not secrets), revoked (the client id and its agency, never a
+    # secret), and each token issued to a client at POST /oauth/token.
     API_CLIENT_CREATE = "api_client.create"
     API_CLIENT_ROTATE = "api_client.rotate"
+    API_CLIENT_OPERATIONS = "api_client.operations"
     API_CLIENT_REVOKE = "api_client.revoke"
     AUTH_TOKEN_ISSUED = "auth.token_issued"
     # The operator adds a staff member or an agency (``arrears staff add``, ``arrears agency add``).

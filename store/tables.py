@@ -989,6 +989,9 @@ api_clients = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("revoked_by", ForeignKey("staff.id"), nullable=True),
+    # The persisted operations the client may send: hex SHA-256 digests of the exact text of
+    # GraphQL documents, sorted. NULL (never JSON null): any operation.
+    Column("allowed_operations", JSON(none_as_null=True), nullable=True),
     Column("version", Integer, nullable=False, default=1),
 )
 

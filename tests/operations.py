@@ -676,6 +676,6 @@ OPERATIONS = (*OPERATIONS, *NOTICE_OPERATIONS)
 # (tests/operations_reports.py).
 OPERATIONS = (*OPERATIONS, *REPORT_OPERATIONS)
 
-# API clients of partner agencies: listed, created, rotated, revoked
-# (tests/operations_clients.py).
+# API clients of partner agencies: listed, created, rotated, held to allowed operations,
+# revoked (tests/operations_clients.py).
 OPERATIONS = (*OPERATIONS, *CLIENT_OPERATIONS)

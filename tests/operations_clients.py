@@ -2,11 +2,13 @@
 
 - ``apiClients``, ``api_client:read`` — admins and auditors list every agency's clients, an
   agency manager their own agency's only; everyone else is FORBIDDEN;
-- createApiClient, rotateApiClientSecret, revokeApiClient, ``api_client:manage`` — an admin for
-  any agency, an agency manager for their own only: another agency is AGENCY_NOT_FOUND and its
-  clients API_CLIENT_NOT_FOUND, exactly as ones that do not exist.
+- createApiClient, rotateApiClientSecret, setApiClientOperations, revokeApiClient,
+  ``api_client:manage`` — an admin for any agency, an agency manager for their own only: another
+  agency is AGENCY_NOT_FOUND and its clients API_CLIENT_NOT_FOUND, exactly as ones that do not
+  exist.
 
-tests/e2e/test_api_clients.py covers the token endpoint, what a client sees and the CLI.
+tests/e2e/test_api_clients.py covers the token endpoint, what a client sees, the allow-lists of
+operations and the CLI.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from domain.clients.model import operation_digest
 from store import tables
 from tests.factories import global_id, writing
 from tests.matrix import Cell, Forbidden, Operation, Refused, Target, roles_holding
@@ -45,6 +48,14 @@ mutation($input: RotateApiClientSecretInput!) {{
     {PAYLOAD} ... on RotateApiClientSecretSuccess {{ clientSecret apiClient {{ {FIELDS} }} }}
   }}
 }}"""
+OPERATIONS = f"""
+mutation($input: SetApiClientOperationsInput!) {{
+  r: setApiClientOperations(input: $input) {{
+    {PAYLOAD} ... on SetApiClientOperationsSuccess {{ apiClient {{ {FIELDS} allowedOperations }} }}
+  }}
+}}"""
+# The one document a matrix client is allowed.
+ALLOWED_DOCUMENT = "{ viewer { login } }"
 REVOKE = f"""
 mutation($input: RevokeApiClientInput!) {{
   r: revokeApiClient(input: $input) {{
@@ -176,6 +187,23 @@ async def check_rotate(op: Operation, cell: Cell) -> None:
     await _audited(cell, request_id, "api_client.rotate", cell.target.login or "")
 
 
+async def check_operations(op: Operation, cell: Cell) -> None:
+    result, request_id = await cell.result(op.document, op.variables(cell.target))
+    assert result["__typename"] == "SetApiClientOperationsSuccess", result
+    digest = operation_digest(ALLOWED_DOCUMENT)
+    assert result["apiClient"]["allowedOperations"] == [digest]
+    async with cell.engine.connect() as conn:
+        kept = (
+            await conn.execute(
+                select(ac.allowed_operations).where(ac.client_id == cell.target.login)
+            )
+        ).scalar_one()
+    assert kept == [digest]
+    await _audited(cell, request_id, "api_client.operations", cell.target.login or "")
+    [entry] = [x for x in await cell.entries(request_id) if x.action == "api_client.operations"]
+    assert (entry.changes["operations"], entry.changes["digests"]) == (1, [digest])
+
+
 async def check_revoke(op: Operation, cell: Cell) -> None:
     result, request_id = await cell.result(op.document, op.variables(cell.target))
     assert result["__typename"] == "RevokeApiClientSuccess", result
@@ -224,6 +252,25 @@ CLIENT_OPERATIONS: tuple[Operation, ...] = (
         check=check_rotate,
         scope="staff",
         outside=Refused("NotFoundError", "API_CLIENT_NOT_FOUND", "clientId", "api_client.rotate"),
+        permission=MANAGE,
+        fresh=_client,
+        aim=_client,
+        snapshot=_state,
+    ),
+    Operation(
+        name="setApiClientOperations",
+        field="setApiClientOperations",
+        document=OPERATIONS,
+        variables=lambda target: {
+            "input": {"clientId": target.login, "documents": [ALLOWED_DOCUMENT]}
+        },
+        allowed=roles_holding(MANAGE),
+        denied=Forbidden(MANAGE),
+        check=check_operations,
+        scope="staff",
+        outside=Refused(
+            "NotFoundError", "API_CLIENT_NOT_FOUND", "clientId", "api_client.operations"
+        ),
         permission=MANAGE,
         fresh=_client,
         aim=_client,

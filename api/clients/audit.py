@@ -1,5 +1,6 @@
 """The audit records of API client work: one per change or token issued, naming the client id
-and its agency; never a secret nor its digest."""
+and its agency; never a secret nor its digest (an allow-list's digests of documents, which are
+no secrets, are recorded)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from api.common.ids import to_global_id
 from domain.clients.events import (
     ApiClientCreated,
     ApiClientEvent,
+    ApiClientOperationsSet,
     ApiClientRevokedEvent,
     ApiClientSecretRotated,
     ApiClientTokenIssued,
@@ -24,6 +26,7 @@ AuditHook = Callable[[Sequence[Any]], tuple[bytes, list[AuditRecord]]]
 _ACTIONS: dict[type[ApiClientEvent], AuditAction] = {
     ApiClientCreated: AuditAction.API_CLIENT_CREATE,
     ApiClientSecretRotated: AuditAction.API_CLIENT_ROTATE,
+    ApiClientOperationsSet: AuditAction.API_CLIENT_OPERATIONS,
     ApiClientRevokedEvent: AuditAction.API_CLIENT_REVOKE,
     ApiClientTokenIssued: AuditAction.AUTH_TOKEN_ISSUED,
 }
@@ -39,6 +42,11 @@ def client_record(record: Record, event: object) -> AuditRecord | None:
         changes["name"] = event.name
     elif isinstance(event, ApiClientSecretRotated):
         changes["oldSecretsExpireAt"] = event.old_secrets_expire_at.isoformat()
+    elif isinstance(event, ApiClientOperationsSet):
+        # The digests name documents; they are no secret (null: any operation again).
+        digests = None if event.digests is None else list(event.digests)
+        changes["operations"] = None if digests is None else len(digests)
+        changes["digests"] = digests
     elif isinstance(event, ApiClientRevokedEvent):
         reason = event.reason
     elif isinstance(event, ApiClientTokenIssued):

@@ -1,5 +1,6 @@
-"""createApiClient, rotateApiClientSecret, revokeApiClient: parse input → call the clients
-service → map. A secret appears once, in the success payload that made it."""
+"""createApiClient, rotateApiClientSecret, setApiClientOperations, revokeApiClient: parse
+input → call the clients service → map. A secret appears once, in the success payload that made
+it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from api.clients.audit import audit_hook
+from api.clients.documents import digests_of
 from api.clients.types import ApiClient
 from api.common.ids import pk_of
 from api.common.types import (
@@ -21,8 +23,8 @@ from api.context import Context, Info
 from api.permissions import needs
 from domain.cases.errors import AgencyNotFound
 from domain.clients import services
-from domain.clients.model import MAX_NAME
-from domain.errors import DomainError
+from domain.clients.model import MAX_ALLOWED_OPERATIONS, MAX_NAME
+from domain.errors import DomainError, InvalidInput
 from store.api_clients import SqlApiClientUnitOfWork
 from store.audit import AuditAction
 
@@ -50,6 +52,19 @@ class RotateApiClientSecretInput:
 
 
 @strawberry.input
+class SetApiClientOperationsInput:
+    client_id: str = strawberry.field(description="The client's clientId (ac_…).")
+    documents: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The GraphQL documents the client may send from now on (at most "
+        f"{MAX_ALLOWED_OPERATIONS}), each exactly the text it will send, holding one operation "
+        "valid against the schema; only their digests are kept. Null: any operation again. "
+        "Required (null, not absent, to clear); an empty list is refused (revoke the client "
+        "instead).",
+    )
+
+
+@strawberry.input
 class RevokeApiClientInput:
     client_id: str = strawberry.field(description="The client's clientId (ac_…).")
     reason: str | None = strawberry.field(
@@ -73,6 +88,13 @@ class RotateApiClientSecretSuccess:
 
 
 @strawberry.type
+class SetApiClientOperationsSuccess:
+    api_client: ApiClient = strawberry.field(
+        description="The client, with its allowedOperations as now kept."
+    )
+
+
+@strawberry.type
 class RevokeApiClientSuccess:
     api_client: ApiClient
 
@@ -83,6 +105,9 @@ CreateApiClientPayload = Annotated[
 ]
 RotateApiClientSecretPayload = Annotated[
     RotateApiClientSecretSuccess | UserErrors, strawberry.union("RotateApiClientSecretPayload")
+]
+SetApiClientOperationsPayload = Annotated[
+    SetApiClientOperationsSuccess | UserErrors, strawberry.union("SetApiClientOperationsPayload")
 ]
 RevokeApiClientPayload = Annotated[
     RevokeApiClientSuccess | UserErrors, strawberry.union("RevokeApiClientPayload")
@@ -159,6 +184,36 @@ class ApiClientMutation:
         return RotateApiClientSecretSuccess(
             api_client=ApiClient.from_domain(issued.client), client_secret=issued.secret
         )
+
+    @strawberry.mutation(
+        description="Holds an API client to an allow-list of persisted operations: from now on "
+        "it may send only these documents, byte for byte (anything else is refused with HTTP "
+        "403 OPERATION_NOT_ALLOWED); documents: null lets it send any operation again.",
+        extensions=needs("api_client:manage"),
+    )
+    async def set_api_client_operations(
+        self, info: Info, input: SetApiClientOperationsInput
+    ) -> SetApiClientOperationsPayload:
+        ctx = info.context
+        try:
+            if input.documents is strawberry.UNSET:
+                raise InvalidInput(
+                    "documents is required: the documents the client may send, or null to "
+                    "allow any operation",
+                    field="documents",
+                )
+            digests = (
+                None
+                if input.documents is None
+                else digests_of(info.schema._schema, ctx.settings, input.documents)
+            )
+            await ctx.release()
+            client = await services.set_allowed_operations(
+                _unit_of_work(ctx), ctx.clock, _actor(ctx), input.client_id, digests
+            )
+        except DomainError as error:
+            return await _refused(ctx, AuditAction.API_CLIENT_OPERATIONS, error)
+        return SetApiClientOperationsSuccess(api_client=ApiClient.from_domain(client))
 
     @strawberry.mutation(
         description="Revokes an API client: its secrets and the tokens already issued to it "

@@ -1,6 +1,6 @@
-"""``arrears client create|rotate|revoke|list``: the operator's work, without the command line
-(api/cli.py parses the arguments and prints). The operator acts as ``system:cli`` in the audit
-trail and may manage any agency's clients."""
+"""``arrears client create|rotate|operations|revoke|list``: the operator's work, without the
+command line (api/cli.py parses the arguments and prints). The operator acts as ``system:cli``
+in the audit trail and may manage any agency's clients."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from api.audit import RequestAudit, RequestInfo
 from api.clients.audit import audit_hook
+from api.clients.documents import digests_of
 from api.settings import Settings
 from domain.cases.errors import AgencyNotFound
 from domain.clients import services
@@ -34,6 +35,7 @@ __all__ = [
     "every",
     "revoke",
     "rotate",
+    "set_operations",
 ]
 T = TypeVar("T")
 
@@ -77,6 +79,26 @@ async def rotate(settings: Settings, client_id: str) -> Issued:
         "rotate",
         lambda uow: services.rotate_secret(
             uow, SystemClock(), services.OPERATOR, client_id, overlap
+        ),
+    )
+
+
+async def set_operations(
+    settings: Settings, client_id: str, documents: list[str] | None
+) -> ApiClient:
+    """Holds the client to those documents (each checked against the schema; None: any
+    operation again); the client comes back with its allow-list as kept."""
+    from api.schema import build_schema
+
+    digests = None
+    if documents is not None:
+        schema = build_schema(introspection=not settings.is_production)
+        digests = digests_of(schema._schema, settings, documents)
+    return await _change(
+        settings,
+        "operations",
+        lambda uow: services.set_allowed_operations(
+            uow, SystemClock(), services.OPERATOR, client_id, digests
         ),
     )
 

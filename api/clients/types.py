@@ -45,6 +45,11 @@ class ApiClient(Node):
     secrets: list[ApiClientSecret] = strawberry.field(
         description="Its secrets, oldest first (dates only)."
     )
+    allowed_operations: list[str] | None = strawberry.field(
+        description="The persisted operations the client may send: the hex SHA-256 digests of "
+        "the exact text of their documents, sorted (setApiClientOperations). Any other document "
+        "is refused with HTTP 403 OPERATION_NOT_ALLOWED. Null: any operation."
+    )
     _agency_id: strawberry.Private[int]
 
     @strawberry.field(description="The agency the client acts for.")
@@ -61,5 +66,8 @@ class ApiClient(Node):
             created_at=client.created_at,
             revoked_at=client.revoked_at,
             secrets=[ApiClientSecret.from_domain(s) for s in client.secrets],
+            allowed_operations=(
+                None if client.allowed_operations is None else list(client.allowed_operations)
+            ),
             _agency_id=client.agency_id,
         )

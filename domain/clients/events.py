@@ -34,3 +34,11 @@ class ApiClientRevokedEvent(ApiClientEvent):
 @dataclass(frozen=True, slots=True)
 class ApiClientTokenIssued(ApiClientEvent):
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClientOperationsSet(ApiClientEvent):
+    """The client's allow-list was set (the digests, sorted) or cleared (None: any operation).
+    Digests are not secrets: they name documents, and say nothing of the credentials."""
+
+    digests: tuple[str, ...] | None

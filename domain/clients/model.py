@@ -4,7 +4,11 @@ row with the login ``client:<client_id>``, role agency_agent, of the client's ag
 existing scopes, permissions, masking and audit apply to it unchanged.
 
 Only a digest of each secret is kept: SHA-256 is enough for a random 256-bit secret (nothing
-to guess, so no slow password hash is needed), compared in constant time."""
+to guess, so no slow password hash is needed), compared in constant time.
+
+A client may be held to an allow-list of persisted operations (as Hasura does in production):
+the digests of the GraphQL documents it may send (``operation_digest``); None lets it send
+any operation."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +28,7 @@ SECRET_BYTES = 32
 SERVICE_LOGIN_PREFIX = "client:"
 SERVICE_ROLE = Role.AGENCY_AGENT
 MAX_NAME = 120
+MAX_ALLOWED_OPERATIONS = 200  # documents in one client's allow-list
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -39,6 +45,24 @@ def new_secret() -> str:
 def digest(secret: str) -> str:
     """Returns the stored digest of a secret (hex SHA-256)."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def operation_digest(document: str) -> str:
+    """Returns the digest by which an allow-list holds a GraphQL document: the hex SHA-256 of
+    its exact UTF-8 text. Nothing is normalised (not blanks, not comments, not the order of
+    fields), so a client must send the registered text byte for byte: one space more is
+    another document."""
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def is_operation_digest(value: str) -> bool:
+    """Whether ``value`` is an operation digest as ``operation_digest`` writes it."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def may_send(allowed: Collection[str] | None, document: str) -> bool:
+    """Whether an allow-list (None: any operation) holds the document's exact text."""
+    return allowed is None or operation_digest(document) in allowed
 
 
 def service_login(client_id: str) -> str:
@@ -71,6 +95,8 @@ class ApiClient:
     revoked_at: datetime | None = None
     revoked_by: int | None = None
     secrets: list[ClientSecret] = field(default_factory=list)
+    # Digests of the documents the client may send, sorted; None: any operation.
+    allowed_operations: list[str] | None = None
     id: int | None = None
 
     @property

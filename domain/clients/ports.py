@@ -31,6 +31,10 @@ class ApiClientRepository(Protocol):
         """Gives every secret of the client that would outlive ``at`` the expiry ``at``."""
         ...
 
+    async def set_allowed_operations(self, client: ApiClient) -> None:
+        """Writes the client's allow-list (``client.allowed_operations``; None: any)."""
+        ...
+
     async def revoke(self, client: ApiClient) -> None:
         """Writes the revocation and deactivates the client's service account."""
         ...

@@ -1,5 +1,5 @@
-"""Use cases of API clients: create, rotate a secret, revoke (each one unit of work), and the
-record of a token issued to a client.
+"""Use cases of API clients: create, rotate a secret, set the allow-list of operations, revoke
+(each one unit of work), and the record of a token issued to a client.
 
 Who may (``domain.clients.policy``): an admin any agency's clients, an agency manager only their
 own agency's (another agency's client is API_CLIENT_NOT_FOUND, another agency AGENCY_NOT_FOUND,
@@ -17,22 +17,25 @@ from domain.cases.errors import AgencyInactive, AgencyNotFound
 from domain.clients import errors
 from domain.clients.events import (
     ApiClientCreated,
+    ApiClientOperationsSet,
     ApiClientRevokedEvent,
     ApiClientSecretRotated,
     ApiClientTokenIssued,
 )
 from domain.clients.model import (
+    MAX_ALLOWED_OPERATIONS,
     MAX_NAME,
     ApiClient,
     ClientSecret,
     digest,
+    is_operation_digest,
     new_client_id,
     new_secret,
 )
 from domain.clients.policy import may_manage
 from domain.clients.ports import ApiClientsUnitOfWork
 from domain.clock import Clock
-from domain.errors import free_text
+from domain.errors import InvalidInput, free_text
 
 MAX_REASON = 500
 
@@ -129,6 +132,66 @@ async def rotate_secret(
         )
         await uow.commit()
         return Issued(client, secret)
+
+
+def check_operation_count(count: int) -> None:
+    """Refuses an allow-list of no document (a client that may send nothing is to be revoked)
+    or of more than MAX_ALLOWED_OPERATIONS."""
+    if count == 0:
+        raise InvalidInput(
+            "an empty list would let the client send nothing: revoke the client instead, or "
+            "send null to allow any operation",
+            field="documents",
+        )
+    if count > MAX_ALLOWED_OPERATIONS:
+        raise InvalidInput(
+            f"at most {MAX_ALLOWED_OPERATIONS} documents may be allowed, not {count}",
+            field="documents",
+        )
+
+
+def allow_list(digests: Sequence[str] | None) -> list[str] | None:
+    """Returns the allow-list as kept: the distinct digests, sorted (None: any operation); or
+    refuses one that is empty, too long, or holds what is not an operation digest."""
+    if digests is None:
+        return None
+    check_operation_count(len(digests))
+    for index, value in enumerate(digests):
+        if not is_operation_digest(value):
+            raise InvalidInput(
+                "not the hex SHA-256 digest of a document", field=f"documents[{index}]"
+            )
+    return sorted(set(digests))
+
+
+async def set_allowed_operations(
+    uow_factory: UowFactory,
+    clock: Clock,
+    actor: Actor,
+    client_id: str,
+    digests: Sequence[str] | None,
+) -> ApiClient:
+    """Holds a client to the documents with those digests (``operation_digest``), or, with
+    None, lets it send any operation again. Who may: as for a rotation."""
+    allowed = allow_list(digests)
+    async with uow_factory() as uow:
+        client = await _managed(uow, actor, client_id)
+        assert client.id is not None
+        now = clock.now()
+        client.allowed_operations = allowed
+        await uow.api_clients.set_allowed_operations(client)
+        uow.record(
+            ApiClientOperationsSet(
+                client.id,
+                client.client_id,
+                client.agency_id,
+                now,
+                actor.id,
+                None if allowed is None else tuple(allowed),
+            )
+        )
+        await uow.commit()
+        return client
 
 
 async def revoke_client(

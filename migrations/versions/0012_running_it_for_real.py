@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("created_at", store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_by", sa.Integer(), nullable=True),
+        sa.Column("allowed_operations", sa.JSON(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["agency_id"], ["agencies.id"], name=op.f("fk_api_clients_agency_id_agencies")

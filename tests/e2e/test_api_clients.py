@@ -7,10 +7,12 @@ clients add to an agency would otherwise show in other modules' listings of agen
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -580,3 +582,237 @@ async def test_the_cli_creates_rotates_lists_and_revokes(
     ):
         failed = await asyncio.to_thread(invoke, "client", *args, url=own_url)
         assert (failed.returncode, failed.stdout, failed.stderr) == (1, "", message)
+
+
+# ---- allowed operations (persisted documents) --------------------------------------------------
+
+OPERATIONS = f"""
+mutation($input: SetApiClientOperationsInput!) {{
+  r: setApiClientOperations(input: $input) {{
+    {PAYLOAD}
+    ... on SetApiClientOperationsSuccess {{ apiClient {{ clientId allowedOperations }} }}
+  }}
+}}"""
+# Two documents the partner's system sends, as it sends them (the exact text is registered).
+ALLOWED_VIEWER = "query Who { viewer { login agency { name } } }"
+ALLOWED_CASES = "query Cases($first: Int) { cases(first: $first) { totalCount } }"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def set_operations(staff: Gql, login: str, client_id: str, documents: Any) -> Any:
+    variables = {"input": {"clientId": client_id, "documents": documents}}
+    return (await staff(login, OPERATIONS, variables))["r"]
+
+
+def assert_not_allowed(response: httpx.Response) -> None:
+    assert response.status_code == 403, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "OPERATION_NOT_ALLOWED"
+    assert error["message"] == "this API client may send only its registered operations"
+    assert "data" not in response.json()
+
+
+async def test_a_client_held_to_its_allowed_operations(
+    staff: Gql, http: httpx.AsyncClient, agencies: dict[str, int], own_engine: AsyncEngine
+) -> None:
+    made = await create(staff, "acme.manager", agencies[ACME], "Acme dialler")
+    client_id, secret = made["apiClient"]["clientId"], made["clientSecret"]
+    assert made["apiClient"].get("allowedOperations") is None
+    token = await token_of(http, client_id, secret)
+
+    held = await set_operations(
+        staff, "acme.manager", client_id, [ALLOWED_VIEWER, ALLOWED_CASES, ALLOWED_VIEWER]
+    )
+    assert held["__typename"] == "SetApiClientOperationsSuccess", held
+    digests = sorted({sha256(ALLOWED_VIEWER), sha256(ALLOWED_CASES)})
+    assert held["apiClient"] == {"clientId": client_id, "allowedOperations": digests}
+
+    # A registered document, byte for byte (its variables are the client's to choose): data.
+    sent = await as_token(http, token, ALLOWED_VIEWER)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["data"]["viewer"] == {
+        "login": f"client:{client_id}",
+        "agency": {"name": ACME},
+    }
+    counted = await as_token(http, token, ALLOWED_CASES, {"first": 1})
+    assert counted.status_code == 200 and counted.json()["data"]["cases"]["totalCount"] > 0
+
+    # Another document, or the same one with one space more: refused before it runs.
+    before = len(await audit_rows(own_engine))
+    assert_not_allowed(await as_token(http, token, VIEWER))
+    assert_not_allowed(await as_token(http, token, ALLOWED_VIEWER + " "))
+    assert_not_allowed(await as_token(http, token, ALLOWED_VIEWER.replace("query Who ", "")))
+    rows = (await audit_rows(own_engine))[before:]
+    refused = [row for row in rows if row.action == "request.refused"]
+    assert len(refused) == 3 and len(rows) == 3
+    for row in refused:
+        assert (row.actor_login, row.outcome, row.reason_code) == (
+            f"client:{client_id}",
+            "DENIED",
+            "OPERATION_NOT_ALLOWED",
+        )
+        assert row.changes == {"status": 403}
+
+    # Staff are never held to an allow-list.
+    assert (await staff("acme.manager", VIEWER))["viewer"]["login"] == "acme.manager"
+    assert (await staff("acme.agent1", VIEWER))["viewer"]["login"] == "acme.agent1"
+
+    # Read back by those who read clients.
+    listed = (
+        await staff(
+            "auditor1",
+            "{ apiClients(first: 100) { edges { node { clientId allowedOperations } } } }",
+        )
+    )["apiClients"]["edges"]
+    assert {"clientId": client_id, "allowedOperations": digests} in [e["node"] for e in listed]
+
+    # Cleared (null): any operation again.
+    cleared = await set_operations(staff, "acme.manager", client_id, None)
+    assert cleared["apiClient"] == {"clientId": client_id, "allowedOperations": None}
+    again = await as_token(http, token, VIEWER)
+    assert again.status_code == 200 and again.json()["data"]["viewer"]["roles"] == ["agency_agent"]
+    ac = tables.api_clients.c
+    async with own_engine.connect() as conn:
+        # SQL NULL, not JSON null.
+        cleared_row = (
+            await conn.execute(
+                select(ac.id).where(ac.client_id == client_id, ac.allowed_operations.is_(None))
+            )
+        ).one_or_none()
+    assert cleared_row is not None
+
+    # Set and cleared: audited with the digests (not secrets), in the same transaction.
+    entries = entries_of(await audit_rows(own_engine), client_id)["api_client.operations"]
+    assert [(e.changes["operations"], e.changes["digests"]) for e in entries] == [
+        (2, digests),
+        (None, None),
+    ]
+    for entry in entries:
+        assert entry.actor_login == "acme.manager"
+        assert entry.resource_type == "ApiClient"
+        assert entry.resource_ids == [made["apiClient"]["id"]]
+        assert entry.changes["agencyId"] == agencies[ACME]
+
+
+async def test_who_may_set_allowed_operations_and_what_is_refused(
+    staff: Gql, agencies: dict[str, int], own_engine: AsyncEngine
+) -> None:
+    made = await create(staff, "acme.manager", agencies[ACME])
+    client_id = made["apiClient"]["clientId"]
+
+    # Another agency's manager: no such client. A role without api_client:manage: FORBIDDEN.
+    other = await set_operations(staff, ZENITH_MANAGER, client_id, [ALLOWED_VIEWER])
+    assert (other["__typename"], other["code"], other["field"]) == (
+        "NotFoundError",
+        "API_CLIENT_NOT_FOUND",
+        "clientId",
+    )
+    variables = {"input": {"clientId": client_id, "documents": [ALLOWED_VIEWER]}}
+    for login in ("collector1", "acme.agent1", "auditor1"):
+        assert_forbidden(await staff.errors(login, OPERATIONS, variables))
+
+    # Documents that are not one valid operation: the field names the document, the message
+    # never repeats it.
+    secretive = "{ viewer { login } } # 4111 1111 1111 1111"
+    for documents, field in (
+        ([ALLOWED_VIEWER, "{ viewer { login "], "documents[1]"),
+        ([ALLOWED_VIEWER, "{ nosuchField4111 }"], "documents[1]"),
+        (
+            [ALLOWED_VIEWER, "query A { viewer { login } } query B { viewer { name } }"],
+            "documents[1]",
+        ),
+        (["fragment F on Staff { login }"], "documents[0]"),
+        ([secretive, "{ viewer { login } } { x4111 }"], "documents[1]"),
+    ):
+        refused = await set_operations(staff, "acme.manager", client_id, documents)
+        assert (refused["__typename"], refused["code"], refused["field"]) == (
+            "ValidationError",
+            "INVALID_INPUT",
+            field,
+        ), refused
+        assert "4111" not in refused["message"] and "nosuchField" not in refused["message"]
+        assert refused["message"].startswith(field)
+
+    # An empty list would let the client send nothing: refused (revoke it instead).
+    empty = await set_operations(staff, "acme.manager", client_id, [])
+    assert (empty["__typename"], empty["code"], empty["field"]) == (
+        "ValidationError",
+        "INVALID_INPUT",
+        "documents",
+    )
+    assert "revoke" in empty["message"]
+    # Absent is not null: the list is cleared only when asked.
+    absent = (await staff("acme.manager", OPERATIONS, {"input": {"clientId": client_id}}))["r"]
+    assert (absent["__typename"], absent["field"]) == ("ValidationError", "documents")
+    # At most 200 documents.
+    many = [f"query Q{i} {{ viewer {{ login }} }}" for i in range(201)]
+    too_many = await set_operations(staff, "acme.manager", client_id, many)
+    assert (too_many["code"], too_many["field"]) == ("INVALID_INPUT", "documents")
+
+    async with own_engine.connect() as conn:
+        kept = (
+            await conn.execute(
+                select(tables.api_clients.c.allowed_operations).where(
+                    tables.api_clients.c.client_id == client_id
+                )
+            )
+        ).scalar_one()
+    assert kept is None
+
+    # A revoked client's list is not changed.
+    await staff("acme.manager", REVOKE, {"input": {"clientId": client_id}})
+    revoked = await set_operations(staff, "acme.manager", client_id, [ALLOWED_VIEWER])
+    assert (revoked["__typename"], revoked["code"]) == ("RuleViolationError", "API_CLIENT_REVOKED")
+
+
+async def test_the_cli_sets_and_clears_allowed_operations(
+    own_url: str,
+    http: httpx.AsyncClient,
+    own_engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    created = await asyncio.to_thread(invoke, "client", "create", "--agency", ZENITH, url=own_url)
+    printed = json.loads(created.stdout)
+    client_id, secret = printed["clientId"], printed["clientSecret"]
+    token = await token_of(http, client_id, secret)
+    who, cases = tmp_path / "who.graphql", tmp_path / "cases.graphql"
+    who.write_text(ALLOWED_VIEWER + "\n", encoding="utf-8")
+    cases.write_text(ALLOWED_CASES, encoding="utf-8")
+
+    held = await asyncio.to_thread(
+        invoke, "client", "operations", client_id, str(who), str(cases), url=own_url
+    )
+    assert held.returncode == 0, held.stderr
+    digests = sorted([sha256(ALLOWED_VIEWER + "\n"), sha256(ALLOWED_CASES)])
+    assert held.stdout.splitlines() == [
+        f"API client {client_id} may send 2 operations:",
+        *digests,
+    ]
+    assert (await as_token(http, token, ALLOWED_VIEWER + "\n")).status_code == 200
+    assert_not_allowed(await as_token(http, token, ALLOWED_VIEWER))
+
+    cleared = await asyncio.to_thread(
+        invoke, "client", "operations", client_id, "--any", url=own_url
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout == f"API client {client_id} may send any operation\n"
+    assert (await as_token(http, token, ALLOWED_VIEWER)).status_code == 200
+
+    [entry, _] = entries_of(await audit_rows(own_engine), client_id)["api_client.operations"]
+    assert (entry.actor_login, entry.changes["digests"]) == ("system:cli", digests)
+
+    bad = tmp_path / "bad.graphql"
+    bad.write_text("{ viewer { login ", encoding="utf-8")
+    for args, message in (
+        ((client_id, str(who), str(bad)), f"arrears: {bad}: documents[1] is not valid GraphQL"),
+        ((client_id, str(tmp_path / "none.graphql")), "arrears: cannot read"),
+        ((client_id,), "arrears: give the files"),
+        ((client_id, str(who), "--any"), "arrears: give the files"),
+        (("ac_unknown", str(who)), "arrears: unknown API client 'ac_unknown'"),
+    ):
+        failed = await asyncio.to_thread(invoke, "client", "operations", *args, url=own_url)
+        assert (failed.returncode, failed.stdout) == (1, ""), failed
+        assert failed.stderr.startswith(message) and failed.stderr.count("\n") == 1, failed

@@ -3,6 +3,7 @@ who may manage which agency's clients, and the use cases over an in-memory unit 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from domain.clients import services
 from domain.clients.errors import ApiClientNotFound, ApiClientRevoked
 from domain.clients.events import (
     ApiClientCreated,
+    ApiClientOperationsSet,
     ApiClientRevokedEvent,
     ApiClientSecretRotated,
 )
@@ -25,12 +27,15 @@ from domain.clients.model import (
     ApiClient,
     ClientSecret,
     digest,
+    may_send,
     new_client_id,
     new_secret,
+    operation_digest,
     service_login,
 )
 from domain.clients.policy import may_manage
 from domain.clock import FixedClock
+from domain.errors import InvalidInput
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 ACME, ZENITH, DORMANT = 1, 2, 3
@@ -96,6 +101,7 @@ class FakeClients:
     agencies: dict[int, Agency]
     clients: dict[str, ApiClient] = field(default_factory=dict)
     deactivated: set[int] = field(default_factory=set)
+    lists_written: list[list[str] | None] = field(default_factory=list)
     _ids: int = 0
 
     def _next(self) -> int:
@@ -124,6 +130,9 @@ class FakeClients:
         for secret in client.secrets:
             if secret.expires_at is None or secret.expires_at > at:
                 secret.expires_at = at
+
+    async def set_allowed_operations(self, client: ApiClient) -> None:
+        self.lists_written.append(client.allowed_operations)
 
     async def revoke(self, client: ApiClient) -> None:
         assert client.staff_id is not None
@@ -234,3 +243,56 @@ async def test_refusals() -> None:
         with pytest.raises(ApiClientNotFound):
             await attempt
     assert zenith.client.revoked_at is None
+
+
+def test_the_digest_of_a_document_is_of_its_exact_text() -> None:
+    document = "query Who { viewer { login } }"
+    assert operation_digest(document) == hashlib.sha256(document.encode("utf-8")).hexdigest()
+    assert re.fullmatch(r"[0-9a-f]{64}", operation_digest(document))
+    allowed = [operation_digest(document)]
+    assert may_send(allowed, document) and may_send(None, "{ anything }")
+    for other in (document + " ", document + "\n", " " + document, document.replace(" {", "{")):
+        assert not may_send(allowed, other)
+    assert not may_send([], document)
+    assert operation_digest("{ viewer { name } } # é") != operation_digest(
+        "{ viewer { name } } # e"
+    )
+
+
+async def test_allowed_operations_set_and_cleared() -> None:
+    uow = _world()
+    clock = FixedClock(NOW)
+    factory: Any = lambda: uow  # noqa: E731
+    client = (await services.create_client(factory, clock, ACME_MANAGER, agency_id=ACME)).client
+    b, a = operation_digest("{ b }"), operation_digest("{ a }")
+    held = await services.set_allowed_operations(
+        factory, clock, ACME_MANAGER, client.client_id, [b, a, b]
+    )
+    assert held.allowed_operations == sorted([a, b])
+    assert uow.api_clients.lists_written == [sorted([a, b])]
+    assert uow.events[-1] == ApiClientOperationsSet(
+        client.id, client.client_id, ACME, NOW, 7, tuple(sorted([a, b]))
+    )
+    cleared = await services.set_allowed_operations(factory, clock, ADMIN, client.client_id, None)
+    assert cleared.allowed_operations is None
+    assert uow.events[-1] == ApiClientOperationsSet(client.id, client.client_id, ACME, NOW, 1, None)
+
+    # Refused: none, too many, not a digest; another agency's client; a revoked one.
+    for digests, field_name in (
+        ([], "documents"),
+        ([operation_digest(f"{{ q{i} }}") for i in range(201)], "documents"),
+        ([a, "not-a-digest"], "documents[1]"),
+        ([a.upper()], "documents[0]"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            await services.set_allowed_operations(factory, clock, ADMIN, client.client_id, digests)
+        assert refused.value.field == field_name
+    exactly = [operation_digest(f"{{ q{i} }}") for i in range(200)]
+    await services.set_allowed_operations(factory, clock, ADMIN, client.client_id, exactly)
+    zenith_manager = services.Actor(8, ("agency_manager",), ZENITH)
+    with pytest.raises(ApiClientNotFound):
+        await services.set_allowed_operations(factory, clock, zenith_manager, client.client_id, [a])
+    await services.revoke_client(factory, clock, ADMIN, client.client_id, None)
+    with pytest.raises(ApiClientRevoked):
+        await services.set_allowed_operations(factory, clock, ADMIN, client.client_id, [a])
+    assert len(uow.api_clients.lists_written) == 3
