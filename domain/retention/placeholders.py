@@ -18,5 +18,10 @@ def national_id_placeholder(borrower_id: int) -> str:
 
 
 def is_placeholder(value: str) -> bool:
-    """Whether a value is a placeholder left by the purge (not personal data)."""
-    return value.startswith(PREFIX)
+    """Whether a value is exactly a placeholder left by the purge (not personal data): the
+    placeholder, or a national id's (``[anon]`` and digits). Anything else that merely starts
+    alike is a value like any other, and masked."""
+    if value == PLACEHOLDER:
+        return True
+    rest = value.removeprefix(NATIONAL_ID_PREFIX)
+    return rest != value and rest.isascii() and rest.isdigit()

@@ -65,6 +65,9 @@ def test_placeholders_fit_the_columns_and_are_recognised() -> None:
     assert len(national_id_placeholder(999_999_999_999)) == 18  # borrowers.national_id
     assert is_placeholder(PLACEHOLDER) and is_placeholder("[anon]42")
     assert not is_placeholder("310115198001011234") and not is_placeholder("anon@example.org")
+    # Only the placeholders themselves: a value that merely starts alike is masked as any other.
+    assert not is_placeholder("[anonymised] 13800138000") and not is_placeholder("[anon]+8613800")
+    assert apply(Rule(Mask.PARTIAL, 3, 4), "[anon]13800138000x") == "[an****000x"
 
 
 def test_masking_shows_a_placeholder_as_it_is() -> None:
