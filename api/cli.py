@@ -24,6 +24,7 @@ from api.settings import (
 )
 
 if TYPE_CHECKING:
+    from domain.clock import Clock
     from store.db import Clause, Engine
 
 T = TypeVar("T")
@@ -1023,9 +1024,12 @@ client_app = typer.Typer(
 app.add_typer(client_app, name="client")
 
 
-def _client_work(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
-    """Runs API client work as the operator; a refusal (unknown agency or client, a revoked
-    client) is one line on stderr, exit 1."""
+def _operator_command(
+    work: Callable[[Settings], Coroutine[Any, Any, T]], fields_are_options: bool = False
+) -> T:
+    """Runs the operator's work (API clients, staff, agencies; audited as system:cli) after
+    checking the configuration; a refusal (a DomainError) is one line on stderr, exit 1, led by
+    the option it concerns when ``fields_are_options``."""
     from domain.errors import DomainError
 
     settings = _settings()
@@ -1038,7 +1042,8 @@ def _client_work(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
         try:
             return await work(settings)
         except DomainError as error:
-            raise CommandError(error.message) from None
+            option = f"--{error.field}: " if fields_are_options and error.field else ""
+            raise CommandError(f"{option}{error.message}") from None
 
     return _run(guarded)
 
@@ -1064,7 +1069,7 @@ def client_create(
         except operator.AgencyNotFound:
             raise CommandError(f"unknown agency {agency!r}") from None
 
-    issued = _client_work(work)
+    issued = _operator_command(work)
     _print_credentials(issued.client.client_id, issued.secret)
 
 
@@ -1082,7 +1087,7 @@ def client_rotate(
         except operator.ApiClientNotFound:
             raise CommandError(f"unknown API client {client_id!r}") from None
 
-    issued = _client_work(work)
+    issued = _operator_command(work)
     _print_credentials(issued.client.client_id, issued.secret)
 
 
@@ -1133,7 +1138,7 @@ def client_operations(
                 raise
             raise CommandError(f"{paths[index]}: {error.message}") from None
 
-    client = _client_work(work)
+    client = _operator_command(work)
     allowed = client.allowed_operations
     if allowed is None:
         typer.echo(f"API client {client.client_id} may send any operation")
@@ -1166,7 +1171,7 @@ def client_revoke(
         except operator.ApiClientNotFound:
             raise CommandError(f"unknown API client {client_id!r}") from None
 
-    client = _client_work(work)
+    client = _operator_command(work)
     typer.echo(f"revoked API client {client.client_id}")
 
 
@@ -1178,7 +1183,7 @@ def client_list() -> None:
     async def work(settings: Settings) -> list[tuple[operator.ApiClient, str]]:
         return await operator.every(settings)
 
-    for client, agency in _client_work(work):
+    for client, agency in _operator_command(work):
         state = f"revoked {client.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if client.revoked_at else "active"
         created = f"{client.created_at:%Y-%m-%dT%H:%M:%SZ}"
         typer.echo(f"{client.client_id}\t{agency}\t{state}\tcreated {created}\t{client.name}")
@@ -1190,35 +1195,21 @@ agency_app = typer.Typer(help="Partner agencies, as the operator adds them.", no
 app.add_typer(agency_app, name="agency")
 
 
-def _operator_work(
-    work: Callable[[Any, Any, bytes], Coroutine[Any, Any, T]],
-) -> T:
-    """Runs an operator's addition (engine, clock, audit key); a refusal is one line, exit 1."""
+def _operator_job(job: Callable[[Engine, Clock, bytes], Coroutine[Any, Any, T]]) -> T:
+    """Runs an operator's addition (a job on the engine, the clock and the audit key) on a
+    database at the newest revision."""
     from domain.clock import SystemClock
-    from domain.errors import DomainError
-    from jobs.staffing import AlreadyThere, NoSuchAgency
     from store.db import create_engine
 
-    settings = _settings()
-    try:
-        key = settings.audit_key
-    except ConfigurationError as exc:
-        _fail(str(exc))
-
-    async def run() -> T:
+    async def work(settings: Settings) -> T:
         await _require_schema(settings.database_url)
         engine = create_engine(settings.database_url)
         try:
-            return await work(engine, SystemClock(), key)
-        except DomainError as error:
-            field = f"--{error.field}: " if error.field else ""
-            raise CommandError(f"{field}{error.message}") from None
-        except (AlreadyThere, NoSuchAgency) as error:
-            raise CommandError(str(error)) from None
+            return await job(engine, SystemClock(), settings.audit_key)
         finally:
             await engine.dispose()
 
-    return _run(run)
+    return _operator_command(work, fields_are_options=True)
 
 
 @staff_app.command("add")
@@ -1236,7 +1227,7 @@ def staff_add(
     staff.create by system:cli. Role changes after that go through grantRole and its approval."""
     from jobs.staffing import add_staff
 
-    staff = _operator_work(
+    staff = _operator_job(
         lambda engine, clock, key: add_staff(
             engine,
             clock,
@@ -1266,7 +1257,7 @@ def agency_add(
     """Adds a partner agency with its contract terms; audited as agency.create by system:cli."""
     from jobs.staffing import add_agency
 
-    agency = _operator_work(
+    agency = _operator_job(
         lambda engine, clock, key: add_agency(
             engine,
             clock,

@@ -12,22 +12,15 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.agencies.model import Agency
+from domain.cases.errors import AgencyNotFound
 from domain.clock import Clock
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, RuleViolation
 from domain.staff.model import Staff
 from domain.staff.services import new_staff
 from store import staffing
 from store.audit import AuditAction, AuditRecord, Outcome, append
 
 ACTOR = "system:cli"
-
-
-class AlreadyThere(Exception):
-    """The login or agency name is taken; the message names it."""
-
-
-class NoSuchAgency(Exception):
-    """No agency has the name given."""
 
 
 async def add_staff(
@@ -42,8 +35,8 @@ async def add_staff(
     agency: str | None = None,
     capacity: int = 0,
 ) -> Staff:
-    """Adds an active staff member (InvalidInput, RoleNotApplicable, AlreadyThere, NoSuchAgency
-    change nothing)."""
+    """Adds an active staff member; a refusal (a DomainError: bad input, a role that does not fit,
+    a taken login, an unknown agency) changes nothing."""
     async with engine.connect() as conn:
         await conn.execution_options(sqlite_begin="IMMEDIATE")
         async with conn.begin():
@@ -51,10 +44,10 @@ async def add_staff(
             if agency is not None:
                 agency_id = await staffing.agency_named(conn, agency)
                 if agency_id is None:
-                    raise NoSuchAgency(f"no agency is named {agency!r}")
+                    raise AgencyNotFound(f"no agency is named {agency!r}")
             staff = new_staff(login, name, roles, team, agency_id, capacity)
             if await staffing.login_taken(conn, staff.login):
-                raise AlreadyThere(f"the login {staff.login!r} exists already")
+                raise RuleViolation(f"the login {staff.login!r} exists already")
             staff.id = await staffing.insert_staff(conn, staff)
             changes: dict[str, object] = {
                 "login": staff.login,
@@ -95,7 +88,7 @@ async def add_agency(
         await conn.execution_options(sqlite_begin="IMMEDIATE")
         async with conn.begin():
             if await staffing.agency_named(conn, agency.name) is not None:
-                raise AlreadyThere(f"an agency named {agency.name!r} exists already")
+                raise RuleViolation(f"an agency named {agency.name!r} exists already")
             agency.id = await staffing.insert_agency(conn, agency)
             changes: dict[str, object] = {
                 "name": agency.name,
