@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sys
 import time
 import uuid
@@ -58,7 +59,7 @@ from api.shutdown import Draining
 from api.tracing import RequestSpans, tracing_for
 from authz.enforcer import Authorizer
 from domain.clients.model import SERVICE_LOGIN_PREFIX, may_send
-from domain.clock import Clock, SystemClock
+from domain.clock import Clock, FixedClock, SystemClock
 from domain.staff.model import Staff
 from store import api_clients, loaders
 from store.audit import AuditAction, Outcome
@@ -153,14 +154,16 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Response:
         sessions = request.app.state.sessions
         info = _request_info(request, address)
+        # Compared runs of one query must see one instant (api.plans.compare).
+        clock = FixedClock(self.clock.now()) if self.settings.execution == "compare" else self.clock
         context = Context(
             request=request,
             settings=self.settings,
             sessions=sessions,
-            clock=self.clock,
+            clock=clock,
             viewer=viewer,
             authorizer=request.app.state.authorizer,
-            audit=RequestAudit(self.settings.audit_key, sessions, self.clock, info, viewer),
+            audit=RequestAudit(self.settings.audit_key, sessions, clock, info, viewer),
         )
         context.audit.enabled = self.settings.audit_reads
         return await self._execute(request, context)
@@ -345,6 +348,20 @@ class GraphQLApp(GraphQL[Context, None]):
         if staff is None or not staff.active:
             raise AuthenticationError("unknown or deactivated staff login")
         return staff
+
+
+_settled: list[bool] = []
+
+
+def settle_heap() -> None:
+    """Hides what start-up built (modules, the schema, plans' types, the policy) from the
+    garbage collector, once per process: a request allocates thousands of short-lived objects,
+    and every full collection would otherwise walk that whole long-lived heap again
+    (``gc.freeze``, as the Python documentation advises for servers)."""
+    if not _settled:
+        _settled.append(True)
+        gc.collect()
+        gc.freeze()
 
 
 def _request_info(request: Request, address: str | None) -> RequestInfo:
@@ -591,6 +608,7 @@ def create_app(
         app.state.guards = guards = _guards(
             settings, app.state.engine, app.state.sessions, the_clock, leases
         )
+        settle_heap()
         flushers = [
             asyncio.create_task(guards.failed_logins.run()),
             asyncio.create_task(guards.busy.run()),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from graphql import (
     DocumentNode,
     GraphQLError,
+    GraphQLSchema,
     NameNode,
     OperationDefinitionNode,
     OperationType,
@@ -30,6 +33,23 @@ _SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 _DEFAULTS = Settings.model_construct()  # for a schema executed without the app's context
 
 
+# Documents that parsed within a set of limits and passed validation, per schema, by text: a
+# client sends the same few documents again and again, and graphql-core's validation walks the
+# whole document with every rule each time. What a document is and whether it is valid depend
+# only on its text, the schema (with its validation rules) and the parse limits; the checks
+# that depend on variables or on the viewer (``check_document``) still run on every request.
+DOCUMENT_CACHE_SIZE = 512
+_validated: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[str, Limits], DocumentNode]]
+_validated = weakref.WeakKeyDictionary()
+
+
+def _validated_documents(schema: GraphQLSchema) -> OrderedDict[tuple[str, Limits], DocumentNode]:
+    documents = _validated.get(schema)
+    if documents is None:
+        documents = _validated.setdefault(schema, OrderedDict())
+    return documents
+
+
 def bound_overlap_validation() -> None:
     """Lowers graphql-core's overlapping-fields budget (its documented module setting)."""
     overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = OVERLAP_BUDGET
@@ -46,6 +66,7 @@ class RequestLimits(SchemaExtension):
         roles = getattr(getattr(context, "viewer", None), "roles", None) or ()
         self.limits = Limits.of(self.settings, roles)
         self.stand_in = False
+        self.known_valid = False
         yield
         ctx = self.execution_context
         if self.stand_in:
@@ -57,10 +78,17 @@ class RequestLimits(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is None and ctx.query:
-            try:
-                ctx.graphql_document = parse_limited(ctx.query, self.limits)
-            except GraphQLError as error:
-                self._refuse(error)
+            documents = _validated_documents(ctx.schema._schema)
+            known = documents.get((ctx.query, self.limits))
+            if known is not None:
+                documents.move_to_end((ctx.query, self.limits))
+                ctx.graphql_document = known
+                self.known_valid = True
+            else:
+                try:
+                    ctx.graphql_document = parse_limited(ctx.query, self.limits)
+                except GraphQLError as error:
+                    self._refuse(error)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -76,7 +104,21 @@ class RequestLimits(SchemaExtension):
                 ctx.pre_execution_errors = [
                     QueryTooComplex("the document is too complex to measure")
                 ]
+            else:
+                if self.known_valid:
+                    ctx.pre_execution_errors = []  # validated before: strawberry skips it
         yield
+        if (
+            not self.known_valid
+            and not self.stand_in
+            and ctx.query
+            and ctx.graphql_document is not None
+            and ctx.pre_execution_errors == []
+        ):
+            documents = _validated_documents(ctx.schema._schema)
+            documents[(ctx.query, self.limits)] = ctx.graphql_document
+            while len(documents) > DOCUMENT_CACHE_SIZE:
+                documents.popitem(last=False)
 
     def _refuse(self, error: GraphQLError) -> None:
         """Ends the request with ``error`` before validation."""

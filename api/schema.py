@@ -41,6 +41,7 @@ from api.notices.queries import NoticeQuery
 from api.notices.types import Notice
 from api.payments.mutations import PaymentMutation
 from api.payments.types import Payment
+from api.plans.executor import PlannedExecutor
 from api.reports.queries import ReportQuery
 from api.restructuring.mutations import RestructuringMutation
 from api.restructuring.types import Restructuring
@@ -158,6 +159,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
         ],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=PlannedExecutor,
     )
 
 

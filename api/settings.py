@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     audit_secret: str | None = None
     # Recording of read requests; switched off only to measure its cost (refused in production).
     audit_reads: bool = True
+    # How queries execute (api.plans): ``compiled`` plans, graphql-core's ``standard`` executor,
+    # or ``compare`` (both, differences kept: the test suite's mode, twice the work).
+    execution: str = "compiled"
     # Signed checkpoints of the audit chain heads, kept where the database cannot rewrite them.
     audit_checkpoint_dir: str | None = None
     audit_signing_key_file: str | None = None
@@ -200,6 +203,13 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return self.oidc_jwks_url is not None
+
+    @field_validator("execution")
+    @classmethod
+    def _known_execution(cls, value: str) -> str:
+        if value not in ("compiled", "standard", "compare"):
+            raise ValueError("ARREARS_EXECUTION must be compiled, standard or compare")
+        return value
 
     @field_validator("limits_storage")
     @classmethod

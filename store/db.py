@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import ColumnElement, event, text
+from sqlalchemy.engine import Engine as _Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
@@ -62,6 +66,21 @@ def _count_commit(session: _SyncSession) -> None:
     commits = _watched.get()
     if commits is not None and not session.info.get(RECORDS_ONLY):
         commits.count += 1
+
+
+# Every commit of this process, on any engine: a differential test's two runs of a query are
+# comparable only if nothing was committed in between (api.plans.compare).
+_commits_here = [0]
+
+
+@event.listens_for(_Engine, "commit")
+def _count_every_commit(_connection: Any) -> None:
+    _commits_here[0] += 1
+
+
+def commits_so_far() -> int:
+    """How many transactions this process has committed so far, on any engine."""
+    return _commits_here[0]
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -134,6 +153,62 @@ def create_engine(url: str, timeout: float | None = None, **kwargs: Any) -> Asyn
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Returns the session factory; objects stay usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# The connections of rolled-back second runs: the test suite's statement counters leave them out.
+_shadows: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def is_shadow(connection: Any) -> bool:
+    """Whether a (sync) connection runs a rolled-back second run (``rolled_back``)."""
+    return connection in _shadows
+
+
+@dataclass
+class Rehearsal:
+    """Sessions whose work is rolled back, and whether that work wrote anything."""
+
+    sessions: Sessions
+    wrote: bool = False
+
+
+_READ_ONLY = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA", "WITH", "SET")
+
+
+@asynccontextmanager
+async def rolled_back(sessions: Sessions) -> AsyncIterator[Rehearsal]:
+    """Sessions on one connection whose transaction is rolled back at the end, whatever they
+    commit (their commits are savepoints): a second run of a query, for the differential tests
+    (``api.plans.compare``), that must leave nothing behind. ``wrote`` tells whether it tried to
+    write (a query that records something, such as an evidence pack, cannot answer the same
+    twice)."""
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        rehearsal = Rehearsal(
+            async_sessionmaker(
+                bind=connection,
+                expire_on_commit=False,
+                autoflush=False,
+                join_transaction_mode="create_savepoint",
+            )
+        )
+
+        def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if not statement.lstrip().upper().startswith(_READ_ONLY):
+                rehearsal.wrote = True
+
+        sync_connection = connection.sync_connection
+        assert sync_connection is not None
+        event.listen(sync_connection, "before_cursor_execute", note)
+        _shadows.add(sync_connection)
+        transaction = await connection.begin()
+        try:
+            yield rehearsal
+        finally:
+            _shadows.discard(sync_connection)
+            event.remove(sync_connection, "before_cursor_execute", note)
+            # Also when a cancelled run left the connection invalid: nothing was committed.
+            await transaction.rollback()
 
 
 async def ping(engine: AsyncEngine) -> None:

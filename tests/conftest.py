@@ -13,16 +13,44 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from api.plans.compare import COMPARED, DIFFERENCES, MOVED, WROTE
 from api.settings import Settings
 from store.db import create_engine
 from store.migrate import upgrade
 from tests.logcapture import LogCapture, capturing
+
+# Every query the suite sends runs on its compiled plan and again on the standard executor
+# (api.plans.compare); ``differential`` below fails the test that saw them differ. Set before any
+# Settings is made, so that every app of the suite (and every server it starts) runs so.
+os.environ.setdefault("ARREARS_EXECUTION", "compare")
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 TEST_AUDIT_SECRET = "test-audit-secret-that-is-long-enough-for-the-chain"
 PG_URL = os.environ.get("ARREARS_TEST_DATABASE_URL")
 DEMO_CASES = 150
 DEMO_SEED = 7
+
+
+@pytest.fixture(autouse=True)
+def differential() -> Iterator[None]:
+    """Fails a test whose queries answered differently on their compiled plan and on the
+    standard executor (data, errors, their order and paths, or the audit notes)."""
+    DIFFERENCES.clear()
+    yield
+    found = list(DIFFERENCES)
+    DIFFERENCES.clear()
+    if found:
+        pytest.fail(
+            f"{len(found)} compiled plan(s) answered differently:\n\n" + "\n\n".join(found[:3])
+        )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(
+        f"differential execution: {COMPARED[0]} queries compared (compiled plan vs standard), "
+        f"{WROTE[0]} not compared as they record something (e.g. an evidence pack), "
+        f"{MOVED[0]} as other work committed between the two runs"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
