@@ -127,7 +127,7 @@ async def hand_written(request: Request) -> Response:
                     "bucket": row.bucket,
                     "classification": str(row.classification),
                     "daysPastDue": row.days_past_due,
-                    "totalOutstanding": money(row.total_outstanding.rounded().amount, row.currency),
+                    "totalOutstanding": money(row.total_outstanding.rounded_amount(), row.currency),
                     "borrower": {
                         "id": to_global_id("Borrower", borrower.id),
                         "fullName": borrower.full_name,
@@ -140,7 +140,7 @@ async def hand_written(request: Request) -> Response:
                             "id": to_global_id("Debt", d.id),
                             "accountNumber": d.account_number,
                             "productType": str(d.product_type),
-                            "outstanding": money(d.outstanding.rounded().amount, d.currency),
+                            "outstanding": money(d.outstanding.rounded_amount(), d.currency),
                         }
                         for d in case_debts
                     ],

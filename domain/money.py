@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from domain.errors import ErrorCode, InvalidInput
@@ -21,6 +22,12 @@ class CurrencyMismatch(ValueError):
 def minor_units(currency: str) -> int:
     """Returns the number of decimal places used by a currency."""
     return _MINOR_UNITS.get(currency, 2)
+
+
+@cache
+def _unit(currency: str) -> Decimal:
+    """The currency's minor unit as a Decimal exponent (0.01 for CNY)."""
+    return Decimal(1).scaleb(-minor_units(currency))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +98,11 @@ class Money:
 
     def rounded(self, rounding: str = ROUND_HALF_EVEN) -> Money:
         """Returns the amount rounded to the minor unit (banker's rounding by default)."""
-        exponent = Decimal(1).scaleb(-minor_units(self.currency))
-        return Money(self.amount.quantize(exponent, rounding=rounding), self.currency)
+        return Money(self.rounded_amount(rounding), self.currency)
+
+    def rounded_amount(self, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+        """The amount rounded as ``rounded`` rounds it, without a new Money (what is shown)."""
+        return self.amount.quantize(_unit(self.currency), rounding=rounding)
 
     @property
     def is_zero(self) -> bool:

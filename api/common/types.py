@@ -33,7 +33,7 @@ class Money:
 
     @classmethod
     def from_domain(cls, money: DomainMoney) -> Money:
-        return cls(amount=money.rounded().amount, currency=money.currency)
+        return cls(amount=money.rounded_amount(), currency=money.currency)
 
 
 @strawberry.interface(
