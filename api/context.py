@@ -195,6 +195,21 @@ class Context:
         self.tasks_of_case = self._loader(tq.tasks_by_case_id, case, cache=False)
         self.open_tasks_of_case = self._loader(tq.open_tasks_by_case_id, case, cache=False)
 
+    def twin(self, sessions: Sessions, audit: RequestAudit) -> Context:
+        """The same request for a second run of its query (``api.plans.compare``): the same
+        viewer, clock, settings and authorisation decisions so far; its own loaders, read
+        session (on ``sessions``) and audit notes."""
+        return Context(
+            request=self.request,
+            settings=self.settings,
+            sessions=sessions,
+            clock=self.clock,
+            viewer=self.viewer,
+            authorizer=self.authorizer,
+            audit=audit,
+            _decisions=dict(self._decisions),
+        )
+
     async def legal_stage(self, borrower_id: int) -> bool:
         """Whether masking treats the borrower as in legal proceedings for this viewer: asked
         (in one statement per batch) only of roles whose rules depend on it."""

@@ -80,15 +80,7 @@ def _twin(context: Context, sessions: Any) -> Context:
     audit = context.audit
     twin_audit = RequestAudit(audit.key, sessions, audit.clock, copy.copy(audit.info), audit.actor)
     twin_audit.enabled = audit.enabled
-    return Context(
-        request=context.request,
-        settings=context.settings,
-        sessions=sessions,
-        clock=context.clock,
-        viewer=context.viewer,
-        authorizer=context.authorizer,
-        audit=twin_audit,
-    )
+    return context.twin(sessions, twin_audit)
 
 
 def _answer(result: ExecutionResult) -> str:

@@ -188,7 +188,10 @@ class PlanRunner:
             nulled_before = len(self.nulled), self.data_nulled
             for task in sorted(done, key=tasks.__getitem__):
                 item, field, path, _ = pending[tasks[task]]
-                if self.dead(item.position) or task.cancelled():
+                if task.cancelled():
+                    continue
+                if self.dead(item.position):
+                    task.exception()  # retrieved: an answer under a null is dropped, not logged
                     continue
                 try:
                     value = task.result()
@@ -202,6 +205,9 @@ class PlanRunner:
                     task.cancel()
                 if doomed:
                     await asyncio.wait(doomed)
+                    for task in doomed:
+                        if not task.cancelled():
+                            task.exception()  # finished first: dropped all the same
                 waiting.difference_update(doomed)
 
     @staticmethod
