@@ -48,7 +48,7 @@ def differential() -> Iterator[None]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
         f"differential execution: {COMPARED[0]} queries compared (compiled plan vs standard), "
-        f"{WROTE[0]} not compared as they record something (e.g. an evidence pack), "
+        f"{WROTE.total()} not compared as they record something ({dict(WROTE)}), "
         f"{MOVED[0]} as other work committed between the two runs"
     )
 

@@ -16,9 +16,10 @@ import asyncio
 import copy
 import dataclasses
 import json
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from graphql import ExecutionResult
+from graphql import ExecutionResult, FieldNode
 from graphql.execution.executor import CollectedErrors
 
 from api.audit import RequestAudit
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 # were not because their second run wrote (a query that records something answers anew).
 DIFFERENCES: list[str] = []
 COMPARED: list[int] = [0]
-WROTE: list[int] = [0]
+WROTE: Counter[str] = Counter()  # by root fields
 # ... and how many were not because something else was committed between the two runs (a
 # concurrent request: the second run would read other data).
 MOVED: list[int] = [0]
@@ -62,7 +63,7 @@ async def compared(executor: PlannedExecutor, plan: Plan) -> ExecutionResult:
             await twin.close()
     assert isinstance(standard, ExecutionResult)
     if rehearsal.wrote:
-        WROTE[0] += 1
+        WROTE[_root_fields(executor)] += 1
         return primary
     if commits_so_far() != commits:
         MOVED[0] += 1
@@ -74,6 +75,14 @@ async def compared(executor: PlannedExecutor, plan: Plan) -> ExecutionResult:
         source = operation.loc.source.body if operation.loc else "?"
         DIFFERENCES.append(f"{difference}\n--- query ---\n{source}")
     return primary
+
+
+def _root_fields(executor: PlannedExecutor) -> str:
+    names = {
+        selection.name.value if isinstance(selection, FieldNode) else "…"
+        for selection in executor.operation.selection_set.selections
+    }
+    return ",".join(sorted(names))
 
 
 def _twin(context: Context, sessions: Any) -> Context:
