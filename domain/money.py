@@ -24,6 +24,12 @@ def minor_units(currency: str) -> int:
     return _MINOR_UNITS.get(currency, 2)
 
 
+def rounded_amount(amount: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """An amount of a currency rounded to its minor unit (banker's rounding by default): the
+    one rounding of every amount shown."""
+    return amount.quantize(_unit(currency), rounding=rounding)
+
+
 @cache
 def _unit(currency: str) -> Decimal:
     """The currency's minor unit as a Decimal exponent (0.01 for CNY)."""
@@ -102,7 +108,7 @@ class Money:
 
     def rounded_amount(self, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """The amount rounded as ``rounded`` rounds it, without a new Money (what is shown)."""
-        return self.amount.quantize(_unit(self.currency), rounding=rounding)
+        return rounded_amount(self.amount, self.currency, rounding)
 
     @property
     def is_zero(self) -> bool:

@@ -9,6 +9,7 @@ import strawberry
 
 from domain.errors import ConcurrencyConflict, DomainError, ErrorCode, NotFound, RuleViolation
 from domain.money import Money as DomainMoney
+from domain.money import rounded_amount
 from store.audit import AuditAction
 
 if TYPE_CHECKING:
@@ -34,6 +35,12 @@ class Money:
     @classmethod
     def from_domain(cls, money: DomainMoney) -> Money:
         return cls(amount=money.rounded_amount(), currency=money.currency)
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        """An amount read from the database in its row's currency (already a Decimal): shown
+        without first building the domain's Money around it."""
+        return cls(amount=rounded_amount(amount, currency), currency=currency)
 
 
 @strawberry.interface(

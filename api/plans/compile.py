@@ -111,6 +111,11 @@ class FieldPlan:
     non_null: bool
     # The leaf type when the value is a scalar or enum (nullable or not): completed inline.
     leaf: GraphQLLeafType | None = None
+    # A resolver without arguments, field extensions or exception handlers, called as strawberry
+    # would call it, without its per-call machinery (``direct(source, info)``; ``info`` only
+    # when ``needs_info``).
+    direct: Callable[[Any, Any], Any] | None = None
+    needs_info: bool = True
 
     @property
     def typename(self) -> bool:
@@ -146,6 +151,9 @@ class _Compiler:
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
         self.schema = schema
         self.fragments = fragments
+        strawberry_schema = getattr(schema, "_strawberry_schema", None)
+        config = getattr(strawberry_schema, "config", None)
+        self.info_class: Any = getattr(config, "info_class", None)
 
     def object_plan(
         self,
@@ -219,6 +227,7 @@ class _Compiler:
         sub_selections = [n.selection_set for n in nodes if n.selection_set is not None]
         completion = self._completion(definition.type, sub_selections)
         inner = completion.inner if isinstance(completion, NonNull) else completion
+        direct = None if attribute is not None else _direct_call(definition, self.info_class)
         return FieldPlan(
             key=key,
             name=name,
@@ -231,6 +240,8 @@ class _Compiler:
             completion=completion,
             non_null=is_non_null_type(definition.type),
             leaf=inner.type if isinstance(inner, Leaf) else None,
+            direct=direct[0] if direct else None,
+            needs_info=direct[1] if direct else True,
         )
 
     def _completion(
@@ -271,3 +282,48 @@ def _plain_attribute(definition: GraphQLField) -> str | None:
         return None
     name: str = strawberry_field.python_name
     return name
+
+
+def _direct_call(
+    definition: GraphQLField, info_class: Any
+) -> tuple[Callable[[Any, Any], Any], bool] | None:
+    """How to call a field's resolver function directly, as strawberry's wrapper would: only
+    for a resolver with no GraphQL arguments (nothing to convert), no field extension (no
+    permission to check) and no exception handler; the source goes where the function asks for
+    it (``self``, ``root``, ``parent``) and a strawberry ``Info`` where it asks for one."""
+    resolve = definition.resolve
+    if info_class is None or getattr(resolve, "__name__", "") not in _WRAPPERS:
+        return None
+    if _closure_value(resolve, "field_exception_handlers") != ():
+        return None
+    field = (definition.extensions or {}).get(_STRAWBERRY_FIELD)
+    resolver = getattr(field, "base_resolver", None)
+    if field is None or resolver is None or field.extensions or resolver.arguments:
+        return None
+    function = resolver.wrapped_func
+    if not callable(function):
+        return None
+    with_self = resolver.self_parameter is not None
+    sources = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+
+    def call(source: Any, info: Any) -> Any:
+        keywords = dict.fromkeys(sources, source)
+        if info_name is not None:
+            keywords[info_name] = info_class(_raw_info=info, _field=field)
+        return function(source, **keywords) if with_self else function(**keywords)
+
+    return call, info_name is not None
+
+
+# strawberry's resolver wrappers (sync and async) of a field with a resolver function.
+_WRAPPERS = ("_resolver", "_async_resolver")
+
+
+def _closure_value(function: Any, name: str) -> Any:
+    """A variable a closure captured (None when it captured no such name)."""
+    code = getattr(function, "__code__", None)
+    cells = getattr(function, "__closure__", None) or ()
+    if code is None or name not in code.co_freevars:
+        return None
+    return cells[code.co_freevars.index(name)].cell_contents

@@ -145,12 +145,16 @@ class PlanRunner:
                     self.fail(exc, field, Path(item.path, key, type_name), item)
                 continue
             resolve = field.resolve or self.executor.field_resolver
+            direct, needs_info = field.direct, field.needs_info
             for item in items:
                 if self.dead(item.position):
                     continue
                 path = Path(item.path, key, type_name)
                 try:
-                    value = resolve(item.source, self.info(field, path), **arguments)
+                    if direct is not None:
+                        value = direct(item.source, self.info(field, path) if needs_info else None)
+                    else:
+                        value = resolve(item.source, self.info(field, path), **arguments)
                     if self.is_awaitable(value):
                         item.result[key] = None  # keeps the key's place in response order
                         pending.append((item, field, path, value))
