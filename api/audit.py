@@ -301,11 +301,11 @@ class RequestAudit:
         )
 
     async def write(self, *records: AuditRecord) -> None:
-        """Appends records in a transaction of their own."""
+        """Appends records in a transaction of their own, all in one batch (one chain, one
+        ``INSERT``), under a write lock taken only once they are ready to append."""
         if not records:
             return
         self.entries_written += len(records)
-        async with SqlUnitOfWork(self.sessions) as uow:
-            uow.records_only()
+        async with SqlUnitOfWork(self.sessions, records_only=True) as uow:
             uow.append_audit(self.key, *records)
             await uow.commit()

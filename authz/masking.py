@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 
 from domain.borrowers.model import Borrower, ConfidentialField
 from domain.contacts.model import ContactPointKind
@@ -72,23 +74,30 @@ class Rule:
 
 F = ConfidentialField
 
-# How everyone sees each confidential field unless a role's rule below says otherwise.
-DEFAULT_RULES: dict[ConfidentialField, Rule] = {
-    F.NATIONAL_ID: Rule(Mask.PARTIAL, 3, 4),
-    F.PHONE: Rule(Mask.PARTIAL, 3, 4),
-    F.EMAIL: Rule(Mask.EMAIL),
-    F.ADDRESS: Rule(Mask.AREA),
-    F.EMPLOYER: Rule(Mask.FULL),
-    F.INCOME: Rule(Mask.FULL),
-}
+# How everyone sees each confidential field unless a role's rule below says otherwise. Both
+# tables are read-only: the rules of a role set are looked up once and kept (``_compiled``).
+DEFAULT_RULES: Mapping[ConfidentialField, Rule] = MappingProxyType(
+    {
+        F.NATIONAL_ID: Rule(Mask.PARTIAL, 3, 4),
+        F.PHONE: Rule(Mask.PARTIAL, 3, 4),
+        F.EMAIL: Rule(Mask.EMAIL),
+        F.ADDRESS: Rule(Mask.AREA),
+        F.EMPLOYER: Rule(Mask.FULL),
+        F.INCOME: Rule(Mask.FULL),
+    }
+)
 # Every confidential field has a default rule: a new field cannot leave unmasked by omission.
 assert set(DEFAULT_RULES) == set(ConfidentialField), "a confidential field has no masking rule"
 
 # Per-role exceptions to the defaults. Auditors and admins have none: they always see masks.
 # Keyed by role name (a Role is its name), so roles from a token look up directly.
-ROLE_RULES: dict[str, dict[ConfidentialField, Rule]] = {
-    Role.LEGAL: {name: Rule(Mask.NONE, legal_stage_only=True) for name in ConfidentialField},
-}
+ROLE_RULES: Mapping[str, Mapping[ConfidentialField, Rule]] = MappingProxyType(
+    {
+        Role.LEGAL: MappingProxyType(
+            {name: Rule(Mask.NONE, legal_stage_only=True) for name in ConfidentialField}
+        ),
+    }
+)
 
 _LABELS = {
     F.NATIONAL_ID: "National ID",
@@ -115,6 +124,11 @@ def describe(field: ConfidentialField) -> str:
 
 def depends_on_legal_stage(roles: Iterable[str]) -> bool:
     """Returns whether any of the roles sees some field differently in legal proceedings."""
+    return _depends_on_legal_stage(tuple(roles))
+
+
+@lru_cache(maxsize=256)
+def _depends_on_legal_stage(roles: tuple[str, ...]) -> bool:
     return any(
         rule.legal_stage_only for role in roles for rule in ROLE_RULES.get(role, {}).values()
     )
@@ -122,11 +136,38 @@ def depends_on_legal_stage(roles: Iterable[str]) -> bool:
 
 def rule_for(roles: Iterable[str], field: ConfidentialField, legal_stage: bool) -> Rule:
     """Returns the most revealing rule any of the roles holds for the field in this context."""
+    return _compiled(tuple(roles), legal_stage).by_field[field]
+
+
+def _lookup(roles: tuple[str, ...], field: ConfidentialField, legal_stage: bool) -> Rule:
     for role in roles:
         rule = ROLE_RULES.get(role, {}).get(field)
         if rule is not None and rule.clear and (legal_stage or not rule.legal_stage_only):
             return rule
     return DEFAULT_RULES[field]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """The rules of one role set in one context, looked up once: every field with its rule (in
+    the fields' order) and the fields shown in clear."""
+
+    rules: tuple[tuple[ConfidentialField, Rule], ...]
+    by_field: Mapping[ConfidentialField, Rule]
+    clear: frozenset[ConfidentialField]
+
+
+# Keyed by the roles in their order (the first clear rule wins, as ``_lookup`` reads them). The
+# rules are constants of this module, so an entry never goes stale; role sets are few (the
+# staff's combinations), and the bound keeps odd ones from growing it.
+@lru_cache(maxsize=256)
+def _compiled(roles: tuple[str, ...], legal_stage: bool) -> _Compiled:
+    rules = tuple((field, _lookup(roles, field, legal_stage)) for field in ConfidentialField)
+    return _Compiled(
+        rules=rules,
+        by_field=MappingProxyType(dict(rules)),
+        clear=frozenset(field for field, rule in rules if rule.clear),
+    )
 
 
 def apply(rule: Rule, value: str, city: str = "", district: str = "") -> str:
@@ -153,16 +194,17 @@ class MaskedBorrower:
 
 def mask_borrower(borrower: Borrower, roles: Iterable[str], legal_stage: bool) -> MaskedBorrower:
     """Returns every confidential field of a borrower, masked as the roles' rules say
-    (``legal_stage``: the borrower is in legal proceedings, as ``Rule`` says)."""
-    held = list(roles)
-    values: dict[ConfidentialField, str] = {}
-    clear: set[ConfidentialField] = set()
-    for field in ConfidentialField:
-        rule = rule_for(held, field, legal_stage)
-        values[field] = apply(rule, borrower.value_of(field), borrower.city, borrower.district)
-        if rule.clear:
-            clear.add(field)
-    return MaskedBorrower(values, frozenset(clear))
+    (``legal_stage``: the borrower is in legal proceedings, as ``Rule`` says).
+
+    Runs for every borrower a request shows, so the rules of the role set are looked up once
+    (``_compiled``) and only applied here."""
+    compiled = _compiled(tuple(roles), legal_stage)
+    city, district = borrower.city, borrower.district
+    values = {
+        field: apply(rule, borrower.value_of(field), city, district)
+        for field, rule in compiled.rules
+    }
+    return MaskedBorrower(values, compiled.clear)
 
 
 # A contact point's value is the borrower's personal data of the field of its kind, and is shown

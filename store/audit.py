@@ -4,6 +4,10 @@ Entries are spread over ``AUDIT_CHAINS`` independent chains (picked per request)
 writers only queue when they land on the same chain head, and each chain is verified on its own.
 Each entry's hash is HMAC-SHA256(key, previous hash + canonical JSON of its content): editing,
 deleting or inserting a row without the key breaks the chain at that row.
+
+An append locks its chain's head for as little as it can: the entries are made ready (their JSON,
+the bytes their hash covers) before, so that only the HMAC itself waits for the head, and the
+head is read and the entries written in two statements (see ``append_prepared``).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Insert, String, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.functions import Function
 
 from store import tables
 from store.metrics import AUDIT_APPEND_SECONDS
@@ -190,7 +196,11 @@ def canonical(row: Mapping[str, Any]) -> bytes:
     """Returns the bytes an entry's hash covers (its content, chain and sequence number)."""
     content = {name: row[name] for name in _HASHED}
     content["at"] = row["at"].isoformat(timespec="microseconds")
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return _canonical_json(content).encode()
+
+
+def _canonical_json(content: Mapping[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def entry_hash(key: bytes, prev_hash: str, row: Mapping[str, Any]) -> str:
@@ -203,6 +213,51 @@ def chain_for(request_id: str | None) -> int:
     return zlib.crc32((request_id or "").encode()) % AUDIT_CHAINS
 
 
+# The hashed names on either side of "seq" in the canonical JSON (its keys are sorted), so that
+# an entry's bytes can be made ready before its sequence number is known.
+_BEFORE_SEQ = tuple(name for name in _HASHED if name < "seq")
+_AFTER_SEQ = tuple(name for name in _HASHED if name > "seq")
+assert set(_HASHED) == {*_BEFORE_SEQ, "seq", *_AFTER_SEQ} and _BEFORE_SEQ and _AFTER_SEQ
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Records made ready to append to one chain before its head is locked: each row as the
+    database will give it back, and the canonical bytes of its hash before and after its
+    sequence number (``canonical`` is exactly ``before + str(seq) + after``)."""
+
+    chain: int
+    rows: tuple[dict[str, Any], ...]
+    around_seq: tuple[tuple[str, str], ...]
+
+
+def prepare(records: Sequence[AuditRecord], chain: int | None = None) -> Prepared:
+    """Makes records ready to append (to the request's chain unless one is given): all the work
+    that does not need the chain's head, done before the head is locked."""
+    chain = chain_for(records[0].request_id if records else None) if chain is None else chain
+    rows = []
+    around = []
+    for record in records:
+        row = {**record.row(), "chain": chain}
+        # Hash exactly what the database will give back: UTC time, JSON-native values.
+        row["at"] = row["at"].astimezone(UTC)
+        for name in _JSON:
+            row[name] = json.loads(json.dumps(row[name], default=str))
+        content = {**row, "at": row["at"].isoformat(timespec="microseconds")}
+        before = _canonical_json({name: content[name] for name in _BEFORE_SEQ})
+        after = _canonical_json({name: content[name] for name in _AFTER_SEQ})
+        # {…before…} and {…after…} joined around "seq": the one sorted object of ``canonical``.
+        around.append((f'{before[:-1]},"seq":', f",{after[1:]}"))
+        rows.append(row)
+    return Prepared(chain, tuple(rows), tuple(around))
+
+
+def _chained_hash(key: bytes, prev_hash: str, before: str, seq: int, after: str) -> str:
+    """Returns ``entry_hash`` of a prepared entry, from the bytes around its sequence number."""
+    message = f"{prev_hash}{before}{seq}{after}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 async def append(
     session: AsyncSession | AsyncConnection,
     key: bytes,
@@ -210,32 +265,143 @@ async def append(
     chain: int | None = None,
 ) -> None:
     """Appends records to one chain inside the caller's transaction (locking that chain's head)."""
-    if not records:
+    if records:
+        await append_prepared(session, key, prepare(records, chain))
+
+
+async def append_prepared(
+    session: AsyncSession | AsyncConnection, key: bytes, prepared: Prepared
+) -> None:
+    """Appends prepared records to their chain inside the caller's transaction, in two
+    statements under the lock of the chain's head (the caller's transaction ends it).
+
+    PostgreSQL: the head is read and locked (``FOR UPDATE``, so concurrent appends to the chain
+    queue and it never forks), then one statement advances the head and inserts the entries.
+    The key never goes to the server, so the HMAC is computed here, between the two.
+
+    SQLite runs in this process, so one entry (a request's usual lot) is chained inside the
+    database: one ``INSERT … SELECT`` reads the head and writes the entry, its hash by this
+    key's HMAC registered on the connection, and the head follows. The write lock, which the
+    caller took with ``BEGIN IMMEDIATE`` (or this ``INSERT`` takes), is held until the caller's
+    transaction ends, so nothing moves the head between the two. Several entries read the head
+    first and go in one ``INSERT``."""
+    if not prepared.rows:
         return
     started = time.perf_counter()
-    chain = chain_for(records[0].request_id) if chain is None else chain
-    heads = tables.audit_heads.c
-    head = (
-        await session.execute(
-            select(heads.seq, heads.hash).where(heads.chain == chain).with_for_update()
-        )
-    ).one()
-    seq, prev = head.seq, head.hash
-    rows = []
-    for record in records:
-        seq += 1
-        row = {**record.row(), "chain": chain, "seq": seq, "prev_hash": prev}
-        # Hash exactly what the database will give back: UTC time, JSON-native values.
-        row["at"] = row["at"].astimezone(UTC)
-        for name in _JSON:
-            row[name] = json.loads(json.dumps(row[name], default=str))
-        row["hash"] = prev = entry_hash(key, prev, row)
-        rows.append(row)
-    await session.execute(tables.audit_entries.insert(), rows)
-    await session.execute(
-        update(tables.audit_heads).where(heads.chain == chain).values(seq=seq, hash=prev)
-    )
+    connection = session if isinstance(session, AsyncConnection) else await session.connection()
+    dialect = connection.dialect.name
+    chain = prepared.chain
+    if dialect == "sqlite" and len(prepared.rows) == 1:
+        function = await _sqlite_hmac(connection, key)
+        before, after = prepared.around_seq[0]
+        values = {f"v_{name}": value for name, value in prepared.rows[0].items()}
+        written = (
+            await session.execute(
+                _insert_after_head(function), {**values, "before": before, "after": after}
+            )
+        ).one()
+        await session.execute(_ADVANCE, _head(chain, written.seq, written.hash))
+    else:
+        head = (await session.execute(_LOCK_HEAD, {"head_chain": chain})).one()
+        rows = _chain(key, prepared, head.seq, head.hash)
+        moved = _head(chain, rows[-1]["seq"], rows[-1]["hash"])
+        if dialect == "postgresql" and len(rows) == 1:
+            values = {f"v_{name}": value for name, value in rows[0].items()}
+            await session.execute(_INSERT_ONE_ADVANCING_HEAD, {**values, **moved})
+        elif dialect == "postgresql" and len(rows) <= _ONE_STATEMENT_ROWS:
+            statement = tables.audit_entries.insert().values(rows).add_cte(_ADVANCING_HEAD)
+            await session.execute(statement, moved)
+        else:
+            await session.execute(tables.audit_entries.insert(), rows)
+            await session.execute(_ADVANCE, moved)
     AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)
+
+
+# PostgreSQL takes at most 32,767 parameters a statement: larger batches (a daily run's, never a
+# request's) go in as many rows, then the head.
+_ONE_STATEMENT_ROWS = 500
+
+
+def _chain(key: bytes, prepared: Prepared, seq: int, prev_hash: str) -> list[dict[str, Any]]:
+    """Returns the prepared rows chained after a head: sequence numbers, links and hashes."""
+    rows = []
+    for row, (before, after) in zip(prepared.rows, prepared.around_seq, strict=True):
+        seq += 1
+        hashed = _chained_hash(key, prev_hash, before, seq, after)
+        rows.append({**row, "seq": seq, "prev_hash": prev_hash, "hash": hashed})
+        prev_hash = hashed
+    return rows
+
+
+def _head(chain: int, seq: int, last_hash: str) -> dict[str, Any]:
+    return {"head_chain": chain, "head_seq": seq, "head_hash": last_hash}
+
+
+# The statements of an append, built once (an append runs on every request): parameters by name,
+# ``head_*`` for the chain's head and ``v_<column>`` for an entry's values.
+_HEADS, _ENTRIES = tables.audit_heads, tables.audit_entries
+_LOCK_HEAD = (
+    select(_HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .with_for_update()
+)
+_ADVANCE = (
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+# A data-modifying WITH runs whether or not the INSERT refers to it.
+_ADVANCING_HEAD = _ADVANCE.returning(_HEADS.c.chain).cte("advanced_head")
+_COLUMNS = (*AuditRecord.__dataclass_fields__, "chain", "seq", "prev_hash", "hash")
+_INSERT_ONE_ADVANCING_HEAD = (
+    insert(_ENTRIES)
+    .values({name: bindparam(f"v_{name}", type_=_ENTRIES.c[name].type) for name in _COLUMNS})
+    .add_cte(_ADVANCING_HEAD)
+)
+
+
+@lru_cache(maxsize=16)
+def _insert_after_head(function: str) -> Insert:
+    """Returns the SQLite statement that inserts one entry after its chain's head, read in the
+    same statement, hashed by ``function``; it returns the new head (no head row, no row)."""
+    written = (*AuditRecord.__dataclass_fields__, "chain")
+    seq = _HEADS.c.seq + 1
+    before, after = bindparam("before", type_=String), bindparam("after", type_=String)
+    source = select(
+        *(bindparam(f"v_{name}", type_=_ENTRIES.c[name].type) for name in written),
+        seq,
+        _HEADS.c.hash,
+        Function(function, _HEADS.c.hash, before, seq, after, type_=String),
+    ).where(_HEADS.c.chain == bindparam("v_chain"))
+    return (
+        insert(_ENTRIES)
+        .from_select([*written, "seq", "prev_hash", "hash"], source)
+        .returning(_ENTRIES.c.seq, _ENTRIES.c.hash)
+    )
+
+
+# Where a SQLite connection notes the HMAC functions registered on it (by key fingerprint).
+_REGISTERED = "arrears_audit_hmac"
+
+
+async def _sqlite_hmac(connection: AsyncConnection, key: bytes) -> str:
+    """Returns the name of this key's chain HMAC on a SQLite connection, registering it the
+    first time the connection sees the key. It runs in this process, as SQLite does: the key
+    reaches no server and no statement (its name holds only a fingerprint of it)."""
+    fingerprint = hashlib.sha256(b"arrears-audit-function:" + key).hexdigest()[:16]
+    name = f"arrears_audit_hmac_{fingerprint}"
+    raw = await connection.get_raw_connection()
+    registered: set[str] = raw.info.setdefault(_REGISTERED, set())
+    if name not in registered:
+
+        def chained(prev_hash: str, before: str, seq: int, after: str) -> str:
+            return _chained_hash(key, prev_hash, before, seq, after)
+
+        driver = raw.driver_connection
+        assert driver is not None  # a checked-out connection
+        await driver.create_function(name, 4, chained, deterministic=True)
+        registered.add(name)
+    return name
 
 
 @dataclass(frozen=True)

@@ -186,9 +186,12 @@ class SqlUnitOfWork:
         borrower_scope: ColumnElement[bool] | None = None,
         audit: AuditHook | None = None,
         idempotency: IdempotencyClaim | None = None,
+        *,
+        records_only: bool = False,
     ) -> None:
         self._sessions = sessions
         self._audit = audit
+        self._records_only = records_only
         self._idempotency = idempotency
         self._case_scope = true() if case_scope is None else case_scope
         self._staff_scope = true() if assignable_staff is None else assignable_staff
@@ -200,8 +203,13 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self.session = self._sessions()
-        # SQLite: take the write lock up front (see store.db); other databases ignore it.
-        await self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        if self._records_only:
+            # Changes nothing, so it does not count as a saved change (store.db.watch_commits);
+            # its write lock is taken at commit, once its entries are ready (``_commit_records``).
+            self.session.info[RECORDS_ONLY] = True
+        else:
+            # SQLite: take the write lock up front (see store.db); other databases ignore it.
+            await self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         self.cases = SqlCaseRepository(self.session, self._case_scope)
         self.staff = SqlStaffRepository(self.session, self._staff_scope)
         self.agencies = SqlAgencyRepository(self.session)
@@ -238,11 +246,6 @@ class SqlUnitOfWork:
         """Adds ready-made audit records (e.g. a refusal) to this transaction's commit."""
         self._audit_key = key
         self._audit_records.extend(records)
-
-    def records_only(self) -> None:
-        """Marks this transaction as one that records (audit entries) and changes nothing, so
-        that it does not count as a saved change (``store.db.watch_commits``)."""
-        self.session.info[RECORDS_ONLY] = True
 
     async def __aexit__(
         self,
@@ -281,6 +284,9 @@ class SqlUnitOfWork:
         self._decision_events += [pk for pk, w in zip(ids, worthy, strict=True) if w]
 
     async def commit(self) -> None:
+        if self._records_only:
+            await self._commit_records()
+            return
         try:
             # Flush first: a stale version fails here, before anything else is written.
             await self.session.flush()
@@ -298,12 +304,9 @@ class SqlUnitOfWork:
         # The decisions feed's writers queue here until commit (store.decisions): after every
         # lock of the change itself, before the audit chain's head (the order of every writer).
         await decisions.project_events(self.session, self._decision_events)
-        if self._audit is not None:
-            changes = [*events, *(e for s in self.staff.seen for e in s.events), *self._recorded]
-            key, records = self._audit(changes)
+        changes = [*events, *(e for s in self.staff.seen for e in s.events), *self._recorded]
+        for key, records in self._audit_batches(changes):
             await audit.append(self.session, key, records)
-        if self._audit_records and self._audit_key is not None:
-            await audit.append(self.session, self._audit_key, self._audit_records)
         await self.session.commit()
         self._decision_events.clear()
         for case in self.cases.seen:
@@ -312,6 +315,37 @@ class SqlUnitOfWork:
             staff.events.clear()
         self._recorded.clear()
         self._audit_records.clear()
+
+    async def _commit_records(self) -> None:
+        """Commits a unit that only records: its entries are made ready first, so that the
+        write lock (SQLite: taken here, by ``BEGIN IMMEDIATE``) covers only their append."""
+        batches = [
+            (key, audit.prepare(records)) for key, records in self._audit_batches(self._recorded)
+        ]
+        if not batches:
+            return
+        await self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        for key, prepared in batches:
+            await audit.append_prepared(self.session, key, prepared)
+        await self.session.commit()
+        self._recorded.clear()
+        self._audit_records.clear()
+
+    def _audit_batches(self, changes: list[Any]) -> list[tuple[bytes, list[AuditRecord]]]:
+        """Returns what this commit records: the hook's records of its changes, then the ones
+        added ready-made, as one batch (one chain, one ``INSERT``) per key — in practice one."""
+        batches: list[tuple[bytes, list[AuditRecord]]] = []
+        if self._audit is not None:
+            batches.append(self._audit(changes))
+        if self._audit_records and self._audit_key is not None:
+            batches.append((self._audit_key, list(self._audit_records)))
+        merged: list[tuple[bytes, list[AuditRecord]]] = []
+        for key, records in batches:
+            if merged and merged[-1][0] == key:
+                merged[-1][1].extend(records)
+            elif records:
+                merged.append((key, list(records)))
+        return merged
 
     async def _claim(self, claim: IdempotencyClaim) -> None:
         case_ids = [case.id for case in self.cases.seen]

@@ -10,12 +10,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import delete, event, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import audit, tables
-from store.audit import AUDIT_CHAINS, GENESIS, AuditRecord, append, audit_key, verify
+from store.audit import (
+    AUDIT_CHAINS,
+    GENESIS,
+    AuditRecord,
+    append,
+    audit_key,
+    canonical,
+    prepare,
+    verify,
+)
 from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET
 
 KEY = audit_key(TEST_AUDIT_SECRET)
@@ -155,6 +164,86 @@ async def test_a_forged_entry_with_a_recomputed_plain_hash_is_still_caught(
     async with migrated.connect() as conn:
         _checked, breaks = await verify(conn, KEY)
     assert [b.problem for b in breaks] == ["content does not match its hash (modified)"]
+
+
+def test_the_bytes_prepared_around_the_sequence_number_are_the_canonical_bytes() -> None:
+    tricky = AuditRecord(
+        at=datetime(2026, 11, 28, 18, 0, 0, 1, tzinfo=UTC),
+        action="case.read",
+        outcome="ALLOWED",
+        user_agent='agent ,"user_agent":"x" 上海',
+        reason_text='{"seq":1}',
+        changes={"user_agent": "nested", "seq": 2, "when": datetime(2026, 1, 1), "pair": (1, 2)},
+    )
+    for made in (tricky, record(7)):
+        prepared = prepare([made], chain=5)
+        (before, after), row = prepared.around_seq[0], prepared.rows[0]
+        for seq in (1, 42, 10**9):
+            assert f"{before}{seq}{after}".encode() == canonical({**row, "seq": seq})
+
+
+async def test_one_entry_and_several_are_stored_and_chained_alike(migrated: AsyncEngine) -> None:
+    # One entry takes the single-entry path (SQLite: the head read inside the INSERT), several
+    # the other; both must store the same values and chain as verify recomputes them.
+    await write(migrated, [record(3)], chain=1)
+    await write(migrated, [record(3), record(3)], chain=2)
+    await write(migrated, [record(4)], chain=1)
+    async with migrated.connect() as conn:
+        assert await verify(conn, KEY) == (4, [])
+        stored = (
+            await conn.execute(
+                select(tables.audit_entries).where(e.chain.in_([1, 2])).order_by(e.chain, e.seq)
+            )
+        ).all()
+    skip = ("id", "chain", "seq", "prev_hash", "hash")
+    content = [{k: v for k, v in row._mapping.items() if k not in skip} for row in stored]
+    assert content[0] == content[2] == content[3]
+    assert [(row.chain, row.seq) for row in stored] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert stored[1].prev_hash == stored[0].hash and stored[3].prev_hash == stored[2].hash
+
+
+@pytest.mark.parametrize("entries", [1, 3, 501])
+async def test_an_append_takes_two_statements_under_the_heads_lock_unless_it_is_huge(
+    migrated: AsyncEngine, entries: int
+) -> None:
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    async with migrated.connect() as conn:
+        await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            event.listen(migrated.sync_engine, "before_cursor_execute", note)
+            try:
+                await append(conn, KEY, [record(n) for n in range(entries)], chain=6)
+            finally:
+                event.remove(migrated.sync_engine, "before_cursor_execute", note)
+    if migrated.dialect.name == "postgresql" and entries <= 500:
+        # The head locked and read, then the head moved and every entry inserted at once.
+        assert [s.split(" ")[0] for s in statements] == ["SELECT", "WITH"], statements
+        assert "FOR UPDATE" in statements[0] and "INSERT INTO audit_entries" in statements[1]
+    elif entries == 1:
+        # The entry inserted after the head read in the same statement, then the head moved.
+        assert [s.split(" ")[0] for s in statements] == ["INSERT", "UPDATE"], statements
+        assert "FROM audit_heads" in statements[0]
+    else:
+        # Many entries (more than one statement's parameters on PostgreSQL): rows, then the head.
+        assert [s.split(" ")[0] for s in statements] == ["SELECT", "INSERT", "UPDATE"], statements
+    async with migrated.connect() as conn:
+        assert await verify(conn, KEY) == (entries, [])
+
+
+@pytest.mark.parametrize("entries", [1, 2])
+async def test_an_append_to_a_chain_whose_head_is_gone_writes_nothing(
+    migrated: AsyncEngine, entries: int
+) -> None:
+    await tamper(migrated, delete(tables.audit_heads).where(tables.audit_heads.c.chain == 3))
+    with pytest.raises(NoResultFound):
+        await write(migrated, [record(n) for n in range(entries)], chain=3)
+    async with migrated.connect() as conn:
+        count = await conn.execute(select(func.count()).select_from(tables.audit_entries))
+        assert count.scalar_one() == 0
 
 
 async def test_chains_start_at_genesis(migrated: AsyncEngine) -> None:
