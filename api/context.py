@@ -64,6 +64,10 @@ V = TypeVar("V")
 # Who reads free text about a collection in clear (``Context.may_read_notes``): the roles that
 # work cases.
 NOTES_PERMISSION = "contact:make"
+# The most keys one loader statement binds: asyncpg refuses a statement of more than 32,767
+# parameters (SQLite more than 32,766), so a bigger batch goes in several statements — the
+# 50,000 cases an allocateCases payload lists at a million cases failed after the commit.
+MAX_BATCH = 10_000
 
 
 @dataclass
@@ -248,7 +252,7 @@ class Context:
         async def load(keys: list[K]) -> Sequence[V]:
             return await self.read(lambda session: fetch(session, keys, scope))
 
-        return DataLoader(load_fn=load, cache=cache)
+        return DataLoader(load_fn=load, cache=cache, max_batch_size=MAX_BATCH)
 
     def unit_of_work(self, claim: IdempotencyClaim | None = None) -> SqlUnitOfWork:
         """Returns a fresh unit of work (its own transaction) limited to the viewer's scope."""

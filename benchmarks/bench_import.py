@@ -17,116 +17,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import random
 import tempfile
 import time
-import uuid
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from feed import Rows, fresh_database, new_rows, write_feed
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jobs.importing import import_feed
 from store.audit import audit_key
-from store.db import create_engine
 from store.migrate import upgrade
 
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-AS_OF = date(2026, 11, 27)
-CENT = Decimal("0.01")
 
-
-def generate(debts: int, path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def generate(debts: int, path: Path) -> Rows:
     """Writes the feed and returns its rows as the bare COPY writes them."""
-    rng = random.Random(42)
-    rows: dict[str, list[tuple[Any, ...]]] = {
-        "borrowers": [],
-        "debts": [],
-        "instalments": [],
-        "payments": [],
-    }
-    with path.open("w", encoding="utf-8") as out:
-        header = {"type": "header", "asOf": AS_OF.isoformat(), "source": "bench"}
-        out.write(json.dumps(header) + "\n")
-        for n in range(debts):
-            who = n // 2
-            if n % 2 == 0:
-                person = {
-                    "type": "borrower",
-                    "externalId": f"B{who}",
-                    "fullName": f"Borrower {who}",
-                    "nationalId": f"{310000000000000000 + who}",
-                    "phone": f"+86139{who:08d}",
-                    "email": f"b{who}@example.com",
-                    "address": f"{who} Example Road",
-                    "city": "Shanghai",
-                    "district": "Pudong",
-                    "employer": "Example Ltd",
-                    "income": "9000.00",
-                    "currency": "CNY",
-                    "timeZone": "Asia/Shanghai",
-                }
-                out.write(json.dumps(person) + "\n")
-                rows["borrowers"].append(tuple(person.values())[1:])
-            principal = Decimal(rng.randint(100_000, 5_000_000)) * CENT
-            late = rng.random() < 0.7
-            first_due = AS_OF - timedelta(days=rng.randint(1, 200) if late else -rng.randint(1, 20))
-            schedule = [
-                {
-                    "sequence": k + 1,
-                    "dueDate": (first_due + timedelta(days=30 * k)).isoformat(),
-                    "amountDue": str((principal / 3).quantize(CENT)),
-                    "amountPaid": "0.00",
-                }
-                for k in range(3)
-            ]
-            account = f"CL{n:010d}"
-            loan = {
-                "type": "debt",
-                "accountNumber": account,
-                "borrowerExternalId": f"B{who}",
-                "portfolio": "retail",
-                "productType": "CONSUMER_LOAN",
-                "currency": "CNY",
-                "principal": str(principal),
-                "interest": "120.00",
-                "penalty": "15.00",
-                "fee": "0.00",
-                "openedOn": "2025-06-01",
-                "instalments": schedule,
-            }
-            out.write(json.dumps(loan) + "\n")
-            rows["debts"].append((account, f"B{who}", principal, first_due))
-            rows["instalments"] += [
-                (account, s["sequence"], date.fromisoformat(s["dueDate"]), Decimal(s["amountDue"]))
-                for s in schedule
-            ]
-            if late and n % 10 == 0:
-                paid = {
-                    "type": "payment",
-                    "accountNumber": account,
-                    "reference": f"P{n}",
-                    "amount": "50.00",
-                    "currency": "CNY",
-                    "paidAt": "2026-11-26T10:00:00+08:00",
-                }
-                out.write(json.dumps(paid) + "\n")
-                rows["payments"].append((account, f"P{n}", Decimal("50.00")))
-        book = {
-            "type": "loanBook",
-            "date": AS_OF.isoformat(),
-            "portfolio": "retail",
-            "productType": "CONSUMER_LOAN",
-            "currency": "CNY",
-            "principal": "1000000000.00",
-        }
-        out.write(json.dumps(book) + "\n")
+    rows = new_rows()
+    write_feed(path, range(debts), rng=random.Random(42), rows=rows)
     return rows
 
 
@@ -156,14 +65,7 @@ async def bare_copy(engine: AsyncEngine, rows: dict[str, list[tuple[Any, ...]]])
 
 
 async def main(debts: int) -> None:
-    base = os.environ.get("ARREARS_BENCH_DATABASE_URL", DEFAULT_URL)
-    name = f"arrears_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
+    async with fresh_database() as engine:
         await upgrade(engine)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "feed.jsonl"
@@ -194,11 +96,6 @@ async def main(debts: int) -> None:
             f"import / bare COPY: {imported / copy:.1f}x the time "
             f"(rows: {copied:,}, borrower, debt, instalment and payment rows)"
         )
-    finally:
-        await engine.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 if __name__ == "__main__":

@@ -794,14 +794,15 @@ class Measure:
 Call = Callable[[AsyncConnection], Awaitable[str]]
 
 
-def calls() -> list[tuple[str, Call]]:
-    """What is timed: each report over the month for a caller who sees every case."""
+def calls(period: Period = PERIOD) -> list[tuple[str, Call]]:
+    """What is timed: each report over the period (the month) for a caller who sees every
+    case."""
     scope = true()
 
     def report(grouping: Grouping | None) -> Call:
         async def call(conn: AsyncConnection) -> str:
             result = await report_queries.portfolio_report(
-                conn, PERIOD, grouping, scope, whole_book=True, goals=DEFAULT_GOALS
+                conn, period, grouping, scope, whole_book=True, goals=DEFAULT_GOALS
             )
             return f"{len(result.groups)} groups, {len(result.totals)} totals"
 
@@ -809,7 +810,7 @@ def calls() -> list[tuple[str, Call]]:
 
     def scorecards(level: ScorecardLevel) -> Call:
         async def call(conn: AsyncConnection) -> str:
-            observations = await observe(conn, PERIOD)
+            observations = await observe(conn, period)
             rows = scorecard_queries.ScorecardRows()
             cards = await scorecard_queries.scorecards(conn, observations, level, scope, rows)
             return f"{len(cards)} scorecards"
@@ -817,7 +818,7 @@ def calls() -> list[tuple[str, Call]]:
         return call
 
     async def variants(conn: AsyncConnection) -> str:
-        observations = await observe(conn, PERIOD)
+        observations = await observe(conn, period)
         found = await variant_queries.variant_comparison(conn, observations, STRATEGY, scope)
         return f"{len(found)} metrics"
 

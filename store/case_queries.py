@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.borrowers.model import ConfidentialField
 from domain.cases.model import Case, CaseStage
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
-from store import keyset, tables
+from store import dialect, keyset, tables
 from store.keys import is_amount, is_int, is_text
 from store.keyset import InvalidCursor, Keyset
 
@@ -33,7 +33,11 @@ class CaseOrder(enum.StrEnum):
     REFERENCE_ASC = "REFERENCE_ASC"
 
 
-# order → (sort column, descending?, value kind); the id always breaks ties, ascending.
+# order → (sort column, descending?, value kind); the id breaks ties in the same direction, so
+# that each order is the index (column, id) read forwards or backwards and the keyset one row
+# comparison (``keyset.row_after``): the last page of a million cases costs what the first does
+# (benchmarks/bench_scale.py). Ties of a descending order used to go by ascending id, which no
+# index serves: a page deep in the list read every row before it (2 s at a million cases).
 _ORDERS: dict[CaseOrder, tuple[Any, bool, str]] = {
     CaseOrder.DAYS_PAST_DUE_DESC: (c.days_past_due, True, "int"),
     CaseOrder.DAYS_PAST_DUE_ASC: (c.days_past_due, False, "int"),
@@ -101,13 +105,20 @@ def _sort_value(case: Case, order: CaseOrder) -> Any:
     return getattr(case, column.key)
 
 
+def _listing(order: CaseOrder) -> str:
+    """The listing a cursor names: a descending order's says its ties go by descending id, so
+    that a cursor issued while they went by ascending id is refused, never followed into
+    another order."""
+    return f"cases:{order.value}" + (":id-desc" if _ORDERS[order][1] else "")
+
+
 def encode_cursor(case: Case, order: CaseOrder) -> str:
     """Returns an opaque cursor holding only the ordering value and the case id."""
     assert case.id is not None
     value = _sort_value(case, order)
     if isinstance(value, (Decimal, date)):
         value = str(value) if isinstance(value, Decimal) else value.isoformat()
-    return keyset.encode_cursor(f"cases:{order.value}", case.id, value)
+    return keyset.encode_cursor(_listing(order), case.id, value)
 
 
 _REFERENCE_LENGTH = 32  # cases.reference is VARCHAR(32)
@@ -128,7 +139,7 @@ def _fits(kind: str, raw: object) -> bool:
 
 def decode_cursor(cursor: str, order: CaseOrder) -> Keyset:
     """Returns the keyset a cursor encodes, or raises InvalidCursor."""
-    position = keyset.decode_cursor(cursor, f"cases:{order.value}")
+    position = keyset.decode_cursor(cursor, _listing(order))
     kind = _ORDERS[order][2]
     raw = position.value
     try:
@@ -162,12 +173,17 @@ def filter_clauses(spec: CaseFilterSpec) -> list[ColumnElement[bool]]:
         clauses.append(c.days_past_due >= spec.min_days_past_due)
     if spec.max_days_past_due is not None:
         clauses.append(c.days_past_due <= spec.max_days_past_due)
+    # Logins and agency names are unique: a scalar subquery, which PostgreSQL runs first and
+    # then reads the (assignee_id | agency_id, days_past_due, id) index already in page order.
+    # As a semi-join (IN) it scanned the whole book in DPD order for an agency's few hundred
+    # cases (0.9 s at a million cases; benchmarks/bench_scale.py). No such login or agency:
+    # NULL, which matches nothing, as before.
     if spec.assignee_login is not None:
         staff = select(tables.staff.c.id).where(tables.staff.c.login == spec.assignee_login)
-        clauses.append(c.assignee_id.in_(staff))
+        clauses.append(c.assignee_id == staff.scalar_subquery())
     if spec.agency_name is not None:
         agency = select(tables.agencies.c.id).where(tables.agencies.c.name == spec.agency_name)
-        clauses.append(c.agency_id.in_(agency))
+        clauses.append(c.agency_id == agency.scalar_subquery())
     if spec.search:
         term = _escape_like(spec.search.strip())
         names = select(tables.borrowers.c.id).where(
@@ -197,9 +213,9 @@ def page_statement(spec: CaseFilterSpec, order: CaseOrder, after: Keyset | None)
     column, desc, _kind = _ORDERS[order]
     clauses = filter_clauses(spec)
     if after is not None:
-        clauses.append(keyset.after_clause(column, desc, c.id, after))
-    ordering = column.desc() if desc else column.asc()
-    return select(Case).where(*clauses).order_by(ordering, c.id.asc())
+        clauses.append(keyset.row_after(column, desc, c.id, after))
+    ordering = (column.desc(), c.id.desc()) if desc else (column.asc(), c.id.asc())
+    return select(Case).where(*clauses).order_by(*ordering)
 
 
 async def fetch_page(
@@ -213,3 +229,43 @@ async def count(session: AsyncSession, spec: CaseFilterSpec) -> int:
     """Returns how many cases match the filter."""
     stmt = select(func.count()).select_from(tables.cases).where(*filter_clauses(spec))
     return int((await session.execute(stmt)).scalar_one())
+
+
+# Up to this many matching cases ``estimate_count`` counts them exactly: the count stops there,
+# so it costs about a page whatever the size of the book. Beyond it the planner estimates.
+EXACT_COUNT_UP_TO = 10_000
+
+
+@dataclass(frozen=True)
+class CountEstimate:
+    """How many cases match: exactly, or an estimate known to exceed ``EXACT_COUNT_UP_TO``."""
+
+    count: int
+    exact: bool
+
+
+async def estimate_count(
+    session: AsyncSession, spec: CaseFilterSpec, *, whole_book: bool
+) -> CountEstimate:
+    """Returns how many cases match the filter (its ``extra`` carries the caller's scope): the
+    exact count up to ``EXACT_COUNT_UP_TO``; beyond, on PostgreSQL, the planner's estimate of
+    the same filtered query (at least ``EXACT_COUNT_UP_TO + 1``, which is known); on SQLite,
+    which has no estimate, the exact count.
+
+    Only a caller who sees every case (``whole_book``) gets an estimate. The planner works from
+    statistics over the whole table, so for a narrower scope its figure could tell of cases
+    outside it (a team lead's 50,000 came out at 950,000, about the size of the book); such a
+    caller gets the exact count of its own cases, which its scope keeps within reach."""
+    if not whole_book:
+        return CountEstimate(await count(session, spec), exact=True)
+    limit = EXACT_COUNT_UP_TO
+    matching = select(c.id).where(*filter_clauses(spec))
+    # Counting over a LIMIT stops after limit + 1 rows: cheap whatever the size of the book.
+    capped = select(func.count()).select_from(matching.limit(limit + 1).subquery())
+    found = int((await session.execute(capped)).scalar_one())
+    if found <= limit:
+        return CountEstimate(found, exact=True)
+    planned = await dialect.planned_rows(await session.connection(), matching)
+    if planned is None:
+        return CountEstimate(await count(session, spec), exact=True)
+    return CountEstimate(max(planned, limit + 1), exact=False)

@@ -172,7 +172,18 @@ class Rehearsal:
     wrote: bool = False
 
 
-_READ_ONLY = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA", "WITH", "SET")
+# A plan without ANALYZE runs nothing (``store.dialect.planned_rows``, behind totalCountEstimate).
+_READ_ONLY = (
+    "SELECT",
+    "BEGIN",
+    "SAVEPOINT",
+    "RELEASE",
+    "ROLLBACK",
+    "PRAGMA",
+    "WITH",
+    "SET",
+    "EXPLAIN (FORMAT JSON) SELECT",
+)
 
 
 @asynccontextmanager

@@ -1,17 +1,20 @@
 """The few things PostgreSQL and SQLite spell differently, in one place for every batch job (the
 daily run, the decisions feed, the feed import): whole days between two dates, a date some days
 on, a JSON object built in SQL, a case's stable variant bucket (MD5), the local day of an
-instant in a time zone; and ``render``, which gives
-an expression as SQL text for statements written as text (the feed import's merge)."""
+instant in a time zone; ``planned_rows``, the planner's estimate of a query's rows (PostgreSQL
+only); and ``render``, which gives an expression as SQL text for statements written as text (the
+feed import's merge)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, String, cast, func, type_coerce
+from sqlalchemy import ColumnElement, Date, Integer, Select, String, cast, func, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -102,3 +105,29 @@ def render(conn: AsyncConnection, expression: ClauseElement) -> str:
     values: policy data, dates we parsed — never text from a file)."""
     compiled = expression.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     return str(compiled)
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <statement>``: the plan of a query, which is not run."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"EXPLAIN (FORMAT JSON) {compiler.process(element.statement, **kw)}"
+
+
+async def planned_rows(conn: AsyncConnection, statement: Select[Any]) -> int | None:
+    """Returns how many rows PostgreSQL's planner expects ``statement`` to return, from the
+    table statistics (EXPLAIN: the query is planned, not run); None on SQLite, which has no such
+    estimate."""
+    if not is_postgresql(conn):
+        return None
+    plan = (await conn.execute(_Explain(statement))).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])

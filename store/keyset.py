@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.keys import is_row_id
@@ -72,6 +72,16 @@ def after_clause(
         return first
     beyond = column < after.value if descending else column > after.value
     return or_(beyond, and_(column == after.value, id_column > after.id))
+
+
+def row_after(column: Any, descending: bool, id_column: Any, after: Keyset) -> ColumnElement[bool]:
+    """Returns the predicate for rows after ``after`` in a listing whose id breaks ties in the
+    sort's own direction: one row-value comparison, ``(column, id) > (value, id)`` (``<``
+    descending). An index on (column, id) serves it as a range, read forwards or backwards, so a
+    page deep in the list costs what the first does; ``after_clause``'s OR can only be filtered,
+    reading every row before the position (PostgreSQL, SQLite)."""
+    position = tuple_(column, id_column)
+    return position < (after.value, after.id) if descending else position > (after.value, after.id)
 
 
 async def fetch_page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import strawberry
@@ -9,7 +10,7 @@ import strawberry
 from api.cases.types import Case, CaseStage, CaseStatus, Classification
 from api.common.ids import pk_of
 from api.common.inputs import check_text
-from api.common.pagination import Connection, connection, page_size
+from api.common.pagination import Connection, CountEstimate, connection, page_size
 from api.context import Info
 from api.errors import BadUserInput, MaskedField
 from api.permissions import needs
@@ -102,6 +103,26 @@ class CaseFilter:
         )
 
 
+@strawberry.type(
+    name="CaseConnection",
+    description="A page of cases in keyset order (Relay cursor connection), with the number of "
+    "matching cases exact (`totalCount`) or estimated when they are many (`totalCountEstimate`).",
+)
+class CaseConnection(Connection[Case]):
+    _estimate: strawberry.Private[Callable[[], Awaitable[case_queries.CountEstimate]]]
+
+    @strawberry.field(
+        description="How many cases match the filter, over all pages, cheaply: exact up to "
+        f"{case_queries.EXACT_COUNT_UP_TO:,} (counting stops there, so it costs about a page); "
+        "beyond that, if you may see every case, PostgreSQL's estimate of the filtered query "
+        "from its statistics (`exact` false), where `totalCount` would count every one. With a "
+        "narrower row scope it is always the exact count of the cases you may see."
+    )
+    async def total_count_estimate(self) -> CountEstimate:
+        found = await self._estimate()
+        return CountEstimate(count=found.count, exact=found.exact)
+
+
 @strawberry.type
 class CaseQuery:
     @strawberry.field(
@@ -128,7 +149,7 @@ class CaseQuery:
         after: str | None = None,
         filter: CaseFilter | None = None,
         order_by: CaseOrder = case_queries.CaseOrder.DAYS_PAST_DUE_DESC,
-    ) -> Connection[Case]:
+    ) -> CaseConnection:
         ctx = info.context
         limit = page_size(first)
         spec = filter.to_spec(ctx.viewer.roles) if filter else CaseFilterSpec()
@@ -149,11 +170,21 @@ class CaseQuery:
         def cursor(row: DomainCase) -> str:
             return case_queries.encode_cursor(row, order)
 
-        return connection(
+        page = connection(
             rows,
             more,
             after=after,
             cursor=cursor,
             node=Case.from_domain,
             count=lambda: ctx.read(lambda session: case_queries.count(session, spec)),
+        )
+        return CaseConnection(
+            edges=page.edges,
+            page_info=page.page_info,
+            _count=page._count,
+            _estimate=lambda: ctx.read(
+                lambda session: case_queries.estimate_count(
+                    session, spec, whole_book=ctx.scope.every_case
+                )
+            ),
         )

@@ -51,6 +51,20 @@ class Connection(Generic[NodeT]):
         return await self._count()
 
 
+@strawberry.type(
+    description="How many items match: exact up to a threshold, an estimate beyond it "
+    "(`exact` says which)."
+)
+class CountEstimate:
+    count: int = strawberry.field(
+        description="The number of items, or an estimate of it when `exact` is false."
+    )
+    exact: bool = strawberry.field(
+        description="True: `count` is exact. False: more items match than the threshold and "
+        "`count` is the database's estimate, from its statistics, of how many."
+    )
+
+
 def page_size(first: int | None) -> int:
     """Returns the page size, or raises BadUserInput outside 0…MAX_PAGE."""
     if first is None:
