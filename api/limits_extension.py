@@ -38,7 +38,10 @@ _DEFAULTS = Settings.model_construct()  # for a schema executed without the app'
 # whole document with every rule each time. What a document is and whether it is valid depend
 # only on its text, the schema (with its validation rules) and the parse limits; the checks
 # that depend on variables or on the viewer (``check_document``) still run on every request.
-DOCUMENT_CACHE_SIZE = 512
+# Bounded in count and in size: a document of more text than this (whitespace costs no token) is
+# parsed and validated every time rather than kept, so the cache holds at most a few megabytes.
+DOCUMENT_CACHE_SIZE = 256
+DOCUMENT_CACHE_MAX_TEXT = 8_192
 _validated: weakref.WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[str, Limits], DocumentNode]]
 _validated = weakref.WeakKeyDictionary()
 
@@ -112,6 +115,7 @@ class RequestLimits(SchemaExtension):
             not self.known_valid
             and not self.stand_in
             and ctx.query
+            and len(ctx.query) <= DOCUMENT_CACHE_MAX_TEXT
             and ctx.graphql_document is not None
             and ctx.pre_execution_errors == []
         ):

@@ -6,8 +6,8 @@ Each entry's hash is HMAC-SHA256(key, previous hash + canonical JSON of its cont
 deleting or inserting a row without the key breaks the chain at that row.
 
 An append locks its chain's head for as little as it can: the entries are made ready (their JSON,
-the bytes their hash covers) before, so that only the HMAC itself waits for the head, and the
-head is read and the entries written in two statements (see ``append_prepared``).
+the bytes their hash covers) before, so that only the HMAC itself waits for the head (see
+``append_prepared``).
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, String, bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql.functions import Function
 
 from store import tables
 from store.metrics import AUDIT_APPEND_SECONDS
@@ -272,48 +270,34 @@ async def append(
 async def append_prepared(
     session: AsyncSession | AsyncConnection, key: bytes, prepared: Prepared
 ) -> None:
-    """Appends prepared records to their chain inside the caller's transaction, in two
-    statements under the lock of the chain's head (the caller's transaction ends it).
+    """Appends prepared records to their chain inside the caller's transaction, under the lock
+    of the chain's head (the caller's transaction ends it).
 
     PostgreSQL: the head is read and locked (``FOR UPDATE``, so concurrent appends to the chain
     queue and it never forks), then one statement advances the head and inserts the entries.
     The key never goes to the server, so the HMAC is computed here, between the two.
 
-    SQLite runs in this process, so one entry (a request's usual lot) is chained inside the
-    database: one ``INSERT … SELECT`` reads the head and writes the entry, its hash by this
-    key's HMAC registered on the connection, and the head follows. The write lock, which the
-    caller took with ``BEGIN IMMEDIATE`` (or this ``INSERT`` takes), is held until the caller's
-    transaction ends, so nothing moves the head between the two. Several entries read the head
-    first and go in one ``INSERT``."""
+    SQLite: the head is read under the write lock the caller took (``BEGIN IMMEDIATE``), the
+    entries go in one ``INSERT`` and the head follows. The key stays in this process's Python
+    on either database: no SQL function or statement can compute a chain hash."""
     if not prepared.rows:
         return
     started = time.perf_counter()
     connection = session if isinstance(session, AsyncConnection) else await session.connection()
     dialect = connection.dialect.name
     chain = prepared.chain
-    if dialect == "sqlite" and len(prepared.rows) == 1:
-        function = await _sqlite_hmac(connection, key)
-        before, after = prepared.around_seq[0]
-        values = {f"v_{name}": value for name, value in prepared.rows[0].items()}
-        written = (
-            await session.execute(
-                _insert_after_head(function), {**values, "before": before, "after": after}
-            )
-        ).one()
-        await session.execute(_ADVANCE, _head(chain, written.seq, written.hash))
+    head = (await session.execute(_LOCK_HEAD, {"head_chain": chain})).one()
+    rows = _chain(key, prepared, head.seq, head.hash)
+    moved = _head(chain, rows[-1]["seq"], rows[-1]["hash"])
+    if dialect == "postgresql" and len(rows) == 1:
+        values = {f"v_{name}": value for name, value in rows[0].items()}
+        await session.execute(_INSERT_ONE_ADVANCING_HEAD, {**values, **moved})
+    elif dialect == "postgresql" and len(rows) <= _ONE_STATEMENT_ROWS:
+        statement = tables.audit_entries.insert().values(rows).add_cte(_ADVANCING_HEAD)
+        await session.execute(statement, moved)
     else:
-        head = (await session.execute(_LOCK_HEAD, {"head_chain": chain})).one()
-        rows = _chain(key, prepared, head.seq, head.hash)
-        moved = _head(chain, rows[-1]["seq"], rows[-1]["hash"])
-        if dialect == "postgresql" and len(rows) == 1:
-            values = {f"v_{name}": value for name, value in rows[0].items()}
-            await session.execute(_INSERT_ONE_ADVANCING_HEAD, {**values, **moved})
-        elif dialect == "postgresql" and len(rows) <= _ONE_STATEMENT_ROWS:
-            statement = tables.audit_entries.insert().values(rows).add_cte(_ADVANCING_HEAD)
-            await session.execute(statement, moved)
-        else:
-            await session.execute(tables.audit_entries.insert(), rows)
-            await session.execute(_ADVANCE, moved)
+        await session.execute(tables.audit_entries.insert(), rows)
+        await session.execute(_ADVANCE, moved)
     AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)
 
 
@@ -358,50 +342,6 @@ _INSERT_ONE_ADVANCING_HEAD = (
     .values({name: bindparam(f"v_{name}", type_=_ENTRIES.c[name].type) for name in _COLUMNS})
     .add_cte(_ADVANCING_HEAD)
 )
-
-
-@lru_cache(maxsize=16)
-def _insert_after_head(function: str) -> Insert:
-    """Returns the SQLite statement that inserts one entry after its chain's head, read in the
-    same statement, hashed by ``function``; it returns the new head (no head row, no row)."""
-    written = (*AuditRecord.__dataclass_fields__, "chain")
-    seq = _HEADS.c.seq + 1
-    before, after = bindparam("before", type_=String), bindparam("after", type_=String)
-    source = select(
-        *(bindparam(f"v_{name}", type_=_ENTRIES.c[name].type) for name in written),
-        seq,
-        _HEADS.c.hash,
-        Function(function, _HEADS.c.hash, before, seq, after, type_=String),
-    ).where(_HEADS.c.chain == bindparam("v_chain"))
-    return (
-        insert(_ENTRIES)
-        .from_select([*written, "seq", "prev_hash", "hash"], source)
-        .returning(_ENTRIES.c.seq, _ENTRIES.c.hash)
-    )
-
-
-# Where a SQLite connection notes the HMAC functions registered on it (by key fingerprint).
-_REGISTERED = "arrears_audit_hmac"
-
-
-async def _sqlite_hmac(connection: AsyncConnection, key: bytes) -> str:
-    """Returns the name of this key's chain HMAC on a SQLite connection, registering it the
-    first time the connection sees the key. It runs in this process, as SQLite does: the key
-    reaches no server and no statement (its name holds only a fingerprint of it)."""
-    fingerprint = hashlib.sha256(b"arrears-audit-function:" + key).hexdigest()[:16]
-    name = f"arrears_audit_hmac_{fingerprint}"
-    raw = await connection.get_raw_connection()
-    registered: set[str] = raw.info.setdefault(_REGISTERED, set())
-    if name not in registered:
-
-        def chained(prev_hash: str, before: str, seq: int, after: str) -> str:
-            return _chained_hash(key, prev_hash, before, seq, after)
-
-        driver = raw.driver_connection
-        assert driver is not None  # a checked-out connection
-        await driver.create_function(name, 4, chained, deterministic=True)
-        registered.add(name)
-    return name
 
 
 @dataclass(frozen=True)

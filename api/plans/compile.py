@@ -163,8 +163,9 @@ class _Compiler:
         root: bool = False,
     ) -> ObjectPlan:
         grouped: dict[str, list[FieldNode]] = {}
+        visited: set[str] = set()  # shared, as graphql-core's: a fragment counts once per object
         for selection_set in selection_sets:
-            self._collect(type_, selection_set, grouped, set())
+            self._collect(type_, selection_set, grouped, visited)
         plan = ObjectPlan(type_)
         for key, nodes in grouped.items():
             plan.fields.append(self._field(type_, key, nodes, root=root))

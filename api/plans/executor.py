@@ -32,8 +32,11 @@ from api.plans.order import in_response_order
 from api.plans.run import PlanRunner
 
 # Plans kept per schema: distinct (document, operation, role set) triples. A client sends a
-# handful of documents; an attacker sending endless distinct ones only churns the cache.
-PLAN_CACHE_SIZE = 512
+# handful of documents; an attacker sending endless distinct ones only churns the cache. A plan
+# keeps its document alive, so a document of more text than PLAN_MAX_TEXT is compiled for its
+# request and not kept.
+PLAN_CACHE_SIZE = 256
+PLAN_MAX_TEXT = 8_192
 
 
 class _NotPlanned:
@@ -59,7 +62,10 @@ class PlanCache:
         location = operation.loc
         if location is None:
             return None
-        digest = hashlib.sha256(location.source.body.encode()).hexdigest()
+        body = location.source.body
+        if len(body) > PLAN_MAX_TEXT:
+            return _compiled_or_none(executor)
+        digest = hashlib.sha256(body.encode()).hexdigest()
         name = operation.name.value if operation.name else None
         key = (digest, name, roles)
         with self._lock:
@@ -68,17 +74,20 @@ class PlanCache:
                 self._plans.move_to_end(key)
                 self.hits += 1
                 return found if isinstance(found, Plan) else None
-        plan: Plan | _NotPlanned
-        try:
-            plan = compile_plan(executor.schema, operation, executor.fragment_definitions)
-        except NotCompiled:
-            plan = NOT_PLANNED
+        plan: Plan | _NotPlanned = _compiled_or_none(executor) or NOT_PLANNED
         with self._lock:
             self._plans[key] = plan
             self.compiled += 1
             while len(self._plans) > self.size:
                 self._plans.popitem(last=False)
         return plan if isinstance(plan, Plan) else None
+
+
+def _compiled_or_none(executor: Executor[Any]) -> Plan | None:
+    try:
+        return compile_plan(executor.schema, executor.operation, executor.fragment_definitions)
+    except NotCompiled:
+        return None
 
 
 _caches: weakref.WeakKeyDictionary[GraphQLSchema, PlanCache] = weakref.WeakKeyDictionary()

@@ -187,6 +187,23 @@ class PlanRunner:
                 continue
             tasks[asyncio.ensure_future(awaitable)] = index
         waiting = set(tasks)
+        try:
+            await self._settle(pending, tasks, waiting, children)
+        except BaseException:
+            # The request itself was cancelled (a disconnect, shutdown) or failed: nothing it
+            # started may run on after it, reading through a closed context.
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            raise
+
+    async def _settle(
+        self,
+        pending: list[tuple[Item, FieldPlan, Path, Any]],
+        tasks: dict[asyncio.Future[Any], int],
+        waiting: set[asyncio.Future[Any]],
+        children: Batches,
+    ) -> None:
         while waiting:
             done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_EXCEPTION)
             nulled_before = len(self.nulled), self.data_nulled

@@ -343,3 +343,16 @@ def test_response_order_follows_the_data() -> None:
     ]
     ordered = in_response_order(data, errors)
     assert [e.message for e in ordered] == ["first item", "second item", "late"]
+
+
+async def test_a_fragment_spread_under_a_repeated_field_counts_once(gql: Gql) -> None:
+    # graphql-core collects a fragment once per object, however many of the field's selections
+    # spread it: the error of the forbidden field points at one location, under either executor.
+    query = """
+    query Q { myWorklist(first: 1) { edges { node { case { ...F } case { ...F } } } } }
+    fragment F on Case { reference legalHolds { id } }
+    """
+    before = COMPARED[0]
+    errors = await gql.errors("collector1", query)
+    assert [len(e["locations"]) for e in errors] == [1]
+    assert COMPARED[0] == before + 1 and not DIFFERENCES
