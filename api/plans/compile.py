@@ -117,10 +117,6 @@ class FieldPlan:
     direct: Callable[[Any, Any], Any] | None = None
     needs_info: bool = True
 
-    @property
-    def typename(self) -> bool:
-        return self.definition is None
-
 
 @dataclass(frozen=True, slots=True)
 class Plan:

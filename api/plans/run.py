@@ -7,10 +7,13 @@ and whatever it returns to await is awaited together, in one batch, so that the 
 the whole page's keys at once — as they do under the standard executor, without its per-field
 machinery. Then the objects the level produced are run the same way, one level down.
 
-Errors follow the GraphQL specification and graphql-core exactly: an error is located at its
-field's path; a null in a non-null position makes the nearest nullable ancestor null; an error
-under an already nulled position is dropped (graphql-core's ``CollectedErrors``). The errors are
-listed in response order (``api.plans.order``), under either executor.
+Errors follow the GraphQL specification and graphql-core: an error is located at its field's
+path; a null in a non-null position makes the nearest nullable ancestor null, and the work still
+running under it is cancelled; an error under an already nulled position is dropped
+(graphql-core's ``CollectedErrors``). The errors are listed in response order
+(``api.plans.order``), under either executor. One difference remains: when two different
+non-null failures null the same ancestor, the one kept is the first in field order here, the
+first in object order there (the data is the same null).
 """
 
 from __future__ import annotations
