@@ -59,7 +59,7 @@ from api.shutdown import Draining
 from api.tracing import RequestSpans, tracing_for
 from authz.enforcer import Authorizer
 from domain.clients.model import SERVICE_LOGIN_PREFIX, may_send
-from domain.clock import Clock, FixedClock, SystemClock
+from domain.clock import Clock, SystemClock
 from domain.staff.model import Staff
 from store import api_clients, loaders
 from store.audit import AuditAction, Outcome
@@ -154,8 +154,7 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Response:
         sessions = request.app.state.sessions
         info = _request_info(request, address)
-        # Compared runs of one query must see one instant (api.plans.compare).
-        clock = FixedClock(self.clock.now()) if self.settings.execution == "compare" else self.clock
+        clock = self.clock
         context = Context(
             request=request,
             settings=self.settings,

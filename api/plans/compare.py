@@ -24,6 +24,7 @@ from graphql.execution.executor import CollectedErrors
 
 from api.audit import RequestAudit
 from api.context import Context
+from domain.clock import FixedClock
 from store.audit import Outcome
 from store.db import commits_so_far, rolled_back
 
@@ -44,10 +45,13 @@ MOVED: list[int] = [0]
 async def compared(executor: PlannedExecutor, plan: Plan) -> ExecutionResult:
     """Runs the query on its plan, then on the standard executor, and notes any difference."""
     context = executor.context_value
+    if not isinstance(context, Context):
+        return await executor.run_plan(plan)
+    # Both runs of the query see one instant. Only a query's: a mutation reads the clock after
+    # taking its locks, and a racing one must see the winner's work as already done.
+    context.clock = FixedClock(context.clock.now())
     commits = commits_so_far()
     primary = await executor.run_plan(plan)
-    if not isinstance(context, Context):
-        return primary
     # The first run's read connection goes back first: a request never holds two.
     await context.release()
     async with rolled_back(context.sessions) as rehearsal:
