@@ -25,19 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
+from feed import fresh_database
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from jobs.daily import DailyOutcome, Step, run_daily
 from store.audit import audit_key
-from store.db import create_engine
 from store.migrate import upgrade
 
 AS_OF = date(2026, 11, 27)
@@ -157,16 +154,7 @@ def report(title: str, seconds: float, outcome: DailyOutcome, steps: dict[str, f
 
 
 async def main(debts: int, keep: bool) -> None:
-    base = os.environ.get(
-        "ARREARS_BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"arrears_bench_daily_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    try:
+    async with fresh_database("arrears_bench_daily", keep=keep) as engine:
         await upgrade(engine)
         started = time.perf_counter()
         async with engine.begin() as conn:
@@ -193,14 +181,6 @@ async def main(debts: int, keep: bool) -> None:
             f"ratio daily/bare: first date {first[0] / bare:.1f}x, "
             f"next date {second[0] / bare:.1f}x"
         )
-    finally:
-        await engine.dispose()
-        if not keep:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        else:
-            print(f"kept database {name}")
-        await admin.dispose()
 
 
 if __name__ == "__main__":

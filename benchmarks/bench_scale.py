@@ -46,7 +46,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ from api.common.ids import to_global_id
 from api.logging import configure_logging
 from api.settings import Settings
 from authz.scopes import Scope, scope_for
+from domain.clock import FixedClock
 from domain.reports.model import Period
 from jobs.importing import import_feed
 from jobs.staffing import add_agency, add_staff
@@ -112,19 +113,6 @@ query Estimate($filter: CaseFilter) {
   cases(first: 0, filter: $filter) { totalCountEstimate { count exact } }
 }
 """
-
-
-class FixedClock:
-    """The clock of the seeding commands: an instant of the day they run for."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-    def today(self) -> date:
-        return self.at.date()
 
 
 # ---- seeding ------------------------------------------------------------------------------------
