@@ -29,7 +29,7 @@ from api.restructuring.types import Restructuring, restructurings_of_case
 from api.retention.types import LegalHold, legal_holds_of_case
 from api.tasks.types import Task, TaskStatus, Treatment, tasks_of_case, treatment_of_case
 from api.timeline.queries import timeline_of_case
-from api.timeline.types import TimelineEntry
+from api.timeline.types import TimelineConnection
 from authz.masking import MaskedBorrower, describe, mask_borrower
 from domain.borrowers.model import Borrower as DomainBorrower
 from domain.borrowers.model import ConfidentialField
@@ -357,7 +357,7 @@ class Case(Node):
     )
     async def timeline(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[TimelineEntry]:
+    ) -> TimelineConnection:
         return await timeline_of_case(info, self._pk, first, after)
 
     @strawberry.field(

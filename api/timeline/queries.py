@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api.common.pagination import Connection, connection, page_size
+from api.common.pagination import connection, page_size
 from api.context import Info
 from api.errors import BadUserInput
-from api.timeline.types import TimelineEntry
+from api.timeline.types import TimelineConnection, TimelineEntry
 from store import timeline_queries
 from store.keyset import InvalidCursor
 from store.nested_pages import PageKey
@@ -13,7 +13,7 @@ from store.nested_pages import PageKey
 
 async def timeline_of_case(
     info: Info, case_pk: int, first: int | None, after: str | None
-) -> Connection[TimelineEntry]:
+) -> TimelineConnection:
     """Returns a page of a case's timeline (the case is already in the viewer's scope)."""
     ctx = info.context
     limit = page_size(first)
@@ -23,11 +23,14 @@ async def timeline_of_case(
         raise BadUserInput(f"after: {exc}") from None
     # Batched over every case of the request that asks (one statement per size and position).
     page = await ctx.timeline_pages.load(PageKey(case_pk, limit, after or None, position))
-    return connection(
+    generic = connection(
         page.rows,
         page.more,
         after=after,
         cursor=timeline_queries.encode_cursor,
         node=TimelineEntry.from_row,
         count=lambda: ctx.timeline_counts.load(case_pk),
+    )
+    return TimelineConnection(
+        edges=generic.edges, page_info=generic.page_info, _count=generic._count
     )

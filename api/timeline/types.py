@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from api.common.ids import to_global_id
+from api.common.pagination import Connection
 from api.context import Info
 from store.timeline_queries import Source, TimelineRow
 
@@ -115,3 +116,12 @@ class TimelineEntry:
             summary=row.summary,
             _row=row,
         )
+
+
+@strawberry.type(
+    name="TimelineConnection",
+    description="A page of a case's timeline, newest first (Relay cursor connection; "
+    "CONTRACT.md names it `TimelineConnection`).",
+)
+class TimelineConnection(Connection[TimelineEntry]):
+    """``Connection[TimelineEntry]`` under the name the contract gives it."""
