@@ -312,6 +312,11 @@ class _Context:
         consented = point.consented_at if point else None
         return consented is not None and self.at - window < consented <= self.at
 
+    def period_zones(self) -> list[str]:
+        """The zones whose calendars a period of days is counted in: every zone known for the
+        person (the profile's default when none is)."""
+        return _zones_of(self.request) or [self.profile.default_time_zone]
+
     def day_zone(self, person_first: bool) -> str:
         """The zone whose calendar day a daily count uses."""
         point_zone = self.request.point.time_zone if self.request.point else None
@@ -392,6 +397,22 @@ def _quiet_hours(rule: QuietHours, c: _Context) -> _Result:
         )
     where = "; ".join(outside) if outside else ", ".join(zones)
     return _fail(rule, f"outside the {window}: {where}{assumption}", min(later))
+
+
+def _period_end(start: datetime, length: timedelta, zones: Sequence[str]) -> datetime:
+    """The end of a period of whole days that began at ``start`` (Reg F's "seven consecutive
+    days", the day of the call or conversation being the first): the later of ``length`` after
+    ``start`` and the local midnight that ends its last calendar day in every zone given. The
+    two readings differ only when a clock change makes the local day 23 or 25 hours long: a
+    conversation at 00:30 before the autumn change is 168 hours before 23:30 on its seventh
+    calendar day, still inside the period."""
+    end = start + length
+    for name in zones:
+        zone = ZoneInfo(name)
+        last_day = start.astimezone(zone).date() + timedelta(days=length.days)
+        midnight = datetime.combine(last_day, time(0), zone).astimezone(UTC)
+        end = max(end, midnight)
+    return end
 
 
 def _zones_of(request: ContactRequest) -> list[str]:
@@ -545,6 +566,7 @@ def _weekly_calls(rule: WeeklyCalls, c: _Context) -> _Result:
         return _pass(rule, f"the limit counts calls, not {request.channel.value}")
     if c.consent_within(rule.window):
         return _pass(rule, f"the person consented to calls within the last {days} days")
+    zones = c.period_zones()
     counted = sorted(
         p.at
         for p in c.history
@@ -555,13 +577,17 @@ def _weekly_calls(rule: WeeklyCalls, c: _Context) -> _Result:
         and not p.blocked
         and not p.consented
         and p.outcome not in NOT_CONNECTED_OUTCOMES
-        and p.at > c.at - rule.window
+        and _period_end(p.at, rule.window, zones) > c.at
     )
     detail = f"{len(counted)} of {rule.limit} calls about this case in the last {days} days"
     if len(counted) < rule.limit:
         return _pass(rule, detail)
     # Allowed again once enough of the oldest calls have left the window.
-    return _fail(rule, f"{detail}: the limit is reached", counted[-rule.limit] + rule.window)
+    return _fail(
+        rule,
+        f"{detail}: the limit is reached",
+        _period_end(counted[-rule.limit], rule.window, zones),
+    )
 
 
 def _after_conversation(rule: AfterConversation, c: _Context) -> _Result:
@@ -573,13 +599,14 @@ def _after_conversation(rule: AfterConversation, c: _Context) -> _Result:
         return _pass(rule, f"the wait applies to calls, not {request.channel.value}")
     if c.consent_within(rule.wait):
         return _pass(rule, f"the person consented to calls within the last {days} days")
+    zones = c.period_zones()
     conversations = [
         p
         for p in c.history
         if p.case_id == request.case_id
         and c.same_person(p)
         and p.possibly_connected(c.at)
-        and p.at > c.at - rule.wait
+        and _period_end(p.at, rule.wait, zones) > c.at
     ]
     if not conversations:
         return _pass(rule, f"no telephone conversation about this case in the last {days} days")
@@ -592,7 +619,7 @@ def _after_conversation(rule: AfterConversation, c: _Context) -> _Result:
         # Earliest: the reservation lapses without a conversation being recorded.
         return _fail(rule, detail, last.at + RESERVATION)
     detail = f"a telephone conversation about this case took place within the last {days} days"
-    return _fail(rule, detail, last.at + rule.wait)
+    return _fail(rule, detail, _period_end(last.at, rule.wait, zones))
 
 
 # --- who and how -------------------------------------------------------------------------------
