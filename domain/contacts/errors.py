@@ -55,6 +55,19 @@ class OccurredInFuture(InvalidInput):
     code = ErrorCode.OCCURRED_IN_FUTURE
 
 
+class OccurredBeforeCase(InvalidInput):
+    """A contact logged as having taken place before its case was opened."""
+
+    code = ErrorCode.OCCURRED_BEFORE_CASE
+
+
+class OccurredBeforePlacement(InvalidInput):
+    """An agency logging a contact from before the case was placed with it: the case was not
+    its own then, and the contact would be credited to it."""
+
+    code = ErrorCode.OCCURRED_BEFORE_PLACEMENT
+
+
 class ComplianceViolation(RuleViolation):
     """A conduct rule refused the contact. Raised after the refused attempt was recorded (and
     committed, with its audit entry): the refusal is the result, not a rollback.

@@ -58,6 +58,7 @@ from domain.contacts.ports import ContactsUnitOfWork
 from domain.errors import ConcurrencyConflict, InvalidInput
 from domain.lifecycle.moves import standing_of
 from domain.lifecycle.table import Action, ensure_allowed
+from domain.portfolios import local_date, time_zone_of
 from domain.staff.model import Staff
 
 # How far ahead of the server's clock a logged contact may say it took place (clock skew).
@@ -399,6 +400,20 @@ async def complete_contact(
         return contact
 
 
+def check_occurred_within_case(case: Case, actor: Actor, at: datetime) -> None:
+    """Refuses a contact dated before its case was opened (in the portfolio's calendar), or, for
+    an agency, before the case was placed with it: it was not the agency's case then."""
+    if local_date(time_zone_of(case.portfolio), at) < case.opened_on:
+        raise errors.OccurredBeforeCase(
+            f"occurredAt lies before the case was opened on {case.opened_on.isoformat()}",
+            field="occurredAt",
+        )
+    if actor.agency_id is not None and (case.placed_at is None or at < case.placed_at):
+        raise errors.OccurredBeforePlacement(
+            "occurredAt lies before the case was placed with your agency", field="occurredAt"
+        )
+
+
 async def log_contact(
     uow_factory: UowFactory, clock: Clock, actor: Actor, request: LogRequest
 ) -> Contact:
@@ -413,6 +428,7 @@ async def log_contact(
         at = request.occurred_at or now
         if at > now + MAX_CLOCK_SKEW:
             raise errors.OccurredInFuture("occurredAt lies in the future", field="occurredAt")
+        check_occurred_within_case(case, actor, at)
         result = check_outcome(
             request.outcome, request.notes, request.recording_ref, request.callback_at, at
         )

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store import tables
-from tests.factories import Factory, global_id
+from tests.factories import Factory, global_id, writing
 
 ct, cp, a = tables.contacts.c, tables.contact_points.c, tables.audit_entries.c
 PAYLOAD = "__typename ... on UserError { code message field }"
@@ -199,3 +199,17 @@ async def send(gql: Any, login: str, document: str, variables: dict[str, Any]) -
     body = response.json()
     assert "errors" not in body, body
     return body["data"]["r"], response.headers["x-request-id"]
+
+
+async def placed_since(engine: AsyncEngine, case_id: int, at: datetime) -> None:
+    """Dates the case's current placement back to ``at``: an agency logs contacts only from
+    the instant the case was placed with it (``OCCURRED_BEFORE_PLACEMENT``), so a history an
+    agency logs after the fact needs a placement that began before it."""
+    c = tables.cases.c
+    async with writing(engine) as conn:
+        changed = await conn.execute(
+            update(tables.cases)
+            .where(c.id == case_id, c.agency_id.is_not(None))
+            .values(placed_at=at)
+        )
+        assert changed.rowcount == 1, "the case is not placed"

@@ -27,6 +27,7 @@ from tests.e2e.contacts_support import (
     midday_zone,
     next_morning,
     parse,
+    placed_since,
     point,
     send,
 )
@@ -59,12 +60,25 @@ async def midday_case(factory: Factory, portfolio: str) -> tuple[Any, Any, str]:
     return made, phone, zone
 
 
-async def place(gql: Gql, made: Any, agency: str, *, recall_first: bool = False) -> None:
+async def place(
+    gql: Gql,
+    made: Any,
+    agency: str,
+    *,
+    recall_first: bool = False,
+    engine: AsyncEngine | None = None,
+    since: datetime | None = None,
+) -> None:
+    """Places the case with ``agency``; ``since``: the placement began then (the agency logs
+    contacts from that instant on)."""
     if recall_first:
         recalled, _ = await send(gql, "manager", RECALL, {"i": {"caseId": made.gid}})
         assert recalled["__typename"] == "RecallFromAgencySuccess", recalled
     placed, _ = await send(gql, "manager", PLACE, {"i": {"caseId": made.gid, "agencyName": agency}})
     assert placed["__typename"] == "PlaceWithAgencySuccess", placed
+    if since is not None:
+        assert engine is not None
+        await placed_since(engine, made.case.id, since)
 
 
 async def log(
@@ -133,10 +147,12 @@ async def test_weekly_calls_are_shared_by_the_lender_and_two_agencies(
     times = [first, *(now - timedelta(days=d) for d in (5, 4, 3, 2, 1)), now - timedelta(hours=1)]
     for at in times[:3]:
         assert await log(gql, "collector1", made, at) == []
-    await place(gql, made, ZENITH)
+    await place(gql, made, ZENITH, engine=engine, since=times[3] - timedelta(minutes=1))
     for at in times[3:5]:
         assert await log(gql, "zenith.agent1", made, at) == []
-    await place(gql, made, ACME, recall_first=True)
+    await place(
+        gql, made, ACME, recall_first=True, engine=engine, since=times[5] - timedelta(minutes=1)
+    )
     for at in times[5:]:
         assert await log(gql, "acme.agent1", made, at) == []
     freed = first + timedelta(days=7)
@@ -192,7 +208,7 @@ async def test_a_conversation_with_one_agency_holds_every_caller_for_seven_days(
     made, _, _ = await midday_case(factory, "us-cards")
     now = whole_seconds_now()
     talk = now - timedelta(days=2)
-    await place(gql, made, ZENITH)
+    await place(gql, made, ZENITH, engine=engine, since=talk - timedelta(minutes=1))
     inbound = await log(
         gql, "zenith.agent1", made, talk, "RIGHT_PARTY_CONTACT", direction="INBOUND"
     )
@@ -218,7 +234,7 @@ async def test_a_conversation_with_one_agency_holds_every_caller_for_seven_days(
             "AFTER_CONVERSATION",
         ), login
         assert parse(refused["nextAllowedAt"]) == freed
-    assert await log(gql, "acme.agent1", made, now) == ["AFTER_CONVERSATION"]
+    assert await log(gql, "acme.agent1", made, datetime.now(UTC)) == ["AFTER_CONVERSATION"]
     assert await callers(engine, made.case.id) == [
         (ZENITH, False),
         (ACME, True),
@@ -238,7 +254,7 @@ async def test_connected_calls_are_shared_by_the_lender_and_two_agencies(
     made, _, zone = await midday_case(factory, "retail")
     now = whole_seconds_now()
     assert await log(gql, "collector1", made, now - timedelta(hours=3), "RIGHT_PARTY_CONTACT") == []
-    await place(gql, made, ZENITH)
+    await place(gql, made, ZENITH, engine=engine, since=now - timedelta(hours=2, minutes=1))
     assert await log(gql, "zenith.agent1", made, now - timedelta(hours=2), "PROMISE_TO_PAY") == []
     await place(gql, made, ACME, recall_first=True)
 
@@ -301,9 +317,10 @@ async def test_third_party_opens_after_failed_attempts_by_three_callers(
     to_third = {"party": "UNRELATED_THIRD_PARTY", "contactPointId": gid("ContactPoint", third.id)}
     now = whole_seconds_now()
     assert await log(gql, "collector1", made, now - timedelta(hours=3)) == []
-    await place(gql, made, ZENITH)
+    await place(gql, made, ZENITH, engine=engine, since=now - timedelta(hours=2, minutes=1))
     assert await log(gql, "zenith.agent1", made, now - timedelta(hours=2), "WRONG_NUMBER") == []
-    await place(gql, made, ACME, recall_first=True)
+    since = now - timedelta(hours=1, minutes=1)
+    await place(gql, made, ACME, recall_first=True, engine=engine, since=since)
 
     two = await start(gql, "acme.agent1", made, **to_third)
     assert (two["__typename"], two["rule"], two["field"], two["nextAllowedAt"]) == (
