@@ -20,6 +20,7 @@ class RuleSetKind(enum.StrEnum):
     RESTRUCTURING_POLICY = "RESTRUCTURING_POLICY"  # domain.restructuring (cumulative period…)
     LEGAL_POLICY = "LEGAL_POLICY"  # domain.legal (thresholds, limitation periods…)
     WRITE_OFF_POLICY = "WRITE_OFF_POLICY"  # domain.writeoff (minimum DPD of a manual one)
+    COLLECTION_POLICY = "COLLECTION_POLICY"  # domain.collection_policy (promise grace, watch…)
     CONDUCT_PROFILE = "CONDUCT_PROFILE"  # domain.conduct
     WATERFALL = "WATERFALL"  # domain.payments
     WARNING_RULES = "WARNING_RULES"  # domain.warnings

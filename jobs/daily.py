@@ -12,7 +12,9 @@ For one date D, in ONE transaction:
    ``dpd_as_of`` = D; ``version`` bumped where a figure changed) and applies the moves of the
    life-cycle table that ageing fires: PAY_IN_FULL / CURE (arrears cleared), REOPEN (a new
    default inside the watch window), ESCALATE (EARLY → COLLECTION past
-   ``LifecyclePolicy.escalate_after_days``), with CaseReclassified and CaseTransitioned events;
+   ``LifecyclePolicy.escalate_after_days``), with CaseReclassified and CaseTransitioned events —
+   the life-cycle policy (escalation point, watch window of a cure) is the collection policy in
+   effect at the run's instant (``store.collection_policy_queries``, maker–checker versions it);
 4. keeps the classification history (a new period from D when class, bucket or policy changed);
 5. returns cases whose placement is no longer current to the pool (CaseRecalled, reason EXPIRED);
 6. takes the snapshot of every aged debt for D, and of every debt of a case closed since the
@@ -61,7 +63,6 @@ from domain.arrangements.events import PromiseEvaluated
 from domain.arrangements.services import reevaluate
 from domain.cases.classification import DEFAULT_POLICY, ClassificationPolicy
 from domain.clock import Clock
-from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
 from domain.lifecycle.table import LifecyclePolicy, Trigger
 from domain.portfolios import DEFAULT_TIME_ZONE, TIME_ZONES, local_date
 from domain.restructuring.execution import reevaluate_for_run
@@ -72,6 +73,7 @@ from store import (
     ageing,
     audit_checkpoints,
     changes_queries,
+    collection_policy_queries,
     daily_queries,
     plan_queries,
     writeoff_queries,
@@ -216,11 +218,13 @@ async def run_daily(
     checkpoints: CheckpointConfig | None = None,
     progress: Progress | None = None,
     policy: ClassificationPolicy = DEFAULT_POLICY,
-    lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
+    lifecycle: LifecyclePolicy | None = None,
     retention: LenderPeriods | None = None,
 ) -> DailyOutcome:
     """Runs the daily cycle up to ``as_of`` (default: ``default_as_of``, the latest date that
     has ended in every portfolio), catching up the dates missed since the last completed run.
+    ``lifecycle`` overrides the life-cycle policy; without it each date uses the collection
+    policy in effect at its instant.
     Raises JobLocked when another run holds the lock, DailyRefused for a date before the last
     completed run or in the future."""
     target = as_of or default_as_of(clock.now())
@@ -264,7 +268,7 @@ async def _run_day(
     day: date,
     progress: Progress | None,
     policy: ClassificationPolicy,
-    lifecycle: LifecyclePolicy,
+    lifecycle: LifecyclePolicy | None,
 ) -> DayResult:
     """One date, one transaction."""
     result = DayResult(day)
@@ -285,6 +289,9 @@ async def _run_day(
             first_event = await ageing.last_event_id(conn)
             step("locking cases")
             await ageing.lock_cases(conn, day)
+            if lifecycle is None:  # the collection policy in effect at the run's instant
+                in_effect = await collection_policy_queries.policy_in_effect(conn, at)
+                lifecycle = in_effect.lifecycle
             await _reevaluate_plans(conn, day, at, policy)
             step("re-ageing debts")
             result.debts_reaged = await ageing.age_debts(conn, day, policy)

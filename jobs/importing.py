@@ -45,7 +45,7 @@ from domain.feeds.records import (
 from domain.feeds.validation import FirstSeen, parse_header, parse_record
 from jobs.feed_files import FeedFiles, Line
 from jobs.locks import DAILY_CYCLE, job_lock
-from store import audit, feed_import, feed_staging, tables
+from store import audit, collection_policy_queries, feed_import, feed_staging, tables
 from store.audit import AuditAction, AuditRecord, Outcome
 from store.decisions import append_decisions_from_events
 from store.feed_staging import pack
@@ -482,7 +482,12 @@ async def _import(
                 if progress is not None:
                     progress(f"Merging {name}", 0, 1)
 
-            merged, last_event = await feed_import.merge(conn, policy, header.as_of, at, step)
+            # The life-cycle policy (a new case's escalation point) is the collection policy
+            # in effect at the import's instant (maker–checker versions it).
+            collection = await collection_policy_queries.policy_in_effect(conn, at)
+            merged, last_event = await feed_import.merge(
+                conn, policy, header.as_of, at, step, lifecycle=collection.lifecycle
+            )
             summary = merged.as_dict()
             imported_rows = reader.records - len(problems)
             # The decisions lock before the audit chain's head: the order of every writer

@@ -21,10 +21,10 @@ from api.common.types import (
 from api.context import Context, Info
 from api.permissions import needs
 from domain.arrangements import errors, services
-from domain.arrangements.promises import DEFAULT_PROMISE_POLICY
 from domain.cases.errors import CaseNotFound
+from domain.collection_policy import DEFAULT as DEFAULT_COLLECTION_POLICY
 from domain.errors import DomainError, IdempotencyKeyReused
-from store import promise_queries
+from store import collection_policy_queries, promise_queries
 from store.audit import AuditAction
 
 
@@ -36,9 +36,11 @@ class RecordPromiseInput:
     )
     currency: str = strawberry.field(description="The case's currency (ISO 4217).")
     due_date: date = strawberry.field(
-        description="The portfolio's local date: from today up to "
-        f"{DEFAULT_PROMISE_POLICY.max_horizon_days} days ahead; payments up to "
-        f"{DEFAULT_PROMISE_POLICY.grace_days} days after it still count."
+        description="The portfolio's local date: from today up to the collection policy's "
+        "promiseMaxHorizonDays ahead (default "
+        f"{DEFAULT_COLLECTION_POLICY.promises.max_horizon_days}); payments up to its "
+        f"promiseGraceDays (default {DEFAULT_COLLECTION_POLICY.promises.grace_days}) after it "
+        "still count."
     )
     contact_id: strawberry.ID | None = strawberry.field(
         default=None,
@@ -115,9 +117,14 @@ async def record_promise(info: Info, data: RecordPromiseInput) -> RecordPromiseS
             actor_agency_id=ctx.viewer.agency_id,
             idempotency_key=data.idempotency_key or None,
         )
+        # The collection policy in effect at the request's instant (maker–checker versions it):
+        # the promise's horizon and the grace days it keeps.
+        collection = await ctx.read(lambda s: collection_policy_queries.policy_in_effect(s, now))
 
         async def work(units: UnitsOfWork) -> RecordPromiseSuccess:
-            promise = await services.record_promise(units, ctx.clock, request, at=now)
+            promise = await services.record_promise(
+                units, ctx.clock, request, at=now, policy=collection.promises
+            )
             return RecordPromiseSuccess(promise=PromiseToPay.from_domain(promise))
 
         return await exactly_once(

@@ -25,7 +25,7 @@ from api.payments.types import Payment
 from api.permissions import needs
 from domain.errors import MAX_REASON, ConcurrencyConflict, DomainError, IdempotencyKeyReused
 from domain.payments import errors, services
-from store import changes_queries, payment_queries
+from store import changes_queries, collection_policy_queries, payment_queries
 from store.audit import AuditAction
 
 
@@ -162,12 +162,19 @@ async def post_payment(info: Info, data: PostPaymentInput) -> PostPaymentSuccess
     debt_pk = pk_of(data.debt_id, "Debt") if data.debt_id is not None else None
     try:
         request = _request(data, debt_pk, ctx.viewer.id)
-        # The waterfall in effect at the request's instant (maker–checker versions it).
+        # The waterfall and the collection policy (its watch window after a cure) in effect at
+        # the request's instant (maker–checker versions them).
         waterfall = await ctx.read(lambda s: changes_queries.waterfall_in_effect(s, now))
+        collection = await ctx.read(lambda s: collection_policy_queries.policy_in_effect(s, now))
 
         async def work(units: UnitsOfWork) -> PostPaymentSuccess:
             result = await services.post_payment(
-                units, ctx.clock, request, at=now, waterfall=waterfall
+                units,
+                ctx.clock,
+                request,
+                at=now,
+                waterfall=waterfall,
+                lifecycle=collection.lifecycle,
             )
             return _success(PostPaymentSuccess, result)
 
@@ -192,12 +199,19 @@ async def reverse_payment(
     pk = pk_of(data.payment_id, "Payment")
     now = ctx.clock.now()
     waterfall = await ctx.read(lambda s: changes_queries.waterfall_in_effect(s, now))
+    collection = await ctx.read(lambda s: collection_policy_queries.policy_in_effect(s, now))
     await ctx.release()
     try:
         if pk is None:
             raise errors.PaymentNotFound("no such payment", field="paymentId")
         result = await services.reverse_payment(
-            ctx.unit_of_work, ctx.clock, pk, data.reason, ctx.viewer.id, waterfall=waterfall
+            ctx.unit_of_work,
+            ctx.clock,
+            pk,
+            data.reason,
+            ctx.viewer.id,
+            waterfall=waterfall,
+            lifecycle=collection.lifecycle,
         )
     except DomainError as error:
         await ctx.audit.refused(

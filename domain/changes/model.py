@@ -22,6 +22,7 @@ class ChangeKind(enum.StrEnum):
     RESTRUCTURING_POLICY = RuleSetKind.RESTRUCTURING_POLICY.value
     LEGAL_POLICY = RuleSetKind.LEGAL_POLICY.value
     WRITE_OFF_POLICY = RuleSetKind.WRITE_OFF_POLICY.value
+    COLLECTION_POLICY = RuleSetKind.COLLECTION_POLICY.value
     CONDUCT_PROFILE = RuleSetKind.CONDUCT_PROFILE.value
     WATERFALL = RuleSetKind.WATERFALL.value
     WARNING_RULES = RuleSetKind.WARNING_RULES.value

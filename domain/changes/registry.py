@@ -149,6 +149,13 @@ _FEATURES: dict[RuleSetKind, tuple[str, str, str, str, tuple[str, ...]]] = {
         "DEFAULT",
         (DEFAULT_NAME,),
     ),
+    RuleSetKind.COLLECTION_POLICY: (
+        "domain.collection_policy",
+        "from_payload",
+        "to_payload",
+        "DEFAULT",
+        (DEFAULT_NAME,),
+    ),
 }
 
 

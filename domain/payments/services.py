@@ -19,6 +19,8 @@ from domain.debts.ageing import debt_days_past_due
 from domain.debts.model import Debt, DebtStatus
 from domain.errors import InvalidInput, stated_reason
 from domain.lifecycle.moves import after_balance_change
+from domain.lifecycle.table import DEFAULT_POLICY as DEFAULT_LIFECYCLE
+from domain.lifecycle.table import LifecyclePolicy
 from domain.money import Money, exact_amount
 from domain.payments import errors
 from domain.payments.events import PaymentPosted, PaymentReapplied, PaymentReversed
@@ -90,9 +92,11 @@ async def _settle(
     actor_id: int | None,
     *,
     closing_payment_reversed: bool = False,
+    lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
 ) -> None:
     """What a balance change moves on its case: DPD, bucket, class and outstanding as of the
-    portfolio's today, its plan or settlement in effect, the life cycle, and the promises."""
+    portfolio's today, its plan or settlement in effect, the life cycle (a cure watched for
+    ``lifecycle.watch_days``), and the promises."""
     today = local_today(case.portfolio, now)
     case.reclassify(policy, today, now)
     plan = await reevaluate_plan(uow, case, today, now, actor_id)
@@ -108,6 +112,7 @@ async def _settle(
         on_plan_probation=plan.on_probation,
         cure_held=plan.cure_held,
         plan_in_effect=plan.plan_in_effect,
+        policy=lifecycle,
     )
     await reevaluate(uow, case, today, now, actor_id)
 
@@ -130,6 +135,7 @@ async def post_payment(
     at: datetime | None = None,
     waterfall: Waterfall = DEFAULT_WATERFALL,
     policy: ClassificationPolicy = DEFAULT_POLICY,
+    lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
 ) -> PaymentResult:
     """Posts a payment and applies it: oldest instalment first, components by the waterfall,
     any excess left UNAPPLIED. Money received is never refused for the case's state (a closed
@@ -137,7 +143,8 @@ async def post_payment(
     reference already used, an unknown debt and an instant in the future, changing nothing.
 
     ``at`` is the instant recorded as the payment's creation (the caller's idempotency claim
-    carries the same instant)."""
+    carries the same instant); ``waterfall`` and ``lifecycle`` (the collection policy's watch
+    window) are the versions in effect at it."""
     now = at or clock.now()
     reference = check_request(request, now)
     async with uow_factory() as uow:
@@ -191,7 +198,7 @@ async def post_payment(
                 application.waterfall_version,
             )
         )
-        await _settle(uow, case, previous, policy, now, request.actor_id)
+        await _settle(uow, case, previous, policy, now, request.actor_id, lifecycle=lifecycle)
         payment.closed_case = case.status == CaseStatus.CLOSED and case.closed_at == now
         await uow.commit()
         return PaymentResult(payment, debt, case)
@@ -206,6 +213,7 @@ async def reverse_payment(
     *,
     waterfall: Waterfall = DEFAULT_WATERFALL,
     policy: ClassificationPolicy = DEFAULT_POLICY,
+    lifecycle: LifecyclePolicy = DEFAULT_LIFECYCLE,
 ) -> PaymentResult:
     """Reverses a payment as if it had never been made: the payments posted after it on the
     same debt are taken back (newest first), then it, and they are applied again in their order
@@ -266,7 +274,14 @@ async def reverse_payment(
                 PaymentReapplied(case.id, now, actor_id, other_id, debt.id, payment.id)
             )
         await _settle(
-            uow, case, previous, policy, now, actor_id, closing_payment_reversed=closed_by_it
+            uow,
+            case,
+            previous,
+            policy,
+            now,
+            actor_id,
+            closing_payment_reversed=closed_by_it,
+            lifecycle=lifecycle,
         )
         await uow.commit()
         return PaymentResult(payment, debt, case)

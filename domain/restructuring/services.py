@@ -18,6 +18,7 @@ from domain.cases.classification import DEFAULT_POLICY as CLASSIFICATION
 from domain.cases.errors import CaseClosed, CaseNotFound
 from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.clock import Clock
+from domain.collection_policy import in_effect as collection_policy_in_effect
 from domain.debts.ageing import debt_days_past_due
 from domain.errors import stated_reason
 from domain.lifecycle.moves import after_balance_change
@@ -358,8 +359,13 @@ async def approve_restructuring(
         if waived:
             _apply_waiver(case, waived, today, now)
         if restructuring.kind is RestructuringKind.PENALTY_WAIVER:
-            # No plan or settlement is in effect beside a waiver (``_pending``).
-            after_balance_change(case, previous, today, now, decider.id)
+            # No plan or settlement is in effect beside a waiver (``_pending``). A cure is
+            # watched for the collection policy's window in effect now.
+            stored = await uow.restructurings.rule_set(
+                RuleSetKind.COLLECTION_POLICY, DEFAULT_NAME, now
+            )
+            lifecycle = collection_policy_in_effect(stored).lifecycle
+            after_balance_change(case, previous, today, now, decider.id, policy=lifecycle)
         await uow.restructurings.save(restructuring)
         uow.restructurings.touch(case)
         case.events.append(_approved(case, restructuring, waived, judged))
