@@ -494,10 +494,11 @@ async def _reevaluate_plans(
 async def _judge_promises(
     conn: AsyncConnection, audit_key: bytes, day: date, at: datetime, started: datetime
 ) -> int:
-    """Judges the promises whose window has passed, case by case through the collection-work
-    service, in a unit of work inside the run's transaction (a small set: only cases with an
-    OPEN promise past its due date and grace days; a promise already judged is never taken
-    again). Returns how many promises it resolved."""
+    """Judges the promises whose window has passed, and cancels those whose case has closed,
+    case by case through the collection-work service, in a unit of work inside the run's
+    transaction (a small set: only cases with an OPEN promise past its due date and grace days
+    or on a closed case; a promise already judged is never taken again). Returns how many
+    promises it resolved."""
     case_ids = await ageing.cases_with_lapsed_promises(conn, day)
     if not case_ids:
         return 0

@@ -830,11 +830,13 @@ async def take_snapshots(conn: AsyncConnection, as_of: date, policy: Classificat
 
 async def cases_with_lapsed_promises(conn: AsyncConnection, as_of: date) -> list[int]:
     """Cases with an OPEN promise whose window (due date plus grace days) ended before
-    ``as_of``: the ones the collection-work service must judge today (a small set)."""
+    ``as_of``, or whose case has closed (the promise is then CANCELLED): the ones the
+    collection-work service must judge today (a small set)."""
     lapsed = days_between(conn, _date(as_of), p.due_date) > p.grace_days
+    closed = exists(select(c.id).where(c.id == p.case_id, c.status == CaseStatus.CLOSED.value))
     stmt = (
         select(p.case_id)
-        .where(p.status == PromiseStatus.OPEN.value, lapsed)
+        .where(p.status == PromiseStatus.OPEN.value, or_(lapsed, closed))
         .distinct()
         .order_by(p.case_id)
     )

@@ -147,7 +147,7 @@ class PromisePlan:
     """What a promise made on a contact turns into: due ``due_in`` days after the day it was
     made, for ``share`` of what is due on the oldest unpaid instalment; ``paid`` of it is paid
     ``pay_after`` days after it was made (reversed ``reversed_after`` days later, if set);
-    ``closing``: the promise is for the payment that closes the case."""
+    ``closing``: the promise is for ``share`` of the payment that closes the case."""
 
     due_in: int
     share: Decimal
@@ -843,12 +843,15 @@ def _reversed_payment(c: Contacts, case: CaseView) -> list[Attempt]:
 
 
 def _closing_promise(c: Contacts, case: CaseView) -> list[Attempt]:
-    """A promise for the payment that then cleared the arrears."""
+    """A promise for the payment that then cleared the arrears. In the US the borrower promised
+    a quarter more than that payment: the cure closes the case before the rest is paid, so the
+    promise, still open, is CANCELLED as of the closing (every promise status shows)."""
     assert case.closing_day is not None
     zone = SHANGHAI if case.portfolio.time_zone == SHANGHAI else NEW_YORK
     day = case.closing_day - timedelta(days=1)
     at = local_at(day, "15:00" if zone == NEW_YORK else "11:00", zone)
-    plan = PromisePlan(due_in=5, share=Decimal(1), closing=True)
+    share = Decimal("1.25") if zone == NEW_YORK else Decimal(1)
+    plan = PromisePlan(due_in=5, share=share, closing=True)
     return [
         Attempt(
             at,

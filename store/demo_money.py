@@ -198,7 +198,7 @@ class Ledger:
             row = entry.row
             made_on = local_date(case.zone, row["at"])
             amount = (
-                closing.days[-1][1] - closing.overpaid
+                _cents((closing.days[-1][1] - closing.overpaid) * plan.share)
                 if plan.closing and closing
                 else _round_amount(base * plan.share)
             )

@@ -165,7 +165,12 @@ def _allocate(live: Sequence[Promise], counted: Sequence[PaymentFact]) -> dict[i
 
 
 def evaluate(
-    promises: Sequence[Promise], payments: Sequence[PaymentFact], today: date | None = None
+    promises: Sequence[Promise],
+    payments: Sequence[PaymentFact],
+    today: date | None = None,
+    *,
+    closed_at: datetime | None = None,
+    reopened_from: datetime | None = None,
 ) -> list[PromiseChange]:
     """Returns the changes of status and paid amount that the payments make to the promises.
 
@@ -173,12 +178,31 @@ def evaluate(
     (by date, then id) and fill the oldest promise (by the day it was made, then creation, then
     id) whose window holds their date first. Only the newest promise that is not cancelled can
     be OPEN: an older one that would be open is SUPERSEDED, keeping what counted toward it, and
-    the payments are then shared among the others (so evaluating again changes nothing)."""
+    the payments are then shared among the others (so evaluating again changes nothing).
+
+    ``closed_at``: the case is closed since then, and a promise that would stay OPEN is
+    CANCELLED instead (nothing is left to keep). ``reopened_from``: the case was closed at that
+    instant and is open again because that closing was undone (its payment reversed), so the
+    promises cancelled by that closing stand again and are judged like the others."""
+    revived = {
+        id(p)
+        for p in promises
+        if reopened_from is not None
+        and PromiseStatus(p.status) == PromiseStatus.CANCELLED
+        and p.resolved_at == reopened_from
+    }
     standing = sorted(
-        (p for p in promises if PromiseStatus(p.status) != PromiseStatus.CANCELLED), key=_age
+        (
+            p
+            for p in promises
+            if PromiseStatus(p.status) != PromiseStatus.CANCELLED or id(p) in revived
+        ),
+        key=_age,
     )
     newest = standing[-1] if standing else None
-    live = [p for p in standing if PromiseStatus(p.status) not in FINAL_STATUSES]
+    live = [
+        p for p in standing if PromiseStatus(p.status) not in FINAL_STATUSES or id(p) in revived
+    ]
     counted = sorted((f for f in payments if not f.reversed), key=lambda f: (f.paid_on, f.id or 0))
     superseded: dict[int, Decimal] = {}
     while True:
@@ -201,6 +225,8 @@ def evaluate(
         else:
             amount = paid[id(promise)]
             status = _status(promise, amount, today)
+            if status == PromiseStatus.OPEN and closed_at is not None:
+                status = PromiseStatus.CANCELLED
         previous = PromiseStatus(promise.status)  # loaded rows hold plain strings
         if status != previous or amount != promise.paid_amount:
             changes.append(PromiseChange(promise, status, amount, previous, promise.paid_amount))

@@ -16,12 +16,13 @@ from domain.arrangements.promises import (
     Promise,
     PromiseChange,
     PromisePolicy,
+    PromiseStatus,
     evaluate,
     new_promise,
     supersede_open,
 )
 from domain.cases.errors import CaseNotFound
-from domain.cases.model import Case
+from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
 from domain.lifecycle.moves import standing_of
 from domain.lifecycle.table import Action, ensure_allowed
@@ -49,18 +50,25 @@ async def reevaluate(
     today: date | None,
     at: datetime,
     actor_id: int | None = None,
+    *,
+    reopened_from: datetime | None = None,
 ) -> list[PromiseChange]:
     """Re-evaluates a case's promises against its payments (as this unit of work has them) and
     records each change on the case. ``today`` (the portfolio's local date) lets promises whose
-    window has passed turn BROKEN or PARTIALLY_KEPT; None judges payments only."""
+    window has passed turn BROKEN or PARTIALLY_KEPT; None judges payments only.
+
+    On a closed case a promise still open is CANCELLED as of the closing; ``reopened_from``:
+    the closing at that instant was undone, and the promises it cancelled are judged again."""
     assert case.id is not None
     promises = await uow.promises.for_case(case.id)
     if not promises:
         return []
     facts = await uow.promises.payment_facts(case.id, time_zone_of(case.portfolio))
-    changes = evaluate(promises, facts, today)
+    closed_at = case.closed_at if case.status == CaseStatus.CLOSED else None
+    changes = evaluate(promises, facts, today, closed_at=closed_at, reopened_from=reopened_from)
     for change in changes:
-        change.apply(at)
+        # A cancelled promise ends when its case closed, whenever that is noticed.
+        change.apply(closed_at if change.status == PromiseStatus.CANCELLED else at)
         assert change.promise.id is not None
         case.events.append(
             PromiseEvaluated(

@@ -98,6 +98,7 @@ async def _settle(
     portfolio's today, its plan or settlement in effect, the life cycle (a cure watched for
     ``lifecycle.watch_days``), and the promises."""
     today = local_today(case.portfolio, now)
+    closed_at = case.closed_at if case.status == CaseStatus.CLOSED else None
     case.reclassify(policy, today, now)
     plan = await reevaluate_plan(uow, case, today, now, actor_id)
     if plan.debts_changed:  # a settlement paid (debts SETTLED) or taken back
@@ -114,7 +115,8 @@ async def _settle(
         plan_in_effect=plan.plan_in_effect,
         policy=lifecycle,
     )
-    await reevaluate(uow, case, today, now, actor_id)
+    reopened = closed_at is not None and case.status != CaseStatus.CLOSED
+    await reevaluate(uow, case, today, now, actor_id, reopened_from=closed_at if reopened else None)
 
 
 async def _is_recovery(uow: PaymentUnitOfWork, debt: Debt, case_id: int, paid_at: datetime) -> bool:

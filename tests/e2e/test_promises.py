@@ -369,6 +369,43 @@ async def test_paid_in_full_is_kept_at_once_and_a_reversal_reopens_it(
     assert names.count("PromiseEvaluated") == 4
 
 
+async def test_a_cure_cancels_the_open_promise_and_its_reversal_restores_it(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # 2000.00 pays both overdue instalments: DPD 0, the case is CURED and CLOSED. The promise
+    # of 2500.00 is not kept (2000.00 counted) but has nothing left to keep: CANCELLED, as of
+    # the closing. The payment bounces: the case reopens and the promise stands again, OPEN.
+    target = await loan(factory, engine, assignee="collector1")
+    await record(gql, "collector1", promise_input(target, "2500.00"))
+    cured = await pay(gql, core, target, "2000.00")
+    assert (cured["case"]["status"], cured["case"]["closeReason"]) == ("CLOSED", "CURED")
+    assert [(p["status"], p["paidAmount"]) for p in await promises_of(gql, target)] == [
+        ("CANCELLED", {"amount": "2000.00"})
+    ]
+    c, p = tables.cases.c, tables.promises.c
+    async with engine.connect() as conn:
+        closed_at = (await conn.execute(select(c.closed_at).where(c.id == target.case_id))).one()[0]
+        resolved_at = (
+            await conn.execute(select(p.resolved_at).where(p.case_id == target.case_id))
+        ).one()[0]
+    assert closed_at is not None and resolved_at == closed_at
+    reversal = {"input": {"paymentId": cured["payment"]["id"], "reason": "bounced"}}
+    reversed_ = (await gql(core, REVERSE, reversal))["r"]
+    assert reversed_["__typename"] == "ReversePaymentSuccess"
+    assert [(p["status"], p["paidAmount"]) for p in await promises_of(gql, target)] == [
+        ("OPEN", {"amount": "0.00"})
+    ]
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(c.status, p.resolved_at).where(c.id == target.case_id, p.case_id == c.id)
+            )
+        ).one()
+    assert (row.status, row.resolved_at) == ("OPEN", None)
+    names = await event_names(engine, target.case_id)
+    assert names.count("PromiseEvaluated") == 2
+
+
 async def test_a_payment_made_before_the_promise_does_not_count_one_made_today_does(
     gql: Gql, engine: AsyncEngine, factory: Factory, core: str
 ) -> None:

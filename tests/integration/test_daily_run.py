@@ -333,6 +333,69 @@ async def _promise(engine: AsyncEngine, case_id: int, due: date, grace: int = 3)
         return int(result.inserted_primary_key[0])
 
 
+async def test_an_open_promise_on_a_closed_case_is_cancelled_as_of_the_closing(
+    migrated: AsyncEngine,
+) -> None:
+    """A case settled yesterday (outside the payment path) kept an open promise due in three
+    days: the run cancels it, dated when the case closed, not when the run noticed. A kept
+    promise on another closed case, and an open one on an open case, are left as they are."""
+    closed_at = noon(D0 - timedelta(days=1))
+    settled = await make_case(
+        migrated,
+        [[D0 + timedelta(days=10)]],
+        status="CLOSED",
+        close_reason="SETTLED",
+        closed_at=closed_at,
+    )
+    cancelled = await _promise(migrated, settled.case_id, D0 + timedelta(days=3))
+    kept_case = await make_case(
+        migrated,
+        [[D0 + timedelta(days=10)]],
+        status="CLOSED",
+        close_reason="SETTLED",
+        closed_at=closed_at,
+    )
+    kept = await _promise(migrated, kept_case.case_id, D0 + timedelta(days=3))
+    open_case = await make_case(migrated, [[D0 - timedelta(days=20)]])
+    waiting = await _promise(migrated, open_case.case_id, D0 + timedelta(days=3))
+    p = tables.promises.c
+    async with writing(migrated) as conn:
+        await conn.execute(
+            update(tables.promises)
+            .where(p.id == kept)
+            .values(status="KEPT", paid_amount=Decimal("500.00"), resolved_at=closed_at)
+        )
+    outcome = await run(migrated, D0)
+    assert outcome.days[0].promises_resolved == 1
+    async with migrated.connect() as conn:
+        rows = {
+            r.id: (r.status, r.paid_amount, r.resolved_at)
+            for r in (
+                await conn.execute(
+                    select(p.id, p.status, p.paid_amount, p.resolved_at).where(
+                        p.id.in_([cancelled, kept, waiting])
+                    )
+                )
+            ).all()
+        }
+
+    def utc(at: datetime | None) -> datetime | None:
+        return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+    assert {k: (s, a, utc(r)) for k, (s, a, r) in rows.items()} == {
+        cancelled: ("CANCELLED", Decimal("0.00"), closed_at),
+        kept: ("KEPT", Decimal("500.00"), closed_at),
+        waiting: ("OPEN", Decimal("0.00"), None),
+    }
+    judged = await events(migrated, settled.case_id, "PromiseEvaluated")
+    assert [(e.data["status"], e.data["previous_status"]) for e in judged] == [
+        ("CANCELLED", "OPEN")
+    ]
+    assert await events(migrated, kept_case.case_id, "PromiseEvaluated") == []
+    # The next run finds nothing left to cancel.
+    assert (await run(migrated, D0 + timedelta(days=1))).days[0].promises_resolved == 0
+
+
 async def test_promises_past_their_window_are_judged(migrated: AsyncEngine) -> None:
     broken_case = await make_case(migrated, [[D0 - timedelta(days=20)]])
     partial_case = await make_case(migrated, [[D0 - timedelta(days=20)]])

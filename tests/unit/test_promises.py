@@ -382,3 +382,40 @@ def test_a_new_promise_supersedes_only_the_open_one() -> None:
 def test_policy_values_cannot_be_negative() -> None:
     with pytest.raises(ValueError):
         PromisePolicy(grace_days=-1)
+
+
+CLOSED_AT = datetime(2026, 6, 5, 4, 0, tzinfo=UTC)
+
+
+def test_on_a_closed_case_an_open_promise_is_cancelled_and_the_others_keep_their_status() -> None:
+    """The case closed on 5 June: the promise that would stay open (300.00 of 500.00 paid, its
+    window not passed) is CANCELLED; a kept one stays KEPT; after its window a promise is still
+    judged BROKEN or PARTIALLY_KEPT first (what happened before the closing stands)."""
+    open_one = promise(pid=1)
+    changes = evaluate([open_one], [pay("300.00", MADE)], MADE, closed_at=CLOSED_AT)
+    assert [(c.status, c.paid_amount, c.previous_status) for c in changes] == [
+        (PromiseStatus.CANCELLED, D("300.00"), PromiseStatus.OPEN)
+    ]
+    kept = promise(pid=2)
+    assert [
+        c.status for c in evaluate([kept], [pay("500.00", MADE)], MADE, closed_at=CLOSED_AT)
+    ] == [PromiseStatus.KEPT]
+    late = promise(pid=3)
+    assert [c.status for c in evaluate([late], [], AFTER, closed_at=CLOSED_AT)] == [
+        PromiseStatus.BROKEN
+    ]
+
+
+def test_a_promise_cancelled_by_an_undone_closing_stands_again() -> None:
+    """Only the promises cancelled at the closing that was undone come back; one cancelled at
+    another instant stays cancelled."""
+    by_this = promise(status=PromiseStatus.CANCELLED, paid="300.00", pid=1)
+    by_this.resolved_at = CLOSED_AT
+    changes = evaluate([by_this], [], MADE, reopened_from=CLOSED_AT)
+    assert [(c.status, c.paid_amount, c.previous_status) for c in changes] == [
+        (PromiseStatus.OPEN, D("0.00"), PromiseStatus.CANCELLED)
+    ]
+    by_another = promise(status=PromiseStatus.CANCELLED, pid=2)
+    by_another.resolved_at = datetime(2026, 6, 4, tzinfo=UTC)
+    assert evaluate([by_another], [], MADE, reopened_from=CLOSED_AT) == []
+    assert evaluate([by_this], [], MADE) == []  # without a reopening, cancelled is final
