@@ -17,19 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.app import create_app
-from api.settings import Settings
 from domain.strategies.definition import STANDARD, strategy_from_payload, strategy_to_payload
 from store import tables
-from store.db import create_engine
-from store.demo import seed_demo
-from store.migrate import upgrade
-from tests.conftest import PG_URL, TEST_AUDIT_SECRET, TEST_SECRET, _create_pg_database
+from tests.clocked_app import clocked_app
 from tests.daily_support import MovableClock
 from tests.helpers import Gql, assert_forbidden
 
@@ -118,28 +112,8 @@ class World:
 
 @pytest.fixture(scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    drop = None
-    if PG_URL:
-        url, drop = await _create_pg_database(PG_URL)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('strategies') / 'arrears.db'}"
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        await seed_demo(engine, cases=10, seed=7)
-        settings = Settings(
-            database_url=url, secret_key=TEST_SECRET, audit_secret=TEST_AUDIT_SECRET, env="test"
-        )
-        clock = MovableClock(datetime.now(UTC))
-        app = create_app(settings, engine=engine, clock=clock)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://s.test") as h:
-                yield World(Gql(h, settings), engine, clock)
-    finally:
-        await engine.dispose()
-        if drop is not None:
-            await drop()
+    async with clocked_app(tmp_path_factory, "s", cases=10) as (gql, engine, clock):
+        yield World(gql, engine, clock)
 
 
 @pytest.fixture(autouse=True)
