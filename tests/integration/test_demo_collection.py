@@ -704,3 +704,24 @@ async def test_the_demo_shows_complaints_flags_signals_and_warnings(seeded: Asyn
             assert w.acknowledged_at <= w.handled_at <= NOW
         else:
             assert (w.handled_at, w.note, w.version) == (None, None, 2)
+
+
+async def test_every_promise_status_is_shown_and_a_cancelled_one_is_on_a_closed_case(
+    seeded: AsyncEngine,
+) -> None:
+    """Every promise status shows, CANCELLED included: the US cured story's promise was for
+    more than the payment that cured the case, so the closing cancelled it."""
+    p, c = tables.promises.c, tables.cases.c
+    async with seeded.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(p.status, c.status.label("case_status"), p.resolved_at, c.closed_at).join(
+                    tables.cases, c.id == p.case_id
+                )
+            )
+        ).all()
+    assert {r.status for r in rows} == set(PromiseStatus)
+    for r in rows:
+        if r.status == "CANCELLED":
+            # Cancelled when the case closed: the promise had nothing left to keep.
+            assert r.case_status == "CLOSED" and r.resolved_at == r.closed_at
