@@ -27,6 +27,7 @@ class DecisionKind(enum.StrEnum):
     PROMISE_KEPT = "PROMISE_KEPT"
     PROMISE_PARTIALLY_KEPT = "PROMISE_PARTIALLY_KEPT"
     PROMISE_BROKEN = "PROMISE_BROKEN"
+    PROMISE_CANCELLED = "PROMISE_CANCELLED"
     COMPLAINT_FILED = "COMPLAINT_FILED"
     COMPLAINT_RESOLVED = "COMPLAINT_RESOLVED"
     # Debt handling (issue 11): restructurings, legal status, write-offs.
@@ -100,6 +101,7 @@ _PROMISE_OUTCOMES = (
     ("KEPT", DecisionKind.PROMISE_KEPT),
     ("PARTIALLY_KEPT", DecisionKind.PROMISE_PARTIALLY_KEPT),
     ("BROKEN", DecisionKind.PROMISE_BROKEN),
+    ("CANCELLED", DecisionKind.PROMISE_CANCELLED),
 )
 
 RULES: tuple[Rule, ...] = (

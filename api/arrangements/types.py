@@ -22,7 +22,8 @@ strawberry.enum(
     name="PromiseStatus",
     description="OPEN until paid in full (KEPT) or until its due date plus grace days have "
     "passed (PARTIALLY_KEPT when something was paid, else BROKEN); SUPERSEDED by a newer "
-    "promise on the case; CANCELLED.",
+    "promise on the case; CANCELLED when the case closed while it was open (back to OPEN if "
+    "the closing is undone by a reversal).",
 )
 PromiseStatus = DomainPromiseStatus
 

@@ -169,7 +169,7 @@ def evaluate(
     payments: Sequence[PaymentFact],
     today: date | None = None,
     *,
-    closed_at: datetime | None = None,
+    closed_on: date | None = None,
     reopened_from: datetime | None = None,
 ) -> list[PromiseChange]:
     """Returns the changes of status and paid amount that the payments make to the promises.
@@ -180,10 +180,12 @@ def evaluate(
     be OPEN: an older one that would be open is SUPERSEDED, keeping what counted toward it, and
     the payments are then shared among the others (so evaluating again changes nothing).
 
-    ``closed_at``: the case is closed since then, and a promise that would stay OPEN is
-    CANCELLED instead (nothing is left to keep). ``reopened_from``: the case was closed at that
-    instant and is open again because that closing was undone (its payment reversed), so the
-    promises cancelled by that closing stand again and are judged like the others."""
+    ``closed_on``: the case is closed since that local day, and a promise that would stay OPEN
+    and whose window still held that day is CANCELLED instead (nothing is left to keep); one
+    whose window had ended before is judged as usual (BROKEN or PARTIALLY_KEPT once ``today``
+    is past it). ``reopened_from``: the case was closed at that instant and is open again
+    because that closing was undone (its payment reversed), so the promises cancelled by that
+    closing stand again and are judged like the others."""
     revived = {
         id(p)
         for p in promises
@@ -225,7 +227,11 @@ def evaluate(
         else:
             amount = paid[id(promise)]
             status = _status(promise, amount, today)
-            if status == PromiseStatus.OPEN and closed_at is not None:
+            if (
+                status == PromiseStatus.OPEN
+                and closed_on is not None
+                and closed_on <= promise.last_day
+            ):
                 status = PromiseStatus.CANCELLED
         previous = PromiseStatus(promise.status)  # loaded rows hold plain strings
         if status != previous or amount != promise.paid_amount:

@@ -26,7 +26,7 @@ from domain.cases.model import Case, CaseStatus
 from domain.clock import Clock
 from domain.lifecycle.moves import standing_of
 from domain.lifecycle.table import Action, ensure_allowed
-from domain.portfolios import local_today, time_zone_of
+from domain.portfolios import local_date, local_today, time_zone_of
 from domain.restructuring.execution import PlanStanding, reevaluate_in_effect
 
 
@@ -57,15 +57,18 @@ async def reevaluate(
     records each change on the case. ``today`` (the portfolio's local date) lets promises whose
     window has passed turn BROKEN or PARTIALLY_KEPT; None judges payments only.
 
-    On a closed case a promise still open is CANCELLED as of the closing; ``reopened_from``:
-    the closing at that instant was undone, and the promises it cancelled are judged again."""
+    On a closed case a promise still open at the closing is CANCELLED as of the closing (one
+    whose window had ended before is judged); ``reopened_from``: the closing at that instant
+    was undone, and the promises it cancelled are judged again."""
     assert case.id is not None
     promises = await uow.promises.for_case(case.id)
     if not promises:
         return []
-    facts = await uow.promises.payment_facts(case.id, time_zone_of(case.portfolio))
+    zone = time_zone_of(case.portfolio)
+    facts = await uow.promises.payment_facts(case.id, zone)
     closed_at = case.closed_at if case.status == CaseStatus.CLOSED else None
-    changes = evaluate(promises, facts, today, closed_at=closed_at, reopened_from=reopened_from)
+    closed_on = local_date(zone, closed_at) if closed_at is not None else None
+    changes = evaluate(promises, facts, today, closed_on=closed_on, reopened_from=reopened_from)
     for change in changes:
         # A cancelled promise ends when its case closed, whenever that is noticed.
         change.apply(closed_at if change.status == PromiseStatus.CANCELLED else at)

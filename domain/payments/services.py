@@ -115,8 +115,15 @@ async def _settle(
         plan_in_effect=plan.plan_in_effect,
         policy=lifecycle,
     )
-    reopened = closed_at is not None and case.status != CaseStatus.CLOSED
-    await reevaluate(uow, case, today, now, actor_id, reopened_from=closed_at if reopened else None)
+    # Only a reversal that undoes the closing (of the payment that closed the case, or one that
+    # leaves a settlement unpaid) brings back the promises it cancelled; a new default that
+    # reopens the case does not.
+    undone = (
+        plan.closing_undone(closing_payment_reversed)
+        and closed_at is not None
+        and case.status != CaseStatus.CLOSED
+    )
+    await reevaluate(uow, case, today, now, actor_id, reopened_from=closed_at if undone else None)
 
 
 async def _is_recovery(uow: PaymentUnitOfWork, debt: Debt, case_id: int, paid_at: datetime) -> bool:

@@ -12,7 +12,6 @@ Loans are made with ``payment_cases.make_loan``: schedules in days from the port
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -399,9 +398,10 @@ async def test_a_late_posted_payment_after_the_window_touches_no_promise(
 def barrier_before(
     monkeypatch: pytest.MonkeyPatch, module: Any, name: str, parties: int
 ) -> list[int]:
-    """Holds every call of ``module.name`` until ``parties`` calls have arrived (or 10 seconds
-    passed), then lets them all run: each request has passed its idempotency check and none
-    has yet touched the database in the service. Returns the list that counts the arrivals."""
+    """Holds every call of ``module.name`` until ``parties`` calls have arrived, then lets them
+    all run: each request has passed its idempotency check and none has yet touched the
+    database in the service. Returns the list that counts the arrivals. A call still waiting
+    after 10 seconds fails its request (the calls did not overlap), and with it the test."""
     real: Callable[..., Awaitable[Any]] = getattr(module, name)
     arrived: list[int] = []
     all_in = asyncio.Event()
@@ -410,8 +410,7 @@ def barrier_before(
         arrived.append(len(arrived))
         if len(arrived) >= parties:
             all_in.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_in.wait(), timeout=10)
+        await asyncio.wait_for(all_in.wait(), timeout=10)
         return await real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, held)

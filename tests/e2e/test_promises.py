@@ -406,6 +406,30 @@ async def test_a_cure_cancels_the_open_promise_and_its_reversal_restores_it(
     assert names.count("PromiseEvaluated") == 2
 
 
+async def test_a_reopening_that_does_not_undo_the_closing_leaves_the_promise_cancelled(
+    gql: Gql, engine: AsyncEngine, factory: Factory, core: str
+) -> None:
+    # 1000.00 then 1000.00 cure the case; the promise of 2500.00 is CANCELLED. The first
+    # payment bounces: the second is applied again, the arrears are back inside the watch
+    # window and the case reopens (REOPEN, a new default), but the closing payment stands, so
+    # the closing is not undone and the promise stays CANCELLED.
+    target = await loan(factory, engine, assignee="collector1")
+    await record(gql, "collector1", promise_input(target, "2500.00"))
+    first = await pay(gql, core, target, "1000.00")
+    cured = await pay(gql, core, target, "1000.00")
+    assert cured["case"]["status"] == "CLOSED"
+    assert [p["status"] for p in await promises_of(gql, target)] == ["CANCELLED"]
+    reversal = {"input": {"paymentId": first["payment"]["id"], "reason": "bounced"}}
+    reopened = (await gql(core, REVERSE, reversal))["r"]
+    assert (reopened["__typename"], reopened["case"]["status"]) == (
+        "ReversePaymentSuccess",
+        "OPEN",
+    )
+    assert [(p["status"], p["paidAmount"]) for p in await promises_of(gql, target)] == [
+        ("CANCELLED", {"amount": "2000.00"})
+    ]
+
+
 async def test_a_payment_made_before_the_promise_does_not_count_one_made_today_does(
     gql: Gql, engine: AsyncEngine, factory: Factory, core: str
 ) -> None:

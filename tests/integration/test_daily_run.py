@@ -358,6 +358,17 @@ async def test_an_open_promise_on_a_closed_case_is_cancelled_as_of_the_closing(
     kept = await _promise(migrated, kept_case.case_id, D0 + timedelta(days=3))
     open_case = await make_case(migrated, [[D0 - timedelta(days=20)]])
     waiting = await _promise(migrated, open_case.case_id, D0 + timedelta(days=3))
+    # Sold the day after this promise's window ended (its last day D0): the run for D0, which
+    # starts once D0 has ended everywhere, leaves it open; the next day's run judges it BROKEN.
+    sold_at = noon(D0 + timedelta(days=1))
+    sold_case = await make_case(
+        migrated,
+        [[D0 + timedelta(days=10)]],
+        status="CLOSED",
+        close_reason="DEBT_SOLD",
+        closed_at=sold_at,
+    )
+    lapsed = await _promise(migrated, sold_case.case_id, D0 - timedelta(days=3))
     p = tables.promises.c
     async with writing(migrated) as conn:
         await conn.execute(
@@ -365,35 +376,45 @@ async def test_an_open_promise_on_a_closed_case_is_cancelled_as_of_the_closing(
             .where(p.id == kept)
             .values(status="KEPT", paid_amount=Decimal("500.00"), resolved_at=closed_at)
         )
-    outcome = await run(migrated, D0)
+    outcome = await run(migrated, D0, at=sold_at + timedelta(hours=4))
     assert outcome.days[0].promises_resolved == 1
-    async with migrated.connect() as conn:
-        rows = {
-            r.id: (r.status, r.paid_amount, r.resolved_at)
-            for r in (
+
+    async def promise_rows() -> dict[int, tuple[str, Decimal, datetime | None]]:
+        async with migrated.connect() as conn:
+            found = (
                 await conn.execute(
                     select(p.id, p.status, p.paid_amount, p.resolved_at).where(
-                        p.id.in_([cancelled, kept, waiting])
+                        p.id.in_([cancelled, kept, waiting, lapsed])
                     )
                 )
             ).all()
+        return {
+            r.id: (
+                r.status,
+                r.paid_amount,
+                r.resolved_at.replace(tzinfo=UTC)
+                if r.resolved_at is not None and r.resolved_at.tzinfo is None
+                else r.resolved_at,
+            )
+            for r in found
         }
 
-    def utc(at: datetime | None) -> datetime | None:
-        return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
-
-    assert {k: (s, a, utc(r)) for k, (s, a, r) in rows.items()} == {
+    assert await promise_rows() == {
         cancelled: ("CANCELLED", Decimal("0.00"), closed_at),
         kept: ("KEPT", Decimal("500.00"), closed_at),
         waiting: ("OPEN", Decimal("0.00"), None),
+        lapsed: ("OPEN", Decimal("0.00"), None),
     }
     judged = await events(migrated, settled.case_id, "PromiseEvaluated")
     assert [(e.data["status"], e.data["previous_status"]) for e in judged] == [
         ("CANCELLED", "OPEN")
     ]
     assert await events(migrated, kept_case.case_id, "PromiseEvaluated") == []
-    # The next run finds nothing left to cancel.
-    assert (await run(migrated, D0 + timedelta(days=1))).days[0].promises_resolved == 0
+    # The next run finds nothing left to cancel, and judges the sold case's lapsed promise.
+    later = await run(migrated, D0 + timedelta(days=1), at=sold_at + timedelta(days=1))
+    assert later.days[0].promises_resolved == 1
+    assert (await promise_rows())[lapsed][0] == "BROKEN"
+    assert (await promise_rows())[cancelled][0] == "CANCELLED"
 
 
 async def test_promises_past_their_window_are_judged(migrated: AsyncEngine) -> None:

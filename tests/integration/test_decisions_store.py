@@ -349,6 +349,10 @@ async def test_each_decision_worthy_event_is_projected_once_with_its_data(
             charge_off_id=4,
         )
         events += [written_off, charge_off_requested, charged_off]
+        # A promise still open when its case closed (issue 9): cancelled, with what it had.
+        cancelled = await _event(
+            conn, case_id, "PromiseEvaluated", None, **evaluated(p2, "CANCELLED", "OPEN", "0.01")
+        )
         added = await decisions.append_decisions_from_events(conn, 0)
     s, e = staff.id, events
     expected = [
@@ -481,6 +485,12 @@ async def test_each_decision_worthy_event_is_projected_once_with_its_data(
                 "amount": "20970.50",
                 "currency": "CNY",
             },
+        ),
+        (
+            "PROMISE_CANCELLED",
+            None,
+            cancelled,
+            {"amount": "0.05", "currency": "CNY", "dueDate": "2026-11-21", "paidAmount": "0.01"},
         ),
     ]
     assert added == len(expected)

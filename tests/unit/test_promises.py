@@ -385,6 +385,7 @@ def test_policy_values_cannot_be_negative() -> None:
 
 
 CLOSED_AT = datetime(2026, 6, 5, 4, 0, tzinfo=UTC)
+CLOSED_ON = date(2026, 6, 5)
 
 
 def test_on_a_closed_case_an_open_promise_is_cancelled_and_the_others_keep_their_status() -> None:
@@ -392,16 +393,16 @@ def test_on_a_closed_case_an_open_promise_is_cancelled_and_the_others_keep_their
     window not passed) is CANCELLED; a kept one stays KEPT; after its window a promise is still
     judged BROKEN or PARTIALLY_KEPT first (what happened before the closing stands)."""
     open_one = promise(pid=1)
-    changes = evaluate([open_one], [pay("300.00", MADE)], MADE, closed_at=CLOSED_AT)
+    changes = evaluate([open_one], [pay("300.00", MADE)], MADE, closed_on=CLOSED_ON)
     assert [(c.status, c.paid_amount, c.previous_status) for c in changes] == [
         (PromiseStatus.CANCELLED, D("300.00"), PromiseStatus.OPEN)
     ]
     kept = promise(pid=2)
     assert [
-        c.status for c in evaluate([kept], [pay("500.00", MADE)], MADE, closed_at=CLOSED_AT)
+        c.status for c in evaluate([kept], [pay("500.00", MADE)], MADE, closed_on=CLOSED_ON)
     ] == [PromiseStatus.KEPT]
     late = promise(pid=3)
-    assert [c.status for c in evaluate([late], [], AFTER, closed_at=CLOSED_AT)] == [
+    assert [c.status for c in evaluate([late], [], AFTER, closed_on=CLOSED_ON)] == [
         PromiseStatus.BROKEN
     ]
 
@@ -419,3 +420,18 @@ def test_a_promise_cancelled_by_an_undone_closing_stands_again() -> None:
     by_another.resolved_at = datetime(2026, 6, 4, tzinfo=UTC)
     assert evaluate([by_another], [], MADE, reopened_from=CLOSED_AT) == []
     assert evaluate([by_this], [], MADE) == []  # without a reopening, cancelled is final
+
+
+@pytest.mark.parametrize(
+    ("closed_on", "today", "status"),
+    [
+        (LAST, LAST, PromiseStatus.CANCELLED),  # closed on the window's last day: cancelled
+        (AFTER, LAST, PromiseStatus.OPEN),  # closed after it, judged on its last day: open still
+        (AFTER, AFTER, PromiseStatus.BROKEN),  # and broken once judged the day after
+    ],
+)
+def test_a_promise_whose_window_ended_before_the_closing_is_judged_not_cancelled(
+    closed_on: date, today: date, status: PromiseStatus
+) -> None:
+    changes = evaluate([promise(pid=1)], [], today, closed_on=closed_on)
+    assert [c.status for c in changes] == ([] if status is PromiseStatus.OPEN else [status])
