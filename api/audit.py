@@ -22,7 +22,13 @@ from api.writeoff.audit import write_off_record
 from domain.allocation.events import CasesAllocated
 from domain.arrangements.events import PromiseRecorded
 from domain.borrowers.events import ConfidentialValueRevealed
-from domain.cases.events import CaseAssigned, CaseEvent, CasePlaced, CaseRecalled
+from domain.cases.events import (
+    CaseAssigned,
+    CaseEvent,
+    CasePlaced,
+    CaseRecalled,
+    CaseTransitioned,
+)
 from domain.clock import Clock
 from domain.complaints.events import ComplaintFiled, ComplaintResolved
 from domain.errors import DomainError
@@ -46,6 +52,13 @@ _CASE_ACTIONS: dict[type[CaseEvent], AuditAction] = {
     # A delivery receipt that moved a notice (recordNoticeDelivery).
     NoticeDelivered: AuditAction.NOTICE_DELIVERY,
     NoticeFailed: AuditAction.NOTICE_DELIVERY,
+}
+
+# Life-cycle moves that are a request's own change (holdCase, resumeCase); the others are
+# recorded by the entry of the change that made them (a payment's cure, a write-off).
+_TRANSITION_ACTIONS: dict[str, AuditAction] = {
+    "HOLD": AuditAction.CASE_HOLD,
+    "RESUME": AuditAction.CASE_RESUME,
 }
 
 
@@ -207,12 +220,19 @@ class RequestAudit:
                         },
                     )
                 )
-            elif type(event) in _CASE_ACTIONS:
+            elif type(event) in _CASE_ACTIONS or (
+                isinstance(event, CaseTransitioned) and event.trigger in _TRANSITION_ACTIONS
+            ):
                 assert event.case_id is not None
                 data = event.data()
+                action = (
+                    _TRANSITION_ACTIONS[event.trigger]
+                    if isinstance(event, CaseTransitioned)
+                    else _CASE_ACTIONS[type(event)]
+                )
                 records.append(
                     self.record(
-                        _CASE_ACTIONS[type(event)],
+                        action,
                         Outcome.ALLOWED,
                         resource_type="Case",
                         resource_ids=[to_global_id("Case", event.case_id)],

@@ -41,6 +41,8 @@ class AuditAction(enum.StrEnum):
     CASE_ASSIGN = "case.assign"
     CASE_PLACE = "case.place"
     CASE_RECALL = "case.recall"
+    CASE_HOLD = "case.hold"
+    CASE_RESUME = "case.resume"
     CASE_ALLOCATE = "case.allocate"
     CASE_TRANSITION = "case.transition"
     CONTACT_START = "contact.start"

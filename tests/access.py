@@ -25,7 +25,7 @@ c, s, a, b, d = (
 )
 
 READ = frozenset({"case:read", "staff:read", "agency:read"})
-MANAGE = frozenset({"case:assign", "case:place", "case:recall"})
+MANAGE = frozenset({"case:assign", "case:place", "case:recall", "case:hold"})
 
 
 def reveal(*fields: str) -> frozenset[str]:

@@ -354,6 +354,20 @@ def recalled(after: Any) -> dict[str, Any]:
     return {"assignee": None, "agency": None}
 
 
+def held(after: Any) -> dict[str, Any]:
+    assert after.status == "ON_HOLD"
+    return {"assignee": None, "agency": None}
+
+
+def resumed(after: Any) -> dict[str, Any]:
+    assert after.status == "OPEN"
+    return {"assignee": None, "agency": None}
+
+
+async def held_case(cell: Cell) -> Target:
+    return Target(case=await cell.world.factory.case(status="ON_HOLD"))
+
+
 async def case_to_assign(cell: Cell) -> Target:
     """An open case within the caller's reach: the pool's, or (a team lead's) a team member's."""
     assignee = "collector1" if cell.role.cases == "team" else None
@@ -582,6 +596,34 @@ OPERATIONS: tuple[Operation, ...] = (
         scope="case",
         outside=Refused(*CASE_NOT_FOUND, "case.recall"),
         fresh=placed_case,
+        snapshot=case_state,
+    ),
+    Operation(
+        name="holdCase",
+        field="holdCase",
+        document=case_mutation("holdCase", "HoldCaseInput"),
+        variables=case_input(reason="HOSPITALISATION"),
+        allowed=CASE_MANAGERS,
+        permission="case:hold",
+        denied=Forbidden("case:hold"),
+        check=case_change("case.hold", "CaseTransitioned", held),
+        scope="case",
+        outside=Refused(*CASE_NOT_FOUND, "case.hold"),
+        fresh=unplaced_case,
+        snapshot=case_state,
+    ),
+    Operation(
+        name="resumeCase",
+        field="resumeCase",
+        document=case_mutation("resumeCase", "ResumeCaseInput"),
+        variables=case_input(),
+        allowed=CASE_MANAGERS,
+        permission="case:hold",
+        denied=Forbidden("case:hold"),
+        check=case_change("case.resume", "CaseTransitioned", resumed),
+        scope="case",
+        outside=Refused(*CASE_NOT_FOUND, "case.resume"),
+        fresh=held_case,
         snapshot=case_state,
     ),
     Operation(

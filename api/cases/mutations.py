@@ -22,6 +22,7 @@ from api.permissions import needs
 from domain.cases import errors, services
 from domain.cases.model import Case as DomainCase
 from domain.errors import DomainError, IdempotencyKeyReused, IdempotencyKeyTooLong
+from domain.lifecycle.table import HoldReason as DomainHoldReason
 from store import loaders
 from store.audit import AuditAction
 from store.uow import IdempotencyClaim, SqlUnitOfWork
@@ -62,6 +63,31 @@ class RecallFromAgencyInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
 
 
+strawberry.enum(
+    DomainHoldReason,
+    name="HoldReason",
+    description="Why collection on a case is paused: HOSPITALISATION, BEREAVEMENT, DISASTER (a "
+    "natural disaster or emergency where the borrower lives), INVESTIGATION (suspected fraud or "
+    "identity theft), LENDER_DECISION (any other pause the lender decided).",
+)
+HoldReason = DomainHoldReason
+
+
+@strawberry.input
+class HoldCaseInput:
+    case_id: strawberry.ID
+    reason: HoldReason
+    expected_version: int | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+
+@strawberry.input
+class ResumeCaseInput:
+    case_id: strawberry.ID
+    expected_version: int | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+
+
 @strawberry.type
 class AssignCaseSuccess:
     case: Case
@@ -77,6 +103,16 @@ class RecallFromAgencySuccess:
     case: Case
 
 
+@strawberry.type
+class HoldCaseSuccess:
+    case: Case
+
+
+@strawberry.type
+class ResumeCaseSuccess:
+    case: Case
+
+
 UserErrors = ValidationError | NotFoundError | RuleViolationError | ConflictError
 Errors = UserErrors
 AssignCasePayload = Annotated[AssignCaseSuccess | Errors, strawberry.union("AssignCasePayload")]
@@ -86,6 +122,8 @@ PlaceWithAgencyPayload = Annotated[
 RecallFromAgencyPayload = Annotated[
     RecallFromAgencySuccess | Errors, strawberry.union("RecallFromAgencyPayload")
 ]
+HoldCasePayload = Annotated[HoldCaseSuccess | Errors, strawberry.union("HoldCasePayload")]
+ResumeCasePayload = Annotated[ResumeCaseSuccess | Errors, strawberry.union("ResumeCasePayload")]
 
 
 def _case_pk(case_id: strawberry.ID) -> int:
@@ -98,7 +136,11 @@ def _case_pk(case_id: strawberry.ID) -> int:
 async def _run(
     info: Info,
     action: AuditAction,
-    data: AssignCaseInput | PlaceWithAgencyInput | RecallFromAgencyInput,
+    data: AssignCaseInput
+    | PlaceWithAgencyInput
+    | RecallFromAgencyInput
+    | HoldCaseInput
+    | ResumeCaseInput,
     change: Callable[[Callable[[], SqlUnitOfWork], Context, int], Awaitable[DomainCase]],
 ) -> DomainCase | UserErrors:
     """Runs a case change once per idempotency key; a refusal is returned as a typed error and
@@ -212,4 +254,39 @@ class CaseMutation:
         )
         if isinstance(result, DomainCase):
             return RecallFromAgencySuccess(case=Case.from_domain(result))
+        return result
+
+    @strawberry.mutation(
+        description="Pauses collection on an open case, with a reason code: while it is ON_HOLD "
+        "nobody contacts, places, allocates or escalates it (CASE_ON_HOLD) until resumeCase.",
+        extensions=needs("case:hold"),
+    )
+    async def hold_case(self, info: Info, input: HoldCaseInput) -> HoldCasePayload:
+        result = await _run(
+            info,
+            AuditAction.CASE_HOLD,
+            input,
+            lambda uow, ctx, pk: services.hold_case(
+                uow, ctx.clock, pk, input.reason, ctx.viewer.id, input.expected_version
+            ),
+        )
+        if isinstance(result, DomainCase):
+            return HoldCaseSuccess(case=Case.from_domain(result))
+        return result
+
+    @strawberry.mutation(
+        description="Lifts the pause on a case ON_HOLD: it is OPEN and worked again.",
+        extensions=needs("case:hold"),
+    )
+    async def resume_case(self, info: Info, input: ResumeCaseInput) -> ResumeCasePayload:
+        result = await _run(
+            info,
+            AuditAction.CASE_RESUME,
+            input,
+            lambda uow, ctx, pk: services.resume_case(
+                uow, ctx.clock, pk, ctx.viewer.id, input.expected_version
+            ),
+        )
+        if isinstance(result, DomainCase):
+            return ResumeCaseSuccess(case=Case.from_domain(result))
         return result

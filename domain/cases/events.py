@@ -66,3 +66,11 @@ class CaseTransitioned(CaseEvent):
     from_stage: str
     to_stage: str
     close_reason: str | None
+    hold_reason: str | None = None  # a HOLD's reason code (``domain.lifecycle.table.HoldReason``)
+
+    def data(self) -> dict[str, object]:
+        """The event's fields; ``hold_reason`` only on a hold."""
+        result = CaseEvent.data(self)
+        if self.hold_reason is None:
+            del result["hold_reason"]
+        return result

@@ -13,8 +13,9 @@ from domain.cases import errors
 from domain.cases.model import Case
 from domain.clock import Clock
 from domain.errors import ConcurrencyConflict
-from domain.lifecycle.moves import standing_of
-from domain.lifecycle.table import Action, Standing, ensure_allowed
+from domain.lifecycle.moves import facts_of, move, standing_of
+from domain.lifecycle.table import Action, HoldReason, Standing, Trigger, ensure_allowed
+from domain.portfolios import local_today
 from domain.ports import UnitOfWork
 
 
@@ -91,5 +92,40 @@ async def recall_from_agency(
         case = await _load_case(uow, case_id, expected_version)
         ensure_allowed(await _standing(uow, case), Action.RECALL, case.reference)
         case.recall(clock.now(), actor_id)
+        await uow.commit()
+        return case
+
+
+async def hold_case(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    case_id: int,
+    reason: HoldReason,
+    actor_id: int | None,
+    expected_version: int | None = None,
+) -> Case:
+    """Pauses collection on an open case (the life cycle's HOLD): nobody contacts, places,
+    allocates or escalates it until it is resumed. The reason code is kept on the move."""
+    async with uow_factory() as uow:
+        case = await _load_case(uow, case_id, expected_version)
+        now = clock.now()
+        facts = facts_of(case, local_today(case.portfolio, now))
+        move(case, Trigger.HOLD, facts, now, actor_id, hold_reason=reason)
+        await uow.commit()
+        return case
+
+
+async def resume_case(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    case_id: int,
+    actor_id: int | None,
+    expected_version: int | None = None,
+) -> Case:
+    """Lifts the pause on a case on hold (the life cycle's RESUME)."""
+    async with uow_factory() as uow:
+        case = await _load_case(uow, case_id, expected_version)
+        now = clock.now()
+        move(case, Trigger.RESUME, facts_of(case, local_today(case.portfolio, now)), now, actor_id)
         await uow.commit()
         return case

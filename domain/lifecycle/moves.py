@@ -11,6 +11,7 @@ from domain.lifecycle.table import (
     DEFAULT_POLICY,
     CloseReason,
     Facts,
+    HoldReason,
     LifecyclePolicy,
     Standing,
     Trigger,
@@ -63,8 +64,10 @@ def move(
     actor_id: int | None,
     reason: CloseReason | None = None,
     policy: LifecyclePolicy = DEFAULT_POLICY,
+    hold_reason: HoldReason | None = None,
 ) -> None:
-    """Moves a case by the table (or raises IllegalTransition) and records CaseTransitioned."""
+    """Moves a case by the table (or raises IllegalTransition) and records CaseTransitioned
+    (with ``hold_reason`` on a HOLD)."""
     result = decide(CaseStatus(case.status), case.stage, trigger, facts, reason)
     before_status, before_stage = CaseStatus(case.status), case.stage
     case.status, case.stage = result.status, result.stage
@@ -92,6 +95,7 @@ def move(
             str(before_stage),
             str(result.stage),
             str(result.close_reason) if result.close_reason else None,
+            str(hold_reason) if hold_reason is not None and trigger is Trigger.HOLD else None,
         )
     )
 

@@ -32,6 +32,16 @@ class CloseReason(enum.StrEnum):
     UNCOLLECTIBLE = "UNCOLLECTIBLE"
 
 
+class HoldReason(enum.StrEnum):
+    """Why a person paused collection on a case (``holdCase``): a code, never free text."""
+
+    HOSPITALISATION = "HOSPITALISATION"  # the borrower is in hospital
+    BEREAVEMENT = "BEREAVEMENT"  # a death in the borrower's family
+    DISASTER = "DISASTER"  # a natural disaster or emergency where the borrower lives
+    INVESTIGATION = "INVESTIGATION"  # suspected fraud or identity theft under investigation
+    LENDER_DECISION = "LENDER_DECISION"  # any other pause the lender decided
+
+
 # The closures a cure makes: they are watched for a new default, and a reopening undoes them.
 CURE_REASONS = frozenset({CloseReason.CURED, CloseReason.PAID_IN_FULL})
 
@@ -187,9 +197,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         None,
         (),
-        "a pause decided by a person (no operation holds a case yet; the demo seeds held "
-        "cases). Complaints, disputes and flags do not hold a case: each refuses the work it "
-        "forbids by its own rule",
+        "holdCase: a manager pauses collection, with a reason code. Complaints, disputes and "
+        "flags do not hold a case: each refuses the work it forbids by its own rule",
     ),
     Transition(
         Trigger.RESUME,
@@ -199,7 +208,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         None,
         None,
         (),
-        "the pause is lifted",
+        "resumeCase: the pause is lifted",
     ),
     Transition(
         Trigger.CURE,

@@ -194,7 +194,7 @@ def event_summary(kind: EntryKind, data: Mapping[str, object]) -> str:
         f"{data.get('trigger')}: {data.get('from_status')}/{data.get('from_stage')} → "
         f"{data.get('to_status')}/{data.get('to_stage')}"
     )
-    reason = data.get("close_reason")
+    reason = data.get("close_reason") or data.get("hold_reason")
     return f"{text} ({reason})" if reason else text
 
 

@@ -132,7 +132,7 @@ def test_migrate_and_demo_on_a_fresh_database(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     migrated = arrears("migrate", url=url)
     assert migrated.returncode == 0, migrated.stderr
-    assert "database at revision 0012" in migrated.stdout
+    assert "database at revision 0013" in migrated.stdout
     seeded = arrears("demo", "--cases", "30", "--seed", "3", url=url)
     assert seeded.returncode == 0, seeded.stderr
     assert "seeded 30 demo cases" in seeded.stdout
