@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import True_
 
 from domain.borrowers.model import Borrower
+from domain.cases.events import check_data_keys
 from domain.cases.model import Case, CaseStage, CaseStatus
 from domain.complaints.model import ComplaintStatus
 from domain.conduct.profiles import RuleName
@@ -610,9 +611,7 @@ _EVENT_COLUMNS = ["case_id", "at", "actor_id", "name", "data"]
 
 def _event_data(event: type[Any], pairs: Mapping[str, Any]) -> ColumnElement[Any]:
     """An event's data in SQL: exactly the domain event's fields (the timeline reads both)."""
-    fields = {name for name in event.__slots__ if name not in ("case_id", "at", "actor_id")}
-    if set(pairs) != fields:
-        raise AssertionError(f"{event.__name__} data must have {sorted(fields)}: {sorted(pairs)}")
+    check_data_keys(event, set(pairs))
     return json_object(pairs)
 
 

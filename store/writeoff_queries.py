@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from domain.cases.events import CaseTransitioned
+from domain.cases.events import CaseTransitioned, check_data_keys
 from domain.cases.model import CaseStage
 from domain.debts.model import DebtStatus
 from domain.legal.model import ReferralStatus
@@ -153,9 +153,7 @@ def _text(value: str | None) -> ColumnElement[Any]:
 
 def _event_data(event: type[Any], pairs: Mapping[str, Any]) -> ColumnElement[Any]:
     """An event's data in SQL: exactly the domain event's fields (the timeline reads both)."""
-    fields = {name for name in event.__slots__ if name not in ("case_id", "at", "actor_id")}
-    if set(pairs) != fields:
-        raise AssertionError(f"{event.__name__} data must have {sorted(fields)}: {sorted(pairs)}")
+    check_data_keys(event, set(pairs))
     return json_object(pairs)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,20 +13,36 @@ class CaseEvent:
     at: datetime
     actor_id: int | None
 
+    # Fields left out of ``data`` when None (an event written in SQL may leave them out too).
+    OPTIONAL_DATA: ClassVar[frozenset[str]] = frozenset()
+
     @property
     def name(self) -> str:
         return type(self).__name__
 
     def data(self) -> dict[str, object]:
-        """Returns the event's own fields (ordinary values only, never personal data)."""
+        """Returns the event's own fields (ordinary values only, never personal data); an
+        optional one only when it has a value."""
         skip = {"case_id", "at", "actor_id"}
         result: dict[str, object] = {}
         for key in self.__slots__:
             if key in skip:
                 continue
             value = getattr(self, key)
+            if value is None and key in self.OPTIONAL_DATA:
+                continue
             result[key] = value.isoformat() if isinstance(value, (date, datetime)) else value
         return result
+
+
+def check_data_keys(event: type[Any], keys: set[str]) -> None:
+    """Raises AssertionError unless ``keys`` are the data an event of this type gives: every
+    field but its optional ones, which may be left out (for events whose data is built in SQL,
+    so that the timeline reads them as it reads the services')."""
+    fields = {name for name in event.__slots__ if name not in ("case_id", "at", "actor_id")}
+    optional = set(getattr(event, "OPTIONAL_DATA", frozenset()))
+    if not fields - optional <= keys <= fields:
+        raise AssertionError(f"{event.__name__} data must have {sorted(fields)}: {sorted(keys)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +85,4 @@ class CaseTransitioned(CaseEvent):
     close_reason: str | None
     hold_reason: str | None = None  # a HOLD's reason code (``domain.lifecycle.table.HoldReason``)
 
-    def data(self) -> dict[str, object]:
-        """The event's fields; ``hold_reason`` only on a hold."""
-        result = CaseEvent.data(self)
-        if self.hold_reason is None:
-            del result["hold_reason"]
-        return result
+    OPTIONAL_DATA: ClassVar[frozenset[str]] = frozenset({"hold_reason"})

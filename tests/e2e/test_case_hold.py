@@ -108,15 +108,29 @@ async def test_a_held_case_refuses_work_until_it_is_resumed(
         gql, "manager", PLACE, {"input": {"caseId": made.gid, "agencyName": "Acme Recovery"}}
     )
     assert (placed["code"], placed["field"]) == ("CASE_ON_HOLD", "caseId")
-    # Held twice is illegal and changes nothing.
-    again, _ = await send(
+    # Held twice is illegal, changes nothing and leaves a DENIED entry naming the refusal.
+    again, request_id = await send(
         gql, "manager", HOLD, {"input": {"caseId": made.gid, "reason": "BEREAVEMENT"}}
     )
     assert (again["__typename"], again["code"]) == ("RuleViolationError", "ILLEGAL_TRANSITION")
+    async with engine.connect() as conn:
+        denied = (
+            await conn.execute(
+                select(au.action, au.outcome, au.changes).where(au.request_id == request_id)
+            )
+        ).all()
+    assert [(e.action, e.outcome, e.changes) for e in denied] == [
+        ("case.hold", "DENIED", {"refused": "ILLEGAL_TRANSITION"})
+    ]
+    assert len(await events(engine, made.case.id)) == 1
     resumed, _ = await send(gql, "admin", RESUME, {"input": {"caseId": made.gid}})
     assert resumed["case"] == {"id": made.gid, "status": "OPEN", "version": 3}
-    names = [(name, data["trigger"]) for name, data in await events(engine, made.case.id)]
-    assert names == [("CaseTransitioned", "HOLD"), ("CaseTransitioned", "RESUME")]
+    recorded = await events(engine, made.case.id)
+    assert [(name, data["trigger"]) for name, data in recorded] == [
+        ("CaseTransitioned", "HOLD"),
+        ("CaseTransitioned", "RESUME"),
+    ]
+    assert "hold_reason" not in recorded[1][1]  # only a hold carries a reason
     # Open again: worked again, and resuming an open case is illegal.
     started, _ = await send(
         gql, "manager", START, {"input": {"caseId": made.gid, "channel": "PHONE"}}
