@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -35,11 +36,13 @@ class CaseEvent:
         return result
 
 
-def check_data_keys(event: type[Any], keys: set[str]) -> None:
+def check_data_keys(event: type[Any], keys: set[str], extra: Sequence[str] = ()) -> None:
     """Raises AssertionError unless ``keys`` are the data an event of this type gives: every
-    field but its optional ones, which may be left out (for events whose data is built in SQL,
-    so that the timeline reads them as it reads the services')."""
+    field but its optional ones, which may be left out, and the ``extra`` keys a batch adds
+    (for events whose data is built in SQL, so that the timeline reads them as it reads the
+    services')."""
     fields = {name for name in event.__slots__ if name not in ("case_id", "at", "actor_id")}
+    fields |= set(extra)
     optional = set(getattr(event, "OPTIONAL_DATA", frozenset()))
     if not fields - optional <= keys <= fields:
         raise AssertionError(f"{event.__name__} data must have {sorted(fields)}: {sorted(keys)}")

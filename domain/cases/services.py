@@ -106,13 +106,9 @@ async def hold_case(
 ) -> Case:
     """Pauses collection on an open case (the life cycle's HOLD): nobody contacts, places,
     allocates or escalates it until it is resumed. The reason code is kept on the move."""
-    async with uow_factory() as uow:
-        case = await _load_case(uow, case_id, expected_version)
-        now = clock.now()
-        facts = facts_of(case, local_today(case.portfolio, now))
-        move(case, Trigger.HOLD, facts, now, actor_id, hold_reason=reason)
-        await uow.commit()
-        return case
+    return await _move(
+        uow_factory, clock, case_id, Trigger.HOLD, actor_id, expected_version, reason
+    )
 
 
 async def resume_case(
@@ -123,9 +119,24 @@ async def resume_case(
     expected_version: int | None = None,
 ) -> Case:
     """Lifts the pause on a case on hold (the life cycle's RESUME)."""
+    return await _move(uow_factory, clock, case_id, Trigger.RESUME, actor_id, expected_version)
+
+
+async def _move(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock,
+    case_id: int,
+    trigger: Trigger,
+    actor_id: int | None,
+    expected_version: int | None,
+    hold_reason: HoldReason | None = None,
+) -> Case:
+    """A move of the life cycle a person asks for, judged by the table as of the portfolio's
+    today (ILLEGAL_TRANSITION where it does not allow it)."""
     async with uow_factory() as uow:
         case = await _load_case(uow, case_id, expected_version)
         now = clock.now()
-        move(case, Trigger.RESUME, facts_of(case, local_today(case.portfolio, now)), now, actor_id)
+        facts = facts_of(case, local_today(case.portfolio, now))
+        move(case, trigger, facts, now, actor_id, hold_reason=hold_reason)
         await uow.commit()
         return case
